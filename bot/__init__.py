@@ -1,0 +1,1 @@
+"""admin-bot: an SMS provider's Customer Administration area, in Slack."""

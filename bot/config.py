@@ -1,0 +1,178 @@
+"""Settings read from the environment (and a `.env` file), validated in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///admin-bot.db"
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or invalid; each problem names its variable."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one environment variable is documented, parsed and defaulted."""
+
+    name: str
+    help: str
+    default: str | None = None
+    parse: Callable[[str], Any] = str
+    required_for: str = ""  # "http", "socket" or "" (optional everywhere)
+    secret: bool = False
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return int(raw)
+
+
+def _money(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValueError("must be a decimal number such as 0.045") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError("must be a decimal number of 0 or more")
+    return value
+
+
+def _rate(raw: str) -> Decimal:
+    value = _money(raw)
+    if value > 1:
+        raise ValueError("is a fraction: 0.20 means 20%")
+    return value
+
+
+def _currency(raw: str) -> str:
+    if len(raw) != 3 or not raw.isalpha():
+        raise ValueError("must be a three-letter ISO 4217 code such as GBP")
+    return raw.upper()
+
+
+def _iso_date(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError("must be a date in the form YYYY-MM-DD") from None
+
+
+def _api_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _database_url(raw: str) -> str:
+    if raw.startswith("postgresql://"):
+        # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
+        return "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+    if not raw.startswith(("sqlite://", "postgresql+psycopg://")):
+        raise ValueError("must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    return raw
+
+
+def _token(prefix: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(prefix):
+            raise ValueError(f"must start with {prefix}")
+        return raw
+
+    return parse
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SLACK_BOT_TOKEN", "Bot token (xoxb-…) from OAuth & Permissions.",
+            parse=_token("xoxb-"), required_for="http socket", secret=True),
+    Setting("SLACK_SIGNING_SECRET", "Signing secret from Basic Information; verifies HTTP requests.",
+            required_for="http", secret=True),
+    Setting("SLACK_APP_TOKEN", "App-level token (xapp-…) with connections:write; Socket Mode only.",
+            parse=_token("xapp-"), required_for="socket", secret=True),
+    Setting("SLACK_API_URL", "Slack Web API base URL; tests point it at a local fake.",
+            DEFAULT_SLACK_API_URL, _api_url),
+    Setting("DATABASE_URL", "SQLite file (default) or postgresql+psycopg://… for production.",
+            DEFAULT_DATABASE_URL, _database_url),
+    Setting("CREDIT_PRICE", "Net price of one credit.", "0.045", _money),
+    Setting("VAT_RATE", "VAT as a fraction of the net price.", "0.20", _rate),
+    Setting("CURRENCY", "ISO 4217 currency code on prices and invoices.", "GBP", _currency),
+    Setting("MAX_PURCHASE_CREDITS", "Most credits one purchase may buy.", "1000000", _positive_int),
+    Setting("LOW_CREDIT_POLL_SECONDS", "Seconds between low-credit reminder passes.", "300",
+            _positive_int),
+    Setting("INVOICE_HISTORY_START", "Invoices dated before this day are not listed.",
+            "2020-01-01", _iso_date),
+    Setting("ACCOUNT_MANAGER", "Who to ask for older invoices: 'Name <email>'.",
+            "Your account manager <accounts@example.com>"),
+    Setting("SUPPLIER_NAME", "Supplier name printed on invoices.", "Example SMS Ltd"),
+    Setting("SUPPLIER_ADDRESS", "Supplier address on invoices; use | between lines.",
+            "1 Example Street|London|EC1A 1AA"),
+    Setting("SUPPLIER_VAT_NUMBER", "Supplier VAT registration number on invoices.", "GB123456789"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the bot needs to run; tests build one directly."""
+
+    slack_bot_token: str = ""
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    credit_price: Decimal = Decimal("0.045")
+    vat_rate: Decimal = Decimal("0.20")
+    currency: str = "GBP"
+    max_purchase_credits: int = 1_000_000
+    low_credit_poll_seconds: int = 300
+    invoice_history_start: date = date(2020, 1, 1)
+    account_manager: str = "Your account manager <accounts@example.com>"
+    supplier_name: str = "Example SMS Ltd"
+    supplier_address: str = "1 Example Street|London|EC1A 1AA"
+    supplier_vat_number: str = "GB123456789"
+
+
+assert {s.name.lower() for s in SETTINGS} == {f.name for f in fields(Config)}
+
+
+def load_config(
+    mode: str = "", environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Config:
+    """Read and validate settings; `mode` ("http"/"socket") decides which Slack ones are required.
+
+    Raises ConfigError listing every problem at once, so a newcomer fixes them in one go.
+    """
+    if environ is None:
+        if dotenv is not None and dotenv.exists():
+            from dotenv import load_dotenv
+
+            load_dotenv(dotenv, override=False)
+        environ = os.environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        raw = (environ.get(setting.name) or "").strip()
+        if not raw:
+            if mode and mode in setting.required_for.split():
+                problems.append(f"{setting.name} is not set: {setting.help}")
+            if setting.default is None:
+                continue
+            raw = setting.default
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except ValueError as error:
+            problems.append(f"{setting.name} {error}")
+    if problems:
+        raise ConfigError(problems)
+    return Config(**values)

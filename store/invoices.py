@@ -1,0 +1,126 @@
+"""Pricing, purchases and the invoices they issue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from store import ledger
+from store.errors import DuplicateOperation, InactiveAccount
+from store.models import Account, EntryKind, Invoice, LedgerEntry
+
+PENNY = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a credit costs: the CREDIT_PRICE, VAT_RATE and CURRENCY settings."""
+
+    unit_price: Decimal
+    vat_rate: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    credits: int
+    unit_price: Decimal
+    net: Decimal
+    vat_rate: Decimal
+    vat: Decimal
+    total: Decimal
+    currency: str
+
+
+def quote(pricing: Pricing, credits: int) -> Quote:
+    net = (pricing.unit_price * credits).quantize(PENNY, ROUND_HALF_UP)
+    vat = (net * pricing.vat_rate).quantize(PENNY, ROUND_HALF_UP)
+    return Quote(credits, pricing.unit_price, net, pricing.vat_rate, vat, net + vat, pricing.currency)
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    return f"{currency} {amount.quantize(PENNY):,}"
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """Credits bought: the account afterwards and the invoice issued for them."""
+
+    account: Account
+    invoice: Invoice
+    replayed: bool
+
+
+def purchase(
+    session: Session,
+    account_id: int,
+    credits: int,
+    pricing: Pricing,
+    actor: str,
+    key: str,
+    today: date,
+) -> Purchase:
+    """Add credits and issue their invoice in one transaction, at most once per key."""
+    account = ledger.lock(session, account_id)[account_id]
+    earlier = ledger.entry_for_key(session, key)
+    if earlier is not None:
+        invoice = session.scalar(select(Invoice).where(Invoice.ledger_entry_id == earlier.id))
+        if earlier.kind != EntryKind.PURCHASE or earlier.account_id != account_id or invoice is None:
+            raise DuplicateOperation(key)
+        return Purchase(account, invoice, True)
+    if not account.active:
+        raise InactiveAccount(account.reference)
+    entry = ledger.post(session, account, EntryKind.PURCHASE, credits, actor, key=key)
+    invoice = issue(session, account, entry, quote(pricing, credits), today, actor)
+    return Purchase(account, invoice, False)
+
+
+def issue(
+    session: Session, account: Account, entry: LedgerEntry, priced: Quote, issued_on: date, actor: str
+) -> Invoice:
+    invoice = Invoice(
+        # A unique placeholder until the id, which numbers the invoice, is known.
+        number=f"pending-{entry.id}",
+        account_id=account.id,
+        ledger_entry_id=entry.id,
+        issued_on=issued_on,
+        credits=priced.credits,
+        unit_price=priced.unit_price,
+        net=priced.net,
+        vat_rate=priced.vat_rate,
+        vat=priced.vat,
+        total=priced.total,
+        currency=priced.currency,
+        created_by=actor,
+    )
+    session.add(invoice)
+    session.flush()
+    invoice.number = invoice_number(invoice.id, issued_on)
+    session.flush()
+    return invoice
+
+
+def invoice_number(invoice_id: int, issued_on: date) -> str:
+    return f"INV-{issued_on.year}-{invoice_id:06d}"
+
+
+def listing(
+    *, since: date, date_from: date | None = None, date_to: date | None = None, number: str = ""
+) -> Select[tuple[Invoice]]:
+    """Invoices on or after `since` (the history cut-off), filtered, newest first."""
+    statement = (
+        select(Invoice)
+        .options(joinedload(Invoice.account))
+        .where(Invoice.issued_on >= max(since, date_from or since))
+    )
+    if date_to is not None:
+        statement = statement.where(Invoice.issued_on <= date_to)
+    if number.strip():
+        statement = statement.where(
+            func.upper(Invoice.number).contains(number.strip().upper(), autoescape=True)
+        )
+    return statement.order_by(Invoice.issued_on.desc(), Invoice.id.desc())

@@ -1,0 +1,169 @@
+"""The credit ledger: every balance change is an entry written with the balance, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from store.errors import (
+    DuplicateOperation,
+    InactiveAccount,
+    InsufficientCredits,
+    InvalidCredits,
+    SameAccount,
+    UnknownAccount,
+)
+from store.models import Account, EntryKind, LedgerEntry
+
+MAX_CREDITS = 1_000_000_000  # far above any real order; keeps sums inside a 32-bit column
+
+
+def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: bool = False) -> int:
+    """A whole number of credits from user input, or InvalidCredits saying what is wrong."""
+    text = str(raw).strip().replace(",", "")
+    lowest = 0 if allow_zero else 1
+    if not text.lstrip("-").isdigit():
+        raise InvalidCredits(f"Enter a whole number of credits, like 500 (not {str(raw).strip()!r}).")
+    value = int(text)
+    if value < lowest or value > maximum:
+        raise InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
+    return value
+
+
+def lock(session: Session, *account_ids: int) -> dict[int, Account]:
+    """Load and row-lock accounts, always in id order so two opposite moves cannot deadlock.
+
+    On SQLite the whole transaction already holds the write lock (BEGIN IMMEDIATE).
+    """
+    rows = session.scalars(
+        select(Account)
+        .where(Account.id.in_(account_ids))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    found = {account.id: account for account in rows}
+    for account_id in account_ids:
+        if account_id not in found:
+            raise UnknownAccount(f"#{account_id}")
+    return found
+
+
+def entry_for_key(session: Session, key: str) -> LedgerEntry | None:
+    return session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+
+
+def post(
+    session: Session,
+    account: Account,
+    kind: EntryKind,
+    credits: int,
+    actor: str,
+    *,
+    transfer_id: str | None = None,
+    key: str | None = None,
+) -> LedgerEntry:
+    """Change a locked account's balance by `credits` and append the entry that explains it."""
+    if account.balance + credits < 0:
+        raise InsufficientCredits(account.reference, account.balance, -credits)
+    account.balance += credits
+    entry = LedgerEntry(
+        account_id=account.id,
+        kind=kind.value,
+        credits=credits,
+        balance_after=account.balance,
+        transfer_id=transfer_id,
+        idempotency_key=key,
+        actor=actor,
+        created_at=datetime.now(UTC),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def record_usage(session: Session, reference: str, credits: int, actor: str) -> LedgerEntry:
+    """Credits consumed by sending messages; refuses to take a balance below zero."""
+    account = _locked_by_reference(session, reference)
+    return post(session, account, EntryKind.USAGE, -credits, actor)
+
+
+def _locked_by_reference(session: Session, reference: str) -> Account:
+    account_id = session.scalar(select(Account.id).where(Account.reference == reference.upper()))
+    if account_id is None:
+        raise UnknownAccount(reference.upper())
+    return lock(session, account_id)[account_id]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A completed move: its id and both balances afterwards."""
+
+    transfer_id: str
+    credits: int
+    source: Account
+    destination: Account
+    replayed: bool  # True when this request had already been applied
+
+
+def transfer(
+    session: Session,
+    source_id: int,
+    destination_id: int,
+    credits: int,
+    actor: str,
+    key: str,
+) -> Transfer:
+    """Move credits atomically: two legs sharing one transfer id, applied at most once per key."""
+    if source_id == destination_id:
+        raise SameAccount()
+    if credits < 1:
+        raise InvalidCredits("Enter a whole number of credits of at least 1.")
+    accounts = lock(session, source_id, destination_id)
+    source, destination = accounts[source_id], accounts[destination_id]
+    earlier = entry_for_key(session, key)
+    if earlier is not None:
+        if earlier.kind != EntryKind.TRANSFER_OUT or earlier.account_id != source_id:
+            raise DuplicateOperation(key)
+        return Transfer(earlier.transfer_id or "", -earlier.credits, source, destination, True)
+    for account in (source, destination):
+        if not account.active:
+            raise InactiveAccount(account.reference)
+    transfer_id = str(uuid.uuid4())
+    post(session, source, EntryKind.TRANSFER_OUT, -credits, actor, transfer_id=transfer_id, key=key)
+    post(session, destination, EntryKind.TRANSFER_IN, credits, actor, transfer_id=transfer_id)
+    return Transfer(transfer_id, credits, source, destination, False)
+
+
+def balance_problems(session: Session) -> list[str]:
+    """Every way the ledger fails to reconcile; empty when it does."""
+    problems: list[str] = []
+    sums = (
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.credits).label("total"))
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    mismatched = session.execute(
+        select(Account.reference, Account.balance, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance != func.coalesce(sums.c.total, 0))
+        .order_by(Account.reference)
+    )
+    for reference, balance, total in mismatched:
+        problems.append(f"{reference}: balance {balance} but ledger entries sum to {total}")
+    negative = session.scalars(select(Account.reference).where(Account.balance < 0))
+    problems.extend(f"{reference}: balance is negative" for reference in negative)
+    unbalanced = session.execute(
+        select(LedgerEntry.transfer_id, func.sum(LedgerEntry.credits), func.count())
+        .where(LedgerEntry.transfer_id.is_not(None))
+        .group_by(LedgerEntry.transfer_id)
+        .having((func.sum(LedgerEntry.credits) != 0) | (func.count() != 2))
+        .order_by(LedgerEntry.transfer_id)
+    )
+    for transfer_id, total, legs in unbalanced:
+        problems.append(f"transfer {transfer_id}: {legs} legs netting to {total}, not 2 legs netting to 0")
+    return problems

@@ -1,0 +1,192 @@
+"""Typed SQLAlchemy models: the schema every migration builds."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAME_MAX_LENGTH = 50  # the help article's limit for an account name
+REFERENCE_MAX_LENGTH = 20
+KEYWORD_MAX_LENGTH = 50
+
+
+class Base(DeclarativeBase):
+    """Declarative base for all tables."""
+
+
+class EntryKind(enum.StrEnum):
+    """Why a balance changed."""
+
+    OPENING = "opening"
+    PURCHASE = "purchase"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    USAGE = "usage"
+    ADJUSTMENT = "adjustment"
+
+
+class Role(enum.StrEnum):
+    """What a Slack user may do; each role includes the ones before it."""
+
+    VIEWER = "viewer"
+    BILLING = "billing"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+class Account(Base):
+    """A customer's SMS account and its current credit balance."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        CheckConstraint("reminder_level >= 0", name="reminder_level_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(REFERENCE_MAX_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    keyword: Mapped[Optional[str]] = mapped_column(String(KEYWORD_MAX_LENGTH))
+    active: Mapped[bool] = mapped_column(default=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminder_enabled: Mapped[bool] = mapped_column(default=False)
+    reminder_level: Mapped[int] = mapped_column(Integer, default=0)
+    # Which low-credit episode the account is in; 0 until it first drops below its level.
+    reminder_episode: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_low: Mapped[bool] = mapped_column(default=False)
+
+    recipients: Mapped[list[ReminderRecipient]] = relationship(
+        back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
+    )
+
+
+# The reminder pass reads only accounts below their level, so its cost grows with the number of
+# low accounts, not with the table: `balance - reminder_level < 0` is a range scan of this index.
+Index(
+    "ix_accounts_reminder_shortfall",
+    Account.balance - Account.reminder_level,
+    sqlite_where=Account.reminder_enabled,
+    postgresql_where=Account.reminder_enabled,
+)
+Index(
+    "ix_accounts_reminder_low",
+    Account.id,
+    sqlite_where=Account.reminder_low,
+    postgresql_where=Account.reminder_low,
+)
+
+
+class LedgerEntry(Base):
+    """One append-only change to one account's balance."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    credits: Mapped[int] = mapped_column(Integer)  # signed: negative takes credits away
+    balance_after: Mapped[int] = mapped_column(Integer)
+    transfer_id: Mapped[Optional[str]] = mapped_column(String(36), index=True)
+    # Set on the first entry of an operation so a retried request finds it and applies nothing.
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    actor: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Invoice(Base):
+    """A bill for purchased credits; the customer pays it outside the bot."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    ledger_entry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ledger_entries.id"))
+    issued_on: Mapped[date] = mapped_column(Date, index=True)
+    credits: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    net: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    vat: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    created_by: Mapped[str] = mapped_column(String(40))
+
+    account: Mapped[Account] = relationship()
+
+
+class ReminderRecipient(Base):
+    """Who is DMed when an account runs low: an email address or a Slack user picked directly."""
+
+    __tablename__ = "reminder_recipients"
+    __table_args__ = (UniqueConstraint("account_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # An email address, or a Slack user id for people chosen in the picker.
+    address: Mapped[str] = mapped_column(String(254))
+    slack_user_id: Mapped[Optional[str]] = mapped_column(String(20))
+
+    account: Mapped[Account] = relationship(back_populates="recipients")
+
+
+class ReminderDelivery(Base):
+    """A reminder DM sent to one recipient for one low-credit episode; its row makes it once-only."""
+
+    __tablename__ = "reminder_deliveries"
+    __table_args__ = (UniqueConstraint("account_id", "episode", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    episode: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(254))
+    slack_user_id: Mapped[Optional[str]] = mapped_column(String(20))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoleGrant(Base):
+    """The role a Slack user holds."""
+
+    __tablename__ = "roles"
+
+    slack_user_id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10))
+    granted_by: Mapped[str] = mapped_column(String(40))
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who changed what, from which value to which."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[Optional[int]] = mapped_column(ForeignKey("accounts.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(100))
+    old_value: Mapped[Optional[str]] = mapped_column(String(2000))
+    new_value: Mapped[Optional[str]] = mapped_column(String(2000))

@@ -1,0 +1,58 @@
+"""Who may do what: one role per Slack user."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store import audit
+from store.errors import StoreError
+from store.models import Role, RoleGrant
+
+
+def role_of(session: Session, slack_user_id: str) -> Role | None:
+    grant = session.get(RoleGrant, slack_user_id)
+    return Role(grant.role) if grant else None
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role(raw.strip().lower())
+    except ValueError:
+        names = ", ".join(role.value for role in Role)
+        raise StoreError(f"Unknown role {raw!r}: choose one of {names}.") from None
+
+
+def validate_user_id(raw: str) -> str:
+    user_id = raw.strip().upper()
+    if not (user_id[:1] in ("U", "W") and user_id.isalnum() and 9 <= len(user_id) <= 20):
+        raise StoreError(f"{raw!r} is not a Slack user id (they look like U012AB3CD).")
+    return user_id
+
+
+def grant(session: Session, slack_user_id: str, role: Role, actor: str) -> None:
+    existing = session.get(RoleGrant, slack_user_id)
+    old = existing.role if existing else None
+    if existing:
+        existing.role, existing.granted_by = role.value, actor
+        existing.granted_at = datetime.now(UTC)
+    else:
+        session.add(RoleGrant(slack_user_id=slack_user_id, role=role.value, granted_by=actor,
+                              granted_at=datetime.now(UTC)))
+    audit.record(session, actor, "role", slack_user_id, old, role.value)
+
+
+def revoke(session: Session, slack_user_id: str, role: Role, actor: str) -> None:
+    existing = session.get(RoleGrant, slack_user_id)
+    if existing is None:
+        raise StoreError(f"{slack_user_id} has no role to revoke.")
+    if existing.role != role.value:
+        raise StoreError(f"{slack_user_id} is {existing.role}, not {role.value}; nothing revoked.")
+    session.delete(existing)
+    audit.record(session, actor, "role", slack_user_id, existing.role, None)
+
+
+def all_grants(session: Session) -> list[RoleGrant]:
+    return list(session.scalars(select(RoleGrant).order_by(RoleGrant.slack_user_id)))
