@@ -1,0 +1,54 @@
+"""The app factory: one Bolt app wired to its store, Slack client and feature handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+import handlers
+from bot.config import Config
+from store.db import SessionFactory, make_engine, make_session_factory
+
+
+def make_client(config: Config) -> WebClient:
+    """A Web API client that honours Retry-After and retries Slack's transient failures."""
+    return WebClient(
+        token=config.slack_bot_token or None,
+        base_url=config.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def create_app(config: Config, session_factory: SessionFactory | None = None) -> App:
+    """Build the Bolt app; tests pass their own Config and session factory."""
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(config.database_url))
+    app = App(
+        client=make_client(config),
+        signing_secret=config.slack_signing_secret or "unset",
+        # Answer as soon as the listener returns instead of polling for ack() every 10 ms;
+        # slow work (DMs, PDFs) runs in lazy listeners after the response.
+        process_before_response=True,
+        token_verification_enabled=False,
+    )
+
+    @app.middleware
+    def provide_store(context: BoltContext, next: Callable[[], None]) -> None:
+        context["db"] = session_factory
+        context["config"] = config
+        next()
+
+    handlers.register_all(app)
+    return app

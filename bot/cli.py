@@ -1,0 +1,241 @@
+"""The `admin-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot.config import Config, ConfigError, load_config
+from store import accounts, db, importing, ledger, roles
+from store.errors import StoreError
+
+CLI_ACTOR = "cli"
+
+
+class CliError(Exception):
+    """A one-line message for stderr; the command exits non-zero."""
+
+
+def _session_factory(config: Config) -> db.SessionFactory:
+    return db.make_session_factory(db.make_engine(config.database_url))
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import create_app
+    from bot.serving import make_http_server, serve_socket_mode
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = db.make_engine(config.database_url)
+    db.upgrade(engine)
+    app = create_app(config, db.make_session_factory(engine))
+    if args.socket:
+        handler = serve_socket_mode(app, config.slack_app_token)
+        print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        handler.close()
+        return 0
+    server = make_http_server(app, engine, args.host, args.port)
+    print(f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
+          flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
+    engine = db.make_engine(config.database_url)
+    db.upgrade(engine)
+    print(f"Database is at revision {db.current_revision(engine)}.")
+    return 0
+
+
+def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as lines:
+            rows = importing.parse(lines)
+    except OSError as error:
+        raise CliError(f"Cannot read {path}: {error.strerror}.") from None
+    with _session_factory(config).begin() as session:
+        result = importing.apply(session, rows, CLI_ACTOR, update=args.update)
+    print(f"Imported {path}: {result.created} created, {result.updated} updated.")
+    return 0
+
+
+def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
+    with _session_factory(config).begin() as session:
+        page = accounts.search(session, args.query or "", limit=args.limit,
+                               include_inactive=args.all)
+        print(f"{'REFERENCE':<12} {'CREDITS':>12}  {'KEYWORD':<12} NAME")
+        for account in page.accounts:
+            flag = "" if account.active else "  (inactive)"
+            print(f"{account.reference:<12} {account.balance:>12,}  {account.keyword or '-':<12} "
+                  f"{account.name}{flag}")
+        print(f"{page.total} account(s) matched; {len(page.accounts)} shown.")
+    return 0
+
+
+def cmd_usage_record(args: argparse.Namespace, config: Config) -> int:
+    credits = ledger.parse_credits(args.credits)
+    with _session_factory(config).begin() as session:
+        entry = ledger.record_usage(session, args.reference, credits, CLI_ACTOR)
+    print(f"Recorded usage of {credits:,} credits on {args.reference.upper()}; "
+          f"balance now {entry.balance_after:,}.")
+    return 0
+
+
+def cmd_roles_grant(args: argparse.Namespace, config: Config) -> int:
+    user_id, role = roles.validate_user_id(args.user), roles.parse_role(args.role)
+    with _session_factory(config).begin() as session:
+        roles.grant(session, user_id, role, CLI_ACTOR)
+    print(f"{user_id} is now {role.value}.")
+    return 0
+
+
+def cmd_roles_revoke(args: argparse.Namespace, config: Config) -> int:
+    user_id, role = roles.validate_user_id(args.user), roles.parse_role(args.role)
+    with _session_factory(config).begin() as session:
+        roles.revoke(session, user_id, role, CLI_ACTOR)
+    print(f"{user_id} is no longer {role.value}.")
+    return 0
+
+
+def cmd_roles_list(args: argparse.Namespace, config: Config) -> int:
+    with _session_factory(config).begin() as session:
+        grants = roles.all_grants(session)
+        for grant in grants:
+            print(f"{grant.slack_user_id:<12} {grant.role:<8} granted by {grant.granted_by} "
+                  f"{grant.granted_at:%Y-%m-%d}")
+    if not grants:
+        print("No roles granted yet: admin-bot roles grant SLACK_USER_ID admin")
+    return 0
+
+
+def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
+    with _session_factory(config).begin() as session:
+        problems = ledger.balance_problems(session)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"Ledger does NOT reconcile: {len(problems)} discrepancy(ies).", file=sys.stderr)
+        return 1
+    print("Ledger reconciles: every balance equals its entries and every transfer nets to zero.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.demo import load_demo
+
+    engine = db.make_engine(config.database_url)
+    db.upgrade(engine)
+    with db.make_session_factory(engine).begin() as session:
+        summary = load_demo(session, config, today=datetime.now(UTC).date())
+    print(summary)
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="admin-bot",
+        description="Customer Administration for SMS accounts, in Slack. "
+        "Settings come from the environment or .env (see .env.example).",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(parent: argparse._SubParsersAction, name: str, handler: Handler | None, help: str,
+             ) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help, description=help)
+        if handler:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    serve = verb(verbs, "serve", cmd_serve, "Run the bot (migrates the database first).")
+    mode = serve.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
+    mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+
+    db_verbs = verb(verbs, "db", None, "Database schema.").add_subparsers(
+        dest="db_verb", required=True, metavar="VERB")
+    verb(db_verbs, "upgrade", cmd_db_upgrade, "Apply all migrations.")
+
+    account_verbs = verb(verbs, "accounts", None, "Accounts.").add_subparsers(
+        dest="accounts_verb", required=True, metavar="VERB")
+    imports = verb(account_verbs, "import", cmd_accounts_import,
+                   "Import accounts from a CSV with header reference,name,keyword,credits; "
+                   "all rows or none.")
+    imports.add_argument("file", help="path to the CSV file")
+    imports.add_argument("--update", action="store_true",
+                         help="overwrite existing accounts; credits become their balance")
+    listing = verb(account_verbs, "list", cmd_accounts_list,
+                   "List accounts whose name, reference or keyword contains QUERY.")
+    listing.add_argument("query", nargs="?", help="text to search for")
+    listing.add_argument("--all", action="store_true", help="include inactive accounts")
+    listing.add_argument("--limit", type=int, default=100, help="most rows to print (default 100)")
+
+    usage_verbs = verb(verbs, "usage", None, "Credits used by sending messages.").add_subparsers(
+        dest="usage_verb", required=True, metavar="VERB")
+    usage = verb(usage_verbs, "record", cmd_usage_record,
+                 "Take CREDITS used from an account; refuses to go below zero.")
+    usage.add_argument("reference", help="account reference, e.g. EX0123456")
+    usage.add_argument("credits", help="whole number of credits used")
+
+    role_verbs = verb(verbs, "roles", None, "Who may do what.").add_subparsers(
+        dest="roles_verb", required=True, metavar="VERB")
+    for name, handler, help in (
+        ("grant", cmd_roles_grant, "Give a Slack user a role (replacing any other)."),
+        ("revoke", cmd_roles_revoke, "Take a role away from a Slack user."),
+    ):
+        sub = verb(role_verbs, name, handler, help)
+        sub.add_argument("user", help="Slack user id, e.g. U012AB3CD")
+        sub.add_argument("role", help="admin, billing or viewer")
+    verb(role_verbs, "list", cmd_roles_list, "Show every granted role.")
+
+    ledger_verbs = verb(verbs, "ledger", None, "The credit ledger.").add_subparsers(
+        dest="ledger_verb", required=True, metavar="VERB")
+    verb(ledger_verbs, "check", cmd_ledger_check,
+         "Exit 0 only if every balance equals its entries and every transfer nets to zero.")
+
+    verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    mode = ("socket" if args.socket else "http") if args.verb == "serve" else ""
+    try:
+        config = load_config(mode)
+    except ConfigError as error:
+        print("admin-bot cannot start; fix these settings in .env (copy .env.example) "
+              "or the environment:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args, config)
+    except (CliError, StoreError) as error:
+        print(f"admin-bot: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # noqa: BLE001 - one line, no traceback, for operators
+        if type(error).__module__.startswith("sqlalchemy"):
+            print(f"admin-bot: database error ({type(error).__name__}); is DATABASE_URL right "
+                  "and `admin-bot db upgrade` done?", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Serving: a WSGI app (Slack endpoint + health check) on waitress, or Socket Mode."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
+
+from store.db import ping
+
+log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
+    """POST /slack/events goes to Bolt; GET /healthz says whether the database answers."""
+    slack = SlackRequestHandler(app, path=SLACK_PATH)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            try:
+                ping(engine)
+                status, body = "200 OK", {"ok": True}
+            except Exception as error:  # noqa: BLE001 - any failure means unhealthy
+                log.warning("health check failed: %s", type(error).__name__)
+                status, body = "503 Service Unavailable", {"ok": False, "error": "database unreachable"}
+            payload = json.dumps(body).encode()
+            start_response(status, [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(payload)))])
+            return [payload]
+        return slack(environ, start_response)
+
+    return wsgi
+
+
+def make_http_server(app: App, engine: Engine, host: str, port: int) -> Any:
+    """A waitress server (not started); `.effective_port` tells the bound port when port is 0."""
+    from waitress.server import create_server
+
+    return create_server(make_wsgi_app(app, engine), host=host, port=port, threads=8,
+                         ident="admin-bot")
+
+
+def serve_socket_mode(app: App, app_token: str) -> SocketModeHandler:
+    """Connect over Socket Mode (no public URL needed); returns the connected handler."""
+    handler = SocketModeHandler(app, app_token)
+    handler.connect()
+    return handler
+
+
+def stop_http_server(server: Any) -> None:
+    """Stop a running waitress server from another thread, cleanly."""
+
+    def close_everything() -> None:
+        # Runs inside the server's loop thread; an empty socket map ends the loop.
+        for dispatcher in list(server._map.values()):
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_everything)
+    server.task_dispatcher.shutdown()

@@ -1,0 +1,14 @@
+"""Slack listeners, one module per feature; each exposes register(app)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import accounts
+
+FEATURES = (accounts,)
+
+
+def register_all(app: App) -> None:
+    for feature in FEATURES:
+        feature.register(app)

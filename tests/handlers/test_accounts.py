@@ -1,0 +1,96 @@
+"""/accounts: listing, searching, help, permissions and escaping."""
+
+from __future__ import annotations
+
+from tests.conftest import grant_role, make_account
+from store.models import Role
+from tests.blockkit import assert_valid_blocks, visible_text
+from tests.slack_requests import SlackRequests
+
+
+def test_accounts_lists_active_accounts_privately(slack: SlackRequests, admin, session_factory):
+    make_account(session_factory, "EX0000001", "Acme Marketing", credits=1200, keyword="ACME")
+    make_account(session_factory, "EX0000002", "Beta Alerts", credits=5)
+    make_account(session_factory, "EX0000003", "Closed Co", active=False)
+    reply = slack.command("/accounts").json()
+    assert reply["response_type"] == "ephemeral"
+    assert_valid_blocks(reply["blocks"])
+    text = visible_text(reply)
+    assert "2 active account(s)" in text
+    assert "Acme Marketing" in text and "1,200" in text and "ACME" in text
+    assert "Closed Co" not in text
+
+
+def test_search_matches_name_reference_and_keyword_case_insensitively(
+    slack: SlackRequests, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Acme Marketing", keyword="PROMO")
+    make_account(session_factory, "EX0000002", "Beta Alerts")
+    assert "Acme Marketing" in visible_text(slack.command("/accounts", "acme").json())
+    assert "Acme Marketing" in visible_text(slack.command("/accounts", "promo").json())
+    by_reference = visible_text(slack.command("/accounts", "ex0000002").json())
+    assert "Beta Alerts" in by_reference and "Acme" not in by_reference
+
+
+def test_no_match_gives_a_hint(slack: SlackRequests, admin, session_factory):
+    make_account(session_factory)
+    text = visible_text(slack.command("/accounts", "zzz").json())
+    assert "No accounts match *zzz*" in text and "reference" in text
+
+
+def test_user_controlled_text_is_escaped(slack: SlackRequests, admin, session_factory):
+    make_account(session_factory, "EX0000001", "<!channel> & <@U123>")
+    reply = slack.command("/accounts").json()
+    assert_valid_blocks(reply["blocks"])
+    text = visible_text(reply)
+    assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text
+    assert "<!channel>" not in text
+
+
+def test_help_explains_commands(slack: SlackRequests):
+    text = slack.command("/accounts", "help").json()["text"]
+    assert "/accounts QUERY" in text and "viewer" in text
+
+
+def test_user_without_role_is_told_how_to_get_access(slack: SlackRequests, session_factory):
+    make_account(session_factory)
+    reply = slack.command("/accounts", user_id="U0NOBODY1").json()
+    assert "admin-bot roles grant U0NOBODY1 viewer" in reply["text"]
+    assert "blocks" not in reply
+
+
+def test_viewer_can_list(slack: SlackRequests, session_factory):
+    make_account(session_factory)
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    assert "Acme Marketing" in visible_text(slack.command("/accounts", user_id="U0VIEWER1").json())
+
+
+def test_results_are_paged_with_next_and_previous(slack: SlackRequests, admin, session_factory,
+                                                  fake_slack):
+    for number in range(1, 21):
+        make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}", credits=number)
+    reply = slack.command("/accounts").json()
+    assert_valid_blocks(reply["blocks"])
+    assert "20 active account(s); showing 1-8" in visible_text(reply)
+    paging = reply["blocks"][-1]
+    assert [button["text"]["text"] for button in paging["elements"]] == ["Next"]
+    next_button = paging["elements"][0]
+    response_url = fake_slack.response_url()
+    slack.block_action(next_button["action_id"], value=next_button["value"],
+                       response_url=response_url, message=reply)
+    [posted] = fake_slack.wait_for("response_url")
+    assert posted.params["replace_original"] is True
+    assert_valid_blocks(posted.params["blocks"])
+    assert "showing 9-16" in visible_text(posted.params)
+    assert [b["text"]["text"] for b in posted.params["blocks"][-1]["elements"]] == ["Previous", "Next"]
+
+
+def test_empty_account_shows_no_credits_to_move_instead_of_button(
+    slack: SlackRequests, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Empty", credits=0)
+    reply = slack.command("/accounts").json()
+    buttons = [e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions"
+               for e in b["elements"]]
+    assert "Move credits" not in buttons and "Rename" in buttons
+    assert "No credits to move" in visible_text(reply)

@@ -1,0 +1,37 @@
+"""The bot over real HTTP: signatures, health, routing."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+from tests.slack_requests import SlackRequests
+
+
+def test_signed_accounts_command_gets_200(slack: SlackRequests, admin: str) -> None:
+    response = slack.command("/accounts")
+    assert response.status == 200
+    assert "There are no active accounts yet" in response.json()["blocks"][0]["text"]["text"]
+
+
+def test_bad_signature_gets_401(slack: SlackRequests) -> None:
+    response = slack.post(b"command=%2Faccounts&text=", "application/x-www-form-urlencoded",
+                          signature="v0=" + "0" * 64)
+    assert response.status == 401
+
+
+def test_timestamp_older_than_five_minutes_gets_401(slack: SlackRequests) -> None:
+    stale = str(int(time.time()) - 6 * 60)
+    response = slack.post(b"command=%2Faccounts&text=", "application/x-www-form-urlencoded",
+                          timestamp=stale)
+    assert response.status == 401
+
+
+def test_unknown_command_gets_404(slack: SlackRequests, admin: str) -> None:
+    assert slack.command("/nonsense").status == 404
+
+
+def test_healthz_answers_200_when_database_reachable(bot_server: str) -> None:
+    with urllib.request.urlopen(f"{bot_server}/healthz") as response:
+        assert response.status == 200
+        assert response.read() == b'{"ok": true}'
