@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -31,6 +33,18 @@ def make_client(config: Config) -> WebClient:
     )
 
 
+@dataclass(frozen=True)
+class Services:
+    """What listeners reach through the Bolt context: the store and the settings."""
+
+    session_factory: SessionFactory
+    config: Config
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Services:
+        # Bolt deep-copies the context for lazy listeners; share, don't copy, the engine.
+        return self
+
+
 def create_app(config: Config, session_factory: SessionFactory | None = None) -> App:
     """Build the Bolt app; tests pass their own Config and session factory."""
     if session_factory is None:
@@ -44,10 +58,11 @@ def create_app(config: Config, session_factory: SessionFactory | None = None) ->
         token_verification_enabled=False,
     )
 
+    services = Services(session_factory, config)
+
     @app.middleware
     def provide_store(context: BoltContext, next: Callable[[], None]) -> None:
-        context["db"] = session_factory
-        context["config"] = config
+        context["services"] = services
         next()
 
     handlers.register_all(app)

@@ -42,11 +42,11 @@ def render(template: str, **values: Any) -> str:
 
 
 def db(context: BoltContext) -> sessionmaker[Session]:
-    return context["db"]
+    return context["services"].session_factory
 
 
 def config(context: BoltContext) -> Config:
-    return context["config"]
+    return context["services"].config
 
 
 class Denied(Exception):

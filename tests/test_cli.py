@@ -238,9 +238,7 @@ def test_usage_record_on_unknown_reference_fails(cli, session_factory):
 
 def grants(session_factory) -> list[tuple[str, str]]:
     with session_factory.begin() as session:
-        rows = session.execute(
-            text("SELECT slack_user_id, role FROM role_grants ORDER BY slack_user_id")
-        )
+        rows = session.execute(text("SELECT slack_user_id, role FROM roles ORDER BY slack_user_id"))
         return [tuple(row) for row in rows]
 
 
@@ -333,9 +331,13 @@ def test_ledger_check_fails_when_a_transfer_leg_is_deleted(cli, session_factory)
         moved = ledger.transfer(session, source.id, destination.id, 30, "test", key="k1")
     columns = "id, account_id, kind, credits, balance_after, transfer_id, actor, created_at"
     with session_factory.begin() as session:
-        leg = session.execute(
-            text(f"SELECT {columns} FROM ledger_entries WHERE kind = 'transfer_in'")
-        ).one()._asdict()
+        leg = (
+            session.execute(
+                text(f"SELECT {columns} FROM ledger_entries WHERE kind = 'transfer_in'")
+            )
+            .one()
+            ._asdict()
+        )
         session.execute(text("DELETE FROM ledger_entries WHERE id = :id"), {"id": leg["id"]})
 
     code, out, err = cli("ledger", "check")

@@ -1,0 +1,27 @@
+# One command to run the bot, one to run the tests; both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test setup setup-test lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+setup-test: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+
+run: setup
+	$(BIN)/admin-bot serve --http
+
+test: setup-test
+	$(BIN)/pytest -n 2
+
+lint: setup-test
+	$(BIN)/ruff format --check bot handlers store tests
+	$(BIN)/ruff check bot handlers store tests
+	$(BIN)/mypy

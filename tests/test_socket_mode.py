@@ -1,0 +1,51 @@
+"""Socket Mode: the same app, reached over Slack's WebSocket envelope protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import create_app
+from bot.config import Config
+from bot.serving import serve_socket_mode
+from store.db import SessionFactory
+from tests.blockkit import assert_valid_blocks, visible_text
+from tests.conftest import make_account
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import command_payload
+
+
+@pytest.fixture
+def socket_bot(config: Config, session_factory: SessionFactory, fake_slack: FakeSlack
+               ) -> Iterator[SocketModeHandler]:
+    """The bot connected to the fake Slack over Socket Mode."""
+    handler = serve_socket_mode(create_app(config, session_factory), config.slack_app_token)
+    fake_slack.socket_mode.wait_connected()
+    yield handler
+    handler.close()
+
+
+def test_socket_mode_connects_with_the_app_token(socket_bot, fake_slack: FakeSlack):
+    [call] = fake_slack.calls_to("apps.connections.open")
+    assert call.headers["authorization"] == "Bearer xapp-test-token"
+
+
+def test_accounts_command_over_socket_mode_is_answered_in_the_ack(
+    socket_bot, fake_slack: FakeSlack, admin: str, session_factory: SessionFactory
+):
+    make_account(session_factory, "EX0000001", "Acme Marketing", credits=750)
+    payload = command_payload("/accounts", "acme", response_url=fake_slack.response_url())
+    envelope_id = fake_slack.socket_mode.send_envelope("slash_commands", payload)
+    ack = fake_slack.socket_mode.wait_for_ack(envelope_id)
+    assert ack["payload"]["response_type"] == "ephemeral"
+    assert_valid_blocks(ack["payload"]["blocks"])
+    assert "Acme Marketing" in visible_text(ack["payload"]) and "750" in visible_text(ack["payload"])
+
+
+def test_socket_mode_refuses_users_without_a_role(socket_bot, fake_slack: FakeSlack):
+    payload = command_payload("/accounts", user_id="U0STRANGER", response_url=fake_slack.response_url())
+    ack = fake_slack.socket_mode.wait_for_ack(
+        fake_slack.socket_mode.send_envelope("slash_commands", payload))
+    assert "admin-bot roles grant U0STRANGER viewer" in ack["payload"]["text"]
