@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -56,13 +57,31 @@ def serve_socket_mode(app: App, app_token: str) -> SocketModeHandler:
     return handler
 
 
-def stop_http_server(server: Any) -> None:
-    """Stop a running waitress server from another thread, cleanly."""
+class ServerThread:
+    """Runs a waitress server on a thread and stops it cleanly; for tests and benchmarks."""
 
-    def close_everything() -> None:
-        # Runs inside the server's loop thread; an empty socket map ends the loop.
-        for dispatcher in list(server._map.values()):
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="waitress", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.effective_host}:{self.server.effective_port}"
+
+    def _loop(self) -> None:
+        # One poll at a time, so the loop thread itself closes the sockets it polls.
+        while not self._stopping.is_set():
+            self.server.asyncore.loop(timeout=0.05, map=self.server._map, count=1)
+        for dispatcher in list(self.server._map.values()):
             dispatcher.close()
+        self.server.task_dispatcher.shutdown()
 
-    server.trigger.pull_trigger(close_everything)
-    server.task_dispatcher.shutdown()
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self.server.pull_trigger()
+        self._thread.join(timeout=10)

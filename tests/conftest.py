@@ -4,7 +4,6 @@ a fake Slack Web API, and the real bot served over HTTP."""
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.config import Config
-from bot.serving import make_http_server, stop_http_server
+from bot.serving import ServerThread, make_http_server
 from store import accounts, db, ledger, roles
 from store.models import Account, Base, EntryKind, Role
 from tests.fake_slack import FakeSlack
@@ -33,10 +32,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_template_url(worker_id: str) -> Iterator[str]:
+def postgres_template_url(worker_id: str, testrun_uid: str) -> Iterator[str]:
     """A migrated PostgreSQL database of this test worker's own."""
     admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    name = f"admin_bot_test_{worker_id}"
+    # Unique per run and worker, so concurrent test runs on one server never collide.
+    name = f"admin_bot_test_{testrun_uid[:8]}_{worker_id}"
     with admin.connect() as connection:  # fails loudly if PostgreSQL is unreachable
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         connection.execute(text(f"CREATE DATABASE {name}"))
@@ -107,11 +107,8 @@ def config(database_url: str, fake_slack: FakeSlack) -> Config:
 def bot_server(config: Config, engine: Engine, session_factory: db.SessionFactory) -> Iterator[str]:
     """The real bot on waitress on a free port; yields its base URL."""
     server = make_http_server(create_app(config, session_factory), engine, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    stop_http_server(server)
-    thread.join(timeout=5)
+    with ServerThread(server) as running:
+        yield running.url
 
 
 @pytest.fixture
