@@ -10,8 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from bot.config import Config, ConfigError, load_config
 from store import accounts, db, importing, ledger, roles
 from store.errors import StoreError
@@ -32,23 +30,32 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from bot.serving import make_http_server, serve_socket_mode
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from bot.scheduler import start_scheduler
+
     engine = db.make_engine(config.database_url)
     db.upgrade(engine)
-    app = create_app(config, db.make_session_factory(engine))
-    if args.socket:
-        handler = serve_socket_mode(app, config.slack_app_token)
-        print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        handler.close()
-        return 0
-    server = make_http_server(app, engine, args.host, args.port)
-    print(f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
-          flush=True)
+    session_factory = db.make_session_factory(engine)
+    app = create_app(config, session_factory)
+    scheduler = start_scheduler(config, session_factory, app.client)
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        if args.socket:
+            handler = serve_socket_mode(app, config.slack_app_token)
+            print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            handler.close()
+            return 0
+        server = make_http_server(app, engine, args.host, args.port)
+        print(
+            f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
+            flush=True,
+        )
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
@@ -73,13 +80,16 @@ def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
     with _session_factory(config).begin() as session:
-        page = accounts.search(session, args.query or "", limit=args.limit,
-                               include_inactive=args.all)
+        page = accounts.search(
+            session, args.query or "", limit=args.limit, include_inactive=args.all
+        )
         print(f"{'REFERENCE':<12} {'CREDITS':>12}  {'KEYWORD':<12} NAME")
         for account in page.accounts:
             flag = "" if account.active else "  (inactive)"
-            print(f"{account.reference:<12} {account.balance:>12,}  {account.keyword or '-':<12} "
-                  f"{account.name}{flag}")
+            print(
+                f"{account.reference:<12} {account.balance:>12,}  {account.keyword or '-':<12} "
+                f"{account.name}{flag}"
+            )
         print(f"{page.total} account(s) matched; {len(page.accounts)} shown.")
     return 0
 
@@ -88,8 +98,10 @@ def cmd_usage_record(args: argparse.Namespace, config: Config) -> int:
     credits = ledger.parse_credits(args.credits)
     with _session_factory(config).begin() as session:
         entry = ledger.record_usage(session, args.reference, credits, CLI_ACTOR)
-    print(f"Recorded usage of {credits:,} credits on {args.reference.upper()}; "
-          f"balance now {entry.balance_after:,}.")
+    print(
+        f"Recorded usage of {credits:,} credits on {args.reference.upper()}; "
+        f"balance now {entry.balance_after:,}."
+    )
     return 0
 
 
@@ -113,8 +125,10 @@ def cmd_roles_list(args: argparse.Namespace, config: Config) -> int:
     with _session_factory(config).begin() as session:
         grants = roles.all_grants(session)
         for grant in grants:
-            print(f"{grant.slack_user_id:<12} {grant.role:<8} granted by {grant.granted_by} "
-                  f"{grant.granted_at:%Y-%m-%d}")
+            print(
+                f"{grant.slack_user_id:<12} {grant.role:<8} granted by {grant.granted_by} "
+                f"{grant.granted_at:%Y-%m-%d}"
+            )
     if not grants:
         print("No roles granted yet: admin-bot roles grant SLACK_USER_ID admin")
     return 0
@@ -130,6 +144,27 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
         return 1
     print("Ledger reconciles: every balance equals its entries and every transfer nets to zero.")
     return 0
+
+
+def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import make_client
+    from handlers.reminders import run_low_credit_pass
+
+    if not config.slack_bot_token:
+        raise CliError("SLACK_BOT_TOKEN is not set: reminders are sent as Slack DMs.")
+    report = run_low_credit_pass(_session_factory(config), make_client(config), datetime.now(UTC))
+    if report.skipped:
+        print("Another reminder pass is running; nothing sent.")
+        return 0
+    for sent in report.sent:
+        print(f"Sent {sent.reference} low-credit alert to {sent.address} ({sent.slack_user_id}).")
+    for failed in report.failed:
+        print(
+            f"Could not alert {failed.address} about {failed.reference}: {failed.error}; "
+            "will retry next pass."
+        )
+    print(f"{len(report.sent)} reminder(s) sent, {len(report.failed)} failed.")
+    return 1 if report.failed else 0
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
@@ -154,8 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    def verb(parent: argparse._SubParsersAction, name: str, handler: Handler | None, help: str,
-             ) -> argparse.ArgumentParser:
+    def verb(
+        parent: argparse._SubParsersAction,
+        name: str,
+        handler: Handler | None,
+        help: str,
+    ) -> argparse.ArgumentParser:
         sub = parent.add_parser(name, help=help, description=help)
         if handler:
             sub.set_defaults(handler=handler)
@@ -163,38 +202,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verb(verbs, "serve", cmd_serve, "Run the bot (migrates the database first).")
     mode = serve.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
-    mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
+    mode.add_argument(
+        "--http", action="store_true", help="serve POST /slack/events and GET /healthz"
+    )
+    mode.add_argument(
+        "--socket", action="store_true", help="connect over Socket Mode (no public URL)"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
 
     db_verbs = verb(verbs, "db", None, "Database schema.").add_subparsers(
-        dest="db_verb", required=True, metavar="VERB")
+        dest="db_verb", required=True, metavar="VERB"
+    )
     verb(db_verbs, "upgrade", cmd_db_upgrade, "Apply all migrations.")
 
     account_verbs = verb(verbs, "accounts", None, "Accounts.").add_subparsers(
-        dest="accounts_verb", required=True, metavar="VERB")
-    imports = verb(account_verbs, "import", cmd_accounts_import,
-                   "Import accounts from a CSV with header reference,name,keyword,credits; "
-                   "all rows or none.")
+        dest="accounts_verb", required=True, metavar="VERB"
+    )
+    imports = verb(
+        account_verbs,
+        "import",
+        cmd_accounts_import,
+        "Import accounts from a CSV with header reference,name,keyword,credits; all rows or none.",
+    )
     imports.add_argument("file", help="path to the CSV file")
-    imports.add_argument("--update", action="store_true",
-                         help="overwrite existing accounts; credits become their balance")
-    listing = verb(account_verbs, "list", cmd_accounts_list,
-                   "List accounts whose name, reference or keyword contains QUERY.")
+    imports.add_argument(
+        "--update",
+        action="store_true",
+        help="overwrite existing accounts; credits become their balance",
+    )
+    listing = verb(
+        account_verbs,
+        "list",
+        cmd_accounts_list,
+        "List accounts whose name, reference or keyword contains QUERY.",
+    )
     listing.add_argument("query", nargs="?", help="text to search for")
     listing.add_argument("--all", action="store_true", help="include inactive accounts")
     listing.add_argument("--limit", type=int, default=100, help="most rows to print (default 100)")
 
     usage_verbs = verb(verbs, "usage", None, "Credits used by sending messages.").add_subparsers(
-        dest="usage_verb", required=True, metavar="VERB")
-    usage = verb(usage_verbs, "record", cmd_usage_record,
-                 "Take CREDITS used from an account; refuses to go below zero.")
+        dest="usage_verb", required=True, metavar="VERB"
+    )
+    usage = verb(
+        usage_verbs,
+        "record",
+        cmd_usage_record,
+        "Take CREDITS used from an account; refuses to go below zero.",
+    )
     usage.add_argument("reference", help="account reference, e.g. EX0123456")
     usage.add_argument("credits", help="whole number of credits used")
 
     role_verbs = verb(verbs, "roles", None, "Who may do what.").add_subparsers(
-        dest="roles_verb", required=True, metavar="VERB")
+        dest="roles_verb", required=True, metavar="VERB"
+    )
     for name, handler, help in (
         ("grant", cmd_roles_grant, "Give a Slack user a role (replacing any other)."),
         ("revoke", cmd_roles_revoke, "Take a role away from a Slack user."),
@@ -205,9 +266,24 @@ def build_parser() -> argparse.ArgumentParser:
     verb(role_verbs, "list", cmd_roles_list, "Show every granted role.")
 
     ledger_verbs = verb(verbs, "ledger", None, "The credit ledger.").add_subparsers(
-        dest="ledger_verb", required=True, metavar="VERB")
-    verb(ledger_verbs, "check", cmd_ledger_check,
-         "Exit 0 only if every balance equals its entries and every transfer nets to zero.")
+        dest="ledger_verb", required=True, metavar="VERB"
+    )
+    verb(
+        ledger_verbs,
+        "check",
+        cmd_ledger_check,
+        "Exit 0 only if every balance equals its entries and every transfer nets to zero.",
+    )
+
+    reminder_verbs = verb(verbs, "reminders", None, "Low credit reminders.").add_subparsers(
+        dest="reminders_verb", required=True, metavar="VERB"
+    )
+    verb(
+        reminder_verbs,
+        "run",
+        cmd_reminders_run,
+        "Run one low-credit reminder pass now and print what it sent.",
+    )
 
     verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")
     return parser
@@ -219,8 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(mode)
     except ConfigError as error:
-        print("admin-bot cannot start; fix these settings in .env (copy .env.example) "
-              "or the environment:", file=sys.stderr)
+        print(
+            "admin-bot cannot start; fix these settings in .env (copy .env.example) "
+            "or the environment:",
+            file=sys.stderr,
+        )
         for problem in error.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
@@ -231,8 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Exception as error:  # noqa: BLE001 - one line, no traceback, for operators
         if type(error).__module__.startswith("sqlalchemy"):
-            print(f"admin-bot: database error ({type(error).__name__}); is DATABASE_URL right "
-                  "and `admin-bot db upgrade` done?", file=sys.stderr)
+            print(
+                f"admin-bot: database error ({type(error).__name__}); is DATABASE_URL right "
+                "and `admin-bot db upgrade` done?",
+                file=sys.stderr,
+            )
             return 1
         raise
 

@@ -27,15 +27,21 @@ def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
+            body: dict[str, object]
             try:
                 ping(engine)
                 status, body = "200 OK", {"ok": True}
             except Exception as error:  # noqa: BLE001 - any failure means unhealthy
                 log.warning("health check failed: %s", type(error).__name__)
-                status, body = "503 Service Unavailable", {"ok": False, "error": "database unreachable"}
+                status, body = (
+                    "503 Service Unavailable",
+                    {"ok": False, "error": "database unreachable"},
+                )
             payload = json.dumps(body).encode()
-            start_response(status, [("Content-Type", "application/json"),
-                                    ("Content-Length", str(len(payload)))])
+            start_response(
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
+            )
             return [payload]
         return slack(environ, start_response)
 
@@ -46,8 +52,9 @@ def make_http_server(app: App, engine: Engine, host: str, port: int) -> Any:
     """A waitress server (not started); `.effective_port` tells the bound port when port is 0."""
     from waitress.server import create_server
 
-    return create_server(make_wsgi_app(app, engine), host=host, port=port, threads=8,
-                         ident="admin-bot")
+    return create_server(
+        make_wsgi_app(app, engine), host=host, port=port, threads=8, ident="admin-bot"
+    )
 
 
 def serve_socket_mode(app: App, app_token: str) -> SocketModeHandler:

@@ -40,7 +40,10 @@ def build_account_box(account: Account) -> list[dict[str, Any]]:
             "text": {"type": "mrkdwn", "text": details},
             "fields": [
                 {"type": "mrkdwn", "text": f"*Credits*\n{account.balance:,}"},
-                {"type": "mrkdwn", "text": f"*Status*\n{'active' if account.active else 'inactive'}"},
+                {
+                    "type": "mrkdwn",
+                    "text": f"*Status*\n{'active' if account.active else 'inactive'}",
+                },
             ],
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": reminder}]},
@@ -68,8 +71,11 @@ def build_account_buttons(account: Account) -> dict[str, Any]:
     if account.balance > 0:
         elements.append(_button("Move credits", MOVE_ACTION, account))
     elements.append(_button("Low credit reminder", REMINDER_ACTION, account))
-    block: dict[str, Any] = {"type": "actions", "block_id": f"manage-{account.id}",
-                             "elements": elements}
+    block: dict[str, Any] = {
+        "type": "actions",
+        "block_id": f"manage-{account.id}",
+        "elements": elements,
+    }
     return block
 
 
@@ -95,7 +101,10 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"{page.total:,} {what} account(s); showing {first}-{last}."},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{page.total:,} {what} account(s); showing {first}-{last}.",
+            },
         }
     ]
     for account in page.accounts:
@@ -103,8 +112,10 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
     paging = [
         _page_button("Previous", PREVIOUS_PAGE_ACTION, query, page.offset - page.limit)
         for _ in range(page.has_previous)
-    ] + [_page_button("Next", NEXT_PAGE_ACTION, query, page.offset + page.limit)
-         for _ in range(page.has_next)]
+    ] + [
+        _page_button("Next", NEXT_PAGE_ACTION, query, page.offset + page.limit)
+        for _ in range(page.has_next)
+    ]
     if paging:
         blocks.append({"type": "actions", "block_id": "paging", "elements": paging})
     return blocks
@@ -112,8 +123,12 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
 
 def _page_button(text: str, action_id: str, query: str, offset: int) -> dict[str, Any]:
     value = json.dumps({"q": query, "offset": max(offset, 0)})
-    return {"type": "button", "text": {"type": "plain_text", "text": text},
-            "action_id": action_id, "value": value}
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
 
 
 def search_reply(context: BoltContext, query: str, offset: int = 0) -> dict[str, Any]:
@@ -138,8 +153,9 @@ def list_accounts(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     ack(response_type="ephemeral", **search_reply(context, query))
 
 
-def turn_page(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond,
-              context: BoltContext) -> None:
+def turn_page(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
     """Next / Previous: replace the results message with the requested page."""
     ack()
     try:
@@ -150,10 +166,15 @@ def turn_page(ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: R
         respond(text=str(denied), response_type="ephemeral", replace_original=False)
         return
     except (ValueError, KeyError, TypeError):
-        respond(text="That page link is not valid any more; run `/accounts` again.",
-                response_type="ephemeral", replace_original=False)
+        respond(
+            text="That page link is not valid any more; run `/accounts` again.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
         return
-    respond(replace_original=True, response_type="ephemeral", **search_reply(context, query, offset))
+    respond(
+        replace_original=True, response_type="ephemeral", **search_reply(context, query, offset)
+    )
 
 
 def register(app: App) -> None:

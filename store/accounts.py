@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from store import audit
@@ -42,7 +42,9 @@ def clean_keyword(raw: str | None) -> str | None:
     if not keyword:
         return None
     if len(keyword) > KEYWORD_MAX_LENGTH or any(unicodedata.category(c) == "Cc" for c in keyword):
-        raise StoreError(f"Keywords are 1-{KEYWORD_MAX_LENGTH} characters without control characters.")
+        raise StoreError(
+            f"Keywords are 1-{KEYWORD_MAX_LENGTH} characters without control characters."
+        )
     return keyword
 
 
@@ -113,16 +115,38 @@ class Page:
         return self.offset > 0
 
 
-def matching(query: str = "", *, include_inactive: bool = False, exclude_id: int | None = None
-             ) -> Select[tuple[Account]]:
-    """Accounts whose name, reference or keyword contains `query`, case-insensitively."""
+FTS_MIN_LENGTH = 3  # the trigram tokenizer cannot match anything shorter
+
+
+def matching(
+    query: str = "",
+    *,
+    include_inactive: bool = False,
+    exclude_id: int | None = None,
+    sqlite_fts: bool = False,
+) -> Select[Account]:
+    """Accounts whose name, reference or keyword contains `query`, case-insensitively.
+
+    With sqlite_fts, needles of 3+ characters use the accounts_fts trigram index (migration
+    0002) instead of a table scan; on PostgreSQL the LIKEs below are served by pg_trgm indexes.
+    """
     statement = select(Account)
     if not include_inactive:
         statement = statement.where(Account.active.is_(True))
     if exclude_id is not None:
         statement = statement.where(Account.id != exclude_id)
     needle = query.strip().lower()
-    if needle:
+    if sqlite_fts and len(needle) >= FTS_MIN_LENGTH:
+        # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
+        phrase = '"' + needle.replace('"', '""') + '"'
+        statement = statement.where(
+            Account.id.in_(
+                select(text("rowid"))
+                .select_from(text("accounts_fts"))
+                .where(text("accounts_fts MATCH :fts_query").bindparams(fts_query=phrase))
+            )
+        )
+    elif needle:
         statement = statement.where(
             or_(
                 *(
@@ -135,11 +159,21 @@ def matching(query: str = "", *, include_inactive: bool = False, exclude_id: int
 
 
 def search(
-    session: Session, query: str = "", *, offset: int = 0, limit: int = 10,
-    include_inactive: bool = False, exclude_id: int | None = None,
+    session: Session,
+    query: str = "",
+    *,
+    offset: int = 0,
+    limit: int = 10,
+    include_inactive: bool = False,
+    exclude_id: int | None = None,
 ) -> Page:
     """A page of matching accounts: an exact reference first, then by name."""
-    statement = matching(query, include_inactive=include_inactive, exclude_id=exclude_id)
+    statement = matching(
+        query,
+        include_inactive=include_inactive,
+        exclude_id=exclude_id,
+        sqlite_fts=session.get_bind().dialect.name == "sqlite",
+    )
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     exact_first = case((Account.reference == query.strip().upper(), 0), else_=1)
     rows = session.scalars(

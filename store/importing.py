@@ -68,7 +68,9 @@ def parse(lines: Iterable[str]) -> list[Row]:
             problems.append(f"line {line}: {error}")
             continue
         if reference in seen:
-            problems.append(f"line {line}: reference {reference} already appears on line {seen[reference]}")
+            problems.append(
+                f"line {line}: reference {reference} already appears on line {seen[reference]}"
+            )
             continue
         seen[reference] = line
         rows.append(row)
@@ -87,8 +89,11 @@ def apply(session: Session, rows: list[Row], actor: str, *, update: bool = False
     }
     if existing and not update:
         raise ImportRejected(
-            [f"line {row.line}: account {row.reference} already exists (use --update to change it)"
-             for row in rows if row.reference in existing]
+            [
+                f"line {row.line}: account {row.reference} already exists (use --update to change it)"
+                for row in rows
+                if row.reference in existing
+            ]
         )
     created = updated = 0
     for row in rows:
@@ -102,10 +107,19 @@ def apply(session: Session, rows: list[Row], actor: str, *, update: bool = False
         account = ledger.lock(session, account.id)[account.id]
         accounts.rename(session, account, row.name, actor)
         if account.keyword != row.keyword:
-            audit.record(session, actor, "keyword", account.reference, account.keyword, row.keyword,
-                         account.id)
+            audit.record(
+                session,
+                actor,
+                "keyword",
+                account.reference,
+                account.keyword,
+                row.keyword,
+                account.id,
+            )
             account.keyword = row.keyword
         if row.credits != account.balance:
-            ledger.post(session, account, EntryKind.ADJUSTMENT, row.credits - account.balance, actor)
+            ledger.post(
+                session, account, EntryKind.ADJUSTMENT, row.credits - account.balance, actor
+            )
         updated += 1
     return ImportResult(created, updated)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import (
     CheckConstraint,
@@ -67,7 +66,7 @@ class Account(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(REFERENCE_MAX_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
-    keyword: Mapped[Optional[str]] = mapped_column(String(KEYWORD_MAX_LENGTH))
+    keyword: Mapped[str | None] = mapped_column(String(KEYWORD_MAX_LENGTH))
     active: Mapped[bool] = mapped_column(default=True)
     balance: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -108,9 +107,9 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(16))
     credits: Mapped[int] = mapped_column(Integer)  # signed: negative takes credits away
     balance_after: Mapped[int] = mapped_column(Integer)
-    transfer_id: Mapped[Optional[str]] = mapped_column(String(36), index=True)
+    transfer_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # Set on the first entry of an operation so a retried request finds it and applies nothing.
-    idempotency_key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     actor: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -123,7 +122,7 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    ledger_entry_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ledger_entries.id"))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
     issued_on: Mapped[date] = mapped_column(Date, index=True)
     credits: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
@@ -147,7 +146,7 @@ class ReminderRecipient(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     # An email address, or a Slack user id for people chosen in the picker.
     address: Mapped[str] = mapped_column(String(254))
-    slack_user_id: Mapped[Optional[str]] = mapped_column(String(20))
+    slack_user_id: Mapped[str | None] = mapped_column(String(20))
 
     account: Mapped[Account] = relationship(back_populates="recipients")
 
@@ -162,7 +161,7 @@ class ReminderDelivery(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     episode: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(254))
-    slack_user_id: Mapped[Optional[str]] = mapped_column(String(20))
+    slack_user_id: Mapped[str | None] = mapped_column(String(20))
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -186,7 +185,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(40))
-    account_id: Mapped[Optional[int]] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     subject: Mapped[str] = mapped_column(String(100))
-    old_value: Mapped[Optional[str]] = mapped_column(String(2000))
-    new_value: Mapped[Optional[str]] = mapped_column(String(2000))
+    old_value: Mapped[str | None] = mapped_column(String(2000))
+    new_value: Mapped[str | None] = mapped_column(String(2000))

@@ -39,8 +39,14 @@ def grant(session: Session, slack_user_id: str, role: Role, actor: str) -> None:
         existing.role, existing.granted_by = role.value, actor
         existing.granted_at = datetime.now(UTC)
     else:
-        session.add(RoleGrant(slack_user_id=slack_user_id, role=role.value, granted_by=actor,
-                              granted_at=datetime.now(UTC)))
+        session.add(
+            RoleGrant(
+                slack_user_id=slack_user_id,
+                role=role.value,
+                granted_by=actor,
+                granted_at=datetime.now(UTC),
+            )
+        )
     audit.record(session, actor, "role", slack_user_id, old, role.value)
 
 

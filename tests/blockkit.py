@@ -22,8 +22,18 @@ def assert_valid_blocks(blocks: list[dict[str, Any]]) -> None:
 
 def assert_valid_view(view: dict[str, Any]) -> None:
     """A modal or home view parses, round-trips and passes slack_sdk's validation."""
-    keys = {"type", "title", "blocks", "submit", "close", "callback_id", "private_metadata",
-            "external_id", "clear_on_close", "notify_on_close"}
+    keys = {
+        "type",
+        "title",
+        "blocks",
+        "submit",
+        "close",
+        "callback_id",
+        "private_metadata",
+        "external_id",
+        "clear_on_close",
+        "notify_on_close",
+    }
     mine = {key: value for key, value in view.items() if key in keys}
     parsed = View(**mine)
     parsed.validate_json()
@@ -47,5 +57,7 @@ def visible_text(message: dict[str, Any] | list[Any]) -> str:
 
     if isinstance(message, dict) and isinstance(message.get("text"), str):
         parts.append(message["text"])
-    walk(message.get("blocks", []) if isinstance(message, dict) and "blocks" in message else message)
+    walk(
+        message.get("blocks", []) if isinstance(message, dict) and "blocks" in message else message
+    )
     return "\n".join(parts)

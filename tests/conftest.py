@@ -27,8 +27,10 @@ BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 def pytest_sessionstart(session: pytest.Session) -> None:
     # CI must prove PostgreSQL works: refuse to quietly run SQLite only.
     if os.environ.get("CI") and not POSTGRES_URL:
-        pytest.exit("CI is set but TEST_DATABASE_URL is not: the PostgreSQL suite would not run",
-                    returncode=3)
+        pytest.exit(
+            "CI is set but TEST_DATABASE_URL is not: the PostgreSQL suite would not run",
+            returncode=3,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -15,15 +15,19 @@ def test_signed_accounts_command_gets_200(slack: SlackRequests, admin: str) -> N
 
 
 def test_bad_signature_gets_401(slack: SlackRequests) -> None:
-    response = slack.post(b"command=%2Faccounts&text=", "application/x-www-form-urlencoded",
-                          signature="v0=" + "0" * 64)
+    response = slack.post(
+        b"command=%2Faccounts&text=",
+        "application/x-www-form-urlencoded",
+        signature="v0=" + "0" * 64,
+    )
     assert response.status == 401
 
 
 def test_timestamp_older_than_five_minutes_gets_401(slack: SlackRequests) -> None:
     stale = str(int(time.time()) - 6 * 60)
-    response = slack.post(b"command=%2Faccounts&text=", "application/x-www-form-urlencoded",
-                          timestamp=stale)
+    response = slack.post(
+        b"command=%2Faccounts&text=", "application/x-www-form-urlencoded", timestamp=stale
+    )
     assert response.status == 401
 
 

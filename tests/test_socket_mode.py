@@ -18,8 +18,9 @@ from tests.slack_requests import command_payload
 
 
 @pytest.fixture
-def socket_bot(config: Config, session_factory: SessionFactory, fake_slack: FakeSlack
-               ) -> Iterator[SocketModeHandler]:
+def socket_bot(
+    config: Config, session_factory: SessionFactory, fake_slack: FakeSlack
+) -> Iterator[SocketModeHandler]:
     """The bot connected to the fake Slack over Socket Mode."""
     handler = serve_socket_mode(create_app(config, session_factory), config.slack_app_token)
     fake_slack.socket_mode.wait_connected()
@@ -41,11 +42,16 @@ def test_accounts_command_over_socket_mode_is_answered_in_the_ack(
     ack = fake_slack.socket_mode.wait_for_ack(envelope_id)
     assert ack["payload"]["response_type"] == "ephemeral"
     assert_valid_blocks(ack["payload"]["blocks"])
-    assert "Acme Marketing" in visible_text(ack["payload"]) and "750" in visible_text(ack["payload"])
+    assert "Acme Marketing" in visible_text(ack["payload"]) and "750" in visible_text(
+        ack["payload"]
+    )
 
 
 def test_socket_mode_refuses_users_without_a_role(socket_bot, fake_slack: FakeSlack):
-    payload = command_payload("/accounts", user_id="U0STRANGER", response_url=fake_slack.response_url())
+    payload = command_payload(
+        "/accounts", user_id="U0STRANGER", response_url=fake_slack.response_url()
+    )
     ack = fake_slack.socket_mode.wait_for_ack(
-        fake_slack.socket_mode.send_envelope("slash_commands", payload))
+        fake_slack.socket_mode.send_envelope("slash_commands", payload)
+    )
     assert "admin-bot roles grant U0STRANGER viewer" in ack["payload"]["text"]

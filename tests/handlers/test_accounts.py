@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import grant_role, make_account
 from store.models import Role
 from tests.blockkit import assert_valid_blocks, visible_text
+from tests.conftest import grant_role, make_account
 from tests.slack_requests import SlackRequests
 
 
@@ -65,8 +65,9 @@ def test_viewer_can_list(slack: SlackRequests, session_factory):
     assert "Acme Marketing" in visible_text(slack.command("/accounts", user_id="U0VIEWER1").json())
 
 
-def test_results_are_paged_with_next_and_previous(slack: SlackRequests, admin, session_factory,
-                                                  fake_slack):
+def test_results_are_paged_with_next_and_previous(
+    slack: SlackRequests, admin, session_factory, fake_slack
+):
     for number in range(1, 21):
         make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}", credits=number)
     reply = slack.command("/accounts").json()
@@ -76,13 +77,20 @@ def test_results_are_paged_with_next_and_previous(slack: SlackRequests, admin, s
     assert [button["text"]["text"] for button in paging["elements"]] == ["Next"]
     next_button = paging["elements"][0]
     response_url = fake_slack.response_url()
-    slack.block_action(next_button["action_id"], value=next_button["value"],
-                       response_url=response_url, message=reply)
+    slack.block_action(
+        next_button["action_id"],
+        value=next_button["value"],
+        response_url=response_url,
+        message=reply,
+    )
     [posted] = fake_slack.wait_for("response_url")
     assert posted.params["replace_original"] is True
     assert_valid_blocks(posted.params["blocks"])
     assert "showing 9-16" in visible_text(posted.params)
-    assert [b["text"]["text"] for b in posted.params["blocks"][-1]["elements"]] == ["Previous", "Next"]
+    assert [b["text"]["text"] for b in posted.params["blocks"][-1]["elements"]] == [
+        "Previous",
+        "Next",
+    ]
 
 
 def test_empty_account_shows_no_credits_to_move_instead_of_button(
@@ -90,7 +98,8 @@ def test_empty_account_shows_no_credits_to_move_instead_of_button(
 ):
     make_account(session_factory, "EX0000001", "Empty", credits=0)
     reply = slack.command("/accounts").json()
-    buttons = [e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions"
-               for e in b["elements"]]
+    buttons = [
+        e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
     assert "Move credits" not in buttons and "Rename" in buttons
     assert "No credits to move" in visible_text(reply)
