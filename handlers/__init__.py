@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import accounts
+from handlers import accounts, buy, home, invoices, move, reminders, rename
 
-FEATURES = (accounts,)
+FEATURES = (accounts, rename, buy, home, move, reminders, invoices)
 
 
 def register_all(app: App) -> None:

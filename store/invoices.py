@@ -39,7 +39,9 @@ class Quote:
 def quote(pricing: Pricing, credits: int) -> Quote:
     net = (pricing.unit_price * credits).quantize(PENNY, ROUND_HALF_UP)
     vat = (net * pricing.vat_rate).quantize(PENNY, ROUND_HALF_UP)
-    return Quote(credits, pricing.unit_price, net, pricing.vat_rate, vat, net + vat, pricing.currency)
+    return Quote(
+        credits, pricing.unit_price, net, pricing.vat_rate, vat, net + vat, pricing.currency
+    )
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -69,7 +71,11 @@ def purchase(
     earlier = ledger.entry_for_key(session, key)
     if earlier is not None:
         invoice = session.scalar(select(Invoice).where(Invoice.ledger_entry_id == earlier.id))
-        if earlier.kind != EntryKind.PURCHASE or earlier.account_id != account_id or invoice is None:
+        if (
+            earlier.kind != EntryKind.PURCHASE
+            or earlier.account_id != account_id
+            or invoice is None
+        ):
             raise DuplicateOperation(key)
         return Purchase(account, invoice, True)
     if not account.active:
@@ -80,7 +86,12 @@ def purchase(
 
 
 def issue(
-    session: Session, account: Account, entry: LedgerEntry, priced: Quote, issued_on: date, actor: str
+    session: Session,
+    account: Account,
+    entry: LedgerEntry,
+    priced: Quote,
+    issued_on: date,
+    actor: str,
 ) -> Invoice:
     invoice = Invoice(
         # A unique placeholder until the id, which numbers the invoice, is known.
@@ -110,7 +121,7 @@ def invoice_number(invoice_id: int, issued_on: date) -> str:
 
 def listing(
     *, since: date, date_from: date | None = None, date_to: date | None = None, number: str = ""
-) -> Select[tuple[Invoice]]:
+) -> Select[Invoice]:
     """Invoices on or after `since` (the history cut-off), filtered, newest first."""
     statement = (
         select(Invoice)
@@ -124,3 +135,17 @@ def listing(
             func.upper(Invoice.number).contains(number.strip().upper(), autoescape=True)
         )
     return statement.order_by(Invoice.issued_on.desc(), Invoice.id.desc())
+
+
+def count_listed(session: Session, statement: Select[Invoice]) -> int:
+    """How many invoices a `listing(...)` statement matches, however few of them are shown."""
+    counting = statement.with_only_columns(func.count(Invoice.id)).order_by(None)
+    return session.scalar(counting) or 0
+
+
+def available(session: Session, ids: list[int], *, since: date) -> list[Invoice]:
+    """The invoices with these ids dated on or after `since`; unknown or older ids are left out."""
+    if not ids:
+        return []
+    statement = listing(since=since).where(Invoice.id.in_(ids))
+    return list(session.scalars(statement).unique())

@@ -1,0 +1,76 @@
+"""Invoice copies as PDF: a Jinja2 HTML template drawn by fpdf2, which is pure Python."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from fpdf import FPDF
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.config import Config
+from handlers.common import TEMPLATES
+from store.invoices import format_money
+from store.models import Invoice
+
+INVOICE_TEMPLATE = "invoice.html.j2"
+
+# A document, not a Slack message: escape for HTML, which fpdf2's write_html parses.
+documents = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Supplier:
+    """Who the invoice is from: the SUPPLIER_* settings."""
+
+    name: str
+    address: tuple[str, ...]
+    vat_number: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> Supplier:
+        lines = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
+        return cls(config.supplier_name, lines, config.supplier_vat_number)
+
+
+def long_date(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def percent(rate: Decimal) -> str:
+    return f"{rate * 100:.2f}".rstrip("0").rstrip(".")
+
+
+def invoice_filename(invoice: Invoice) -> str:
+    return f"{invoice.number}.pdf"
+
+
+def render_invoice_html(invoice: Invoice, supplier: Supplier) -> str:
+    return documents.get_template(INVOICE_TEMPLATE).render(
+        invoice=invoice,
+        supplier=supplier,
+        issued_on=long_date(invoice.issued_on),
+        vat_percent=percent(invoice.vat_rate),
+        money=lambda amount: format_money(amount, invoice.currency),
+    )
+
+
+def render_invoice_pdf(invoice: Invoice, supplier: Supplier) -> bytes:
+    """One invoice (with its account loaded) as the bytes of a PDF file."""
+    html = render_invoice_html(invoice, supplier)
+    # The built-in Helvetica covers Latin-1 only; anything else prints as "?" rather than failing.
+    html = html.encode("latin-1", "replace").decode("latin-1")
+    pdf = FPDF(format="A4")
+    pdf.set_title(f"Invoice {invoice.number}")
+    pdf.set_author(supplier.name.encode("latin-1", "replace").decode("latin-1"))
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.write_html(html)
+    return bytes(pdf.output())

@@ -1,0 +1,440 @@
+"""`/invoices`: list, filter and search invoices, and DM the selected ones as PDF copies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from handlers.common import Denied, config, db, escape, require
+from handlers.invoice_pdf import Supplier, invoice_filename, long_date, render_invoice_pdf
+from store import invoices as invoice_store
+from store.models import Invoice, Role
+
+INVOICES_COMMAND = "/invoices"
+INVOICES_VIEW = "invoices"
+FROM_BLOCK, FROM_ACTION = "invoices_from", "invoices_from_date"
+TO_BLOCK, TO_ACTION = "invoices_to", "invoices_to_date"
+NUMBER_BLOCK, NUMBER_ACTION = "invoices_number", "invoices_number_search"
+SELECTION_BLOCK_PREFIX = "invoices_selection"  # + a fingerprint of the filters, see build_modal
+SELECT_ACTION = "invoices_selected"
+MAX_OPTIONS = 100  # Block Kit's limit on a select's options
+OPTION_TEXT_LIMIT = 75
+SECTION_TEXT_LIMIT = 3000
+NUMBER_MAX_LENGTH = 32
+DOING = "see and download invoices"
+
+NOTHING_SELECTED = "Select at least one invoice to download."
+NOT_AVAILABLE = (
+    "Some of the selected invoices are not available to you. Run `/invoices` again and choose from the list."
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the modal's date pickers and number search currently ask for."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    number: str = ""
+
+    @classmethod
+    def from_state(cls, values: dict[str, Any]) -> Filters:
+        def picked(block: str, action: str) -> date | None:
+            raw = (values.get(block, {}).get(action) or {}).get("selected_date")
+            try:
+                return date.fromisoformat(raw) if raw else None
+            except (TypeError, ValueError):
+                return None
+
+        number = (values.get(NUMBER_BLOCK, {}).get(NUMBER_ACTION) or {}).get("value") or ""
+        return cls(
+            picked(FROM_BLOCK, FROM_ACTION),
+            picked(TO_BLOCK, TO_ACTION),
+            str(number).strip()[:NUMBER_MAX_LENGTH],
+        )
+
+    def fingerprint(self) -> str:
+        raw = json.dumps([str(self.date_from), str(self.date_to), self.number])
+        return hashlib.sha1(raw.encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One screenful of the listing: the invoices shown and how many matched in all."""
+
+    invoices: list[Invoice]
+    matched: int
+
+
+def find(context: BoltContext, filters: Filters) -> Listed:
+    cutoff = config(context).invoice_history_start
+    with db(context).begin() as session:
+        statement = invoice_store.listing(
+            since=cutoff,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+            number=filters.number,
+        )
+        shown = list(session.scalars(statement.limit(MAX_OPTIONS)).unique())
+        matched = invoice_store.count_listed(session, statement)
+    return Listed(shown, matched)
+
+
+# Block Kit builders
+
+
+def _text(text: str, kind: str = "mrkdwn") -> dict[str, Any]:
+    return {"type": kind, "text": text}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _text(text)}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_text(text)]}
+
+
+def _datepicker(block_id: str, action_id: str, label: str, value: date | None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "datepicker",
+        "action_id": action_id,
+        "placeholder": _text("Any date", "plain_text"),
+    }
+    if value is not None:
+        element["initial_date"] = value.isoformat()
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": True,
+        "dispatch_action": True,
+        "label": _text(label, "plain_text"),
+        "element": element,
+    }
+
+
+def build_filter_blocks(filters: Filters) -> list[dict[str, Any]]:
+    search: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": NUMBER_ACTION,
+        "max_length": NUMBER_MAX_LENGTH,
+        "placeholder": _text("e.g. INV-2024-000123, then press Enter", "plain_text"),
+        "dispatch_action_config": {"trigger_actions_on": ["on_enter_pressed"]},
+    }
+    if filters.number:
+        search["initial_value"] = filters.number
+    return [
+        _datepicker(FROM_BLOCK, FROM_ACTION, "From", filters.date_from),
+        _datepicker(TO_BLOCK, TO_ACTION, "To", filters.date_to),
+        {
+            "type": "input",
+            "block_id": NUMBER_BLOCK,
+            "optional": True,
+            "dispatch_action": True,
+            "label": _text("Invoice number", "plain_text"),
+            "element": search,
+        },
+    ]
+
+
+def invoice_line(invoice: Invoice) -> str:
+    total = invoice_store.format_money(invoice.total, invoice.currency)
+    return (
+        f"`{escape(invoice.number)}` · {invoice.issued_on.isoformat()} · "
+        f"*{escape(invoice.account.name)}* · {invoice.credits:,} credits · {total}"
+    )
+
+
+def option_text(invoice: Invoice) -> str:
+    """Number, date, total and as much of the account name as fits Block Kit's 75 characters."""
+    total = invoice_store.format_money(invoice.total, invoice.currency)
+    head = f"{invoice.number} · {invoice.issued_on.isoformat()} · {total} · "
+    name = invoice.account.name
+    while name and len(head + escape(name)) > OPTION_TEXT_LIMIT:
+        name = name[:-2] + "…"
+    return (head + escape(name)).removesuffix(" · ")[:OPTION_TEXT_LIMIT]
+
+
+def build_listing_sections(invoices: list[Invoice]) -> list[dict[str, Any]]:
+    """The invoices as lines of mrkdwn, packed into as few sections as their text limit allows."""
+    sections: list[dict[str, Any]] = []
+    chunk = ""
+    for line in map(invoice_line, invoices):
+        if chunk and len(chunk) + 1 + len(line) > SECTION_TEXT_LIMIT:
+            sections.append(_section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        sections.append(_section(chunk))
+    return sections
+
+
+def cutoff_note(filters: Filters, cutoff: date, account_manager: str) -> list[dict[str, Any]]:
+    reaches_back = (filters.date_from is not None and filters.date_from < cutoff) or (
+        filters.date_to is not None and filters.date_to < cutoff
+    )
+    if not reaches_back:
+        return []
+    return [
+        _context(
+            f":information_source: Invoices dated before {long_date(cutoff)} are not "
+            f"listed here. Older invoices are available from {escape(account_manager)}."
+        )
+    ]
+
+
+def build_modal(listed: Listed, filters: Filters, cutoff: date, account_manager: str) -> dict[str, Any]:
+    """The invoices modal: filters, how many matched, the selection and the listing."""
+    blocks = build_filter_blocks(filters)
+    blocks.extend(cutoff_note(filters, cutoff, account_manager))
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        blocks.append(_context("The *From* date is after the *To* date."))
+    shown = len(listed.invoices)
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": INVOICES_VIEW,
+        "title": _text("Invoices", "plain_text"),
+        "close": _text("Close", "plain_text"),
+    }
+    if shown == 0:
+        searched = f" matching *{escape(filters.number)}*" if filters.number else ""
+        blocks.append(
+            _section(
+                f"No invoices{searched} in this period. Invoices are listed from "
+                f"{long_date(cutoff)} onwards; change the filters to see others."
+            )
+        )
+        view["blocks"] = blocks
+        return view
+    if listed.matched > shown:
+        summary = (
+            f"*{listed.matched:,} invoices* match; showing the newest {shown}. "
+            "Narrow the dates or search by number to see the others."
+        )
+    else:
+        summary = f"*{listed.matched:,} invoice(s)* match."
+    blocks.append(_section(summary))
+    blocks.append(
+        {
+            "type": "input",
+            # A new block id whenever the filters change, so Slack drops choices no longer listed.
+            "block_id": f"{SELECTION_BLOCK_PREFIX}_{filters.fingerprint()}",
+            "label": _text("Invoices to download", "plain_text"),
+            "element": {
+                "type": "multi_static_select",
+                "action_id": SELECT_ACTION,
+                "placeholder": _text("Choose invoices", "plain_text"),
+                "options": [
+                    {"text": _text(option_text(invoice), "plain_text"), "value": str(invoice.id)}
+                    for invoice in listed.invoices
+                ],
+            },
+        }
+    )
+    blocks.append({"type": "divider"})
+    blocks.extend(build_listing_sections(listed.invoices))
+    view["blocks"] = blocks
+    view["submit"] = _text("Download selected", "plain_text")
+    return view
+
+
+def build_notice_view(text: str) -> dict[str, Any]:
+    """A modal with just a message and a Close button."""
+    return {
+        "type": "modal",
+        "callback_id": f"{INVOICES_VIEW}_notice",
+        "title": _text("Invoices", "plain_text"),
+        "close": _text("Close", "plain_text"),
+        "blocks": [_section(text)],
+    }
+
+
+def build_sent_view(numbers: list[str]) -> dict[str, Any]:
+    listed = ", ".join(f"`{escape(number)}`" for number in numbers)
+    return build_notice_view(f":outbox_tray: Your copies are on their way to your DM: {listed}.")
+
+
+def modal_for(context: BoltContext, filters: Filters) -> dict[str, Any]:
+    settings = config(context)
+    return build_modal(
+        find(context, filters), filters, settings.invoice_history_start, settings.account_manager
+    )
+
+
+# Listeners
+
+
+def acknowledge_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+    """Refuse users without billing at once; everyone else gets the modal from the lazy listener."""
+    try:
+        require(context, command["user_id"], Role.BILLING, DOING)
+    except Denied as denied:
+        ack(response_type="ephemeral", text=str(denied))
+        return
+    ack()
+
+
+def open_invoices(command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+    """Open the modal, already searched when `/invoices NUMBER` named one."""
+    try:
+        require(context, command["user_id"], Role.BILLING, DOING)
+    except Denied:
+        return  # already told in the acknowledgement
+    filters = Filters(number=command.get("text", "").strip()[:NUMBER_MAX_LENGTH])
+    try:
+        client.views_open(trigger_id=command["trigger_id"], view=modal_for(context, filters))
+    except SlackApiError as error:
+        log.warning("views.open failed for /invoices: %s", error.response.get("error"))
+        respond(
+            response_type="ephemeral",
+            text=f"Sorry, Slack would not open the invoices window "
+            f"({error.response.get('error')}). Please try `/invoices` again.",
+        )
+
+
+def acknowledge_filter(ack: Ack) -> None:
+    ack()
+
+
+def refresh_listing(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """A filter changed: redraw the modal in place for the new dates or number."""
+    user_id = body["user"]["id"]
+    current = body["view"]
+    try:
+        require(context, user_id, Role.BILLING, DOING)
+        view = modal_for(context, Filters.from_state(current.get("state", {}).get("values", {})))
+    except Denied as denied:
+        view = build_notice_view(escape(denied))
+    try:
+        client.views_update(view_id=current["id"], hash=current.get("hash"), view=view)
+    except SlackApiError as error:
+        if error.response.get("error") == "hash_conflict":
+            return  # a newer change already redrew the modal
+        log.warning("views.update failed for invoices: %s", error.response.get("error"))
+        tell(
+            client,
+            user_id,
+            "Sorry, I couldn't refresh the invoice list "
+            f"({error.response.get('error')}). Close it and run `/invoices` again.",
+        )
+
+
+def selected_ids(view: dict[str, Any]) -> tuple[str | None, list[str]]:
+    """The selection block's id (None when the modal has none) and the chosen values."""
+    for block_id, actions in view.get("state", {}).get("values", {}).items():
+        if block_id.startswith(SELECTION_BLOCK_PREFIX) and SELECT_ACTION in actions:
+            chosen = actions[SELECT_ACTION].get("selected_options") or []
+            return block_id, [str(option.get("value", "")) for option in chosen]
+    return None, []
+
+
+def chosen_invoices(context: BoltContext, values: list[str]) -> list[Invoice] | None:
+    """The invoices for the chosen values, or None if any is crafted, unknown or too old."""
+    if not values or len(values) > MAX_OPTIONS or not all(v.isdigit() for v in values):
+        return None
+    ids = sorted({int(value) for value in values})
+    with db(context).begin() as session:
+        found = invoice_store.available(session, ids, since=config(context).invoice_history_start)
+    return found if len(found) == len(ids) else None
+
+
+def submit_download(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """Check the selection and the user's role, then promise the copies; sending is lazy."""
+    try:
+        require(context, body["user"]["id"], Role.BILLING, DOING)
+    except Denied as denied:
+        ack(response_action="update", view=build_notice_view(escape(denied)))
+        return
+    block_id, values = selected_ids(view)
+    if block_id is None:
+        ack(
+            response_action="update",
+            view=build_notice_view(
+                "There was nothing to download. Run `/invoices` again to choose invoices."
+            ),
+        )
+        return
+    if not values:
+        ack(response_action="errors", errors={block_id: NOTHING_SELECTED})
+        return
+    invoices = chosen_invoices(context, values)
+    if invoices is None:
+        ack(response_action="errors", errors={block_id: NOT_AVAILABLE})
+        return
+    ack(response_action="update", view=build_sent_view([invoice.number for invoice in invoices]))
+
+
+def send_copies(body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """Render each selected invoice and upload it to the user's DM; report any that failed."""
+    user_id = body["user"]["id"]
+    try:
+        require(context, user_id, Role.BILLING, DOING)
+    except Denied:
+        return  # refused in the acknowledgement
+    invoices = chosen_invoices(context, selected_ids(view)[1])
+    if invoices is None:
+        return  # refused in the acknowledgement
+    invoices.sort(key=lambda invoice: (invoice.issued_on, invoice.id), reverse=True)
+    try:
+        channel = client.conversations_open(users=user_id)["channel"]["id"]
+    except SlackApiError as error:
+        tell(
+            client,
+            user_id,
+            "Sorry, I couldn't open a DM to send your invoice copies "
+            f"({error.response.get('error')}). Please try again.",
+        )
+        return
+    supplier = Supplier.from_config(config(context))
+    sent: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for invoice in invoices:
+        try:
+            client.files_upload_v2(
+                channel=channel,
+                filename=invoice_filename(invoice),
+                title=f"Invoice {invoice.number}",
+                content=render_invoice_pdf(invoice, supplier),
+                initial_comment=f"Copy of invoice {invoice.number}",
+            )
+        except SlackApiError as error:
+            failed.append((invoice.number, str(error.response.get("error"))))
+        except (SlackClientError, OSError) as error:  # the upload step itself (HTTP, not API)
+            log.warning("upload of %s failed: %s", invoice.number, error)
+            failed.append((invoice.number, "upload failed"))
+        else:
+            sent.append(invoice.number)
+    if failed:
+        lines = "\n".join(f"• `{escape(number)}`: {escape(reason)}" for number, reason in failed)
+        done = f"\nSent: {', '.join(f'`{escape(n)}`' for n in sent)}." if sent else "\nNo copies were sent."
+        tell(
+            client,
+            channel,
+            f":warning: I couldn't send these invoice copies:\n{lines}{done}\n"
+            "Run `/invoices` to try them again.",
+        )
+
+
+def tell(client: WebClient, channel: str, text: str) -> None:
+    """DM the user (a user id posts into the app's DM); log if even that fails."""
+    try:
+        client.chat_postMessage(channel=channel, text=text)
+    except SlackApiError as error:
+        log.warning("could not tell %s: %s (%s)", channel, text, error.response.get("error"))
+
+
+def register(app: App) -> None:
+    app.command(INVOICES_COMMAND)(ack=acknowledge_command, lazy=[open_invoices])
+    for action_id in (FROM_ACTION, TO_ACTION, NUMBER_ACTION):
+        app.action(action_id)(ack=acknowledge_filter, lazy=[refresh_listing])
+    app.view(INVOICES_VIEW)(ack=submit_download, lazy=[send_copies])

@@ -1,0 +1,234 @@
+"""Low-credit reminders: settings, who is due an alert, and the once-per-episode delivery record."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from threading import Lock
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, Update, and_, exists, not_, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import audit
+from store.errors import StoreError
+from store.ledger import parse_credits
+from store.models import Account, ReminderDelivery, ReminderRecipient
+
+EMAIL_MAX_LENGTH = 254
+# Deliberately loose: Slack's users.lookupByEmail is the real test of whether an address is usable.
+EMAIL_PATTERN = re.compile(r"[^@\s<>,;\"'()\[\]]+@[^@\s<>,;\"'()\[\]]+\.[A-Za-z]{2,}")
+EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
+# Any constant works; it names the lock that makes a pass run on one replica at a time.
+PASS_LOCK_KEY = 0x4C4F5743  # "LOWC"
+
+
+class InvalidEmails(StoreError):
+    """Addresses that are not email addresses; the message names each one."""
+
+    def __init__(self, addresses: Sequence[str]):
+        self.addresses = list(addresses)
+        listed = ", ".join(self.addresses)
+        super().__init__(
+            f"Not an email address: {listed}. Separate addresses with commas, spaces or new lines."
+        )
+
+
+def parse_level(raw: str | int) -> int:
+    """The reminder level: a whole number of credits, 0 or more."""
+    return parse_credits(raw, allow_zero=True)
+
+
+def parse_emails(raw: str | None) -> list[str]:
+    """Email addresses split on commas, spaces or new lines, lower-cased and de-duplicated."""
+    found: list[str] = []
+    bad: list[str] = []
+    for word in EMAIL_SEPARATORS.split(raw or ""):
+        if not word:
+            continue
+        if len(word) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(word):
+            bad.append(word)
+        elif word.lower() not in found:
+            found.append(word.lower())
+    if bad:
+        raise InvalidEmails(bad)
+    return found
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who to DM: an email (its Slack user looked up) or a Slack user picked directly."""
+
+    address: str
+    slack_user_id: str | None = None
+
+    @property
+    def is_email(self) -> bool:
+        return "@" in self.address
+
+
+def describe(enabled: bool, level: int) -> str:
+    """How a reminder reads in confirmations and the audit log."""
+    return f"on, below {level:,} credits" if enabled else "off"
+
+
+def configure(
+    session: Session,
+    account: Account,
+    enabled: bool,
+    level: int,
+    recipients: Sequence[Recipient],
+    actor: str,
+) -> bool:
+    """Save an account's reminder settings, auditing what changed; True if anything did."""
+    changed = False
+    old, new = describe(account.reminder_enabled, account.reminder_level), describe(enabled, level)
+    if (account.reminder_enabled, account.reminder_level) != (enabled, level):
+        audit.record(session, actor, "reminder", account.reference, old, new, account.id)
+        account.reminder_enabled, account.reminder_level = enabled, level
+        changed = True
+    wanted = {recipient.address: recipient for recipient in recipients}
+    current = {recipient.address: recipient for recipient in account.recipients}
+    if list(wanted) != list(current):
+        audit.record(
+            session,
+            actor,
+            "reminder_recipients",
+            account.reference,
+            ", ".join(current) or None,
+            ", ".join(wanted) or None,
+            account.id,
+        )
+        changed = True
+    # Keep rows whose address stays: deleting and re-adding one address in a flush would
+    # trip the (account_id, address) unique constraint.
+    for address, row in current.items():
+        if address not in wanted:
+            account.recipients.remove(row)
+        else:
+            row.slack_user_id = wanted[address].slack_user_id
+    for address, recipient in wanted.items():
+        if address not in current:
+            account.recipients.append(
+                ReminderRecipient(address=address, slack_user_id=recipient.slack_user_id)
+            )
+    session.flush()
+    return changed
+
+
+def _shortfall() -> ColumnElement[bool]:
+    # Written to match ix_accounts_reminder_shortfall: its expression and its WHERE clause.
+    return and_(text("accounts.reminder_enabled"), Account.balance - Account.reminder_level < 0)
+
+
+def _rowcount(session: Session, statement: Update) -> int:
+    result = cast(CursorResult[Any], session.execute(statement))
+    return result.rowcount
+
+
+def mark_crossings(session: Session) -> tuple[int, int]:
+    """Start an episode for accounts that fell below their level; end it for those that recovered.
+
+    Two set-based updates, however many accounts there are; returns (newly low, recovered).
+    """
+    fell = _rowcount(
+        session,
+        update(Account)
+        .where(_shortfall(), not_(Account.reminder_low))
+        .values(reminder_low=True, reminder_episode=Account.reminder_episode + 1)
+        .execution_options(synchronize_session=False),
+    )
+    recovered = _rowcount(
+        session,
+        update(Account)
+        .where(text("accounts.reminder_low"), not_(_shortfall()))
+        .values(reminder_low=False)
+        .execution_options(synchronize_session=False),
+    )
+    return fell, recovered
+
+
+@dataclass(frozen=True)
+class DueAlert:
+    """One DM owed: this recipient has not yet been told about this account's current episode."""
+
+    account_id: int
+    reference: str
+    name: str
+    balance: int
+    level: int
+    episode: int
+    recipient: Recipient
+
+
+def due_alerts(session: Session) -> list[DueAlert]:
+    """Every (low account, recipient) pair without a delivery for the current episode, in one query."""
+    delivered = exists().where(
+        ReminderDelivery.account_id == Account.id,
+        ReminderDelivery.episode == Account.reminder_episode,
+        ReminderDelivery.address == ReminderRecipient.address,
+    )
+    rows = session.execute(
+        select(
+            Account.id,
+            Account.reference,
+            Account.name,
+            Account.balance,
+            Account.reminder_level,
+            Account.reminder_episode,
+            ReminderRecipient.address,
+            ReminderRecipient.slack_user_id,
+        )
+        .join(ReminderRecipient, ReminderRecipient.account_id == Account.id)
+        .where(text("accounts.reminder_low"), _shortfall(), Account.active, ~delivered)
+        .order_by(Account.id, ReminderRecipient.id)
+    )
+    return [
+        DueAlert(account_id, reference, name, balance, level, episode, Recipient(address, user))
+        for account_id, reference, name, balance, level, episode, address, user in rows
+    ]
+
+
+def record_delivery(session: Session, alert: DueAlert, slack_user_id: str, now: datetime) -> bool:
+    """Remember that an alert was sent; False if another pass already recorded it."""
+    try:
+        with session.begin_nested():
+            session.add(
+                ReminderDelivery(
+                    account_id=alert.account_id,
+                    episode=alert.episode,
+                    address=alert.recipient.address,
+                    slack_user_id=slack_user_id,
+                    sent_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+_sqlite_pass_lock = Lock()
+
+
+@contextmanager
+def pass_lock(session_factory: sessionmaker[Session]) -> Iterator[bool]:
+    """Hold the right to run a pass, or yield False at once if another pass holds it.
+
+    On PostgreSQL a transaction-scoped advisory lock spans replicas and is released even if the
+    process dies; SQLite serves one process, so a process-wide lock is enough.
+    """
+    engine = session_factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        got = _sqlite_pass_lock.acquire(blocking=False)
+        try:
+            yield got
+        finally:
+            if got:
+                _sqlite_pass_lock.release()
+        return
+    with engine.connect() as connection, connection.begin():
+        yield bool(connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PASS_LOCK_KEY}))

@@ -1,0 +1,218 @@
+"""The low credit reminder settings modal: who may change it, validation, saving and auditing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from handlers.accounts import REMINDER_ACTION
+from handlers.reminders import (
+    EMAILS_BLOCK,
+    EMAILS_INPUT,
+    ENABLED_BLOCK,
+    ENABLED_INPUT,
+    ENABLED_VALUE,
+    LEVEL_BLOCK,
+    LEVEL_INPUT,
+    PEOPLE_BLOCK,
+    PEOPLE_INPUT,
+    REMINDER_VIEW,
+)
+from store import accounts, audit
+from store.models import Role
+from tests.blockkit import assert_valid_view, visible_text
+from tests.conftest import grant_role, make_account
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import (
+    SlackRequests,
+    checkboxes,
+    multi_users_select,
+    open_view,
+    plain_text,
+)
+
+ALICE, BOB = "U0ALICE01", "U0BOB0001"
+
+
+@pytest.fixture
+def team(fake_slack: FakeSlack) -> FakeSlack:
+    """Alice and Bob are members of the workspace."""
+    fake_slack.add_user(ALICE, "alice@example.com")
+    fake_slack.add_user(BOB, "bob@example.com")
+    return fake_slack
+
+
+def values(
+    enabled: bool = True,
+    level: str = "500",
+    emails: str | None = "alice@example.com",
+    people: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        ENABLED_BLOCK: {ENABLED_INPUT: checkboxes([ENABLED_VALUE] if enabled else [])},
+        LEVEL_BLOCK: {LEVEL_INPUT: plain_text(level)},
+        EMAILS_BLOCK: {EMAILS_INPUT: plain_text(emails)},
+        PEOPLE_BLOCK: {PEOPLE_INPUT: multi_users_select(people or [])},
+    }
+
+
+def open_settings(
+    slack: SlackRequests, fake: FakeSlack, account_id: int, user_id: str = "U0ADMIN"
+) -> dict[str, Any]:
+    opened = len(fake.view_history)
+    assert slack.block_action(REMINDER_ACTION, value=str(account_id), user_id=user_id).status == 200
+    view = open_view(fake, opened)
+    assert_valid_view(fake.calls_to("views.open")[-1].params["view"])
+    return view
+
+
+def saved(session_factory, reference: str = "EX0000001") -> tuple[bool, int, list[tuple]]:
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, reference)
+        return (
+            account.reminder_enabled,
+            account.reminder_level,
+            [(r.address, r.slack_user_id) for r in account.recipients],
+        )
+
+
+def test_settings_modal_shows_current_settings(slack, admin, session_factory, team):
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id)
+    assert view["callback_id"] == REMINDER_VIEW and view["submit"]["text"] == "Save"
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks[LEVEL_BLOCK]["element"]["initial_value"] == "0"
+    assert "initial_options" not in blocks[ENABLED_BLOCK]["element"]
+    assert blocks[PEOPLE_BLOCK]["element"]["type"] == "multi_users_select"
+    assert blocks[EMAILS_BLOCK]["element"]["multiline"] is True
+    assert "Acme Marketing" in visible_text(view) and "900" in visible_text(view)
+
+
+def test_billing_user_saves_reminder_and_sees_state_and_level(slack, session_factory, team):
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id, "U0BILLING")
+
+    reply = slack.view_submission(
+        view,
+        values(level="1,500", emails="Alice@example.com,\n bob@example.com alice@example.com", people=[BOB]),
+        user_id="U0BILLING",
+    ).json()
+
+    assert reply["response_action"] == "update"
+    assert_valid_view(reply["view"])
+    text = visible_text(reply["view"])
+    assert "on, below 1,500 credits" in text and "alice@example.com" in text and f"<@{BOB}>" in text
+    assert saved(session_factory) == (
+        True,
+        1500,
+        [("alice@example.com", ALICE), ("bob@example.com", BOB), (BOB, BOB)],
+    )
+    assert [c.params["email"] for c in team.calls_to("users.lookupByEmail")] == [
+        "alice@example.com",
+        "bob@example.com",
+    ]
+    with session_factory.begin() as session:
+        log = [(e.actor, e.action, e.old_value, e.new_value) for e in audit.entries_for(session, account.id)]
+    assert log == [
+        ("U0BILLING", "reminder", "off", "on, below 1,500 credits"),
+        ("U0BILLING", "reminder_recipients", None, f"alice@example.com, bob@example.com, {BOB}"),
+    ]
+    # The account box now shows the reminder's state and level.
+    box = visible_text(slack.command("/accounts", user_id="U0BILLING").json())
+    assert "Low credit reminder: on, below 1,500" in box
+
+
+def test_reopened_modal_is_filled_with_saved_settings(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    slack.view_submission(open_settings(slack, team, account.id), values(people=[BOB]))
+    view = open_settings(slack, team, account.id)
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert blocks[ENABLED_BLOCK]["element"]["initial_options"][0]["value"] == ENABLED_VALUE
+    assert blocks[LEVEL_BLOCK]["element"]["initial_value"] == "500"
+    assert blocks[EMAILS_BLOCK]["element"]["initial_value"] == "alice@example.com"
+    assert blocks[PEOPLE_BLOCK]["element"]["initial_users"] == [BOB]
+
+
+def test_email_without_slack_user_is_named_inline_and_nothing_is_saved(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(emails="alice@example.com, nobody@example.com")).json()
+    assert reply["response_action"] == "errors"
+    assert "nobody@example.com" in reply["errors"][EMAILS_BLOCK]
+    assert "alice@example.com" not in reply["errors"][EMAILS_BLOCK]
+    assert saved(session_factory) == (False, 0, [])
+    with session_factory.begin() as session:
+        assert audit.entries_for(session, account.id) == []
+
+
+def test_bad_email_syntax_and_bad_level_are_inline_errors(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(level="-5", emails="alice@example.com not-an-email")).json()
+    assert reply["response_action"] == "errors"
+    assert "not-an-email" in reply["errors"][EMAILS_BLOCK]
+    assert "whole number" in reply["errors"][LEVEL_BLOCK]
+    assert team.calls_to("users.lookupByEmail") == []
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_lookup_failure_is_an_inline_error(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    team.fail("users.lookupByEmail", error="invalid_auth")
+    reply = slack.view_submission(view, values()).json()
+    assert "Slack could not check alice@example.com" in reply["errors"][EMAILS_BLOCK]
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_reminder_on_needs_a_recipient(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(emails="")).json()
+    assert "at least one" in reply["errors"][EMAILS_BLOCK]
+
+
+def test_turning_off_is_saved_and_audited(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    slack.view_submission(open_settings(slack, team, account.id), values())
+    reply = slack.view_submission(
+        open_settings(slack, team, account.id), values(enabled=False, emails="")
+    ).json()
+    assert "Reminder: *off*" in visible_text(reply["view"])
+    assert saved(session_factory) == (False, 500, [])
+
+
+def test_viewer_sees_settings_read_only(slack, session_factory, team):
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id, "U0VIEWER1")
+    assert view.get("submit") is None and view.get("callback_id") in ("", None)
+    text = visible_text(view)
+    assert "Reminder: *off*" in text and "billing or admin" in text
+
+
+def test_viewer_submission_is_refused_server_side(slack, admin, session_factory, team):
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(), user_id="U0VIEWER1").json()
+    assert "You need the billing role" in reply["errors"][ENABLED_BLOCK]
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_user_without_role_is_told_how_to_get_access(slack, session_factory, team):
+    account = make_account(session_factory)
+    url = team.response_url()
+    slack.block_action(REMINDER_ACTION, value=str(account.id), user_id="U0NOBODY1", response_url=url)
+    [answer] = team.wait_for("response_url")
+    assert "admin-bot roles grant U0NOBODY1 viewer" in answer.params["text"]
+    assert team.calls_to("views.open") == []
+
+
+def test_account_name_is_escaped_in_the_modal(slack, admin, session_factory, team):
+    account = make_account(session_factory, name="<!channel> & co")
+    view = open_settings(slack, team, account.id)
+    text = visible_text(view)
+    assert "&lt;!channel&gt; &amp; co" in text and "<!channel>" not in text

@@ -1,0 +1,324 @@
+"""The low-credit reminder pass: once per crossing, failures retried, one sender across replicas."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import make_client
+from bot.cli import main
+from bot.config import Config
+from bot.scheduler import LOW_CREDIT_JOB, start_scheduler
+from handlers.accounts import BUY_ACTION, MOVE_ACTION
+from handlers.reminders import run_low_credit_pass
+from store import accounts, db, ledger, reminders
+from store.models import Account, EntryKind, ReminderDelivery, Role
+from tests.blockkit import assert_valid_blocks, visible_text
+from tests.conftest import grant_role, make_account
+from tests.fake_slack import FakeSlack
+from tests.slack_requests import open_view
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+ALICE, BOB, CAROL = "U0ALICE01", "U0BOB0001", "U0CAROL01"
+ALICE_AND_BOB = (reminders.Recipient("alice@example.com"), reminders.Recipient(BOB, BOB))
+
+
+@pytest.fixture
+def client(config: Config):
+    """The bot's Web API client, pointed at the fake Slack."""
+    return make_client(config)
+
+
+@pytest.fixture
+def team(fake_slack: FakeSlack) -> FakeSlack:
+    """Alice and Carol are found by email; Bob is picked in the people picker."""
+    fake_slack.add_user(ALICE, "alice@example.com")
+    fake_slack.add_user(BOB, "bob@example.com")
+    fake_slack.add_user(CAROL, "carol@example.com")
+    return fake_slack
+
+
+def watch(
+    session_factory,
+    reference="EX0000001",
+    name="Acme Marketing",
+    *,
+    credits=1000,
+    level=500,
+    recipients=ALICE_AND_BOB,
+) -> Account:
+    """An account with a reminder on at `level`, DMing `recipients`."""
+    make_account(session_factory, reference, name, credits=credits)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, reference)
+        reminders.configure(session, account, True, level, list(recipients), "test")
+    return account
+
+
+def use(session_factory, reference: str, credits: int) -> None:
+    with session_factory.begin() as session:
+        ledger.record_usage(session, reference, credits, "test")
+
+
+def top_up(session_factory, reference: str, credits: int) -> None:
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, reference)
+        ledger.post(
+            session, ledger.lock(session, account.id)[account.id], EntryKind.ADJUSTMENT, credits, "test"
+        )
+
+
+def dms(fake: FakeSlack) -> list[tuple[str, str]]:
+    """(channel, text) of every DM the fake accepted."""
+    return [
+        (c.params["channel"], c.params["text"])
+        for c in fake.calls_to("chat.postMessage")
+        if c.reply and c.reply.get("ok")
+    ]
+
+
+def deliveries(session_factory) -> list[tuple[str, int]]:
+    with session_factory.begin() as session:
+        rows = session.execute(
+            select(ReminderDelivery.address, ReminderDelivery.episode).order_by(ReminderDelivery.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_usage_below_level_dms_exactly_the_configured_recipients(session_factory, team, client):
+    watch(session_factory)
+    watch(
+        session_factory,
+        "EX0000002",
+        "Other Co",
+        credits=100,
+        level=0,
+        recipients=[reminders.Recipient("carol@example.com")],
+    )
+    assert run_low_credit_pass(session_factory, client, NOW).sent == []
+
+    use(session_factory, "EX0000001", 600)
+    report = run_low_credit_pass(session_factory, client, NOW)
+
+    assert sorted((s.address, s.slack_user_id) for s in report.sent) == [
+        (BOB, BOB),
+        ("alice@example.com", ALICE),
+    ]
+    assert report.failed == []
+    assert sorted(channel for channel, _ in dms(team)) == ["D" + ALICE, "D" + BOB]
+    message = team.calls_to("chat.postMessage")[0].params
+    assert_valid_blocks(message["blocks"])
+    text = visible_text(message)
+    assert "Acme Marketing" in text and "EX0000001" in text and "*400* credits" in text
+    assert "reminder level of 500" in text
+    buttons = message["blocks"][-1]["elements"]
+    assert [(b["text"]["text"], b["action_id"]) for b in buttons] == [
+        ("Buy credits", BUY_ACTION),
+        ("Move credits", MOVE_ACTION),
+    ]
+    assert {b["value"] for b in buttons} == {str(accounts_id(session_factory, "EX0000001"))}
+    assert [c.params["users"] for c in team.calls_to("conversations.open")] == [ALICE, BOB]
+    assert deliveries(session_factory) == [("alice@example.com", 1), (BOB, 1)]
+
+
+def accounts_id(session_factory, reference: str) -> int:
+    with session_factory.begin() as session:
+        return accounts.by_reference(session, reference).id
+
+
+def test_second_pass_sends_nothing(session_factory, team, client):
+    watch(session_factory, credits=100)
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+    team.reset()
+    again = run_low_credit_pass(session_factory, client, NOW)
+    assert again.sent == [] and again.failed == []
+    assert team.calls_to("chat.postMessage") == [] and team.calls_to("users.lookupByEmail") == []
+
+
+def test_topping_up_and_dropping_again_alerts_again(session_factory, team, client):
+    watch(session_factory, credits=400)
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+    use(session_factory, "EX0000001", 100)
+    assert run_low_credit_pass(session_factory, client, NOW).sent == []
+
+    top_up(session_factory, "EX0000001", 200)  # 500: at the level is not low
+    assert run_low_credit_pass(session_factory, client, NOW).recovered == 1
+    use(session_factory, "EX0000001", 1)
+    report = run_low_credit_pass(session_factory, client, NOW)
+
+    assert report.newly_low == 1 and len(report.sent) == 2
+    assert len(dms(team)) == 4
+    assert deliveries(session_factory) == [
+        ("alice@example.com", 1),
+        (BOB, 1),
+        ("alice@example.com", 2),
+        (BOB, 2),
+    ]
+
+
+def test_failed_lookup_does_not_block_others_and_is_delivered_later(session_factory, team, client, caplog):
+    watch(
+        session_factory,
+        credits=10,
+        recipients=[
+            reminders.Recipient("alice@example.com"),
+            reminders.Recipient("carol@example.com"),
+            reminders.Recipient(BOB, BOB),
+        ],
+    )
+    team.fail(
+        "users.lookupByEmail",
+        error="users_not_found",
+        times=None,
+        when=lambda params: params.get("email") == "alice@example.com",
+    )
+
+    first = run_low_credit_pass(session_factory, client, NOW)
+
+    assert [(f.address, f.error) for f in first.failed] == [("alice@example.com", "users_not_found")]
+    assert sorted(s.address for s in first.sent) == [BOB, "carol@example.com"]
+    assert "xoxb-" not in caplog.text and "users_not_found" in caplog.text
+
+    team.clear_faults()
+    team.reset()
+    second = run_low_credit_pass(session_factory, client, NOW)
+    assert [s.address for s in second.sent] == ["alice@example.com"] and second.failed == []
+    assert dms(team) and [channel for channel, _ in dms(team)] == ["D" + ALICE]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"error": "account_inactive"},
+        {"status": 500},
+    ],
+)
+def test_post_failures_are_retried_on_a_later_pass(session_factory, team, client, fault):
+    watch(session_factory, credits=10)
+    team.fail("chat.postMessage", times=None, when=lambda p: p["channel"] == "D" + ALICE, **fault)
+
+    first = run_low_credit_pass(session_factory, client, NOW)
+
+    assert [f.address for f in first.failed] == ["alice@example.com"]
+    assert [s.address for s in first.sent] == [BOB]
+    team.clear_faults()
+    assert [s.address for s in run_low_credit_pass(session_factory, client, NOW).sent] == [
+        "alice@example.com"
+    ]
+
+
+def test_rate_limited_post_honours_retry_after_and_arrives_once(session_factory, team, client):
+    watch(session_factory, credits=10, recipients=[reminders.Recipient("alice@example.com")])
+    team.fail("chat.postMessage", status=429, retry_after=1)
+
+    report = run_low_credit_pass(session_factory, client, NOW)
+
+    attempts = team.calls_to("chat.postMessage")
+    assert [c.reply["ok"] for c in attempts] == [False, True]
+    assert attempts[1].at - attempts[0].at >= 0.9  # waited for Retry-After
+    assert len(report.sent) == 1 and report.failed == []
+    assert len(dms(team)) == 1
+
+
+def test_disabled_or_inactive_accounts_are_not_alerted(session_factory, team, client):
+    watch(session_factory, credits=10)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        reminders.configure(session, account, False, 500, [], "test")
+    assert run_low_credit_pass(session_factory, client, NOW).sent == []
+    assert team.calls_to("chat.postMessage") == []
+
+
+def test_account_name_is_escaped_in_the_alert(session_factory, team, client):
+    watch(session_factory, name="<!channel> & co", credits=10)
+    run_low_credit_pass(session_factory, client, NOW)
+    text = visible_text(team.calls_to("chat.postMessage")[0].params)
+    assert "&lt;!channel&gt; &amp; co" in text and "<!channel>" not in text
+
+
+def test_concurrent_passes_on_postgresql_send_each_dm_once(database_url, session_factory, team, config):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serves a single process; replicas need PostgreSQL")
+    for number in range(1, 4):
+        watch(session_factory, f"EX000000{number}", f"Account {number}", credits=10)
+    team.delay("conversations.open", 0.3, times=None)  # keep each pass busy so they overlap
+    # Two replicas: each has its own engine and client, like two `serve` processes.
+    replicas = [db.make_engine(database_url) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    reports = []
+
+    def replica(engine) -> None:
+        barrier.wait()
+        reports.append(run_low_credit_pass(db.make_session_factory(engine), make_client(config), NOW))
+
+    threads = [threading.Thread(target=replica, args=(engine,)) for engine in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for engine in replicas:
+        engine.dispose()
+
+    channels = [channel for channel, _ in dms(team)]
+    assert sorted(channels) == sorted(["D" + ALICE, "D" + BOB] * 3)
+    assert sorted(r.skipped for r in reports) == [False, True]  # the advisory lock held one off
+    assert sum(len(r.sent) for r in reports) == 6
+    with session_factory.begin() as session:
+        assert session.scalar(select(func.count()).select_from(ReminderDelivery)) == 6
+    # A later pass on either replica has nothing left to send.
+    assert run_low_credit_pass(session_factory, make_client(config), NOW).sent == []
+
+
+def test_scheduler_runs_the_pass_on_the_configured_interval(session_factory, config):
+    scheduler = start_scheduler(Config(low_credit_poll_seconds=42), session_factory, make_client(config))
+    try:
+        job = scheduler.get_job(LOW_CREDIT_JOB)
+        assert job.trigger.interval.total_seconds() == 42
+        assert job.coalesce is True and job.max_instances == 1
+        assert job.func.__module__ == "bot.scheduler"
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_cli_reminders_run_prints_what_it_sent(
+    database_url, session_factory, team, monkeypatch, tmp_path, capsys
+):
+    watch(session_factory, credits=10)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", team.api_url)
+
+    assert main(["reminders", "run"]) == 0
+    out = capsys.readouterr().out
+    assert f"Sent EX0000001 low-credit alert to alice@example.com ({ALICE})" in out
+    assert f"to {BOB} ({BOB})" in out and "2 reminder(s) sent, 0 failed." in out
+
+    assert main(["reminders", "run"]) == 0
+    assert "0 reminder(s) sent" in capsys.readouterr().out
+    assert len(dms(team)) == 2
+
+
+def test_alert_buttons_open_buy_and_move_from_the_dm_with_permission_checks(
+    slack, admin, session_factory, team, client
+):
+
+    account = watch(session_factory, credits=10)
+    run_low_credit_pass(session_factory, client, NOW)
+    call = team.calls_to("chat.postMessage")[0]
+    message = {**call.reply["message"], "channel": call.reply["channel"]}
+    buttons = {b["action_id"]: b["value"] for b in message["blocks"][-1]["elements"]}
+    for action_id in (BUY_ACTION, MOVE_ACTION):
+        shown = len(team.view_history)
+        slack.block_action(action_id, value=buttons[action_id], message=message)
+        assert str(account.id) in open_view(team, shown)["private_metadata"]
+
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    shown = len(team.view_history)
+    slack.block_action(BUY_ACTION, value=buttons[BUY_ACTION], message=message, user_id="U0VIEWER1")
+    refusal = open_view(team, shown)  # the buy handler explains the refusal in a notice
+    assert refusal["callback_id"] != "buy_credits" and refusal.get("submit") is None
+    assert "billing role" in visible_text(refusal)
