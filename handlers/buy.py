@@ -14,8 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config
 from handlers.accounts import BUY_ACTION
 from handlers.common import Denied, config, db, escape, render, require
-from handlers.rename import account_id_from, account_summary, build_notice_view, open_view
-from store import accounts as account_store
+from handlers.modals import account_id_from, account_summary, acknowledge, open_account_form
 from store import invoices, ledger
 from store.errors import StoreError
 from store.models import Account, Role
@@ -121,31 +120,22 @@ def build_bought_view(bought: invoices.Purchase) -> dict[str, Any]:
     }
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
-
-
 def open_buy_modal(
-    body: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    respond: Respond,
-    logger: logging.Logger,
+    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, logger: logging.Logger
 ) -> None:
     """Buy credits button: the form for an active account, or a modal saying why not."""
-    user_id, trigger_id = body["user"]["id"], body["trigger_id"]
-    try:
-        require(context, user_id, Role.BILLING, BUYING)
-        with db(context).begin() as session:
-            account = account_store.active(session, account_id_from(body["actions"][0]["value"]))
-            view = build_buy_modal(account, config(context))
-    except Denied as denied:
-        view = build_notice_view("Not allowed", str(denied))
-    except StoreError as error:
-        view = build_notice_view(
-            "Cannot buy credits", f"{error} Run `/accounts` to see current accounts."
-        )
-    open_view(client, trigger_id, view, respond, logger)
+    settings = config(context)
+    open_account_form(
+        body,
+        client,
+        context,
+        respond,
+        logger,
+        needed=Role.BILLING,
+        doing=BUYING,
+        refusal_title="Cannot buy credits",
+        build=lambda account: build_buy_modal(account, settings),
+    )
 
 
 def submit_purchase(
