@@ -89,6 +89,6 @@ class ServerThread:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        # No wake-up call: the loop may already be closing its sockets; it polls every 50 ms.
         self._stopping.set()
-        self.server.pull_trigger()
         self._thread.join(timeout=10)

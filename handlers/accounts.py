@@ -16,6 +16,7 @@ ACCOUNTS_COMMAND = "/accounts"
 RENAME_ACTION = "open_rename"
 BUY_ACTION = "open_buy"
 MOVE_ACTION = "open_move"
+MOVE_INTO_ACTION = "open_move_into"  # value: the destination account id
 REMINDER_ACTION = "open_reminder"
 NEXT_PAGE_ACTION = "accounts_next_page"
 PREVIOUS_PAGE_ACTION = "accounts_previous_page"
@@ -113,8 +114,7 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
         _page_button("Previous", PREVIOUS_PAGE_ACTION, query, page.offset - page.limit)
         for _ in range(page.has_previous)
     ] + [
-        _page_button("Next", NEXT_PAGE_ACTION, query, page.offset + page.limit)
-        for _ in range(page.has_next)
+        _page_button("Next", NEXT_PAGE_ACTION, query, page.offset + page.limit) for _ in range(page.has_next)
     ]
     if paging:
         blocks.append({"type": "actions", "block_id": "paging", "elements": paging})
@@ -172,9 +172,7 @@ def turn_page(
             replace_original=False,
         )
         return
-    respond(
-        replace_original=True, response_type="ephemeral", **search_reply(context, query, offset)
-    )
+    respond(replace_original=True, response_type="ephemeral", **search_reply(context, query, offset))
 
 
 def register(app: App) -> None:

@@ -1,9 +1,14 @@
-"""Move credits: an admin moves part of one account's balance to another account."""
+"""Move credits: an admin moves part of one account's balance to another account.
+
+Two directions share one form: from a fixed account (the account box's button) or into a fixed
+account (the low-credit DM's button), the other account being chosen in the picker.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -11,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from handlers.accounts import MOVE_ACTION
+from handlers.accounts import MOVE_ACTION, MOVE_INTO_ACTION
 from handlers.common import Denied, db, escape, require
 from store import accounts as account_store
 from store import ledger
@@ -28,6 +33,8 @@ from store.models import Account, Role
 MOVE_CREDITS_VIEW = "move_credits"
 DESTINATION_BLOCK = "destination"
 DESTINATION_ACTION = "destination_account"
+SOURCE_BLOCK = "source_account"
+SOURCE_ACTION = "source_account"
 AMOUNT_BLOCK = "amount"
 AMOUNT_ACTION = "credits"
 MAX_OPTIONS = 100  # Slack shows at most 100 options in a select menu
@@ -37,9 +44,39 @@ MAX_QUERY_LENGTH = 100
 DOING = "move credits"
 NO_CREDITS = "No credits to move: {account} has 0 credits."
 CHOOSE_DESTINATION = "Choose the account to move credits to."
+CHOOSE_SOURCE = "Choose the account to move credits from."
 NOT_OPENED = "The Move credits form could not be opened ({error}). Please try again in a moment."
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Direction:
+    """Which side of the move the button fixes; the picker chooses the other side."""
+
+    fixed: str  # private_metadata key naming the fixed account
+    fixed_block: str
+    fixed_label: str
+    picker_block: str
+    picker_action: str
+    picker_label: str
+    choose: str
+    gone: str  # said when the fixed account disappears before the move
+    chosen_has_credits: bool  # offer only accounts with credits (they are the source)
+
+
+OUT = Direction(
+    "source", "source", "From", DESTINATION_BLOCK, DESTINATION_ACTION, "To account",
+    CHOOSE_DESTINATION, "Credits cannot be moved from it.", False,
+)  # fmt: skip
+INTO = Direction(
+    "destination", "fixed_destination", "To", SOURCE_BLOCK, SOURCE_ACTION, "From account",
+    CHOOSE_SOURCE, "Credits cannot be moved to it.", True,
+)  # fmt: skip
+
+
+def _direction(metadata: dict[str, Any]) -> Direction:
+    return INTO if INTO.fixed in metadata else OUT
 
 
 def account_label(account: Account) -> str:
@@ -50,33 +87,39 @@ def account_label(account: Account) -> str:
     return (name + suffix)[:OPTION_TEXT_LIMIT]
 
 
-def build_move_modal(source: Account) -> dict[str, Any]:
-    """The form: the fixed source with its balance, a destination picker and an amount."""
+def build_move_modal(fixed: Account, direction: Direction = OUT) -> dict[str, Any]:
+    """The form: the fixed account with its balance, a picker for the other account and an amount."""
+    # The source's balance at opening lets a later refusal say that it has changed since.
+    metadata = {"source": fixed.id, "balance": fixed.balance} if direction is OUT else {INTO.fixed: fixed.id}
+    limit = (
+        f"A whole number from 1 to {fixed.balance:,}."
+        if direction is OUT
+        else "A whole number, at most the chosen account's balance."
+    )
     return {
         "type": "modal",
         "callback_id": MOVE_CREDITS_VIEW,
         "title": {"type": "plain_text", "text": "Move credits"},
         "submit": {"type": "plain_text", "text": "Move"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        # The balance at opening lets a later refusal say that it has changed since.
-        "private_metadata": json.dumps({"source": source.id, "balance": source.balance}),
+        "private_metadata": json.dumps(metadata),
         "blocks": [
             {
                 "type": "section",
-                "block_id": "source",
+                "block_id": direction.fixed_block,
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"From *{escape(source.name)}* (`{escape(source.reference)}`)\n"
-                    f"Balance: *{source.balance:,}* credits",
+                    "text": f"{direction.fixed_label} *{escape(fixed.name)}* (`{escape(fixed.reference)}`)\n"
+                    f"Balance: *{fixed.balance:,}* credits",
                 },
             },
             {
                 "type": "input",
-                "block_id": DESTINATION_BLOCK,
-                "label": {"type": "plain_text", "text": "To account"},
+                "block_id": direction.picker_block,
+                "label": {"type": "plain_text", "text": direction.picker_label},
                 "element": {
                     "type": "external_select",
-                    "action_id": DESTINATION_ACTION,
+                    "action_id": direction.picker_action,
                     "placeholder": {"type": "plain_text", "text": "Name, reference or keyword"},
                     "min_query_length": 0,
                 },
@@ -92,7 +135,7 @@ def build_move_modal(source: Account) -> dict[str, Any]:
                 },
                 "hint": {
                     "type": "plain_text",
-                    "text": f"A whole number from 1 to {source.balance:,}.",
+                    "text": limit,
                 },
             },
         ],
@@ -155,7 +198,8 @@ def open_move_modal(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """After the click is acknowledged: the form, or a small modal saying why not."""
-    view = _move_modal_for(context, body["user"]["id"], action.get("value", ""))
+    direction = INTO if action.get("action_id") == MOVE_INTO_ACTION else OUT
+    view = _move_modal_for(context, body["user"]["id"], action.get("value", ""), direction)
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as error:
@@ -163,17 +207,17 @@ def open_move_modal(
         _tell(client, body, NOT_OPENED.format(error=error.response.get("error", "Slack error")))
 
 
-def _move_modal_for(context: BoltContext, user_id: str, raw_id: str) -> dict[str, Any]:
+def _move_modal_for(context: BoltContext, user_id: str, raw_id: str, direction: Direction) -> dict[str, Any]:
     try:
         require(context, user_id, Role.ADMIN, DOING)
         with db(context).begin() as session:
-            source = account_store.active(session, int(raw_id))
-            if source.balance <= 0:
+            fixed = account_store.active(session, int(raw_id))
+            if direction is OUT and fixed.balance <= 0:
                 return build_notice(
                     "Move credits",
-                    NO_CREDITS.format(account=f"*{escape(source.name)}* (`{escape(source.reference)}`)"),
+                    NO_CREDITS.format(account=f"*{escape(fixed.name)}* (`{escape(fixed.reference)}`)"),
                 )
-            return build_move_modal(source)
+            return build_move_modal(fixed, direction)
     except (Denied, StoreError) as refusal:
         return build_notice("Move credits", escape(refusal))
     except ValueError:
@@ -194,19 +238,27 @@ def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
 def suggest_destinations(
     ack: Ack, body: dict[str, Any], payload: dict[str, Any], context: BoltContext
 ) -> None:
-    """Options for the destination picker: active accounts other than the source."""
+    """Options for the picker: active accounts other than the fixed one (with credits if a source)."""
     try:
         require(context, body["user"]["id"], Role.ADMIN, DOING)
-        source_id = int(json.loads(body["view"]["private_metadata"])["source"])
+        metadata = json.loads(body["view"]["private_metadata"])
+        direction = _direction(metadata)
+        fixed_id = int(metadata[direction.fixed])
     except (Denied, ValueError, KeyError, TypeError):
         ack(options=[])
         return
     query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
     with db(context).begin() as session:
-        page = account_store.search(session, query, limit=MAX_OPTIONS, exclude_id=source_id)
+        found = account_store.search(
+            session,
+            query,
+            limit=MAX_OPTIONS,
+            exclude_id=fixed_id,
+            with_credits_only=direction.chosen_has_credits,
+        ).accounts
         options = [
             {"text": {"type": "plain_text", "text": account_label(account)}, "value": str(account.id)}
-            for account in page.accounts
+            for account in found
         ]
     ack(options=options)
 
@@ -221,7 +273,9 @@ def submit_move(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         return
     try:
         opened = json.loads(view["private_metadata"])
-        source_id, opened_balance = int(opened["source"]), int(opened["balance"])
+        direction = _direction(opened)
+        fixed_id = int(opened[direction.fixed])
+        opened_balance = int(opened["balance"]) if direction is OUT else None
     except (ValueError, KeyError, TypeError):
         ack(
             response_action="update",
@@ -229,23 +283,25 @@ def submit_move(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         )
         return
     values = view["state"]["values"]
-    chosen = (values.get(DESTINATION_BLOCK, {}).get(DESTINATION_ACTION) or {}).get("selected_option") or {}
+    picker = values.get(direction.picker_block, {}).get(direction.picker_action) or {}
+    chosen = picker.get("selected_option") or {}
     raw_amount = (values.get(AMOUNT_BLOCK, {}).get(AMOUNT_ACTION) or {}).get("value") or ""
     errors: dict[str, str] = {}
-    destination_id: int | None = None
+    chosen_id: int | None = None
     try:
-        destination_id = int(chosen.get("value", ""))
+        chosen_id = int(chosen.get("value", ""))
     except ValueError:
-        errors[DESTINATION_BLOCK] = CHOOSE_DESTINATION
+        errors[direction.picker_block] = direction.choose
     try:
         credits = ledger.parse_credits(raw_amount)
     except InvalidCredits as invalid:
         errors[AMOUNT_BLOCK] = str(invalid)
-    if destination_id is not None and destination_id == source_id:
-        errors[DESTINATION_BLOCK] = str(SameAccount())
-    if errors or destination_id is None:
+    if chosen_id is not None and chosen_id == fixed_id:
+        errors[direction.picker_block] = str(SameAccount())
+    if errors or chosen_id is None:
         ack(response_action="errors", errors=errors)
         return
+    source_id, destination_id = (fixed_id, chosen_id) if direction is OUT else (chosen_id, fixed_id)
     try:
         with db(context).begin() as session:
             moved = _apply(
@@ -254,6 +310,7 @@ def submit_move(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
                 destination_id,
                 credits,
                 opened_balance,
+                direction,
                 actor=user_id,
                 key=f"view:{view['id']}",
             )
@@ -285,30 +342,32 @@ def _apply(
     source_id: int,
     destination_id: int,
     credits: int,
-    opened_balance: int,
+    opened_balance: int | None,
+    direction: Direction,
     *,
     actor: str,
     key: str,
 ) -> ledger.Transfer:
     """The transfer, or FieldError naming the field that explains the refusal."""
+    chosen_id = destination_id if direction is OUT else source_id
     try:
-        account_store.active(session, destination_id)
+        account_store.active(session, chosen_id)
     except UnknownAccount:
-        raise FieldError(DESTINATION_BLOCK, "That account does not exist; choose another.") from None
+        raise FieldError(direction.picker_block, "That account does not exist; choose another.") from None
     except InactiveAccount as inactive:
-        raise FieldError(DESTINATION_BLOCK, f"{inactive} Choose an active account.") from None
+        raise FieldError(direction.picker_block, f"{inactive} Choose an active account.") from None
     try:
         return ledger.transfer(session, source_id, destination_id, credits, actor=actor, key=key)
     except InsufficientCredits as short:
         raise FieldError(AMOUNT_BLOCK, _too_many(short, credits, opened_balance)) from None
     except (InactiveAccount, UnknownAccount) as gone:
-        raise FieldError(AMOUNT_BLOCK, f"{gone} Credits cannot be moved from it.") from None
+        raise FieldError(AMOUNT_BLOCK, f"{gone} {direction.gone}") from None
     except StoreError as refused:
         raise FieldError(AMOUNT_BLOCK, str(refused)) from None
 
 
-def _too_many(short: InsufficientCredits, credits: int, opened_balance: int) -> str:
-    if short.balance != opened_balance:
+def _too_many(short: InsufficientCredits, credits: int, opened_balance: int | None) -> str:
+    if opened_balance is not None and short.balance != opened_balance:
         return (
             f"The balance changed since this form was opened: it is now {short.balance:,} "
             f"credits, so {credits:,} cannot be moved."
@@ -317,6 +376,8 @@ def _too_many(short: InsufficientCredits, credits: int, opened_balance: int) -> 
 
 
 def register(app: App) -> None:
-    app.action(MOVE_ACTION)(ack=acknowledge, lazy=[open_move_modal])
-    app.options(DESTINATION_ACTION)(suggest_destinations)
+    for action_id in (MOVE_ACTION, MOVE_INTO_ACTION):
+        app.action(action_id)(ack=acknowledge, lazy=[open_move_modal])
+    for picker in (DESTINATION_ACTION, SOURCE_ACTION):
+        app.options(picker)(suggest_destinations)
     app.view(MOVE_CREDITS_VIEW)(submit_move)

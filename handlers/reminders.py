@@ -11,7 +11,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.accounts import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION
+from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION, REMINDER_ACTION
 from handlers.common import Denied, db, escape, render, require
 from store import accounts as account_store
 from store import reminders
@@ -178,7 +178,7 @@ def build_alert(alert: reminders.DueAlert) -> dict[str, Any]:
     )
     buttons = [
         {"type": "button", "text": _text(label), "action_id": action_id, "value": str(alert.account_id)}
-        for label, action_id in (("Buy credits", BUY_ACTION), ("Move credits", MOVE_ACTION))
+        for label, action_id in (("Buy credits", BUY_ACTION), ("Move credits", MOVE_INTO_ACTION))
     ]
     return {
         "text": text,

@@ -22,9 +22,7 @@ def clean_name(raw: str) -> str:
     if any(unicodedata.category(char) == "Cc" for char in name):
         raise InvalidName("Names cannot contain control characters such as tabs or line breaks.")
     if len(name) > NAME_MAX_LENGTH:
-        raise InvalidName(
-            f"Names can be at most {NAME_MAX_LENGTH} characters; this one has {len(name)}."
-        )
+        raise InvalidName(f"Names can be at most {NAME_MAX_LENGTH} characters; this one has {len(name)}.")
     return name
 
 
@@ -42,9 +40,7 @@ def clean_keyword(raw: str | None) -> str | None:
     if not keyword:
         return None
     if len(keyword) > KEYWORD_MAX_LENGTH or any(unicodedata.category(c) == "Cc" for c in keyword):
-        raise StoreError(
-            f"Keywords are 1-{KEYWORD_MAX_LENGTH} characters without control characters."
-        )
+        raise StoreError(f"Keywords are 1-{KEYWORD_MAX_LENGTH} characters without control characters.")
     return keyword
 
 
@@ -166,6 +162,7 @@ def search(
     limit: int = 10,
     include_inactive: bool = False,
     exclude_id: int | None = None,
+    with_credits_only: bool = False,
 ) -> Page:
     """A page of matching accounts: an exact reference first, then by name."""
     statement = matching(
@@ -174,11 +171,11 @@ def search(
         exclude_id=exclude_id,
         sqlite_fts=session.get_bind().dialect.name == "sqlite",
     )
+    if with_credits_only:
+        statement = statement.where(Account.balance > 0)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     exact_first = case((Account.reference == query.strip().upper(), 0), else_=1)
     rows = session.scalars(
-        statement.order_by(exact_first, func.lower(Account.name), Account.id)
-        .offset(offset)
-        .limit(limit)
+        statement.order_by(exact_first, func.lower(Account.name), Account.id).offset(offset).limit(limit)
     )
     return Page(list(rows), total, offset, limit)

@@ -6,15 +6,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from handlers.accounts import MOVE_ACTION
+from handlers.accounts import MOVE_ACTION, MOVE_INTO_ACTION
 from handlers.move import (
     AMOUNT_ACTION,
     AMOUNT_BLOCK,
+    CHOOSE_SOURCE,
     DESTINATION_ACTION,
     DESTINATION_BLOCK,
+    SOURCE_ACTION,
+    SOURCE_BLOCK,
     account_label,
     build_move_modal,
 )
+from store.errors import SameAccount
 from store.models import Account, EntryKind, LedgerEntry, Role
 from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import balance_of, grant_role, make_account
@@ -29,10 +33,11 @@ def click_move(
     user_id: str = "U0ADMIN",
     *,
     views_before: int = 0,
+    action_id: str = MOVE_ACTION,
 ) -> dict[str, Any]:
-    """Click "Move credits" on an account box; the modal the bot then opens."""
+    """Click "Move credits" on an account box (or the low-credit DM); the modal the bot then opens."""
     reply = slack.block_action(
-        MOVE_ACTION, value=str(account.id), user_id=user_id, block_id=f"manage-{account.id}"
+        action_id, value=str(account.id), user_id=user_id, block_id=f"manage-{account.id}"
     )
     assert reply.status == 200
     view = open_view(fake_slack, views_before)
@@ -259,3 +264,66 @@ def test_move_modal_builder_is_valid_block_kit():
     view = build_move_modal(account)
     assert_valid_view(view)
     assert "1 to 1,234" in visible_text(view)
+
+
+# moving credits INTO a fixed account (the low-credit DM's button)
+
+
+def submit_into(slack, view, source: Any, amount: str | None, user_id: str = "U0ADMIN") -> dict[str, Any]:
+    state = {
+        SOURCE_BLOCK: {SOURCE_ACTION: external_select(None if source is None else str(source))},
+        AMOUNT_BLOCK: {AMOUNT_ACTION: plain_text(amount)},
+    }
+    answer = slack.view_submission(view, state, user_id=user_id)
+    assert answer.status == 200
+    return answer.json()
+
+
+def test_move_into_takes_credits_from_the_chosen_source(slack, admin, session_factory, fake_slack):
+    low = make_account(session_factory, "EX0000001", "Acme Marketing", credits=3)
+    rich = make_account(session_factory, "EX0000002", "Beta Alerts", credits=900)
+    make_account(session_factory, "EX0000003", "Beta Empty")
+    view = click_move(slack, fake_slack, low, action_id=MOVE_INTO_ACTION)
+    assert "To *Acme Marketing* (`EX0000001`)" in visible_text(view)
+    suggestions = slack.block_suggestion(SOURCE_ACTION, "beta", block_id=SOURCE_BLOCK, view=view).json()
+    assert [option["text"]["text"] for option in suggestions["options"]] == ["Beta Alerts (EX0000002)"]
+    answer = submit_into(slack, view, rich.id, "500")
+    assert answer["response_action"] == "update"
+    assert_valid_view(answer["view"])
+    text = visible_text(answer["view"])
+    assert "Moved *500* credits from *Beta Alerts* to *Acme Marketing*" in text
+    assert "400 credits" in text and "503 credits" in text
+    assert balance_of(session_factory, "EX0000001") == 503
+    assert balance_of(session_factory, "EX0000002") == 400
+    assert submit_into(slack, view, rich.id, "500")["response_action"] == "update"  # replay: once
+    assert balance_of(session_factory, "EX0000002") == 400
+
+
+def test_move_into_above_the_sources_balance_is_an_inline_error(slack, admin, session_factory, fake_slack):
+    low = make_account(session_factory, "EX0000001", "Acme", credits=3)
+    source = make_account(session_factory, "EX0000002", "Beta", credits=40)
+    view = click_move(slack, fake_slack, low, action_id=MOVE_INTO_ACTION)
+    answer = submit_into(slack, view, source.id, "41")
+    assert answer == {
+        "response_action": "errors",
+        "errors": {AMOUNT_BLOCK: "Only 40 credits are available, so 41 cannot be moved."},
+    }
+    assert submit_into(slack, view, low.id, "1")["errors"] == {SOURCE_BLOCK: str(SameAccount())}
+    assert submit_into(slack, view, None, "1")["errors"] == {SOURCE_BLOCK: CHOOSE_SOURCE}
+    assert balance_of(session_factory, "EX0000001") == 3 and transfer_entries(session_factory) == []
+
+
+def test_move_into_refuses_a_viewer_on_click_and_submission(slack, admin, session_factory, fake_slack):
+    low = make_account(session_factory, "EX0000001", "Acme", credits=3)
+    source = make_account(session_factory, "EX0000002", "Beta", credits=40)
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    refusal = click_move(slack, fake_slack, low, "U0VIEWER1", action_id=MOVE_INTO_ACTION)
+    assert "need the admin role to move credits" in visible_text(refusal)
+    view = click_move(slack, fake_slack, low, views_before=1, action_id=MOVE_INTO_ACTION)
+    answer = submit_into(slack, view, source.id, "5", user_id="U0VIEWER1")
+    assert answer["response_action"] == "update" and "need the admin role" in visible_text(answer["view"])
+    suggestions = slack.block_suggestion(
+        SOURCE_ACTION, "", block_id=SOURCE_BLOCK, view=view, user_id="U0VIEWER1"
+    ).json()
+    assert suggestions["options"] == []
+    assert balance_of(session_factory, "EX0000002") == 40

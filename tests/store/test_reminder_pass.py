@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ from bot.app import make_client
 from bot.cli import main
 from bot.config import Config
 from bot.scheduler import LOW_CREDIT_JOB, start_scheduler
-from handlers.accounts import BUY_ACTION, MOVE_ACTION
+from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION
 from handlers.reminders import run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store.models import Account, EntryKind, ReminderDelivery, Role
@@ -117,7 +118,7 @@ def test_usage_below_level_dms_exactly_the_configured_recipients(session_factory
     buttons = message["blocks"][-1]["elements"]
     assert [(b["text"]["text"], b["action_id"]) for b in buttons] == [
         ("Buy credits", BUY_ACTION),
-        ("Move credits", MOVE_ACTION),
+        ("Move credits", MOVE_INTO_ACTION),
     ]
     assert {b["value"] for b in buttons} == {str(accounts_id(session_factory, "EX0000001"))}
     assert [c.params["users"] for c in team.calls_to("conversations.open")] == [ALICE, BOB]
@@ -311,10 +312,14 @@ def test_alert_buttons_open_buy_and_move_from_the_dm_with_permission_checks(
     call = team.calls_to("chat.postMessage")[0]
     message = {**call.reply["message"], "channel": call.reply["channel"]}
     buttons = {b["action_id"]: b["value"] for b in message["blocks"][-1]["elements"]}
-    for action_id in (BUY_ACTION, MOVE_ACTION):
+    for action_id in (BUY_ACTION, MOVE_INTO_ACTION):
         shown = len(team.view_history)
         slack.block_action(action_id, value=buttons[action_id], message=message)
-        assert str(account.id) in open_view(team, shown)["private_metadata"]
+        opened = open_view(team, shown)
+        assert str(account.id) in opened["private_metadata"]
+        if action_id == MOVE_INTO_ACTION:  # the move modal fixes the low account as the destination
+            assert opened["callback_id"] == "move_credits"
+            assert json.loads(opened["private_metadata"]) == {"destination": account.id}
 
     grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
     shown = len(team.view_history)
