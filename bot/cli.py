@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -49,10 +50,8 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
             flush=True,
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.run()
-        except KeyboardInterrupt:
-            pass
         return 0
     finally:
         scheduler.shutdown(wait=False)
@@ -80,9 +79,7 @@ def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
     with _session_factory(config).begin() as session:
-        page = accounts.search(
-            session, args.query or "", limit=args.limit, include_inactive=args.all
-        )
+        page = accounts.search(session, args.query or "", limit=args.limit, include_inactive=args.all)
         print(f"{'REFERENCE':<12} {'CREDITS':>12}  {'KEYWORD':<12} NAME")
         for account in page.accounts:
             flag = "" if account.active else "  (inactive)"
@@ -202,12 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = verb(verbs, "serve", cmd_serve, "Run the bot (migrates the database first).")
     mode = serve.add_mutually_exclusive_group(required=True)
-    mode.add_argument(
-        "--http", action="store_true", help="serve POST /slack/events and GET /healthz"
-    )
-    mode.add_argument(
-        "--socket", action="store_true", help="connect over Socket Mode (no public URL)"
-    )
+    mode.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
+    mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
 
@@ -296,8 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(mode)
     except ConfigError as error:
         print(
-            "admin-bot cannot start; fix these settings in .env (copy .env.example) "
-            "or the environment:",
+            "admin-bot cannot start; fix these settings in .env (copy .env.example) or the environment:",
             file=sys.stderr,
         )
         for problem in error.problems:

@@ -44,9 +44,7 @@ TEAMS = ("Marketing", "Alerts", "Reminders")
 
 def load_demo(session: Session, config: Config, today: date, seed: int = 7) -> str:
     """Create the demo accounts unless they exist already; returns a one-line summary."""
-    if session.scalar(
-        select(func.count()).select_from(Account).where(Account.reference.like("EX%"))
-    ):
+    if session.scalar(select(func.count()).select_from(Account).where(Account.reference.like("EX%"))):
         return "Demo data is already loaded; nothing changed."
     rng = random.Random(seed)
     pricing = invoices.Pricing(config.credit_price, config.vat_rate, config.currency)
@@ -64,9 +62,7 @@ def load_demo(session: Session, config: Config, today: date, seed: int = 7) -> s
             credits = rng.choice((1000, 2500, 5000, 10000))
             entry = ledger.post(session, account, EntryKind.PURCHASE, credits, DEMO_ACTOR)
             when = today - timedelta(days=30 * months_ago + rng.randint(0, 20))
-            invoices.issue(
-                session, account, entry, invoices.quote(pricing, credits), when, DEMO_ACTOR
-            )
+            invoices.issue(session, account, entry, invoices.quote(pricing, credits), when, DEMO_ACTOR)
             issued += 1
             used = rng.randint(0, account.balance)
             if used:

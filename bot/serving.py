@@ -52,9 +52,7 @@ def make_http_server(app: App, engine: Engine, host: str, port: int) -> Any:
     """A waitress server (not started); `.effective_port` tells the bound port when port is 0."""
     from waitress.server import create_server
 
-    return create_server(
-        make_wsgi_app(app, engine), host=host, port=port, threads=8, ident="admin-bot"
-    )
+    return create_server(make_wsgi_app(app, engine), host=host, port=port, threads=8, ident="admin-bot")
 
 
 def serve_socket_mode(app: App, app_token: str) -> SocketModeHandler:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config
 from handlers.accounts import BUY_ACTION
 from handlers.common import Denied, config, db, escape, render, require
-from handlers.modals import account_id_from, account_summary, acknowledge, open_account_form
+from handlers.modals import account_id_from, acknowledge, build_confirmation_view, open_account_form
 from store import invoices, ledger
 from store.errors import StoreError
 from store.models import Account, Role
@@ -108,16 +108,7 @@ def build_bought_view(bought: invoices.Purchase) -> dict[str, Any]:
         vat_rate=percent(invoice.vat_rate),
         total=invoices.format_money(invoice.total, invoice.currency),
     )
-    return {
-        "type": "modal",
-        "callback_id": BOUGHT_VIEW,
-        "title": {"type": "plain_text", "text": "Credits bought"},
-        "close": {"type": "plain_text", "text": "Done"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            *account_summary(bought.account),
-        ],
-    }
+    return build_confirmation_view(BOUGHT_VIEW, "Credits bought", text, bought.account)
 
 
 def open_buy_modal(

@@ -30,9 +30,7 @@ def build_home(role: Role | None, user_id: str) -> dict[str, Any]:
     }
 
 
-def publish_home(
-    event: dict[str, Any], client: WebClient, context: BoltContext, logger: Any
-) -> None:
+def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext, logger: Any) -> None:
     """Draw the Home tab whenever someone opens it."""
     if event.get("tab") != "home":
         return

@@ -102,3 +102,17 @@ def open_account_form(
     except StoreError as error:
         view = build_notice_view(refusal_title, f"{error} Run `/accounts` to see current accounts.")
     open_view(client, body["trigger_id"], view, respond, logger)
+
+
+def build_confirmation_view(callback_id: str, title: str, text: str, account: Account) -> dict[str, Any]:
+    """The view that replaces a submitted form: what happened, then the account as it is now."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            *account_summary(account),
+        ],
+    }

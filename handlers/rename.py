@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from handlers.accounts import RENAME_ACTION
 from handlers.common import Denied, db, escape, render, require
-from handlers.modals import account_id_from, account_summary, acknowledge, open_account_form
+from handlers.modals import account_id_from, acknowledge, build_confirmation_view, open_account_form
 from store import accounts as account_store
 from store.errors import StoreError
 from store.models import NAME_MAX_LENGTH, Account, Role
@@ -62,16 +62,7 @@ def build_rename_modal(account: Account) -> dict[str, Any]:
 def build_renamed_view(account: Account, old_name: str) -> dict[str, Any]:
     """The confirmation that replaces the form: the new name and the account box."""
     text = render("rename_confirmation.md.j2", old_name=old_name, account=account)
-    return {
-        "type": "modal",
-        "callback_id": RENAMED_VIEW,
-        "title": {"type": "plain_text", "text": "Account renamed"},
-        "close": {"type": "plain_text", "text": "Done"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            *account_summary(account),
-        ],
-    }
+    return build_confirmation_view(RENAMED_VIEW, "Account renamed", text, account)
 
 
 def open_rename_modal(

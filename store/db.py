@@ -22,9 +22,7 @@ def is_sqlite(engine: Engine) -> bool:
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine whose transactions keep balances safe under concurrency."""
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": 30, "check_same_thread": False}, **options
-        )
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _configure_sqlite)
         # Take the write lock when a transaction starts: two deferred transactions that both
         # read a balance and then write would otherwise fail with "database is locked".

@@ -68,9 +68,7 @@ def parse(lines: Iterable[str]) -> list[Row]:
             problems.append(f"line {line}: {error}")
             continue
         if reference in seen:
-            problems.append(
-                f"line {line}: reference {reference} already appears on line {seen[reference]}"
-            )
+            problems.append(f"line {line}: reference {reference} already appears on line {seen[reference]}")
             continue
         seen[reference] = line
         rows.append(row)
@@ -118,8 +116,6 @@ def apply(session: Session, rows: list[Row], actor: str, *, update: bool = False
             )
             account.keyword = row.keyword
         if row.credits != account.balance:
-            ledger.post(
-                session, account, EntryKind.ADJUSTMENT, row.credits - account.balance, actor
-            )
+            ledger.post(session, account, EntryKind.ADJUSTMENT, row.credits - account.balance, actor)
         updated += 1
     return ImportResult(created, updated)

@@ -39,9 +39,7 @@ class Quote:
 def quote(pricing: Pricing, credits: int) -> Quote:
     net = (pricing.unit_price * credits).quantize(PENNY, ROUND_HALF_UP)
     vat = (net * pricing.vat_rate).quantize(PENNY, ROUND_HALF_UP)
-    return Quote(
-        credits, pricing.unit_price, net, pricing.vat_rate, vat, net + vat, pricing.currency
-    )
+    return Quote(credits, pricing.unit_price, net, pricing.vat_rate, vat, net + vat, pricing.currency)
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -71,11 +69,7 @@ def purchase(
     earlier = ledger.entry_for_key(session, key)
     if earlier is not None:
         invoice = session.scalar(select(Invoice).where(Invoice.ledger_entry_id == earlier.id))
-        if (
-            earlier.kind != EntryKind.PURCHASE
-            or earlier.account_id != account_id
-            or invoice is None
-        ):
+        if earlier.kind != EntryKind.PURCHASE or earlier.account_id != account_id or invoice is None:
             raise DuplicateOperation(key)
         return Purchase(account, invoice, True)
     if not account.active:

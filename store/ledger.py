@@ -27,9 +27,7 @@ def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: boo
     text = str(raw).strip().replace(",", "")
     lowest = 0 if allow_zero else 1
     if not text.lstrip("-").isdigit():
-        raise InvalidCredits(
-            f"Enter a whole number of credits, like 500 (not {str(raw).strip()!r})."
-        )
+        raise InvalidCredits(f"Enter a whole number of credits, like 500 (not {str(raw).strip()!r}).")
     value = int(text)
     if value < lowest or value > maximum:
         raise InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
@@ -167,7 +165,5 @@ def balance_problems(session: Session) -> list[str]:
         .order_by(LedgerEntry.transfer_id)
     )
     for transfer_id, total, legs in unbalanced:
-        problems.append(
-            f"transfer {transfer_id}: {legs} legs netting to {total}, not 2 legs netting to 0"
-        )
+        problems.append(f"transfer {transfer_id}: {legs} legs netting to {total}, not 2 legs netting to 0")
     return problems

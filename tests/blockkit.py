@@ -57,7 +57,5 @@ def visible_text(message: dict[str, Any] | list[Any]) -> str:
 
     if isinstance(message, dict) and isinstance(message.get("text"), str):
         parts.append(message["text"])
-    walk(
-        message.get("blocks", []) if isinstance(message, dict) and "blocks" in message else message
-    )
+    walk(message.get("blocks", []) if isinstance(message, dict) and "blocks" in message else message)
     return "\n".join(parts)

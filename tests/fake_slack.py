@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -158,10 +159,8 @@ def _parse_params(query: str, body: bytes, content_type: str) -> Params:
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     for key, value in form.items():
         if key in JSON_FIELDS and isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = json.loads(value)
-            except ValueError:
-                pass
         params[key] = value
     return params
 
@@ -232,9 +231,7 @@ class FakeSocketMode:
         """Block until a client is connected and greeted."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._connections, timeout):
-                raise AssertionError(
-                    f"no Socket Mode client connected within {timeout}s"
-                )
+                raise AssertionError(f"no Socket Mode client connected within {timeout}s")
 
     def send_envelope(
         self,
@@ -263,9 +260,7 @@ class FakeSocketMode:
         self._latest(timeout).send(json.dumps(message))
         return envelope_id
 
-    def send_disconnect(
-        self, reason: str = "refresh_requested", timeout: float = 5.0
-    ) -> None:
+    def send_disconnect(self, reason: str = "refresh_requested", timeout: float = 5.0) -> None:
         """Ask the client to reconnect, as Slack does before recycling a socket."""
         message = {
             "type": "disconnect",
@@ -279,8 +274,7 @@ class FakeSocketMode:
         with self._cond:
             if not self._cond.wait_for(lambda: envelope_id in self._acks, timeout):
                 raise AssertionError(
-                    f"no ack for envelope {envelope_id} within {timeout}s; "
-                    f"received: {self.received!r}"
+                    f"no ack for envelope {envelope_id} within {timeout}s; received: {self.received!r}"
                 )
             return self._acks[envelope_id]
 
@@ -431,9 +425,7 @@ class FakeSlack:
             f"got {len(answered())}; calls seen:\n  {seen or '(none)'}"
         )
 
-    def wait_for_views(
-        self, count: int = 1, timeout: float = 5.0
-    ) -> list[dict[str, Any]]:
+    def wait_for_views(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Wait until the bot has opened, pushed or updated count modals; return them all."""
         with self._cond:
             if self._cond.wait_for(lambda: len(self.view_history) >= count, timeout):
@@ -458,11 +450,7 @@ class FakeSlack:
     def responses(self, url_or_id: str | None = None) -> list[Call]:
         """Posts to response URLs, optionally only to one of them."""
         wanted = url_or_id.rsplit("/", 1)[-1] if url_or_id else None
-        return [
-            c
-            for c in self.calls_to("response_url")
-            if wanted is None or c.response_id == wanted
-        ]
+        return [c for c in self.calls_to("response_url") if wanted is None or c.response_id == wanted]
 
     def uploaded_files(self) -> list[dict[str, Any]]:
         """Files whose upload was completed, with their bytes."""
@@ -529,11 +517,7 @@ class FakeSlack:
         A 429 always carries Retry-After (default 1), as Slack's does.
         """
         if error is None:
-            error = (
-                _SERVER_ERRORS.get(status, "fatal_error")
-                if status >= 500
-                else "ratelimited"
-            )
+            error = _SERVER_ERRORS.get(status, "fatal_error") if status >= 500 else "ratelimited"
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._cond:
@@ -663,9 +647,7 @@ class FakeSlack:
             raise _ApiError("invalid_arguments")
         return view
 
-    def _store_view(
-        self, view: Params, *, view_id: str, root_view_id: str, modal: bool = True
-    ) -> Params:
+    def _store_view(self, view: Params, *, view_id: str, root_view_id: str, modal: bool = True) -> Params:
         stored = {
             "id": view_id,
             "team_id": self.team_id,
@@ -726,9 +708,7 @@ class FakeSlack:
             current = self.views.get(str(params["view_id"]))
         elif params.get("external_id"):
             wanted = params["external_id"]
-            current = next(
-                (v for v in self.views.values() if v.get("external_id") == wanted), None
-            )
+            current = next((v for v in self.views.values() if v.get("external_id") == wanted), None)
         else:
             raise _ApiError("invalid_arguments")
         if current is None:
@@ -737,9 +717,7 @@ class FakeSlack:
             raise _ApiError("hash_conflict")
         self._check_external_id(view, current["id"])
         merged = {"external_id": current.get("external_id", ""), **view}
-        stored = self._store_view(
-            merged, view_id=current["id"], root_view_id=current["root_view_id"]
-        )
+        stored = self._store_view(merged, view_id=current["id"], root_view_id=current["root_view_id"])
         return {"view": stored}
 
     def _m_views_publish(self, params: Params) -> Params:
@@ -753,9 +731,7 @@ class FakeSlack:
         if current and params.get("hash") and params["hash"] != current["hash"]:
             raise _ApiError("hash_conflict")
         view_id = current["id"] if current else self._new_id("V")
-        stored = self._store_view(
-            view, view_id=view_id, root_view_id=view_id, modal=False
-        )
+        stored = self._store_view(view, view_id=view_id, root_view_id=view_id, modal=False)
         self.home_views[user_id] = stored
         return {"view": copy.deepcopy(stored)}
 
@@ -883,9 +859,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain", b"not_found")
 
-    def _api(
-        self, method: str, query: str, body: bytes, ctype: str, headers: dict[str, str]
-    ) -> None:
+    def _api(self, method: str, query: str, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         try:
             params = _parse_params(query, body, ctype)
         except ValueError:
@@ -910,13 +884,9 @@ class _Handler(BaseHTTPRequestHandler):
         except _ApiError as e:
             reply = {"ok": False, "error": e.error}
         self.fake._answer(call, reply)
-        self._send(
-            status, "application/json; charset=utf-8", json.dumps(reply).encode(), extra
-        )
+        self._send(status, "application/json; charset=utf-8", json.dumps(reply).encode(), extra)
 
-    def _upload(
-        self, file_id: str, body: bytes, ctype: str, headers: dict[str, str]
-    ) -> None:
+    def _upload(self, file_id: str, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         params = {"file_id": file_id, "size": len(body)}
         call = Call("upload", params, headers, time.time())
         self.fake._record(call)
@@ -928,18 +898,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._answer(call, text)
         self._send(status, "text/plain; charset=utf-8", text.encode())
 
-    def _response_url(
-        self, response_id: str, body: bytes, headers: dict[str, str]
-    ) -> None:
+    def _response_url(self, response_id: str, body: bytes, headers: dict[str, str]) -> None:
         try:
             params = json.loads(body) if body else {}
             status, text = 200, "ok"
         except ValueError:
             params = {"_raw": body.decode("utf-8", "replace")}
             status, text = 400, "invalid_payload"
-        call = Call(
-            "response_url", params, headers, time.time(), response_id=response_id
-        )
+        call = Call("response_url", params, headers, time.time(), response_id=response_id)
         self.fake._record(call)
         fault = self.fake._before_answer("response_url", params)
         if fault is not None:
@@ -947,9 +913,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._answer(call, text)
         self._send(status, "text/html", text.encode())
 
-    def _send(
-        self, status: int, ctype: str, body: bytes, extra: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, ctype: str, body: bytes, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

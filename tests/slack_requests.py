@@ -254,9 +254,7 @@ def view_submission_payload(
     }
 
 
-def view_closed_payload(
-    view: Payload, *, user_id: str = DEFAULT_USER_ID, team_id: str = TEAM_ID
-) -> Payload:
+def view_closed_payload(view: Payload, *, user_id: str = DEFAULT_USER_ID, team_id: str = TEAM_ID) -> Payload:
     """A view_closed payload (sent only for views with notify_on_close)."""
     return {
         "type": "view_closed",
@@ -371,9 +369,7 @@ class SlackRequests:
 
     def sign(self, body: bytes, timestamp: str) -> str:
         """The X-Slack-Signature for body sent at timestamp."""
-        signature = self._verifier.generate_signature(
-            timestamp=timestamp, body=body.decode("utf-8")
-        )
+        signature = self._verifier.generate_signature(timestamp=timestamp, body=body.decode("utf-8"))
         assert signature is not None
         return signature
 
@@ -397,23 +393,17 @@ class SlackRequests:
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             **(extra_headers or {}),
         }
-        request = urllib.request.Request(
-            self.bot_url, data=body, headers=headers, method="POST"
-        )
+        request = urllib.request.Request(self.bot_url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                return self._response(
-                    answer.status, answer.headers.items(), answer.read()
-                )
+                return self._response(answer.status, answer.headers.items(), answer.read())
         except urllib.error.HTTPError as e:
             with e:
                 return self._response(e.code, e.headers.items(), e.read())
 
     @staticmethod
     def _response(status: int, headers: Any, body: bytes) -> Response:
-        return Response(
-            status, {k.lower(): v for k, v in headers}, body.decode("utf-8")
-        )
+        return Response(status, {k.lower(): v for k, v in headers}, body.decode("utf-8"))
 
     def post_form(self, fields: dict[str, str], **kwargs: Any) -> Response:
         """POST form-encoded fields."""
@@ -445,18 +435,14 @@ class SlackRequests:
         )
         return self.post_form(payload)
 
-    def block_action(
-        self, action_id: str, *, response_url: str | None = None, **fields: Any
-    ) -> Response:
+    def block_action(self, action_id: str, *, response_url: str | None = None, **fields: Any) -> Response:
         """Click a button or choose from a menu; messages get a fresh response_url."""
         if response_url is None and fields.get("view") is None:
             response_url = self.fake.response_url()
         payload = block_actions_payload(action_id, response_url=response_url, **fields)
         return self.post_interactive(payload)
 
-    def view_submission(
-        self, view: Payload, values: Payload, **fields: Any
-    ) -> Response:
+    def view_submission(self, view: Payload, values: Payload, **fields: Any) -> Response:
         """Submit a modal with the given input values."""
         return self.post_interactive(view_submission_payload(view, values, **fields))
 
@@ -468,9 +454,7 @@ class SlackRequests:
         self, action_id: str, value: str, *, block_id: str, view: Payload, **fields: Any
     ) -> Response:
         """Type into an external_select; the bot answers with options."""
-        payload = block_suggestion_payload(
-            action_id, value, block_id=block_id, view=view, **fields
-        )
+        payload = block_suggestion_payload(action_id, value, block_id=block_id, view=view, **fields)
         return self.post_interactive(payload)
 
     def event(

@@ -60,8 +60,7 @@ def count_accounts(session_factory) -> int:
 def test_import_of_good_csv_creates_accounts_with_opening_entries(cli, session_factory, tmp_path):
     path = write_csv(
         tmp_path,
-        "reference,name,keyword,credits\nex0000001,Acme Marketing,ACME,1500\n"
-        "EX0000002,Beta Alerts,,0\n",
+        "reference,name,keyword,credits\nex0000001,Acme Marketing,ACME,1500\nEX0000002,Beta Alerts,,0\n",
     )
 
     code, out, err = cli("accounts", "import", path)
@@ -72,14 +71,10 @@ def test_import_of_good_csv_creates_accounts_with_opening_entries(cli, session_f
     assert balance_of(session_factory, "EX0000002") == 0
     assert entries(session_factory, "EX0000001") == [("opening", 1500)]
     assert entries(session_factory, "EX0000002") == []
-    assert scalar(session_factory, "SELECT keyword FROM accounts WHERE reference='EX0000001'") == (
-        "ACME"
-    )
+    assert scalar(session_factory, "SELECT keyword FROM accounts WHERE reference='EX0000001'") == ("ACME")
 
 
-def test_import_with_bad_rows_reports_every_line_and_imports_nothing(
-    cli, session_factory, tmp_path
-):
+def test_import_with_bad_rows_reports_every_line_and_imports_nothing(cli, session_factory, tmp_path):
     path = write_csv(
         tmp_path,
         "reference,name,keyword,credits\n"
@@ -126,9 +121,7 @@ def test_reimport_of_existing_reference_fails_without_update(cli, session_factor
     assert scalar(session_factory, "SELECT name FROM accounts") == "Acme Marketing"
 
 
-def test_reimport_with_update_changes_name_keyword_and_adjusts_balance(
-    cli, session_factory, tmp_path
-):
+def test_reimport_with_update_changes_name_keyword_and_adjusts_balance(cli, session_factory, tmp_path):
     make_account(session_factory, "EX0000001", "Acme Marketing", credits=100, keyword="ACME")
     path = write_csv(
         tmp_path,
@@ -171,9 +164,7 @@ def test_import_of_missing_file_is_reported(cli, session_factory, tmp_path):
 
 
 @pytest.mark.parametrize("query", ["pinecrest", "ex0000002", "pharm", "PINE"])
-def test_accounts_list_finds_by_name_reference_or_keyword_case_insensitively(
-    cli, session_factory, query
-):
+def test_accounts_list_finds_by_name_reference_or_keyword_case_insensitively(cli, session_factory, query):
     make_account(session_factory, "EX0000001", "Acme Marketing", credits=10, keyword="ACME")
     make_account(session_factory, "EX0000002", "Pinecrest Pharmacy", credits=20, keyword="PINE")
 
@@ -332,9 +323,7 @@ def test_ledger_check_fails_when_a_transfer_leg_is_deleted(cli, session_factory)
     columns = "id, account_id, kind, credits, balance_after, transfer_id, actor, created_at"
     with session_factory.begin() as session:
         leg = (
-            session.execute(
-                text(f"SELECT {columns} FROM ledger_entries WHERE kind = 'transfer_in'")
-            )
+            session.execute(text(f"SELECT {columns} FROM ledger_entries WHERE kind = 'transfer_in'"))
             .one()
             ._asdict()
         )
@@ -349,9 +338,7 @@ def test_ledger_check_fails_when_a_transfer_leg_is_deleted(cli, session_factory)
 
     with session_factory.begin() as session:  # put the leg back
         placeholders = ", ".join(f":{name.strip()}" for name in columns.split(","))
-        session.execute(
-            text(f"INSERT INTO ledger_entries ({columns}) VALUES ({placeholders})"), leg
-        )
+        session.execute(text(f"INSERT INTO ledger_entries ({columns}) VALUES ({placeholders})"), leg)
     assert cli("ledger", "check")[0] == 0
 
 

@@ -72,9 +72,7 @@ def test_socket_mode_requires_app_token_but_not_signing_secret():
 
     assert len(problems) == 1
     assert problems[0].startswith("SLACK_APP_TOKEN is not set")
-    config = load_config(
-        "socket", environ={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
-    )
+    config = load_config("socket", environ={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
     assert config.slack_app_token == "xapp-1"
 
 

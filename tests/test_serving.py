@@ -25,9 +25,7 @@ def test_bad_signature_gets_401(slack: SlackRequests) -> None:
 
 def test_timestamp_older_than_five_minutes_gets_401(slack: SlackRequests) -> None:
     stale = str(int(time.time()) - 6 * 60)
-    response = slack.post(
-        b"command=%2Faccounts&text=", "application/x-www-form-urlencoded", timestamp=stale
-    )
+    response = slack.post(b"command=%2Faccounts&text=", "application/x-www-form-urlencoded", timestamp=stale)
     assert response.status == 401
 
 

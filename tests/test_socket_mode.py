@@ -42,16 +42,10 @@ def test_accounts_command_over_socket_mode_is_answered_in_the_ack(
     ack = fake_slack.socket_mode.wait_for_ack(envelope_id)
     assert ack["payload"]["response_type"] == "ephemeral"
     assert_valid_blocks(ack["payload"]["blocks"])
-    assert "Acme Marketing" in visible_text(ack["payload"]) and "750" in visible_text(
-        ack["payload"]
-    )
+    assert "Acme Marketing" in visible_text(ack["payload"]) and "750" in visible_text(ack["payload"])
 
 
 def test_socket_mode_refuses_users_without_a_role(socket_bot, fake_slack: FakeSlack):
-    payload = command_payload(
-        "/accounts", user_id="U0STRANGER", response_url=fake_slack.response_url()
-    )
-    ack = fake_slack.socket_mode.wait_for_ack(
-        fake_slack.socket_mode.send_envelope("slash_commands", payload)
-    )
+    payload = command_payload("/accounts", user_id="U0STRANGER", response_url=fake_slack.response_url())
+    ack = fake_slack.socket_mode.wait_for_ack(fake_slack.socket_mode.send_envelope("slash_commands", payload))
     assert "admin-bot roles grant U0STRANGER viewer" in ack["payload"]["text"]

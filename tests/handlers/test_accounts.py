@@ -65,9 +65,7 @@ def test_viewer_can_list(slack: SlackRequests, session_factory):
     assert "Acme Marketing" in visible_text(slack.command("/accounts", user_id="U0VIEWER1").json())
 
 
-def test_results_are_paged_with_next_and_previous(
-    slack: SlackRequests, admin, session_factory, fake_slack
-):
+def test_results_are_paged_with_next_and_previous(slack: SlackRequests, admin, session_factory, fake_slack):
     for number in range(1, 21):
         make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}", credits=number)
     reply = slack.command("/accounts").json()
@@ -98,8 +96,6 @@ def test_empty_account_shows_no_credits_to_move_instead_of_button(
 ):
     make_account(session_factory, "EX0000001", "Empty", credits=0)
     reply = slack.command("/accounts").json()
-    buttons = [
-        e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]
-    ]
+    buttons = [e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "Move credits" not in buttons and "Rename" in buttons
     assert "No credits to move" in visible_text(reply)

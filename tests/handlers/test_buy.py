@@ -43,16 +43,12 @@ def invoices_and_purchases(session_factory) -> tuple[list[Invoice], int]:
     with session_factory.begin() as session:
         found = list(session.scalars(select(Invoice).order_by(Invoice.id)))
         purchases = session.scalar(
-            select(func.count())
-            .select_from(LedgerEntry)
-            .where(LedgerEntry.kind == EntryKind.PURCHASE.value)
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == EntryKind.PURCHASE.value)
         )
     return found, purchases or 0
 
 
-def test_buy_modal_shows_unit_price_vat_and_an_example_total(
-    slack, fake_slack, admin, session_factory
-):
+def test_buy_modal_shows_unit_price_vat_and_an_example_total(slack, fake_slack, admin, session_factory):
     account = make_account(session_factory, "EX0000001", "Acme Marketing", credits=300)
     view = click_buy(slack, fake_slack, account.id)
     assert view["callback_id"] == BUY_VIEW and view["private_metadata"] == str(account.id)
@@ -159,10 +155,7 @@ def test_inactive_or_unknown_account_is_refused(slack, fake_slack, admin, sessio
     for crafted in (str(closed.id), "999", "junk"):
         reply = submit_credits(slack, {**form, "private_metadata": crafted}, "100")
         assert reply["response_action"] == "errors"
-        assert (
-            "inactive" in reply["errors"][CREDITS_BLOCK]
-            or "No account" in reply["errors"][CREDITS_BLOCK]
-        )
+        assert "inactive" in reply["errors"][CREDITS_BLOCK] or "No account" in reply["errors"][CREDITS_BLOCK]
     assert balance_of(session_factory, "EX0000002") == 0
     assert invoices_and_purchases(session_factory) == ([], 0)
 

@@ -8,9 +8,7 @@ from tests.slack_requests import SlackRequests
 
 
 def test_opening_home_publishes_help_and_role(slack: SlackRequests, fake_slack: FakeSlack, admin):
-    response = slack.event(
-        {"type": "app_home_opened", "user": admin, "channel": "D0HOME", "tab": "home"}
-    )
+    response = slack.event({"type": "app_home_opened", "user": admin, "channel": "D0HOME", "tab": "home"})
     assert response.status == 200
     [call] = fake_slack.wait_for("views.publish")
     assert call.params["user_id"] == admin

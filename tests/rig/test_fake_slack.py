@@ -99,9 +99,7 @@ def capture() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
 # Web API
 
 
-def test_call_is_recorded_with_params_and_token(
-    fake: FakeSlack, client: WebClient
-) -> None:
+def test_call_is_recorded_with_params_and_token(fake: FakeSlack, client: WebClient) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*hi*"}}]
     answer = client.chat_postMessage(channel="C1", text="hi", blocks=blocks)
     form = {"channel": "C1", "user": "U1", "blocks": json.dumps(blocks)}
@@ -138,13 +136,9 @@ def test_app_tokens_only_open_connections(fake: FakeSlack, client: WebClient) ->
     assert url.startswith(f"ws://127.0.0.1:{fake.socket_mode.port}/link/?ticket=")
 
 
-def test_429_is_retried_after_retry_after(
-    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_429_is_retried_after_retry_after(fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk adds up to 1s of jitter to Retry-After; pin it for a fast, exact test.
-    monkeypatch.setattr(
-        "slack_sdk.http_retry.builtin_handlers.random.random", lambda: 0.0
-    )
+    monkeypatch.setattr("slack_sdk.http_retry.builtin_handlers.random.random", lambda: 0.0)
     client = WebClient(base_url=fake.api_url, token="xoxb-test")
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=1))
     fake.fail("chat.postMessage", status=429, retry_after=1)
@@ -176,9 +170,7 @@ def test_ok_false_raises_with_the_error(fake: FakeSlack, client: WebClient) -> N
     assert client.chat_postMessage(channel="C1", text="x")["ok"]  # consumed
 
 
-def test_server_errors_forever_until_cleared(
-    fake: FakeSlack, client: WebClient
-) -> None:
+def test_server_errors_forever_until_cleared(fake: FakeSlack, client: WebClient) -> None:
     fake.fail("auth.test", status=503, times=None)
     for _ in range(2):
         with pytest.raises(SlackApiError) as err:
@@ -192,9 +184,7 @@ def test_server_errors_forever_until_cleared(
 def test_server_error_retry_handler_recovers(fake: FakeSlack) -> None:
     client = WebClient(base_url=fake.api_url, token="xoxb-test")
     interval = FixedValueRetryIntervalCalculator(0.01)
-    client.retry_handlers.append(
-        ServerErrorRetryHandler(max_retry_count=1, interval_calculator=interval)
-    )
+    client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=1, interval_calculator=interval))
     fake.fail("auth.test", status=500)
     assert client.auth_test()["ok"]
     assert len(fake.calls_to("auth.test")) == 2
@@ -223,9 +213,7 @@ def test_delay_trips_client_timeout(fake: FakeSlack) -> None:
 
 def test_wait_for_reports_what_was_seen(fake: FakeSlack, client: WebClient) -> None:
     client.auth_test()
-    threading.Timer(
-        0.05, lambda: client.chat_postMessage(channel="C1", text="late")
-    ).start()
+    threading.Timer(0.05, lambda: client.chat_postMessage(channel="C1", text="late")).start()
     assert fake.wait_for("chat.postMessage")[0].params["text"] == "late"
     with pytest.raises(AssertionError, match=r"(?s)views\.open.*auth\.test"):
         fake.wait_for("views.open", timeout=0.05)
@@ -243,9 +231,7 @@ def test_views_open_then_update_checks_hash(fake: FakeSlack, client: WebClient) 
     assert opened["state"] == {"values": {}} and opened["root_view_id"] == opened["id"]
     assert fake.views[opened["id"]]["hash"] == opened["hash"]
 
-    updated = client.views_update(
-        view_id=opened["id"], hash=opened["hash"], view=MODAL
-    )["view"]
+    updated = client.views_update(view_id=opened["id"], hash=opened["hash"], view=MODAL)["view"]
     assert updated["id"] == opened["id"] and updated["hash"] != opened["hash"]
 
     with pytest.raises(SlackApiError, match="hash_conflict"):
@@ -257,15 +243,9 @@ def test_views_open_then_update_checks_hash(fake: FakeSlack, client: WebClient) 
 
 
 def test_views_update_by_external_id_and_push(client: WebClient) -> None:
-    opened = client.views_open(trigger_id="t", view={**MODAL, "external_id": "req-1"})[
-        "view"
-    ]
-    updated = client.views_update(
-        external_id="req-1", view={**MODAL, "callback_id": "x"}
-    )
-    assert (
-        updated["view"]["id"] == opened["id"] and updated["view"]["callback_id"] == "x"
-    )
+    opened = client.views_open(trigger_id="t", view={**MODAL, "external_id": "req-1"})["view"]
+    updated = client.views_update(external_id="req-1", view={**MODAL, "callback_id": "x"})
+    assert updated["view"]["id"] == opened["id"] and updated["view"]["callback_id"] == "x"
     pushed = client.views_push(trigger_id="t2", view=MODAL)["view"]
     assert pushed["id"] != opened["id"] and pushed["root_view_id"] == opened["id"]
     with pytest.raises(SlackApiError, match="duplicate_external_id"):
@@ -320,9 +300,7 @@ def test_files_upload_v2(fake: FakeSlack, client: WebClient) -> None:
 
 def test_response_url_is_recorded(fake: FakeSlack) -> None:
     url = fake.response_url()
-    answer = WebhookClient(url).send(
-        text="done", response_type="ephemeral", replace_original=True
-    )
+    answer = WebhookClient(url).send(text="done", response_type="ephemeral", replace_original=True)
     assert (answer.status_code, answer.body) == (200, "ok")
     (call,) = fake.responses(url)
     assert call.params == {
@@ -348,9 +326,7 @@ def test_socket_mode_client_roundtrip(fake: FakeSlack) -> None:
 
     def on_request(client: BaseSocketModeClient, request: SocketModeRequest) -> None:
         received.append(request)
-        response = SocketModeResponse(
-            envelope_id=request.envelope_id, payload={"text": "hi"}
-        )
+        response = SocketModeResponse(envelope_id=request.envelope_id, payload={"text": "hi"})
         client.send_socket_mode_response(response)
 
     web = WebClient(base_url=fake.api_url)
@@ -359,9 +335,7 @@ def test_socket_mode_client_roundtrip(fake: FakeSlack) -> None:
     sm.connect()
     try:
         fake.socket_mode.wait_connected()
-        payload = command_payload(
-            "/grant", "a@example.com", response_url=fake.response_url()
-        )
+        payload = command_payload("/grant", "a@example.com", response_url=fake.response_url())
         envelope_id = fake.socket_mode.send_envelope("slash_commands", payload)
         ack = fake.socket_mode.wait_for_ack(envelope_id)
     finally:
@@ -398,21 +372,15 @@ def test_requests_are_signed_like_slack(fake: FakeSlack, capture: Any) -> None:
         headers["X-Slack-Signature"],
     )
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert verifier.is_valid(
-        body=body.decode(), timestamp=timestamp, signature=signature
-    )
-    assert not verifier.is_valid(
-        body=body.decode() + "x", timestamp=timestamp, signature=signature
-    )
+    assert verifier.is_valid(body=body.decode(), timestamp=timestamp, signature=signature)
+    assert not verifier.is_valid(body=body.decode() + "x", timestamp=timestamp, signature=signature)
     assert not SignatureVerifier("other").is_valid(body.decode(), timestamp, signature)
     fields = {k: v[0] for k, v in parse_qs(body.decode()).items()}
     assert fields["command"] == "/grant" and fields["user_id"] == "U0ADMIN"
     assert fields["response_url"].startswith(fake.base_url + "/response/")
 
 
-def test_low_level_post_for_bad_signatures_and_retries(
-    fake: FakeSlack, capture: Any
-) -> None:
+def test_low_level_post_for_bad_signatures_and_retries(fake: FakeSlack, capture: Any) -> None:
     url, seen = capture
     slack = SlackRequests(url, SECRET, fake)
     stale = int(time.time()) - 600
@@ -423,9 +391,7 @@ def test_low_level_post_for_bad_signatures_and_retries(
     verifier = SignatureVerifier(SECRET)
     (h1, b1), (h2, _), (h3, b3) = seen
     assert h1["X-Slack-Request-Timestamp"] == str(stale)
-    assert not verifier.is_valid(
-        b1.decode(), h1["X-Slack-Request-Timestamp"], h1["X-Slack-Signature"]
-    )
+    assert not verifier.is_valid(b1.decode(), h1["X-Slack-Request-Timestamp"], h1["X-Slack-Signature"])
     assert h2["X-Slack-Signature"] == "v0=forged"
     assert (h3["X-Slack-Retry-Num"], h3["X-Slack-Retry-Reason"]) == (
         "1",
@@ -434,22 +400,16 @@ def test_low_level_post_for_bad_signatures_and_retries(
     assert json.loads(b3)["event"]["type"] == "app_mention"
 
 
-def test_interactive_payloads_are_form_encoded_json(
-    fake: FakeSlack, capture: Any
-) -> None:
+def test_interactive_payloads_are_form_encoded_json(fake: FakeSlack, capture: Any) -> None:
     url, seen = capture
     view = {"id": "V1", "hash": "1.a", "callback_id": "grant", "type": "modal"}
-    SlackRequests(url, SECRET, fake).block_action(
-        "approve", value="42", channel_id="C5"
-    )
+    SlackRequests(url, SECRET, fake).block_action("approve", value="42", channel_id="C5")
     payload = json.loads(parse_qs(seen[0][1].decode())["payload"][0])
     assert payload["type"] == "block_actions" and payload["actions"][0]["value"] == "42"
     assert payload["container"]["channel_id"] == "C5"
     assert payload["response_url"].startswith(fake.base_url)
 
-    in_view = block_actions_payload(
-        "pick", action_type="static_select", value="a", view=view
-    )
+    in_view = block_actions_payload("pick", action_type="static_select", value="a", view=view)
     assert in_view["container"] == {"type": "view", "view_id": "V1"}
     assert in_view["actions"][0]["selected_option"]["value"] == "a"
     assert "response_url" not in in_view
@@ -500,11 +460,7 @@ def test_bolt_understands_the_payloads(fake: FakeSlack) -> None:
 
     @app.options("team")
     def suggest(ack: Any, payload: dict[str, Any]) -> None:
-        ack(
-            options=[
-                {"text": {"type": "plain_text", "text": payload["value"]}, "value": "1"}
-            ]
-        )
+        ack(options=[{"text": {"type": "plain_text", "text": payload["value"]}, "value": "1"}])
 
     @app.event("app_mention")
     def mentioned(event: dict[str, Any], say: Any) -> None:
@@ -521,13 +477,8 @@ def test_bolt_understands_the_payloads(fake: FakeSlack) -> None:
         }
         answer = slack.view_submission(view, values)
         assert answer.json() == {"response_action": "errors", "errors": {"who": "nope"}}
-        assert (
-            submitted[0]["state"]["values"]["who"]["email"]["value"] == "a@example.com"
-        )
-        assert (
-            submitted[0]["private_metadata"] == "meta"
-            and submitted[0]["hash"] == view["hash"]
-        )
+        assert submitted[0]["state"]["values"]["who"]["email"]["value"] == "a@example.com"
+        assert submitted[0]["private_metadata"] == "meta" and submitted[0]["hash"] == view["hash"]
         options = slack.block_suggestion("team", "ops", block_id="b", view=view).json()
         assert options["options"][0]["text"]["text"] == "ops"
         event = {
@@ -538,9 +489,7 @@ def test_bolt_understands_the_payloads(fake: FakeSlack) -> None:
         }
         assert slack.event(event).status == 200
         assert fake.wait_for("chat.postMessage")[0].params["text"] == "heard hi"
-        forged = slack.post(
-            b"token=x", "application/x-www-form-urlencoded", signature="v0=bad"
-        )
+        forged = slack.post(b"token=x", "application/x-www-form-urlencoded", signature="v0=bad")
         assert forged.status == 401
     finally:
         server.shutdown()
