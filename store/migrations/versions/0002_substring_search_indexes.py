@@ -60,8 +60,7 @@ def upgrade() -> None:
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for column in SEARCHED:
             op.execute(
-                f"CREATE INDEX ix_accounts_{column}_trgm ON accounts "
-                f"USING gin (lower({column}) gin_trgm_ops)"
+                f"CREATE INDEX ix_accounts_{column}_trgm ON accounts USING gin (lower({column}) gin_trgm_ops)"
             )
 
 

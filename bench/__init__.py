@@ -1,0 +1,1 @@
+"""Benchmarks for admin-bot: `python -m bench.run` (not part of the test suite)."""
