@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.config import Config
-from store.db import SessionFactory, make_engine, make_session_factory
+from store.db import SessionFactory, make_engine, make_read_session_factory, make_session_factory
 
 
 def make_client(config: Config) -> WebClient:
@@ -39,6 +39,7 @@ class Services:
 
     session_factory: SessionFactory
     config: Config
+    reads: SessionFactory  # read-only transactions for lookups and searches
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Services:
         # Bolt deep-copies the context for lazy listeners; share, don't copy, the engine.
@@ -58,7 +59,7 @@ def create_app(config: Config, session_factory: SessionFactory | None = None) ->
         token_verification_enabled=False,
     )
 
-    services = Services(session_factory, config)
+    services = Services(session_factory, config, make_read_session_factory(session_factory))
 
     @app.middleware
     def provide_store(context: BoltContext, next: Callable[[], None]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from handlers.common import Denied, db, escape, render, require
+from handlers.common import Denied, check_role, escape, reads, render
 from store import accounts as account_store
 from store.models import Account, Role
 
@@ -131,9 +131,10 @@ def _page_button(text: str, action_id: str, query: str, offset: int) -> dict[str
     }
 
 
-def search_reply(context: BoltContext, query: str, offset: int = 0) -> dict[str, Any]:
-    """The message for one page of results."""
-    with db(context).begin() as session:
+def search_reply(context: BoltContext, user_id: str, query: str, offset: int = 0) -> dict[str, Any]:
+    """The message for one page of results; the role check shares the search's transaction."""
+    with reads(context).begin() as session:
+        check_role(session, user_id, Role.VIEWER, "see accounts")
         page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
         blocks = build_results(page, query)
     return {"text": f"{page.total} account(s)", "blocks": blocks}
@@ -146,11 +147,11 @@ def list_accounts(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
         ack(response_type="ephemeral", text=render("help.md.j2"))
         return
     try:
-        require(context, command["user_id"], Role.VIEWER, "see accounts")
+        reply = search_reply(context, command["user_id"], query)
     except Denied as denied:
         ack(response_type="ephemeral", text=str(denied))
         return
-    ack(response_type="ephemeral", **search_reply(context, query))
+    ack(response_type="ephemeral", **reply)
 
 
 def turn_page(
@@ -159,9 +160,9 @@ def turn_page(
     """Next / Previous: replace the results message with the requested page."""
     ack()
     try:
-        require(context, body["user"]["id"], Role.VIEWER, "see accounts")
         wanted = json.loads(action["value"])
         query, offset = str(wanted["q"])[:MAX_QUERY_LENGTH], max(int(wanted["offset"]), 0)
+        reply = search_reply(context, body["user"]["id"], query, offset)
     except Denied as denied:
         respond(text=str(denied), response_type="ephemeral", replace_original=False)
         return
@@ -172,7 +173,7 @@ def turn_page(
             replace_original=False,
         )
         return
-    respond(replace_original=True, response_type="ephemeral", **search_reply(context, query, offset))
+    respond(replace_original=True, response_type="ephemeral", **reply)
 
 
 def register(app: App) -> None:

@@ -45,6 +45,11 @@ def db(context: BoltContext) -> sessionmaker[Session]:
     return context["services"].session_factory
 
 
+def reads(context: BoltContext) -> sessionmaker[Session]:
+    """Sessions for listeners that change nothing."""
+    return context["services"].reads
+
+
 def config(context: BoltContext) -> Config:
     return context["services"].config
 
@@ -55,8 +60,13 @@ class Denied(Exception):
 
 def require(context: BoltContext, user_id: str, needed: Role, doing: str) -> Role:
     """The user's role if it allows `needed`, checked on every request, else Denied."""
-    with db(context).begin() as session:
-        role = roles.role_of(session, user_id)
+    with reads(context).begin() as session:
+        return check_role(session, user_id, needed, doing)
+
+
+def check_role(session: Session, user_id: str, needed: Role, doing: str) -> Role:
+    """require() inside a transaction the caller already has open."""
+    role = roles.role_of(session, user_id)
     if role is None:
         raise Denied(
             f"You don't have access to admin-bot yet. Ask an admin to run "

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from handlers.accounts import MOVE_ACTION, MOVE_INTO_ACTION
-from handlers.common import Denied, db, escape, require
+from handlers.common import Denied, check_role, db, escape, reads, require
 from store import accounts as account_store
 from store import ledger
 from store.errors import (
@@ -240,15 +240,19 @@ def suggest_destinations(
 ) -> None:
     """Options for the picker: active accounts other than the fixed one (with credits if a source)."""
     try:
-        require(context, body["user"]["id"], Role.ADMIN, DOING)
         metadata = json.loads(body["view"]["private_metadata"])
         direction = _direction(metadata)
         fixed_id = int(metadata[direction.fixed])
-    except (Denied, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         ack(options=[])
         return
     query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
-    with db(context).begin() as session:
+    with reads(context).begin() as session:
+        try:
+            check_role(session, body["user"]["id"], Role.ADMIN, DOING)
+        except Denied:
+            ack(options=[])
+            return
         found = account_store.search(
             session,
             query,

@@ -173,9 +173,18 @@ def search(
     )
     if with_credits_only:
         statement = statement.where(Account.balance > 0)
-    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     exact_first = case((Account.reference == query.strip().upper(), 0), else_=1)
-    rows = session.scalars(
-        statement.order_by(exact_first, func.lower(Account.name), Account.id).offset(offset).limit(limit)
+    # One pass over the matches gives both the page and, as a window count, the total.
+    ordered = (
+        statement.add_columns(func.count().over())
+        .order_by(exact_first, func.lower(Account.name), Account.id)
+        .limit(limit)
     )
-    return Page(list(rows), total, offset, limit)
+    rows = session.execute(ordered.offset(offset)).all()
+    if not rows and offset:
+        # Accounts closed since the Next button was drawn: show the last page there still is.
+        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        offset = max(total - 1, 0) // limit * limit
+        rows = session.execute(ordered.offset(offset)).all()
+    total = rows[0][1] if rows else 0
+    return Page([account for account, _ in rows], total, offset, limit)

@@ -7,12 +7,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
+READ_ONLY_OPTION = "admin_bot_read_only"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -24,14 +25,20 @@ def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _configure_sqlite)
-        # Take the write lock when a transaction starts: two deferred transactions that both
-        # read a balance and then write would otherwise fail with "database is locked".
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
     return create_engine(url, **options)
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # A writer takes the write lock when its transaction starts: two deferred transactions that
+    # both read a balance and then write would otherwise fail with "database is locked". A reader
+    # takes no lock at all; WAL gives it a consistent snapshot while writers carry on.
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -46,6 +53,12 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 def make_session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(session_factory: SessionFactory) -> SessionFactory:
+    """Sessions for requests that only read: on SQLite they never wait for the write lock."""
+    engine = session_factory.kw["bind"]
+    return sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

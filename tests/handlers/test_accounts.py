@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from store.models import Role
+import json
+import threading
+
+from sqlalchemy import select
+
+from handlers.accounts import NEXT_PAGE_ACTION
+from store import ledger
+from store.models import Account, Role
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import grant_role, make_account
 from tests.slack_requests import SlackRequests
@@ -99,3 +106,45 @@ def test_empty_account_shows_no_credits_to_move_instead_of_button(
     buttons = [e["text"]["text"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "Move credits" not in buttons and "Rename" in buttons
     assert "No credits to move" in visible_text(reply)
+
+
+def test_a_stale_next_button_shows_the_last_page_there_still_is(
+    slack: SlackRequests, admin, session_factory, fake_slack
+):
+    for number in range(1, 21):
+        make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}")
+    reply = slack.command("/accounts").json()
+    with session_factory.begin() as session:  # ten accounts close before the user pages on
+        for account in session.scalars(select(Account).where(Account.id > 10)):
+            account.active = False
+    response_url = fake_slack.response_url()
+    slack.block_action(
+        NEXT_PAGE_ACTION,
+        value=json.dumps({"q": "", "offset": 16}),
+        response_url=response_url,
+        message=reply,
+    )
+    [posted] = fake_slack.wait_for("response_url")
+    assert_valid_blocks(posted.params["blocks"])
+    text = visible_text(posted.params)
+    assert "10 active account(s); showing 9-10" in text
+    assert "Account 09" in text and "Account 10" in text and "Account 11" not in text
+    assert [b["text"]["text"] for b in posted.params["blocks"][-1]["elements"]] == ["Previous"]
+
+
+def test_search_answers_while_a_credit_move_holds_the_write_lock(
+    slack: SlackRequests, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Acme Marketing", credits=10)
+    make_account(session_factory, "EX0000002", "Beta Alerts")
+    answers: list[str] = []
+    with session_factory.begin() as session:  # a move half-way through: rows and write lock held
+        ledger.transfer(session, 1, 2, 4, "test", key="held-move")
+        searcher = threading.Thread(
+            target=lambda: answers.append(visible_text(slack.command("/accounts", "acme").json()))
+        )
+        searcher.start()
+        searcher.join(timeout=5)
+        assert answers, "the search waited for the move to commit"
+    # It saw the balance as it was before the move, never a half-applied one.
+    assert "Acme Marketing" in answers[0] and "*Credits*\n10" in answers[0]
