@@ -572,16 +572,18 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     if any(r.reminders for r in results):
         lines += [
             "",
-            "| DB | accounts | low accounts | first pass s | without DMs s "
-            "| DMs sent | failed | next pass s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| DB | accounts | low accounts | first pass s | without DM calls s "
+            "| without DM calls, per low account | DMs sent | failed | next pass s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in results:
             m = r.reminders
             if m:
                 lines.append(
                     f"| {r.backend} | {r.size:,} | {int(r.size * LOW_SHARE):,} | {m['first']:.3f} "
-                    f"| {m['first_without_dms']:.3f} | {int(m['sent']):,} | {int(m['failed'])} "
+                    f"| {m['first_without_dms']:.3f} "
+                    f"| {m['first_without_dms'] / max(r.size * LOW_SHARE, 1) * 1e6:.0f} µs "
+                    f"| {int(m['sent']):,} | {int(m['failed'])} "
                     f"| {m['steady']:.3f} |"
                 )
     else:

@@ -34,6 +34,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=False,
+    auto_reload=False,  # templates ship with the code; skip a stat() on every render
 )
 
 

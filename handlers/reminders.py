@@ -361,26 +361,25 @@ def run_low_credit_pass(
             due = reminders.due_alerts(session)
         report = PassReport(newly_low=newly_low, recovered=recovered)
         cache: dict[str, str] = {}
-        for alert in due:
-            address, reference = alert.recipient.address, alert.reference
-            try:
-                user_id = _deliver(client, alert, cache)
-            except SlackApiError as error:
-                code = str(error.response.get("error") or error.response.status_code)
-                report.failed.append(Delivery(reference, address, error=code))
-                log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
-                continue
-            except (SlackClientError, OSError, _Undeliverable) as error:
-                # Timeouts and connection errors: the message names no token, but keep it short.
-                code = str(error) if isinstance(error, _Undeliverable) else type(error).__name__
-                report.failed.append(Delivery(reference, address, error=code))
-                log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
-                continue
-            # Commit each delivery at once, so a crash later in the pass cannot repeat this DM.
-            with session_factory.begin() as session:
-                reminders.record_delivery(session, alert, user_id, now)
-            report.sent.append(Delivery(reference, address, user_id))
-            log.info("low-credit alert for %s sent to %s", reference, address)
+        with reminders.DeliveryLog(session_factory, now) as delivered:
+            for alert in due:
+                address, reference = alert.recipient.address, alert.reference
+                try:
+                    user_id = _deliver(client, alert, cache)
+                except SlackApiError as error:
+                    code = str(error.response.get("error") or error.response.status_code)
+                    report.failed.append(Delivery(reference, address, error=code))
+                    log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
+                    continue
+                except (SlackClientError, OSError, _Undeliverable) as error:
+                    # Timeouts and connection errors: the message names no token, but keep it short.
+                    code = str(error) if isinstance(error, _Undeliverable) else type(error).__name__
+                    report.failed.append(Delivery(reference, address, error=code))
+                    log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
+                    continue
+                delivered.add(alert, user_id)
+                report.sent.append(Delivery(reference, address, user_id))
+                log.info("low-credit alert for %s sent to %s", reference, address)
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from threading import Lock
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Update, and_, exists, not_, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import audit
@@ -193,22 +195,61 @@ def due_alerts(session: Session) -> list[DueAlert]:
     ]
 
 
-def record_delivery(session: Session, alert: DueAlert, slack_user_id: str, now: datetime) -> bool:
-    """Remember that an alert was sent; False if another pass already recorded it."""
-    try:
-        with session.begin_nested():
-            session.add(
-                ReminderDelivery(
-                    account_id=alert.account_id,
-                    episode=alert.episode,
-                    address=alert.recipient.address,
-                    slack_user_id=slack_user_id,
-                    sent_at=now,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+def record_deliveries(session: Session, sent: Sequence[tuple[DueAlert, str]], now: datetime) -> None:
+    """Remember alerts that were sent, in one statement; any another pass recorded are kept as they are."""
+    if not sent:
+        return
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        dialect_insert(ReminderDelivery).on_conflict_do_nothing(),
+        [
+            {
+                "account_id": alert.account_id,
+                "episode": alert.episode,
+                "address": alert.recipient.address,
+                "slack_user_id": slack_user_id,
+                "sent_at": now,
+            }
+            for alert, slack_user_id in sent
+        ],
+    )
+
+
+class DeliveryLog:
+    """Sent alerts, written to the database in batches instead of one commit per DM.
+
+    A batch is written once it is BATCH_SECONDS old or BATCH_SIZE long, and whatever is left when
+    the pass ends, even by an exception. Only a hard crash (power loss, SIGKILL) can repeat DMs,
+    and then only those of the last BATCH_SECONDS: a repeated alert is a nuisance, a lost one
+    could let an account run dry, so delivery is recorded after sending, never before.
+    """
+
+    BATCH_SECONDS = 1.0
+    BATCH_SIZE = 500
+
+    def __init__(self, session_factory: sessionmaker[Session], now: datetime) -> None:
+        self.session_factory = session_factory
+        self.now = now
+        self.pending: list[tuple[DueAlert, str]] = []
+        self.oldest = 0.0
+
+    def add(self, alert: DueAlert, slack_user_id: str) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((alert, slack_user_id))
+        if len(self.pending) >= self.BATCH_SIZE or time.monotonic() - self.oldest >= self.BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.session_factory.begin() as session:
+            record_deliveries(session, self.pending, self.now)
+        self.pending.clear()
+
+    def __enter__(self) -> DeliveryLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.flush()
 
 
 _sqlite_pass_lock = Lock()

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import func, select
 
 from bot.app import make_client
@@ -327,3 +328,50 @@ def test_alert_buttons_open_buy_and_move_from_the_dm_with_permission_checks(
     refusal = open_view(team, shown)  # the buy handler explains the refusal in a notice
     assert refusal["callback_id"] != "buy_credits" and refusal.get("submit") is None
     assert "billing role" in visible_text(refusal)
+
+
+class DiesOnThirdDM(WebClient):
+    """The bot's client, but the process is stopped while sending the third DM."""
+
+    posted = 0
+
+    def chat_postMessage(self, **kwargs):  # noqa: N802 - Slack's method name
+        if self.posted == 2:
+            raise SystemExit("stopped by the operator")
+        self.posted += 1
+        return super().chat_postMessage(**kwargs)
+
+
+def test_a_pass_stopped_mid_way_keeps_what_it_sent_and_the_next_pass_sends_only_the_rest(
+    session_factory, team, config, client
+):
+    for number in (1, 2, 3):
+        watch(
+            session_factory,
+            f"EX000000{number}",
+            f"Account {number}",
+            credits=10,
+            recipients=[ALICE_AND_BOB[1]],
+        )
+    dying = DiesOnThirdDM(token=config.slack_bot_token, base_url=config.slack_api_url)
+
+    with pytest.raises(SystemExit):
+        run_low_credit_pass(session_factory, dying, NOW)
+
+    assert deliveries(session_factory) == [(BOB, 1), (BOB, 1)]
+    resumed = run_low_credit_pass(session_factory, client, NOW)
+    assert [s.reference for s in resumed.sent] == ["EX0000003"]
+    assert len(dms(team)) == 3  # each account's alert arrived exactly once
+
+
+def test_a_large_pass_records_every_delivery_once(session_factory, team, client, monkeypatch):
+    for number in range(1, 8):
+        watch(
+            session_factory, f"EX{number:07d}", f"Account {number}", credits=10, recipients=[ALICE_AND_BOB[1]]
+        )
+    monkeypatch.setattr(reminders.DeliveryLog, "BATCH_SIZE", 3)  # several batches, one short tail
+
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 7
+
+    assert len(deliveries(session_factory)) == 7
+    assert run_low_credit_pass(session_factory, client, NOW).sent == []
