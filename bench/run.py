@@ -37,6 +37,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.fake_process import FakeSlackProcess
 from bot.app import create_app, make_client
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
@@ -44,7 +45,6 @@ from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_moda
 from store import accounts as account_store
 from store import db, ledger, roles
 from store.models import Role
-from tests.fake_slack import FakeSlack
 from tests.slack_requests import DEFAULT_USER_ID, Response, SlackRequests
 
 SIGNING_SECRET = "bench-signing-secret"
@@ -123,8 +123,6 @@ def account_rows(size: int, seed: int = 6) -> tuple[list[tuple[Any, ...]], list[
                 now,
                 enabled,
                 level,
-                0,
-                False,
             )
         )
     return rows, words
@@ -140,8 +138,6 @@ ACCOUNT_COLUMNS = (
     "created_at",
     "reminder_enabled",
     "reminder_level",
-    "reminder_episode",
-    "reminder_low",
 )
 
 
@@ -331,7 +327,7 @@ def _source_view(data: Dataset) -> dict[str, Any]:
     return _SOURCE_VIEWS[data.source_id]
 
 
-def baseline_run(engine: Engine, fake: FakeSlack, config: Config, count: int) -> Latency:
+def baseline_run(engine: Engine, fake: FakeSlackProcess, config: Config, count: int) -> Latency:
     with served(bare_bolt_app(config), engine) as url:
         slack = SlackRequests(url, SIGNING_SECRET, fake)
         return measure(
@@ -410,7 +406,7 @@ class TimedClient(WebClient):
             self.api_seconds += time.perf_counter() - started
 
 
-def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlack) -> dict[str, float]:
+def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlackProcess) -> dict[str, float]:
     run = find_reminder_pass()
     if run is None:
         return {}
@@ -436,7 +432,7 @@ def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlack) -> dict[s
 # ------------------------------------------------------------------------------------- RSS
 
 
-def serve_subprocess_rss(url: str, fake: FakeSlack, data: Dataset, count: int) -> tuple[float, int]:
+def serve_subprocess_rss(url: str, fake: FakeSlackProcess, data: Dataset, count: int) -> tuple[float, int]:
     """Peak RSS (MB) of `admin-bot serve --http` after `count` search and suggestion requests."""
     env = {
         **os.environ,
@@ -490,7 +486,7 @@ class SizeResult:
 
 
 def bench_one(
-    backend: str, size: int, args: argparse.Namespace, fake: FakeSlack, workdir: Path
+    backend: str, size: int, args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path
 ) -> SizeResult:
     with fresh_database(backend, args.postgres, workdir) as url:
         engine = db.make_engine(url)
@@ -627,7 +623,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.backends:
         backends = [b for b in backends if b in args.backends.split(",")]
     results = []
-    with FakeSlack() as fake, tempfile.TemporaryDirectory(prefix="admin-bot-bench-") as tmp:
+    with FakeSlackProcess() as fake, tempfile.TemporaryDirectory(prefix="admin-bot-bench-") as tmp:
         for backend in backends:
             for size in sizes:
                 results.append(bench_one(backend, size, args, fake, Path(tmp)))

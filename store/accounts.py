@@ -77,8 +77,6 @@ def create(
         created_at=datetime.now(UTC),
         reminder_enabled=False,
         reminder_level=0,
-        reminder_episode=0,
-        reminder_low=False,
     )
     session.add(account)
     session.flush()

@@ -72,9 +72,6 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_enabled: Mapped[bool] = mapped_column(default=False)
     reminder_level: Mapped[int] = mapped_column(Integer, default=0)
-    # Which low-credit episode the account is in; 0 until it first drops below its level.
-    reminder_episode: Mapped[int] = mapped_column(Integer, default=0)
-    reminder_low: Mapped[bool] = mapped_column(default=False)
 
     recipients: Mapped[list[ReminderRecipient]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
@@ -89,11 +86,28 @@ Index(
     sqlite_where=Account.reminder_enabled,
     postgresql_where=Account.reminder_enabled,
 )
+
+
+class ReminderEpisode(Base):
+    """An account's low-credit episodes: how many began, and whether one is under way.
+
+    Kept off `accounts` so that the reminder pass never writes (or locks) the rows that money
+    moves lock, and never pays for the accounts table's search indexes on every update.
+    """
+
+    __tablename__ = "reminder_episodes"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)  # the current (or last) episode, from 1
+    low: Mapped[bool]
+
+
+# The accounts in an episode: what a pass checks for recovery, however many accounts there are.
 Index(
-    "ix_accounts_reminder_low",
-    Account.id,
-    sqlite_where=Account.reminder_low,
-    postgresql_where=Account.reminder_low,
+    "ix_reminder_episodes_low",
+    ReminderEpisode.account_id,
+    sqlite_where=ReminderEpisode.low,
+    postgresql_where=ReminderEpisode.low,
 )
 
 

@@ -11,7 +11,21 @@ from datetime import datetime
 from threading import Lock
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Update, and_, exists, not_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    CursorResult,
+    Update,
+    and_,
+    exists,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import audit
 from store.errors import StoreError
 from store.ledger import parse_credits
-from store.models import Account, ReminderDelivery, ReminderRecipient
+from store.models import Account, ReminderDelivery, ReminderEpisode, ReminderRecipient
 
 EMAIL_MAX_LENGTH = 254
 # Deliberately loose: Slack's users.lookupByEmail is the real test of whether an address is usable.
@@ -127,6 +141,11 @@ def _shortfall() -> ColumnElement[bool]:
     return and_(text("accounts.reminder_enabled"), Account.balance - Account.reminder_level < 0)
 
 
+def _in_episode() -> ColumnElement[bool]:
+    # Written to match the WHERE clause of ix_reminder_episodes_low.
+    return literal_column("reminder_episodes.low", Boolean)
+
+
 def _rowcount(session: Session, statement: Update) -> int:
     result = cast(CursorResult[Any], session.execute(statement))
     return result.rowcount
@@ -135,23 +154,36 @@ def _rowcount(session: Session, statement: Update) -> int:
 def mark_crossings(session: Session) -> tuple[int, int]:
     """Start an episode for accounts that fell below their level; end it for those that recovered.
 
-    Two set-based updates, however many accounts there are; returns (newly low, recovered).
+    Three set-based statements, however many accounts there are; returns (newly low, recovered).
     """
-    fell = _rowcount(
+    short = select(Account.id).where(_shortfall())
+    fell_again = _rowcount(
         session,
-        update(Account)
-        .where(_shortfall(), not_(Account.reminder_low))
-        .values(reminder_low=True, reminder_episode=Account.reminder_episode + 1)
+        update(ReminderEpisode)
+        .where(ReminderEpisode.low.is_(False), ReminderEpisode.account_id.in_(short))
+        .values(low=True, number=ReminderEpisode.number + 1)
         .execution_options(synchronize_session=False),
+    )
+    never_low_before = ~exists().where(ReminderEpisode.account_id == Account.id)
+    # Counted with RETURNING: psycopg reports no rowcount for INSERT ... SELECT.
+    fell_first_time = len(
+        session.execute(
+            insert(ReminderEpisode)
+            .from_select(
+                ["account_id", "number", "low"],
+                select(Account.id, literal(1), true()).where(_shortfall(), never_low_before),
+            )
+            .returning(ReminderEpisode.account_id)
+        ).all()
     )
     recovered = _rowcount(
         session,
-        update(Account)
-        .where(text("accounts.reminder_low"), not_(_shortfall()))
-        .values(reminder_low=False)
+        update(ReminderEpisode)
+        .where(_in_episode(), ReminderEpisode.account_id.not_in(short))
+        .values(low=False)
         .execution_options(synchronize_session=False),
     )
-    return fell, recovered
+    return fell_again + fell_first_time, recovered
 
 
 @dataclass(frozen=True)
@@ -171,7 +203,7 @@ def due_alerts(session: Session) -> list[DueAlert]:
     """Every (low account, recipient) pair without a delivery for the current episode, in one query."""
     delivered = exists().where(
         ReminderDelivery.account_id == Account.id,
-        ReminderDelivery.episode == Account.reminder_episode,
+        ReminderDelivery.episode == ReminderEpisode.number,
         ReminderDelivery.address == ReminderRecipient.address,
     )
     rows = session.execute(
@@ -181,12 +213,14 @@ def due_alerts(session: Session) -> list[DueAlert]:
             Account.name,
             Account.balance,
             Account.reminder_level,
-            Account.reminder_episode,
+            ReminderEpisode.number,
             ReminderRecipient.address,
             ReminderRecipient.slack_user_id,
         )
+        .select_from(ReminderEpisode)
+        .join(Account, Account.id == ReminderEpisode.account_id)
         .join(ReminderRecipient, ReminderRecipient.account_id == Account.id)
-        .where(text("accounts.reminder_low"), _shortfall(), Account.active, ~delivered)
+        .where(_in_episode(), _shortfall(), Account.active, ~delivered)
         .order_by(Account.id, ReminderRecipient.id)
     )
     return [

@@ -36,3 +36,28 @@ def test_postgresql_trigram_indexes_have_small_pending_lists(database_url: str, 
         f"ix_accounts_{column}_trgm": ["gin_pending_list_limit=64"]
         for column in ("name", "reference", "keyword")
     }
+
+
+def test_reminder_state_moves_to_its_own_table_and_back(engine: Engine, session_factory):
+    command.downgrade(db.alembic_config(engine), "0003_bounded_gin_pending_lists")
+    with engine.begin() as connection:  # one account mid-episode (no credits), one never low
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
+                "reminder_level, reminder_episode, reminder_low) VALUES "
+                "(1, 'EX0000001', 'Low Co', true, 0, CURRENT_TIMESTAMP, true, 10, 2, true), "
+                "(2, 'EX0000002', 'Fine Co', true, 0, CURRENT_TIMESTAMP, false, 0, 0, false)"
+            )
+        )
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT account_id, number, low FROM reminder_episodes")).all() == [
+            (1, 2, True)
+        ]
+    command.downgrade(db.alembic_config(engine), "0003_bounded_gin_pending_lists")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, reminder_episode, reminder_low FROM accounts ORDER BY id")
+        ).all()
+        assert rows == [(1, 2, True), (2, 0, False)]
+    db.upgrade(engine)

@@ -1,0 +1,50 @@
+"""The fake Slack Web API in a process of its own, as the real one is remote.
+
+In the bench's own process the fake's request threads would compete with the bot for the GIL,
+and their work would be counted against the bot.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Self
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVE = (
+    "import sys\n"
+    "from tests.fake_slack import FakeSlack\n"
+    "fake = FakeSlack().start()\n"
+    "print(fake.base_url, flush=True)\n"
+    "sys.stdin.read()  # until the bench closes our stdin\n"
+    "fake.stop()\n"
+)
+
+
+class FakeSlackProcess:
+    """What the bench needs of tests.fake_slack.FakeSlack: its URLs."""
+
+    def __enter__(self) -> Self:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url.startswith("http://"):
+            self.process.kill()
+            raise RuntimeError("the fake Slack Web API did not start")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    def response_url(self) -> str:
+        return f"{self.base_url}/response/{uuid.uuid4().hex}"
