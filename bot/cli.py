@@ -87,7 +87,7 @@ def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
                 f"{account.reference:<12} {account.balance:>12,}  {account.keyword or '-':<12} "
                 f"{account.name}{flag}"
             )
-        print(f"{page.total} account(s) matched; {len(page.accounts)} shown.")
+        print(f"{page.counted.capitalize()} account(s) matched; {len(page.accounts)} shown.")
     return 0
 
 

@@ -104,7 +104,8 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"{page.total:,} {what} account(s); showing {first}-{last}.",
+                "text": f"{page.counted.capitalize()} {what} account(s); showing {first}-{last}."
+                + (" Add more of a name, reference or keyword to narrow it down." if page.more else ""),
             },
         }
     ]
@@ -137,7 +138,7 @@ def search_reply(context: BoltContext, user_id: str, query: str, offset: int = 0
         check_role(session, user_id, Role.VIEWER, "see accounts")
         page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
         blocks = build_results(page, query)
-    return {"text": f"{page.total} account(s)", "blocks": blocks}
+    return {"text": f"{page.counted.capitalize()} account(s)", "blocks": blocks}
 
 
 def list_accounts(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, case, func, or_, select, text
+from sqlalchemy import Select, func, literal_column, null, or_, select, text
 from sqlalchemy.orm import Session
 
 from store import audit
@@ -93,21 +93,31 @@ def rename(session: Session, account: Account, new_name: str, actor: str) -> Acc
 
 @dataclass(frozen=True)
 class Page:
-    """One page of search results and how many matched in all."""
+    """One page of search results and how many matched: exactly, or "more than `total`"."""
 
     accounts: list[Account]
     total: int
     offset: int
     limit: int
+    more: bool = False  # counting stopped at `total`; there are more matches than that
 
     @property
     def has_next(self) -> bool:
-        return self.offset + len(self.accounts) < self.total
+        return self.more or self.offset + len(self.accounts) < self.total
 
     @property
     def has_previous(self) -> bool:
         return self.offset > 0
 
+    @property
+    def counted(self) -> str:
+        """The total as people read it: "12" or "more than 100"."""
+        return f"more than {self.total:,}" if self.more else f"{self.total:,}"
+
+
+# Counting every match of "ltd" among a million accounts costs more than the page itself, and
+# nobody pages through hundreds of results: past this many, the count says "more than".
+COUNT_LIMIT = 100
 
 FTS_MIN_LENGTH = 3  # the trigram tokenizer cannot match anything shorter
 
@@ -118,11 +128,14 @@ def matching(
     include_inactive: bool = False,
     exclude_id: int | None = None,
     sqlite_fts: bool = False,
+    walk_name_order: bool = False,
 ) -> Select[Account]:
     """Accounts whose name, reference or keyword contains `query`, case-insensitively.
 
     With sqlite_fts, needles of 3+ characters use the accounts_fts trigram index (migration
     0002) instead of a table scan; on PostgreSQL the LIKEs below are served by pg_trgm indexes.
+    With walk_name_order too, SQLite walks accounts in name order and probes the FTS5 matches
+    instead of fetching and sorting them all (see _fts_matches_many).
     """
     statement = select(Account)
     if not include_inactive:
@@ -130,11 +143,12 @@ def matching(
     if exclude_id is not None:
         statement = statement.where(Account.id != exclude_id)
     needle = query.strip().lower()
-    if sqlite_fts and len(needle) >= FTS_MIN_LENGTH:
-        # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
-        phrase = '"' + needle.replace('"', '""') + '"'
+    phrase = _fts_phrase(needle)
+    if sqlite_fts and phrase:
+        # `id + 0` hides the rowid from SQLite's planner, leaving ix_accounts_name_order to drive.
+        probed = Account.id + 0 if walk_name_order else Account.id
         statement = statement.where(
-            Account.id.in_(
+            probed.in_(
                 select(text("rowid"))
                 .select_from(text("accounts_fts"))
                 .where(text("accounts_fts MATCH :fts_query").bindparams(fts_query=phrase))
@@ -152,6 +166,11 @@ def matching(
     return statement
 
 
+def _fts_phrase(needle: str) -> str | None:
+    """An FTS5 string literal, which the trigram tokenizer matches as a substring anywhere."""
+    return '"' + needle.replace('"', '""') + '"' if len(needle) >= FTS_MIN_LENGTH else None
+
+
 def search(
     session: Session,
     query: str = "",
@@ -162,27 +181,83 @@ def search(
     exclude_id: int | None = None,
     with_credits_only: bool = False,
 ) -> Page:
-    """A page of matching accounts: an exact reference first, then by name."""
-    statement = matching(
-        query,
-        include_inactive=include_inactive,
-        exclude_id=exclude_id,
-        sqlite_fts=session.get_bind().dialect.name == "sqlite",
-    )
-    if with_credits_only:
-        statement = statement.where(Account.balance > 0)
-    exact_first = case((Account.reference == query.strip().upper(), 0), else_=1)
-    # One pass over the matches gives both the page and, as a window count, the total.
-    ordered = (
-        statement.add_columns(func.count().over())
-        .order_by(exact_first, func.lower(Account.name), Account.id)
-        .limit(limit)
-    )
-    rows = session.execute(ordered.offset(offset)).all()
-    if not rows and offset:
+    """A page of matching accounts: the account whose reference is the query first, then by name.
+
+    Pages walk ix_accounts_name_order, so a common word costs about as much as a rare one.
+    """
+    sqlite_fts = session.get_bind().dialect.name == "sqlite"
+
+    def matches(walk_name_order: bool = False) -> Select[Account]:
+        statement = matching(
+            query,
+            include_inactive=include_inactive,
+            exclude_id=exclude_id,
+            sqlite_fts=sqlite_fts,
+            walk_name_order=walk_name_order,
+        )
+        return statement.where(Account.balance > 0) if with_credits_only else statement
+
+    counted = matches()
+    exact, walk = _survey(session, counted, query, limit, sqlite_fts)
+    listed = matches(walk_name_order=True) if walk else counted
+    if exact is not None:
+        counted, listed = (statement.where(Account.id != exact.id) for statement in (counted, listed))
+    page = _page(session, listed, counted, exact, offset, limit)
+    if not page.accounts and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
-        total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        offset = max(total - 1, 0) // limit * limit
-        rows = session.execute(ordered.offset(offset)).all()
-    total = rows[0][1] if rows else 0
-    return Page([account for account, _ in rows], total, offset, limit)
+        page = _page(session, listed, counted, exact, max(page.total - 1, 0) // limit * limit, limit)
+    return page
+
+
+def _survey(
+    session: Session, candidates: Select[Account], query: str, limit: int, sqlite_fts: bool
+) -> tuple[Account | None, bool]:
+    """In one round trip: the account whose reference is the query, and how to list the rest.
+
+    The second value says whether SQLite should walk the name index, probing the FTS5 matches,
+    rather than fetch and sort every match. Its planner cannot see how many rows an FTS5 phrase
+    matches, so left alone it always sorts: right for a reference, slow for a common word.
+    Walking reads about limit × accounts / matches index entries and sorting about `matches`
+    rows, so walking wins from matches² > limit × accounts.
+    """
+    reference = query.strip().upper()
+    might_be_reference = reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH
+    exact_id = candidates.with_only_columns(Account.id).where(Account.reference == reference)
+    columns = [exact_id.scalar_subquery() if might_be_reference else null()]
+    phrase = _fts_phrase(query.strip().lower())
+    if sqlite_fts and phrase:
+        first_matches = (
+            select(literal_column("1"))
+            .select_from(text("accounts_fts"))
+            .where(text("accounts_fts MATCH :phrase").bindparams(phrase=phrase))
+            .limit(4096)
+            .subquery()
+        )
+        columns += [
+            select(func.max(Account.id)).scalar_subquery(),
+            select(func.count()).select_from(first_matches).scalar_subquery(),
+        ]
+    found = session.execute(select(*columns)).one()
+    exact = session.get(Account, found[0]) if found[0] is not None else None
+    walk = sqlite_fts and phrase is not None and found[2] ** 2 > limit * (found[1] or 0)
+    return exact, walk
+
+
+def _page(
+    session: Session,
+    others: Select[Account],
+    counted_others: Select[Account],
+    exact: Account | None,
+    offset: int,
+    limit: int,
+) -> Page:
+    """Page `offset` of [exact, *others by name], counting matches up to a limit."""
+    ahead = [exact] if exact is not None else []
+    skip = max(offset - len(ahead), 0)
+    take = limit - len(ahead) if offset == 0 else limit
+    rows = session.scalars(others.order_by(func.lower(Account.name), Account.id).offset(skip).limit(take))
+    accounts = (ahead if offset == 0 else []) + list(rows)
+    enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether there is a next page
+    first_matches = counted_others.with_only_columns(Account.id).limit(enough + 1).subquery()
+    counted = len(ahead) + (session.scalar(select(func.count()).select_from(first_matches)) or 0)
+    return Page(accounts, min(counted, enough), offset, limit, more=counted > enough)

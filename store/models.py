@@ -16,6 +16,7 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -86,6 +87,8 @@ Index(
     sqlite_where=Account.reminder_enabled,
     postgresql_where=Account.reminder_enabled,
 )
+# Search results are listed in this order; see store.accounts.search.
+Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
 
 
 class ReminderEpisode(Base):

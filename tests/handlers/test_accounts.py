@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import select
 
 from handlers.accounts import NEXT_PAGE_ACTION
-from store import ledger
+from store import accounts, ledger
 from store.models import Account, Role
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import grant_role, make_account
@@ -148,3 +148,17 @@ def test_search_answers_while_a_credit_move_holds_the_write_lock(
         assert answers, "the search waited for the move to commit"
     # It saw the balance as it was before the move, never a half-applied one.
     assert "Acme Marketing" in answers[0] and "*Credits*\n10" in answers[0]
+
+
+def test_a_very_common_search_says_more_than_and_how_to_narrow_it(
+    slack: SlackRequests, admin, session_factory
+):
+    with session_factory.begin() as session:
+        for number in range(1, 106):
+            accounts.create(session, f"EX{number:07d}", f"Florist {number:03d}")
+    reply = slack.command("/accounts", "florist").json()
+    assert_valid_blocks(reply["blocks"])
+    text = visible_text(reply)
+    assert "More than 100 matching *florist* account(s); showing 1-8." in text
+    assert "Add more of a name, reference or keyword to narrow it down." in text
+    assert [b["text"]["text"] for b in reply["blocks"][-1]["elements"]] == ["Next"]
