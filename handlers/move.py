@@ -253,13 +253,13 @@ def suggest_destinations(
         except Denied:
             ack(options=[])
             return
-        found = account_store.search(
+        found = account_store.first_matches(
             session,
             query,
             limit=MAX_OPTIONS,
             exclude_id=fixed_id,
             with_credits_only=direction.chosen_has_credits,
-        ).accounts
+        )
         options = [
             {"text": {"type": "plain_text", "text": account_label(account)}, "value": str(account.id)}
             for account in found

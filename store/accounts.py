@@ -185,28 +185,80 @@ def search(
 
     Pages walk ix_accounts_name_order, so a common word costs about as much as a rare one.
     """
-    sqlite_fts = session.get_bind().dialect.name == "sqlite"
-
-    def matches(walk_name_order: bool = False) -> Select[Account]:
-        statement = matching(
-            query,
-            include_inactive=include_inactive,
-            exclude_id=exclude_id,
-            sqlite_fts=sqlite_fts,
-            walk_name_order=walk_name_order,
-        )
-        return statement.where(Account.balance > 0) if with_credits_only else statement
-
-    counted = matches()
-    exact, walk = _survey(session, counted, query, limit, sqlite_fts)
-    listed = matches(walk_name_order=True) if walk else counted
-    if exact is not None:
-        counted, listed = (statement.where(Account.id != exact.id) for statement in (counted, listed))
-    page = _page(session, listed, counted, exact, offset, limit)
+    found = _Matches.find(session, query, limit, include_inactive, exclude_id, with_credits_only)
+    page = found.page(offset, limit)
     if not page.accounts and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
-        page = _page(session, listed, counted, exact, max(page.total - 1, 0) // limit * limit, limit)
+        page = found.page(max(page.total - 1, 0) // limit * limit, limit)
     return page
+
+
+def first_matches(
+    session: Session,
+    query: str,
+    *,
+    limit: int,
+    exclude_id: int | None = None,
+    with_credits_only: bool = False,
+) -> list[Account]:
+    """The first `limit` matches in search order, uncounted: what a picker offers."""
+    return _Matches.find(session, query, limit, False, exclude_id, with_credits_only).listing(0, limit)
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """A search ready to run: the exact-reference account, and the rest to list and to count."""
+
+    session: Session
+    exact: Account | None
+    listed: Select[Account]  # the others, in the form that lists them fastest
+    counted: Select[Account]  # the others, in the form that counts them fastest
+
+    @classmethod
+    def find(
+        cls,
+        session: Session,
+        query: str,
+        limit: int,
+        include_inactive: bool,
+        exclude_id: int | None,
+        with_credits_only: bool,
+    ) -> _Matches:
+        sqlite_fts = session.get_bind().dialect.name == "sqlite"
+
+        def matches(walk_name_order: bool = False) -> Select[Account]:
+            statement = matching(
+                query,
+                include_inactive=include_inactive,
+                exclude_id=exclude_id,
+                sqlite_fts=sqlite_fts,
+                walk_name_order=walk_name_order,
+            )
+            return statement.where(Account.balance > 0) if with_credits_only else statement
+
+        counted = matches()
+        exact, walk = _survey(session, counted, query, limit, sqlite_fts)
+        listed = matches(walk_name_order=True) if walk else counted
+        if exact is not None:
+            counted, listed = (statement.where(Account.id != exact.id) for statement in (counted, listed))
+        return cls(session, exact, listed, counted)
+
+    def listing(self, offset: int, limit: int) -> list[Account]:
+        """Entries offset..offset+limit of [exact, *others by name]."""
+        ahead = [self.exact] if self.exact is not None else []
+        skip = max(offset - len(ahead), 0)
+        take = limit - len(ahead) if offset == 0 else limit
+        ordered = self.listed.order_by(func.lower(Account.name), Account.id)
+        return (ahead if offset == 0 else []) + list(self.session.scalars(ordered.offset(skip).limit(take)))
+
+    def page(self, offset: int, limit: int) -> Page:
+        """A page, with matches counted up to a limit."""
+        enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
+        first = self.counted.with_only_columns(Account.id).limit(enough + 1).subquery()
+        counted = (self.exact is not None) + (
+            self.session.scalar(select(func.count()).select_from(first)) or 0
+        )
+        return Page(self.listing(offset, limit), min(counted, enough), offset, limit, more=counted > enough)
 
 
 def _survey(
@@ -241,23 +293,3 @@ def _survey(
     exact = session.get(Account, found[0]) if found[0] is not None else None
     walk = sqlite_fts and phrase is not None and found[2] ** 2 > limit * (found[1] or 0)
     return exact, walk
-
-
-def _page(
-    session: Session,
-    others: Select[Account],
-    counted_others: Select[Account],
-    exact: Account | None,
-    offset: int,
-    limit: int,
-) -> Page:
-    """Page `offset` of [exact, *others by name], counting matches up to a limit."""
-    ahead = [exact] if exact is not None else []
-    skip = max(offset - len(ahead), 0)
-    take = limit - len(ahead) if offset == 0 else limit
-    rows = session.scalars(others.order_by(func.lower(Account.name), Account.id).offset(skip).limit(take))
-    accounts = (ahead if offset == 0 else []) + list(rows)
-    enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether there is a next page
-    first_matches = counted_others.with_only_columns(Account.id).limit(enough + 1).subquery()
-    counted = len(ahead) + (session.scalar(select(func.count()).select_from(first_matches)) or 0)
-    return Page(accounts, min(counted, enough), offset, limit, more=counted > enough)
