@@ -185,12 +185,14 @@ def search(
 
     Pages walk ix_accounts_name_order, so a common word costs about as much as a rare one.
     """
-    found = _Matches.find(session, query, limit, include_inactive, exclude_id, with_credits_only)
-    page = found.page(offset, limit)
-    if not page.accounts and offset:
+    enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
+    found = _Matches.find(session, query, limit, include_inactive, exclude_id, with_credits_only, enough)
+    listed = found.listing(offset, limit)
+    if not listed and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
-        page = found.page(max(page.total - 1, 0) // limit * limit, limit)
-    return page
+        offset = max(found.counted - 1, 0) // limit * limit
+        listed = found.listing(offset, limit)
+    return Page(listed, min(found.counted, enough), offset, limit, more=found.counted > enough)
 
 
 def first_matches(
@@ -207,12 +209,12 @@ def first_matches(
 
 @dataclass(frozen=True)
 class _Matches:
-    """A search ready to run: the exact-reference account, and the rest to list and to count."""
+    """A search ready to list: the exact-reference account, the rest, and how many there are."""
 
     session: Session
     exact: Account | None
-    listed: Select[Account]  # the others, in the form that lists them fastest
-    counted: Select[Account]  # the others, in the form that counts them fastest
+    others: Select[Account]  # in the form that lists them fastest
+    counted: int  # all matches, counted up to count_up_to + 1
 
     @classmethod
     def find(
@@ -223,7 +225,15 @@ class _Matches:
         include_inactive: bool,
         exclude_id: int | None,
         with_credits_only: bool,
+        count_up_to: int = 0,
     ) -> _Matches:
+        """One round trip finds the exact-reference account, counts, and picks how to list.
+
+        SQLite's planner cannot see how many rows an FTS5 phrase matches, so left alone it always
+        fetches and sorts every match: right for a reference, slow for a common word. Walking the
+        name index instead reads about limit × accounts / matches entries, against `matches` rows
+        sorted, so it walks from matches² > limit × accounts.
+        """
         sqlite_fts = session.get_bind().dialect.name == "sqlite"
 
         def matches(walk_name_order: bool = False) -> Select[Account]:
@@ -236,60 +246,40 @@ class _Matches:
             )
             return statement.where(Account.balance > 0) if with_credits_only else statement
 
-        counted = matches()
-        exact, walk = _survey(session, counted, query, limit, sqlite_fts)
-        listed = matches(walk_name_order=True) if walk else counted
+        candidates = matches()
+        reference = query.strip().upper()
+        might_be_reference = reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH
+        exact_id = candidates.with_only_columns(Account.id).where(Account.reference == reference)
+        first = candidates.with_only_columns(Account.id).limit(count_up_to + 1).subquery()
+        columns = [
+            exact_id.scalar_subquery() if might_be_reference else null(),
+            select(func.count()).select_from(first).scalar_subquery() if count_up_to else null(),
+        ]
+        phrase = _fts_phrase(query.strip().lower())
+        if sqlite_fts and phrase:
+            fts_matches = (
+                select(literal_column("1"))
+                .select_from(text("accounts_fts"))
+                .where(text("accounts_fts MATCH :phrase").bindparams(phrase=phrase))
+                .limit(4096)
+                .subquery()
+            )
+            columns += [
+                select(func.max(Account.id)).scalar_subquery(),
+                select(func.count()).select_from(fts_matches).scalar_subquery(),
+            ]
+        survey = session.execute(select(*columns)).one()
+        exact = session.get(Account, survey[0]) if survey[0] is not None else None
+        walk = sqlite_fts and phrase is not None and survey[3] ** 2 > limit * (survey[2] or 0)
+        others = matches(walk_name_order=True) if walk else candidates
         if exact is not None:
-            counted, listed = (statement.where(Account.id != exact.id) for statement in (counted, listed))
-        return cls(session, exact, listed, counted)
+            others = others.where(Account.id != exact.id)
+        return cls(session, exact, others, survey[1] or 0)
 
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""
         ahead = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit
-        ordered = self.listed.order_by(func.lower(Account.name), Account.id)
+        ordered = self.others.order_by(func.lower(Account.name), Account.id)
         return (ahead if offset == 0 else []) + list(self.session.scalars(ordered.offset(skip).limit(take)))
-
-    def page(self, offset: int, limit: int) -> Page:
-        """A page, with matches counted up to a limit."""
-        enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
-        first = self.counted.with_only_columns(Account.id).limit(enough + 1).subquery()
-        counted = (self.exact is not None) + (
-            self.session.scalar(select(func.count()).select_from(first)) or 0
-        )
-        return Page(self.listing(offset, limit), min(counted, enough), offset, limit, more=counted > enough)
-
-
-def _survey(
-    session: Session, candidates: Select[Account], query: str, limit: int, sqlite_fts: bool
-) -> tuple[Account | None, bool]:
-    """In one round trip: the account whose reference is the query, and how to list the rest.
-
-    The second value says whether SQLite should walk the name index, probing the FTS5 matches,
-    rather than fetch and sort every match. Its planner cannot see how many rows an FTS5 phrase
-    matches, so left alone it always sorts: right for a reference, slow for a common word.
-    Walking reads about limit × accounts / matches index entries and sorting about `matches`
-    rows, so walking wins from matches² > limit × accounts.
-    """
-    reference = query.strip().upper()
-    might_be_reference = reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH
-    exact_id = candidates.with_only_columns(Account.id).where(Account.reference == reference)
-    columns = [exact_id.scalar_subquery() if might_be_reference else null()]
-    phrase = _fts_phrase(query.strip().lower())
-    if sqlite_fts and phrase:
-        first_matches = (
-            select(literal_column("1"))
-            .select_from(text("accounts_fts"))
-            .where(text("accounts_fts MATCH :phrase").bindparams(phrase=phrase))
-            .limit(4096)
-            .subquery()
-        )
-        columns += [
-            select(func.max(Account.id)).scalar_subquery(),
-            select(func.count()).select_from(first_matches).scalar_subquery(),
-        ]
-    found = session.execute(select(*columns)).one()
-    exact = session.get(Account, found[0]) if found[0] is not None else None
-    walk = sqlite_fts and phrase is not None and found[2] ** 2 > limit * (found[1] or 0)
-    return exact, walk
