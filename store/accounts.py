@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, func, literal_column, null, or_, select, text
+from sqlalchemy import Select, String, bindparam, func, literal_column, null, or_, select, text
 from sqlalchemy.orm import Session
 
 from store import audit
@@ -120,55 +122,133 @@ class Page:
 COUNT_LIMIT = 100
 
 FTS_MIN_LENGTH = 3  # the trigram tokenizer cannot match anything shorter
+SEARCHED_COLUMNS = (Account.name, Account.reference, Account.keyword)
 
 
-def matching(
-    query: str = "",
-    *,
-    include_inactive: bool = False,
-    exclude_id: int | None = None,
-    sqlite_fts: bool = False,
-    walk_name_order: bool = False,
-) -> Select[Account]:
-    """Accounts whose name, reference or keyword contains `query`, case-insensitively.
+@dataclass(frozen=True)
+class _Query:
+    """What one search asks for; its `shape` picks the prepared statements it runs."""
 
-    With sqlite_fts, needles of 3+ characters use the accounts_fts trigram index (migration
-    0002) instead of a table scan; on PostgreSQL the LIKEs below are served by pg_trgm indexes.
-    With walk_name_order too, SQLite walks accounts in name order and probes the FTS5 matches
-    instead of fetching and sorting them all (see _fts_matches_many).
+    text: str
+    include_inactive: bool = False
+    exclude_id: int | None = None
+    with_credits_only: bool = False
+    sqlite_fts: bool = False
+
+    @property
+    def needle(self) -> str:
+        return self.text.strip().lower()
+
+    @property
+    def fts_phrase(self) -> str | None:
+        """An FTS5 string literal, which the trigram tokenizer matches as a substring anywhere."""
+        if not self.sqlite_fts or len(self.needle) < FTS_MIN_LENGTH:
+            return None
+        return '"' + self.needle.replace('"', '""') + '"'
+
+    @property
+    def reference(self) -> str | None:
+        reference = self.text.strip().upper()
+        return reference if reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH else None
+
+    def shape(self, walk_name_order: bool = False) -> _Shape:
+        return _Shape(
+            fts=self.fts_phrase is not None,
+            like=self.fts_phrase is None and bool(self.needle),
+            include_inactive=self.include_inactive,
+            excluding=self.exclude_id is not None,
+            with_credits_only=self.with_credits_only,
+            walk_name_order=walk_name_order,
+        )
+
+    def parameters(self) -> dict[str, Any]:
+        escaped = self.needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return {
+            "phrase": self.fts_phrase,
+            "pattern": f"%{escaped}%",
+            "exclude_id": self.exclude_id,
+            "reference": self.reference,
+        }
+
+
+@dataclass(frozen=True)
+class _Shape:
+    fts: bool
+    like: bool
+    include_inactive: bool
+    excluding: bool
+    with_credits_only: bool
+    walk_name_order: bool
+
+
+# Statements are built once per shape and run with parameters: building and hashing a fresh
+# statement for every keystroke in a picker cost more than SQLite took to answer it.
+@functools.cache
+def _candidates(shape: _Shape) -> Select[Account]:
+    """Accounts whose name, reference or keyword contains the needle, case-insensitively.
+
+    SQLite serves needles of 3+ characters from the accounts_fts trigram index (migration 0002);
+    PostgreSQL serves the LIKEs from pg_trgm indexes. With walk_name_order, SQLite walks
+    accounts in name order and probes the FTS5 matches instead of fetching and sorting them all.
     """
     statement = select(Account)
-    if not include_inactive:
+    if not shape.include_inactive:
         statement = statement.where(Account.active.is_(True))
-    if exclude_id is not None:
-        statement = statement.where(Account.id != exclude_id)
-    needle = query.strip().lower()
-    phrase = _fts_phrase(needle)
-    if sqlite_fts and phrase:
+    if shape.excluding:
+        statement = statement.where(Account.id != bindparam("exclude_id"))
+    if shape.with_credits_only:
+        statement = statement.where(Account.balance > 0)
+    if shape.fts:
         # `id + 0` hides the rowid from SQLite's planner, leaving ix_accounts_name_order to drive.
-        probed = Account.id + 0 if walk_name_order else Account.id
-        statement = statement.where(
-            probed.in_(
-                select(text("rowid"))
-                .select_from(text("accounts_fts"))
-                .where(text("accounts_fts MATCH :fts_query").bindparams(fts_query=phrase))
-            )
+        probed = Account.id + 0 if shape.walk_name_order else Account.id
+        fts_rows = (
+            select(text("rowid")).select_from(text("accounts_fts")).where(text("accounts_fts MATCH :phrase"))
         )
-    elif needle:
+        statement = statement.where(probed.in_(fts_rows))
+    elif shape.like:
+        pattern = bindparam("pattern", type_=String)
         statement = statement.where(
-            or_(
-                *(
-                    func.lower(column).contains(needle, autoescape=True)
-                    for column in (Account.name, Account.reference, Account.keyword)
-                )
-            )
+            or_(*(func.lower(column).like(pattern, escape="/") for column in SEARCHED_COLUMNS))
         )
     return statement
 
 
-def _fts_phrase(needle: str) -> str | None:
-    """An FTS5 string literal, which the trigram tokenizer matches as a substring anywhere."""
-    return '"' + needle.replace('"', '""') + '"' if len(needle) >= FTS_MIN_LENGTH else None
+@functools.cache
+def _survey(shape: _Shape, counting: bool) -> Select[Any]:
+    """The exact-reference account's id, the matches counted up to a limit, and (for SQLite's
+    walk-or-sort choice) the highest account id and the FTS5 matches counted up to 4096."""
+    candidates = _candidates(shape).with_only_columns(Account.id)
+    exact_id = candidates.where(Account.reference == bindparam("reference")).scalar_subquery()
+    first = candidates.limit(bindparam("count_limit")).subquery()
+    columns: list[Any] = [
+        exact_id,
+        select(func.count()).select_from(first).scalar_subquery() if counting else null(),
+    ]
+    if shape.fts:
+        fts_rows = (
+            select(literal_column("1"))
+            .select_from(text("accounts_fts"))
+            .where(text("accounts_fts MATCH :phrase"))
+            .limit(4096)
+            .subquery()
+        )
+        columns += [
+            select(func.max(Account.id)).scalar_subquery(),
+            select(func.count()).select_from(fts_rows).scalar_subquery(),
+        ]
+    return select(*columns)
+
+
+@functools.cache
+def _listing(shape: _Shape) -> Select[Account]:
+    """The matches other than the exact-reference one, by name, a slice at a time."""
+    return (
+        _candidates(shape)
+        .where(Account.id.is_distinct_from(bindparam("exact_id")))
+        .order_by(func.lower(Account.name), Account.id)
+        .offset(bindparam("skip"))
+        .limit(bindparam("take"))
+    )
 
 
 def search(
@@ -209,11 +289,12 @@ def first_matches(
 
 @dataclass(frozen=True)
 class _Matches:
-    """A search ready to list: the exact-reference account, the rest, and how many there are."""
+    """A search ready to list: the exact-reference account, and how many matched."""
 
     session: Session
+    query: _Query
+    shape: _Shape  # how to list the others
     exact: Account | None
-    others: Select[Account]  # in the form that lists them fastest
     counted: int  # all matches, counted up to count_up_to + 1
 
     @classmethod
@@ -234,52 +315,33 @@ class _Matches:
         name index instead reads about limit × accounts / matches entries, against `matches` rows
         sorted, so it walks from matches² > limit × accounts.
         """
-        sqlite_fts = session.get_bind().dialect.name == "sqlite"
-
-        def matches(walk_name_order: bool = False) -> Select[Account]:
-            statement = matching(
-                query,
-                include_inactive=include_inactive,
-                exclude_id=exclude_id,
-                sqlite_fts=sqlite_fts,
-                walk_name_order=walk_name_order,
-            )
-            return statement.where(Account.balance > 0) if with_credits_only else statement
-
-        candidates = matches()
-        reference = query.strip().upper()
-        might_be_reference = reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH
-        exact_id = candidates.with_only_columns(Account.id).where(Account.reference == reference)
-        first = candidates.with_only_columns(Account.id).limit(count_up_to + 1).subquery()
-        columns = [
-            exact_id.scalar_subquery() if might_be_reference else null(),
-            select(func.count()).select_from(first).scalar_subquery() if count_up_to else null(),
-        ]
-        phrase = _fts_phrase(query.strip().lower())
-        if sqlite_fts and phrase:
-            fts_matches = (
-                select(literal_column("1"))
-                .select_from(text("accounts_fts"))
-                .where(text("accounts_fts MATCH :phrase").bindparams(phrase=phrase))
-                .limit(4096)
-                .subquery()
-            )
-            columns += [
-                select(func.max(Account.id)).scalar_subquery(),
-                select(func.count()).select_from(fts_matches).scalar_subquery(),
-            ]
-        survey = session.execute(select(*columns)).one()
+        asked = _Query(
+            query,
+            include_inactive,
+            exclude_id,
+            with_credits_only,
+            session.get_bind().dialect.name == "sqlite",
+        )
+        survey: tuple[Any, ...] = tuple(
+            session.execute(
+                _survey(asked.shape(), counting=count_up_to > 0),
+                {**asked.parameters(), "count_limit": count_up_to + 1},
+            ).one()
+        )
         exact = session.get(Account, survey[0]) if survey[0] is not None else None
-        walk = sqlite_fts and phrase is not None and survey[3] ** 2 > limit * (survey[2] or 0)
-        others = matches(walk_name_order=True) if walk else candidates
-        if exact is not None:
-            others = others.where(Account.id != exact.id)
-        return cls(session, exact, others, survey[1] or 0)
+        walk = asked.shape().fts and survey[3] ** 2 > limit * (survey[2] or 0)
+        return cls(session, asked, asked.shape(walk_name_order=walk), exact, survey[1] or 0)
 
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""
         ahead = [self.exact] if self.exact is not None else []
-        skip = max(offset - len(ahead), 0)
-        take = limit - len(ahead) if offset == 0 else limit
-        ordered = self.others.order_by(func.lower(Account.name), Account.id)
-        return (ahead if offset == 0 else []) + list(self.session.scalars(ordered.offset(skip).limit(take)))
+        others = self.session.scalars(
+            _listing(self.shape),
+            {
+                **self.query.parameters(),
+                "exact_id": self.exact.id if self.exact is not None else None,
+                "skip": max(offset - len(ahead), 0),
+                "take": limit - len(ahead) if offset == 0 else limit,
+            },
+        )
+        return (ahead if offset == 0 else []) + list(others)
