@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store import audit
 from store.errors import StoreError
 from store.models import Role, RoleGrant
 
+# Checked on every request, so built once: a column, not an ORM object, is all it needs.
+_ROLE_OF = select(RoleGrant.role).where(RoleGrant.slack_user_id == bindparam("user_id"))
+
 
 def role_of(session: Session, slack_user_id: str) -> Role | None:
-    grant = session.get(RoleGrant, slack_user_id)
-    return Role(grant.role) if grant else None
+    role = session.scalar(_ROLE_OF, {"user_id": slack_user_id})
+    return Role(role) if role else None
 
 
 def parse_role(raw: str) -> Role:
