@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, func, literal_column, null, or_, select, text
+from sqlalchemy import ColumnElement, Select, String, bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from store import audit
@@ -213,39 +213,46 @@ def _candidates(shape: _Shape) -> Select[Account]:
     return statement
 
 
+# Enough matches to know that walking the name index is the cheaper way to list a page.
+WALK_PROBE = 4096
+
+
 @functools.cache
-def _survey(shape: _Shape, counting: bool) -> Select[Any]:
-    """The exact-reference account's id, the matches counted up to a limit, and (for SQLite's
-    walk-or-sort choice) the highest account id and the FTS5 matches counted up to 4096."""
+def _survey(shape: _Shape) -> Select[Any]:
+    """One row: the exact-reference account's id, the matches counted up to :count_limit, the
+    highest account id, and on SQLite the FTS5 matches counted up to WALK_PROBE."""
     candidates = _candidates(shape).with_only_columns(Account.id)
-    exact_id = candidates.where(Account.reference == bindparam("reference")).scalar_subquery()
     first = candidates.limit(bindparam("count_limit")).subquery()
     columns: list[Any] = [
-        exact_id,
-        select(func.count()).select_from(first).scalar_subquery() if counting else null(),
+        candidates.where(Account.reference == bindparam("reference")).scalar_subquery(),
+        select(func.count()).select_from(first).scalar_subquery(),
+        select(func.max(Account.id)).scalar_subquery(),
     ]
     if shape.fts:
         fts_rows = (
             select(literal_column("1"))
             .select_from(text("accounts_fts"))
             .where(text("accounts_fts MATCH :phrase"))
-            .limit(4096)
+            .limit(WALK_PROBE)
             .subquery()
         )
-        columns += [
-            select(func.max(Account.id)).scalar_subquery(),
-            select(func.count()).select_from(fts_rows).scalar_subquery(),
-        ]
+        columns.append(select(func.count()).select_from(fts_rows).scalar_subquery())
     return select(*columns)
 
 
 @functools.cache
 def _listing(shape: _Shape) -> Select[Account]:
     """The matches other than the exact-reference one, by name, a slice at a time."""
+    by_name: ColumnElement[Any] = func.lower(Account.name)
+    if not shape.walk_name_order:
+        # An expression ix_accounts_name_order does not cover: the planner must fetch the
+        # matches and sort them, rather than walk the index on an estimate. PostgreSQL guesses
+        # 1% for `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
+        by_name = by_name.concat("")
     return (
         _candidates(shape)
         .where(Account.id.is_distinct_from(bindparam("exact_id")))
-        .order_by(func.lower(Account.name), Account.id)
+        .order_by(by_name, Account.id)
         .offset(bindparam("skip"))
         .limit(bindparam("take"))
     )
@@ -310,10 +317,12 @@ class _Matches:
     ) -> _Matches:
         """One round trip finds the exact-reference account, counts, and picks how to list.
 
-        SQLite's planner cannot see how many rows an FTS5 phrase matches, so left alone it always
-        fetches and sorts every match: right for a reference, slow for a common word. Walking the
-        name index instead reads about limit × accounts / matches entries, against `matches` rows
-        sorted, so it walks from matches² > limit × accounts.
+        Listing a page by name either walks ix_accounts_name_order until it has a page, reading
+        about limit × accounts / matches entries, or fetches every match and sorts, so walking
+        wins from matches² > limit × accounts. Neither planner can see that number: SQLite cannot
+        look into FTS5, and PostgreSQL's estimates for LIKE '%…%' are guesses. So count: on
+        SQLite the FTS5 matches (cheap: no table rows), elsewhere the matches themselves, both
+        only up to WALK_PROBE, enough to know that walking wins.
         """
         asked = _Query(
             query,
@@ -322,15 +331,18 @@ class _Matches:
             with_credits_only,
             session.get_bind().dialect.name == "sqlite",
         )
+        fts = asked.shape().fts
+        count_limit = count_up_to if fts else max(count_up_to, WALK_PROBE)
         survey: tuple[Any, ...] = tuple(
             session.execute(
-                _survey(asked.shape(), counting=count_up_to > 0),
-                {**asked.parameters(), "count_limit": count_up_to + 1},
+                _survey(asked.shape()), {**asked.parameters(), "count_limit": count_limit + 1}
             ).one()
         )
-        exact = session.get(Account, survey[0]) if survey[0] is not None else None
-        walk = asked.shape().fts and survey[3] ** 2 > limit * (survey[2] or 0)
-        return cls(session, asked, asked.shape(walk_name_order=walk), exact, survey[1] or 0)
+        exact_id, counted, accounts, *fts_counted = survey
+        spread = fts_counted[0] if fts else min(counted, WALK_PROBE)
+        walk = spread >= WALK_PROBE or spread**2 > limit * (accounts or 0)
+        exact = session.get(Account, exact_id) if exact_id is not None else None
+        return cls(session, asked, asked.shape(walk_name_order=walk), exact, counted)
 
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""

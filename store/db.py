@@ -30,7 +30,18 @@ def make_engine(url: str, **options: Any) -> Engine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
-    return create_engine(url, **options)
+    engine = create_engine(url, **options)
+    event.listen(engine, "connect", _configure_postgresql)
+    return engine
+
+
+def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares a statement after 5 runs, and PostgreSQL then may switch to a generic
+    # plan that assumes nothing about the LIKE pattern: for searches that meant sorting the
+    # whole table (6.8 ms instead of 1.4 ms at 10k accounts). Plan each run for its values.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 def _begin_sqlite(connection: Connection) -> None:

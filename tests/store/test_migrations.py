@@ -61,3 +61,10 @@ def test_reminder_state_moves_to_its_own_table_and_back(engine: Engine, session_
         ).all()
         assert rows == [(1, 2, True), (2, 0, False)]
     db.upgrade(engine)
+
+
+def test_postgresql_connections_plan_searches_for_their_own_values(database_url: str, engine: Engine):
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no generic plans")
+    with engine.connect() as connection:
+        assert connection.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
