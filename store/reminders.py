@@ -18,7 +18,6 @@ from sqlalchemy import (
     Update,
     and_,
     exists,
-    insert,
     literal,
     literal_column,
     select,
@@ -151,39 +150,37 @@ def _rowcount(session: Session, statement: Update) -> int:
     return result.rowcount
 
 
+def _upsert(session: Session) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT."""
+    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 def mark_crossings(session: Session) -> tuple[int, int]:
     """Start an episode for accounts that fell below their level; end it for those that recovered.
 
-    Three set-based statements, however many accounts there are; returns (newly low, recovered).
+    Two set-based statements, each driven by a small index (accounts below their level; accounts
+    in an episode), however many accounts there are; returns (newly low, recovered).
     """
-    short = select(Account.id).where(_shortfall())
-    fell_again = _rowcount(
-        session,
-        update(ReminderEpisode)
-        .where(ReminderEpisode.low.is_(False), ReminderEpisode.account_id.in_(short))
-        .values(low=True, number=ReminderEpisode.number + 1)
-        .execution_options(synchronize_session=False),
+    episode = _upsert(session)(ReminderEpisode).from_select(
+        ["account_id", "number", "low"], select(Account.id, literal(1), true()).where(_shortfall())
     )
-    never_low_before = ~exists().where(ReminderEpisode.account_id == Account.id)
-    # Counted with RETURNING: psycopg reports no rowcount for INSERT ... SELECT.
-    fell_first_time = len(
-        session.execute(
-            insert(ReminderEpisode)
-            .from_select(
-                ["account_id", "number", "low"],
-                select(Account.id, literal(1), true()).where(_shortfall(), never_low_before),
-            )
-            .returning(ReminderEpisode.account_id)
-        ).all()
-    )
+    # A first drop inserts episode 1; a drop after recovering starts the next episode; an account
+    # still in its episode is left alone and not returned.
+    fell = session.execute(
+        episode.on_conflict_do_update(
+            index_elements=[ReminderEpisode.account_id],
+            set_={"number": ReminderEpisode.number + 1, "low": True},
+            where=ReminderEpisode.low.is_(False),
+        ).returning(ReminderEpisode.account_id)
+    ).all()
     recovered = _rowcount(
         session,
         update(ReminderEpisode)
-        .where(_in_episode(), ReminderEpisode.account_id.not_in(short))
+        .where(_in_episode(), ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())))
         .values(low=False)
         .execution_options(synchronize_session=False),
     )
-    return fell_again + fell_first_time, recovered
+    return len(fell), recovered
 
 
 @dataclass(frozen=True)
@@ -233,9 +230,8 @@ def record_deliveries(session: Session, sent: Sequence[tuple[DueAlert, str]], no
     """Remember alerts that were sent, in one statement; any another pass recorded are kept as they are."""
     if not sent:
         return
-    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        dialect_insert(ReminderDelivery).on_conflict_do_nothing(),
+        _upsert(session)(ReminderDelivery).on_conflict_do_nothing(),
         [
             {
                 "account_id": alert.account_id,
