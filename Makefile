@@ -22,6 +22,10 @@ test: setup-test
 	$(BIN)/pytest -n 2
 
 lint: setup-test
-	$(BIN)/ruff format --check bot handlers store tests
-	$(BIN)/ruff check bot handlers store tests
+	$(BIN)/ruff format --check bot handlers store tests bench
+	$(BIN)/ruff check bot handlers store tests bench
 	$(BIN)/mypy
+
+# The benchmarks (not part of the tests), e.g. make bench BENCH_ARGS="--sizes 100000"
+bench: setup-test
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

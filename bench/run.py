@@ -3,8 +3,9 @@
     python -m bench.run [--sizes 10000,100000,1000000] [--postgres URL] [--requests 1000]
 
 For each database (SQLite always; PostgreSQL when --postgres is given) and each size it:
-generates accounts with opening ledger entries, serves the real bot on waitress against a fake
-Slack Web API, and measures, over signed HTTP requests exactly as Slack sends them:
+generates accounts with opening ledger entries, serves the real bot on waitress against the fake
+Slack Web API (in a process of its own, as Slack is remote), and measures, over signed HTTP
+requests exactly as Slack sends them:
   - ack latency (p50/p99) of `/accounts QUERY` and of the Move credits destination
     `block_suggestion`, against a bare Bolt app answering a slash command with fixed text;
   - credit moves per second with 1, 4 and 16 concurrent clients, then checks the ledger;

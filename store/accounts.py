@@ -8,7 +8,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from store import audit
@@ -153,6 +165,7 @@ class _Query:
 
     def shape(self, walk_name_order: bool = False) -> _Shape:
         return _Shape(
+            postgresql=not self.sqlite_fts,
             fts=self.fts_phrase is not None,
             like=self.fts_phrase is None and bool(self.needle),
             include_inactive=self.include_inactive,
@@ -173,6 +186,7 @@ class _Query:
 
 @dataclass(frozen=True)
 class _Shape:
+    postgresql: bool
     fts: bool
     like: bool
     include_inactive: bool
@@ -222,11 +236,17 @@ def _survey(shape: _Shape) -> Select[Any]:
     """One row: the exact-reference account's id, the matches counted up to :count_limit, the
     highest account id, and on SQLite the FTS5 matches counted up to WALK_PROBE."""
     candidates = _candidates(shape).with_only_columns(Account.id)
-    first = candidates.limit(bindparam("count_limit")).subquery()
+    accounts = select(func.max(Account.id)).scalar_subquery()
+    count_limit: Any = bindparam("count_limit")
+    if shape.postgresql:
+        # Count just past the walk point √(page size × accounts), and no further.
+        walk_point = cast(func.sqrt(bindparam("page_size") * func.coalesce(accounts, 0)), Integer) + 2
+        count_limit = func.greatest(count_limit, walk_point)
+    first = candidates.limit(count_limit).subquery()
     columns: list[Any] = [
         candidates.where(Account.reference == bindparam("reference")).scalar_subquery(),
         select(func.count()).select_from(first).scalar_subquery(),
-        select(func.max(Account.id)).scalar_subquery(),
+        accounts,
     ]
     if shape.fts:
         fts_rows = (
@@ -321,8 +341,8 @@ class _Matches:
         about limit × accounts / matches entries, or fetches every match and sorts, so walking
         wins from matches² > limit × accounts. Neither planner can see that number: SQLite cannot
         look into FTS5, and PostgreSQL's estimates for LIKE '%…%' are guesses. So count: on
-        SQLite the FTS5 matches (cheap: no table rows), elsewhere the matches themselves, both
-        only up to WALK_PROBE, enough to know that walking wins.
+        SQLite the FTS5 matches (cheap: no table rows) up to WALK_PROBE; on PostgreSQL the
+        matches themselves, just past that walk point; SQLite's short needles up to WALK_PROBE.
         """
         asked = _Query(
             query,
@@ -331,15 +351,15 @@ class _Matches:
             with_credits_only,
             session.get_bind().dialect.name == "sqlite",
         )
-        fts = asked.shape().fts
-        count_limit = count_up_to if fts else max(count_up_to, WALK_PROBE)
+        shape = asked.shape()
+        count_limit = count_up_to if shape.fts or shape.postgresql else max(count_up_to, WALK_PROBE)
         survey: tuple[Any, ...] = tuple(
             session.execute(
-                _survey(asked.shape()), {**asked.parameters(), "count_limit": count_limit + 1}
+                _survey(shape), {**asked.parameters(), "count_limit": count_limit + 1, "page_size": limit}
             ).one()
         )
         exact_id, counted, accounts, *fts_counted = survey
-        spread = fts_counted[0] if fts else min(counted, WALK_PROBE)
+        spread = fts_counted[0] if shape.fts else min(counted, WALK_PROBE)
         walk = spread >= WALK_PROBE or spread**2 > limit * (accounts or 0)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, asked.shape(walk_name_order=walk), exact, counted)
