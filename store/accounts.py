@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,11 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     bindparam,
-    cast,
     func,
     literal_column,
     or_,
@@ -165,7 +164,6 @@ class _Query:
 
     def shape(self, walk_name_order: bool = False) -> _Shape:
         return _Shape(
-            postgresql=not self.sqlite_fts,
             fts=self.fts_phrase is not None,
             like=self.fts_phrase is None and bool(self.needle),
             include_inactive=self.include_inactive,
@@ -186,7 +184,6 @@ class _Query:
 
 @dataclass(frozen=True)
 class _Shape:
-    postgresql: bool
     fts: bool
     like: bool
     include_inactive: bool
@@ -227,33 +224,25 @@ def _candidates(shape: _Shape) -> Select[Account]:
     return statement
 
 
-# Enough matches to know that walking the name index is the cheaper way to list a page.
-WALK_PROBE = 4096
+_ACCOUNTS = select(func.max(Account.id))  # how many accounts, near enough, from the primary key
 
 
 @functools.cache
 def _survey(shape: _Shape) -> Select[Any]:
-    """One row: the exact-reference account's id, the matches counted up to :count_limit, the
-    highest account id, and on SQLite the FTS5 matches counted up to WALK_PROBE."""
+    """One row: the exact-reference account's id, the matches counted up to :count_limit, and on
+    SQLite the FTS5 matches counted up to :walk_point."""
     candidates = _candidates(shape).with_only_columns(Account.id)
-    accounts = select(func.max(Account.id)).scalar_subquery()
-    count_limit: Any = bindparam("count_limit")
-    if shape.postgresql:
-        # Count just past the walk point √(page size × accounts), and no further.
-        walk_point = cast(func.sqrt(bindparam("page_size") * func.coalesce(accounts, 0)), Integer) + 2
-        count_limit = func.greatest(count_limit, walk_point)
-    first = candidates.limit(count_limit).subquery()
+    first = candidates.limit(bindparam("count_limit")).subquery()
     columns: list[Any] = [
         candidates.where(Account.reference == bindparam("reference")).scalar_subquery(),
         select(func.count()).select_from(first).scalar_subquery(),
-        accounts,
     ]
     if shape.fts:
         fts_rows = (
             select(literal_column("1"))
             .select_from(text("accounts_fts"))
             .where(text("accounts_fts MATCH :phrase"))
-            .limit(WALK_PROBE)
+            .limit(bindparam("walk_point"))
             .subquery()
         )
         columns.append(select(func.count()).select_from(fts_rows).scalar_subquery())
@@ -335,14 +324,14 @@ class _Matches:
         with_credits_only: bool,
         count_up_to: int = 0,
     ) -> _Matches:
-        """One round trip finds the exact-reference account, counts, and picks how to list.
+        """Find the exact-reference account, count, and pick how to list, in two round trips.
 
         Listing a page by name either walks ix_accounts_name_order until it has a page, reading
         about limit × accounts / matches entries, or fetches every match and sorts, so walking
-        wins from matches² > limit × accounts. Neither planner can see that number: SQLite cannot
-        look into FTS5, and PostgreSQL's estimates for LIKE '%…%' are guesses. So count: on
-        SQLite the FTS5 matches (cheap: no table rows) up to WALK_PROBE; on PostgreSQL the
-        matches themselves, just past that walk point; SQLite's short needles up to WALK_PROBE.
+        wins from matches² > limit × accounts: the walk point. Neither planner can see the number
+        of matches: SQLite cannot look into FTS5, and PostgreSQL's estimates for LIKE '%…%' are
+        guesses. So count, only up to the walk point: the FTS5 matches on SQLite (cheap: no table
+        rows), the matches themselves elsewhere.
         """
         asked = _Query(
             query,
@@ -352,15 +341,16 @@ class _Matches:
             session.get_bind().dialect.name == "sqlite",
         )
         shape = asked.shape()
-        count_limit = count_up_to if shape.fts or shape.postgresql else max(count_up_to, WALK_PROBE)
+        walk_point = math.isqrt(limit * (session.scalar(_ACCOUNTS) or 0)) + 1
+        count_limit = count_up_to if shape.fts else max(count_up_to, walk_point)
         survey: tuple[Any, ...] = tuple(
             session.execute(
-                _survey(shape), {**asked.parameters(), "count_limit": count_limit + 1, "page_size": limit}
+                _survey(shape),
+                {**asked.parameters(), "count_limit": count_limit + 1, "walk_point": walk_point},
             ).one()
         )
-        exact_id, counted, accounts, *fts_counted = survey
-        spread = fts_counted[0] if shape.fts else min(counted, WALK_PROBE)
-        walk = spread >= WALK_PROBE or spread**2 > limit * (accounts or 0)
+        exact_id, counted, *fts_counted = survey
+        walk = (fts_counted[0] if shape.fts else counted) >= walk_point
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, asked.shape(walk_name_order=walk), exact, counted)
 
