@@ -556,15 +556,18 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     if any(r.throughput for r in results):
         lines += [
             "",
-            "| DB | accounts | clients | moves/s | moves | errors | ledger check | moves lost |",
-            "|---|---:|---:|---:|---:|---:|---|---:|",
+            "| DB | accounts | moves/s with 1 / 4 / 16 clients | moves | errors | ledger check "
+            "| moves lost |",
+            "|---|---:|---|---:|---:|---|---:|",
         ]
         for r in results:
-            for clients, rate, moves, errors in r.throughput:
+            if r.throughput:
+                rates = " / ".join(f"{rate:,.0f}" for _, rate, _, _ in r.throughput)
+                moves = sum(moves for _, _, moves, _ in r.throughput)
+                errors = sum(errors for _, _, _, errors in r.throughput)
                 lines.append(
-                    f"| {r.backend} | {r.size:,} | {clients} | {rate:,.0f} | {moves:,} "
-                    f"| {errors} | {'passes' if r.ledger_ok else 'FAILS'} "
-                    f"| {r.moves_lost} |"
+                    f"| {r.backend} | {r.size:,} | {rates} | {moves:,} | {errors} "
+                    f"| {'passes' if r.ledger_ok else 'FAILS'} | {r.moves_lost} |"
                 )
     if any(r.reminders for r in results):
         lines += [

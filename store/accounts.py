@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     bindparam,
     func,
-    literal_column,
     or_,
     select,
     text,
@@ -192,6 +191,10 @@ class _Shape:
     walk_name_order: bool
 
 
+# The rowids of accounts whose name, reference or keyword contain the FTS5 phrase.
+_FTS_ROWS = select(text("rowid")).select_from(text("accounts_fts")).where(text("accounts_fts MATCH :phrase"))
+
+
 # Statements are built once per shape and run with parameters: building and hashing a fresh
 # statement for every keystroke in a picker cost more than SQLite took to answer it.
 @functools.cache
@@ -212,10 +215,7 @@ def _candidates(shape: _Shape) -> Select[Account]:
     if shape.fts:
         # `id + 0` hides the rowid from SQLite's planner, leaving ix_accounts_name_order to drive.
         probed = Account.id + 0 if shape.walk_name_order else Account.id
-        fts_rows = (
-            select(text("rowid")).select_from(text("accounts_fts")).where(text("accounts_fts MATCH :phrase"))
-        )
-        statement = statement.where(probed.in_(fts_rows))
+        statement = statement.where(probed.in_(_FTS_ROWS))
     elif shape.like:
         pattern = bindparam("pattern", type_=String)
         statement = statement.where(
@@ -238,13 +238,7 @@ def _survey(shape: _Shape) -> Select[Any]:
         select(func.count()).select_from(first).scalar_subquery(),
     ]
     if shape.fts:
-        fts_rows = (
-            select(literal_column("1"))
-            .select_from(text("accounts_fts"))
-            .where(text("accounts_fts MATCH :phrase"))
-            .limit(bindparam("walk_point"))
-            .subquery()
-        )
+        fts_rows = _FTS_ROWS.limit(bindparam("walk_point")).subquery()
         columns.append(select(func.count()).select_from(fts_rows).scalar_subquery())
     return select(*columns)
 
