@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -20,9 +23,24 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# FTS5's trigram tokenizer came in 3.34; RETURNING and ALTER TABLE DROP COLUMN in 3.35.
+SQLITE_MINIMUM = (3, 35)
+
+
+def check_sqlite_version(version: tuple[int, ...] = sqlite3.sqlite_version_info) -> None:
+    """StoreError naming the versions if this Python's SQLite is too old for the schema."""
+    if version < SQLITE_MINIMUM:
+        have, need = ".".join(map(str, version)), ".".join(map(str, SQLITE_MINIMUM))
+        raise StoreError(
+            f"admin-bot needs SQLite {need} or newer, but this Python's sqlite3 module has {have}: "
+            "use a newer Python build, or PostgreSQL."
+        )
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine whose transactions keep balances safe under concurrency."""
     if url.startswith("sqlite"):
+        check_sqlite_version()
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)

@@ -7,6 +7,7 @@ from alembic import command
 from sqlalchemy import Engine, text
 
 from store import accounts, db
+from store.errors import StoreError
 from tests.conftest import make_account
 
 
@@ -68,3 +69,11 @@ def test_postgresql_connections_plan_searches_for_their_own_values(database_url:
         pytest.skip("SQLite has no generic plans")
     with engine.connect() as connection:
         assert connection.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+
+
+def test_an_sqlite_too_old_for_the_schema_is_named_before_anything_runs():
+    with pytest.raises(
+        StoreError, match=r"needs SQLite 3\.35 or newer, but this Python's sqlite3 module has 3\.31\.1"
+    ):
+        db.check_sqlite_version((3, 31, 1))
+    db.check_sqlite_version((3, 35, 0))  # the oldest that works
