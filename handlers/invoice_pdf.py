@@ -15,6 +15,8 @@ from store.invoices import format_money
 from store.models import Invoice
 
 INVOICE_TEMPLATE = "invoice.html.j2"
+INVOICE_FONT = "DejaVu"
+FONTS = TEMPLATES / "fonts"
 
 # A document, not a Slack message: escape for HTML, which fpdf2's write_html parses.
 documents = Environment(
@@ -64,13 +66,14 @@ def render_invoice_html(invoice: Invoice, supplier: Supplier) -> str:
 
 def render_invoice_pdf(invoice: Invoice, supplier: Supplier) -> bytes:
     """One invoice (with its account loaded) as the bytes of a PDF file."""
-    html = render_invoice_html(invoice, supplier)
-    # The built-in Helvetica covers Latin-1 only; anything else prints as "?" rather than failing.
-    html = html.encode("latin-1", "replace").decode("latin-1")
     pdf = FPDF(format="A4")
+    # PDF's built-in fonts cover Latin-1 only; customers are called "Łódź Taxis" too. DejaVu
+    # Sans (templates/fonts, free licence) covers most scripts, and only the glyphs used are embedded.
+    pdf.add_font(INVOICE_FONT, "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font(INVOICE_FONT, "B", FONTS / "DejaVuSans-Bold.ttf")
     pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(supplier.name.encode("latin-1", "replace").decode("latin-1"))
+    pdf.set_author(supplier.name)
     pdf.add_page()
-    pdf.set_font("Helvetica", size=11)
-    pdf.write_html(html)
+    pdf.set_font(INVOICE_FONT, size=10)
+    pdf.write_html(render_invoice_html(invoice, supplier), font_family=INVOICE_FONT)
     return bytes(pdf.output())
