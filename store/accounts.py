@@ -273,7 +273,8 @@ def search(
 ) -> Page:
     """A page of matching accounts: the account whose reference is the query first, then by name.
 
-    Pages walk ix_accounts_name_order, so a common word costs about as much as a rare one.
+    The cost grows with the page and with at most √(limit × accounts) matches, never with the
+    whole table: see _Matches.find. Matches are counted up to COUNT_LIMIT (or the page's end).
     """
     enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
     found = _Matches.find(session, query, limit, include_inactive, exclude_id, with_credits_only, enough)
