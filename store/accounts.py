@@ -143,7 +143,7 @@ class _Query:
     include_inactive: bool = False
     exclude_id: int | None = None
     with_credits_only: bool = False
-    sqlite_fts: bool = False
+    sqlite_fts: bool = False  # the database is SQLite, with its accounts_fts index
 
     @property
     def needle(self) -> str:
