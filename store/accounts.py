@@ -336,13 +336,17 @@ class _Matches:
             session.get_bind().dialect.name == "sqlite",
         )
         shape = asked.shape()
-        walk_point = math.isqrt(limit * (session.scalar(_ACCOUNTS) or 0)) + 1
+        # Both statements return plain values, so they run on the connection (Core), skipping
+        # the ORM's per-statement bookkeeping: a tenth of a search's time.
+        walk_point = math.isqrt(limit * (session.connection().scalar(_ACCOUNTS) or 0)) + 1
         count_limit = count_up_to if shape.fts else max(count_up_to, walk_point)
         survey: tuple[Any, ...] = tuple(
-            session.execute(
+            session.connection()
+            .execute(
                 _survey(shape),
                 {**asked.parameters(), "count_limit": count_limit + 1, "walk_point": walk_point},
-            ).one()
+            )
+            .one()
         )
         exact_id, counted, *fts_counted = survey
         walk = (fts_counted[0] if shape.fts else counted) >= walk_point

@@ -11,12 +11,13 @@ from store import audit
 from store.errors import StoreError
 from store.models import Role, RoleGrant
 
-# Checked on every request, so built once: a column, not an ORM object, is all it needs.
+# Checked on every request, so built once and run on the session's connection: a column, not an
+# ORM object, is all it needs, and Core execution skips the ORM's per-statement bookkeeping.
 _ROLE_OF = select(RoleGrant.role).where(RoleGrant.slack_user_id == bindparam("user_id"))
 
 
 def role_of(session: Session, slack_user_id: str) -> Role | None:
-    role = session.scalar(_ROLE_OF, {"user_id": slack_user_id})
+    role = session.connection().scalar(_ROLE_OF, {"user_id": slack_user_id})
     return Role(role) if role else None
 
 
