@@ -16,7 +16,6 @@ requests exactly as Slack sends them:
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import random
 import re
@@ -35,17 +34,18 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from bench.fake_process import FakeSlackProcess
 from bot.app import create_app, make_client
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
+from handlers.reminders import run_low_credit_pass
 from store import accounts as account_store
 from store import db, ledger, roles
 from store.models import Role
+from tests.databases import migrated, scratch_postgresql
 from tests.slack_requests import DEFAULT_USER_ID, Response, SlackRequests
 
 SIGNING_SECRET = "bench-signing-secret"
@@ -95,6 +95,7 @@ class Dataset:
     size: int
     words: list[str]
     source_id: int  # an account with credits, the Move credits source
+    move_view: dict[str, Any] = field(default_factory=dict)  # its Move modal, as Slack holds it
 
 
 # ---------------------------------------------------------------------------------- data
@@ -194,31 +195,15 @@ def fresh_database(kind: str, postgres_url: str | None, workdir: Path) -> Iterat
     """A new, migrated, empty database; dropped afterwards."""
     if kind == "sqlite":
         path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
-        url = f"sqlite:///{path}"
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        engine.dispose()
         try:
-            yield url
+            yield migrated(f"sqlite:///{path}")
         finally:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     assert postgres_url
-    admin = create_engine(make_url(postgres_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    url = make_url(postgres_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    try:
+    with scratch_postgresql(postgres_url, BENCH_DATABASE) as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-        admin.dispose()
 
 
 # ------------------------------------------------------------------------------- serving
@@ -296,7 +281,7 @@ def search_terms(data: Dataset, count: int) -> list[str]:
 
 def latency_runs(slack: SlackRequests, data: Dataset, count: int) -> list[Latency]:
     terms = search_terms(data, count + 50)
-    view = build_move_modal_view(slack, data)
+    view = data.move_view
 
     def is_results(answer: Response) -> bool:
         return answer.status == 200 and "account(s)" in answer.text
@@ -314,18 +299,11 @@ def latency_runs(slack: SlackRequests, data: Dataset, count: int) -> list[Latenc
     return [search, suggest]
 
 
-def build_move_modal_view(slack: SlackRequests, data: Dataset) -> dict[str, Any]:
+def build_move_modal_view(session_factory: db.SessionFactory, source_id: int) -> dict[str, Any]:
     """The Move credits modal as Slack would hold it, with the ids Slack adds."""
-    view = dict(_source_view(data))
-    view.update({"id": "VBENCH001", "hash": "1.bench", "team_id": "T0BENCH"})
-    return view
-
-
-_SOURCE_VIEWS: dict[int, dict[str, Any]] = {}
-
-
-def _source_view(data: Dataset) -> dict[str, Any]:
-    return _SOURCE_VIEWS[data.source_id]
+    with session_factory.begin() as session:
+        view = build_move_modal(account_store.get(session, source_id))
+    return {**view, "id": "VBENCH001", "hash": "1.bench", "team_id": "T0BENCH"}
 
 
 def baseline_run(engine: Engine, fake: FakeSlackProcess, config: Config, count: int) -> Latency:
@@ -383,17 +361,6 @@ def moves_recorded(engine: Engine) -> int:
 # ------------------------------------------------------------------------------- reminders
 
 
-def find_reminder_pass() -> Callable[..., Any] | None:
-    for module in ("store.reminders", "handlers.reminders", "bot.reminders"):
-        try:
-            found = getattr(importlib.import_module(module), "run_low_credit_pass", None)
-        except ImportError:
-            continue
-        if found is not None:
-            return found
-    return None
-
-
 class TimedClient(WebClient):
     """A WebClient that adds up the time spent in Web API calls, to subtract the DMs."""
 
@@ -408,18 +375,14 @@ class TimedClient(WebClient):
 
 
 def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlackProcess) -> dict[str, float]:
-    run = find_reminder_pass()
-    if run is None:
-        return {}
     client = TimedClient(token=BOT_TOKEN, base_url=fake.api_url)
     started = time.perf_counter()
-    report = run(session_factory, client, datetime.now(UTC))
+    report = run_low_credit_pass(session_factory, client, datetime.now(UTC))
     first = time.perf_counter() - started
     dm_seconds = client.api_seconds
-    sent = len(getattr(report, "sent", []))
-    failed = len(getattr(report, "failed", []))
+    sent, failed = len(report.sent), len(report.failed)
     started = time.perf_counter()
-    run(session_factory, client, datetime.now(UTC))
+    run_low_credit_pass(session_factory, client, datetime.now(UTC))
     steady = time.perf_counter() - started
     return {
         "first": first,
@@ -496,9 +459,7 @@ def bench_one(
         load_seconds = time.perf_counter() - started
         print(f"[{backend} {size:,}] loaded in {load_seconds:.1f}s", file=sys.stderr)
         session_factory = db.make_session_factory(engine)
-        with session_factory.begin() as session:
-            source = account_store.get(session, data.source_id)
-            _SOURCE_VIEWS[data.source_id] = build_move_modal(source)
+        data.move_view = build_move_modal_view(session_factory, data.source_id)
         config = Config(
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
@@ -576,16 +537,13 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
         ]
         for r in results:
             m = r.reminders
-            if m:
-                lines.append(
-                    f"| {r.backend} | {r.size:,} | {int(r.size * LOW_SHARE):,} | {m['first']:.3f} "
-                    f"| {m['first_without_dms']:.3f} "
-                    f"| {m['first_without_dms'] / max(r.size * LOW_SHARE, 1) * 1e6:.0f} µs "
-                    f"| {int(m['sent']):,} | {int(m['failed'])} "
-                    f"| {m['steady']:.3f} |"
-                )
-    else:
-        lines += ["", "Reminder pass: run_low_credit_pass not found, not measured."]
+            lines.append(
+                f"| {r.backend} | {r.size:,} | {int(r.size * LOW_SHARE):,} | {m['first']:.3f} "
+                f"| {m['first_without_dms']:.3f} "
+                f"| {m['first_without_dms'] / max(r.size * LOW_SHARE, 1) * 1e6:.0f} µs "
+                f"| {int(m['sent']):,} | {int(m['failed'])} "
+                f"| {m['steady']:.3f} |"
+            )
     if any(r.rss_mb is not None for r in results):
         lines += [
             "",

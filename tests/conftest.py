@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
 from store import accounts, db, ledger, roles
 from store.models import Account, Base, EntryKind, Role
+from tests.databases import migrated, scratch_postgresql
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import DEFAULT_USER_ID, SlackRequests
 
@@ -36,31 +36,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def postgres_template_url(worker_id: str, testrun_uid: str) -> Iterator[str]:
     """A migrated PostgreSQL database of this test worker's own."""
-    admin = create_engine(make_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
     # Unique per run and worker, so concurrent test runs on one server never collide.
-    name = f"admin_bot_test_{testrun_uid[:8]}_{worker_id}"
-    with admin.connect() as connection:  # fails loudly if PostgreSQL is unreachable
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with scratch_postgresql(POSTGRES_URL, f"admin_bot_test_{testrun_uid[:8]}_{worker_id}") as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """An empty, migrated database: a new SQLite file, or a truncated PostgreSQL one."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'admin-bot.db'}"
-        engine = db.make_engine(url)
-        db.upgrade(engine)
-        engine.dispose()
-        return url
+        return migrated(f"sqlite:///{tmp_path / 'admin-bot.db'}")
     url = request.getfixturevalue("postgres_template_url")
     engine = create_engine(url)
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
