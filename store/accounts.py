@@ -103,6 +103,28 @@ def rename(session: Session, account: Account, new_name: str, actor: str) -> Acc
     return account
 
 
+def set_active(session: Session, account: Account, active: bool, actor: str) -> bool:
+    """Make an account active or inactive, audited; True if it changed.
+
+    An inactive account keeps its balance, ledger and invoices; it is only left out of lists,
+    pickers and reminders, and refuses new purchases, moves and usage.
+    """
+    if account.active == active:
+        return False
+    audit.record(
+        session,
+        actor,
+        "status",
+        account.reference,
+        "active" if account.active else "inactive",
+        "active" if active else "inactive",
+        account.id,
+    )
+    account.active = active
+    session.flush()
+    return True
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and how many matched: exactly, or "more than `total`"."""

@@ -74,6 +74,14 @@ class _Fault:
 
 
 @dataclass
+class _Drop:
+    method: str
+    after_acting: bool  # True: Slack did the work, then the answer was lost
+    times: int | None
+    when: Predicate | None = None
+
+
+@dataclass
 class _Delay:
     method: str
     seconds: float
@@ -354,6 +362,7 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._faults: list[_Fault] = []
         self._delays: list[_Delay] = []
+        self._drops: list[_Drop] = []
         self._files: dict[str, _Upload] = {}
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
@@ -523,6 +532,22 @@ class FakeSlack:
         with self._cond:
             self._faults.append(_Fault(method, error, status, retry_after, times, when))
 
+    def drop(
+        self,
+        method: str,
+        *,
+        after_acting: bool = False,
+        times: int | None = 1,
+        when: Predicate | None = None,
+    ) -> None:
+        """Close the connection without an answer; with after_acting, only once the call took effect.
+
+        after_acting=False is a connection dropped before Slack saw the call (nothing happened);
+        after_acting=True is an answer lost on the way back (the message was posted, the view opened).
+        """
+        with self._cond:
+            self._drops.append(_Drop(method, after_acting, times, when))
+
     def delay(self, method: str, seconds: float, times: int | None = 1) -> None:
         """Answer the next call(s) to method only after seconds."""
         with self._cond:
@@ -533,6 +558,7 @@ class FakeSlack:
         with self._cond:
             self._faults.clear()
             self._delays.clear()
+            self._drops.clear()
 
     # request handling (called from server threads)
 
@@ -545,6 +571,10 @@ class FakeSlack:
         with self._cond:
             call.reply = body
             self._cond.notify_all()
+
+    def _take_drop(self, method: str, params: Params) -> _Drop | None:
+        with self._cond:
+            return _take(self._drops, method, params)
 
     def _before_answer(self, method: str, params: Params) -> _Fault | None:
         """Apply a scripted delay, then return a scripted fault if one matches."""
@@ -869,6 +899,10 @@ class _Handler(BaseHTTPRequestHandler):
         token = _bearer(headers, params)
         extra: dict[str, str] = {}
         status = 200
+        dropped = self.fake._take_drop(method, params)
+        if dropped is not None and not dropped.after_acting:
+            self.close_connection = True
+            return
         try:
             if not token:
                 raise _ApiError("not_authed")
@@ -884,18 +918,28 @@ class _Handler(BaseHTTPRequestHandler):
         except _ApiError as e:
             reply = {"ok": False, "error": e.error}
         self.fake._answer(call, reply)
+        if dropped is not None:  # it acted; the answer is lost on the way back
+            self.close_connection = True
+            return
         self._send(status, "application/json; charset=utf-8", json.dumps(reply).encode(), extra)
 
     def _upload(self, file_id: str, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         params = {"file_id": file_id, "size": len(body)}
         call = Call("upload", params, headers, time.time())
         self.fake._record(call)
+        dropped = self.fake._take_drop("upload", params)
+        if dropped is not None and not dropped.after_acting:
+            self.close_connection = True
+            return
         fault = self.fake._before_answer("upload", params)
         if fault is not None:
             status, text = fault.status, fault.error
         else:
             status, text = self.fake._upload(file_id, body, ctype)
         self.fake._answer(call, text)
+        if dropped is not None:
+            self.close_connection = True
+            return
         self._send(status, "text/plain; charset=utf-8", text.encode())
 
     def _response_url(self, response_id: str, body: bytes, headers: dict[str, str]) -> None:

@@ -495,3 +495,21 @@ def test_bolt_understands_the_payloads(fake: FakeSlack) -> None:
         server.shutdown()
         server.server_close()
     assert view_submission_payload(view, values)["view"]["id"] == view["id"]
+
+
+def test_drop_before_acting_posts_nothing(fake: FakeSlack) -> None:
+    client = WebClient(base_url=fake.api_url, token="xoxb-test", retry_handlers=[])
+    fake.drop("chat.postMessage")
+    with pytest.raises(Exception):  # noqa: B017 - urllib surfaces a dropped socket as several types
+        client.chat_postMessage(channel="U012AB3CD", text="hello")
+    assert fake.messages == {}
+    client.chat_postMessage(channel="U012AB3CD", text="again")
+    assert [m["text"] for m in fake.messages.values()] == ["again"]
+
+
+def test_drop_after_acting_posts_but_loses_the_answer(fake: FakeSlack) -> None:
+    client = WebClient(base_url=fake.api_url, token="xoxb-test", retry_handlers=[])
+    fake.drop("chat.postMessage", after_acting=True)
+    with pytest.raises(Exception):  # noqa: B017
+        client.chat_postMessage(channel="U012AB3CD", text="hello")
+    assert [m["text"] for m in fake.messages.values()] == ["hello"]
