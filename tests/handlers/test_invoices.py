@@ -9,8 +9,9 @@ from typing import Any
 
 import pypdf
 
+from bot.app import make_services
 from bot.config import Config
-from handlers.invoice_pdf import Supplier, render_invoice_pdf
+from handlers.invoice_pdf import render_invoice_pdf
 from handlers.invoices import (
     FROM_ACTION,
     FROM_BLOCK,
@@ -414,7 +415,7 @@ def test_pdf_prints_names_in_any_european_script(session_factory):
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
         assert loaded is not None
-        content = render_invoice_pdf(loaded, Supplier.from_config(Config()))
+        content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     text = pdf_text(content)
     assert "Łódź Taxis · Αθήνα · Київ" in text
     assert invoice.number in text and "15 January 2024" in text
@@ -426,6 +427,6 @@ def test_pdf_survives_characters_no_font_has(session_factory):
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
         assert loaded is not None
-        content = render_invoice_pdf(loaded, Supplier.from_config(Config()))
+        content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     text = pdf_text(content)
     assert "Rocket" in text and "Ltd" in text and invoice.number in text
