@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import messages
-from handlers.common import escape
+from handlers.common import bold, escape
 from store.models import Account
 
 # Buttons on an account box (and in low-credit DMs); each carries the account id as its value.
@@ -18,7 +18,7 @@ REMINDER_ACTION = "open_reminder"
 
 def build_account_box(account: Account) -> list[dict[str, Any]]:
     """The blocks that show one account: its name, reference, keyword and balance."""
-    details = f"*{escape(account.name)}*\n`{escape(account.reference)}`"
+    details = f"{bold(account.name)}\n`{escape(account.reference)}`"
     if account.keyword:
         details += f" · keyword _{escape(account.keyword)}_"
     reminder = (

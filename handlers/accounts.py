@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import build_account_box
-from handlers.common import escape, render
+from handlers.common import bold, render
 from handlers.interaction import needs, reply, say_privately
 from store import accounts as account_store
 from store.models import Role
@@ -26,7 +26,7 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
     """The reply to `/accounts [QUERY]`: a count, the boxes, or a hint when nothing matched."""
     if page.total == 0:
         hint = (
-            f"No accounts match *{escape(query)}*. Search by part of a name, a reference "
+            f"No accounts match {bold(query)}. Search by part of a name, a reference "
             "such as `EX0123456`, or a keyword; `/accounts` alone lists every active account."
             if query
             else "There are no active accounts yet. An admin can load them with "
@@ -34,7 +34,7 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
         )
         return [{"type": "section", "text": {"type": "mrkdwn", "text": hint}}]
     first, last = page.offset + 1, page.offset + len(page.accounts)
-    what = f"matching *{escape(query)}*" if query else "active"
+    what = f"matching {bold(query)}" if query else "active"
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",

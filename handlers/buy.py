@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import BUY_ACTION
-from handlers.common import escape, render
+from handlers.common import bold, escape, render
 from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from handlers.services import Services
 from store import invoices, ledger
@@ -54,7 +54,7 @@ def build_buy_modal(account: Account, prices: invoices.Pricing, max_credits: int
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{escape(account.name)}* (`{escape(account.reference)}`) has "
+                    "text": f"{bold(account.name)} (`{escape(account.reference)}`) has "
                     f"{account.balance:,} credits.",
                 },
             },

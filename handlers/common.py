@@ -21,6 +21,29 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Characters that start mrkdwn formatting, and look-alikes that do not: a name inside *bold* must
+# not end the bold early or start italics, strike-through or code.
+FORMATTING_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def bold(text: object) -> Mrkdwn:
+    """User text shown in bold: escaped, with formatting characters drawn as look-alikes."""
+    return Mrkdwn(f"*{escape(text).translate(FORMATTING_LOOKALIKES)}*")
+
+
+def join_within(items: list[str], limit: int, separator: str = ", ") -> str:
+    """The items joined, cut to fit `limit` characters with "and N more" when they do not."""
+    shown: list[str] = []
+    for index, item in enumerate(items):
+        rest = len(items) - index - 1
+        tail = f" and {rest + 1:,} more" if rest else ""
+        candidate = separator.join([*shown, item])
+        if len(candidate) + len(f" and {rest:,} more" if rest else "") > limit:
+            return separator.join(shown) + tail if shown else f"{len(items):,} in all"
+        shown.append(item)
+    return separator.join(shown)
+
+
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
     finalize=escape,  # every {{ value }} is escaped for mrkdwn, not for HTML
@@ -30,6 +53,7 @@ templates = Environment(
     keep_trailing_newline=False,
     auto_reload=False,  # templates ship with the code; skip a stat() on every render
 )
+templates.filters["bold"] = bold
 
 
 def render(template: str, **values: Any) -> str:

@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session
 
 from handlers import messages, parse
-from handlers.common import escape
+from handlers.common import bold, escape
 from handlers.interaction import (
     Interaction,
     acknowledge,
@@ -70,11 +70,11 @@ class Filters:
             except (TypeError, ValueError):
                 return None
 
-        number = (values.get(NUMBER_BLOCK, {}).get(NUMBER_ACTION) or {}).get("value") or ""
+        number = (values.get(NUMBER_BLOCK, {}).get(NUMBER_ACTION) or {}).get("value")
         return cls(
             picked(FROM_BLOCK, FROM_ACTION),
             picked(TO_BLOCK, TO_ACTION),
-            str(number).strip()[:NUMBER_MAX_LENGTH],
+            parse.text(number, NUMBER_MAX_LENGTH),
         )
 
     def fingerprint(self) -> str:
@@ -162,18 +162,22 @@ def invoice_line(invoice: Invoice) -> str:
     total = invoice_store.format_money(invoice.total, invoice.currency)
     return (
         f"`{escape(invoice.number)}` · {invoice.issued_on.isoformat()} · "
-        f"*{escape(invoice.account.name)}* · {invoice.credits:,} credits · {total}"
+        f"{bold(invoice.account.name)} · {invoice.credits:,} credits · {total}"
     )
 
 
 def option_text(invoice: Invoice) -> str:
-    """Number, date, total and as much of the account name as fits Block Kit's 75 characters."""
+    """Number, date, total and as much of the account name as fits Block Kit's 75 characters.
+
+    An option's text is plain_text, which Slack shows literally: the name is not escaped.
+    """
     total = invoice_store.format_money(invoice.total, invoice.currency)
     head = f"{invoice.number} · {invoice.issued_on.isoformat()} · {total} · "
     name = invoice.account.name
-    while name and len(head + escape(name)) > OPTION_TEXT_LIMIT:
-        name = name[:-2] + "…"
-    return (head + escape(name)).removesuffix(" · ")[:OPTION_TEXT_LIMIT]
+    room = OPTION_TEXT_LIMIT - len(head)
+    if len(name) > room:
+        name = name[: max(room - 1, 0)] + "…"
+    return (head + name).removesuffix(" · ")[:OPTION_TEXT_LIMIT]
 
 
 def build_listing_sections(invoices: list[Invoice]) -> list[dict[str, Any]]:
@@ -218,7 +222,7 @@ def build_modal(listed: Listed, filters: Filters, cutoff: date, account_manager:
         "close": _text("Close", "plain_text"),
     }
     if shown == 0:
-        searched = f" matching *{escape(filters.number)}*" if filters.number else ""
+        searched = f" matching {bold(filters.number)}" if filters.number else ""
         blocks.append(
             _section(
                 f"No invoices{searched} in this period. Invoices are listed from "

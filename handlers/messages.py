@@ -63,6 +63,7 @@ TOO_MANY = "Only {balance:,} credits are available, so {credits:,} cannot be mov
 
 # Low credit reminders
 CHECKING_EMAILS = "Checking the email addresses with Slack… this window shows the result in a moment."
+NOT_SLACK_USERS = "Choose people from the list; these are not Slack users: {values}."
 NO_RECIPIENTS = "Add at least one email address or person to remind."
 READ_ONLY_REMINDER = "Only billing or admin users can change reminders."
 NO_SUCH_EMAIL = "No one in this Slack workspace has the email {email}."

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from handlers import messages, parse
 from handlers.account_box import MOVE_ACTION, MOVE_INTO_ACTION
-from handlers.common import escape
+from handlers.common import bold, escape
 from handlers.interaction import account_form, acknowledge, form, needs, no_options
 from handlers.messages import Refused
 from handlers.services import Services
@@ -106,7 +106,7 @@ def build_move_modal(fixed: Account, direction: Direction = OUT) -> dict[str, An
                 "block_id": direction.fixed_block,
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"{direction.fixed_label} *{escape(fixed.name)}* (`{escape(fixed.reference)}`)\n"
+                    "text": f"{direction.fixed_label} {bold(fixed.name)} (`{escape(fixed.reference)}`)\n"
                     f"Balance: *{fixed.balance:,}* credits",
                 },
             },
@@ -152,18 +152,18 @@ def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Moved *{moved.credits:,}* credits from *{escape(source.name)}* "
-                    f"to *{escape(destination.name)}*.",
+                    "text": f"Moved *{moved.credits:,}* credits from {bold(source.name)} "
+                    f"to {bold(destination.name)}.",
                 },
                 "fields": [
                     {
                         "type": "mrkdwn",
-                        "text": f"*{escape(source.name)}* (`{escape(source.reference)}`)\n"
+                        "text": f"{bold(source.name)} (`{escape(source.reference)}`)\n"
                         f"{source.balance:,} credits",
                     },
                     {
                         "type": "mrkdwn",
-                        "text": f"*{escape(destination.name)}* (`{escape(destination.reference)}`)\n"
+                        "text": f"{bold(destination.name)} (`{escape(destination.reference)}`)\n"
                         f"{destination.balance:,} credits",
                     },
                 ],
@@ -181,7 +181,7 @@ def move_form(direction: Direction) -> Any:
 
     def build(fixed: Account, role: Role, services: Services) -> dict[str, Any]:
         if direction is OUT and fixed.balance <= 0:
-            named = f"*{escape(fixed.name)}* (`{escape(fixed.reference)}`)"
+            named = f"{bold(fixed.name)} (`{escape(fixed.reference)}`)"
             raise Refused(messages.NO_CREDITS_TO_MOVE.format(account=named))
         return build_move_modal(fixed, direction)
 
@@ -199,7 +199,7 @@ def suggest_destinations(body: dict[str, Any], payload: dict[str, Any], session:
     direction = _direction(opened)
     found = account_store.first_matches(
         session,
-        parse.command_text(payload.get("value")),
+        parse.text(payload.get("value")),
         limit=MAX_OPTIONS,
         exclude_id=parse.metadata_id(opened, direction.fixed),
         with_credits_only=direction.chosen_has_credits,

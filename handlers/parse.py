@@ -99,12 +99,18 @@ def form_account_id(raw: object) -> int:
     return found
 
 
+def text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:
+    """Typed text (a search box, a filter): trimmed, bounded, without NULs, which no database stores."""
+    typed = raw if isinstance(raw, str) else ""
+    return typed.replace("\x00", "").strip()[:limit]
+
+
 def command_text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:
-    """Slash-command text as the user typed it: Slack's &amp; &lt; &gt; undone, NULs dropped, bounded."""
-    text = raw if isinstance(raw, str) else ""
+    """Slash-command text as the user typed it: Slack's &amp; &lt; &gt; undone, then as text()."""
+    typed = raw if isinstance(raw, str) else ""
     for escaped, plain in SLACK_ESCAPES:
-        text = text.replace(escaped, plain)
-    return text.replace("\x00", "").strip()[:limit]
+        typed = typed.replace(escaped, plain)
+    return text(typed, limit)
 
 
 def page(raw: object) -> tuple[str, int]:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from handlers import messages, parse
 from handlers.account_box import REMINDER_ACTION
-from handlers.common import escape
+from handlers.common import bold, escape, join_within
 from handlers.interaction import (
+    SECTION_LIMIT,
     Interaction,
     account_form,
     acknowledge,
@@ -38,6 +39,7 @@ PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
 CHECKING_VIEW = "low_credit_reminder_checking"
 TITLE = "Low credit reminder"
 CHANGING = "change low credit reminders"
+RECIPIENTS_TEXT_LIMIT = 2500  # leaves room in the section for the reminder's state
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def _split(account: Account) -> tuple[list[str], list[str]]:
 
 def _heading(account: Account) -> dict[str, Any]:
     return _section(
-        f"*{escape(account.name)}* `{escape(account.reference)}`\nBalance: {account.balance:,} credits"
+        f"{bold(account.name)} `{escape(account.reference)}`\nBalance: {account.balance:,} credits"
     )
 
 
@@ -113,7 +115,7 @@ def build_settings_modal(
         "close": _text("Cancel"),
         "blocks": [
             _heading(account),
-            *([_section(f":warning: {escape(problem)}")] if problem else []),
+            *([_section(f":warning: {escape(problem)}"[:SECTION_LIMIT])] if problem else []),
             {
                 "type": "input",
                 "block_id": ENABLED_BLOCK,
@@ -159,7 +161,7 @@ def _summary(account: Account) -> str:
     who = [escape(address) for address in emails] + [f"<@{user}>" for user in people]
     return (
         f"Reminder: *{reminders.describe(account.reminder_enabled, account.reminder_level)}*\n"
-        f"Recipients: {', '.join(who) or 'none'}"
+        f"Recipients: {join_within(who, RECIPIENTS_TEXT_LIMIT) or 'none'}"
     )
 
 
@@ -188,7 +190,7 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
         "close": _text("Done"),
         "blocks": [
             _section(
-                f"Saved the low credit reminder for *{escape(account.name)}* `{escape(account.reference)}`."
+                f"Saved the low credit reminder for {bold(account.name)} `{escape(account.reference)}`."
             ),
             _section(_summary(account)),
         ],
@@ -232,10 +234,19 @@ def read_settings(view: dict[str, Any]) -> Entered:
         emails = reminders.parse_emails((values.get(EMAILS_BLOCK, {}).get(EMAILS_INPUT) or {}).get("value"))
     except StoreError as problem:
         errors[EMAILS_BLOCK] = str(problem)
-    picked = (values.get(PEOPLE_BLOCK, {}).get(PEOPLE_INPUT) or {}).get("selected_users") or []
-    people = list(dict.fromkeys(picked))
+    picked = (values.get(PEOPLE_BLOCK, {}).get(PEOPLE_INPUT) or {}).get("selected_users")
+    people = list(dict.fromkeys(picked if isinstance(picked, list) else []))
+    crafted = [person for person in people if parse.slack_user_id(person) is None]
+    if crafted:
+        errors[PEOPLE_BLOCK] = messages.NOT_SLACK_USERS.format(
+            values=", ".join(repr(p)[:24] for p in crafted[:3])
+        )
     if enabled and not emails and not people and EMAILS_BLOCK not in errors:
         errors[EMAILS_BLOCK] = messages.NO_RECIPIENTS
+    try:
+        reminders.check_recipient_count(len(emails) + len(people))
+    except StoreError as problem:
+        errors.setdefault(EMAILS_BLOCK, str(problem))
     if errors:
         raise FormErrors(errors)
     return Entered(enabled, level, emails, people)
@@ -263,6 +274,7 @@ def _save(
 @needs(Role.BILLING, CHANGING, field_error(ENABLED_BLOCK), writes=True)
 def submit_reminder(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
     """Check the form; save at once, or, when emails need Slack, say so and finish after the ack."""
+    parse.form_account_id(view.get("private_metadata"))  # a stale form is refused before any lookup
     try:
         entered = read_settings(view)
     except FormErrors as problems:
@@ -288,7 +300,7 @@ def finish_reminder(args: Args) -> None:
     def save(session: Session, role: Role) -> dict[str, Any]:
         if problems:
             account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
-            return build_settings_modal(account, entered, " ".join(problems))
+            return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
         return build_saved_modal(_save(session, view, entered, found, it.user_id))
 
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)

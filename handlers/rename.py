@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import RENAME_ACTION
-from handlers.common import escape, render
+from handlers.common import bold, escape, render
 from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from store import accounts as account_store
 from store.models import NAME_MAX_LENGTH, Account, Role
@@ -35,7 +35,7 @@ def build_rename_modal(account: Account) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Renaming *{escape(account.name)}* (`{escape(account.reference)}`).",
+                    "text": f"Renaming {bold(account.name)} (`{escape(account.reference)}`).",
                 },
             },
             {
