@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import Account, AuditEntry, Invoice, LedgerEntry
+from store.models import Account, AuditEntry, EntryKind, Invoice, LedgerEntry
 
 MAX_EVENTS = 1000  # a page further back than this is refused: the CLI and audit log go further
 
@@ -27,6 +27,41 @@ class Event:
     other: str | None = None  # a move's other account, as "Name (REF)"
     old: str | None = None  # a settings change: the value before ...
     new: str | None = None  # ... and after
+
+
+    @property
+    def what(self) -> str:
+        """What happened, as people say it: "Purchase, invoice INV-2026-000012"."""
+        if self.kind == EntryKind.PURCHASE and self.invoice:
+            return f"Purchase, invoice {self.invoice}"
+        if self.kind == EntryKind.TRANSFER_OUT:
+            return f"Moved to {self.other or 'another account'}"
+        if self.kind == EntryKind.TRANSFER_IN:
+            return f"Moved from {self.other or 'another account'}"
+        if self.kind == "status":
+            return "Activated" if self.new == "active" else "Deactivated"
+        return _WHAT.get(self.kind, self.kind.replace("_", " ").capitalize())
+
+    @property
+    def change(self) -> str:
+        """The change itself: "+500 credits", or "Acme → Acme Ltd" for a setting."""
+        if self.credits is not None:
+            return f"{self.credits:+,} credits"
+        if self.kind == "status":
+            return ""
+        return f"{self.old or 'none'} → {self.new or 'none'}"
+
+
+_WHAT = {
+    EntryKind.OPENING.value: "Opening balance",
+    EntryKind.PURCHASE.value: "Purchase",
+    EntryKind.USAGE.value: "Usage",
+    EntryKind.ADJUSTMENT.value: "Adjustment",
+    "rename": "Renamed",
+    "reminder": "Low credit reminder changed",
+    "reminder_recipients": "Reminder recipients changed",
+    "role": "Role changed",
+}
 
 
 @dataclass(frozen=True)
