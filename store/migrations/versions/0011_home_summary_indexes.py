@@ -1,7 +1,7 @@
 """indexes that let the Home tab summarise and list accounts needing attention at any size
 
 Revision ID: 0011_home_summary_indexes
-Revises: 0005_name_order_index
+Revises: 0010_auto_top_up
 Create Date: 2026-11-29
 
 The Home tab counts active accounts, totals their credits, counts reminders without recipients
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_home_summary_indexes"
-down_revision = "0005_name_order_index"
+down_revision = "0010_auto_top_up"
 branch_labels = None
 depends_on = None
 
