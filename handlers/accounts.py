@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import build_account_box
-from handlers.common import bold, render
+from handlers.common import bold
 from handlers.interaction import needs, reply, say_privately
+from handlers.services import services
+from handlers.help import help_text
 from store import accounts as account_store
 from store.models import Role
 
@@ -78,9 +80,10 @@ def asks_for_help(command: dict[str, Any]) -> bool:
     return parse.command_text(command.get("text")).lower() == "help"
 
 
-def show_help(ack: Ack) -> None:
+def show_help(ack: Ack, context: BoltContext) -> None:
     """`/accounts help`, for everyone: it also says how to get access."""
-    ack(response_type="ephemeral", text=render("help.md.j2"))
+    limits = services(context).limits
+    ack(response_type="ephemeral", text=help_text(limits.invoice_history_start, limits.account_manager))
 
 
 @needs(Role.VIEWER, SEEING, reply)

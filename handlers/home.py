@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers import parse
-from handlers.common import render
+from handlers.help import help_text
 from handlers.interaction import acknowledge, failure_message, slack_reason
 from handlers.services import services
 from store import roles
@@ -19,7 +19,7 @@ from store.models import Role
 log = logging.getLogger(__name__)
 
 
-def build_home(role: Role | None, user_id: str, problem: str | None = None) -> dict[str, Any]:
+def build_home(role: Role | None, user_id: str, help: str, problem: str | None = None) -> dict[str, Any]:
     """The Home tab: the help text plus the visitor's access (or why it cannot be shown now)."""
     access = problem or (
         f"You are *{role.value}* in admin-bot."
@@ -30,7 +30,7 @@ def build_home(role: Role | None, user_id: str, problem: str | None = None) -> d
         "type": "home",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "admin-bot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": render("help.md.j2")}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": help}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": access}]},
         ],
     }
@@ -41,11 +41,13 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext)
     user_id = parse.slack_user_id(event.get("user"))
     if event.get("tab") != "home" or user_id is None:
         return
+    limits = services(context).limits
+    help = help_text(limits.invoice_history_start, limits.account_manager)
     try:
         with services(context).reads.begin() as session:
-            view = build_home(roles.role_of(session, user_id), user_id)
+            view = build_home(roles.role_of(session, user_id), user_id, help)
     except Exception as error:  # noqa: BLE001 - the boundary: Home says so instead of staying blank
-        view = build_home(None, user_id, failure_message(error))
+        view = build_home(None, user_id, help, failure_message(error))
     try:
         client.views_publish(user_id=user_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as error:

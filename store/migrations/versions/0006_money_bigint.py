@@ -1,7 +1,7 @@
-"""64-bit money columns, and one head again after the reminder-claims and auto-top-up branches
+"""64-bit money columns, and one head again after the reminder-claims and home-summary branches
 
 Revision ID: 0006_money_bigint
-Revises: 0007_reminder_claims, 0010_auto_top_up
+Revises: 0007_reminder_claims, 0011_home_summary_indexes
 Create Date: 2026-11-29
 
 A balance past 2,147,483,647 credits (reachable by moving between large accounts) failed on
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_money_bigint"
-down_revision = ("0007_reminder_claims", "0010_auto_top_up")
+down_revision = ("0007_reminder_claims", "0011_home_summary_indexes")
 branch_labels = None
 depends_on = None
 
