@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from handlers import parse
 from handlers.account_box import build_account_box
 from handlers.common import bold
+from handlers.help import help_text
 from handlers.interaction import needs, reply, say_privately
 from handlers.services import services
-from handlers.help import help_text
 from store import accounts as account_store
 from store.models import Role
 
