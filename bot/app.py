@@ -6,30 +6,23 @@ from collections.abc import Callable
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 import handlers
+from bot import boundary
 from bot.config import Config
+from bot.retries import retry_handlers
 from handlers.services import Limits, Services
 from store.db import SessionFactory, make_engine, make_read_session_factory, make_session_factory
 from store.invoices import Pricing, Supplier
 
 
 def make_client(config: Config) -> WebClient:
-    """A Web API client that honours Retry-After and retries Slack's transient failures."""
+    """A Web API client that repeats only what cannot happen twice (see bot.retries)."""
     return WebClient(
         token=config.slack_bot_token or None,
         base_url=config.slack_api_url,
         timeout=10,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=retry_handlers(),
     )
 
 
@@ -65,5 +58,7 @@ def create_app(config: Config, session_factory: SessionFactory | None = None) ->
         context["services"] = services
         next()
 
+    app.middleware(boundary.reject_malformed)
+    app.error(boundary.answer_failure)
     handlers.register_all(app)
     return app

@@ -13,6 +13,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 
+from bot.boundary import guard_wsgi
 from store.db import ping
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ HEALTH_PATH = "/healthz"
 
 def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
     """POST /slack/events goes to Bolt; GET /healthz says whether the database answers."""
-    slack = SlackRequestHandler(app, path=SLACK_PATH)
+    slack = guard_wsgi(SlackRequestHandler(app, path=SLACK_PATH))  # 400/401, never 500, for bad bodies
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:

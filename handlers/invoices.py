@@ -8,14 +8,15 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from urllib.error import HTTPError
 
 from slack_bolt import App, Args
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from sqlalchemy.orm import Session
 
 from handlers import messages, parse
-from handlers.common import bold, escape
+from handlers.common import bold, escape, join_within
 from handlers.interaction import (
     Interaction,
     acknowledge,
@@ -383,6 +384,7 @@ def send_copies(args: Args) -> None:
         return
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
+    unknown: list[str] = []  # the connection dropped: Slack may have shared it; never re-sent blindly
     for invoice in invoices:
         try:
             client.files_upload_v2(
@@ -393,21 +395,27 @@ def send_copies(args: Args) -> None:
                 initial_comment=f"Copy of invoice {invoice.number}",
             )
         except SlackApiError as error:
-            failed.append((invoice.number, str(error.response.get("error"))))
-        except (SlackClientError, OSError) as error:  # the upload step itself (HTTP, not API)
-            log.warning("upload of %s failed: %s", invoice.number, error)
+            failed.append((invoice.number, slack_reason(error)))
+        except (SlackRequestError, HTTPError):  # the file store answered with an error: nothing shared
             failed.append((invoice.number, "upload failed"))
+        except (SlackClientError, OSError) as error:
+            log.warning("upload of %s: outcome unknown (%s)", invoice.number, slack_reason(error))
+            unknown.append(invoice.number)
         else:
             sent.append(invoice.number)
-    if failed:
-        lines = "\n".join(f"• `{escape(number)}`: {escape(reason)}" for number, reason in failed)
-        done = f"\nSent: {', '.join(f'`{escape(n)}`' for n in sent)}." if sent else "\nNo copies were sent."
-        tell(
-            client,
-            channel,
-            f":warning: I couldn't send these invoice copies:\n{lines}{done}\n"
-            "Run `/invoices` to try them again.",
-        )
+    if failed or unknown:
+        tell(client, channel, build_copies_report(sent, failed, unknown))
+
+
+def build_copies_report(sent: list[str], failed: list[tuple[str, str]], unknown: list[str]) -> str:
+    """What happened to each copy that did not plainly arrive, and what to do about it."""
+    lines = [f"• `{escape(number)}`: {escape(reason)}" for number, reason in failed]
+    lines += [f"• `{escape(number)}`: {messages.COPY_OUTCOME_UNKNOWN}" for number in unknown]
+    done = ", ".join(f"`{escape(number)}`" for number in sent)
+    return messages.COPIES_NOT_SENT.format(
+        lines=join_within(lines, 2500, "\n"),
+        sent=f"Sent: {done}." if sent else "No copies were sent.",
+    )
 
 
 def tell(client: WebClient, channel: str, text: str) -> None:

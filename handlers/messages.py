@@ -79,4 +79,10 @@ NOTHING_TO_DOWNLOAD = "There was nothing to download. Run `/invoices` again to c
 LISTING_NOT_REFRESHED = (
     "Sorry, I couldn't refresh the invoice list ({reason}). Close it and run `/invoices` again."
 )
+COPIES_NOT_SENT = (
+    ":warning: I couldn't send these invoice copies:\n{lines}\n{sent}\nRun `/invoices` to try them again."
+)
+COPY_OUTCOME_UNKNOWN = (
+    "the connection to Slack dropped, so it may have arrived; check this DM before sending it again"
+)
 NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({reason}). Please try again."

@@ -22,6 +22,7 @@ from handlers.interaction import (
     checked,
     field_error,
     needs,
+    quietly,
     redraw,
     update_view,
 )
@@ -293,8 +294,10 @@ def finish_reminder(args: Args) -> None:
         entered = read_settings(view)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
-    if not entered.emails:
-        return  # saved in the acknowledgement
+    if not entered.emails or parse.database_id(view.get("private_metadata")) is None:
+        return  # saved, or refused as out of date, in the acknowledgement
+    if not checked(it, Role.BILLING, CHANGING, quietly, lambda session, role: True):
+        return  # refused in the acknowledgement: look nothing up for them
     found, problems = _lookup_errors(client, entered.emails)
 
     def save(session: Session, role: Role) -> dict[str, Any]:

@@ -449,3 +449,21 @@ def test_pdf_survives_characters_no_font_has(session_factory):
         content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     text = pdf_text(content)
     assert "Rocket" in text and "Ltd" in text and invoice.number in text
+
+
+def test_a_copy_whose_completion_answer_was_lost_is_reported_as_unknown_and_shared_once(
+    slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory
+):
+    account = make_account(session_factory)
+    invoice = issue(session_factory, account.id, 10, "2024-01-15")
+    fake_slack.drop("files.completeUploadExternal", after_acting=True)
+    view = open_invoices(slack, fake_slack)
+    slack.view_submission(view, selection_state(view, [str(invoice.id)]))
+    [message] = fake_slack.wait_for("chat.postMessage")
+    assert (
+        f"`{invoice.number}`: the connection to Slack dropped, so it may have arrived; "
+        "check this DM before sending it again" in message.params["text"]
+    )
+    # Slack did share it, and the bot did not share it a second time.
+    assert [f["filename"] for f in fake_slack.uploaded_files()] == [f"{invoice.number}.pdf"]
+    assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1

@@ -239,3 +239,58 @@ def test_account_name_is_escaped_in_the_modal(slack, admin, session_factory, tea
     view = open_settings(slack, team, account.id)
     text = visible_text(view)
     assert "&lt;!channel&gt; &amp; co" in text and "<!channel>" not in text
+
+
+def test_a_rate_limited_lookup_never_holds_the_acknowledgement(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    team.fail("users.lookupByEmail", status=429, retry_after=3)
+    reply = slack.view_submission(view, values()).json()
+    # The acknowledgement answers at once; the lookup happens after it and is not waited out.
+    assert reply["view"]["callback_id"] == CHECKING_VIEW
+    update = team.wait_for("views.update")[-1]
+    assert "Slack could not check alice@example.com; try saving again." in visible_text(update.params["view"])
+    assert len(team.calls_to("users.lookupByEmail")) == 1
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_crafted_people_and_too_many_recipients_are_refused_and_nothing_is_saved(
+    slack, admin, session_factory, team
+):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(emails="", people=["UALICE0001> <!channel"])).json()
+    assert reply == {
+        "response_action": "errors",
+        "errors": {
+            PEOPLE_BLOCK: "Choose people from the list; these are not Slack users: 'UALICE0001> <!channel'."
+        },
+    }
+    many = [f"U0PERSON{n:03d}" for n in range(51)]
+    reply = slack.view_submission(view, values(emails="", people=many)).json()
+    assert reply["errors"] == {EMAILS_BLOCK: "A reminder can DM at most 50 people; this one lists 51."}
+    assert saved(session_factory) == (False, 0, [])
+    assert team.calls_to("users.lookupByEmail") == []
+
+
+def test_fifty_recipients_fit_the_confirmation(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    people = [f"U0PERSON{n:03d}" for n in range(50)]
+    reply = slack.view_submission(
+        open_settings(slack, team, account.id), values(emails="", people=people)
+    ).json()
+    assert reply["response_action"] == "update"
+    assert_valid_view(reply["view"])
+    assert saved(session_factory)[2] == [(person, person) for person in people]
+
+
+@pytest.mark.parametrize("metadata", ["abc", "99999999999999999999", ""])
+def test_a_form_with_crafted_metadata_is_out_of_date(slack, admin, session_factory, team, metadata):
+    account = make_account(session_factory)
+    view = {**open_settings(slack, team, account.id), "private_metadata": metadata}
+    reply = slack.view_submission(view, values()).json()
+    assert reply == {
+        "response_action": "errors",
+        "errors": {ENABLED_BLOCK: "This form is out of date, please open it again."},
+    }
+    assert team.calls_to("users.lookupByEmail") == []

@@ -1,0 +1,142 @@
+"""The error boundary: no request ends in a 500, a traceback or silence.
+
+Three layers, outermost first:
+- guard_wsgi: bodies Bolt cannot parse or route (it does both before it verifies the signature)
+  get 400, a timestamp header that is not a number gets 401, each with one log line.
+- reject_malformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
+- answer_failure (Bolt's global error handler): anything a listener let through is logged once
+  with a reference, and the user is told on the surface the payload came from.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.kwargs_injection.utils import build_required_kwargs
+from slack_bolt.request import BoltRequest
+
+from handlers import messages
+from handlers.interaction import build_notice_view, failure_message, tell
+from handlers.messages import Malformed
+from handlers.parse import user_of
+
+log = logging.getLogger(__name__)
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MAX_BODY = 1_000_000  # bytes; Slack's payloads are far smaller
+PAYLOAD_ARGS = ("body", "options", "shortcut", "action", "view", "command", "event", "message", "payload")
+
+
+class Refusal(Exception):
+    """A request answered with an HTTP error status before Bolt sees it."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+def _checked_body(environ: dict[str, Any]) -> bytes:
+    """The request body, or Refusal if Bolt could not parse it."""
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise Refusal("401 Unauthorized", "missing or non-numeric timestamp header")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Refusal("400 Bad Request", "bad Content-Length") from None
+    if not 0 <= length <= MAX_BODY:
+        raise Refusal("400 Bad Request", "body too large")
+    raw = environ["wsgi.input"].read(length) if length else b""
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refusal("400 Bad Request", "body is not UTF-8") from None
+    try:
+        # Parse and route it as Bolt will, before Bolt verifies the signature, so Bolt never fails on it.
+        request = BoltRequest(body=body, headers={"content-type": environ.get("CONTENT_TYPE", "")})
+        if not isinstance(request.body, dict):
+            raise TypeError("payload is not a JSON object")
+        build_required_kwargs(
+            logger=log, required_arg_names=list(PAYLOAD_ARGS), request=request, response=None
+        )
+    except Exception as error:  # noqa: BLE001 - whatever Bolt would trip on
+        raise Refusal("400 Bad Request", f"unreadable payload ({type(error).__name__})") from None
+    return raw
+
+
+def guard_wsgi(slack: WsgiApp) -> WsgiApp:
+    """Answer what Bolt cannot parse with 400 or 401 and one log line; hand the rest to Bolt."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            try:
+                environ["wsgi.input"] = io.BytesIO(_checked_body(environ))
+            except Refusal as refusal:
+                log.warning("refused a request to %s: %s", environ.get("PATH_INFO"), refusal)
+                payload = refusal.status.encode()
+                start_response(
+                    refusal.status,
+                    [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))],
+                )
+                return [payload]
+        return slack(environ, start_response)
+
+    return guarded
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """Why a signed payload cannot be from Slack, or None."""
+    kind = body.get("type")
+    if "ssl_check" in body:
+        return None
+    if kind == "url_verification" or kind == "event_callback":
+        return None if kind == "url_verification" or isinstance(body.get("event"), dict) else "no event"
+    try:
+        user_of(body)
+    except Malformed as malformed:
+        return str(malformed)
+    if kind in ("view_submission", "view_closed"):
+        view = body.get("view")
+        if not isinstance(view, dict) or not isinstance(view.get("state", {}), dict):
+            return "no view"
+    if kind == "block_actions":
+        actions = body.get("actions")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            return "no actions"
+    if kind is None and not isinstance(body.get("command"), str):
+        return "not a command, an interaction or an event"
+    return None
+
+
+def reject_malformed(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+    """Global middleware, after Bolt verified the signature: 400 for shapes Slack never sends."""
+    problem = shape_problem(body if isinstance(body, dict) else {})
+    if problem is not None:
+        log.warning("refused a malformed payload: %s", problem)
+        return BoltResponse(status=400, body="")
+    next()
+    return None
+
+
+def answer_failure(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:
+    """Bolt's global error handler: one log line with a reference, and words for the user."""
+    if isinstance(error, Malformed):
+        log.warning("refused a malformed payload: %s", error)
+        return BoltResponse(status=400, body="")
+    text = failure_message(error)
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind == "view_submission":
+        view = build_notice_view(messages.FAILED_TITLE, text)
+        return BoltResponse(status=200, body={"response_action": "update", "view": view})
+    if kind == "block_suggestion":
+        return BoltResponse(status=200, body={"options": []})
+    if kind == "block_actions":
+        tell(respond, text)
+        return BoltResponse(status=200, body="")
+    if isinstance(body, dict) and "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return BoltResponse(status=200, body="")

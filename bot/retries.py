@@ -1,0 +1,94 @@
+"""Which Web API calls the client may repeat: only those that cannot do anything twice."""
+
+from __future__ import annotations
+
+from http.client import RemoteDisconnected
+from urllib.error import URLError
+
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+# Calls that change nothing, or leave the same state however often they run. Everything else
+# (chat.postMessage, files.completeUploadExternal, views.open with its one-use trigger) may already
+# have acted when its answer is lost, so repeating it could post or share twice.
+IDEMPOTENT_METHODS = frozenset(
+    {
+        "auth.test",
+        "apps.connections.open",
+        "conversations.info",
+        "conversations.open",  # returns the same DM channel every time
+        "users.info",
+        "users.lookupByEmail",
+        "views.publish",  # replaces the whole Home tab
+        "views.update",  # replaces the whole modal
+        "chat.update",  # replaces the whole message
+        "files.getUploadURLExternal",  # an unused upload URL simply expires
+    }
+)
+MAX_RETRIES = 2
+MAX_RETRY_AFTER = 1.0  # seconds: a longer Retry-After fails the call rather than holding a request
+
+
+def method_of(request: HttpRequest) -> str:
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class RateLimited(RetryHandler):
+    """A 429: Slack did nothing, so any call may be repeated, after at most MAX_RETRY_AFTER seconds."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
+        try:
+            wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after)
+        except ValueError:
+            return False
+        return wait <= MAX_RETRY_AFTER
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        import time
+
+        assert response is not None  # _can_retry said so
+        retry_after = next(v for k, v in response.headers.items() if k.lower() == "retry-after")
+        time.sleep(float(retry_after[0] if isinstance(retry_after, list) else retry_after))
+        state.increment_current_attempt()
+        state.next_attempt_requested = True
+
+
+class IdempotentOnly(RetryHandler):
+    """A 5xx or a dropped connection: repeat only calls that cannot act twice."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if method_of(request) not in IDEMPOTENT_METHODS:
+            return False
+        if response is not None:
+            return response.status_code >= 500
+        return isinstance(error, URLError | ConnectionError | RemoteDisconnected | TimeoutError)
+
+
+def retry_handlers() -> list[RetryHandler]:
+    return [RateLimited(max_retry_count=MAX_RETRIES), IdempotentOnly(max_retry_count=MAX_RETRIES)]

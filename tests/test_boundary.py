@@ -1,0 +1,158 @@
+"""The error boundary over real HTTP: malformed bodies, failures and a database that is down."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine
+
+from bot.app import create_app
+from bot.serving import ServerThread, make_http_server
+from handlers import messages
+from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAME_ACTION
+from handlers.buy import BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
+from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW
+from store import db
+from tests.blockkit import visible_text
+from tests.conftest import SIGNING_SECRET, make_account
+from tests.slack_requests import (
+    SlackRequests,
+    block_actions_payload,
+    command_payload,
+    open_view,
+    plain_text,
+    view_submission_payload,
+)
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def signed(body: bytes) -> dict[str, str]:
+    """Signature headers for raw bytes, UTF-8 or not."""
+    timestamp = str(int(time.time()))
+    base = b"v0:" + timestamp.encode() + b":" + body
+    digest = hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
+    return {"timestamp": timestamp, "signature": f"v0={digest}"}
+
+
+def rename_view(view_id: str = "V0RENAME01") -> dict:
+    return {"id": view_id, "callback_id": RENAME_VIEW, "private_metadata": "1", "type": "modal"}
+
+
+MALFORMED = [
+    pytest.param(b"{not json", "application/json", id="not json"),
+    pytest.param(b"[]", "application/json", id="a JSON array"),
+    pytest.param(b'{"type": "block_actions", "user": {"id": "U012AB3CD"', "application/json", id="truncated"),
+    pytest.param(
+        b'{"type": "event_callback", "event": {"type": "app_home_opened", "us\xff"}}',
+        "application/json",
+        id="invalid UTF-8",
+    ),  # fmt: skip
+    pytest.param(b"payload=%7Bnot+json", FORM, id="payload not json"),
+    pytest.param(b"payload=%5B%5D", FORM, id="payload an array"),
+    pytest.param(b"payload=null", FORM, id="payload null"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), MALFORMED)
+def test_a_body_bolt_cannot_parse_is_a_400_with_one_log_line(
+    slack: SlackRequests, caplog, body, content_type
+):
+    caplog.set_level(logging.INFO)
+    answer = slack.post(body, content_type, **signed(body))
+    assert answer.status == 400
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1 and not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(("body", "content_type"), MALFORMED)
+def test_an_unsigned_malformed_body_is_refused_without_a_traceback(
+    slack: SlackRequests, caplog, body, content_type
+):
+    answer = slack.post(body, content_type, signature="v0=0000")
+    assert answer.status in (400, 401)
+    assert not any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "12.5", "-5"])
+def test_a_timestamp_header_that_is_not_a_number_is_a_401(slack: SlackRequests, caplog, timestamp):
+    body = b"command=%2Faccounts&user_id=U012AB3CD"
+    assert slack.post(body, FORM, timestamp=timestamp, signature="v0=0000").status == 401
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_signed_payloads_slack_would_never_send_are_a_400(slack: SlackRequests, fake_slack, caplog):
+    url = fake_slack.response_url()
+    no_user = command_payload("/accounts", response_url=url)
+    del no_user["user_id"]
+    null_view = view_submission_payload(rename_view(), {})
+    null_view["view"] = None
+    no_actions = block_actions_payload(RENAME_ACTION, value="1", response_url=url)
+    no_actions["actions"] = []
+    crafted_user = block_actions_payload(
+        RENAME_ACTION, value="1", response_url=url, user_id="UALICE0001> <!channel"
+    )
+    assert slack.post_form(no_user).status == 400
+    for payload in (null_view, no_actions, crafted_user):
+        assert slack.post_interactive(payload).status == 400
+    assert not any(r.exc_info for r in caplog.records)
+    assert fake_slack.calls_to("views.open") == [] and fake_slack.calls_to("response_url") == []
+
+
+def test_an_unexpected_failure_tells_the_user_nothing_changed_and_names_the_log_line(
+    slack: SlackRequests, admin, session_factory, caplog
+):
+    account = make_account(session_factory)
+    view = {**rename_view(), "private_metadata": str(account.id)}
+    payload = view_submission_payload(view, {NAME_BLOCK: {NAME_INPUT: plain_text("New name")}})
+    del payload["view"]["state"]  # a listener that reads state meets a shape it did not expect
+    answer = slack.post_interactive(payload).json()
+    shown = answer["errors"][NAME_BLOCK]
+    reference = re.fullmatch(
+        r"Something went wrong, nothing was changed\. Please try again \(reference ([0-9a-f]{8})\)\.", shown
+    )
+    assert reference is not None
+    [logged] = [r for r in caplog.records if reference.group(1) in r.getMessage()]
+    assert logged.exc_info is not None  # the detail stays in the log, not in Slack
+
+
+@pytest.fixture
+def outage(config, fake_slack) -> Iterator[SlackRequests]:
+    """The bot serving with its database unreachable (nothing listens on port 1)."""
+    engine = db.make_engine(
+        "postgresql+psycopg://postgres@127.0.0.1:1/admin_bot", connect_args={"connect_timeout": 2}
+    )
+    app = create_app(config, db.make_session_factory(engine))
+    with ServerThread(make_http_server(app, engine, "127.0.0.1", 0)) as running:
+        yield SlackRequests(f"{running.url}/slack/events", SIGNING_SECRET, fake_slack)
+    engine.dispose()
+
+
+def test_every_path_says_temporarily_unavailable_when_the_database_is_down(outage: SlackRequests, fake_slack):
+    unavailable = messages.UNAVAILABLE
+    assert outage.command("/accounts", "acme").json() == {"response_type": "ephemeral", "text": unavailable}
+    assert outage.command("/invoices").json() == {"response_type": "ephemeral", "text": unavailable}
+    for action in (RENAME_ACTION, BUY_ACTION, MOVE_ACTION, REMINDER_ACTION):
+        opened = len(fake_slack.view_history)
+        assert outage.block_action(action, value="1").status == 200
+        assert visible_text(open_view(fake_slack, opened)) == unavailable
+    buy = {"id": "V0BUY00001", "callback_id": BUY_VIEW, "private_metadata": "1", "type": "modal"}
+    reply = outage.view_submission(buy, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("100")}}).json()
+    assert reply == {"response_action": "errors", "errors": {CREDITS_BLOCK: unavailable}}
+    outage.event({"type": "app_home_opened", "user": "U0ADMIN", "tab": "home"})
+    [home] = fake_slack.wait_for("views.publish")
+    assert unavailable in visible_text(home.params["view"])
+
+
+def test_an_engine_on_a_dead_port_really_is_down():
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/admin_bot")
+    with pytest.raises(Exception) as failed:
+        engine.connect()
+    assert db.unavailable(failed.value)
+    engine.dispose()
