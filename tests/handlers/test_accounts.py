@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from handlers.accounts import NEXT_PAGE_ACTION
@@ -162,3 +163,33 @@ def test_a_very_common_search_says_more_than_and_how_to_narrow_it(
     assert "More than 100 matching *florist* account(s); showing 1-8." in text
     assert "Add more of a name, reference or keyword to narrow it down." in text
     assert [b["text"]["text"] for b in reply["blocks"][-1]["elements"]] == ["Next"]
+
+
+def test_slash_text_is_unescaped_on_the_way_in_and_escaped_once_on_the_way_out(
+    slack: SlackRequests, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Smith & Sons")
+    # Slack sends "&", "<" and ">" in slash-command text as &amp;, &lt; and &gt;.
+    reply = slack.command("/accounts", "Smith &amp; Sons").json()
+    text = visible_text(reply)
+    assert "1 matching *Smith &amp; Sons* account(s)" in text or "matching *Smith &amp; Sons*" in text
+    assert "*Smith &amp; Sons*\n`EX0000001`" in text
+
+
+@pytest.mark.parametrize("query", ["acme\x00", "\x00", "ac\x00me"])
+def test_a_nul_byte_in_the_search_is_dropped_before_the_database(
+    slack: SlackRequests, admin, session_factory, query
+):
+    make_account(session_factory, "EX0000001", "Acme Marketing")
+    answer = slack.command("/accounts", query)
+    assert answer.status == 200
+    assert "Acme Marketing" in visible_text(answer.json())
+
+
+def test_a_crafted_page_offset_is_a_stale_link(slack: SlackRequests, admin, session_factory, fake_slack):
+    response_url = fake_slack.response_url()
+    slack.block_action(
+        NEXT_PAGE_ACTION, value=json.dumps({"q": "", "offset": 10**30}), response_url=response_url
+    )
+    [posted] = fake_slack.wait_for("response_url")
+    assert posted.params["text"] == "That page link is not valid any more; run `/accounts` again."
