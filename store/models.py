@@ -16,7 +16,9 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    case,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -87,6 +89,14 @@ Index(
     sqlite_where=Account.reminder_enabled,
     postgresql_where=Account.reminder_enabled,
 )
+# A suggested move's source is the first entry of this index; see store.suggestions.
+Index(
+    "ix_accounts_spare_credits",
+    case((Account.reminder_enabled, Account.balance - Account.reminder_level), else_=Account.balance),
+    Account.id,
+    sqlite_where=Account.active,
+    postgresql_where=Account.active,
+)
 # Search results are listed in this order; see store.accounts.search.
 Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
 
@@ -131,6 +141,16 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# Forecasts read an account's usage in a time window, never its purchases or moves.
+Index(
+    "ix_ledger_entries_usage",
+    LedgerEntry.account_id,
+    LedgerEntry.created_at,
+    sqlite_where=text(f"kind = '{EntryKind.USAGE.value}'"),
+    postgresql_where=text(f"kind = '{EntryKind.USAGE.value}'"),
+)
+
+
 class Invoice(Base):
     """A bill for purchased credits; the customer pays it outside the bot."""
 
@@ -151,6 +171,41 @@ class Invoice(Base):
     created_by: Mapped[str] = mapped_column(String(40))
 
     account: Mapped[Account] = relationship()
+
+
+class AutoTopUp(Base):
+    """An account's auto top-up rule: below its reminder level, buy `credits`, within a monthly limit."""
+
+    __tablename__ = "auto_top_ups"
+    __table_args__ = (
+        CheckConstraint("credits > 0", name="auto_top_up_credits_positive"),
+        CheckConstraint("monthly_limit > 0", name="auto_top_up_limit_positive"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    credits: Mapped[int] = mapped_column(Integer)
+    monthly_limit: Mapped[int] = mapped_column(Integer)
+    limit_unit: Mapped[str] = mapped_column(String(10))  # a LimitUnit: credits or purchases
+    set_by: Mapped[str] = mapped_column(String(20))  # the Slack user the purchases are made for
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AutoTopUpAttempt(Base):
+    """What auto top-up did for one low-credit episode: bought (with its invoice) or why not.
+
+    Its primary key makes the decision once-only per episode, whichever replica gets there first.
+    """
+
+    __tablename__ = "auto_top_up_attempts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    credits: Mapped[int] = mapped_column(Integer)  # bought, or that would have been bought
+    skipped: Mapped[str | None] = mapped_column(String(200))  # why nothing was bought
+
+    invoice: Mapped[Invoice | None] = relationship()
 
 
 class ReminderRecipient(Base):
