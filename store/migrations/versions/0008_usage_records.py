@@ -1,7 +1,7 @@
 """usage records (one per API/import key) and statement runs (one per scheduled slot)
 
 Revision ID: 0008_usage_records
-Revises: 0005_name_order_index
+Revises: 0010_auto_top_up
 Create Date: 2026-11-29
 
 `usage_records.key` is unique, so a usage item is applied at most once however many replicas
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_usage_records"
-down_revision = "0005_name_order_index"
+down_revision = "0010_auto_top_up"
 branch_labels = None
 depends_on = None
 
