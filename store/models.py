@@ -75,6 +75,9 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_enabled: Mapped[bool] = mapped_column(default=False)
     reminder_level: Mapped[int] = mapped_column(Integer, default=0)
+    # How many recipients the reminder has, kept by store.reminders.configure, so the Home tab
+    # finds reminders nobody would receive from an index instead of probing every account.
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     recipients: Mapped[list[ReminderRecipient]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
@@ -99,6 +102,25 @@ Index(
 )
 # Search results are listed in this order; see store.accounts.search.
 Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
+# The Home tab's summary and needs-attention list (store.overview) read only these indexes.
+# The predicates are SQL text, written exactly as store.overview's queries write them, so that
+# both planners see the query implies the index's WHERE clause.
+UNADDRESSED = "accounts.active AND accounts.reminder_enabled AND accounts.recipient_count = 0"
+UNHEARD = "accounts.active AND (NOT accounts.reminder_enabled OR accounts.recipient_count = 0)"
+Index("ix_accounts_active_balance", Account.active, Account.balance)
+Index(
+    "ix_accounts_reminder_unaddressed",
+    Account.id,
+    sqlite_where=text(UNADDRESSED),
+    postgresql_where=text(UNADDRESSED),
+)
+Index(
+    "ix_accounts_unheard_name_order",
+    func.lower(Account.name),
+    Account.id,
+    sqlite_where=text(UNHEARD),
+    postgresql_where=text(UNHEARD),
+)
 
 
 class ReminderEpisode(Base):
@@ -159,7 +181,7 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     issued_on: Mapped[date] = mapped_column(Date, index=True)
     credits: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
@@ -224,7 +246,10 @@ class ReminderRecipient(Base):
 
 
 class ReminderDelivery(Base):
-    """A reminder DM sent to one recipient for one low-credit episode; its row makes it once-only."""
+    """A reminder DM to one recipient for one low-credit episode: claimed by a pass, then sent.
+
+    Its row makes the DM once-only; until `sent_at` is set it is a claim that lapses at `lease_until`.
+    """
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (UniqueConstraint("account_id", "episode", "address"),)
@@ -234,7 +259,18 @@ class ReminderDelivery(Base):
     episode: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(254))
     slack_user_id: Mapped[str | None] = mapped_column(String(20))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the pass that claimed (and sent) it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# A holder's unsent claims, released when its pass stops; sent rows leave the index.
+Index(
+    "ix_reminder_deliveries_unsent",
+    ReminderDelivery.claimed_by,
+    sqlite_where=text("sent_at IS NULL"),
+    postgresql_where=text("sent_at IS NULL"),
+)
 
 
 class RoleGrant(Base):
