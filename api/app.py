@@ -74,7 +74,11 @@ def create_api(session_factory: db.SessionFactory, token: str) -> Wsgi:
     def get_account(environ: dict[str, Any], reference: str) -> Answer:
         authenticate(environ)
         with reads.begin() as session:
-            account = session.scalar(select(Account).where(Account.reference == reference.strip().upper()))
+            account = None
+            if usage.is_reference_like(reference):
+                account = session.scalar(
+                    select(Account).where(Account.reference == reference.strip().upper())
+                )
             if account is None:
                 raise Refusal(404, "unknown_reference", f"No account has the reference {reference.upper()}.")
             return 200, account_body(account), {}

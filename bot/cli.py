@@ -171,6 +171,39 @@ def cmd_usage_import(args: argparse.Namespace, config: Config) -> int:
     return 1 if counts["refused"] else 0
 
 
+def cmd_statement(args: argparse.Namespace, config: Config) -> int:
+    from zoneinfo import ZoneInfo
+
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import make_client
+    from jobs import statements as statement_job
+    from store.statements import Period
+
+    now = datetime.now(UTC)
+    period = Period.week_before(now, ZoneInfo(config.statement_timezone))
+    session_factory = _session_factory(config)
+    if args.out:
+        drawn = statement_job.write_files(session_factory, Path(args.out), period, now, config.currency)
+        print(drawn.text)
+        print(f"Wrote the chart and CSV for {period.first} to {period.last} to {args.out}.")
+        return 0
+    if not config.statement_channel or not config.slack_bot_token:
+        raise CliError("Set STATEMENT_CHANNEL and SLACK_BOT_TOKEN to post a statement, or use --out DIR.")
+    drawn = statement_job.draw(session_factory, period, now, config.currency)
+    try:
+        statement_job.upload(make_client(config), config.statement_channel, drawn)
+    except SlackApiError as error:
+        raise CliError(f"Slack refused the statement: {error.response.get('error')}.") from None
+    except Exception as error:  # noqa: BLE001 - a lost answer: it may have been posted
+        raise CliError(
+            f"No answer from Slack ({type(error).__name__}): "
+            f"check {config.statement_channel} before trying again."
+        ) from None
+    print(f"Posted the statement for {period.first} to {period.last} to {config.statement_channel}.")
+    return 0
+
+
 def cmd_roles_grant(args: argparse.Namespace, config: Config) -> int:
     user_id, role = roles.validate_user_id(args.user), roles.parse_role(args.role)
     with _session_factory(config).begin() as session:
@@ -375,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         cmd_reminders_run,
         "Run one low-credit reminder pass now and print what it sent.",
+    )
+
+    statement = verb(
+        verbs,
+        "statement",
+        cmd_statement,
+        "The weekly statement for the last 7 whole days: post it now, or write its chart and CSV.",
+    )
+    where = statement.add_mutually_exclusive_group(required=True)
+    where.add_argument("--now", action="store_true", help="post it to STATEMENT_CHANNEL now")
+    where.add_argument(
+        "--out", metavar="DIR", help="write the PNG and CSV to DIR and print the text; no Slack"
     )
 
     verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload
 from store import ledger
 from store.db import SessionFactory
 from store.errors import InsufficientCredits, InvalidCredits, StoreError
-from store.models import Account, EntryKind, UsageRecord
+from store.models import REFERENCE_MAX_LENGTH, Account, EntryKind, UsageRecord
 
 KEY_MAX_LENGTH = 200
 BATCH_RETRIES = 3  # a key recorded by a concurrent batch is seen on the next attempt
@@ -86,6 +86,8 @@ def parse_item(raw: object) -> UsageItem | Refused:
     reference = raw.get("reference")
     if not isinstance(reference, str) or not reference.strip():
         return Refused(Reason.INVALID_ITEM, "reference must be an account reference such as EX0123456.", key)
+    if not is_reference_like(reference):  # no account has it; PostgreSQL text cannot even hold a NUL
+        return Refused(Reason.UNKNOWN_REFERENCE, f"No account has the reference {reference.strip()!r}.", key)
     credits = raw.get("credits")
     if isinstance(credits, bool) or not isinstance(credits, int | str):
         return Refused(Reason.INVALID_CREDITS, "credits must be a whole number of at least 1.", key)
@@ -97,6 +99,11 @@ def parse_item(raw: object) -> UsageItem | Refused:
     if isinstance(occurred_at, Refused):
         return Refused(occurred_at.reason, occurred_at.message, key)
     return UsageItem(key, reference.strip().upper(), amount, occurred_at)
+
+
+def is_reference_like(text: str) -> bool:
+    """True if `text` could be an account reference: short and printable, so safe to look up."""
+    return len(text.strip()) <= REFERENCE_MAX_LENGTH and text.isprintable()
 
 
 def parse_occurred_at(raw: object) -> datetime | None | Refused:

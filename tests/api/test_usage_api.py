@@ -154,6 +154,16 @@ def test_a_key_reused_with_other_values_is_a_conflict(api_url: str, acme: str, s
 # One row per refusal reason: the item, the reason, a phrase of its message.
 REFUSALS = [
     (
+        {"reference": "EX\x000001", "credits": 5, "key": "nul"},
+        "unknown_reference",
+        "No account has the reference",
+    ),
+    (
+        {"reference": "X" * 21, "credits": 5, "key": "long"},
+        "unknown_reference",
+        "No account has the reference",
+    ),
+    (
         {"reference": "EX9999999", "credits": 5, "key": "a"},
         "unknown_reference",
         "No account has the reference EX9999999",
@@ -321,8 +331,9 @@ def test_an_account_shows_its_balance_and_reminder_level(api_url: str, acme: str
         "balance": 1000,
         "reminder": {"enabled": True, "level": 1500, "below_level": True},
     }
-    unknown = call(api_url, "GET", "/api/accounts/EX9999999")
-    assert (unknown.status, unknown.body["error"]) == (404, "unknown_reference")
+    for reference in ("EX9999999", "EX%000001", "X" * 300):
+        unknown = call(api_url, "GET", f"/api/accounts/{reference}")
+        assert (unknown.status, unknown.body["error"]) == (404, "unknown_reference")
 
 
 def test_the_openapi_document_is_served_without_a_token(api_url: str):
