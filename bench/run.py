@@ -477,7 +477,7 @@ def bench_one(
         result = SizeResult(backend, size, load_seconds, baseline, runs)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
         if not args.skip_usage_api:
-            result.usage_api = usage_api.measure(engine, session_factory, config)
+            result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
             print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
 
         if not args.skip_moves:

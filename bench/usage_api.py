@@ -28,7 +28,7 @@ from store.models import Account
 
 TOKEN = "bench-usage-token"
 BATCHES = (1, MAX_ITEMS)
-ITEMS_PER_RUN = 10_000  # items sent per batch size (at least 20 requests)
+LARGE_BATCH_REQUESTS = 20
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _send(host: str, port: int, body: bytes) -> tuple[int, Any]:
 
 
 def measure(
-    engine: Engine, session_factory: db.SessionFactory, config: Config, items: int = ITEMS_PER_RUN
+    engine: Engine, session_factory: db.SessionFactory, config: Config, requests: int
 ) -> list[UsageRun]:
     """POST /api/usage sequentially with each batch size; every item takes 1 credit from an active account."""
     with session_factory.begin() as session:
@@ -92,7 +92,7 @@ def measure(
                         for n in range(batch)
                     ]
                 ).encode()
-                for start in range(0, max(items, batch * 20), batch)
+                for start in range(0, batch * (requests if batch == 1 else LARGE_BATCH_REQUESTS), batch)
             ]
             for body in bodies[:5]:  # warm up with replays of the first batches: nothing applies twice
                 _send(host, port, body)

@@ -190,7 +190,7 @@ def _apply_one(
             Reason.INACTIVE_ACCOUNT, f"Account {item.reference} is inactive: no usage is recorded.", item.key
         ), None
     try:
-        entry = ledger.post(session, account, EntryKind.USAGE, -item.credits, actor)
+        entry = ledger.post(session, account, EntryKind.USAGE, -item.credits, actor, flush=False)
     except InsufficientCredits as error:
         return Refused(Reason.INSUFFICIENT_CREDITS, str(error), item.key), None
     record = UsageRecord(
@@ -200,8 +200,7 @@ def _apply_one(
         occurred_at=item.occurred_at,
         entry=entry,
     )
-    session.add(record)
-    session.flush()
+    session.add(record)  # flushed with the whole batch; `apply` finds a key repeated within it
     return Applied(item, entry.balance_after, replayed=False), record
 
 

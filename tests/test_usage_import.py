@@ -42,7 +42,7 @@ def test_import_applies_good_rows_and_names_every_refused_line(cli, tmp_path, se
     assert out.splitlines() == [
         "line 3: unknown_reference: No account has the reference EX9999999.",
         "line 4: inactive_account: Account EX0000002 is inactive: no usage is recorded.",
-        "line 5: invalid_credits: Enter a whole number of credits, like 500 (not 'lots').",
+        "line 5: invalid_credits: Enter a whole number of credits, like 500 or 1,500 (not 'lots').",
         "line 6: insufficient_credits: Account EX0000001 has only 900 credits, "
         "so 2,000 cannot be taken from it.",
         "line 7: invalid_key: key must be 1-200 printable characters, unique to this usage.",

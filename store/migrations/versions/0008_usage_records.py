@@ -1,20 +1,19 @@
 """usage records (one per API/import key) and statement runs (one per scheduled slot)
 
 Revision ID: 0008_usage_records
-Revises: 0007_reminder_claims, 0011_home_summary_indexes
+Revises: 0006_money_bigint
 Create Date: 2026-11-29
 
 `usage_records.key` is unique, so a usage item is applied at most once however many replicas
 or retries see it. `statement_runs.slot` is the primary key, so one replica claims each
 scheduled statement.
-It also joins main's two branches (0007 and 0005 → 0010 → 0011) back into one head.
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_usage_records"
-down_revision = ("0007_reminder_claims", "0011_home_summary_indexes")
+down_revision = "0006_money_bigint"
 branch_labels = None
 depends_on = None
 
