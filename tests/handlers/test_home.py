@@ -257,3 +257,9 @@ def test_a_stale_buy_button_on_a_deactivated_account_says_what_it_is_now(
     notice = open_view(fake_slack)
     assert "Account EX0000001 is inactive." in visible_text(notice)
     assert json.dumps(notice).count("Buy and invoice") == 0
+
+
+def test_invoices_help_shows_the_help_instead_of_searching_for_it(slack, fake_slack, admin):
+    reply = slack.command("/invoices", "help").json()
+    assert "*Roles*" in reply["text"] and "/accounts help" in reply["text"]
+    assert fake_slack.calls_to("views.open") == []
