@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from handlers import messages, parse
 from handlers.account_box import REMINDER_ACTION
 from handlers.common import bold, escape, join_within
+from handlers.home import redraw_after_submit
 from handlers.interaction import (
     SECTION_LIMIT,
     Interaction,
@@ -294,8 +295,11 @@ def finish_reminder(args: Args) -> None:
         entered = read_settings(view)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
-    if not entered.emails or parse.database_id(view.get("private_metadata")) is None:
-        return  # saved, or refused as out of date, in the acknowledgement
+    if parse.database_id(view.get("private_metadata")) is None:
+        return  # refused as out of date in the acknowledgement
+    if not entered.emails:
+        redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
+        return
     if not checked(it, Role.BILLING, CHANGING, quietly, lambda session, role: True):
         return  # refused in the acknowledgement: look nothing up for them
     found, problems = _lookup_errors(client, entered.emails)
@@ -309,6 +313,8 @@ def finish_reminder(args: Args) -> None:
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
         update_view(client, view.get("id", ""), result)
+        if not problems:
+            redraw_after_submit(args.body, client, args.context)
 
 
 def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str], list[str]]:
