@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
@@ -35,6 +36,17 @@ def method_of(request: HttpRequest) -> str:
     return request.url.rstrip("/").rsplit("/", 1)[-1]
 
 
+def retry_after(response: HttpResponse) -> float | None:
+    """The seconds Slack's Retry-After header asks for, or None when it names none."""
+    for name, value in response.headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return float(value[0] if isinstance(value, list) else value)
+            except ValueError:
+                return None
+    return None
+
+
 class RateLimited(RetryHandler):
     """A 429: Slack did nothing, so any call may be repeated, after at most MAX_RETRY_AFTER seconds."""
 
@@ -48,12 +60,8 @@ class RateLimited(RetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
-        retry_after = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), ["1"])
-        try:
-            wait = float(retry_after[0] if isinstance(retry_after, list) else retry_after)
-        except ValueError:
-            return False
-        return wait <= MAX_RETRY_AFTER
+        wait = retry_after(response)
+        return wait is not None and wait <= MAX_RETRY_AFTER
 
     def prepare_for_next_attempt(
         self,
@@ -63,11 +71,7 @@ class RateLimited(RetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> None:
-        import time
-
-        assert response is not None  # _can_retry said so
-        retry_after = next(v for k, v in response.headers.items() if k.lower() == "retry-after")
-        time.sleep(float(retry_after[0] if isinstance(retry_after, list) else retry_after))
+        time.sleep(retry_after(response) or 0 if response is not None else 0)
         state.increment_current_attempt()
         state.next_attempt_requested = True
 
