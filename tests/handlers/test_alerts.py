@@ -13,15 +13,13 @@ from handlers.alerts import (
     SNOOZE_UNTIL_ACTION,
     SUGGESTED_BUY_ACTION,
     SUGGESTED_MOVE_ACTION,
-    AlertState,
     build_acknowledged_reply,
     build_alert,
-    build_move_reply,
-    build_purchase_reply,
-    build_top_up_reply,
+    build_reply,
     parse_suggested,
     snooze_until,
 )
+from store.alerts import AlertState, Reply
 from store.errors import UnknownAccount
 from store.suggestions import Source, Suggestion
 from tests.blockkit import assert_valid_blocks, visible_text
@@ -124,18 +122,22 @@ def test_resolved_alert_has_no_buttons_and_keeps_what_happened():
     ("message", "expected"),
     [
         (
-            build_purchase_reply("U0ALEX001", 5000, "INV-2026-000123", 5040),
+            build_reply(Reply(11, "purchase", "U0ALEX001", 5000, 5040, "INV-2026-000123", None, None)),
             "<@U0ALEX001> bought 5,000 credits (INV-2026-000123). Balance 5,040.",
         ),
         (
-            build_move_reply("U0ALEX001", 1000, "Spare <&> Co", "EX0000009", 1040),
+            build_reply(Reply(12, "transfer_in", "U0ALEX001", 1000, 1040, None, "Spare <&> Co", "EX0000009")),
             "<@U0ALEX001> moved 1,000 credits in from *Spare &lt;&amp;&gt; Co* (`EX0000009`). Balance 1,040.",
         ),
         (
-            build_top_up_reply(
-                "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month.", 5040
+            build_reply(
+                Reply(13, "purchase", "auto-top-up:U0ALEX001", 5000, 5040, "INV-2026-000124", None, None)
             ),
-            "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month. Balance 5,040.",
+            "Auto top-up (set up by <@U0ALEX001>) bought 5,000 credits (INV-2026-000124). Balance 5,040.",
+        ),
+        (
+            build_reply(Reply(14, "purchase", "billing <script>", 10, 50, "INV-2026-000125", None, None)),
+            "billing &lt;script&gt; bought 10 credits (INV-2026-000125). Balance 50.",
         ),
         (
             build_acknowledged_reply("U0ALICE01", NOW),
