@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from bot.app import make_client
 from jobs import alerts as live
 from store import accounts, alerts, invoices, ledger, reminders
+from store.models import ReminderEpisode
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import make_account
 from tests.fake_slack import FakeSlack
@@ -17,6 +18,7 @@ from tests.fake_slack import FakeSlack
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PRICING = invoices.Pricing(Decimal("0.045"), Decimal("0.20"), "GBP")
 ALICE, BOB, ALEX = "U0ALICE01", "U0BOB0001", "U0ALEX001"
+COOLDOWN = timedelta(days=1)
 
 
 @pytest.fixture
@@ -41,9 +43,9 @@ def use(session_factory, credits: int) -> None:
         ledger.record_usage(session, "EX0000001", credits, "test")
 
 
-def follow(session_factory) -> None:
+def follow(session_factory, now=NOW, cooldown=COOLDOWN) -> None:
     with session_factory.begin() as session:
-        reminders.mark_crossings(session)
+        reminders.mark_crossings(session, now, cooldown)
         alerts.follow_episodes(session)
 
 
@@ -158,3 +160,41 @@ def test_a_lost_answer_is_looked_for_instead_of_posted_twice(session_factory, fa
     assert len(thread(fake_slack, "D" + ALICE)) == (1 if where == "reply" else 0)
     looked = "conversations.history" if where == "alert" else "conversations.replies"
     assert len(fake_slack.calls_to(looked)) == 1
+
+
+def episode_of(session_factory) -> tuple[int, bool]:
+    with session_factory.begin() as session:
+        episode = session.get(ReminderEpisode, accounts.by_reference(session, "EX0000001").id)
+        return episode.number, episode.low
+
+
+def test_a_dip_within_the_cooldown_reopens_the_alert_instead_of_alerting_again(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_to_both(session_factory, client, account_id)
+    for hour in range(1, 4):  # the balance flaps around its level every hour
+        with session_factory.begin() as session:
+            invoices.purchase(session, account_id, 500, PRICING, ALEX, f"view:V{hour}", NOW.date())
+        follow(session_factory, NOW + timedelta(hours=hour))
+        live.update_copies(session_factory, client, NOW, "holder")
+        assert copies(fake_slack)["D" + ALICE]["text"].startswith("Resolved:")
+        use(session_factory, 500)
+        follow(session_factory, NOW + timedelta(hours=hour, minutes=30))
+        live.update_copies(session_factory, client, NOW, "holder")
+        assert copies(fake_slack)["D" + ALICE]["text"].startswith("Low credit:")
+        assert episode_of(session_factory) == (1, True)
+
+    # Still just the two alerts, each with one reply per purchase; the edits kept them current.
+    assert len(copies(fake_slack)) == 2
+    assert len(thread(fake_slack, "D" + BOB)) == 3
+
+    # Once the cooldown has passed, a dip is a new episode and alerts afresh.
+    with session_factory.begin() as session:
+        invoices.purchase(session, account_id, 500, PRICING, ALEX, "view:V9", NOW.date())
+    follow(session_factory, NOW + timedelta(hours=5))
+    use(session_factory, 500)
+    follow(session_factory, NOW + timedelta(days=1, hours=6))
+    assert episode_of(session_factory) == (2, True)
