@@ -145,14 +145,16 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import make_client
-    from handlers.reminders import run_low_credit_pass
+    from jobs.low_credit import run_low_credit_pass
 
     if not config.slack_bot_token:
         raise CliError("SLACK_BOT_TOKEN is not set: reminders are sent as Slack DMs.")
-    report = run_low_credit_pass(_session_factory(config), make_client(config), datetime.now(UTC))
-    if report.skipped:
-        print("Another reminder pass is running; nothing sent.")
-        return 0
+    report = run_low_credit_pass(
+        _session_factory(config),
+        make_client(config),
+        datetime.now(UTC),
+        lease_seconds=config.reminder_lease_seconds,
+    )
     for sent in report.sent:
         print(f"Sent {sent.reference} low-credit alert to {sent.address} ({sent.slack_user_id}).")
     for failed in report.failed:

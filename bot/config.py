@@ -149,6 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "REMINDER_LEASE_SECONDS",
+        "How long a replica's claim on reminder DMs lasts before another may take them over.",
+        "60",
+        _positive_int,
+    ),
+    Setting(
         "REMINDER_COOLDOWN",
         "After an account recovers, a dip within this long updates its alert instead of alerting again.",
         "1d",
@@ -189,6 +195,7 @@ class Config:
     currency: str = "GBP"
     max_purchase_credits: int = 1_000_000
     low_credit_poll_seconds: int = 300
+    reminder_lease_seconds: int = 60
     reminder_cooldown: timedelta = timedelta(days=1)
     invoice_history_start: date = date(2020, 1, 1)
     account_manager: str = "Your account manager <accounts@example.com>"

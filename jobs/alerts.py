@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.alerts import build_alert, build_reply
@@ -41,7 +42,7 @@ def _without_blind_retries(client: WebClient) -> WebClient:
 
     A dropped connection or a 5xx may come after Slack posted; only a 429 says it did not.
     """
-    kept = [handler for handler in client.retry_handlers if isinstance(handler, RateLimitErrorRetryHandler)]
+    kept: list[RetryHandler] = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
     return WebClient(
         token=client.token,
         base_url=client.base_url,

@@ -288,7 +288,10 @@ class ReminderRecipient(Base):
 
 
 class ReminderDelivery(Base):
-    """A reminder DM sent to one recipient for one low-credit episode; its row makes it once-only."""
+    """A reminder DM to one recipient for one low-credit episode: claimed by a pass, then sent.
+
+    Its row makes the DM once-only; until `sent_at` is set it is a claim that lapses at `lease_until`.
+    """
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (UniqueConstraint("account_id", "episode", "address"),)
@@ -298,7 +301,18 @@ class ReminderDelivery(Base):
     episode: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(254))
     slack_user_id: Mapped[str | None] = mapped_column(String(20))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the pass that claimed (and sent) it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# A holder's unsent claims, released when its pass stops; sent rows leave the index.
+Index(
+    "ix_reminder_deliveries_unsent",
+    ReminderDelivery.claimed_by,
+    sqlite_where=text("sent_at IS NULL"),
+    postgresql_where=text("sent_at IS NULL"),
+)
 
 
 class RoleGrant(Base):

@@ -1,7 +1,7 @@
 """live alerts: each episode's alert state, every message it was posted as, and a recovery time
 
 Revision ID: 0010_live_alerts
-Revises: 0010_auto_top_up
+Revises: 0007_reminder_claims, 0010_auto_top_up
 Create Date: 2026-11-29
 
 `alerts` holds what every copy of an episode's alert shows (its revision, who is handling it,
@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_live_alerts"
-down_revision = "0010_auto_top_up"
+# Also joins the two heads that 0007 and 0010_auto_top_up made by both following 0005.
+down_revision = ("0007_reminder_claims", "0010_auto_top_up")
 branch_labels = None
 depends_on = None
 
