@@ -145,6 +145,7 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import make_client
+    from bot.scheduler import pass_options
     from jobs.low_credit import run_low_credit_pass
 
     if not config.slack_bot_token:
@@ -153,7 +154,7 @@ def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
         _session_factory(config),
         make_client(config),
         datetime.now(UTC),
-        lease_seconds=config.reminder_lease_seconds,
+        **pass_options(config),
     )
     for sent in report.sent:
         print(f"Sent {sent.reference} low-credit alert to {sent.address} ({sent.slack_user_id}).")
@@ -162,7 +163,12 @@ def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
             f"Could not alert {failed.address} about {failed.reference}: {failed.error}; "
             "will retry next pass."
         )
+    for outcome in report.topped_up:
+        print(outcome)
+    updates = report.updates
     print(f"{len(report.sent)} reminder(s) sent, {len(report.failed)} failed.")
+    if updates.updated or updates.failed:
+        print(f"{len(updates.updated)} alert(s) updated, {len(updates.failed)} update(s) to retry next pass.")
     return 1 if report.failed else 0
 
 

@@ -181,12 +181,6 @@ def build_reply(reply: Reply) -> dict[str, Any]:
     return {"text": text, "blocks": [_section(text)]}
 
 
-def build_acknowledged_reply(user: str, at: datetime) -> dict[str, Any]:
-    """The thread reply when someone takes the alert on."""
-    text = f"<@{user}> is handling this (since {slack_time(at)})."
-    return {"text": text, "blocks": [_section(text)]}
-
-
 def parse_suggested(value: object) -> tuple[int, int, int | None]:
     """A suggested-fix button's (account id, credits, source id or None), or UnknownAccount."""
     parts = str(value).split(":")

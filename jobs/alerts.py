@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from copy import copy as shallow_copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.alerts import build_alert, build_reply
@@ -37,19 +37,14 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _without_blind_retries(client: WebClient) -> WebClient:
+def without_blind_retries(client: WebClient) -> WebClient:
     """The same client minus the retries that could repeat a post Slack already made.
 
     A dropped connection or a 5xx may come after Slack posted; only a 429 says it did not.
     """
-    kept: list[RetryHandler] = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
-    return WebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        headers=client.headers,
-        retry_handlers=kept,
-    )
+    poster = shallow_copy(client)
+    poster.retry_handlers = [h for h in client.retry_handlers if isinstance(h, RateLimitErrorRetryHandler)]
+    return poster
 
 
 def _marker(key: str) -> dict[str, Any]:
@@ -84,7 +79,10 @@ def post_once(
     payload: dict[str, Any],
     thread_ts: str | None = None,
 ) -> str:
-    """chat.postMessage at most once per key: after a lost answer, look for the post before posting again."""
+    """chat.postMessage at most once per key: after a lost answer, look for the post before posting again.
+
+    `client` should come from without_blind_retries, or the client itself may post twice.
+    """
     if maybe_posted:
         found = _find_posted(client, channel, key, thread_ts)
         if found:
@@ -94,9 +92,9 @@ def post_once(
             alerts.set_pending(session, message_id, key)
     try:
         return str(
-            _without_blind_retries(client).chat_postMessage(
-                channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload
-            )["ts"]
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)[
+                "ts"
+            ]
         )
     except SlackApiError:
         # Slack answered, so nothing was posted and there is nothing to look for next time.
@@ -155,7 +153,7 @@ def _bring_up_to_date(
         with session_factory.begin() as session:
             alerts.replied(session, copy.id, reply.entry_id)
     with session_factory.begin() as session:
-        state = alerts.state(session, copy.account_id, copy.episode, now, copy.snoozed_until)
+        state = alerts.state(session, copy.account_id, copy.episode, now, copy.snoozed_until, copy.first_link)
     # chat.update is safe to repeat: a lost answer only means doing it again.
     client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
     with session_factory.begin() as session:
@@ -182,6 +180,7 @@ def update_copies(
     """Bring every copy that is behind up to date, batch by batch; failures wait for a later pass."""
     report = UpdateReport()
     skip: list[int] = []
+    poster = without_blind_retries(client)
     while True:
         with session_factory.begin() as session:
             batch = alerts.claim_stale(
@@ -191,7 +190,7 @@ def update_copies(
             return report
         for copy in batch:
             try:
-                _bring_up_to_date(session_factory, client, copy, now)
+                _bring_up_to_date(session_factory, poster, copy, now)
             except SLACK_ERRORS as error:
                 report.failed.append((copy.id, error_code(error)))
                 log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
@@ -200,6 +199,46 @@ def update_copies(
                 report.updated.append(copy.id)
         with session_factory.begin() as session:
             alerts.release(session, holder, [copy.id for copy in batch])
+
+
+def remind_after_snoozes(
+    session_factory: SessionFactory, client: WebClient, now: datetime, holder: str
+) -> UpdateReport:
+    """Post one new reminder, linking the first, to each recipient whose snooze ended while still low."""
+    report = UpdateReport()
+    poster = without_blind_retries(client)
+    with session_factory.begin() as session:
+        owed = alerts.claim_follow_ups(session, holder, now, datetime.now(UTC), LEASE)
+    for follow_up in owed:
+        posting = follow_up.posting
+        try:
+            link = str(
+                client.chat_getPermalink(channel=follow_up.channel, message_ts=follow_up.first_ts)[
+                    "permalink"
+                ]
+            )
+            with session_factory.begin() as session:
+                state = alerts.state(session, follow_up.account_id, follow_up.episode, now, first_link=link)
+            payload = build_alert(state)
+            ts = post_once(
+                session_factory,
+                poster,
+                posting.message_id,
+                posting.key,
+                posting.maybe_posted,
+                follow_up.channel,
+                payload,
+            )
+        except SLACK_ERRORS as error:
+            report.failed.append((posting.message_id, error_code(error)))
+            log.warning("reminder after a snooze (%s) failed: %s", posting.message_id, error_code(error))
+            with session_factory.begin() as session:
+                alerts.release(session, holder, [posting.message_id])
+            continue
+        with session_factory.begin() as session:
+            alerts.posted(session, posting.message_id, ts, state)
+        report.updated.append(posting.message_id)
+    return report
 
 
 def top_up_low_accounts(

@@ -82,6 +82,7 @@ class Copy:
     replied_entry_id: int
     pending_post: str | None
     snoozed_until: datetime | None
+    first_link: str | None
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,10 @@ def message_at(session: Session, channel: str, ts: str) -> AlertMessage | None:
     return session.scalar(select(AlertMessage).where(AlertMessage.channel == channel, AlertMessage.ts == ts))
 
 
+def _posting_key(account_id: int, episode: int, number: int) -> str:
+    return f"alert:{account_id}:{episode}:{number}"
+
+
 @dataclass(frozen=True)
 class Posting:
     """A copy about to be posted: its row, where it already is, and whether a post may be in flight."""
@@ -235,11 +240,27 @@ class Posting:
     maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
 
 
+def _ensure_alert(session: Session, account_id: int, episode: int) -> None:
+    # A replica may post an episode's first copy before the pass that marked it has opened its alert.
+    session.execute(
+        _upsert(session)(Alert)
+        .values(
+            account_id=account_id,
+            episode=episode,
+            revision=1,
+            seen_entry_id=_newest_credit_in(literal(account_id)),
+            resolved=False,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 def begin_posting(
     session: Session, account_id: int, episode: int, address: str, channel: str, number: int = 1
 ) -> Posting:
     """Write (or find) the row for one copy before it is posted, marked as a post in flight."""
-    key = f"alert:{account_id}:{episode}:{number}"
+    key = _posting_key(account_id, episode, number)
+    _ensure_alert(session, account_id, episode)
     row = session.scalar(
         select(AlertMessage).where(
             AlertMessage.account_id == account_id,
@@ -272,7 +293,13 @@ def posted(session: Session, message_id: int, ts: str, state: AlertState) -> Non
     session.execute(
         update(AlertMessage)
         .where(AlertMessage.id == message_id)
-        .values(ts=ts, pending_post=None, shown_revision=state.revision, replied_entry_id=seen)
+        .values(
+            ts=ts,
+            pending_post=None,
+            shown_revision=state.revision,
+            replied_entry_id=seen,
+            first_link=state.first_alert_link,
+        )
         .execution_options(synchronize_session=False)
     )
     _settle(session, message_id)
@@ -280,6 +307,79 @@ def posted(session: Session, message_id: int, ts: str, state: AlertState) -> Non
 
 def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
     return (Alert.account_id == state.account_id, Alert.episode == state.episode)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The reminder owed to a recipient whose snooze ended while the account is still low."""
+
+    posting: Posting
+    account_id: int
+    episode: int
+    address: str
+    channel: str
+    first_ts: str  # the first copy, which the reminder links to
+
+
+def claim_follow_ups(
+    session: Session, holder: str, now: datetime, clock: datetime, lease: timedelta
+) -> list[FollowUp]:
+    """End snoozes that are over on open alerts, and claim the reminder each owes, once across replicas.
+
+    Clearing the snooze and writing the reminder's row happen in one transaction, so only one pass
+    gets each; a reminder whose pass died is claimed again once its lease runs out.
+    """
+    ended = session.execute(
+        update(AlertMessage)
+        .where(
+            AlertMessage.snoozed_until <= now,
+            exists().where(*_alert_of_message(), _open()),
+        )
+        .values(snoozed_until=None, stale=True)
+        .returning(AlertMessage.account_id, AlertMessage.episode, AlertMessage.address, AlertMessage.number)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for account_id, episode, address, number in ended:
+        row = _copy_row(session, account_id, episode, address, number)
+        begin_posting(session, account_id, episode, address, row.channel, number + 1)
+    # Every reminder not yet posted whose lease is free: those just written, and any a dead pass left.
+    free = or_(AlertMessage.lease_until.is_(None), AlertMessage.lease_until <= clock)
+    owed = list(
+        session.scalars(
+            select(AlertMessage)
+            .where(AlertMessage.number > 1, AlertMessage.ts.is_(None), free)
+            .with_for_update()
+        )
+    )
+    follow_ups = []
+    for row in owed:
+        # A reminder claimed before belongs to a pass that died: it may have posted it.
+        key = _posting_key(row.account_id, row.episode, row.number)
+        posting = Posting(row.id, key, None, row.claimed_by is not None and row.pending_post == key)
+        row.claimed_by, row.lease_until = holder, clock + lease
+        first = _copy_row(session, row.account_id, row.episode, row.address, 1)
+        follow_ups.append(
+            FollowUp(posting, row.account_id, row.episode, row.address, row.channel, first.ts or "")
+        )
+    session.flush()
+    return follow_ups
+
+
+def _alert_of_message() -> tuple[ColumnElement[bool], ...]:
+    return (Alert.account_id == AlertMessage.account_id, Alert.episode == AlertMessage.episode)
+
+
+def _copy_row(session: Session, account_id: int, episode: int, address: str, number: int) -> AlertMessage:
+    row = session.scalar(
+        select(AlertMessage).where(
+            AlertMessage.account_id == account_id,
+            AlertMessage.episode == episode,
+            AlertMessage.address == address,
+            AlertMessage.number == number,
+        )
+    )
+    assert row is not None
+    return row
 
 
 def claim_stale(
@@ -327,6 +427,7 @@ def claim_stale(
             AlertMessage.replied_entry_id,
             AlertMessage.pending_post,
             AlertMessage.snoozed_until,
+            AlertMessage.first_link,
         )
         .execution_options(synchronize_session=False)
     )
@@ -432,7 +533,12 @@ def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
 
 
 def state(
-    session: Session, account_id: int, episode: int, now: datetime, snoozed_until: datetime | None = None
+    session: Session,
+    account_id: int,
+    episode: int,
+    now: datetime,
+    snoozed_until: datetime | None = None,
+    first_link: str | None = None,
 ) -> AlertState:
     """What a copy of this alert shows now: the account, the alert, its forecast, fix and top-up."""
     snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
@@ -458,5 +564,6 @@ def state(
         handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
         top_up=outcome.text() if outcome else None,
         snoozed_until=snoozed if snoozed and snoozed > now else None,
+        first_alert_link=first_link,
         revision=alert.revision,
     )

@@ -267,6 +267,7 @@ class AlertMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_link: Mapped[str | None] = mapped_column(String(300))  # a reminder's link to the first copy
 
 
 Index("ix_alert_messages_stale", AlertMessage.id, sqlite_where=text("stale"), postgresql_where=text("stale"))

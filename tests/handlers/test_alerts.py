@@ -13,7 +13,6 @@ from handlers.alerts import (
     SNOOZE_UNTIL_ACTION,
     SUGGESTED_BUY_ACTION,
     SUGGESTED_MOVE_ACTION,
-    build_acknowledged_reply,
     build_alert,
     build_reply,
     parse_suggested,
@@ -138,10 +137,6 @@ def test_resolved_alert_has_no_buttons_and_keeps_what_happened():
         (
             build_reply(Reply(14, "purchase", "billing <script>", 10, 50, "INV-2026-000125", None, None)),
             "billing &lt;script&gt; bought 10 credits (INV-2026-000125). Balance 50.",
-        ),
-        (
-            build_acknowledged_reply("U0ALICE01", NOW),
-            f"<@U0ALICE01> is handling this (since {AT_NOW}).",
         ),
     ],
 )

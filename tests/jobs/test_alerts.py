@@ -23,8 +23,8 @@ COOLDOWN = timedelta(days=1)
 
 @pytest.fixture
 def client(config):
-    """The bot's Web API client, pointed at the fake Slack."""
-    return make_client(config)
+    """The bot's Web API client, pointed at the fake Slack, as the pass posts with it."""
+    return live.without_blind_retries(make_client(config))
 
 
 def watch(session_factory, *, credits=600, level=500) -> int:

@@ -15,6 +15,13 @@ from bot.cli import main
 from bot.config import Config
 from bot.scheduler import LOW_CREDIT_JOB, start_scheduler
 from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION
+from handlers.alerts import (
+    ACKNOWLEDGE_ACTION,
+    SNOOZE_ACTION,
+    SNOOZE_UNTIL_ACTION,
+    SUGGESTED_BUY_ACTION,
+    SUGGESTED_MOVE_ACTION,
+)
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store.models import Account, EntryKind, ReminderDelivery, Role
@@ -119,12 +126,19 @@ def test_usage_below_level_dms_exactly_the_configured_recipients(session_factory
     text = visible_text(message)
     assert "Acme Marketing" in text and "EX0000001" in text and "*400* credits" in text
     assert "reminder level of 500" in text
-    buttons = message["blocks"][-1]["elements"]
-    assert [(b["text"]["text"], b["action_id"]) for b in buttons] == [
-        ("Buy credits", BUY_ACTION),
-        ("Move credits", MOVE_INTO_ACTION),
+    # Other Co has 100 credits above its level of 0: the suggested source.
+    assert "move *100* credits in from *Other Co* (`EX0000002`)" in text
+    controls = message["blocks"][-1]["elements"]
+    assert [c["action_id"] for c in controls] == [
+        SUGGESTED_MOVE_ACTION,
+        SUGGESTED_BUY_ACTION,
+        ACKNOWLEDGE_ACTION,
+        SNOOZE_ACTION,
+        SNOOZE_UNTIL_ACTION,
     ]
-    assert {b["value"] for b in buttons} == {str(accounts_id(session_factory, "EX0000001"))}
+    account_id = accounts_id(session_factory, "EX0000001")
+    other_id = accounts_id(session_factory, "EX0000002")
+    assert [c.get("value") for c in controls[:2]] == [f"{account_id}:100:{other_id}", f"{account_id}:100"]
     assert [c.params["users"] for c in team.calls_to("conversations.open")] == [ALICE, BOB]
     assert deliveries(session_factory) == [("alice@example.com", 1), (BOB, 1)]
 
