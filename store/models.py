@@ -75,6 +75,9 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_enabled: Mapped[bool] = mapped_column(default=False)
     reminder_level: Mapped[int] = mapped_column(Integer, default=0)
+    # How many recipients the reminder has, kept by store.reminders.configure, so the Home tab
+    # finds reminders nobody would receive from an index instead of probing every account.
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     recipients: Mapped[list[ReminderRecipient]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
@@ -99,6 +102,25 @@ Index(
 )
 # Search results are listed in this order; see store.accounts.search.
 Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
+# The Home tab's summary and needs-attention list (store.overview) read only these indexes.
+# The predicates are SQL text, written exactly as store.overview's queries write them, so that
+# both planners see the query implies the index's WHERE clause.
+UNADDRESSED = "accounts.active AND accounts.reminder_enabled AND accounts.recipient_count = 0"
+UNHEARD = "accounts.active AND (NOT accounts.reminder_enabled OR accounts.recipient_count = 0)"
+Index("ix_accounts_active_balance", Account.active, Account.balance)
+Index(
+    "ix_accounts_reminder_unaddressed",
+    Account.id,
+    sqlite_where=text(UNADDRESSED),
+    postgresql_where=text(UNADDRESSED),
+)
+Index(
+    "ix_accounts_unheard_name_order",
+    func.lower(Account.name),
+    Account.id,
+    sqlite_where=text(UNHEARD),
+    postgresql_where=text(UNHEARD),
+)
 
 
 class ReminderEpisode(Base):
@@ -169,7 +191,7 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     issued_on: Mapped[date] = mapped_column(Date, index=True)
     credits: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))

@@ -130,6 +130,7 @@ def configure(
             account.recipients.append(
                 ReminderRecipient(address=address, slack_user_id=recipient.slack_user_id)
             )
+    account.recipient_count = len(wanted)
     session.flush()
     return changed
 
