@@ -10,7 +10,8 @@ from sqlalchemy import Boolean, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from store import audit, invoices, ledger
-from store.errors import StoreError
+from store.errors import InvalidCredits, StoreError
+from store.ledger import parse_credits
 from store.models import Account, AutoTopUp, AutoTopUpAttempt, ReminderEpisode
 
 ACTOR_PREFIX = "auto-top-up:"
@@ -33,6 +34,21 @@ class Rule:
 
     def describe(self) -> str:
         return f"buy {self.credits:,} credits, up to {_amount(self.monthly_limit, self.unit)} a month"
+
+
+def parse_rule(credits: str, limit: str, unit: str, *, max_credits: int) -> Rule:
+    """A rule from user input, or a StoreError naming what is wrong."""
+    bought = parse_credits(credits, maximum=max_credits)
+    try:
+        counted = LimitUnit(unit.strip().lower())
+    except ValueError:
+        raise InvalidCredits("Count the monthly limit in credits or purchases.") from None
+    cap = parse_credits(limit)
+    if counted is LimitUnit.CREDITS and cap < bought:
+        raise InvalidCredits(
+            f"A monthly limit of {cap:,} credits would stop even one purchase of {bought:,}."
+        )
+    return Rule(bought, cap, counted)
 
 
 class ReminderOff(StoreError):
