@@ -9,8 +9,8 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
+from bot.app import pricing
 from bot.config import Config
-from handlers.buy import pricing
 from jobs import low_credit
 from store.db import SessionFactory
 

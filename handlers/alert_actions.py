@@ -2,98 +2,77 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App, Args
+from sqlalchemy.orm import Session
 
+from handlers import messages, parse
 from handlers.alerts import (
     ACKNOWLEDGE_ACTION,
     SNOOZE_ACTION,
     SNOOZE_UNTIL_ACTION,
     SUGGESTED_BUY_ACTION,
     SUGGESTED_MOVE_ACTION,
-    parse_suggested,
     snooze_until,
 )
 from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
-from handlers.common import config, db, reads
-from handlers.modals import open_account_form
-from handlers.move import AMOUNT_ACTION, DOING, INTO, SOURCE_ACTION, account_label, build_move_modal
+from handlers.interaction import Interaction, acknowledge, open_account_form, say_privately, show
+from handlers.messages import Refused
+from handlers.move import AMOUNT_ACTION, DOING, INTO, SOURCE_ACTION, TITLE, account_label, build_move_modal
 from jobs import alerts as live
 from store import alerts
-from store.errors import StoreError
 from store.models import Account, Role
 
-OUT_OF_DATE = "This alert is no longer tracked; the account's latest alert has the current buttons."
 
-
-def acknowledge(ack: Ack) -> None:
-    ack()
-
-
-def _tell(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def _message(context: BoltContext, body: dict[str, Any]) -> alerts.AlertMessage | None:
+def _message(it: Interaction) -> alerts.AlertMessage | None:
     """The alert copy the click came from, by where Slack says it is."""
-    container = body.get("container") or {}
-    with db(context).begin() as session:
+    container = it.body.get("container") or {}
+    with it.services.reads.begin() as session:
         return alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
 
 
-def _refresh(context: BoltContext, client: WebClient, message: alerts.AlertMessage, user_id: str) -> None:
-    # Whatever fails here stays behind and the next pass finishes it.
+def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
+    # Whatever fails here stays behind, and the next pass finishes it.
     only = [(message.account_id, message.episode)]
-    live.update_copies(db(context), client, datetime.now(UTC), f"click:{user_id}", only=only)
-
-
-def take_on_alert(
-    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, logger: logging.Logger
-) -> None:
-    """I'm on it: the first to click is shown, with the time, on every recipient's copy."""
-    user_id = body["user"]["id"]
-    message = _message(context, body)
-    if message is None:
-        _tell(respond, OUT_OF_DATE)
-        return
-    with db(context).begin() as session:
-        alert = alerts.acknowledge(session, message.account_id, message.episode, user_id, datetime.now(UTC))
-    if alert is None or alert.resolved:
-        _tell(respond, "This alert is already resolved.")
-    elif alert.handler != user_id:
-        _tell(respond, f"<@{alert.handler}> is already handling this.")
-    _refresh(context, client, message, user_id)
-
-
-def snooze_alert(
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    respond: Respond,
-    logger: logging.Logger,
-) -> None:
-    """Snooze this copy: no reminder until then, and one new reminder if the account is still low."""
-    user_id = body["user"]["id"]
-    choice = (
-        action.get("selected_date")
-        or str((action.get("selected_option") or {}).get("value", "")).split(":")[-1]
+    live.update_copies(
+        it.services.session_factory, it.client, datetime.now(UTC), f"click:{it.user_id}", only=only
     )
-    until = snooze_until(choice, datetime.now(UTC))
-    if until is None:
-        _tell(respond, "Pick a day after today to snooze until.")
-        return
-    message = _message(context, body)
+
+
+def take_on_alert(args: Args) -> None:
+    """I'm on it: the first to click is shown, with the time, on every recipient's copy."""
+    it = Interaction(args)
+    message = _message(it)
     if message is None:
-        _tell(respond, OUT_OF_DATE)
+        say_privately(it, messages.ALERT_UNTRACKED)
         return
-    with db(context).begin() as session:
+    with it.services.session_factory.begin() as session:
+        alert = alerts.acknowledge(
+            session, message.account_id, message.episode, it.user_id, datetime.now(UTC)
+        )
+    if alert is None or alert.resolved:
+        say_privately(it, messages.ALERT_RESOLVED)
+    elif alert.handler != it.user_id:
+        say_privately(it, messages.ALERT_HANDLED_BY.format(user=alert.handler))
+    _refresh(it, message)
+
+
+def snooze_alert(args: Args) -> None:
+    """Snooze this copy: no reminder until then, and one new reminder if the account is still low."""
+    it = Interaction(args)
+    until = snooze_until(parse.snooze_choice(args.action or {}), datetime.now(UTC))
+    if until is None:
+        say_privately(it, messages.SNOOZE_NOT_AFTER_TODAY)
+        return
+    message = _message(it)
+    if message is None:
+        say_privately(it, messages.ALERT_UNTRACKED)
+        return
+    with it.services.session_factory.begin() as session:
         alerts.snooze(session, message.id, until)
-    _refresh(context, client, message, user_id)
+    _refresh(it, message)
 
 
 def prefilled(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -106,76 +85,50 @@ def prefilled(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-def _suggested(action: dict[str, Any], respond: Respond) -> tuple[int, int, int | None] | None:
+def _suggested(it: Interaction) -> tuple[int, int, int | None] | None:
     try:
-        return parse_suggested(action.get("value"))
-    except StoreError:
-        _tell(respond, "That button does not name an account; use the latest alert.")
+        return parse.suggested_fix(((it.body.get("actions") or [{}])[0]).get("value"))
+    except Refused as stale:
+        show(say_privately, it, str(stale), None)
         return None
 
 
-def open_suggested_buy(
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    respond: Respond,
-    logger: logging.Logger,
-) -> None:
+def open_suggested_buy(args: Args) -> None:
     """The Buy form, prefilled with the suggested number of credits; all the usual checks apply."""
-    suggested = _suggested(action, respond)
+    it = Interaction(args)
+    suggested = _suggested(it)
     if suggested is None:
         return
     account_id, credits, _ = suggested
-    settings = config(context)
-    amount = str(min(credits, settings.max_purchase_credits))
-    open_account_form(
-        {**body, "actions": [{**action, "value": str(account_id)}]},
-        client,
-        context,
-        respond,
-        logger,
-        needed=Role.BILLING,
-        doing=BUYING,
-        refusal_title="Cannot buy credits",
-        build=lambda account: prefilled(build_buy_modal(account, settings), {CREDITS_INPUT: amount}),
-    )
+    services = it.services
+    maximum = services.limits.max_purchase_credits
+
+    def build(session: Session, account: Account, role: Role) -> dict[str, Any]:
+        form = build_buy_modal(account, services.pricing, maximum)
+        return prefilled(form, {CREDITS_INPUT: str(min(credits, maximum))})
+
+    open_account_form(it, Role.BILLING, BUYING, "Cannot buy credits", lambda: account_id, build)
 
 
-def open_suggested_move(
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: WebClient,
-    context: BoltContext,
-    respond: Respond,
-    logger: logging.Logger,
-) -> None:
+def open_suggested_move(args: Args) -> None:
     """The Move form into the low account, prefilled with the suggested source and credits."""
-    suggested = _suggested(action, respond)
+    it = Interaction(args)
+    suggested = _suggested(it)
     if suggested is None:
         return
     account_id, credits, source_id = suggested
-    values: dict[str, Any] = {AMOUNT_ACTION: str(credits)}
-    with reads(context).begin() as session:
+
+    def build(session: Session, destination: Account, role: Role) -> dict[str, Any]:
+        values: dict[str, Any] = {AMOUNT_ACTION: str(credits)}
         source = session.get(Account, source_id) if source_id else None
         if source is not None and source.active:
-            label = {"type": "plain_text", "text": account_label(source)}
-            values[SOURCE_ACTION] = {"text": label, "value": str(source.id)}
-
-    def build(destination: Account) -> dict[str, Any]:
+            values[SOURCE_ACTION] = {
+                "text": {"type": "plain_text", "text": account_label(source)},
+                "value": str(source.id),
+            }
         return prefilled(build_move_modal(destination, INTO), values)
 
-    open_account_form(
-        {**body, "actions": [{**action, "value": str(account_id)}]},
-        client,
-        context,
-        respond,
-        logger,
-        needed=Role.ADMIN,
-        doing=DOING,
-        refusal_title="Move credits",
-        build=build,
-    )
+    open_account_form(it, Role.ADMIN, DOING, TITLE, lambda: account_id, build)
 
 
 def register(app: App) -> None:

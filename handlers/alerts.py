@@ -12,7 +12,6 @@ from typing import Any
 from handlers.common import escape, render
 from store import top_up
 from store.alerts import AlertState, Reply
-from store.errors import UnknownAccount
 from store.models import EntryKind
 
 ACKNOWLEDGE_ACTION = "alert_acknowledge"
@@ -179,14 +178,6 @@ def build_reply(reply: Reply) -> dict[str, Any]:
         source = _who(reply.source_name or "another account", reply.source_reference or "?")
         text = f"{who} moved {reply.credits:,} credits in from {source}. Balance {reply.balance_after:,}."
     return {"text": text, "blocks": [_section(text)]}
-
-
-def parse_suggested(value: object) -> tuple[int, int, int | None]:
-    """A suggested-fix button's (account id, credits, source id or None), or UnknownAccount."""
-    parts = str(value).split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
-        raise UnknownAccount(repr(str(value)[:20]))
-    return int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else None
 
 
 def snooze_until(choice: str, now: datetime) -> datetime | None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from handlers import parse
 from handlers.alerts import (
     ACKNOWLEDGE_ACTION,
     SNOOZE_ACTION,
@@ -15,11 +16,10 @@ from handlers.alerts import (
     SUGGESTED_MOVE_ACTION,
     build_alert,
     build_reply,
-    parse_suggested,
     snooze_until,
 )
+from handlers.messages import Refused
 from store.alerts import AlertState, Reply
-from store.errors import UnknownAccount
 from store.suggestions import Source, Suggestion
 from tests.blockkit import assert_valid_blocks, visible_text
 
@@ -150,13 +150,13 @@ def test_thread_replies(message, expected):
     [("7:3330:9", (7, 3330, 9)), ("7:3330", (7, 3330, None))],
 )
 def test_suggested_button_values_parse(value, parsed):
-    assert parse_suggested(value) == parsed
+    assert parse.suggested_fix(value) == parsed
 
 
 @pytest.mark.parametrize("value", ["", "7", "7:0", "x:1", "7:1:2:3", "7:-1", "7:99999999999"])
-def test_crafted_suggested_values_name_no_account(value):
-    with pytest.raises(UnknownAccount):
-        parse_suggested(value)
+def test_crafted_suggested_values_are_refused_as_out_of_date(value):
+    with pytest.raises(Refused, match="That button is out of date"):
+        parse.suggested_fix(value)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """live alerts: each episode's alert state, every message it was posted as, and a recovery time
 
 Revision ID: 0010_live_alerts
-Revises: 0007_reminder_claims, 0011_home_summary_indexes
+Revises: 0006_money_bigint
 Create Date: 2026-11-29
 
 `alerts` holds what every copy of an episode's alert shows (its revision, who is handling it,
@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_live_alerts"
-# Also joins main's two heads: 0007 and 0010_auto_top_up (then 0011) both followed 0005.
-down_revision = ("0007_reminder_claims", "0011_home_summary_indexes")
+down_revision = "0006_money_bigint"
 branch_labels = None
 depends_on = None
 
