@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 
 from bot.app import pricing
 from bot.config import Config
-from jobs import low_credit
+from jobs import low_credit, statements
 from store.db import SessionFactory
 
 LOW_CREDIT_JOB = low_credit.JOB_ID
@@ -53,5 +53,6 @@ def start_scheduler(
         coalesce=True,
         max_instances=1,
     )
+    statements.schedule(scheduler, config, session_factory, client)
     scheduler.start()
     return scheduler
