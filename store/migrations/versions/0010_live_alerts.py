@@ -1,7 +1,7 @@
 """live alerts: each episode's alert state, every message it was posted as, and a recovery time
 
 Revision ID: 0010_live_alerts
-Revises: 0006_money_bigint
+Revises: 0008_usage_records
 Create Date: 2026-11-29
 
 `alerts` holds what every copy of an episode's alert shows (its revision, who is handling it,
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_live_alerts"
-down_revision = "0006_money_bigint"
+down_revision = "0008_usage_records"
 branch_labels = None
 depends_on = None
 
