@@ -261,14 +261,7 @@ def begin_posting(
     """Write (or find) the row for one copy before it is posted, marked as a post in flight."""
     key = _posting_key(account_id, episode, number)
     _ensure_alert(session, account_id, episode)
-    row = session.scalar(
-        select(AlertMessage).where(
-            AlertMessage.account_id == account_id,
-            AlertMessage.episode == episode,
-            AlertMessage.address == address,
-            AlertMessage.number == number,
-        )
-    )
+    row = _find_copy(session, account_id, episode, address, number)
     if row is not None:
         return Posting(row.id, key, row.ts, row.pending_post == key)
     row = AlertMessage(
@@ -369,8 +362,10 @@ def _alert_of_message() -> tuple[ColumnElement[bool], ...]:
     return (Alert.account_id == AlertMessage.account_id, Alert.episode == AlertMessage.episode)
 
 
-def _copy_row(session: Session, account_id: int, episode: int, address: str, number: int) -> AlertMessage:
-    row = session.scalar(
+def _find_copy(
+    session: Session, account_id: int, episode: int, address: str, number: int
+) -> AlertMessage | None:
+    return session.scalar(
         select(AlertMessage).where(
             AlertMessage.account_id == account_id,
             AlertMessage.episode == episode,
@@ -378,6 +373,10 @@ def _copy_row(session: Session, account_id: int, episode: int, address: str, num
             AlertMessage.number == number,
         )
     )
+
+
+def _copy_row(session: Session, account_id: int, episode: int, address: str, number: int) -> AlertMessage:
+    row = _find_copy(session, account_id, episode, address, number)
     assert row is not None
     return row
 
