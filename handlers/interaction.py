@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from handlers import messages, parse
 from handlers.account_box import account_summary
 from handlers.messages import Malformed, Refused
+from handlers.origin import origin_of, stamp
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
@@ -305,7 +306,7 @@ def open_account_form(
 
     view = checked(it, needed, doing, notice(title), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), view, it.respond)
+        open_view(it.client, it.body.get("trigger_id", ""), stamp(view, origin_of(it.body)), it.respond)
 
 
 def acknowledge(ack: Ack) -> None:
