@@ -67,7 +67,10 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as lines, _session_factory(config).begin() as session:
+        with (
+            path.open(newline="", encoding="utf-8-sig") as lines,
+            _session_factory(config).begin() as session,
+        ):
             result = importing.load(session, lines, CLI_ACTOR, update_existing=args.update)
     except OSError as error:
         raise CliError(f"Cannot read {path}: {error.strerror}.") from None
