@@ -47,6 +47,7 @@ ACCOUNT_COLUMNS = (
     "created_at",
     "reminder_enabled",
     "reminder_level",
+    "recipient_count",
 )
 
 
@@ -63,12 +64,15 @@ def vocabulary(size: int, rng: random.Random) -> list[str]:
     return sorted(words)
 
 
-def account_rows(size: int, seed: int = 6) -> Iterator[tuple[Any, ...]]:
-    """`size` accounts in ACCOUNT_COLUMNS order, generated lazily so 1M never sits in memory."""
+def account_rows(size: int, seed: int = 6, low_share: float = LOW_SHARE) -> Iterator[tuple[Any, ...]]:
+    """`size` accounts in ACCOUNT_COLUMNS order, generated lazily so 1M never sits in memory.
+
+    Accounts with reminders on have one recipient each (bench.run.load adds them).
+    """
     rng = random.Random(seed)
     words = vocabulary(max(200, size // 200), rng)
     now = datetime.now(UTC)
-    low = set(rng.sample(range(1, size + 1), max(1, int(size * LOW_SHARE))))
+    low = set(rng.sample(range(1, size + 1), max(1, int(size * low_share))))
     for account_id in range(1, size + 1):
         draw = rng.random()
         owner = COMMON_WORD if draw < 0.5 else RARE_WORD if draw < 0.51 else rng.choice(words).title()
@@ -79,7 +83,18 @@ def account_rows(size: int, seed: int = 6) -> Iterator[tuple[Any, ...]]:
         # Half the accounts have reminders on; 1% of all accounts sit below their level.
         enabled = account_id in low or rng.random() < 0.5
         level = OPENING_CREDITS * 2 if account_id in low else (1000 if enabled else 0)
-        yield (account_id, reference(account_id), name, keyword, True, OPENING_CREDITS, now, enabled, level)
+        yield (
+            account_id,
+            reference(account_id),
+            name,
+            keyword,
+            True,
+            OPENING_CREDITS,
+            now,
+            enabled,
+            level,
+            int(enabled),
+        )
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bench import imports
+from bench import imports, replicas
 from bench.dataset import ACCOUNT_COLUMNS, LOW_SHARE, SEARCH_KINDS, account_rows, share_matched, terms
 from bench.fake_process import FakeSlackProcess
 from bench.http import KeepAliveRequests
@@ -80,9 +80,9 @@ class Dataset:
 # ---------------------------------------------------------------------------------- data
 
 
-def load(engine: Engine, size: int) -> Dataset:
+def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
     """Bulk-load `size` accounts, each with its opening ledger entry and reminder recipient."""
-    rows = account_rows(size)
+    rows = account_rows(size, low_share=low_share)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -364,6 +364,7 @@ class SizeResult:
     baseline: Latency
     searches: list[SearchRun]
     imports: list[imports.ImportRun] = field(default_factory=list)
+    replicas: list[replicas.ReplicaRun] = field(default_factory=list)
     throughput: list[tuple[int, float, int, int]] = field(default_factory=list)
     ledger_ok: bool | None = None
     moves_lost: int | None = None
@@ -422,6 +423,14 @@ def bench_one(
                 result.rss_mb, result.rss_errors = serve_subprocess_rss(url, fake, data, args.rss_requests)
             except Exception as error:  # noqa: BLE001 - reported in the table, not fatal
                 print(f"  ! RSS run failed: {error}", file=sys.stderr)
+    if backend == "postgresql" and size == max(args.sizes) and args.replica_seconds:
+        # Replicas share one database only on PostgreSQL; alerts due for 10,000 accounts.
+        with fresh_database(backend, args.postgres, workdir) as url:
+            engine = db.make_engine(url)
+            load(engine, replicas.LOW_ALERTS, low_share=1.0)
+            engine.dispose()
+            result.replicas = replicas.bench(url, args.replica_seconds)
+        print(f"[{backend} {size:,}] replicas done", file=sys.stderr)
     if size in args.import_sizes:
         with fresh_database(backend, args.postgres, workdir) as url:
             result.imports = imports.bench(url, size, workdir)
@@ -459,6 +468,8 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 )
     if any(r.imports for r in results):
         lines += ["", *imports.table(results)]
+    if any(r.replicas for r in results):
+        lines += ["", *replicas.table(results)]
     if any(r.throughput for r in results):
         lines += [
             "",
@@ -544,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
         "--import-sizes", type=sizes, default=None, help="sizes to bench imports at (default: --sizes)"
     )
     parser.add_argument("--move-seconds", type=float, default=3.0, help="seconds per move-throughput run")
+    parser.add_argument(
+        "--replica-seconds",
+        type=float,
+        default=20.0,
+        help="seconds each of 1 and 3 replicas send reminders at 100 ms a call (PostgreSQL; 0 skips)",
+    )
     parser.add_argument("--skip-moves", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument(
