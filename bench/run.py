@@ -11,6 +11,8 @@ them:
     each kind of search, interleaved with the bare Bolt app answering a slash command;
   - `accounts import` of a CSV file against a raw bulk load of the same file (bench/imports.py);
   - credit moves per second with 1, 4 and 16 concurrent clients, then checks the ledger;
+  - usage API items per second with batches of 1 and of 500 (bench/usage_api.py), against the
+    baseline's request rate;
   - one low-credit reminder pass with 1% of accounts below their level (DM time excluded);
   - peak RSS of an `admin-bot serve --http` subprocess after a latency run of its own.
 Every target is marked met or missed; the exit status is non-zero when any run failed.
@@ -39,7 +41,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bench import imports, replicas
+from bench import imports, replicas, usage_api
 from bench.dataset import ACCOUNT_COLUMNS, LOW_SHARE, SEARCH_KINDS, account_rows, share_matched, terms
 from bench.fake_process import FakeSlackProcess
 from bench.http import KeepAliveRequests
@@ -371,6 +373,7 @@ class SizeResult:
     reminders: dict[str, float] = field(default_factory=dict)
     rss_mb: float | None = None
     rss_errors: int = 0
+    usage_api: list[usage_api.UsageRun] = field(default_factory=list)
 
 
 def bench_one(
@@ -401,6 +404,9 @@ def bench_one(
             baseline_client.close()
         result = SizeResult(backend, size, load_seconds, baseline, searches)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        if not args.skip_usage_api:
+            result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
+            print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
 
         if not args.skip_moves:
             total = 0
@@ -503,6 +509,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 f"| {int(m['sent']):,} | {int(m['failed'])} "
                 f"| {m['steady']:.3f} | {target} |"
             )
+    lines += usage_api.report_lines(results)
     if any(r.rss_mb is not None for r in results):
         lines += [
             "",
@@ -532,6 +539,8 @@ def failures(results: list[SizeResult]) -> list[str]:
         if r.reminders.get("failed"):
             found.append(f"{where}: reminder DMs failed")
         found += [f"{where}: import {run.what} failed: {run.error}" for run in r.imports if run.error]
+        if any(run.errors for run in r.usage_api):
+            found.append(f"{where}: usage API requests failed")
     return found
 
 
@@ -563,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-moves", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--skip-usage-api", action="store_true")
     parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
