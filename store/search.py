@@ -36,6 +36,10 @@ from store.models import REFERENCE_MAX_LENGTH, Account
 COUNT_LIMIT = 100
 
 FTS_MIN_LENGTH = 3  # the trigram tokenizer cannot match anything shorter
+# The substring indexes are asked for the needle's last PROBE_LENGTH characters, and each row they
+# return is checked for the whole needle. Their cost is the posting lists of the needle's trigrams,
+# and leading trigrams are the common ones: "BN000" starts every reference, "Acme " half the names.
+PROBE_LENGTH = 6
 # A walk reads at most this many names per row it needs before giving up and sorting: pages of
 # matches shared by more than about 1 in WALK_BUDGET accounts come from a walk.
 WALK_BUDGET = 40
@@ -107,44 +111,57 @@ class _Query:
         )
 
     def parameters(self) -> dict[str, Any]:
-        escaped = self.needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        probe = self.needle[-PROBE_LENGTH:]
         return {
             # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
-            "phrase": '"' + self.needle.replace('"', '""') + '"',
-            "pattern": f"%{escaped}%",
+            "phrase": '"' + probe.replace('"', '""') + '"',
+            "probe": _contains(probe),
+            "pattern": _contains(self.needle),
             "exclude_id": self.exclude_id,
             "reference": self.reference,
         }
+
+
+def _contains(needle: str) -> str:
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
 
 
 _FTS = table("accounts_fts", literal_column("rowid"))
 
 
 def _filtered(statement: Select[Any], shape: _Shape, accounts: Any = Account) -> Select[Any]:
+    active, balance = accounts.active, accounts.balance
+    if shape.fts and accounts is Account:
+        # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search,
+        # not ix_accounts_active_balance scanning every active account and probing FTS5 with each.
+        active, balance = literal_column("+accounts.active"), literal_column("+accounts.balance")
     if not shape.include_inactive:
-        statement = statement.where(accounts.active.is_(True))
+        statement = statement.where(active.is_(True))
     if shape.excluding:
         statement = statement.where(accounts.id != bindparam("exclude_id"))
     if shape.with_credits_only:
-        statement = statement.where(accounts.balance > 0)
+        statement = statement.where(balance > 0)
     return statement
 
 
-def _like(accounts: Any = Account) -> ColumnElement[bool]:
-    """The needle in name, reference or keyword, tested on the row itself."""
-    pattern = bindparam("pattern", type_=String)
+def _like(accounts: Any = Account, pattern_name: str = "pattern") -> ColumnElement[bool]:
+    """The needle (or its probe) in name, reference or keyword, tested on the row itself."""
+    pattern = bindparam(pattern_name, type_=String)
     columns = (accounts.name, accounts.reference, accounts.keyword)
     return or_(*(func.lower(column).like(pattern, escape="/") for column in columns))
 
 
 @functools.cache
 def _matches(shape: _Shape) -> Select[Any]:
-    """Every match, in no particular order, found through the substring index."""
+    """Every match, in no particular order, found through the substring index by its probe."""
     statement = _filtered(select(Account), shape)
     if shape.fts:
         # A join the FTS5 table drives: `id IN (SELECT rowid ...)` built every match first.
-        return statement.join(_FTS, _FTS.c.rowid == Account.id).where(text("accounts_fts MATCH :phrase"))
-    return statement.where(_like()) if shape.like else statement
+        statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(text("accounts_fts MATCH :phrase"))
+    elif shape.like:
+        statement = statement.where(_like(pattern_name="probe"))
+    return statement.where(_like()) if shape.fts or shape.like else statement
 
 
 @functools.cache
