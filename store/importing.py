@@ -193,8 +193,10 @@ def _lock_existing(session: Session) -> int:
         .where(Account.reference.in_(select(_staging.c.reference)))
         .order_by(Account.id)
         .with_for_update()
+        .subquery()
     )
-    return sum(1 for _ in session.execute(locked))
+    # Counted in the database: fetching a million locked ids would grow memory with the file.
+    return session.scalar(select(func.count()).select_from(locked)) or 0
 
 
 def load(
