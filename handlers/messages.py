@@ -90,3 +90,9 @@ COPY_OUTCOME_UNKNOWN = (
     "the connection to Slack dropped, so it may have arrived; check this DM before sending it again"
 )
 NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({reason}). Please try again."
+
+# Low-credit alerts
+ALERT_UNTRACKED = "This alert is no longer tracked; the account's latest alert has the current buttons."
+ALERT_RESOLVED = "This alert is already resolved."
+ALERT_HANDLED_BY = "<@{user}> is already handling this."
+SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."
