@@ -6,6 +6,7 @@ import time
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -47,8 +48,11 @@ def retry_after(response: HttpResponse) -> float | None:
     return None
 
 
-class RateLimited(RetryHandler):
-    """A 429: Slack did nothing, so any call may be repeated, after at most MAX_RETRY_AFTER seconds."""
+class RateLimited(RateLimitErrorRetryHandler):
+    """A 429: Slack did nothing, so any call may be repeated, after at most MAX_RETRY_AFTER seconds.
+
+    A RateLimitErrorRetryHandler, so code that keeps only rate-limit retries for posts keeps this.
+    """
 
     def _can_retry(
         self,
