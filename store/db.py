@@ -184,7 +184,9 @@ def schema_problem(engine: Engine) -> str | None:
     if have == need:
         return None
     where = f"is at revision {have}" if have else "has no admin-bot schema yet"
-    return f"the database at DATABASE_URL {where}, but this admin-bot needs {need}: run `admin-bot db upgrade`."
+    return (
+        f"the database at DATABASE_URL {where}, but this admin-bot needs {need}: run `admin-bot db upgrade`."
+    )
 
 
 def _unreachable(original: object) -> bool:
