@@ -5,14 +5,14 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,10 @@ SessionFactory = sessionmaker[Session]
 # Any constant works; it names the lock replicas take turns on to migrate.
 MIGRATION_LOCK_KEY = 0x4D494752  # "MIGR"
 READ_ONLY_OPTION = "admin_bot_read_only"
+# PostgreSQL aborts one side of a serialization conflict or a deadlock; the work can simply rerun.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -152,19 +156,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-# SQLSTATEs of a transaction PostgreSQL cancelled to let a concurrent one through.
-_CONFLICTS = {"40P01": "a deadlock with another transaction", "40001": "a conflict with another transaction"}
-
-
 def describe_error(error: SQLAlchemyError, url: str) -> str:
     """What went wrong with the database, in one line an operator can act on."""
     original = getattr(error, "orig", None)
-    detail = str(original or error).strip().splitlines()[0] if str(original or error).strip() else ""
+    detail = (str(original or error).strip().splitlines() or [""])[0]
     shown = make_url(url).render_as_string(hide_password=True)
-    conflict = _CONFLICTS.get(getattr(original, "sqlstate", None) or "")
-    if conflict:
+    if retryable(error):
+        conflict = "a deadlock" if getattr(original, "sqlstate", None) == "40P01" else "a conflict"
         return (
-            f"the database cancelled this command because of {conflict}; nothing was changed: run it again."
+            f"the database cancelled this command because of {conflict} with another transaction; "
+            "nothing was changed: run it again."
         )
     if isinstance(error, OperationalError) and _unreachable(original):
         return f"cannot reach the database at DATABASE_URL ({shown}): {detail}"
@@ -201,3 +202,27 @@ def ping(engine: Engine) -> None:
     """Raise unless the database answers."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether the database aborted the transaction only because of a conflict with another one."""
+    return isinstance(error, exc.DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether the error means the database cannot be reached or used right now."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    return isinstance(error, exc.TimeoutError | exc.DisconnectionError)
+
+
+def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
+    """work(session) in one transaction, rerun a bounded number of times after a conflict aborts it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with factory.begin() as session:
+                return work(session)
+        except exc.DBAPIError as error:
+            if attempt == attempts or not retryable(error):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
