@@ -14,32 +14,19 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import make_client
-from handlers.accounts import REMINDER_ACTION
-from handlers.reminders import (
-    EMAILS_BLOCK,
-    EMAILS_INPUT,
-    ENABLED_BLOCK,
-    ENABLED_INPUT,
-    ENABLED_VALUE,
-    LEVEL_BLOCK,
-    LEVEL_INPUT,
-    PEOPLE_BLOCK,
-    PEOPLE_INPUT,
-)
+from handlers.account_box import REMINDER_ACTION
 from jobs.low_credit import run_low_credit_pass
 from store import accounts
 from store.models import Role
 from tests.conftest import POSTGRES_URL, SIGNING_SECRET, grant_role, make_account
 from tests.fake_slack import FakeSlack
+from tests.handlers.test_reminders import values
 from tests.jobs.test_low_credit_holders import alerts_per_account, deliveries, wait_for_posts, watch_accounts
 from tests.processes import BotProcess, bot_env, get, wait_until
 from tests.slack_requests import (
     SlackRequests,
     block_actions_payload,
-    checkboxes,
-    multi_users_select,
     open_view,
-    plain_text,
     view_submission_payload,
 )
 
@@ -61,16 +48,6 @@ def serve(processes, database_url, fake, tmp_path: Path, *args: str, **settings)
     bot = BotProcess(["serve", *args], bot_env(database_url, fake, SIGNING_SECRET, **settings), tmp_path)
     processes.append(bot)
     return bot
-
-
-def reminder_values() -> dict:
-    """Reminder on below 500, alerting alice@example.com (looked up in Slack)."""
-    return {
-        ENABLED_BLOCK: {ENABLED_INPUT: checkboxes([ENABLED_VALUE])},
-        LEVEL_BLOCK: {LEVEL_INPUT: plain_text("500")},
-        EMAILS_BLOCK: {EMAILS_INPUT: plain_text("alice@example.com")},
-        PEOPLE_BLOCK: {PEOPLE_INPUT: multi_users_select([])},
-    }
 
 
 def saved_recipients(session_factory) -> list[tuple[str, str | None]]:
@@ -98,7 +75,7 @@ def test_sigterm_mid_request_lets_it_finish_and_exits_0(
 
     answers = []
     submit = threading.Thread(
-        target=lambda: answers.append(slack.view_submission(view, reminder_values(), user_id="U0ADMIN"))
+        target=lambda: answers.append(slack.view_submission(view, values(), user_id="U0ADMIN"))
     )
     submit.start()
     wait_until(lambda: fake_slack.calls_to("users.lookupByEmail"), what="the email lookup")
@@ -125,9 +102,7 @@ def test_sigterm_mid_envelope_acknowledges_it_and_exits_0(
     view = open_view(fake_slack)
     fake_slack.delay("users.lookupByEmail", 0.8)
 
-    envelope = socket.send_envelope(
-        "interactive", view_submission_payload(view, reminder_values(), user_id="U0ADMIN")
-    )
+    envelope = socket.send_envelope("interactive", view_submission_payload(view, values(), user_id="U0ADMIN"))
     wait_until(lambda: fake_slack.calls_to("users.lookupByEmail"), what="the email lookup")
     bot.signal(signal.SIGTERM)
 
