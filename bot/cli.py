@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, ConfigError, load_config
-from store import accounts, db, history, importing, ledger, roles
+from store import accounts, db, history, importing, ledger, roles, usage
 from store.errors import StoreError
 
 CLI_ACTOR = "cli"
@@ -34,6 +34,7 @@ def _session_factory(config: Config) -> db.SessionFactory:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from api.app import create_api
     from bot import serving
     from bot.app import create_app
     from bot.health import Health, SlackRejected, check_slack
@@ -50,6 +51,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         raise StartupError(problem)
     session_factory = db.make_session_factory(engine)
     app = create_app(config, session_factory)
+    api = create_api(session_factory, config.usage_api_token)
     try:
         check_slack(app.client, config.slack_app_token if args.socket else None)
     except SlackRejected as problem:
@@ -63,12 +65,20 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
                 handler = serving.serve_socket_mode(app, config.slack_app_token)
             except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
                 raise StartupError(f"cannot open the Socket Mode connection: {error}") from None
-            health = Health(engine, app.client, connected=handler.client.is_connected)
-            serving.run_socket_mode(handler, stop, health, args.host, args.health_port)
+            if args.health_port is not None:
+                health = serving.make_health_wsgi(
+                    Health(engine, app.client, connected=handler.client.is_connected)
+                )
+                url = serving.start_side_server(health, args.host, args.health_port, stop)
+                print(f"admin-bot health check on {url}{serving.HEALTH_PATH}", flush=True)
+            if args.api_port is not None:
+                url = serving.start_side_server(api, args.host, args.api_port, stop)
+                print(f"admin-bot usage API on {url}/api/", flush=True)
+            serving.run_socket_mode(handler, stop)
         else:
             inflight = serving.InFlight()
             server = serving.make_http_server(
-                app, engine, args.host, args.port, Health(engine, app.client), inflight
+                app, engine, args.host, args.port, api, health=Health(engine, app.client), inflight=inflight
             )
             print(
                 f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
@@ -171,6 +181,62 @@ def cmd_usage_record(args: argparse.Namespace, config: Config) -> int:
         f"Recorded usage of {credits:,} credits on {args.reference.upper()}; "
         f"balance now {entry.balance_after:,}."
     )
+    return 0
+
+
+def cmd_usage_import(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file)
+    session_factory = _session_factory(config)
+    counts = {"applied": 0, "already recorded": 0, "refused": 0}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as lines:
+            for chunk in usage.read_csv(lines):
+                outcomes = usage.apply_batch(session_factory, [item for _, item in chunk], CLI_ACTOR)
+                for (line, _), outcome in zip(chunk, outcomes, strict=True):
+                    if isinstance(outcome, usage.Refused):
+                        counts["refused"] += 1
+                        print(f"line {line}: {outcome.reason.value}: {outcome.message}")
+                    else:
+                        counts["already recorded" if outcome.replayed else "applied"] += 1
+    except OSError as error:
+        raise CliError(f"Cannot read {path}: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text.") from None
+    summary = ", ".join(f"{count:,} {what}" for what, count in counts.items())
+    print(f"Imported usage from {path}: {summary}.")
+    return 1 if counts["refused"] else 0
+
+
+def cmd_statement(args: argparse.Namespace, config: Config) -> int:
+    from zoneinfo import ZoneInfo
+
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import make_client
+    from jobs import statements as statement_job
+    from store.statements import Period
+
+    now = datetime.now(UTC)
+    period = Period.week_before(now, ZoneInfo(config.statement_timezone))
+    session_factory = _session_factory(config)
+    if args.out:
+        drawn = statement_job.write_files(session_factory, Path(args.out), period, now, config.currency)
+        print(drawn.text)
+        print(f"Wrote the chart and CSV for {period.first} to {period.last} to {args.out}.")
+        return 0
+    if not config.statement_channel or not config.slack_bot_token:
+        raise CliError("Set STATEMENT_CHANNEL and SLACK_BOT_TOKEN to post a statement, or use --out DIR.")
+    drawn = statement_job.draw(session_factory, period, now, config.currency)
+    try:
+        statement_job.upload(make_client(config), config.statement_channel, drawn)
+    except SlackApiError as error:
+        raise CliError(f"Slack refused the statement: {error.response.get('error')}.") from None
+    except Exception as error:  # noqa: BLE001 - a lost answer: it may have been posted
+        raise CliError(
+            f"No answer from Slack ({type(error).__name__}): "
+            f"check {config.statement_channel} before trying again."
+        ) from None
+    print(f"Posted the statement for {period.first} to {period.last} to {config.statement_channel}.")
     return 0
 
 
@@ -283,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="Socket Mode only: serve GET /healthz on this port (WebSocket connected, database up)",
     )
+    serve.add_argument(
+        "--api-port",
+        type=int,
+        help="Socket Mode only: serve the usage API (/api/…) on this port of --host",
+    )
 
     db_verbs = verb(verbs, "db", None, "Database schema.").add_subparsers(
         dest="db_verb", required=True, metavar="VERB"
@@ -332,14 +403,22 @@ def build_parser() -> argparse.ArgumentParser:
     usage_verbs = verb(verbs, "usage", None, "Credits used by sending messages.").add_subparsers(
         dest="usage_verb", required=True, metavar="VERB"
     )
-    usage = verb(
+    record = verb(
         usage_verbs,
         "record",
         cmd_usage_record,
         "Take CREDITS used from an account; refuses to go below zero.",
     )
-    usage.add_argument("reference", help="account reference, e.g. EX0123456")
-    usage.add_argument("credits", help="whole number of credits used")
+    record.add_argument("reference", help="account reference, e.g. EX0123456")
+    record.add_argument("credits", help="whole number of credits used")
+    usage_import = verb(
+        usage_verbs,
+        "import",
+        cmd_usage_import,
+        "Record usage from a CSV with header reference,credits,key,occurred_at; each row at most once "
+        "per key, refused rows reported by line number.",
+    )
+    usage_import.add_argument("file", help="path to the CSV file (any size; read as it goes)")
 
     role_verbs = verb(verbs, "roles", None, "Who may do what.").add_subparsers(
         dest="roles_verb", required=True, metavar="VERB"
@@ -371,6 +450,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         cmd_reminders_run,
         "Run one low-credit reminder pass now and print what it sent.",
+    )
+
+    statement = verb(
+        verbs,
+        "statement",
+        cmd_statement,
+        "The weekly statement for the last 7 whole days: post it now, or write its chart and CSV.",
+    )
+    where = statement.add_mutually_exclusive_group(required=True)
+    where.add_argument("--now", action="store_true", help="post it to STATEMENT_CHANNEL now")
+    where.add_argument(
+        "--out", metavar="DIR", help="write the PNG and CSV to DIR and print the text; no Slack"
     )
 
     verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-WSGIApp = Callable[..., Iterable[bytes]]
+API_PREFIX = "/api/"
+
+Wsgi = Callable[..., Iterable[bytes]]
 
 
 class InFlight:
@@ -55,7 +57,7 @@ class InFlight:
             return self._idle.wait_for(lambda: self._count == 0, max(0.0, deadline - time.monotonic()))
 
 
-def health_wsgi(health: Health) -> WSGIApp:
+def health_wsgi(health: Health) -> Wsgi:
     """GET /healthz: 200 with what each check says, or 503 naming what is wrong."""
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -76,9 +78,13 @@ def not_found(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
 
 
 def make_wsgi_app(
-    app: App, engine: Engine, health: Health | None = None, inflight: InFlight | None = None
-) -> WSGIApp:
-    """POST /slack/events goes to Bolt; GET /healthz says whether the bot can work."""
+    app: App,
+    engine: Engine,
+    api: Wsgi | None = None,
+    health: Health | None = None,
+    inflight: InFlight | None = None,
+) -> Wsgi:
+    """POST /slack/events goes to Bolt; GET /healthz says whether the bot can work; /api/* to `api`."""
     slack = SlackRequestHandler(app, path=SLACK_PATH)
     healthz = health_wsgi(health or Health(engine))
     counted = inflight or InFlight()
@@ -87,6 +93,8 @@ def make_wsgi_app(
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return healthz(environ, start_response)
         with counted.track():
+            if api is not None and (environ.get("PATH_INFO") or "").startswith(API_PREFIX):
+                return api(environ, start_response)
             return slack(environ, start_response)
 
     return wsgi
@@ -97,14 +105,17 @@ def make_http_server(
     engine: Engine,
     host: str,
     port: int,
+    api: Wsgi | None = None,
+    *,
     health: Health | None = None,
     inflight: InFlight | None = None,
 ) -> Any:
     """A waitress server (not started); `.effective_port` tells the bound port when port is 0."""
-    return make_waitress(make_wsgi_app(app, engine, health, inflight), host, port)
+    return make_wsgi_server(make_wsgi_app(app, engine, api, health, inflight), host, port)
 
 
-def make_waitress(wsgi: WSGIApp, host: str, port: int) -> Any:
+def make_wsgi_server(wsgi: Wsgi, host: str, port: int) -> Any:
+    """Any WSGI app on waitress (not started): the bot's, or a side server in Socket Mode."""
     from waitress.server import create_server
 
     return create_server(wsgi, host=host, port=port, threads=8, ident="admin-bot")
@@ -210,7 +221,7 @@ def serve_socket_mode(app: App, app_token: str) -> DrainingSocketModeHandler:
     return handler
 
 
-def make_health_wsgi(health: Health) -> WSGIApp:
+def make_health_wsgi(health: Health) -> Wsgi:
     """The Socket Mode side server: GET /healthz, nothing else."""
     healthz = health_wsgi(health)
 
@@ -222,14 +233,21 @@ def make_health_wsgi(health: Health) -> WSGIApp:
     return wsgi
 
 
-def run_socket_mode(
-    handler: DrainingSocketModeHandler, stop: Stop, health: Health, host: str, health_port: int | None
-) -> None:
-    """Serve envelopes (and /healthz on health_port) until asked to stop; then finish those in flight."""
-    if health_port is not None:
-        side = make_waitress(make_health_wsgi(health), host, health_port)
-        threading.Thread(target=run_waitress, args=(side, stop, InFlight()), daemon=True).start()
-        print(f"admin-bot health check on http://{host}:{side.effective_port}{HEALTH_PATH}", flush=True)
+def start_side_server(wsgi: Wsgi, host: str, port: int, stop: Stop) -> str:
+    """Serve `wsgi` on a thread (Socket Mode's health check or usage API) until `stop`; its URL."""
+    counted = InFlight()
+
+    def tracked(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with counted.track():
+            return wsgi(environ, start_response)
+
+    server = make_wsgi_server(tracked, host, port)
+    threading.Thread(target=run_waitress, args=(server, stop, counted), daemon=True).start()
+    return f"http://{host}:{server.effective_port}"
+
+
+def run_socket_mode(handler: DrainingSocketModeHandler, stop: Stop) -> None:
+    """Serve envelopes until asked to stop; then finish those in flight and close the WebSocket."""
     print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
     stop.wait()
     handler.draining = True

@@ -21,7 +21,7 @@ def serve_with_health(config: Config, engine, session_factory):
     """The bot on waitress whose /healthz re-checks Slack on every request."""
     app = create_app(config, session_factory)
     health = Health(engine, app.client, good_for=0, bad_for=0)
-    return ServerThread(make_http_server(app, engine, "127.0.0.1", 0, health))
+    return ServerThread(make_http_server(app, engine, "127.0.0.1", 0, health=health))
 
 
 def healthz(url: str) -> tuple[int, dict]:
@@ -51,9 +51,10 @@ def test_a_token_check_slack_accepted_is_not_repeated_on_every_probe(
     config, engine, session_factory, fake_slack: FakeSlack
 ):
     app = create_app(config, session_factory)
-    with ServerThread(make_http_server(app, engine, "127.0.0.1", 0, Health(engine, app.client))) as server:
+    server = make_http_server(app, engine, "127.0.0.1", 0, health=Health(engine, app.client))
+    with ServerThread(server) as running:
         for _ in range(3):
-            assert healthz(server.url)[0] == 200
+            assert healthz(running.url)[0] == 200
     assert len(fake_slack.calls_to("auth.test")) == 1
 
 
