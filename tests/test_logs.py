@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.app import make_services
 from bot.cli import main
 from bot.config import Config
 from bot.logs import configure_logging
-from handlers.invoice_pdf import Supplier, render_invoice_pdf
+from handlers.invoice_pdf import render_invoice_pdf
 from store.models import Invoice
 from tests.conftest import SIGNING_SECRET, make_account
 from tests.handlers.test_invoices import issue
@@ -86,7 +87,7 @@ def test_invoice_pdfs_log_nothing_at_the_default_level(session_factory, capfd, r
     invoice = issue(session_factory, account.id, 10, "2024-01-15")
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
-        render_invoice_pdf(loaded, Supplier.from_config(Config()))
+        render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     assert capfd.readouterr().err == ""
 
 
