@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from PIL import Image
 from sqlalchemy import select
@@ -241,6 +242,15 @@ def test_a_dead_replicas_claim_is_taken_over_after_the_lease(
     assert job.post_due_statement(session_factory, client, settings, later).startswith("Posted")
 
 
+def test_a_replica_whose_claim_was_taken_over_sends_nothing(week, session_factory):
+    assert statements.claim(session_factory, NOW, NOW)  # replica A, slow to draw
+    later = NOW + statements.CLAIM_LEASE + timedelta(seconds=1)
+    assert statements.claim(session_factory, NOW, later)  # replica B takes the slot over
+    assert not statements.start_sending(session_factory, NOW, claimed_at=NOW)  # A finds out before sending
+    assert statements.start_sending(session_factory, NOW, claimed_at=later)
+    assert run_state(session_factory, NOW) == RunState.SENDING
+
+
 @pytest.mark.parametrize(
     "schedule, zone, now, slot",
     [
@@ -310,3 +320,18 @@ def test_statement_now_posts_to_the_channel(week, cli, monkeypatch, fake_slack: 
         "",
         "admin-bot: Slack refused the statement: channel_not_found.\n",
     )
+
+
+def test_statements_are_scheduled_only_with_a_channel(session_factory):
+    scheduler = BackgroundScheduler(timezone=UTC)
+    job.schedule(scheduler, Config(), session_factory, None)
+    assert scheduler.get_jobs() == []
+    config = Config(
+        statement_channel=CHANNEL, statement_schedule="30 8 * * fri", statement_timezone="Europe/London"
+    )
+    job.schedule(scheduler, config, session_factory, None)
+    jobs = {scheduled.id: scheduled for scheduled in scheduler.get_jobs()}
+    assert set(jobs) == {job.STATEMENT_JOB, job.CATCH_UP_JOB}
+    trigger = jobs[job.STATEMENT_JOB].trigger
+    friday = trigger.get_next_fire_time(None, datetime(2026, 7, 1, tzinfo=UTC))
+    assert friday == datetime(2026, 7, 3, 8, 30, tzinfo=ZoneInfo("Europe/London"))
