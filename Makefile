@@ -15,8 +15,12 @@ setup: $(BIN)/python
 setup-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
+# Socket Mode when an app token is set (in the environment or .env), HTTP otherwise.
+ENV_FILE ?= .env
+SERVE_MODE = $(if $(or $(SLACK_APP_TOKEN),$(shell grep -s '^SLACK_APP_TOKEN=.' $(ENV_FILE))),--socket,--http)
+
 run: setup
-	$(BIN)/admin-bot serve --http
+	$(BIN)/admin-bot serve $(SERVE_MODE)
 
 test: setup-test
 	$(BIN)/pytest -n 2

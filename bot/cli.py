@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config, ConfigError, load_config
 from store import accounts, db, history, importing, ledger, roles, usage
@@ -17,10 +19,15 @@ from store.errors import StoreError
 from store.models import Role
 
 CLI_ACTOR = "cli"
+log = logging.getLogger("admin_bot")
 
 
 class CliError(Exception):
     """A one-line message for stderr; the command exits non-zero."""
+
+
+class StartupError(CliError):
+    """`serve` cannot start as configured (a token Slack rejects, say); exits 2 like bad settings."""
 
 
 def _session_factory(config: Config) -> db.SessionFactory:
@@ -29,41 +36,70 @@ def _session_factory(config: Config) -> db.SessionFactory:
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from api.app import create_api
+    from bot import serving
     from bot.app import create_app
-    from bot.serving import ServerThread, make_http_server, make_wsgi_server, serve_socket_mode
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from bot.health import Health, SlackRejected, check_slack
+    from bot.logs import configure_logging
     from bot.scheduler import start_scheduler
 
+    configure_logging(config.log_level, config.log_format, _secrets(config))
+    if args.health_port is not None and not args.socket:
+        raise StartupError("--health-port is for --socket; over HTTP, /healthz is served on --port.")
     engine = db.make_engine(config.database_url)
-    db.upgrade(engine)
+    if config.migrate_on_start:
+        db.upgrade(engine)
+    elif problem := db.schema_problem(engine):
+        raise StartupError(problem)
     session_factory = db.make_session_factory(engine)
     app = create_app(config, session_factory)
     api = create_api(session_factory, config.usage_api_token)
-    scheduler = start_scheduler(config, session_factory, app.client)
+    try:
+        check_slack(app.client, config.slack_app_token if args.socket else None)
+    except SlackRejected as problem:
+        raise StartupError(str(problem)) from None
+    stop = serving.Stop(config.shutdown_grace_seconds)
+    stop.on_signals(signal.SIGTERM, signal.SIGINT)
+    scheduler = start_scheduler(config, session_factory, app.client, stop.event)
     try:
         if args.socket:
-            with contextlib.ExitStack() as stack:
-                if args.api_port is not None:
-                    running = stack.enter_context(
-                        ServerThread(make_wsgi_server(api, args.host, args.api_port))
-                    )
-                    print(f"admin-bot usage API on {running.url}/api/", flush=True)
-                handler = serve_socket_mode(app, config.slack_app_token)
-                print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
-                signal.sigwait({signal.SIGINT, signal.SIGTERM})
-                handler.close()
-            return 0
-        server = make_http_server(app, engine, args.host, args.port, api)
-        print(
-            f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
-            flush=True,
-        )
-        with contextlib.suppress(KeyboardInterrupt):
-            server.run()
-        return 0
+            try:
+                handler = serving.serve_socket_mode(app, config.slack_app_token)
+            except Exception as error:  # noqa: BLE001 - one line for the operator, not a traceback
+                raise StartupError(f"cannot open the Socket Mode connection: {error}") from None
+            if args.health_port is not None:
+                health = serving.make_health_wsgi(
+                    Health(engine, app.client, connected=handler.client.is_connected)
+                )
+                url = serving.start_side_server(health, args.host, args.health_port, stop)
+                print(f"admin-bot health check on {url}{serving.HEALTH_PATH}", flush=True)
+            if args.api_port is not None:
+                url = serving.start_side_server(api, args.host, args.api_port, stop)
+                print(f"admin-bot usage API on {url}/api/", flush=True)
+            serving.run_socket_mode(handler, stop)
+        else:
+            inflight = serving.InFlight()
+            server = serving.make_http_server(
+                app, engine, args.host, args.port, api, health=Health(engine, app.client), inflight=inflight
+            )
+            print(
+                f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
+                flush=True,
+            )
+            serving.run_waitress(server, stop, inflight)
+        serving.drain_executor(app.listener_runner.listener_executor, stop.deadline)
     finally:
-        scheduler.shutdown(wait=False)
+        stop.event.set()  # the reminder pass ends after the DM in flight, which it records
+        serving.within(stop.deadline, scheduler.shutdown)
+        engine.dispose()
+    log.info("admin-bot stopped")
+    return 0
+
+
+def _secrets(config: Config) -> list[str]:
+    """Every secret setting's value, for the log formatter to blank out."""
+    from bot.config import SETTINGS
+
+    return [getattr(config, s.name.lower()) for s in SETTINGS if s.secret]
 
 
 def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
@@ -320,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Customer Administration for SMS accounts, in Slack. "
         "Settings come from the environment or .env (see .env.example).",
     )
+    parser.add_argument("--version", action="version", version=f"admin-bot {version('admin-bot')}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     def verb(
@@ -339,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    serve.add_argument(
+        "--health-port",
+        type=int,
+        help="Socket Mode only: serve GET /healthz on this port (WebSocket connected, database up)",
+    )
     serve.add_argument(
         "--api-port",
         type=int,
@@ -489,18 +531,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, config)
+    except StartupError as error:
+        print(f"admin-bot: {error}", file=sys.stderr)
+        return 2
     except (CliError, StoreError) as error:
         print(f"admin-bot: {error}", file=sys.stderr)
         return 1
-    except Exception as error:  # noqa: BLE001 - one line, no traceback, for operators
-        if type(error).__module__.startswith("sqlalchemy"):
-            print(
-                f"admin-bot: database error ({type(error).__name__}); is DATABASE_URL right "
-                "and `admin-bot db upgrade` done?",
-                file=sys.stderr,
-            )
-            return 1
-        raise
+    except SQLAlchemyError as error:  # one line, no traceback, for operators
+        print(f"admin-bot: {db.describe_error(error, config.database_url)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,23 @@ def _positive_int(raw: str) -> int:
     return int(raw)
 
 
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("true", "yes", "1", "on"):
+        return True
+    if raw.lower() in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return raw.lower()
+
+    return parse
+
+
 def _money(raw: str) -> Decimal:
     try:
         value = Decimal(raw)
@@ -181,6 +198,25 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "SHUTDOWN_GRACE_SECONDS",
+        "On SIGTERM or SIGINT, how long requests and the reminder DM in flight get to finish.",
+        "20",
+        _positive_int,
+    ),
+    Setting(
+        "MIGRATE_ON_START",
+        "Whether `serve` migrates the database before serving; false if you run `db upgrade` yourself.",
+        "true",
+        _boolean,
+    ),
+    Setting(
+        "LOG_LEVEL",
+        "How much `serve` logs: debug, info, warning or error.",
+        "info",
+        _choice("debug", "info", "warning", "error"),
+    ),
+    Setting("LOG_FORMAT", "text, or json for one JSON object per line.", "text", _choice("text", "json")),
+    Setting(
         "REMINDER_COOLDOWN",
         "After an account recovers, a dip within this long updates its alert instead of alerting again.",
         "1d",
@@ -241,6 +277,10 @@ class Config:
     max_purchase_credits: int = 1_000_000
     low_credit_poll_seconds: int = 300
     reminder_lease_seconds: int = 60
+    shutdown_grace_seconds: int = 20
+    migrate_on_start: bool = True
+    log_level: str = "info"
+    log_format: str = "text"
     reminder_cooldown: timedelta = timedelta(days=1)
     invoice_history_start: date = date(2020, 1, 1)
     account_manager: str = "Your account manager <accounts@example.com>"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreError
@@ -17,6 +21,8 @@ from store.errors import StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
+# Any constant works; it names the lock replicas take turns on to migrate.
+MIGRATION_LOCK_KEY = 0x4D494752  # "MIGR"
 READ_ONLY_OPTION = "admin_bot_read_only"
 # PostgreSQL aborts one side of a serialization conflict or a deadlock; the work can simply rerun.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
@@ -103,8 +109,44 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision`."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema up to `revision`; replicas starting together take turns, the first migrates.
+
+    On PostgreSQL a session advisory lock serializes them; on SQLite, an flock on the database's
+    directory (no lock file to leave behind). Either is released if the process dies.
+    """
+    if engine.dialect.name != "postgresql":
+        with _sqlite_migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()  # the lock outlives the transaction; don't sit idle in one
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    path = engine.url.database
+    if not path or path == ":memory:":
+        yield
+        return
+    directory = os.open(Path(path).resolve().parent, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(directory)  # releases the lock
+
+
+def head_revision() -> str | None:
+    """The schema revision this code expects."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -112,6 +154,48 @@ def current_revision(engine: Engine) -> str | None:
         from alembic.runtime.migration import MigrationContext
 
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def describe_error(error: SQLAlchemyError, url: str) -> str:
+    """What went wrong with the database, in one line an operator can act on."""
+    original = getattr(error, "orig", None)
+    detail = (str(original or error).strip().splitlines() or [""])[0]
+    shown = make_url(url).render_as_string(hide_password=True)
+    if retryable(error):
+        conflict = "a deadlock" if getattr(original, "sqlstate", None) == "40P01" else "a conflict"
+        return (
+            f"the database cancelled this command because of {conflict} with another transaction; "
+            "nothing was changed: run it again."
+        )
+    if isinstance(error, OperationalError) and _unreachable(original):
+        return f"cannot reach the database at DATABASE_URL ({shown}): {detail}"
+    engine = make_engine(url)
+    try:
+        problem = schema_problem(engine)
+    except SQLAlchemyError:
+        problem = None
+    finally:
+        engine.dispose()
+    return problem or f"database error ({type(original or error).__name__}): {detail}"
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why the database's schema is not the one this code needs, or None if it is."""
+    have, need = current_revision(engine), head_revision()
+    if have == need:
+        return None
+    where = f"is at revision {have}" if have else "has no admin-bot schema yet"
+    return (
+        f"the database at DATABASE_URL {where}, but this admin-bot needs {need}: run `admin-bot db upgrade`."
+    )
+
+
+def _unreachable(original: object) -> bool:
+    """Whether a driver error means no connection could be made or kept (not a failed statement)."""
+    if isinstance(original, sqlite3.OperationalError):
+        return "unable to open database file" in str(original)
+    sqlstate = getattr(original, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 def ping(engine: Engine) -> None:

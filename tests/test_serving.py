@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 
@@ -36,4 +37,4 @@ def test_unknown_command_gets_404(slack: SlackRequests, admin: str) -> None:
 def test_healthz_answers_200_when_database_reachable(bot_server: str) -> None:
     with urllib.request.urlopen(f"{bot_server}/healthz") as response:
         assert response.status == 200
-        assert response.read() == b'{"ok": true}'
+        assert json.loads(response.read()) == {"ok": True, "database": "ok"}
