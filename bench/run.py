@@ -41,7 +41,7 @@ from bot.app import create_app, make_client
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
-from handlers.reminders import run_low_credit_pass
+from jobs.low_credit import run_low_credit_pass
 from store import accounts as account_store
 from store import db, ledger, roles
 from store.models import Role

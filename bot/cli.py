@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
-from store import accounts, db, importing, ledger, roles
+from store import accounts, db, history, importing, ledger, roles
 from store.errors import StoreError
 
 CLI_ACTOR = "cli"
@@ -91,6 +91,44 @@ def cmd_accounts_list(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_accounts_history(args: argparse.Namespace, config: Config) -> int:
+    with _session_factory(config).begin() as session:
+        account = accounts.by_reference(session, args.reference)
+        page = history.history(session, account.id, offset=args.offset, limit=args.limit)
+        print(f"History of {account.name} ({account.reference}), newest first:")
+        print(f"{'WHEN (UTC)':<17} {'BY':<12} {'CHANGE':>16} {'BALANCE':>14}  WHAT")
+        for event in page.events:
+            balance = "" if event.balance_after is None else f"{event.balance_after:,}"
+            change = event.change if event.credits is not None else ""
+            what = (
+                event.what
+                if event.credits is not None or not event.change
+                else f"{event.what}: {event.change}"
+            )
+            print(f"{event.at:%Y-%m-%d %H:%M} {event.actor:<12} {change:>16} {balance:>14}  {what}")
+        if not page.events:
+            print("Nothing has happened to this account yet." if not args.offset else "No more history.")
+        elif page.has_next:
+            print(f"More: admin-bot accounts history {account.reference} --offset {args.offset + args.limit}")
+    return 0
+
+
+def _set_active(reference: str, active: bool, config: Config) -> int:
+    with _session_factory(config).begin() as session:
+        account = accounts.by_reference(session, reference)
+        changed = accounts.set_active(session, account, active, CLI_ACTOR)
+        print(accounts.status_message(account, changed))
+    return 0
+
+
+def cmd_accounts_deactivate(args: argparse.Namespace, config: Config) -> int:
+    return _set_active(args.reference, False, config)
+
+
+def cmd_accounts_activate(args: argparse.Namespace, config: Config) -> int:
+    return _set_active(args.reference, True, config)
+
+
 def cmd_usage_record(args: argparse.Namespace, config: Config) -> int:
     credits = ledger.parse_credits(args.credits)
     with _session_factory(config).begin() as session:
@@ -145,14 +183,16 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import make_client
-    from handlers.reminders import run_low_credit_pass
+    from jobs.low_credit import run_low_credit_pass
 
     if not config.slack_bot_token:
         raise CliError("SLACK_BOT_TOKEN is not set: reminders are sent as Slack DMs.")
-    report = run_low_credit_pass(_session_factory(config), make_client(config), datetime.now(UTC))
-    if report.skipped:
-        print("Another reminder pass is running; nothing sent.")
-        return 0
+    report = run_low_credit_pass(
+        _session_factory(config),
+        make_client(config),
+        datetime.now(UTC),
+        lease_seconds=config.reminder_lease_seconds,
+    )
     for sent in report.sent:
         print(f"Sent {sent.reference} low-credit alert to {sent.address} ({sent.slack_user_id}).")
     for failed in report.failed:
@@ -233,6 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("query", nargs="?", help="text to search for")
     listing.add_argument("--all", action="store_true", help="include inactive accounts")
     listing.add_argument("--limit", type=int, default=100, help="most rows to print (default 100)")
+
+    past = verb(
+        account_verbs,
+        "history",
+        cmd_accounts_history,
+        "Show an account's purchases, moves, usage and settings changes, newest first.",
+    )
+    past.add_argument("reference", help="account reference, e.g. EX0123456")
+    past.add_argument("--limit", type=int, default=50, help="most rows to print (default 50)")
+    past.add_argument("--offset", type=int, default=0, help="skip this many newer rows")
+    for name, handler, help in (
+        ("deactivate", cmd_accounts_deactivate, "Make an account inactive; it keeps its credits."),
+        ("activate", cmd_accounts_activate, "Make an inactive account active again."),
+    ):
+        verb(account_verbs, name, handler, help).add_argument("reference", help="account reference")
 
     usage_verbs = verb(verbs, "usage", None, "Credits used by sending messages.").add_subparsers(
         dest="usage_verb", required=True, metavar="VERB"

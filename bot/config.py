@@ -138,6 +138,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "REMINDER_LEASE_SECONDS",
+        "How long a replica's claim on reminder DMs lasts before another may take them over.",
+        "60",
+        _positive_int,
+    ),
+    Setting(
         "INVOICE_HISTORY_START",
         "Invoices dated before this day are not listed.",
         "2020-01-01",
@@ -172,6 +178,7 @@ class Config:
     currency: str = "GBP"
     max_purchase_credits: int = 1_000_000
     low_credit_poll_seconds: int = 300
+    reminder_lease_seconds: int = 60
     invoice_history_start: date = date(2020, 1, 1)
     account_manager: str = "Your account manager <accounts@example.com>"
     supplier_name: str = "Example SMS Ltd"

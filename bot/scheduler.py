@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from bot.config import Config
-from handlers.reminders import run_low_credit_pass
+from jobs import low_credit
 from store.db import SessionFactory
 
-LOW_CREDIT_JOB = "low_credit_pass"
+LOW_CREDIT_JOB = low_credit.JOB_ID
 
 
-def low_credit_pass(session_factory: SessionFactory, client: WebClient) -> None:
-    """One reminder pass at the current time."""
-    run_low_credit_pass(session_factory, client, datetime.now(UTC))
+def low_credit_pass(
+    session_factory: SessionFactory, client: WebClient, lease_seconds: int, stop: threading.Event
+) -> None:
+    """One reminder pass at the current time; `stop` ends it after the DM in flight."""
+    low_credit.run_low_credit_pass(
+        session_factory, client, datetime.now(UTC), lease_seconds=lease_seconds, stop=stop
+    )
 
 
 def start_scheduler(
-    config: Config, session_factory: SessionFactory, client: WebClient
+    config: Config,
+    session_factory: SessionFactory,
+    client: WebClient,
+    stop: threading.Event | None = None,
 ) -> BackgroundScheduler:
     """Start the jobs; replicas coordinate through the database, not a shared job store."""
     scheduler = BackgroundScheduler(timezone=UTC)
@@ -29,7 +37,7 @@ def start_scheduler(
         "interval",
         seconds=config.low_credit_poll_seconds,
         id=LOW_CREDIT_JOB,
-        args=[session_factory, client],
+        args=[session_factory, client, config.reminder_lease_seconds, stop or threading.Event()],
         replace_existing=True,
         coalesce=True,
         max_instances=1,

@@ -7,7 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from handlers.common import Denied, check_role, escape, reads, render
+from handlers.common import Denied, check_role, config, escape, reads
+from handlers.help import help_text
 from store import accounts as account_store
 from store.models import Account, Role
 
@@ -145,7 +146,11 @@ def list_accounts(ack: Ack, command: dict[str, Any], context: BoltContext) -> No
     """Answer `/accounts [QUERY|help]` privately, straight in the acknowledgement."""
     query = command.get("text", "").strip()[:MAX_QUERY_LENGTH]
     if query.lower() == "help":
-        ack(response_type="ephemeral", text=render("help.md.j2"))
+        settings = config(context)
+        ack(
+            response_type="ephemeral",
+            text=help_text(settings.invoice_history_start, settings.account_manager),
+        )
         return
     try:
         reply = search_reply(context, command["user_id"], query)

@@ -8,12 +8,13 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.common import db, render
+from handlers.common import config, db
+from handlers.help import help_text
 from store import roles
 from store.models import Role
 
 
-def build_home(role: Role | None, user_id: str) -> dict[str, Any]:
+def build_home(role: Role | None, user_id: str, help: str) -> dict[str, Any]:
     """The Home tab: the help text plus the visitor's access."""
     access = (
         f"You are *{role.value}* in admin-bot."
@@ -24,7 +25,7 @@ def build_home(role: Role | None, user_id: str) -> dict[str, Any]:
         "type": "home",
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": "admin-bot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": render("help.md.j2")}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": help}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": access}]},
         ],
     }
@@ -35,10 +36,16 @@ def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext,
     if event.get("tab") != "home":
         return
     user_id = event["user"]
+    settings = config(context)
     with db(context).begin() as session:
         role = roles.role_of(session, user_id)
     try:
-        client.views_publish(user_id=user_id, view=build_home(role, user_id))
+        client.views_publish(
+            user_id=user_id,
+            view=build_home(
+                role, user_id, help_text(settings.invoice_history_start, settings.account_manager)
+            ),
+        )
     except SlackApiError as error:
         logger.warning("views.publish failed for %s: %s", user_id, error.response.get("error"))
 

@@ -1,21 +1,18 @@
-"""Low credit reminders: the settings modal and the pass that DMs recipients when an account runs low."""
+"""Low credit reminders: the settings modal; the pass that sends them is jobs.low_credit."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION, REMINDER_ACTION
-from handlers.common import Denied, db, escape, render, require
+from handlers.accounts import REMINDER_ACTION
+from handlers.common import Denied, db, escape, require
 from store import accounts as account_store
 from store import reminders
-from store.db import SessionFactory
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -167,28 +164,6 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
     }
 
 
-def build_alert(alert: reminders.DueAlert) -> dict[str, Any]:
-    """The DM telling a recipient an account is low, with buttons to fix it."""
-    text = render(
-        "low_credit_alert.md.j2",
-        name=alert.name,
-        reference=alert.reference,
-        balance=alert.balance,
-        level=alert.level,
-    )
-    buttons = [
-        {"type": "button", "text": _text(label), "action_id": action_id, "value": str(alert.account_id)}
-        for label, action_id in (("Buy credits", BUY_ACTION), ("Move credits", MOVE_INTO_ACTION))
-    ]
-    return {
-        "text": text,
-        "blocks": [
-            _section(text),
-            {"type": "actions", "block_id": f"low-credit-{alert.account_id}", "elements": buttons},
-        ],
-    }
-
-
 # settings listeners
 
 
@@ -297,90 +272,6 @@ def submit_reminder(
         ack(response_action="errors", errors={ENABLED_BLOCK: str(problem)})
         return
     ack(response_action="update", view=saved)
-
-
-# the pass
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One alert the pass sent or failed to send."""
-
-    reference: str
-    address: str
-    slack_user_id: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class PassReport:
-    """What one pass did; `skipped` means another pass held the lock."""
-
-    skipped: bool = False
-    newly_low: int = 0
-    recovered: int = 0
-    sent: list[Delivery] = field(default_factory=list)
-    failed: list[Delivery] = field(default_factory=list)
-
-
-class _Undeliverable(Exception):
-    """A recipient whose Slack user cannot be found or messaged this pass."""
-
-
-def _slack_user(client: WebClient, recipient: reminders.Recipient, cache: dict[str, str]) -> str:
-    # Emails are looked up on every pass: people change jobs, and a re-invited user gets a new id.
-    if not recipient.is_email:
-        return recipient.address
-    if recipient.address not in cache:
-        user = client.users_lookupByEmail(email=recipient.address)["user"]
-        if user.get("deleted"):
-            raise _Undeliverable("account_inactive")
-        cache[recipient.address] = user["id"]
-    return cache[recipient.address]
-
-
-def _deliver(client: WebClient, alert: reminders.DueAlert, cache: dict[str, str]) -> str:
-    """DM one alert; the Slack user it went to, or raise."""
-    user_id = _slack_user(client, alert.recipient, cache)
-    channel = client.conversations_open(users=user_id)["channel"]["id"]
-    client.chat_postMessage(channel=channel, **build_alert(alert))
-    return user_id
-
-
-def run_low_credit_pass(
-    session_factory: SessionFactory, client: WebClient, now: datetime | None = None
-) -> PassReport:
-    """Mark crossings, then DM every recipient owed an alert; failures wait for the next pass."""
-    now = now or datetime.now(UTC)
-    with reminders.pass_lock(session_factory) as held:
-        if not held:
-            log.info("low-credit pass skipped: another pass is running")
-            return PassReport(skipped=True)
-        with session_factory.begin() as session:
-            newly_low, recovered = reminders.mark_crossings(session)
-            due = reminders.due_alerts(session)
-        report = PassReport(newly_low=newly_low, recovered=recovered)
-        cache: dict[str, str] = {}
-        with reminders.DeliveryLog(session_factory, now) as delivered:
-            for alert in due:
-                address, reference = alert.recipient.address, alert.reference
-                try:
-                    user_id = _deliver(client, alert, cache)
-                except SlackApiError as error:
-                    code = str(error.response.get("error") or error.response.status_code)
-                    report.failed.append(Delivery(reference, address, error=code))
-                    log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
-                    continue
-                except (SlackClientError, OSError, _Undeliverable) as error:
-                    # Timeouts and connection errors: the message names no token, but keep it short.
-                    code = str(error) if isinstance(error, _Undeliverable) else type(error).__name__
-                    report.failed.append(Delivery(reference, address, error=code))
-                    log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
-                    continue
-                delivered.add(alert, user_id)
-                report.sent.append(Delivery(reference, address, user_id))
-                log.info("low-credit alert for %s sent to %s", reference, address)
-    return report
 
 
 def register(app: App) -> None:

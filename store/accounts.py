@@ -125,6 +125,19 @@ def set_active(session: Session, account: Account, active: bool, actor: str) -> 
     return True
 
 
+def status_message(account: Account, changed: bool) -> str:
+    """What an activate or deactivate did, in plain text: the CLI and Slack say the same."""
+    who = f"{account.name} ({account.reference})"
+    if not changed:
+        return f"{who} is already {'active' if account.active else 'inactive'}; nothing changed."
+    if account.active:
+        return f"{who} is active again: it is listed, can be chosen, and its reminder works."
+    return (
+        f"{who} is now inactive. It keeps its {account.balance:,} credits, its history and its "
+        "invoices; it is left out of lists, pickers and reminders until it is activated again."
+    )
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and how many matched: exactly, or "more than `total`"."""

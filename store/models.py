@@ -16,7 +16,9 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    case,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -73,6 +75,9 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_enabled: Mapped[bool] = mapped_column(default=False)
     reminder_level: Mapped[int] = mapped_column(Integer, default=0)
+    # How many recipients the reminder has, kept by store.reminders.configure, so the Home tab
+    # finds reminders nobody would receive from an index instead of probing every account.
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     recipients: Mapped[list[ReminderRecipient]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
@@ -87,8 +92,35 @@ Index(
     sqlite_where=Account.reminder_enabled,
     postgresql_where=Account.reminder_enabled,
 )
+# A suggested move's source is the first entry of this index; see store.suggestions.
+Index(
+    "ix_accounts_spare_credits",
+    case((Account.reminder_enabled, Account.balance - Account.reminder_level), else_=Account.balance),
+    Account.id,
+    sqlite_where=Account.active,
+    postgresql_where=Account.active,
+)
 # Search results are listed in this order; see store.accounts.search.
 Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
+# The Home tab's summary and needs-attention list (store.overview) read only these indexes.
+# The predicates are SQL text, written exactly as store.overview's queries write them, so that
+# both planners see the query implies the index's WHERE clause.
+UNADDRESSED = "accounts.active AND accounts.reminder_enabled AND accounts.recipient_count = 0"
+UNHEARD = "accounts.active AND (NOT accounts.reminder_enabled OR accounts.recipient_count = 0)"
+Index("ix_accounts_active_balance", Account.active, Account.balance)
+Index(
+    "ix_accounts_reminder_unaddressed",
+    Account.id,
+    sqlite_where=text(UNADDRESSED),
+    postgresql_where=text(UNADDRESSED),
+)
+Index(
+    "ix_accounts_unheard_name_order",
+    func.lower(Account.name),
+    Account.id,
+    sqlite_where=text(UNHEARD),
+    postgresql_where=text(UNHEARD),
+)
 
 
 class ReminderEpisode(Base):
@@ -131,6 +163,16 @@ class LedgerEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# Forecasts read an account's usage in a time window, never its purchases or moves.
+Index(
+    "ix_ledger_entries_usage",
+    LedgerEntry.account_id,
+    LedgerEntry.created_at,
+    sqlite_where=text(f"kind = '{EntryKind.USAGE.value}'"),
+    postgresql_where=text(f"kind = '{EntryKind.USAGE.value}'"),
+)
+
+
 class Invoice(Base):
     """A bill for purchased credits; the customer pays it outside the bot."""
 
@@ -139,7 +181,7 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     issued_on: Mapped[date] = mapped_column(Date, index=True)
     credits: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
@@ -151,6 +193,41 @@ class Invoice(Base):
     created_by: Mapped[str] = mapped_column(String(40))
 
     account: Mapped[Account] = relationship()
+
+
+class AutoTopUp(Base):
+    """An account's auto top-up rule: below its reminder level, buy `credits`, within a monthly limit."""
+
+    __tablename__ = "auto_top_ups"
+    __table_args__ = (
+        CheckConstraint("credits > 0", name="auto_top_up_credits_positive"),
+        CheckConstraint("monthly_limit > 0", name="auto_top_up_limit_positive"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    credits: Mapped[int] = mapped_column(Integer)
+    monthly_limit: Mapped[int] = mapped_column(Integer)
+    limit_unit: Mapped[str] = mapped_column(String(10))  # a LimitUnit: credits or purchases
+    set_by: Mapped[str] = mapped_column(String(20))  # the Slack user the purchases are made for
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AutoTopUpAttempt(Base):
+    """What auto top-up did for one low-credit episode: bought (with its invoice) or why not.
+
+    Its primary key makes the decision once-only per episode, whichever replica gets there first.
+    """
+
+    __tablename__ = "auto_top_up_attempts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    credits: Mapped[int] = mapped_column(Integer)  # bought, or that would have been bought
+    skipped: Mapped[str | None] = mapped_column(String(200))  # why nothing was bought
+
+    invoice: Mapped[Invoice | None] = relationship()
 
 
 class ReminderRecipient(Base):
@@ -169,7 +246,10 @@ class ReminderRecipient(Base):
 
 
 class ReminderDelivery(Base):
-    """A reminder DM sent to one recipient for one low-credit episode; its row makes it once-only."""
+    """A reminder DM to one recipient for one low-credit episode: claimed by a pass, then sent.
+
+    Its row makes the DM once-only; until `sent_at` is set it is a claim that lapses at `lease_until`.
+    """
 
     __tablename__ = "reminder_deliveries"
     __table_args__ = (UniqueConstraint("account_id", "episode", "address"),)
@@ -179,7 +259,18 @@ class ReminderDelivery(Base):
     episode: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(254))
     slack_user_id: Mapped[str | None] = mapped_column(String(20))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the pass that claimed (and sent) it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# A holder's unsent claims, released when its pass stops; sent rows leave the index.
+Index(
+    "ix_reminder_deliveries_unsent",
+    ReminderDelivery.claimed_by,
+    sqlite_where=text("sent_at IS NULL"),
+    postgresql_where=text("sent_at IS NULL"),
+)
 
 
 class RoleGrant(Base):

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -20,6 +17,7 @@ from sqlalchemy import (
     exists,
     literal,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -27,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from store import audit
 from store.errors import StoreError
@@ -38,8 +36,8 @@ EMAIL_MAX_LENGTH = 254
 # Deliberately loose: Slack's users.lookupByEmail is the real test of whether an address is usable.
 EMAIL_PATTERN = re.compile(r"[^@\s<>,;\"'()\[\]]+@[^@\s<>,;\"'()\[\]]+\.[A-Za-z]{2,}")
 EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
-# Any constant works; it names the lock that makes a pass run on one replica at a time.
-PASS_LOCK_KEY = 0x4C4F5743  # "LOWC"
+# Any constant works; it names the lock that lets one replica at a time mark crossings.
+MARKING_LOCK_KEY = 0x4C4F5743  # "LOWC"
 
 
 class InvalidEmails(StoreError):
@@ -131,6 +129,7 @@ def configure(
             account.recipients.append(
                 ReminderRecipient(address=address, slack_user_id=recipient.slack_user_id)
             )
+    account.recipient_count = len(wanted)
     session.flush()
     return changed
 
@@ -196,14 +195,26 @@ class DueAlert:
     recipient: Recipient
 
 
-def due_alerts(session: Session) -> list[DueAlert]:
-    """Every (low account, recipient) pair without a delivery for the current episode, in one query."""
-    delivered = exists().where(
+def _key(alert: DueAlert) -> dict[str, Any]:
+    return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
+
+
+def claim_due(
+    session: Session, holder: str, now: datetime, lease_until: datetime, limit: int
+) -> list[DueAlert]:
+    """Claim up to `limit` alerts owed a DM for `holder` until `lease_until`, oldest accounts first.
+
+    An alert is owed while no delivery row for its episode is sent or under a live lease. On
+    PostgreSQL, replicas claiming at once skip each other's rows instead of waiting for them; the
+    insert's conflict rule is what makes a claim exclusive, so a lapsed lease can be taken over.
+    """
+    taken = exists().where(
         ReminderDelivery.account_id == Account.id,
         ReminderDelivery.episode == ReminderEpisode.number,
         ReminderDelivery.address == ReminderRecipient.address,
+        or_(ReminderDelivery.sent_at.is_not(None), ReminderDelivery.lease_until > now),
     )
-    rows = session.execute(
+    due = (
         select(
             Account.id,
             Account.reference,
@@ -217,89 +228,71 @@ def due_alerts(session: Session) -> list[DueAlert]:
         .select_from(ReminderEpisode)
         .join(Account, Account.id == ReminderEpisode.account_id)
         .join(ReminderRecipient, ReminderRecipient.account_id == Account.id)
-        .where(_in_episode(), _shortfall(), Account.active, ~delivered)
+        .where(_in_episode(), _shortfall(), Account.active, ~taken)
         .order_by(Account.id, ReminderRecipient.id)
+        .limit(limit)
     )
-    return [
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=ReminderRecipient, skip_locked=True)
+    alerts = [
         DueAlert(account_id, reference, name, balance, level, episode, Recipient(address, user))
-        for account_id, reference, name, balance, level, episode, address, user in rows
+        for account_id, reference, name, balance, level, episode, address, user in session.execute(due)
     ]
+    if not alerts:
+        return []
+    claim = _upsert(session)(ReminderDelivery).values(
+        [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
+    )
+    claimed = session.execute(
+        claim.on_conflict_do_update(
+            index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
+            set_={"claimed_by": claim.excluded.claimed_by, "lease_until": claim.excluded.lease_until},
+            where=and_(
+                ReminderDelivery.sent_at.is_(None),
+                or_(ReminderDelivery.lease_until.is_(None), ReminderDelivery.lease_until <= now),
+            ),
+        ).returning(ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address)
+    ).all()
+    mine = {tuple(row) for row in claimed}
+    return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
 
 
-def record_deliveries(session: Session, sent: Sequence[tuple[DueAlert, str]], now: datetime) -> None:
-    """Remember alerts that were sent, in one statement; any another pass recorded are kept as they are."""
-    if not sent:
-        return
+def record_sent(session: Session, alert: DueAlert, slack_user_id: str, now: datetime) -> None:
+    """Mark a claimed alert sent; if another holder already recorded it, keep theirs."""
     session.execute(
-        _upsert(session)(ReminderDelivery).on_conflict_do_nothing(),
-        [
-            {
-                "account_id": alert.account_id,
-                "episode": alert.episode,
-                "address": alert.recipient.address,
-                "slack_user_id": slack_user_id,
-                "sent_at": now,
-            }
-            for alert, slack_user_id in sent
-        ],
+        update(ReminderDelivery)
+        .where(*_matches(alert), ReminderDelivery.sent_at.is_(None))
+        .values(sent_at=now, slack_user_id=slack_user_id, lease_until=None)
+        .execution_options(synchronize_session=False)
     )
 
 
-class DeliveryLog:
-    """Sent alerts, written to the database in batches instead of one commit per DM.
+def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
+    """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
+    for alert in alerts:
+        session.execute(
+            update(ReminderDelivery)
+            .where(*_matches(alert), ReminderDelivery.claimed_by == holder)
+            .where(ReminderDelivery.sent_at.is_(None))
+            .values(claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
-    A batch is written once it is BATCH_SECONDS old or BATCH_SIZE long, and whatever is left when
-    the pass ends, even by an exception. Only a hard crash (power loss, SIGKILL) can repeat DMs,
-    and then only those of the last BATCH_SECONDS: a repeated alert is a nuisance, a lost one
-    could let an account run dry, so delivery is recorded after sending, never before.
+
+def _matches(alert: DueAlert) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ReminderDelivery.account_id == alert.account_id,
+        ReminderDelivery.episode == alert.episode,
+        ReminderDelivery.address == alert.recipient.address,
+    )
+
+
+def try_marking_lock(session: Session) -> bool:
+    """Whether this transaction may mark crossings; on PostgreSQL one replica at a time does.
+
+    Two replicas upserting the same episode rows in different orders could deadlock; the loser
+    of this transaction-scoped lock skips marking and just claims what is due.
     """
-
-    BATCH_SECONDS = 1.0
-    BATCH_SIZE = 500
-
-    def __init__(self, session_factory: sessionmaker[Session], now: datetime) -> None:
-        self.session_factory = session_factory
-        self.now = now
-        self.pending: list[tuple[DueAlert, str]] = []
-        self.oldest = 0.0
-
-    def add(self, alert: DueAlert, slack_user_id: str) -> None:
-        if not self.pending:
-            self.oldest = time.monotonic()
-        self.pending.append((alert, slack_user_id))
-        if len(self.pending) >= self.BATCH_SIZE or time.monotonic() - self.oldest >= self.BATCH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        with self.session_factory.begin() as session:
-            record_deliveries(session, self.pending, self.now)
-        self.pending.clear()
-
-    def __enter__(self) -> DeliveryLog:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.flush()
-
-
-_sqlite_pass_lock = Lock()
-
-
-@contextmanager
-def pass_lock(session_factory: sessionmaker[Session]) -> Iterator[bool]:
-    """Hold the right to run a pass, or yield False at once if another pass holds it.
-
-    On PostgreSQL a transaction-scoped advisory lock spans replicas and is released even if the
-    process dies; SQLite serves one process, so a process-wide lock is enough.
-    """
-    engine = session_factory.kw["bind"]
-    if engine.dialect.name != "postgresql":
-        got = _sqlite_pass_lock.acquire(blocking=False)
-        try:
-            yield got
-        finally:
-            if got:
-                _sqlite_pass_lock.release()
-        return
-    with engine.connect() as connection, connection.begin():
-        yield bool(connection.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PASS_LOCK_KEY}))
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MARKING_LOCK_KEY}))

@@ -1,0 +1,224 @@
+"""Low-credit alert messages in each state of an episode, and the replies in their threads.
+
+Pure builders: they take an AlertState and know nothing of the database or of Slack's API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from handlers.common import escape, render
+from store.errors import UnknownAccount
+from store.suggestions import Suggestion
+
+ACKNOWLEDGE_ACTION = "alert_acknowledge"
+SNOOZE_ACTION = "alert_snooze"  # a static select of SNOOZE_CHOICES
+SNOOZE_UNTIL_ACTION = "alert_snooze_until"  # a date picker
+SUGGESTED_MOVE_ACTION = "alert_suggested_move"  # value: "<account>:<credits>:<source>"
+SUGGESTED_BUY_ACTION = "alert_suggested_buy"  # value: "<account>:<credits>"
+SNOOZE_CHOICES = {
+    "1h": ("1 hour", timedelta(hours=1)),
+    "1d": ("1 day", timedelta(days=1)),
+    "1w": ("1 week", timedelta(weeks=1)),
+}
+TEXT_LIMIT = 3000  # a section's text
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Everything one recipient's copy of an alert shows."""
+
+    account_id: int
+    episode: int
+    reference: str
+    name: str
+    balance: int
+    level: int
+    resolved: bool = False
+    forecast: str | None = None  # store.forecast.Forecast.text()
+    suggestion: Suggestion | None = None
+    handler: str | None = None  # the Slack user who said "I'm on it"
+    handled_at: datetime | None = None
+    top_up: str | None = None  # store.top_up.Outcome.text()
+    snoozed_until: datetime | None = None  # this recipient's snooze
+    first_alert_link: str | None = None  # set on the reminder that follows a snooze
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:TEXT_LIMIT]}}
+
+
+def _context(*lines: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": line[:TEXT_LIMIT]} for line in lines]}
+
+
+def slack_time(moment: datetime) -> str:
+    """A time each reader sees in their own time zone, with a UTC fallback."""
+    utc = moment.astimezone(UTC)
+    fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _who(account_name: str, reference: str) -> str:
+    return f"*{escape(account_name)}* (`{escape(reference)}`)"
+
+
+def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "text": _text(label), "action_id": action_id, "value": value}
+    if style:
+        button["style"] = style
+    return button
+
+
+def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The suggested fix's explanation and its two prefilled buttons."""
+    suggestion = state.suggestion
+    if suggestion is None:
+        return [], []
+    buttons = []
+    if suggestion.source is not None:
+        source = suggestion.source
+        line = (
+            f"Suggested fix: move *{suggestion.move_credits:,}* credits in from "
+            f"{_who(source.name, source.reference)}, which has {source.spare:,} to spare"
+        )
+        buttons.append(
+            _button(
+                f"Move {suggestion.move_credits:,} credits",
+                SUGGESTED_MOVE_ACTION,
+                f"{state.account_id}:{suggestion.move_credits}:{source.account_id}",
+                "primary",
+            )
+        )
+        line += f", or buy *{suggestion.credits:,}*."
+    else:
+        line = f"Suggested fix: buy *{suggestion.credits:,}* credits; no other account has credits to spare."
+    buttons.append(
+        _button(
+            f"Buy {suggestion.credits:,} credits",
+            SUGGESTED_BUY_ACTION,
+            f"{state.account_id}:{suggestion.credits}",
+        )
+    )
+    return [_section(line + " It restores the level and covers a week of usage.")], buttons
+
+
+def _snooze_controls(state: AlertState) -> list[dict[str, Any]]:
+    value = f"{state.account_id}:{state.episode}"
+    return [
+        {
+            "type": "static_select",
+            "action_id": SNOOZE_ACTION,
+            "placeholder": _text("Snooze"),
+            "options": [
+                {"text": _text(label), "value": f"{value}:{key}"}
+                for key, (label, _) in SNOOZE_CHOICES.items()
+            ],
+        },
+        {"type": "datepicker", "action_id": SNOOZE_UNTIL_ACTION, "placeholder": _text("Snooze until…")},
+    ]
+
+
+def build_alert(state: AlertState) -> dict[str, Any]:
+    """The alert as one recipient sees it now: open with its buttons, or resolved without them."""
+    if state.resolved:
+        summary = f"Resolved: {escape(state.name)} is back to {state.balance:,} credits"
+        blocks = [_section(f":white_check_mark: *{summary}* (`{escape(state.reference)}`).")]
+        notes = [line for line in (state.top_up, _handled(state)) if line]
+        if notes:
+            blocks.append(_context(*notes))
+        return {"text": summary, "blocks": blocks}
+    text = render(
+        "low_credit_alert.md.j2",
+        name=state.name,
+        reference=state.reference,
+        balance=state.balance,
+        level=state.level,
+    )
+    blocks = [_section(text)]
+    if state.first_alert_link:
+        blocks.append(
+            _context(f"Still low after your snooze. <{state.first_alert_link}|See the first alert>.")
+        )
+    notes = [line for line in (state.forecast, state.top_up, _handled(state), _snoozed(state)) if line]
+    if notes:
+        blocks.append(_context(*notes))
+    fix, fix_buttons = _suggestion_blocks(state)
+    blocks.extend(fix)
+    value = f"{state.account_id}:{state.episode}"
+    acknowledge = [] if state.handler else [_button("I'm on it", ACKNOWLEDGE_ACTION, value)]
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": f"alert-{state.account_id}-{state.episode}",
+            "elements": [*fix_buttons, *acknowledge, *_snooze_controls(state)],
+        }
+    )
+    plain = f"Low credit: {escape(state.name)} ({escape(state.reference)}) has {state.balance:,} credits"
+    return {"text": plain, "blocks": blocks}
+
+
+def _handled(state: AlertState) -> str | None:
+    if not state.handler:
+        return None
+    since = f" since {slack_time(state.handled_at)}" if state.handled_at else ""
+    return f":raising_hand: <@{state.handler}> is handling this{since}."
+
+
+def _snoozed(state: AlertState) -> str | None:
+    if state.snoozed_until is None:
+        return None
+    return f":zzz: Snoozed for you until {slack_time(state.snoozed_until)}."
+
+
+def build_purchase_reply(user: str, credits: int, invoice_number: str, balance: int) -> dict[str, Any]:
+    """The thread reply when someone buys credits for the account."""
+    text = f"<@{user}> bought {credits:,} credits ({escape(invoice_number)}). Balance {balance:,}."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def build_move_reply(
+    user: str, credits: int, source_name: str, source_reference: str, balance: int
+) -> dict[str, Any]:
+    """The thread reply when someone moves credits into the account."""
+    source = _who(source_name, source_reference)
+    text = f"<@{user}> moved {credits:,} credits in from {source}. Balance {balance:,}."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def build_top_up_reply(outcome_text: str, balance: int) -> dict[str, Any]:
+    """The thread reply when auto top-up bought, or could not."""
+    text = f"{outcome_text} Balance {balance:,}."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def build_acknowledged_reply(user: str, at: datetime) -> dict[str, Any]:
+    """The thread reply when someone takes the alert on."""
+    text = f"<@{user}> is handling this (since {slack_time(at)})."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def parse_suggested(value: object) -> tuple[int, int, int | None]:
+    """A suggested-fix button's (account id, credits, source id or None), or UnknownAccount."""
+    parts = str(value).split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
+        raise UnknownAccount(repr(str(value)[:20]))
+    return int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else None
+
+
+def snooze_until(choice: str, now: datetime) -> datetime | None:
+    """When a snooze choice ("1h", "1d", "1w" or a picked YYYY-MM-DD) ends; None if it is not one."""
+    if choice in SNOOZE_CHOICES:
+        return now + SNOOZE_CHOICES[choice][1]
+    try:
+        picked = date.fromisoformat(choice)
+    except ValueError:
+        return None
+    until = datetime(picked.year, picked.month, picked.day, tzinfo=UTC)
+    return until if until > now else None

@@ -1,0 +1,1 @@
+"""Background jobs that `admin-bot serve` schedules: work no Slack request starts."""

@@ -1,0 +1,219 @@
+"""The low-credit reminder pass: DM each recipient once when an account runs low.
+
+Replicas share the work through claims in the database: each claims a small batch of due alerts
+with a lease in a short transaction, sends them outside any transaction and records each DM as it
+goes. A holder that dies or hangs loses its claims when the lease runs out, and another takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION
+from handlers.common import render
+from store import reminders
+from store.db import SessionFactory
+
+JOB_ID = "low_credit_pass"
+DEFAULT_LEASE_SECONDS = 60
+BATCH_SIZE = 20
+DB_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def build_alert(alert: reminders.DueAlert) -> dict[str, Any]:
+    """The DM telling a recipient an account is low, with buttons to fix it."""
+    text = render(
+        "low_credit_alert.md.j2",
+        name=alert.name,
+        reference=alert.reference,
+        balance=alert.balance,
+        level=alert.level,
+    )
+    buttons = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": label},
+            "action_id": action_id,
+            "value": str(alert.account_id),
+        }
+        for label, action_id in (("Buy credits", BUY_ACTION), ("Move credits", MOVE_INTO_ACTION))
+    ]
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "actions", "block_id": f"low-credit-{alert.account_id}", "elements": buttons},
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert the pass sent or failed to send."""
+
+    reference: str
+    address: str
+    slack_user_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    newly_low: int = 0
+    recovered: int = 0
+    sent: list[Delivery] = field(default_factory=list)
+    failed: list[Delivery] = field(default_factory=list)
+
+
+class _Undeliverable(Exception):
+    """A recipient whose Slack user cannot be found or messaged this pass."""
+
+
+def _slack_user(client: WebClient, recipient: reminders.Recipient, cache: dict[str, str]) -> str:
+    # Emails are looked up on every pass: people change jobs, and a re-invited user gets a new id.
+    if not recipient.is_email:
+        return recipient.address
+    if recipient.address not in cache:
+        user = client.users_lookupByEmail(email=recipient.address)["user"]
+        if user.get("deleted"):
+            raise _Undeliverable("account_inactive")
+        cache[recipient.address] = user["id"]
+    return cache[recipient.address]
+
+
+def _deliver(client: WebClient, alert: reminders.DueAlert, cache: dict[str, str]) -> str:
+    """DM one alert; the Slack user it went to, or raise."""
+    user_id = _slack_user(client, alert.recipient, cache)
+    channel = client.conversations_open(users=user_id)["channel"]["id"]
+    client.chat_postMessage(channel=channel, **build_alert(alert))
+    return user_id
+
+
+def _in_transaction(session_factory: SessionFactory, work: Callable[..., T], *args: Any) -> T:
+    """`work(session, *args)` in one short transaction, again on a new connection if the old one was cut."""
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        try:
+            with session_factory.begin() as session:
+                return work(session, *args)
+        except DBAPIError as error:
+            if not error.connection_invalidated or attempt == DB_ATTEMPTS:
+                raise
+            log.warning("low-credit pass lost its database connection; retrying")
+    raise AssertionError("unreachable")
+
+
+def _holder() -> str:
+    """Names this pass in its claims: which host and process, and which pass of it."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def run_low_credit_pass(
+    session_factory: SessionFactory,
+    client: WebClient,
+    now: datetime | None = None,
+    *,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    stop: threading.Event | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> PassReport:
+    """Mark crossings, then claim and DM due alerts batch by batch; failures wait for the next pass.
+
+    `stop` ends the pass after the DM in flight, which is recorded; unsent claims are given back.
+    """
+    return _Pass(session_factory, client, now or datetime.now(UTC), lease_seconds, stop).run(batch_size)
+
+
+class _Pass:
+    """One pass's state: who holds its claims, what it sent, what failed."""
+
+    def __init__(
+        self,
+        session_factory: SessionFactory,
+        client: WebClient,
+        now: datetime,
+        lease_seconds: float,
+        stop: threading.Event | None,
+    ) -> None:
+        self.session_factory, self.client, self.now = session_factory, client, now
+        self.lease_seconds, self.stop = lease_seconds, stop or threading.Event()
+        self.holder, self.report = _holder(), PassReport()
+        self.cache: dict[str, str] = {}
+        self.failed: list[reminders.DueAlert] = []
+        self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
+
+    def run(self, batch_size: int) -> PassReport:
+        _in_transaction(self.session_factory, self._mark)
+        try:
+            while not self.stop.is_set():
+                started, clock = time.monotonic(), datetime.now(UTC)
+                lease_until = clock + timedelta(seconds=self.lease_seconds)
+                batch = _in_transaction(
+                    self.session_factory, reminders.claim_due, self.holder, clock, lease_until, batch_size
+                )
+                if not batch:
+                    break
+                self.unsent = batch
+                # Send only in the first half of the lease, by this process's clock: a holder hung
+                # past that never sends what another replica may have taken over. The other half
+                # covers the DM in flight and clock differences between replicas.
+                self._send(started + self.lease_seconds / 2)
+                self._release(self.unsent)
+                self.unsent = []
+        finally:
+            # What is left goes back at once, failures to be retried by the next pass on any
+            # replica; a DM cut short by an exception may or may not have reached Slack.
+            self._release(self.unsent + self.failed)
+        return self.report
+
+    def _mark(self, session: Session) -> None:
+        if reminders.try_marking_lock(session):
+            self.report.newly_low, self.report.recovered = reminders.mark_crossings(session)
+
+    def _send(self, usable_until: float) -> None:
+        """DM the claimed batch, recording each as it goes, until it is done or time runs out."""
+        while self.unsent and not self.stop.is_set() and time.monotonic() <= usable_until:
+            alert = self.unsent[0]
+            address, reference = alert.recipient.address, alert.reference
+            try:
+                user_id = _deliver(self.client, alert, self.cache)
+            except SlackApiError as error:
+                code = str(error.response.get("error") or error.response.status_code)
+            except (SlackClientError, OSError, _Undeliverable) as error:
+                # Timeouts and connection errors: the message names no token, but keep it short.
+                code = str(error) if isinstance(error, _Undeliverable) else type(error).__name__
+            else:
+                _in_transaction(self.session_factory, reminders.record_sent, alert, user_id, self.now)
+                self.unsent.pop(0)
+                self.report.sent.append(Delivery(reference, address, user_id))
+                log.info("low-credit alert for %s sent to %s", reference, address)
+                continue
+            self.failed.append(self.unsent.pop(0))
+            self.report.failed.append(Delivery(reference, address, error=code))
+            log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
+
+    def _release(self, alerts: list[reminders.DueAlert]) -> None:
+        if not alerts:
+            return
+        try:
+            _in_transaction(self.session_factory, reminders.release, self.holder, alerts)
+        except DBAPIError as error:  # the leases lapse on their own
+            log.warning("could not give back %d reminder claim(s): %s", len(alerts), type(error).__name__)

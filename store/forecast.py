@@ -1,0 +1,110 @@
+"""Runway: how long an account's credits last at its recent usage, and how that reads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import TextClause, func, select, text
+from sqlalchemy.orm import Session
+
+from store.models import Account, EntryKind, LedgerEntry
+
+WINDOW_DAYS = 7
+MIN_HISTORY = timedelta(days=1)  # less usage history than this is too little to forecast from
+LONG_RUNWAY_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """An account's usage over the last WINDOW_DAYS (or since its first usage, if later)."""
+
+    balance: int
+    used: int  # credits used in the window; only usage burns credits
+    history: timedelta  # how much of the window that usage covers
+
+    @property
+    def known(self) -> bool:
+        """True when there is enough usage to forecast from."""
+        return self.used > 0 and self.history >= MIN_HISTORY
+
+    @property
+    def per_day(self) -> float:
+        return self.used / (self.history / timedelta(days=1)) if self.known else 0.0
+
+    @property
+    def days_left(self) -> float | None:
+        """Days until the balance runs out at the recent rate; None when there is no forecast."""
+        return self.balance / self.per_day if self.known else None
+
+    def credits_for(self, days: int) -> int:
+        """Credits `days` of recent usage take, rounded up; 0 without a forecast."""
+        return math.ceil(self.per_day * days)
+
+    def text(self) -> str:
+        """One line for alerts and the account box."""
+        if self.used <= 0:
+            return "No recent usage."
+        if self.history < MIN_HISTORY:
+            return "Less than a day of usage so far: too early to forecast."
+        window = round(self.history / timedelta(days=1))
+        basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
+        rate = max(1, round(self.per_day))
+        per_day = f"≈ {rate:,} credit{'' if rate == 1 else 's'} a day"
+        days = self.days_left or 0.0
+        if days < 1:
+            runway = "Less than a day left"
+        elif days > LONG_RUNWAY_DAYS:
+            runway = "More than a year left"
+        else:
+            # Rounded down: a warning that comes a little early beats one that comes late.
+            whole = math.floor(days)
+            runway = f"About {whole} day{'' if whole == 1 else 's'} left"
+        return f"{runway} at {basis} ({per_day})."
+
+
+def from_usage(balance: int, used: int, first_usage: datetime | None, now: datetime) -> Forecast:
+    """The forecast for `used` credits in the window, given when the account's usage began."""
+    if first_usage is None:
+        return Forecast(balance, 0, timedelta(0))
+    start = max(_aware(first_usage), now - timedelta(days=WINDOW_DAYS))
+    return Forecast(balance, used, max(now - start, timedelta(0)))
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands datetimes back without their zone; everything is stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _usage() -> TextClause:
+    # Written to match the WHERE clause of ix_ledger_entries_usage.
+    # A literal, not a bound parameter: SQLite only uses a partial index for the very same term.
+    return text(f"ledger_entries.kind = '{EntryKind.USAGE.value}'")
+
+
+def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, Forecast]:
+    """Each account's forecast, in one query whose cost grows with the window's usage entries."""
+    if not account_ids:
+        return {}
+    since = now - timedelta(days=WINDOW_DAYS)
+    mine = (LedgerEntry.account_id == Account.id, _usage())
+    used = (
+        select(func.coalesce(func.sum(-LedgerEntry.credits), 0))
+        .where(*mine, LedgerEntry.created_at >= since, LedgerEntry.created_at <= now)
+        .scalar_subquery()
+    )
+    first = select(func.min(LedgerEntry.created_at)).where(*mine).scalar_subquery()
+    rows = session.execute(
+        select(Account.id, Account.balance, used, first).where(Account.id.in_(account_ids))
+    )
+    return {
+        account_id: from_usage(balance, int(spent), started, now)
+        for account_id, balance, spent, started in rows
+    }
+
+
+def for_account(session: Session, account_id: int, now: datetime) -> Forecast:
+    """One account's forecast."""
+    return for_accounts(session, [account_id], now)[account_id]

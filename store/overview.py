@@ -1,0 +1,70 @@
+"""The Administration area's overview: totals over active accounts, and those needing attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from store.accounts import COUNT_LIMIT, Page
+from store.models import UNADDRESSED, UNHEARD, Account
+from store.reminders import _shortfall
+
+_ACTIVE = text("accounts.active")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the Home tab's summary line says."""
+
+    accounts: int  # active accounts
+    credits: int  # their credits together
+    below_level: int  # active accounts below their reminder level
+    unaddressed: int  # active accounts whose reminder is on but has no recipients
+
+
+def _not_low() -> ColumnElement[bool]:
+    return or_(~Account.reminder_enabled, Account.balance - Account.reminder_level >= 0)
+
+
+# One pass over ix_accounts_active_balance (covering) gives the count and the credits; the other
+# counts read the shortfall index and ix_accounts_reminder_unaddressed, whose predicates these match.
+_SUMMARY = select(
+    func.count(),
+    func.coalesce(func.sum(Account.balance), 0),
+    select(func.count()).select_from(Account).where(_shortfall(), _ACTIVE).scalar_subquery(),
+    select(func.count()).select_from(Account).where(text(UNADDRESSED)).scalar_subquery(),
+).where(_ACTIVE)
+_LOW = select(Account).where(_shortfall(), _ACTIVE)
+_UNHEARD = select(Account).where(text(UNHEARD), _not_low())
+
+
+def summary(session: Session) -> Summary:
+    """The Home tab's totals, in one round trip."""
+    accounts, credits, below, unaddressed = session.connection().execute(_SUMMARY).one()
+    return Summary(int(accounts), int(credits), int(below), int(unaddressed))
+
+
+def needs_attention(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
+    """Accounts below their reminder level (furthest below first), then, by name, active accounts
+    whose reminder is off or has no recipients. The second group is counted up to COUNT_LIMIT."""
+    low = session.connection().scalar(_LOW.with_only_columns(func.count()).order_by(None)) or 0
+    enough = max(COUNT_LIMIT, offset + limit)
+    unheard_ids = _UNHEARD.with_only_columns(Account.id).limit(enough + 1).subquery()
+    unheard = session.connection().scalar(select(func.count()).select_from(unheard_ids)) or 0
+    total = low + min(unheard, enough)
+    if offset >= total and offset:
+        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
+    shown: list[Account] = list(
+        session.scalars(
+            _LOW.order_by(Account.balance - Account.reminder_level, Account.id).offset(offset).limit(limit)
+        )
+    )
+    if len(shown) < limit:
+        shown += session.scalars(
+            _UNHEARD.order_by(func.lower(Account.name), Account.id)
+            .offset(max(offset - low, 0))
+            .limit(limit - len(shown))
+        )
+    return Page(shown, total, offset, limit, more=unheard > enough)

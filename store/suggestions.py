@@ -1,0 +1,70 @@
+"""The fix an alert suggests: move credits in from the account that can best spare them, or buy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, case, literal_column, select
+from sqlalchemy.orm import Session
+
+from store.forecast import Forecast
+from store.models import Account
+
+COVER_DAYS = 7  # besides restoring the level, the suggestion covers a week of forecast usage
+
+
+def spare_credits() -> ColumnElement[int]:
+    """Credits an account can give without going below its own reminder level (all, if it has none)."""
+    # Written to match ix_accounts_spare_credits: its expression and its WHERE clause.
+    return case(
+        (literal_column("accounts.reminder_enabled"), Account.balance - Account.reminder_level),
+        else_=Account.balance,
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    """An account to move credits from."""
+
+    account_id: int
+    reference: str
+    name: str
+    spare: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """How many credits would fix the account, and where a move could take them from."""
+
+    credits: int  # restores the level and covers COVER_DAYS of usage
+    source: Source | None  # None when no other account has credits to spare
+
+    @property
+    def move_credits(self) -> int:
+        """The move's prefilled amount: what is needed, or all the source can spare."""
+        return min(self.credits, self.source.spare) if self.source else 0
+
+
+def needed(balance: int, level: int, forecast: Forecast) -> int:
+    """Credits that bring the balance back to the level and keep it there for COVER_DAYS; at least 1."""
+    return max(1, max(0, level - balance) + forecast.credits_for(COVER_DAYS))
+
+
+def best_source(session: Session, account_id: int) -> Source | None:
+    """The active account, other than this one, with the most spare credits: an index walk of two rows."""
+    spare = spare_credits()
+    rows = session.execute(
+        select(Account.id, Account.reference, Account.name, spare)
+        .where(literal_column("accounts.active"))
+        .order_by(spare.desc(), Account.id.desc())
+        .limit(2)
+    )
+    for source_id, reference, name, credits in rows:
+        if source_id != account_id:
+            return Source(source_id, reference, name, credits) if credits > 0 else None
+    return None
+
+
+def suggest(session: Session, account_id: int, balance: int, level: int, forecast: Forecast) -> Suggestion:
+    """What to suggest for an account that is low (or about to be)."""
+    return Suggestion(needed(balance, level, forecast), best_source(session, account_id))

@@ -1,0 +1,177 @@
+"""Alert messages in every state of an episode, and their thread replies: valid Block Kit, escaped."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from handlers.alerts import (
+    ACKNOWLEDGE_ACTION,
+    SNOOZE_ACTION,
+    SNOOZE_UNTIL_ACTION,
+    SUGGESTED_BUY_ACTION,
+    SUGGESTED_MOVE_ACTION,
+    AlertState,
+    build_acknowledged_reply,
+    build_alert,
+    build_move_reply,
+    build_purchase_reply,
+    build_top_up_reply,
+    parse_suggested,
+    snooze_until,
+)
+from store.errors import UnknownAccount
+from store.suggestions import Source, Suggestion
+from tests.blockkit import assert_valid_blocks, visible_text
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+AT_NOW = "<!date^1795510800^{date_short_pretty} at {time}|2026-11-24 09:00 UTC>"
+OPEN = AlertState(
+    account_id=7,
+    episode=2,
+    reference="EX0000001",
+    name="Acme <Marketing> & Co",
+    balance=40,
+    level=500,
+    forecast="About 6 days left at the last 7 days' usage (≈ 410 credits a day).",
+    suggestion=Suggestion(3330, Source(9, "EX0000009", "Spare & Co", 12_000)),
+)
+
+
+def valid(message: dict) -> dict:
+    assert_valid_blocks(message["blocks"])
+    assert message["text"]
+    return message
+
+
+def controls(message: dict) -> list[tuple[str, str]]:
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    return [
+        (element["action_id"], element.get("text", element.get("placeholder", {})).get("text", ""))
+        for block in actions
+        for element in block["elements"]
+    ]
+
+
+def test_open_alert_shows_balance_forecast_and_the_suggested_fix_with_buttons():
+    message = valid(build_alert(OPEN))
+    text = visible_text(message)
+    assert "*Acme &lt;Marketing&gt; &amp; Co* (`EX0000001`) has *40* credits" in text
+    assert "About 6 days left at the last 7 days' usage (≈ 410 credits a day)." in text
+    assert "move *3,330* credits in from *Spare &amp; Co* (`EX0000009`), which has 12,000 to spare" in text
+    assert controls(message) == [
+        (SUGGESTED_MOVE_ACTION, "Move 3,330 credits"),
+        (SUGGESTED_BUY_ACTION, "Buy 3,330 credits"),
+        (ACKNOWLEDGE_ACTION, "I'm on it"),
+        (SNOOZE_ACTION, "Snooze"),
+        (SNOOZE_UNTIL_ACTION, "Snooze until…"),
+    ]
+    values = [e.get("value") for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert values[:3] == ["7:3330:9", "7:3330", "7:2"]
+    snooze = next(
+        e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if "options" in e
+    )
+    assert [(o["text"]["text"], o["value"]) for o in snooze["options"]] == [
+        ("1 hour", "7:2:1h"),
+        ("1 day", "7:2:1d"),
+        ("1 week", "7:2:1w"),
+    ]
+
+
+def test_without_a_source_only_buying_is_suggested():
+    message = valid(build_alert(replace(OPEN, suggestion=Suggestion(460, None))))
+    assert "buy *460* credits; no other account has credits to spare" in visible_text(message)
+    assert [a for a, _ in controls(message)][:2] == [SUGGESTED_BUY_ACTION, ACKNOWLEDGE_ACTION]
+
+
+def test_acknowledged_alert_names_who_and_when_and_drops_im_on_it():
+    message = valid(build_alert(replace(OPEN, handler="U0ALICE01", handled_at=NOW)))
+    text = visible_text(message)
+    assert f"<@U0ALICE01> is handling this since {AT_NOW}." in text
+    assert ACKNOWLEDGE_ACTION not in [a for a, _ in controls(message)]
+
+
+def test_snoozed_and_topped_up_notes_show():
+    outcome = "Auto top-up did not buy: its limit of 4 purchases a month is used up."
+    message = valid(build_alert(replace(OPEN, snoozed_until=NOW + timedelta(days=1), top_up=outcome)))
+    text = visible_text(message)
+    assert outcome in text
+    assert "Snoozed for you until <!date^1795597200^" in text
+
+
+def test_reminder_after_a_snooze_links_the_first_alert():
+    link = "https://example.slack.com/archives/D0ALICE01/p1795510800000100"
+    message = valid(build_alert(replace(OPEN, first_alert_link=link)))
+    assert f"Still low after your snooze. <{link}|See the first alert>." in visible_text(message)
+
+
+def test_resolved_alert_has_no_buttons_and_keeps_what_happened():
+    bought = "Auto top-up bought 5,000 credits, INV-2026-000123; 2 of 4 purchases this month."
+    message = valid(
+        build_alert(
+            replace(OPEN, resolved=True, balance=5040, top_up=bought, handler="U0ALICE01", handled_at=NOW)
+        )
+    )
+    assert message["text"] == "Resolved: Acme &lt;Marketing&gt; &amp; Co is back to 5,040 credits"
+    assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    text = visible_text(message)
+    assert bought in text and "<@U0ALICE01> is handling this" in text
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            build_purchase_reply("U0ALEX001", 5000, "INV-2026-000123", 5040),
+            "<@U0ALEX001> bought 5,000 credits (INV-2026-000123). Balance 5,040.",
+        ),
+        (
+            build_move_reply("U0ALEX001", 1000, "Spare <&> Co", "EX0000009", 1040),
+            "<@U0ALEX001> moved 1,000 credits in from *Spare &lt;&amp;&gt; Co* (`EX0000009`). Balance 1,040.",
+        ),
+        (
+            build_top_up_reply(
+                "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month.", 5040
+            ),
+            "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month. Balance 5,040.",
+        ),
+        (
+            build_acknowledged_reply("U0ALICE01", NOW),
+            f"<@U0ALICE01> is handling this (since {AT_NOW}).",
+        ),
+    ],
+)
+def test_thread_replies(message, expected):
+    assert valid(message)["text"] == expected
+    assert visible_text(message["blocks"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("7:3330:9", (7, 3330, 9)), ("7:3330", (7, 3330, None))],
+)
+def test_suggested_button_values_parse(value, parsed):
+    assert parse_suggested(value) == parsed
+
+
+@pytest.mark.parametrize("value", ["", "7", "7:0", "x:1", "7:1:2:3", "7:-1", "7:99999999999"])
+def test_crafted_suggested_values_name_no_account(value):
+    with pytest.raises(UnknownAccount):
+        parse_suggested(value)
+
+
+@pytest.mark.parametrize(
+    ("choice", "until"),
+    [
+        ("1h", NOW + timedelta(hours=1)),
+        ("1d", NOW + timedelta(days=1)),
+        ("1w", NOW + timedelta(weeks=1)),
+        ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-11-24", None),  # already begun
+        ("tomorrow", None),
+    ],
+)
+def test_snooze_choices(choice, until):
+    assert snooze_until(choice, NOW) == until
