@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -16,7 +14,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.config import Config
+from handlers.services import Limits, Services
 from store.db import SessionFactory, make_engine, make_read_session_factory, make_session_factory
+from store.invoices import Pricing, Supplier
 
 
 def make_client(config: Config) -> WebClient:
@@ -33,17 +33,16 @@ def make_client(config: Config) -> WebClient:
     )
 
 
-@dataclass(frozen=True)
-class Services:
-    """What listeners reach through the Bolt context: the store and the settings."""
-
-    session_factory: SessionFactory
-    config: Config
-    reads: SessionFactory  # read-only transactions for lookups and searches
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Services:
-        # Bolt deep-copies the context for lazy listeners; share, don't copy, the engine.
-        return self
+def make_services(config: Config, session_factory: SessionFactory) -> Services:
+    """The settings as the domain values listeners use; handlers never read Config."""
+    address = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
+    return Services(
+        session_factory=session_factory,
+        reads=make_read_session_factory(session_factory),
+        pricing=Pricing(config.credit_price, config.vat_rate, config.currency),
+        supplier=Supplier(config.supplier_name, address, config.supplier_vat_number),
+        limits=Limits(config.max_purchase_credits, config.invoice_history_start, config.account_manager),
+    )
 
 
 def create_app(config: Config, session_factory: SessionFactory | None = None) -> App:
@@ -59,7 +58,7 @@ def create_app(config: Config, session_factory: SessionFactory | None = None) ->
         token_verification_enabled=False,
     )
 
-    services = Services(session_factory, config, make_read_session_factory(session_factory))
+    services = make_services(config, session_factory)
 
     @app.middleware
     def provide_store(context: BoltContext, next: Callable[[], None]) -> None:

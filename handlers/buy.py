@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
-from sqlalchemy.exc import SQLAlchemyError
+from slack_bolt import App
+from sqlalchemy.orm import Session
 
-from bot.config import Config
-from handlers.accounts import BUY_ACTION
-from handlers.common import Denied, config, db, escape, render, require
-from handlers.modals import account_id_from, acknowledge, build_confirmation_view, open_account_form
+from handlers import parse
+from handlers.account_box import BUY_ACTION
+from handlers.common import bold, escape, render
+from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
+from handlers.services import Services
 from store import invoices, ledger
-from store.errors import StoreError
 from store.models import Account, Role
 
 BUY_VIEW = "buy_credits"
@@ -27,19 +25,14 @@ BUYING = "buy credits"
 EXAMPLE_CREDITS = 1000
 
 
-def pricing(settings: Config) -> invoices.Pricing:
-    return invoices.Pricing(settings.credit_price, settings.vat_rate, settings.currency)
-
-
 def percent(rate: Decimal) -> str:
     """0.20 -> "20%", 0.175 -> "17.5%"."""
     return f"{(rate * 100).normalize():f}%"
 
 
-def build_buy_modal(account: Account, settings: Config) -> dict[str, Any]:
+def build_buy_modal(account: Account, prices: invoices.Pricing, max_credits: int) -> dict[str, Any]:
     """The purchase form: how many credits, with the price spelled out."""
-    prices = pricing(settings)
-    example = invoices.quote(prices, min(EXAMPLE_CREDITS, settings.max_purchase_credits))
+    example = invoices.quote(prices, min(EXAMPLE_CREDITS, max_credits))
     price_text = render(
         "purchase_prices.md.j2",
         unit_price=f"{prices.currency} {prices.unit_price:f}",
@@ -61,7 +54,7 @@ def build_buy_modal(account: Account, settings: Config) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*{escape(account.name)}* (`{escape(account.reference)}`) has "
+                    "text": f"{bold(account.name)} (`{escape(account.reference)}`) has "
                     f"{account.balance:,} credits.",
                 },
             },
@@ -72,7 +65,7 @@ def build_buy_modal(account: Account, settings: Config) -> dict[str, Any]:
                 "label": {"type": "plain_text", "text": "Number of credits"},
                 "hint": {
                     "type": "plain_text",
-                    "text": f"A whole number from 1 to {settings.max_purchase_credits:,}.",
+                    "text": f"A whole number from 1 to {max_credits:,}.",
                 },
                 "element": {
                     "type": "plain_text_input",
@@ -111,65 +104,31 @@ def build_bought_view(bought: invoices.Purchase) -> dict[str, Any]:
     return build_confirmation_view(BOUGHT_VIEW, "Credits bought", text, bought.account)
 
 
-def open_buy_modal(
-    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, logger: logging.Logger
-) -> None:
-    """Buy credits button: the form for an active account, or a modal saying why not."""
-    settings = config(context)
-    open_account_form(
-        body,
-        client,
-        context,
-        respond,
-        logger,
-        needed=Role.BILLING,
-        doing=BUYING,
-        refusal_title="Cannot buy credits",
-        build=lambda account: build_buy_modal(account, settings),
-    )
+def buy_form(account: Account, role: Role, services: Services) -> dict[str, Any]:
+    return build_buy_modal(account, services.pricing, services.limits.max_purchase_credits)
 
 
+open_buy_modal = account_form(Role.BILLING, BUYING, "Cannot buy credits", buy_form)
+
+
+@needs(Role.BILLING, BUYING, field_error(CREDITS_BLOCK), writes=True)
 def submit_purchase(
-    ack: Ack,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    context: BoltContext,
-    logger: logging.Logger,
-) -> None:
+    view: dict[str, Any], user_id: str, services: Services, session: Session
+) -> dict[str, Any]:
     """Add the credits and issue the invoice in one transaction, once per modal."""
-    user_id = body["user"]["id"]
-    settings = config(context)
     raw = view["state"]["values"].get(CREDITS_BLOCK, {}).get(CREDITS_INPUT, {}).get("value") or ""
-    try:
-        require(context, user_id, Role.BILLING, BUYING)
-        credits = ledger.parse_credits(raw, maximum=settings.max_purchase_credits)
-        account_id = account_id_from(view["private_metadata"])
-        with db(context).begin() as session:
-            # The view id is the idempotency key: a double submit or a retry buys once.
-            bought = invoices.purchase(
-                session,
-                account_id,
-                credits,
-                pricing(settings),
-                actor=user_id,
-                key=f"view:{view['id']}",
-                today=date.today(),
-            )
-            confirmation = build_bought_view(bought)
-    except (Denied, StoreError) as refused:
-        ack(response_action="errors", errors={CREDITS_BLOCK: str(refused)})
-        return
-    except SQLAlchemyError:
-        logger.exception("purchase failed")
-        ack(
-            response_action="errors",
-            errors={
-                CREDITS_BLOCK: "The purchase could not be saved, so nothing was bought or "
-                "invoiced. Please try again in a moment."
-            },
-        )
-        return
-    ack(response_action="update", view=confirmation)
+    credits = ledger.parse_credits(raw, maximum=services.limits.max_purchase_credits)
+    # The view id is the idempotency key: a double submit or a retry buys once.
+    bought = invoices.purchase(
+        session,
+        parse.form_account_id(view.get("private_metadata")),
+        credits,
+        services.pricing,
+        actor=user_id,
+        key=f"view:{view['id']}",
+        today=date.today(),
+    )
+    return {"response_action": "update", "view": build_bought_view(bought)}
 
 
 def register(app: App) -> None:

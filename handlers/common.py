@@ -1,4 +1,4 @@
-"""What every feature handler shares: the store, roles, escaping and templates."""
+"""What every feature handler shares: mrkdwn escaping and templates."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from slack_bolt import BoltContext
-from sqlalchemy.orm import Session, sessionmaker
-
-from bot.config import Config
-from store import roles
-from store.models import Role
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -27,6 +21,29 @@ def escape(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Characters that start mrkdwn formatting, and look-alikes that do not: a name inside *bold* must
+# not end the bold early or start italics, strike-through or code.
+FORMATTING_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def bold(text: object) -> Mrkdwn:
+    """User text shown in bold: escaped, with formatting characters drawn as look-alikes."""
+    return Mrkdwn(f"*{escape(text).translate(FORMATTING_LOOKALIKES)}*")
+
+
+def join_within(items: list[str], limit: int, separator: str = ", ") -> str:
+    """The items joined, cut to fit `limit` characters with "and N more" when they do not."""
+    shown: list[str] = []
+    for index, item in enumerate(items):
+        rest = len(items) - index - 1
+        tail = f" and {rest + 1:,} more" if rest else ""
+        candidate = separator.join([*shown, item])
+        if len(candidate) + len(f" and {rest:,} more" if rest else "") > limit:
+            return separator.join(shown) + tail if shown else f"{len(items):,} in all"
+        shown.append(item)
+    return separator.join(shown)
+
+
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
     finalize=escape,  # every {{ value }} is escaped for mrkdwn, not for HTML
@@ -36,46 +53,8 @@ templates = Environment(
     keep_trailing_newline=False,
     auto_reload=False,  # templates ship with the code; skip a stat() on every render
 )
+templates.filters["bold"] = bold
 
 
 def render(template: str, **values: Any) -> str:
     return templates.get_template(template).render(**values).strip()
-
-
-def db(context: BoltContext) -> sessionmaker[Session]:
-    return context["services"].session_factory
-
-
-def reads(context: BoltContext) -> sessionmaker[Session]:
-    """Sessions for listeners that change nothing."""
-    return context["services"].reads
-
-
-def config(context: BoltContext) -> Config:
-    return context["services"].config
-
-
-class Denied(Exception):
-    """The user lacks the role an action needs; the message says how to get it."""
-
-
-def require(context: BoltContext, user_id: str, needed: Role, doing: str) -> Role:
-    """The user's role if it allows `needed`, checked on every request, else Denied."""
-    with reads(context).begin() as session:
-        return check_role(session, user_id, needed, doing)
-
-
-def check_role(session: Session, user_id: str, needed: Role, doing: str) -> Role:
-    """require() inside a transaction the caller already has open."""
-    role = roles.role_of(session, user_id)
-    if role is None:
-        raise Denied(
-            f"You don't have access to admin-bot yet. Ask an admin to run "
-            f"`admin-bot roles grant {user_id} viewer` (or billing / admin)."
-        )
-    if not role.allows(needed):
-        raise Denied(
-            f"You need the {needed.value} role to {doing}; you are a {role.value}. "
-            f"An admin can run `admin-bot roles grant {user_id} {needed.value}`."
-        )
-    return role

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from fpdf import FPDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.config import Config
 from handlers.common import TEMPLATES
-from store.invoices import format_money
+from store.invoices import Supplier, format_money
 from store.models import Invoice
 
 INVOICE_TEMPLATE = "invoice.html.j2"
@@ -26,20 +24,6 @@ documents = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-@dataclass(frozen=True)
-class Supplier:
-    """Who the invoice is from: the SUPPLIER_* settings."""
-
-    name: str
-    address: tuple[str, ...]
-    vat_number: str
-
-    @classmethod
-    def from_config(cls, config: Config) -> Supplier:
-        lines = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
-        return cls(config.supplier_name, lines, config.supplier_vat_number)
 
 
 def long_date(day: date) -> str:

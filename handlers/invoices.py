@@ -9,12 +9,30 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import App, Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session
 
-from handlers.common import Denied, config, db, escape, require
-from handlers.invoice_pdf import Supplier, invoice_filename, long_date, render_invoice_pdf
+from handlers import messages, parse
+from handlers.common import bold, escape
+from handlers.interaction import (
+    Interaction,
+    acknowledge,
+    checked,
+    direct_message,
+    needs,
+    open_view,
+    quietly,
+    redraw,
+    replace_form,
+    reply,
+    say_privately,
+    slack_reason,
+    update_view,
+)
+from handlers.invoice_pdf import invoice_filename, long_date, render_invoice_pdf
+from handlers.services import Services
 from store import invoices as invoice_store
 from store.models import Invoice, Role
 
@@ -30,11 +48,7 @@ OPTION_TEXT_LIMIT = 75
 SECTION_TEXT_LIMIT = 3000
 NUMBER_MAX_LENGTH = 32
 DOING = "see and download invoices"
-
-NOTHING_SELECTED = "Select at least one invoice to download."
-NOT_AVAILABLE = (
-    "Some of the selected invoices are not available to you. Run `/invoices` again and choose from the list."
-)
+TITLE = "Invoices"
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +70,11 @@ class Filters:
             except (TypeError, ValueError):
                 return None
 
-        number = (values.get(NUMBER_BLOCK, {}).get(NUMBER_ACTION) or {}).get("value") or ""
+        number = (values.get(NUMBER_BLOCK, {}).get(NUMBER_ACTION) or {}).get("value")
         return cls(
             picked(FROM_BLOCK, FROM_ACTION),
             picked(TO_BLOCK, TO_ACTION),
-            str(number).strip()[:NUMBER_MAX_LENGTH],
+            parse.text(number, NUMBER_MAX_LENGTH),
         )
 
     def fingerprint(self) -> str:
@@ -76,18 +90,15 @@ class Listed:
     matched: int
 
 
-def find(context: BoltContext, filters: Filters) -> Listed:
-    cutoff = config(context).invoice_history_start
-    with db(context).begin() as session:
-        statement = invoice_store.listing(
-            since=cutoff,
-            date_from=filters.date_from,
-            date_to=filters.date_to,
-            number=filters.number,
-        )
-        shown = list(session.scalars(statement.limit(MAX_OPTIONS)).unique())
-        matched = invoice_store.count_listed(session, statement)
-    return Listed(shown, matched)
+def find(session: Session, filters: Filters, cutoff: date) -> Listed:
+    statement = invoice_store.listing(
+        since=cutoff,
+        date_from=filters.date_from,
+        date_to=filters.date_to,
+        number=filters.number,
+    )
+    shown = list(session.scalars(statement.limit(MAX_OPTIONS)).unique())
+    return Listed(shown, invoice_store.count_listed(session, statement))
 
 
 # Block Kit builders
@@ -151,18 +162,22 @@ def invoice_line(invoice: Invoice) -> str:
     total = invoice_store.format_money(invoice.total, invoice.currency)
     return (
         f"`{escape(invoice.number)}` · {invoice.issued_on.isoformat()} · "
-        f"*{escape(invoice.account.name)}* · {invoice.credits:,} credits · {total}"
+        f"{bold(invoice.account.name)} · {invoice.credits:,} credits · {total}"
     )
 
 
 def option_text(invoice: Invoice) -> str:
-    """Number, date, total and as much of the account name as fits Block Kit's 75 characters."""
+    """Number, date, total and as much of the account name as fits Block Kit's 75 characters.
+
+    An option's text is plain_text, which Slack shows literally: the name is not escaped.
+    """
     total = invoice_store.format_money(invoice.total, invoice.currency)
     head = f"{invoice.number} · {invoice.issued_on.isoformat()} · {total} · "
     name = invoice.account.name
-    while name and len(head + escape(name)) > OPTION_TEXT_LIMIT:
-        name = name[:-2] + "…"
-    return (head + escape(name)).removesuffix(" · ")[:OPTION_TEXT_LIMIT]
+    room = OPTION_TEXT_LIMIT - len(head)
+    if len(name) > room:
+        name = name[: max(room - 1, 0)] + "…"
+    return (head + name).removesuffix(" · ")[:OPTION_TEXT_LIMIT]
 
 
 def build_listing_sections(invoices: list[Invoice]) -> list[dict[str, Any]]:
@@ -203,11 +218,11 @@ def build_modal(listed: Listed, filters: Filters, cutoff: date, account_manager:
     view: dict[str, Any] = {
         "type": "modal",
         "callback_id": INVOICES_VIEW,
-        "title": _text("Invoices", "plain_text"),
+        "title": _text(TITLE, "plain_text"),
         "close": _text("Close", "plain_text"),
     }
     if shown == 0:
-        searched = f" matching *{escape(filters.number)}*" if filters.number else ""
+        searched = f" matching {bold(filters.number)}" if filters.number else ""
         blocks.append(
             _section(
                 f"No invoices{searched} in this period. Invoices are listed from "
@@ -253,7 +268,7 @@ def build_notice_view(text: str) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": f"{INVOICES_VIEW}_notice",
-        "title": _text("Invoices", "plain_text"),
+        "title": _text(TITLE, "plain_text"),
         "close": _text("Close", "plain_text"),
         "blocks": [_section(text)],
     }
@@ -264,69 +279,51 @@ def build_sent_view(numbers: list[str]) -> dict[str, Any]:
     return build_notice_view(f":outbox_tray: Your copies are on their way to your DM: {listed}.")
 
 
-def modal_for(context: BoltContext, filters: Filters) -> dict[str, Any]:
-    settings = config(context)
-    return build_modal(
-        find(context, filters), filters, settings.invoice_history_start, settings.account_manager
-    )
+def modal_for(session: Session, services: Services, filters: Filters) -> dict[str, Any]:
+    limits = services.limits
+    listed = find(session, filters, limits.invoice_history_start)
+    return build_modal(listed, filters, limits.invoice_history_start, limits.account_manager)
 
 
 # Listeners
 
 
-def acknowledge_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+@needs(Role.BILLING, DOING, reply)
+def acknowledge_command() -> dict[str, Any]:
     """Refuse users without billing at once; everyone else gets the modal from the lazy listener."""
-    try:
-        require(context, command["user_id"], Role.BILLING, DOING)
-    except Denied as denied:
-        ack(response_type="ephemeral", text=str(denied))
-        return
-    ack()
+    return {}
 
 
-def open_invoices(command: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext) -> None:
+def open_invoices(args: Args) -> None:
     """Open the modal, already searched when `/invoices NUMBER` named one."""
-    try:
-        require(context, command["user_id"], Role.BILLING, DOING)
-    except Denied:
-        return  # already told in the acknowledgement
-    filters = Filters(number=command.get("text", "").strip()[:NUMBER_MAX_LENGTH])
-    try:
-        client.views_open(trigger_id=command["trigger_id"], view=modal_for(context, filters))
-    except SlackApiError as error:
-        log.warning("views.open failed for /invoices: %s", error.response.get("error"))
-        respond(
-            response_type="ephemeral",
-            text=f"Sorry, Slack would not open the invoices window "
-            f"({error.response.get('error')}). Please try `/invoices` again.",
-        )
+    it, command = Interaction(args), args.command or {}
+    filters = Filters(number=parse.command_text(command.get("text"), NUMBER_MAX_LENGTH))
+    # A refusal was already the acknowledgement's answer; only failures are told here.
+    view = checked(
+        it,
+        Role.BILLING,
+        DOING,
+        quietly,
+        lambda session, _: modal_for(session, it.services, filters),
+        failures=say_privately,
+    )
+    if view is not None:
+        open_view(it.client, command.get("trigger_id", ""), view, it.respond)
 
 
-def acknowledge_filter(ack: Ack) -> None:
-    ack()
-
-
-def refresh_listing(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def refresh_listing(args: Args) -> None:
     """A filter changed: redraw the modal in place for the new dates or number."""
-    user_id = body["user"]["id"]
-    current = body["view"]
-    try:
-        require(context, user_id, Role.BILLING, DOING)
-        view = modal_for(context, Filters.from_state(current.get("state", {}).get("values", {})))
-    except Denied as denied:
-        view = build_notice_view(escape(denied))
-    try:
-        client.views_update(view_id=current["id"], hash=current.get("hash"), view=view)
-    except SlackApiError as error:
-        if error.response.get("error") == "hash_conflict":
-            return  # a newer change already redrew the modal
-        log.warning("views.update failed for invoices: %s", error.response.get("error"))
-        tell(
-            client,
-            user_id,
-            "Sorry, I couldn't refresh the invoice list "
-            f"({error.response.get('error')}). Close it and run `/invoices` again.",
-        )
+    it = Interaction(args)
+    current = it.body.get("view") or {}
+    filters = Filters.from_state(current.get("state", {}).get("values", {}))
+    view = checked(
+        it, Role.BILLING, DOING, redraw(TITLE), lambda session, _: modal_for(session, it.services, filters)
+    )
+    if view is None:
+        return
+    reason = update_view(it.client, current.get("id", ""), view, current.get("hash"))
+    if reason not in (None, "hash_conflict"):  # a hash_conflict means a newer change already redrew it
+        direct_message(it, messages.LISTING_NOT_REFRESHED.format(reason=reason))
 
 
 def selected_ids(view: dict[str, Any]) -> tuple[str | None, list[str]]:
@@ -338,64 +335,52 @@ def selected_ids(view: dict[str, Any]) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def chosen_invoices(context: BoltContext, values: list[str]) -> list[Invoice] | None:
+def chosen_invoices(session: Session, services: Services, values: list[str]) -> list[Invoice] | None:
     """The invoices for the chosen values, or None if any is crafted, unknown or too old."""
-    if not values or len(values) > MAX_OPTIONS or not all(v.isdigit() for v in values):
+    ids = {parse.database_id(value) for value in values}
+    if not values or len(values) > MAX_OPTIONS or None in ids:
         return None
-    ids = sorted({int(value) for value in values})
-    with db(context).begin() as session:
-        found = invoice_store.available(session, ids, since=config(context).invoice_history_start)
-    return found if len(found) == len(ids) else None
+    wanted = sorted(i for i in ids if i is not None)
+    found = invoice_store.available(session, wanted, since=services.limits.invoice_history_start)
+    return found if len(found) == len(wanted) else None
 
 
-def submit_download(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+@needs(Role.BILLING, DOING, replace_form(TITLE))
+def submit_download(view: dict[str, Any], session: Session, services: Services) -> dict[str, Any]:
     """Check the selection and the user's role, then promise the copies; sending is lazy."""
-    try:
-        require(context, body["user"]["id"], Role.BILLING, DOING)
-    except Denied as denied:
-        ack(response_action="update", view=build_notice_view(escape(denied)))
-        return
     block_id, values = selected_ids(view)
     if block_id is None:
-        ack(
-            response_action="update",
-            view=build_notice_view(
-                "There was nothing to download. Run `/invoices` again to choose invoices."
-            ),
-        )
-        return
+        return {"response_action": "update", "view": build_notice_view(messages.NOTHING_TO_DOWNLOAD)}
     if not values:
-        ack(response_action="errors", errors={block_id: NOTHING_SELECTED})
-        return
-    invoices = chosen_invoices(context, values)
+        return {"response_action": "errors", "errors": {block_id: messages.NOTHING_SELECTED}}
+    invoices = chosen_invoices(session, services, values)
     if invoices is None:
-        ack(response_action="errors", errors={block_id: NOT_AVAILABLE})
-        return
-    ack(response_action="update", view=build_sent_view([invoice.number for invoice in invoices]))
+        return {"response_action": "errors", "errors": {block_id: messages.NOT_AVAILABLE}}
+    return {"response_action": "update", "view": build_sent_view([invoice.number for invoice in invoices])}
 
 
-def send_copies(body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+def send_copies(args: Args) -> None:
     """Render each selected invoice and upload it to the user's DM; report any that failed."""
-    user_id = body["user"]["id"]
-    try:
-        require(context, user_id, Role.BILLING, DOING)
-    except Denied:
-        return  # refused in the acknowledgement
-    invoices = chosen_invoices(context, selected_ids(view)[1])
+    it, client = Interaction(args), args.client
+    chosen = selected_ids(args.view or {})[1]
+    # A refusal was already the acknowledgement's answer; only failures are told here.
+    invoices = checked(
+        it,
+        Role.BILLING,
+        DOING,
+        quietly,
+        lambda session, _: chosen_invoices(session, it.services, chosen),
+        failures=direct_message,
+    )
     if invoices is None:
-        return  # refused in the acknowledgement
+        return
+    user_id = it.user_id
     invoices.sort(key=lambda invoice: (invoice.issued_on, invoice.id), reverse=True)
     try:
         channel = client.conversations_open(users=user_id)["channel"]["id"]
-    except SlackApiError as error:
-        tell(
-            client,
-            user_id,
-            "Sorry, I couldn't open a DM to send your invoice copies "
-            f"({error.response.get('error')}). Please try again.",
-        )
+    except (SlackApiError, SlackClientError, OSError) as error:
+        tell(client, user_id, messages.NO_DM_FOR_COPIES.format(reason=slack_reason(error)))
         return
-    supplier = Supplier.from_config(config(context))
     sent: list[str] = []
     failed: list[tuple[str, str]] = []
     for invoice in invoices:
@@ -404,7 +389,7 @@ def send_copies(body: dict[str, Any], view: dict[str, Any], client: WebClient, c
                 channel=channel,
                 filename=invoice_filename(invoice),
                 title=f"Invoice {invoice.number}",
-                content=render_invoice_pdf(invoice, supplier),
+                content=render_invoice_pdf(invoice, it.services.supplier),
                 initial_comment=f"Copy of invoice {invoice.number}",
             )
         except SlackApiError as error:
@@ -429,12 +414,12 @@ def tell(client: WebClient, channel: str, text: str) -> None:
     """DM the user (a user id posts into the app's DM); log if even that fails."""
     try:
         client.chat_postMessage(channel=channel, text=text)
-    except SlackApiError as error:
-        log.warning("could not tell %s: %s (%s)", channel, text, error.response.get("error"))
+    except (SlackApiError, SlackClientError, OSError) as error:
+        log.warning("could not tell %s: %s", channel, slack_reason(error))
 
 
 def register(app: App) -> None:
     app.command(INVOICES_COMMAND)(ack=acknowledge_command, lazy=[open_invoices])
     for action_id in (FROM_ACTION, TO_ACTION, NUMBER_ACTION):
-        app.action(action_id)(ack=acknowledge_filter, lazy=[refresh_listing])
+        app.action(action_id)(ack=acknowledge, lazy=[refresh_listing])
     app.view(INVOICES_VIEW)(ack=submit_download, lazy=[send_copies])

@@ -11,13 +11,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_bolt import App
 from sqlalchemy.orm import Session
 
-from handlers.accounts import MOVE_ACTION, MOVE_INTO_ACTION
-from handlers.common import Denied, check_role, db, escape, reads, require
+from handlers import messages, parse
+from handlers.account_box import MOVE_ACTION, MOVE_INTO_ACTION
+from handlers.common import bold, escape
+from handlers.interaction import account_form, acknowledge, form, needs, no_options
+from handlers.messages import Refused
+from handlers.services import Services
 from store import accounts as account_store
 from store import ledger
 from store.errors import (
@@ -39,13 +41,8 @@ AMOUNT_BLOCK = "amount"
 AMOUNT_ACTION = "credits"
 MAX_OPTIONS = 100  # Slack shows at most 100 options in a select menu
 OPTION_TEXT_LIMIT = 75  # Slack's limit for an option's text
-MAX_QUERY_LENGTH = 100
-
+TITLE = "Move credits"
 DOING = "move credits"
-NO_CREDITS = "No credits to move: {account} has 0 credits."
-CHOOSE_DESTINATION = "Choose the account to move credits to."
-CHOOSE_SOURCE = "Choose the account to move credits from."
-NOT_OPENED = "The Move credits form could not be opened ({error}). Please try again in a moment."
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +64,11 @@ class Direction:
 
 OUT = Direction(
     "source", "source", "From", DESTINATION_BLOCK, DESTINATION_ACTION, "To account",
-    CHOOSE_DESTINATION, "Credits cannot be moved from it.", False,
+    messages.CHOOSE_DESTINATION, messages.MOVE_FROM_GONE, False,
 )  # fmt: skip
 INTO = Direction(
     "destination", "fixed_destination", "To", SOURCE_BLOCK, SOURCE_ACTION, "From account",
-    CHOOSE_SOURCE, "Credits cannot be moved to it.", True,
+    messages.CHOOSE_SOURCE, messages.MOVE_TO_GONE, True,
 )  # fmt: skip
 
 
@@ -109,7 +106,7 @@ def build_move_modal(fixed: Account, direction: Direction = OUT) -> dict[str, An
                 "block_id": direction.fixed_block,
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"{direction.fixed_label} *{escape(fixed.name)}* (`{escape(fixed.reference)}`)\n"
+                    "text": f"{direction.fixed_label} {bold(fixed.name)} (`{escape(fixed.reference)}`)\n"
                     f"Balance: *{fixed.balance:,}* credits",
                 },
             },
@@ -142,17 +139,6 @@ def build_move_modal(fixed: Account, direction: Direction = OUT) -> dict[str, An
     }
 
 
-def build_notice(title: str, text: str) -> dict[str, Any]:
-    """A small modal that only tells the user something."""
-    return {
-        "type": "modal",
-        "callback_id": "move_credits_notice",
-        "title": {"type": "plain_text", "text": title},
-        "close": {"type": "plain_text", "text": "OK"},
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-    }
-
-
 def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
     """The confirmation that replaces the form: what moved and both balances now."""
     source, destination = moved.source, moved.destination
@@ -166,18 +152,18 @@ def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Moved *{moved.credits:,}* credits from *{escape(source.name)}* "
-                    f"to *{escape(destination.name)}*.",
+                    "text": f"Moved *{moved.credits:,}* credits from {bold(source.name)} "
+                    f"to {bold(destination.name)}.",
                 },
                 "fields": [
                     {
                         "type": "mrkdwn",
-                        "text": f"*{escape(source.name)}* (`{escape(source.reference)}`)\n"
+                        "text": f"{bold(source.name)} (`{escape(source.reference)}`)\n"
                         f"{source.balance:,} credits",
                     },
                     {
                         "type": "mrkdwn",
-                        "text": f"*{escape(destination.name)}* (`{escape(destination.reference)}`)\n"
+                        "text": f"{bold(destination.name)} (`{escape(destination.reference)}`)\n"
                         f"{destination.balance:,} credits",
                     },
                 ],
@@ -190,137 +176,74 @@ def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
     }
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
+def move_form(direction: Direction) -> Any:
+    """The form builder for one direction; an empty source has nothing to move."""
+
+    def build(fixed: Account, role: Role, services: Services) -> dict[str, Any]:
+        if direction is OUT and fixed.balance <= 0:
+            named = f"{bold(fixed.name)} (`{escape(fixed.reference)}`)"
+            raise Refused(messages.NO_CREDITS_TO_MOVE.format(account=named))
+        return build_move_modal(fixed, direction)
+
+    return build
 
 
-def open_move_modal(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    """After the click is acknowledged: the form, or a small modal saying why not."""
-    direction = INTO if action.get("action_id") == MOVE_INTO_ACTION else OUT
-    view = _move_modal_for(context, body["user"]["id"], action.get("value", ""), direction)
-    try:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as error:
-        log.warning("views.open failed for Move credits: %s", error.response.get("error"))
-        _tell(client, body, NOT_OPENED.format(error=error.response.get("error", "Slack error")))
+open_move_modal = account_form(Role.ADMIN, DOING, TITLE, move_form(OUT))
+open_move_into_modal = account_form(Role.ADMIN, DOING, TITLE, move_form(INTO))
 
 
-def _move_modal_for(context: BoltContext, user_id: str, raw_id: str, direction: Direction) -> dict[str, Any]:
-    try:
-        require(context, user_id, Role.ADMIN, DOING)
-        with db(context).begin() as session:
-            fixed = account_store.active(session, int(raw_id))
-            if direction is OUT and fixed.balance <= 0:
-                return build_notice(
-                    "Move credits",
-                    NO_CREDITS.format(account=f"*{escape(fixed.name)}* (`{escape(fixed.reference)}`)"),
-                )
-            return build_move_modal(fixed, direction)
-    except (Denied, StoreError) as refusal:
-        return build_notice("Move credits", escape(refusal))
-    except ValueError:
-        return build_notice("Move credits", "That button does not name an account; run `/accounts` again.")
-
-
-def _tell(client: WebClient, body: dict[str, Any], text: str) -> None:
-    """Say something privately when no modal can be shown."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    if not channel:
-        return
-    try:
-        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
-    except SlackApiError as error:
-        log.warning("could not tell %s: %s", body["user"]["id"], error.response.get("error"))
-
-
-def suggest_destinations(
-    ack: Ack, body: dict[str, Any], payload: dict[str, Any], context: BoltContext
-) -> None:
+@needs(Role.ADMIN, DOING, no_options)
+def suggest_destinations(body: dict[str, Any], payload: dict[str, Any], session: Session) -> dict[str, Any]:
     """Options for the picker: active accounts other than the fixed one (with credits if a source)."""
-    try:
-        metadata = json.loads(body["view"]["private_metadata"])
-        direction = _direction(metadata)
-        fixed_id = int(metadata[direction.fixed])
-    except (ValueError, KeyError, TypeError):
-        ack(options=[])
-        return
-    query = str(payload.get("value") or "")[:MAX_QUERY_LENGTH]
-    with reads(context).begin() as session:
-        try:
-            check_role(session, body["user"]["id"], Role.ADMIN, DOING)
-        except Denied:
-            ack(options=[])
-            return
-        found = account_store.first_matches(
-            session,
-            query,
-            limit=MAX_OPTIONS,
-            exclude_id=fixed_id,
-            with_credits_only=direction.chosen_has_credits,
-        )
-        options = [
-            {"text": {"type": "plain_text", "text": account_label(account)}, "value": str(account.id)}
-            for account in found
-        ]
-    ack(options=options)
+    opened = parse.metadata((body.get("view") or {}).get("private_metadata"))
+    direction = _direction(opened)
+    found = account_store.first_matches(
+        session,
+        parse.text(payload.get("value")),
+        limit=MAX_OPTIONS,
+        exclude_id=parse.metadata_id(opened, direction.fixed),
+        with_credits_only=direction.chosen_has_credits,
+    )
+    options = [
+        {"text": {"type": "plain_text", "text": account_label(account)}, "value": str(account.id)}
+        for account in found
+    ]
+    return {"options": options}
 
 
-def submit_move(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+@needs(Role.ADMIN, DOING, form(TITLE), writes=True)
+def submit_move(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
     """Validate and apply the move in the acknowledgement; each problem is shown on its field."""
-    user_id = body["user"]["id"]
-    try:
-        require(context, user_id, Role.ADMIN, DOING)
-    except Denied as denied:
-        ack(response_action="update", view=build_notice("Move credits", escape(denied)))
-        return
-    try:
-        opened = json.loads(view["private_metadata"])
-        direction = _direction(opened)
-        fixed_id = int(opened[direction.fixed])
-        opened_balance = int(opened["balance"]) if direction is OUT else None
-    except (ValueError, KeyError, TypeError):
-        ack(
-            response_action="update",
-            view=build_notice("Move credits", "This form is out of date; run `/accounts` and try again."),
-        )
-        return
+    opened = parse.metadata(view.get("private_metadata"))
+    direction = _direction(opened)
+    fixed_id = parse.metadata_id(opened, direction.fixed)
+    opened_balance = parse.metadata_count(opened, "balance") if direction is OUT else None
     values = view["state"]["values"]
     picker = values.get(direction.picker_block, {}).get(direction.picker_action) or {}
-    chosen = picker.get("selected_option") or {}
+    chosen_id = parse.database_id((picker.get("selected_option") or {}).get("value"))
     raw_amount = (values.get(AMOUNT_BLOCK, {}).get(AMOUNT_ACTION) or {}).get("value") or ""
     errors: dict[str, str] = {}
-    chosen_id: int | None = None
-    try:
-        chosen_id = int(chosen.get("value", ""))
-    except ValueError:
+    if chosen_id is None:
         errors[direction.picker_block] = direction.choose
+    elif chosen_id == fixed_id:
+        errors[direction.picker_block] = str(SameAccount())
     try:
         credits = ledger.parse_credits(raw_amount)
     except InvalidCredits as invalid:
         errors[AMOUNT_BLOCK] = str(invalid)
-    if chosen_id is not None and chosen_id == fixed_id:
-        errors[direction.picker_block] = str(SameAccount())
     if errors or chosen_id is None:
-        ack(response_action="errors", errors=errors)
-        return
+        return {"response_action": "errors", "errors": errors}
     source_id, destination_id = (fixed_id, chosen_id) if direction is OUT else (chosen_id, fixed_id)
-    try:
-        with db(context).begin() as session:
-            moved = _apply(
-                session,
-                source_id,
-                destination_id,
-                credits,
-                opened_balance,
-                direction,
-                actor=user_id,
-                key=f"view:{view['id']}",
-            )
-    except FieldError as problem:
-        ack(response_action="errors", errors={problem.block: str(problem)})
-        return
+    moved = _apply(
+        session,
+        source_id,
+        destination_id,
+        credits,
+        opened_balance,
+        direction,
+        actor=user_id,
+        key=f"view:{view['id']}",
+    )
     log.info(
         "%s moved %s credits from #%s to #%s (transfer %s%s)",
         user_id,
@@ -330,15 +253,7 @@ def submit_move(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         moved.transfer_id,
         ", replayed" if moved.replayed else "",
     )
-    ack(response_action="update", view=build_moved(moved))
-
-
-class FieldError(Exception):
-    """A refusal to show on one field of the form."""
-
-    def __init__(self, block: str, message: str):
-        super().__init__(message)
-        self.block = block
+    return {"response_action": "update", "view": build_moved(moved)}
 
 
 def _apply(
@@ -352,36 +267,33 @@ def _apply(
     actor: str,
     key: str,
 ) -> ledger.Transfer:
-    """The transfer, or FieldError naming the field that explains the refusal."""
+    """The transfer, or Refused naming the field that explains the refusal."""
     chosen_id = destination_id if direction is OUT else source_id
     try:
         account_store.active(session, chosen_id)
     except UnknownAccount:
-        raise FieldError(direction.picker_block, "That account does not exist; choose another.") from None
+        raise Refused(messages.CHOSEN_ACCOUNT_GONE, block=direction.picker_block) from None
     except InactiveAccount as inactive:
-        raise FieldError(direction.picker_block, f"{inactive} Choose an active account.") from None
+        raise Refused(messages.CHOOSE_ACTIVE.format(problem=inactive), block=direction.picker_block) from None
     try:
         return ledger.transfer(session, source_id, destination_id, credits, actor=actor, key=key)
     except InsufficientCredits as short:
-        raise FieldError(AMOUNT_BLOCK, _too_many(short, credits, opened_balance)) from None
+        raise Refused(_too_many(short, credits, opened_balance), block=AMOUNT_BLOCK) from None
     except (InactiveAccount, UnknownAccount) as gone:
-        raise FieldError(AMOUNT_BLOCK, f"{gone} {direction.gone}") from None
+        raise Refused(f"{gone} {direction.gone}", block=AMOUNT_BLOCK) from None
     except StoreError as refused:
-        raise FieldError(AMOUNT_BLOCK, str(refused)) from None
+        raise Refused(str(refused), block=AMOUNT_BLOCK) from None
 
 
 def _too_many(short: InsufficientCredits, credits: int, opened_balance: int | None) -> str:
     if opened_balance is not None and short.balance != opened_balance:
-        return (
-            f"The balance changed since this form was opened: it is now {short.balance:,} "
-            f"credits, so {credits:,} cannot be moved."
-        )
-    return f"Only {short.balance:,} credits are available, so {credits:,} cannot be moved."
+        return messages.BALANCE_CHANGED.format(balance=short.balance, credits=credits)
+    return messages.TOO_MANY.format(balance=short.balance, credits=credits)
 
 
 def register(app: App) -> None:
-    for action_id in (MOVE_ACTION, MOVE_INTO_ACTION):
-        app.action(action_id)(ack=acknowledge, lazy=[open_move_modal])
+    app.action(MOVE_ACTION)(ack=acknowledge, lazy=[open_move_modal])
+    app.action(MOVE_INTO_ACTION)(ack=acknowledge, lazy=[open_move_into_modal])
     for picker in (DESTINATION_ACTION, SOURCE_ACTION):
         app.options(picker)(suggest_destinations)
     app.view(MOVE_CREDITS_VIEW)(submit_move)

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import App, Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session
 
-from handlers.accounts import REMINDER_ACTION
-from handlers.common import Denied, db, escape, require
+from handlers import messages, parse
+from handlers.account_box import REMINDER_ACTION
+from handlers.common import bold, escape, join_within
+from handlers.interaction import (
+    SECTION_LIMIT,
+    Interaction,
+    account_form,
+    acknowledge,
+    checked,
+    field_error,
+    needs,
+    redraw,
+    update_view,
+)
+from handlers.services import Services
 from store import accounts as account_store
 from store import reminders
 from store.errors import StoreError
@@ -21,7 +36,10 @@ ENABLED_BLOCK, ENABLED_INPUT, ENABLED_VALUE = "enabled", "enabled_input", "on"
 LEVEL_BLOCK, LEVEL_INPUT = "level", "level_input"
 EMAILS_BLOCK, EMAILS_INPUT = "emails", "emails_input"
 PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
+CHECKING_VIEW = "low_credit_reminder_checking"
 TITLE = "Low credit reminder"
+CHANGING = "change low credit reminders"
+RECIPIENTS_TEXT_LIMIT = 2500  # leaves room in the section for the reminder's state
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +63,33 @@ def _split(account: Account) -> tuple[list[str], list[str]]:
 
 def _heading(account: Account) -> dict[str, Any]:
     return _section(
-        f"*{escape(account.name)}* `{escape(account.reference)}`\nBalance: {account.balance:,} credits"
+        f"{bold(account.name)} `{escape(account.reference)}`\nBalance: {account.balance:,} credits"
     )
 
 
-def build_settings_modal(account: Account) -> dict[str, Any]:
-    """The editable settings, filled with the account's current ones."""
-    emails, people = _split(account)
+@dataclass(frozen=True)
+class Entered:
+    """The settings as submitted, before the email addresses are looked up."""
+
+    enabled: bool
+    level: int
+    emails: list[str]
+    people: list[str]
+
+
+def build_settings_modal(
+    account: Account, entered: Entered | None = None, problem: str | None = None
+) -> dict[str, Any]:
+    """The editable settings: the account's current ones, or what was entered with the problem in it."""
+    emails, people = (entered.emails, entered.people) if entered else _split(account)
+    enabled = entered.enabled if entered else account.reminder_enabled
+    level = entered.level if entered else account.reminder_level
     switch: dict[str, Any] = {
         "type": "checkboxes",
         "action_id": ENABLED_INPUT,
         "options": [{"text": _text("Send low credit reminders"), "value": ENABLED_VALUE}],
     }
-    if account.reminder_enabled:
+    if enabled:
         switch["initial_options"] = switch["options"]
     emails_input: dict[str, Any] = {
         "type": "plain_text_input",
@@ -83,6 +115,7 @@ def build_settings_modal(account: Account) -> dict[str, Any]:
         "close": _text("Cancel"),
         "blocks": [
             _heading(account),
+            *([_section(f":warning: {escape(problem)}"[:SECTION_LIMIT])] if problem else []),
             {
                 "type": "input",
                 "block_id": ENABLED_BLOCK,
@@ -97,7 +130,7 @@ def build_settings_modal(account: Account) -> dict[str, Any]:
                 "element": {
                     "type": "plain_text_input",
                     "action_id": LEVEL_INPUT,
-                    "initial_value": str(account.reminder_level),
+                    "initial_value": str(level),
                 },
                 "hint": _text("A whole number of credits, 0 or more."),
             },
@@ -128,7 +161,7 @@ def _summary(account: Account) -> str:
     who = [escape(address) for address in emails] + [f"<@{user}>" for user in people]
     return (
         f"Reminder: *{reminders.describe(account.reminder_enabled, account.reminder_level)}*\n"
-        f"Recipients: {', '.join(who) or 'none'}"
+        f"Recipients: {join_within(who, RECIPIENTS_TEXT_LIMIT) or 'none'}"
     )
 
 
@@ -143,7 +176,7 @@ def build_readonly_modal(account: Account) -> dict[str, Any]:
             _section(_summary(account)),
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "Only billing or admin users can change reminders."}],
+                "elements": [{"type": "mrkdwn", "text": messages.READ_ONLY_REMINDER}],
             },
         ],
     }
@@ -157,7 +190,7 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
         "close": _text("Done"),
         "blocks": [
             _section(
-                f"Saved the low credit reminder for *{escape(account.name)}* `{escape(account.reference)}`."
+                f"Saved the low credit reminder for {bold(account.name)} `{escape(account.reference)}`."
             ),
             _section(_summary(account)),
         ],
@@ -167,37 +200,112 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
 # settings listeners
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
+def settings_form(account: Account, role: Role, services: Services) -> dict[str, Any]:
+    """The settings for billing and admin, a read-only view of them for a viewer."""
+    return build_settings_modal(account) if role.allows(Role.BILLING) else build_readonly_modal(account)
 
 
-def open_reminder_modal(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, context: BoltContext
-) -> None:
-    """Open the settings (billing and admin) or a read-only view of them (viewer)."""
-    user_id = body["user"]["id"]
+open_reminder_modal = account_form(Role.VIEWER, "see reminders", TITLE, settings_form)
+
+
+def build_checking_modal() -> dict[str, Any]:
+    """Shown while the email addresses are looked up in Slack, after the submission is acknowledged."""
+    return {
+        "type": "modal",
+        "callback_id": CHECKING_VIEW,
+        "title": _text(TITLE),
+        "close": _text("Close"),
+        "blocks": [_section(messages.CHECKING_EMAILS)],
+    }
+
+
+def read_settings(view: dict[str, Any]) -> Entered:
+    """The submitted settings, or Refused naming the field that is wrong."""
+    values = view["state"]["values"]
+    enabled = bool((values.get(ENABLED_BLOCK, {}).get(ENABLED_INPUT) or {}).get("selected_options"))
+    errors: dict[str, str] = {}
+    level = 0
     try:
-        role = require(context, user_id, Role.VIEWER, "see reminders")
-        with db(context).begin() as session:
-            account = account_store.get(session, int(action["value"]))
-            can_edit = role.allows(Role.BILLING)
-            view = build_settings_modal(account) if can_edit else build_readonly_modal(account)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except (Denied, StoreError) as problem:
-        respond(text=str(problem), response_type="ephemeral", replace_original=False)
-    except ValueError:
-        respond(
-            text="That button is out of date; run `/accounts` again.",
-            response_type="ephemeral",
-            replace_original=False,
+        level = reminders.parse_level((values.get(LEVEL_BLOCK, {}).get(LEVEL_INPUT) or {}).get("value") or "")
+    except StoreError as problem:
+        errors[LEVEL_BLOCK] = str(problem)
+    emails: list[str] = []
+    try:
+        emails = reminders.parse_emails((values.get(EMAILS_BLOCK, {}).get(EMAILS_INPUT) or {}).get("value"))
+    except StoreError as problem:
+        errors[EMAILS_BLOCK] = str(problem)
+    picked = (values.get(PEOPLE_BLOCK, {}).get(PEOPLE_INPUT) or {}).get("selected_users")
+    people = list(dict.fromkeys(picked if isinstance(picked, list) else []))
+    crafted = [person for person in people if parse.slack_user_id(person) is None]
+    if crafted:
+        errors[PEOPLE_BLOCK] = messages.NOT_SLACK_USERS.format(
+            values=", ".join(repr(p)[:24] for p in crafted[:3])
         )
-    except SlackApiError as error:
-        log.warning("views.open for reminders failed: %s", error.response.get("error"))
-        respond(
-            text="Slack would not open the reminder settings; please click again.",
-            response_type="ephemeral",
-            replace_original=False,
-        )
+    if enabled and not emails and not people and EMAILS_BLOCK not in errors:
+        errors[EMAILS_BLOCK] = messages.NO_RECIPIENTS
+    try:
+        reminders.check_recipient_count(len(emails) + len(people))
+    except StoreError as problem:
+        errors.setdefault(EMAILS_BLOCK, str(problem))
+    if errors:
+        raise FormErrors(errors)
+    return Entered(enabled, level, emails, people)
+
+
+class FormErrors(Exception):
+    """Problems on several fields of one form, each shown under its field."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def _save(
+    session: Session, view: dict[str, Any], entered: Entered, found: dict[str, str], actor: str
+) -> Account:
+    recipients = [reminders.Recipient(email, found[email]) for email in entered.emails] + [
+        reminders.Recipient(person, person) for person in entered.people
+    ]
+    account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
+    reminders.configure(session, account, entered.enabled, entered.level, recipients, actor)
+    return account
+
+
+@needs(Role.BILLING, CHANGING, field_error(ENABLED_BLOCK), writes=True)
+def submit_reminder(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
+    """Check the form; save at once, or, when emails need Slack, say so and finish after the ack."""
+    parse.form_account_id(view.get("private_metadata"))  # a stale form is refused before any lookup
+    try:
+        entered = read_settings(view)
+    except FormErrors as problems:
+        return {"response_action": "errors", "errors": {k: v[:2000] for k, v in problems.errors.items()}}
+    if entered.emails:
+        # Looking addresses up may be slow (rate limits): never inside the 3-second acknowledgement.
+        return {"response_action": "update", "view": build_checking_modal()}
+    account = _save(session, view, entered, {}, user_id)
+    return {"response_action": "update", "view": build_saved_modal(account)}
+
+
+def finish_reminder(args: Args) -> None:
+    """After the acknowledgement: look the emails up, then save and show the result in the same modal."""
+    it, view, client = Interaction(args), args.view or {}, args.client
+    try:
+        entered = read_settings(view)
+    except FormErrors:
+        return  # shown under the fields in the acknowledgement
+    if not entered.emails:
+        return  # saved in the acknowledgement
+    found, problems = _lookup_errors(client, entered.emails)
+
+    def save(session: Session, role: Role) -> dict[str, Any]:
+        if problems:
+            account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
+            return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
+        return build_saved_modal(_save(session, view, entered, found, it.user_id))
+
+    result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
+    if result is not None:
+        update_view(client, view.get("id", ""), result)
 
 
 def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -210,70 +318,22 @@ def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str]
         except SlackApiError as error:
             code = error.response.get("error")
             if code == "users_not_found":
-                problems.append(f"No one in this Slack workspace has the email {email}.")
+                problems.append(messages.NO_SUCH_EMAIL.format(email=email))
             else:
                 log.warning("users.lookupByEmail failed: %s", code)
-                problems.append(f"Slack could not check {email} ({code}); try saving again.")
+                problems.append(messages.EMAIL_NOT_CHECKED.format(email=email))
             continue
-        except SlackClientError as error:
+        except (SlackClientError, OSError) as error:
             log.warning("users.lookupByEmail failed: %s", type(error).__name__)
-            problems.append(f"Slack could not check {email}; try saving again.")
+            problems.append(messages.EMAIL_NOT_CHECKED.format(email=email))
             continue
         if user.get("deleted"):
-            problems.append(f"{email} belongs to a deactivated Slack user.")
+            problems.append(messages.DEACTIVATED_EMAIL.format(email=email))
         else:
             found[email] = user["id"]
     return found, problems
 
 
-def submit_reminder(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    """Validate everything, look each email up, then save all of it or nothing."""
-    user_id = body["user"]["id"]
-    values = view["state"]["values"]
-    try:
-        require(context, user_id, Role.BILLING, "change low credit reminders")
-    except Denied as denied:
-        ack(response_action="errors", errors={ENABLED_BLOCK: str(denied)})
-        return
-    errors: dict[str, str] = {}
-    enabled = bool((values.get(ENABLED_BLOCK, {}).get(ENABLED_INPUT) or {}).get("selected_options"))
-    level = 0
-    try:
-        level = reminders.parse_level(values[LEVEL_BLOCK][LEVEL_INPUT].get("value") or "")
-    except StoreError as problem:
-        errors[LEVEL_BLOCK] = str(problem)
-    emails: list[str] = []
-    raw_emails = (values.get(EMAILS_BLOCK, {}).get(EMAILS_INPUT) or {}).get("value")
-    try:
-        emails = reminders.parse_emails(raw_emails)
-    except reminders.InvalidEmails as problem:
-        errors[EMAILS_BLOCK] = str(problem)
-    people = (values.get(PEOPLE_BLOCK, {}).get(PEOPLE_INPUT) or {}).get("selected_users") or []
-    if EMAILS_BLOCK not in errors:
-        found, problems = _lookup_errors(client, emails)
-        if problems:
-            errors[EMAILS_BLOCK] = " ".join(problems)
-    if enabled and not emails and not people and EMAILS_BLOCK not in errors:
-        errors[EMAILS_BLOCK] = "Add at least one email address or person to remind."
-    if errors:
-        ack(response_action="errors", errors={k: v[:2000] for k, v in errors.items()})
-        return
-    recipients = [reminders.Recipient(email, found[email]) for email in emails] + [
-        reminders.Recipient(person, person) for person in dict.fromkeys(people)
-    ]
-    try:
-        with db(context).begin() as session:
-            account = account_store.get(session, int(view["private_metadata"]))
-            reminders.configure(session, account, enabled, level, recipients, user_id)
-            saved = build_saved_modal(account)
-    except StoreError as problem:
-        ack(response_action="errors", errors={ENABLED_BLOCK: str(problem)})
-        return
-    ack(response_action="update", view=saved)
-
-
 def register(app: App) -> None:
     app.action(REMINDER_ACTION)(ack=acknowledge, lazy=[open_reminder_modal])
-    app.view(REMINDER_VIEW)(submit_reminder)
+    app.view(REMINDER_VIEW)(ack=submit_reminder, lazy=[finish_reminder])

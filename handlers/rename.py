@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk import WebClient
+from slack_bolt import App
+from sqlalchemy.orm import Session
 
-from handlers.accounts import RENAME_ACTION
-from handlers.common import Denied, db, escape, render, require
-from handlers.modals import account_id_from, acknowledge, build_confirmation_view, open_account_form
+from handlers import parse
+from handlers.account_box import RENAME_ACTION
+from handlers.common import bold, escape, render
+from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from store import accounts as account_store
-from store.errors import StoreError
 from store.models import NAME_MAX_LENGTH, Account, Role
 
 RENAME_VIEW = "rename_account"
@@ -36,7 +35,7 @@ def build_rename_modal(account: Account) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Renaming *{escape(account.name)}* (`{escape(account.reference)}`).",
+                    "text": f"Renaming {bold(account.name)} (`{escape(account.reference)}`).",
                 },
             },
             {
@@ -65,38 +64,19 @@ def build_renamed_view(account: Account, old_name: str) -> dict[str, Any]:
     return build_confirmation_view(RENAMED_VIEW, "Account renamed", text, account)
 
 
-def open_rename_modal(
-    body: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond, logger: logging.Logger
-) -> None:
-    """Rename button: the form for an active account, or a modal saying why not."""
-    open_account_form(
-        body,
-        client,
-        context,
-        respond,
-        logger,
-        needed=Role.ADMIN,
-        doing=RENAMING,
-        refusal_title="Cannot rename",
-        build=lambda account: build_rename_modal(account),
-    )
+open_rename_modal = account_form(
+    Role.ADMIN, RENAMING, "Cannot rename", lambda account, role, services: build_rename_modal(account)
+)
 
 
-def submit_rename(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    """Validate and save the new name in the acknowledgement; errors show under the field."""
-    user_id = body["user"]["id"]
+@needs(Role.ADMIN, RENAMING, field_error(NAME_BLOCK), writes=True)
+def submit_rename(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
+    """Validate and save the new name; errors show under the field."""
     raw = view["state"]["values"].get(NAME_BLOCK, {}).get(NAME_INPUT, {}).get("value") or ""
-    try:
-        require(context, user_id, Role.ADMIN, RENAMING)
-        with db(context).begin() as session:
-            account = account_store.active(session, account_id_from(view["private_metadata"]))
-            old_name = account.name
-            account_store.rename(session, account, raw, actor=user_id)
-            confirmation = build_renamed_view(account, old_name)
-    except (Denied, StoreError) as refused:
-        ack(response_action="errors", errors={NAME_BLOCK: str(refused)})
-        return
-    ack(response_action="update", view=confirmation)
+    account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
+    old_name = account.name
+    account_store.rename(session, account, raw, actor=user_id)
+    return {"response_action": "update", "view": build_renamed_view(account, old_name)}
 
 
 def register(app: App) -> None:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION
+from handlers.account_box import BUY_ACTION, MOVE_INTO_ACTION
 from handlers.common import render
 from store import reminders
 from store.db import SessionFactory

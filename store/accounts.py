@@ -25,17 +25,39 @@ from store import audit
 from store.errors import InactiveAccount, InvalidName, StoreError, UnknownAccount
 from store.models import KEYWORD_MAX_LENGTH, NAME_MAX_LENGTH, REFERENCE_MAX_LENGTH, Account
 
+# Line and paragraph separators break a name over lines; format characters (Cf) draw nothing or
+# reorder what follows (U+202E turns "Invoice\u202efdp.exe" into "Invoiceexe.pdf"); surrogates
+# cannot be stored. Control characters (Cc) are tabs, line breaks and the like, NUL included.
+LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+FORMATTING = frozenset({"Cf", "Cs"})
+# Letters that draw nothing: a name made only of these (or of spaces) looks blank.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
-def clean_name(raw: str) -> str:
-    """The name as it will be stored, or InvalidName saying what is wrong with it."""
-    name = raw.strip()
-    if not name:
-        raise InvalidName("Enter a name: it cannot be blank.")
-    if any(unicodedata.category(char) == "Cc" for char in name):
-        raise InvalidName("Names cannot contain control characters such as tabs or line breaks.")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidName(f"Names can be at most {NAME_MAX_LENGTH} characters; this one has {len(name)}.")
-    return name
+
+def clean_text(raw: str | None, what: str, max_length: int) -> str:
+    """User-typed text as it will be stored (trimmed), or InvalidName saying what is wrong with it."""
+    text = (raw or "").strip()
+    visible = [
+        c for c in text if not (c.isspace() or c in BLANK_LETTERS or unicodedata.category(c) in FORMATTING)
+    ]
+    if not visible:
+        raise InvalidName(f"Enter a {what}: it cannot be blank.")
+    categories = {unicodedata.category(char) for char in text}
+    if categories & LINE_BREAKING:
+        raise InvalidName(f"A {what} cannot contain control characters such as tabs or line breaks.")
+    if categories & FORMATTING:
+        raise InvalidName(
+            f"A {what} cannot contain invisible formatting characters such as zero-width spaces "
+            "or right-to-left marks."
+        )
+    if len(text) > max_length:
+        raise InvalidName(f"A {what} can be at most {max_length} characters; this one has {len(text)}.")
+    return text
+
+
+def clean_name(raw: str | None) -> str:
+    """The account name as it will be stored, or InvalidName saying what is wrong with it."""
+    return clean_text(raw, "name", NAME_MAX_LENGTH)
 
 
 def clean_reference(raw: str) -> str:
@@ -48,12 +70,10 @@ def clean_reference(raw: str) -> str:
 
 
 def clean_keyword(raw: str | None) -> str | None:
-    keyword = (raw or "").strip()
-    if not keyword:
+    """The keyword as it will be stored (None when there is none), or InvalidName."""
+    if not (raw or "").strip():
         return None
-    if len(keyword) > KEYWORD_MAX_LENGTH or any(unicodedata.category(c) == "Cc" for c in keyword):
-        raise StoreError(f"Keywords are 1-{KEYWORD_MAX_LENGTH} characters without control characters.")
-    return keyword
+    return clean_text(raw, "keyword", KEYWORD_MAX_LENGTH)
 
 
 def get(session: Session, account_id: int) -> Account:

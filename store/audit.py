@@ -9,6 +9,17 @@ from sqlalchemy.orm import Session
 
 from store.models import AuditEntry
 
+# The audit_log columns' widths: a longer value is cut to fit, and says so, instead of failing.
+ACTOR_WIDTH, SUBJECT_WIDTH, VALUE_WIDTH = 40, 100, 2000
+
+
+def fit(value: object, width: int) -> str | None:
+    """The value as text within `width` characters; a cut value ends with an ellipsis."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
 
 def record(
     session: Session,
@@ -21,12 +32,12 @@ def record(
 ) -> AuditEntry:
     entry = AuditEntry(
         at=datetime.now(UTC),
-        actor=actor,
+        actor=fit(actor, ACTOR_WIDTH),
         action=action,
-        subject=subject,
+        subject=fit(subject, SUBJECT_WIDTH),
         account_id=account_id,
-        old_value=None if old_value is None else str(old_value),
-        new_value=None if new_value is None else str(new_value),
+        old_value=fit(old_value, VALUE_WIDTH),
+        new_value=fit(new_value, VALUE_WIDTH),
     )
     session.add(entry)
     return entry

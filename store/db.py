@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreError
@@ -17,6 +18,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 SessionFactory = sessionmaker[Session]
 READ_ONLY_OPTION = "admin_bot_read_only"
+# PostgreSQL aborts one side of a serialization conflict or a deadlock; the work can simply rerun.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+ATTEMPTS = 3
+T = TypeVar("T")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -113,3 +118,27 @@ def ping(engine: Engine) -> None:
     """Raise unless the database answers."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether the database aborted the transaction only because of a conflict with another one."""
+    return isinstance(error, exc.DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether the error means the database cannot be reached or used right now."""
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError)
+    return isinstance(error, exc.TimeoutError | exc.DisconnectionError)
+
+
+def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
+    """work(session) in one transaction, rerun a bounded number of times after a conflict aborts it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with factory.begin() as session:
+                return work(session)
+        except exc.DBAPIError as error:
+            if attempt == attempts or not retryable(error):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -33,6 +33,14 @@ class InsufficientCredits(StoreError):
         )
 
 
+class BalanceLimit(StoreError):
+    def __init__(self, reference: str, balance: int, limit: int):
+        super().__init__(
+            f"Account {reference} has {balance:,} credits and can hold at most {limit:,}; "
+            "nothing was changed."
+        )
+
+
 class SameAccount(StoreError):
     def __init__(self) -> None:
         super().__init__("Choose a different account: credits cannot move to the same account.")

@@ -28,7 +28,6 @@ class Event:
     old: str | None = None  # a settings change: the value before ...
     new: str | None = None  # ... and after
 
-
     @property
     def what(self) -> str:
         """What happened, as people say it: "Purchase, invoice INV-2026-000012"."""

@@ -26,6 +26,15 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class Supplier:
+    """Who invoices are from: the SUPPLIER_* settings."""
+
+    name: str
+    address: tuple[str, ...]
+    vat_number: str
+
+
+@dataclass(frozen=True)
 class Quote:
     credits: int
     unit_price: Decimal

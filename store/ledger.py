@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store.errors import (
+    BalanceLimit,
     DuplicateOperation,
     InactiveAccount,
     InsufficientCredits,
@@ -19,18 +21,30 @@ from store.errors import (
 )
 from store.models import Account, EntryKind, LedgerEntry
 
-MAX_CREDITS = 1_000_000_000  # far above any real order; keeps sums inside a 32-bit column
+MAX_CREDITS = 1_000_000_000  # the most one move, usage or adjustment can carry; far above any real order
+MAX_BALANCE = 1_000_000_000_000  # the most one account can hold; sums stay far inside a 64-bit column
+# ASCII digits, optionally in groups of three with commas: "1500" and "1,500", not "1,5" or "１２".
+CREDITS_PATTERN = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)")
+MAX_DIGITS = 18  # past this the number is out of range anyway; int() never sees a huge string
 
 
 def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: bool = False) -> int:
     """A whole number of credits from user input, or InvalidCredits saying what is wrong."""
-    text = str(raw).strip().replace(",", "")
     lowest = 0 if allow_zero else 1
-    if not text.lstrip("-").isdigit():
-        raise InvalidCredits(f"Enter a whole number of credits, like 500 (not {str(raw).strip()!r}).")
-    value = int(text)
+    out_of_range = InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    else:
+        text = str(raw).strip()
+        if not CREDITS_PATTERN.fullmatch(text):
+            shown = text if len(text) <= 20 else text[:19] + "…"
+            raise InvalidCredits(f"Enter a whole number of credits, like 500 or 1,500 (not {shown!r}).")
+        digits = text.replace(",", "")
+        if len(digits.lstrip("-")) > MAX_DIGITS:
+            raise out_of_range
+        value = int(digits)
     if value < lowest or value > maximum:
-        raise InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
+        raise out_of_range
     return value
 
 
@@ -70,6 +84,8 @@ def post(
     """Change a locked account's balance by `credits` and append the entry that explains it."""
     if account.balance + credits < 0:
         raise InsufficientCredits(account.reference, account.balance, -credits)
+    if account.balance + credits > MAX_BALANCE:
+        raise BalanceLimit(account.reference, account.balance, MAX_BALANCE)
     account.balance += credits
     entry = LedgerEntry(
         account_id=account.id,

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -71,10 +72,10 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     keyword: Mapped[str | None] = mapped_column(String(KEYWORD_MAX_LENGTH))
     active: Mapped[bool] = mapped_column(default=True)
-    balance: Mapped[int] = mapped_column(Integer, default=0)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reminder_enabled: Mapped[bool] = mapped_column(default=False)
-    reminder_level: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_level: Mapped[int] = mapped_column(BigInteger, default=0)
     # How many recipients the reminder has, kept by store.reminders.configure, so the Home tab
     # finds reminders nobody would receive from an index instead of probing every account.
     recipient_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -154,8 +155,8 @@ class LedgerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    credits: Mapped[int] = mapped_column(Integer)  # signed: negative takes credits away
-    balance_after: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(BigInteger)  # signed: negative takes credits away
+    balance_after: Mapped[int] = mapped_column(BigInteger)
     transfer_id: Mapped[str | None] = mapped_column(String(36), index=True)
     # Set on the first entry of an operation so a retried request finds it and applies nothing.
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -183,7 +184,7 @@ class Invoice(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
     issued_on: Mapped[date] = mapped_column(Date, index=True)
-    credits: Mapped[int] = mapped_column(Integer)
+    credits: Mapped[int] = mapped_column(BigInteger)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
     net: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))

@@ -33,8 +33,14 @@ from store.ledger import parse_credits
 from store.models import Account, ReminderDelivery, ReminderEpisode, ReminderRecipient
 
 EMAIL_MAX_LENGTH = 254
-# Deliberately loose: Slack's users.lookupByEmail is the real test of whether an address is usable.
-EMAIL_PATTERN = re.compile(r"[^@\s<>,;\"'()\[\]]+@[^@\s<>,;\"'()\[\]]+\.[A-Za-z]{2,}")
+# An address as mail systems write it: a dot-atom local part (RFC 5322) of at most 64 characters,
+# then a domain of letter-digit-hyphen labels ending in a letters-only top-level domain. Slack's
+# users.lookupByEmail is still the test of whether someone in the workspace has it.
+EMAIL_PATTERN = re.compile(
+    r"(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+MAX_RECIPIENTS = 50  # one reminder DMs at most this many people; its confirmation fits one message
 EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 # Any constant works; it names the lock that lets one replica at a time mark crossings.
 MARKING_LOCK_KEY = 0x4C4F5743  # "LOWC"
@@ -84,6 +90,12 @@ class Recipient:
         return "@" in self.address
 
 
+def check_recipient_count(count: int) -> None:
+    """StoreError if a reminder would DM more people than one reminder may."""
+    if count > MAX_RECIPIENTS:
+        raise StoreError(f"A reminder can DM at most {MAX_RECIPIENTS} people; this one lists {count:,}.")
+
+
 def describe(enabled: bool, level: int) -> str:
     """How a reminder reads in confirmations and the audit log."""
     return f"on, below {level:,} credits" if enabled else "off"
@@ -98,6 +110,7 @@ def configure(
     actor: str,
 ) -> bool:
     """Save an account's reminder settings, auditing what changed; True if anything did."""
+    check_recipient_count(len({recipient.address for recipient in recipients}))
     changed = False
     old, new = describe(account.reminder_enabled, account.reminder_level), describe(enabled, level)
     if (account.reminder_enabled, account.reminder_level) != (enabled, level):

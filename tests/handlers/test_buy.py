@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Config
-from handlers.accounts import BUY_ACTION
+from handlers.account_box import BUY_ACTION
 from handlers.buy import BOUGHT_VIEW, BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
 from store.models import EntryKind, Invoice, LedgerEntry, Role
 from tests.blockkit import assert_valid_view, visible_text
@@ -152,10 +152,14 @@ def test_inactive_or_unknown_account_is_refused(slack, fake_slack, admin, sessio
     assert "Account EX0000002 is inactive" in visible_text(click_buy(slack, fake_slack, closed.id))
     assert "No account has the reference" in visible_text(click_buy(slack, fake_slack, "999"))
     form = click_buy(slack, fake_slack, active.id)
-    for crafted in (str(closed.id), "999", "junk"):
+    for crafted, message in (
+        (str(closed.id), "Account EX0000002 is inactive."),
+        ("999", "No account has the reference #999."),
+        ("junk", "This form is out of date, please open it again."),
+        ("99999999999999999999", "This form is out of date, please open it again."),
+    ):
         reply = submit_credits(slack, {**form, "private_metadata": crafted}, "100")
-        assert reply["response_action"] == "errors"
-        assert "inactive" in reply["errors"][CREDITS_BLOCK] or "No account" in reply["errors"][CREDITS_BLOCK]
+        assert reply == {"response_action": "errors", "errors": {CREDITS_BLOCK: message}}
     assert balance_of(session_factory, "EX0000002") == 0
     assert invoices_and_purchases(session_factory) == ([], 0)
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pypdf
 
+from bot.app import make_services
 from bot.config import Config
-from handlers.invoice_pdf import Supplier, render_invoice_pdf
+from handlers.invoice_pdf import render_invoice_pdf
 from handlers.invoices import (
     FROM_ACTION,
     FROM_BLOCK,
@@ -121,11 +122,30 @@ def test_invoices_lists_those_since_the_cutoff_newest_first(
     assert "older invoices" not in text.lower()
 
 
-def test_account_names_are_escaped(slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory):
-    account = make_account(session_factory, "EX0000001", "<!channel> & Co")
+def test_account_names_are_escaped_in_mrkdwn_and_literal_in_plain_text(
+    slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "<!channel> & *Star*_Co_")
     issue(session_factory, account.id, 10, "2024-01-01")
-    text = visible_text(open_invoices(slack, fake_slack))
-    assert "&lt;!channel&gt; &amp; Co" in text and "<!channel>" not in text
+    view = open_invoices(slack, fake_slack)
+    mrkdwn = [node["text"] for node in walk_text(view) if node["type"] == "mrkdwn"]
+    plain = [node["text"] for node in walk_text(view) if node["type"] == "plain_text"]
+    # The listing is mrkdwn: escaped, and the bold name cannot end early or start italics.
+    assert any("*&lt;!channel&gt; &amp; ∗Star∗ˍCoˍ*" in text for text in mrkdwn)
+    assert not any("<!channel>" in text for text in mrkdwn)
+    # The picker's option is plain_text, which Slack shows literally: no &amp; for the user to see.
+    assert options_shown(view) == ["INV-2024-000001 · 2024-01-01 · GBP 0.54 · <!channel> & *Star*_Co_"]
+    assert not any("&amp;" in text for text in plain)
+
+
+def walk_text(node: Any) -> list[dict[str, Any]]:
+    """Every text object in a view, with its type."""
+    if isinstance(node, dict):
+        found = [node] if node.get("type") in ("mrkdwn", "plain_text") and "text" in node else []
+        return found + [text for value in node.values() for text in walk_text(value)]
+    if isinstance(node, list):
+        return [text for item in node for text in walk_text(item)]
+    return []
 
 
 def test_from_and_to_dates_redraw_the_list_in_place(
@@ -414,7 +434,7 @@ def test_pdf_prints_names_in_any_european_script(session_factory):
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
         assert loaded is not None
-        content = render_invoice_pdf(loaded, Supplier.from_config(Config()))
+        content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     text = pdf_text(content)
     assert "Łódź Taxis · Αθήνα · Київ" in text
     assert invoice.number in text and "15 January 2024" in text
@@ -426,6 +446,6 @@ def test_pdf_survives_characters_no_font_has(session_factory):
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
         assert loaded is not None
-        content = render_invoice_pdf(loaded, Supplier.from_config(Config()))
+        content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
     text = pdf_text(content)
     assert "Rocket" in text and "Ltd" in text and invoice.number in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.accounts import RENAME_ACTION
+from handlers.account_box import RENAME_ACTION
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW, RENAMED_VIEW
 from store import accounts as account_store
 from store import audit
@@ -134,11 +134,21 @@ def test_user_without_role_is_told_how_to_get_access(slack, fake_slack, session_
     assert "admin-bot roles grant U0NOBODY1" in visible_text(notice)
 
 
-@pytest.mark.parametrize("value", ["999", "not-a-number", "-1", "99999999999999999999"])
-def test_unknown_account_button_is_refused_in_a_modal(slack, fake_slack, admin, session_factory, value):
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("999", "No account has the reference #999. Run `/accounts` to see current accounts."),
+        ("not-a-number", "That button is out of date; run `/accounts` again."),
+        ("-1", "That button is out of date; run `/accounts` again."),
+        ("99999999999999999999", "That button is out of date; run `/accounts` again."),
+    ],
+)
+def test_unknown_account_button_is_refused_in_a_modal(
+    slack, fake_slack, admin, session_factory, value, message
+):
     make_account(session_factory)
     notice = click_rename(slack, fake_slack, value)
-    assert "No account has the reference" in visible_text(notice)
+    assert visible_text(notice) == message
 
 
 def test_inactive_account_is_refused_on_click_and_on_submit(slack, fake_slack, admin, session_factory):

@@ -14,7 +14,7 @@ from bot.app import make_client
 from bot.cli import main
 from bot.config import Config
 from bot.scheduler import LOW_CREDIT_JOB, start_scheduler
-from handlers.accounts import BUY_ACTION, MOVE_INTO_ACTION
+from handlers.account_box import BUY_ACTION, MOVE_INTO_ACTION
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store.models import Account, EntryKind, ReminderDelivery, Role

@@ -1,0 +1,338 @@
+"""The one path every interaction takes: the role check, the refusal, the failure and the form opener.
+
+A listener declares what it needs with `@needs(Role.ADMIN, "rename accounts", field_error(NAME_BLOCK))`.
+The decorator opens the listener's transaction, resolves the user's role in it once, and hands the
+listener `session` and `role` if it asks for them. Whatever goes wrong is shown on the listener's
+surface (an ephemeral reply, a notice modal, a field error, a view update): a refusal in its own
+words, a database outage as "temporarily unavailable", anything else as "something went wrong"
+with a reference to the log line. A listener that writes returns its acknowledgement instead of
+calling ack(), so the user is told only what was committed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, Args, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session
+
+from handlers import messages, parse
+from handlers.account_box import account_summary
+from handlers.messages import Malformed, Refused
+from handlers.services import Services, services
+from store import accounts as account_store
+from store import roles
+from store.db import atomic, unavailable
+from store.errors import StoreError
+from store.models import Account, Role
+
+log = logging.getLogger(__name__)
+
+NOTICE_VIEW = "admin_bot_notice"
+TITLE_LIMIT = 24  # Slack's limit on a modal title
+SECTION_LIMIT = 3000  # Slack's limit on a section's text
+# What Bolt can inject; the decorated listener is called with the ones it names.
+Listener = Callable[..., Any]
+Surface = Callable[["Interaction", str, "str | None"], None]  # (request, text, block named)
+
+
+class Interaction:
+    """One request as the shared path sees it: Bolt's injected arguments (a listener taking `args`)."""
+
+    def __init__(self, args: Args) -> None:
+        self.args = args
+        self.ack: Ack = args.ack
+        self.body: dict[str, Any] = args.body or {}
+        self.client: WebClient = args.client
+        self.respond: Respond | None = args.respond
+        self.context: BoltContext = args.context
+
+    @property
+    def services(self) -> Services:
+        return services(self.context)
+
+    @property
+    def user_id(self) -> str:
+        return parse.user_of(self.body)
+
+
+# Block Kit for the shared path
+
+
+def build_notice_view(title: str, text: str) -> dict[str, Any]:
+    """A small modal that only tells the user something, e.g. why they may not go on."""
+    return {
+        "type": "modal",
+        "callback_id": NOTICE_VIEW,
+        "title": {"type": "plain_text", "text": title[:TITLE_LIMIT]},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}],
+    }
+
+
+def build_confirmation_view(callback_id: str, title: str, text: str, account: Account) -> dict[str, Any]:
+    """The view that replaces a submitted form: what happened, then the account as it is now."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": title[:TITLE_LIMIT]},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}},
+            *account_summary(account),
+        ],
+    }
+
+
+# Surfaces: how a refusal or failure reaches the user where they are
+
+
+def reply(it: Interaction, text: str, block: str | None = None) -> None:
+    """A slash command's acknowledgement, seen only by the user."""
+    it.ack(response_type="ephemeral", text=text)
+
+
+def say_privately(it: Interaction, text: str, block: str | None = None) -> None:
+    """An ephemeral message where the user clicked, through response_url (works in DMs too)."""
+    tell(it.respond, text)
+
+
+def notice(title: str) -> Surface:
+    """A notice modal opened on the click's trigger; if that fails, an ephemeral message."""
+
+    def show(it: Interaction, text: str, block: str | None = None) -> None:
+        open_view(it.client, it.body.get("trigger_id", ""), build_notice_view(title, text), it.respond)
+
+    return show
+
+
+def field_error(block: str) -> Surface:
+    """An error under a field of the submitted form (or the field the refusal names)."""
+
+    def show(it: Interaction, text: str, named: str | None = None) -> None:
+        it.ack(response_action="errors", errors={named or block: text[:2000]})
+
+    return show
+
+
+def replace_form(title: str) -> Surface:
+    """The submitted form is replaced by a notice."""
+
+    def show(it: Interaction, text: str, block: str | None = None) -> None:
+        it.ack(response_action="update", view=build_notice_view(title, text))
+
+    return show
+
+
+def form(title: str) -> Surface:
+    """Under the form field the refusal names; otherwise the submitted form becomes a notice."""
+
+    def show(it: Interaction, text: str, block: str | None = None) -> None:
+        if block:
+            it.ack(response_action="errors", errors={block: text[:2000]})
+        else:
+            it.ack(response_action="update", view=build_notice_view(title, text))
+
+    return show
+
+
+def redraw(title: str) -> Surface:
+    """The open modal is redrawn as a notice (after a dispatch action was acknowledged)."""
+
+    def show(it: Interaction, text: str, block: str | None = None) -> None:
+        update_view(it.client, (it.body.get("view") or {}).get("id", ""), build_notice_view(title, text))
+
+    return show
+
+
+def no_options(it: Interaction, text: str, block: str | None = None) -> None:
+    """A select menu's suggestions: none (Slack shows no text there)."""
+    it.ack(options=[])
+
+
+def direct_message(it: Interaction, text: str, block: str | None = None) -> None:
+    """A DM from the bot, for work done after the acknowledgement with no response_url."""
+    try:
+        it.client.chat_postMessage(channel=it.user_id, text=text)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        log.warning("could not DM %s: %s", it.user_id, slack_reason(error))
+
+
+def quietly(it: Interaction, text: str, block: str | None = None) -> None:
+    """Nothing to show: the acknowledgement already told the user."""
+
+
+# The declaration
+
+
+def role_for(session: Session, user_id: str, needed: Role, doing: str) -> Role:
+    """The user's role if it allows `needed`, read in the caller's transaction, else Refused."""
+    role = roles.role_of(session, user_id)
+    if role is None:
+        raise Refused(messages.NO_ACCESS.format(user_id=user_id))
+    if not role.allows(needed):
+        raise Refused(
+            messages.WRONG_ROLE.format(needed=needed.value, doing=doing, role=role.value, user_id=user_id),
+        )
+    return role
+
+
+def checked(
+    it: Interaction,
+    needed: Role,
+    doing: str,
+    refuse: Surface,
+    work: Callable[[Session, Role], Any],
+    *,
+    writes: bool = False,
+    failures: Surface | None = None,
+) -> Any:
+    """work(session, role) in one transaction after the role check; None if it was refused or failed.
+
+    Refusals go to `refuse`, failures that are not the user's doing to `failures` (default: the same).
+    """
+    factory = it.services.session_factory if writes else it.services.reads
+    try:
+        user_id = it.user_id
+        return atomic(factory, lambda session: work(session, role_for(session, user_id, needed, doing)))
+    except Malformed:
+        raise  # the error boundary answers 400
+    except Refused as refused:
+        show(refuse, it, str(refused), refused.block)
+    except StoreError as refused:
+        show(refuse, it, str(refused), None)
+    except Exception as error:  # noqa: BLE001 - the boundary: the user hears, the log keeps the detail
+        show(failures or refuse, it, failure_message(error), None)
+    return None
+
+
+def failure_message(error: BaseException) -> str:
+    """What the user is told about a failure that is not theirs; the log line gets the detail."""
+    if unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__)
+        return messages.UNAVAILABLE
+    reference = secrets.token_hex(4)
+    log.error("request failed (reference %s)", reference, exc_info=error)
+    return messages.SOMETHING_WENT_WRONG.format(reference=reference)
+
+
+def show(surface: Surface, it: Interaction, text: str, block: str | None) -> None:
+    try:
+        surface(it, text, block)
+    except Exception:  # noqa: BLE001 - the user cannot be reached; nothing was changed
+        log.exception("could not show a refusal")
+
+
+def needs(
+    needed: Role, doing: str, refuse: Surface, *, writes: bool = False, failures: Surface | None = None
+) -> Callable[[Listener], Listener]:
+    """Declare the role a listener needs, the surface its refusals use, and whether it writes."""
+
+    def decorate(listener: Listener) -> Listener:
+        wanted = inspect.getfullargspec(listener).args
+
+        def run_listener(args: Args) -> None:
+            it = Interaction(args)
+
+            def work(session: Session, role: Role) -> Any:
+                extra = {"session": session, "role": role, "services": it.services, "user_id": it.user_id}
+                return listener(
+                    **{name: extra[name] if name in extra else getattr(args, name) for name in wanted}
+                )
+
+            answer = checked(it, needed, doing, refuse, work, writes=writes, failures=failures)
+            if answer is not None:
+                it.ack(**answer)
+
+        run_listener.__name__ = run_listener.__qualname__ = listener.__name__
+        run_listener.__doc__ = listener.__doc__
+        run_listener.__module__ = listener.__module__
+        return run_listener
+
+    return decorate
+
+
+# Opening an account's form
+
+
+def account_form(
+    needed: Role,
+    doing: str,
+    title: str,
+    build: Callable[[Account, Role, Services], dict[str, Any]],
+) -> Listener:
+    """The lazy listener for an account button: read the id, load the account, check, open the form."""
+
+    def open_form(args: Args) -> None:
+        it, body = Interaction(args), args.body
+
+        def load(session: Session, role: Role) -> dict[str, Any]:
+            action = (body.get("actions") or [{}])[0]
+            try:
+                account = account_store.active(session, parse.account_id(action.get("value")))
+            except StoreError as gone:
+                raise Refused(messages.ACCOUNT_GONE.format(problem=gone)) from None
+            return build(account, role, it.services)
+
+        view = checked(it, needed, doing, notice(title), load)
+        if view is not None:
+            open_view(it.client, body.get("trigger_id", ""), view, it.respond)
+
+    open_form.__name__ = open_form.__qualname__ = f"open_{title.lower().replace(' ', '_')}_form"
+    return open_form
+
+
+def acknowledge(ack: Ack) -> None:
+    """Acknowledge a click at once; the lazy listener does the work."""
+    ack()
+
+
+# Talking to Slack
+
+
+def slack_reason(error: BaseException) -> str:
+    """Slack's error code, or the kind of connection failure; never a token or a URL."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or error.response.status_code)
+    return type(error).__name__
+
+
+def open_view(client: WebClient, trigger_id: str, view: dict[str, Any], respond: Respond | None) -> None:
+    """views.open; if Slack refuses or the connection fails, say so privately where the user clicked."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        reason = slack_reason(error)
+        log.warning("views.open failed: %s", reason)
+        tell(respond, messages.NOT_OPENED.format(reason=reason))
+
+
+def update_view(
+    client: WebClient, view_id: str, view: dict[str, Any], view_hash: str | None = None
+) -> str | None:
+    """views.update; None if it worked, else Slack's reason (a hash_conflict: a newer redraw won)."""
+    try:
+        client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        reason = slack_reason(error)
+        if reason != "hash_conflict":
+            log.warning("views.update failed: %s", reason)
+        return reason
+    return None
+
+
+def tell(respond: Respond | None, text: str) -> None:
+    """An ephemeral message through response_url; logged if even that cannot reach the user."""
+    if respond is None:
+        log.warning("no response_url to tell the user: %s", text[:200])
+        return
+    try:
+        respond(text=text[:SECTION_LIMIT], response_type="ephemeral", replace_original=False)
+    except Exception as error:  # noqa: BLE001 - the user cannot be reached; nothing was changed
+        log.warning("could not tell the user (%s): %s", type(error).__name__, text[:200])

@@ -1,0 +1,82 @@
+"""Every notice, acknowledgement and error the bot shows users, worded once.
+
+Store refusals (StoreError) carry their own text; everything the Slack side says is here, so a
+modal error, an ephemeral reply and the README can agree.
+"""
+
+from __future__ import annotations
+
+
+class Refused(Exception):
+    """A request the bot declines, in words the user sees; nothing was changed.
+
+    `block` names the form field the message belongs under, when there is one.
+    """
+
+    def __init__(self, message: str, *, block: str | None = None):
+        super().__init__(message)
+        self.block = block
+
+
+class Malformed(Exception):
+    """A payload Slack would never send (no user, wrong shape): answered 400, logged in one line."""
+
+
+# Access
+NO_ACCESS = (
+    "You don't have access to admin-bot yet. Ask an admin to run "
+    "`admin-bot roles grant {user_id} viewer` (or billing / admin)."
+)
+WRONG_ROLE = (
+    "You need the {needed} role to {doing}; you are a {role}. "
+    "An admin can run `admin-bot roles grant {user_id} {needed}`."
+)
+
+# Failures that are not the user's doing: nothing was changed, and the log line is named.
+SOMETHING_WENT_WRONG = "Something went wrong, nothing was changed. Please try again (reference {reference})."
+UNAVAILABLE = "admin-bot is temporarily unavailable, nothing was changed. Please try again in a moment."
+NOT_OPENED = "Slack could not open the window ({reason}); nothing was changed. Please click the button again."
+FAILED_TITLE = "Nothing was changed"
+
+# Stale or crafted payloads
+STALE_BUTTON = "That button is out of date; run `/accounts` again."
+STALE_FORM = "This form is out of date, please open it again."
+STALE_PAGE = "That page link is not valid any more; run `/accounts` again."
+ACCOUNT_GONE = "{problem} Run `/accounts` to see current accounts."
+
+# Account boxes and `/accounts`
+NO_CREDITS_TO_MOVE_NOTE = "No credits to move"
+NO_CREDITS_TO_MOVE = "No credits to move: {account} has 0 credits."
+
+# Move credits
+CHOOSE_DESTINATION = "Choose the account to move credits to."
+CHOOSE_SOURCE = "Choose the account to move credits from."
+CHOSEN_ACCOUNT_GONE = "That account does not exist; choose another."
+CHOOSE_ACTIVE = "{problem} Choose an active account."
+MOVE_FROM_GONE = "Credits cannot be moved from it."
+MOVE_TO_GONE = "Credits cannot be moved to it."
+BALANCE_CHANGED = (
+    "The balance changed since this form was opened: it is now {balance:,} credits, "
+    "so {credits:,} cannot be moved."
+)
+TOO_MANY = "Only {balance:,} credits are available, so {credits:,} cannot be moved."
+
+# Low credit reminders
+CHECKING_EMAILS = "Checking the email addresses with Slack… this window shows the result in a moment."
+NOT_SLACK_USERS = "Choose people from the list; these are not Slack users: {values}."
+NO_RECIPIENTS = "Add at least one email address or person to remind."
+READ_ONLY_REMINDER = "Only billing or admin users can change reminders."
+NO_SUCH_EMAIL = "No one in this Slack workspace has the email {email}."
+EMAIL_NOT_CHECKED = "Slack could not check {email}; try saving again."
+DEACTIVATED_EMAIL = "{email} belongs to a deactivated Slack user."
+
+# Invoices
+NOTHING_SELECTED = "Select at least one invoice to download."
+NOT_AVAILABLE = (
+    "Some of the selected invoices are not available to you. Run `/invoices` again and choose from the list."
+)
+NOTHING_TO_DOWNLOAD = "There was nothing to download. Run `/invoices` again to choose invoices."
+LISTING_NOT_REFRESHED = (
+    "Sorry, I couldn't refresh the invoice list ({reason}). Close it and run `/invoices` again."
+)
+NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({reason}). Please try again."

@@ -1,0 +1,126 @@
+"""The boundary: every value from Slack becomes a domain value here, or a user-facing refusal.
+
+Nothing past these parsers calls int() or json.loads() on user data. Domain rules that the CLI
+and CSV import share (credits, names) live in store/; this module applies them to Slack's shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from handlers import messages
+from handlers.messages import Malformed, Refused
+
+# Database ids are positive 32-bit integers; a longer value was crafted and names nothing.
+MAX_ID = 2**31 - 1
+ID_PATTERN = re.compile(r"[0-9]{1,10}")
+# Slack user ids: U or W then upper-case letters and digits (U012AB3CD, W0123ABCD).
+USER_ID_PATTERN = re.compile(r"[UW][A-Z0-9]{2,19}")
+MAX_OFFSET = 1_000_000  # far past any real result list; bounds what a crafted page link can ask
+QUERY_MAX_LENGTH = 100
+SLACK_ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """The Slack user behind a request; Malformed if the payload names none."""
+    user = body.get("user")
+    raw = user.get("id") if isinstance(user, dict) else user if isinstance(user, str) else None
+    raw = raw or body.get("user_id") or (body.get("event") or {}).get("user")
+    if not isinstance(raw, str) or not USER_ID_PATTERN.fullmatch(raw):
+        raise Malformed("request names no Slack user")
+    return raw
+
+
+def slack_user_id(raw: object) -> str | None:
+    """A Slack user id as Slack writes it, or None."""
+    return raw if isinstance(raw, str) and USER_ID_PATTERN.fullmatch(raw) else None
+
+
+def database_id(raw: object) -> int | None:
+    """A positive id in range, from a button value, option value or metadata; else None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if 0 < raw <= MAX_ID else None
+    text = raw.strip() if isinstance(raw, str) else ""
+    if not ID_PATTERN.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
+def account_id(raw: object) -> int:
+    """The account a button names, or Refused saying the button is out of date."""
+    found = database_id(raw)
+    if found is None:
+        raise Refused(messages.STALE_BUTTON)
+    return found
+
+
+def _json_object(raw: object) -> dict[str, Any] | None:
+    try:
+        decoded = json.loads(raw) if isinstance(raw, str) else None
+    except (ValueError, RecursionError):  # deeply nested crafted JSON too
+        return None
+    return decoded if isinstance(decoded, dict) else None
+
+
+def metadata(raw: object) -> dict[str, Any]:
+    """A form's private_metadata as a JSON object, or Refused: the form is out of date."""
+    decoded = _json_object(raw)
+    if decoded is None:
+        raise Refused(messages.STALE_FORM)
+    return decoded
+
+
+def metadata_id(fields: dict[str, Any], key: str) -> int:
+    """An id the form's metadata carries under `key`, or Refused: the form is out of date."""
+    found = database_id(fields.get(key))
+    if found is None:
+        raise Refused(messages.STALE_FORM)
+    return found
+
+
+def metadata_count(fields: dict[str, Any], key: str) -> int:
+    """A whole number (such as a balance shown) the form's metadata carries, or Refused."""
+    value = fields.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise Refused(messages.STALE_FORM)
+    return value
+
+
+def form_account_id(raw: object) -> int:
+    """The account id a form carries in its private_metadata, or Refused: the form is out of date."""
+    found = database_id(raw)
+    if found is None:
+        raise Refused(messages.STALE_FORM)
+    return found
+
+
+def text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:
+    """Typed text (a search box, a filter): trimmed, bounded, without NULs, which no database stores."""
+    typed = raw if isinstance(raw, str) else ""
+    return typed.replace("\x00", "").strip()[:limit]
+
+
+def command_text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:
+    """Slash-command text as the user typed it: Slack's &amp; &lt; &gt; undone, then as text()."""
+    typed = raw if isinstance(raw, str) else ""
+    for escaped, plain in SLACK_ESCAPES:
+        typed = typed.replace(escaped, plain)
+    return text(typed, limit)
+
+
+def page(raw: object) -> tuple[str, int]:
+    """A Next/Previous button's query and offset, or Refused saying the link is stale."""
+    wanted = _json_object(raw)
+    if wanted is None:
+        raise Refused(messages.STALE_PAGE)
+    query, offset = wanted.get("q"), wanted.get("offset")
+    if not isinstance(query, str) or isinstance(offset, bool) or not isinstance(offset, int):
+        raise Refused(messages.STALE_PAGE)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise Refused(messages.STALE_PAGE)
+    return command_text(query), offset
