@@ -675,3 +675,35 @@ def test_bad_input_gets_its_message_and_changes_nothing(rig: Rig, case: str) -> 
         offered = tuple(option["text"]["text"] for option in response.json()["options"])
         assert offered == wanted.options, f"{case}: offered {offered}"
     assert snapshot(rig) == before, f"{case} changed the database"
+
+
+# Accepted names with mrkdwn characters: stored exactly as typed, shown in bold without turning
+# into formatting (look-alikes stand in for * _ ~ `) or a mention (& < > escaped).
+MARKED_UP_NAMES = {
+    "*Bold* Ltd": "∗Bold∗ Ltd",
+    "_Italic_ & Co": "ˍItalicˍ &amp; Co",
+    "A*B_C": "A∗BˍC",
+    "<!channel> Ltd": "&lt;!channel&gt; Ltd",
+    "~Strike~ `code`": "∼Strike∼ ˋcodeˋ",
+}
+
+
+@pytest.mark.parametrize("name", MARKED_UP_NAMES)
+def test_marked_up_name_is_stored_as_typed_and_shown_inert(
+    slack: SlackRequests, fake_slack: FakeSlack, admin: str, session_factory: db.SessionFactory, name: str
+) -> None:
+    make_account(session_factory, "EX0000001", "Acme Marketing", credits=5)
+    listing = slack.command("/accounts", "EX0000001").json()
+    shown = len(fake_slack.view_history)
+    clicked = button(listing["blocks"], "Rename")
+    slack.block_action(clicked.action_id, value=clicked.value)
+    view = open_view(fake_slack, shown)
+    answer = slack.view_submission(view, filled(view, {"New name": name})).json()
+    inert = MARKED_UP_NAMES[name]
+    assert f"Renamed *Acme Marketing* to *{inert}* (`EX0000001`)." in visible_text(answer["view"])
+    assert f"*{inert}*" in visible_text(slack.command("/accounts", "EX0000001").json())
+    with session_factory.begin() as session:
+        stored = session.execute(select(Account.name, Account.balance)).one()
+        renames = session.scalars(select(AuditEntry.new_value).where(AuditEntry.action == "rename")).all()
+    assert tuple(stored) == (name, 5)
+    assert renames == [name]
