@@ -22,8 +22,8 @@ test: setup-test
 	$(BIN)/pytest -n 2
 
 lint: setup-test
-	$(BIN)/ruff format --check bot handlers jobs store tests bench
-	$(BIN)/ruff check bot handlers jobs store tests bench
+	$(BIN)/ruff format --check api bot handlers jobs reports store tests bench
+	$(BIN)/ruff check api bot handlers jobs reports store tests bench
 	$(BIN)/mypy
 
 # The benchmarks (not part of the tests), e.g. make bench BENCH_ARGS="--sizes 100000"

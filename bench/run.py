@@ -9,6 +9,8 @@ requests exactly as Slack sends them:
   - ack latency (p50/p99) of `/accounts QUERY` and of the Move credits destination
     `block_suggestion`, against a bare Bolt app answering a slash command with fixed text;
   - credit moves per second with 1, 4 and 16 concurrent clients, then checks the ledger;
+  - usage API items per second with batches of 1 and of 500 (bench/usage_api.py), against the
+    baseline's request rate;
   - one low-credit reminder pass with 1% of accounts below their level (DM time excluded);
   - peak RSS of an `admin-bot serve --http` subprocess after a latency run of its own.
 """
@@ -36,6 +38,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
+from bench import usage_api
 from bench.fake_process import FakeSlackProcess
 from bot.app import create_app, make_client
 from bot.config import Config
@@ -447,6 +450,7 @@ class SizeResult:
     reminders: dict[str, float] = field(default_factory=dict)
     rss_mb: float | None = None
     rss_errors: int = 0
+    usage_api: list[usage_api.UsageRun] = field(default_factory=list)
 
 
 def bench_one(
@@ -472,6 +476,9 @@ def bench_one(
             runs = latency_runs(SlackRequests(bot_url, SIGNING_SECRET, fake), data, args.requests)
         result = SizeResult(backend, size, load_seconds, baseline, runs)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        if not args.skip_usage_api:
+            result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
+            print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
 
         if not args.skip_moves:
             total = 0
@@ -544,6 +551,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 f"| {int(m['sent']):,} | {int(m['failed'])} "
                 f"| {m['steady']:.3f} |"
             )
+    lines += usage_api.report_lines(results)
     if any(r.rss_mb is not None for r in results):
         lines += [
             "",
@@ -574,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-moves", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--skip-usage-api", action="store_true")
     parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
@@ -592,6 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     failed |= any(r.ledger_ok is False or r.moves_lost for r in results)
     failed |= any(error for r in results for _, _, _, error in r.throughput)
     failed |= any(r.reminders.get("failed") for r in results)
+    failed |= any(run.errors for r in results for run in r.usage_api)
     return 1 if failed else 0
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
-from store import accounts, db, history, importing, ledger, roles
+from store import accounts, db, history, importing, ledger, roles, usage
 from store.errors import StoreError
 
 CLI_ACTOR = "cli"
@@ -27,8 +27,9 @@ def _session_factory(config: Config) -> db.SessionFactory:
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from api.app import create_api
     from bot.app import create_app
-    from bot.serving import make_http_server, serve_socket_mode
+    from bot.serving import ServerThread, make_http_server, make_wsgi_server, serve_socket_mode
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from bot.scheduler import start_scheduler
@@ -37,15 +38,22 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     db.upgrade(engine)
     session_factory = db.make_session_factory(engine)
     app = create_app(config, session_factory)
+    api = create_api(session_factory, config.usage_api_token)
     scheduler = start_scheduler(config, session_factory, app.client)
     try:
         if args.socket:
-            handler = serve_socket_mode(app, config.slack_app_token)
-            print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
-            handler.close()
+            with contextlib.ExitStack() as stack:
+                if args.api_port is not None:
+                    running = stack.enter_context(
+                        ServerThread(make_wsgi_server(api, args.host, args.api_port))
+                    )
+                    print(f"admin-bot usage API on {running.url}/api/", flush=True)
+                handler = serve_socket_mode(app, config.slack_app_token)
+                print("admin-bot connected to Slack over Socket Mode; Ctrl+C stops it.", flush=True)
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+                handler.close()
             return 0
-        server = make_http_server(app, engine, args.host, args.port)
+        server = make_http_server(app, engine, args.host, args.port, api)
         print(
             f"admin-bot listening on http://{args.host}:{server.effective_port}/slack/events",
             flush=True,
@@ -137,6 +145,62 @@ def cmd_usage_record(args: argparse.Namespace, config: Config) -> int:
         f"Recorded usage of {credits:,} credits on {args.reference.upper()}; "
         f"balance now {entry.balance_after:,}."
     )
+    return 0
+
+
+def cmd_usage_import(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file)
+    session_factory = _session_factory(config)
+    counts = {"applied": 0, "already recorded": 0, "refused": 0}
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as lines:
+            for chunk in usage.read_csv(lines):
+                outcomes = usage.apply_batch(session_factory, [item for _, item in chunk], CLI_ACTOR)
+                for (line, _), outcome in zip(chunk, outcomes, strict=True):
+                    if isinstance(outcome, usage.Refused):
+                        counts["refused"] += 1
+                        print(f"line {line}: {outcome.reason.value}: {outcome.message}")
+                    else:
+                        counts["already recorded" if outcome.replayed else "applied"] += 1
+    except OSError as error:
+        raise CliError(f"Cannot read {path}: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path} is not UTF-8 text.") from None
+    summary = ", ".join(f"{count:,} {what}" for what, count in counts.items())
+    print(f"Imported usage from {path}: {summary}.")
+    return 1 if counts["refused"] else 0
+
+
+def cmd_statement(args: argparse.Namespace, config: Config) -> int:
+    from zoneinfo import ZoneInfo
+
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import make_client
+    from jobs import statements as statement_job
+    from store.statements import Period
+
+    now = datetime.now(UTC)
+    period = Period.week_before(now, ZoneInfo(config.statement_timezone))
+    session_factory = _session_factory(config)
+    if args.out:
+        drawn = statement_job.write_files(session_factory, Path(args.out), period, now, config.currency)
+        print(drawn.text)
+        print(f"Wrote the chart and CSV for {period.first} to {period.last} to {args.out}.")
+        return 0
+    if not config.statement_channel or not config.slack_bot_token:
+        raise CliError("Set STATEMENT_CHANNEL and SLACK_BOT_TOKEN to post a statement, or use --out DIR.")
+    drawn = statement_job.draw(session_factory, period, now, config.currency)
+    try:
+        statement_job.upload(make_client(config), config.statement_channel, drawn)
+    except SlackApiError as error:
+        raise CliError(f"Slack refused the statement: {error.response.get('error')}.") from None
+    except Exception as error:  # noqa: BLE001 - a lost answer: it may have been posted
+        raise CliError(
+            f"No answer from Slack ({type(error).__name__}): "
+            f"check {config.statement_channel} before trying again."
+        ) from None
+    print(f"Posted the statement for {period.first} to {period.last} to {config.statement_channel}.")
     return 0
 
 
@@ -243,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    serve.add_argument(
+        "--api-port",
+        type=int,
+        help="Socket Mode only: serve the usage API (/api/…) on this port of --host",
+    )
 
     db_verbs = verb(verbs, "db", None, "Database schema.").add_subparsers(
         dest="db_verb", required=True, metavar="VERB"
@@ -292,14 +361,22 @@ def build_parser() -> argparse.ArgumentParser:
     usage_verbs = verb(verbs, "usage", None, "Credits used by sending messages.").add_subparsers(
         dest="usage_verb", required=True, metavar="VERB"
     )
-    usage = verb(
+    record = verb(
         usage_verbs,
         "record",
         cmd_usage_record,
         "Take CREDITS used from an account; refuses to go below zero.",
     )
-    usage.add_argument("reference", help="account reference, e.g. EX0123456")
-    usage.add_argument("credits", help="whole number of credits used")
+    record.add_argument("reference", help="account reference, e.g. EX0123456")
+    record.add_argument("credits", help="whole number of credits used")
+    usage_import = verb(
+        usage_verbs,
+        "import",
+        cmd_usage_import,
+        "Record usage from a CSV with header reference,credits,key,occurred_at; each row at most once "
+        "per key, refused rows reported by line number.",
+    )
+    usage_import.add_argument("file", help="path to the CSV file (any size; read as it goes)")
 
     role_verbs = verb(verbs, "roles", None, "Who may do what.").add_subparsers(
         dest="roles_verb", required=True, metavar="VERB"
@@ -331,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         cmd_reminders_run,
         "Run one low-credit reminder pass now and print what it sent.",
+    )
+
+    statement = verb(
+        verbs,
+        "statement",
+        cmd_statement,
+        "The weekly statement for the last 7 whole days: post it now, or write its chart and CSV.",
+    )
+    where = statement.add_mutually_exclusive_group(required=True)
+    where.add_argument("--now", action="store_true", help="post it to STATEMENT_CHANNEL now")
+    where.add_argument(
+        "--out", metavar="DIR", help="write the PNG and CSV to DIR and print the text; no Slack"
     )
 
     verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")

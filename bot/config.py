@@ -85,6 +85,32 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def _cron(raw: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(raw)
+    except ValueError as error:
+        raise ValueError(f"must be a cron expression such as '0 9 * * mon' ({error})") from None
+    return raw
+
+
+def _timezone(raw: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Europe/London or UTC") from None
+    return raw
+
+
+def _channel(raw: str) -> str:
+    if not raw.isalnum() or raw[0] not in "CGD":
+        raise ValueError("must be a channel id such as C0123ABCDEF (channel details → About)")
+    return raw
+
+
 def _token(prefix: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if not raw.startswith(prefix):
@@ -161,6 +187,25 @@ SETTINGS: tuple[Setting, ...] = (
         "1 Example Street|London|EC1A 1AA",
     ),
     Setting("SUPPLIER_VAT_NUMBER", "Supplier VAT registration number on invoices.", "GB123456789"),
+    Setting(
+        "USAGE_API_TOKEN",
+        "Bearer token for the usage API under /api; unset turns the API off (404).",
+        secret=True,
+    ),
+    Setting(
+        "STATEMENT_CHANNEL",
+        "Channel id (C…) for the weekly statement; unset means no statements are posted.",
+        parse=_channel,
+    ),
+    Setting(
+        "STATEMENT_SCHEDULE",
+        "When statements are posted: a cron expression (minute hour day month weekday).",
+        "0 9 * * mon",
+        _cron,
+    ),
+    Setting(
+        "STATEMENT_TIMEZONE", "Time zone of STATEMENT_SCHEDULE and of a statement's days.", "UTC", _timezone
+    ),
 )
 
 
@@ -184,6 +229,10 @@ class Config:
     supplier_name: str = "Example SMS Ltd"
     supplier_address: str = "1 Example Street|London|EC1A 1AA"
     supplier_vat_number: str = "GB123456789"
+    usage_api_token: str = ""
+    statement_channel: str = ""
+    statement_schedule: str = "0 9 * * mon"
+    statement_timezone: str = "UTC"
 
 
 assert {s.name.lower() for s in SETTINGS} == {f.name for f in fields(Config)}

@@ -9,7 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
 from bot.config import Config
-from jobs import low_credit
+from jobs import low_credit, statements
 from store.db import SessionFactory
 
 LOW_CREDIT_JOB = low_credit.JOB_ID
@@ -42,5 +42,6 @@ def start_scheduler(
         coalesce=True,
         max_instances=1,
     )
+    statements.schedule(scheduler, config, session_factory, client)
     scheduler.start()
     return scheduler

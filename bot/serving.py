@@ -19,10 +19,13 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+API_PREFIX = "/api/"
+
+Wsgi = Callable[..., Iterable[bytes]]
 
 
-def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
-    """POST /slack/events goes to Bolt; GET /healthz says whether the database answers."""
+def make_wsgi_app(app: App, engine: Engine, api: Wsgi | None = None) -> Wsgi:
+    """POST /slack/events goes to Bolt; GET /healthz says whether the database answers; /api/* to `api`."""
     slack = SlackRequestHandler(app, path=SLACK_PATH)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -43,16 +46,23 @@ def make_wsgi_app(app: App, engine: Engine) -> Callable[..., Iterable[bytes]]:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
             )
             return [payload]
+        if api is not None and (environ.get("PATH_INFO") or "").startswith(API_PREFIX):
+            return api(environ, start_response)
         return slack(environ, start_response)
 
     return wsgi
 
 
-def make_http_server(app: App, engine: Engine, host: str, port: int) -> Any:
+def make_http_server(app: App, engine: Engine, host: str, port: int, api: Wsgi | None = None) -> Any:
     """A waitress server (not started); `.effective_port` tells the bound port when port is 0."""
+    return make_wsgi_server(make_wsgi_app(app, engine, api), host, port)
+
+
+def make_wsgi_server(wsgi: Wsgi, host: str, port: int) -> Any:
+    """Any WSGI app on waitress (not started): the bot's, or the usage API alone in Socket Mode."""
     from waitress.server import create_server
 
-    return create_server(make_wsgi_app(app, engine), host=host, port=port, threads=8, ident="admin-bot")
+    return create_server(wsgi, host=host, port=port, threads=8, ident="admin-bot")
 
 
 def serve_socket_mode(app: App, app_token: str) -> SocketModeHandler:

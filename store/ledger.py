@@ -80,8 +80,12 @@ def post(
     *,
     transfer_id: str | None = None,
     key: str | None = None,
+    flush: bool = True,
 ) -> LedgerEntry:
-    """Change a locked account's balance by `credits` and append the entry that explains it."""
+    """Change a locked account's balance by `credits` and append the entry that explains it.
+
+    flush=False leaves the writes to the session's next flush, so a batch inserts its entries together.
+    """
     if account.balance + credits < 0:
         raise InsufficientCredits(account.reference, account.balance, -credits)
     if account.balance + credits > MAX_BALANCE:
@@ -98,7 +102,8 @@ def post(
         created_at=datetime.now(UTC),
     )
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 

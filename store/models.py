@@ -298,3 +298,32 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(String(100))
     old_value: Mapped[str | None] = mapped_column(String(2000))
     new_value: Mapped[str | None] = mapped_column(String(2000))
+
+
+class UsageRecord(Base):
+    """One usage item applied from the API or an import; its unique key makes it once-only."""
+
+    __tablename__ = "usage_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    credits: Mapped[int] = mapped_column(Integer)  # credits used: positive
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+
+    account: Mapped[Account] = relationship()
+    entry: Mapped[LedgerEntry] = relationship()
+
+
+class StatementRun(Base):
+    """One scheduled statement slot, claimed by one replica; its state says what became of it."""
+
+    __tablename__ = "statement_runs"
+
+    slot: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    # claimed → sending → posted; a refused upload is "failed" (retried), a lost answer "unknown".
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str | None] = mapped_column(String(500))

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 
 from bot.app import create_app
+from bot.cli import main
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
 from store import accounts, db, ledger, roles
@@ -121,6 +122,21 @@ def bot_server(config: Config, engine: Engine, session_factory: db.SessionFactor
 def slack(bot_server: str, fake_slack: FakeSlack) -> SlackRequests:
     """Sends correctly signed requests to the bot, as Slack does."""
     return SlackRequests(f"{bot_server}/slack/events", SIGNING_SECRET, fake_slack)
+
+
+@pytest.fixture
+def cli(database_url, monkeypatch, tmp_path, capsys):
+    """Runs `admin-bot ARGS...` on the test database; returns (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture

@@ -12,21 +12,6 @@ from store import db, ledger
 from tests.conftest import balance_of, make_account
 
 
-@pytest.fixture
-def cli(database_url, monkeypatch, tmp_path, capsys):
-    """Runs `admin-bot ARGS...` on the test database; returns (exit code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def write_csv(tmp_path: Path, body: str, name: str = "accounts.csv") -> str:
     path = tmp_path / name
     path.write_text(body, encoding="utf-8")

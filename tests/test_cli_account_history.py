@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from store import accounts, ledger
 from tests.conftest import make_account
-from tests.test_cli import cli  # noqa: F401 - the fixture
 
 
-def test_history_lists_usage_rename_and_status_newest_first(cli, session_factory):  # noqa: F811
+def test_history_lists_usage_rename_and_status_newest_first(cli, session_factory):
     made = make_account(session_factory, "EX0000001", "Acme", credits=1_000)
     with session_factory.begin() as session:
         ledger.record_usage(session, "EX0000001", 250, "cli")
@@ -24,7 +23,7 @@ def test_history_lists_usage_rename_and_status_newest_first(cli, session_factory
     assert lines[4].split()[2:] == ["test", "+1,000", "credits", "1,000", "Opening", "balance"]
 
 
-def test_history_pages_with_offset(cli, session_factory):  # noqa: F811
+def test_history_pages_with_offset(cli, session_factory):
     make_account(session_factory, "EX0000001", "Acme", credits=10)
     for _ in range(3):
         with session_factory.begin() as session:
@@ -37,13 +36,13 @@ def test_history_pages_with_offset(cli, session_factory):  # noqa: F811
     assert [line.split()[-1] for line in out.splitlines()[2:]] == ["Usage", "balance"]
 
 
-def test_history_of_unknown_account_fails(cli, session_factory):  # noqa: F811
+def test_history_of_unknown_account_fails(cli, session_factory):
     code, out, err = cli("accounts", "history", "EX9")
     assert (code, out) == (1, "")
     assert "No account has the reference EX9." in err
 
 
-def test_deactivate_keeps_the_credits_and_says_so_then_activate(cli, session_factory):  # noqa: F811
+def test_deactivate_keeps_the_credits_and_says_so_then_activate(cli, session_factory):
     make_account(session_factory, "EX0000001", "Acme", credits=700)
 
     code, out, err = cli("accounts", "deactivate", "EX0000001")

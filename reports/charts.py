@@ -1,0 +1,62 @@
+"""Charts of daily usage and balance as PNG bytes: pure functions of a DailySeries, drawn headless."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: the bot draws on servers
+
+from matplotlib.dates import DateFormatter, WeekdayLocator  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from store.statements import DailySeries  # noqa: E402
+
+# Slack previews images about 360-480 px wide: few, large labels read at that size.
+WIDTH, HEIGHT, DPI = 1200, 800, 100
+CHART_SIZE = (WIDTH, HEIGHT)
+USAGE_COLOUR, BALANCE_COLOUR, LEVEL_COLOUR = "#2E6FD8", "#1B8A5A", "#D9480F"
+
+
+def _credits(value: float, _position: float) -> str:
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if abs(value) >= 1_000:
+        return f"{value / 1_000:g}k"
+    return f"{value:g}"
+
+
+def draw_chart(series: DailySeries, title: str, level_label: str = "Reminder level") -> bytes:
+    """Daily usage (bars) above the end-of-day balance (line), the reminder level dashed; a PNG."""
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
+    usage_axes, balance_axes = figure.subplots(2, 1, sharex=True, height_ratios=[2, 3])
+    figure.suptitle(title, fontsize=22, fontweight="bold")
+    usage_axes.bar(series.days, series.usage, color=USAGE_COLOUR, width=0.8)
+    usage_axes.set_ylabel("Credits used\nper day", fontsize=16)
+    balance_axes.plot(series.days, series.balance, color=BALANCE_COLOUR, linewidth=3, label="Balance")
+    balance_axes.set_ylabel("Balance at\nday's end", fontsize=16)
+    if series.level is not None:
+        balance_axes.axhline(
+            series.level, color=LEVEL_COLOUR, linestyle="--", linewidth=2.5, label=level_label
+        )
+    balance_axes.set_ylim(bottom=0, top=max([*series.balance, series.level or 0, 1]) * 1.15)
+    balance_axes.legend(loc="upper left", fontsize=15, frameon=False)
+    balance_axes.set_xlabel("Day", fontsize=16)
+    balance_axes.xaxis.set_major_locator(WeekdayLocator(byweekday=series.days[-1].weekday()))
+    balance_axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    for axes in (usage_axes, balance_axes):
+        axes.yaxis.set_major_formatter(FuncFormatter(_credits))
+        axes.tick_params(labelsize=14)
+        axes.grid(axis="y", alpha=0.3)
+        axes.spines[["top", "right"]].set_visible(False)
+    usage_axes.set_ylim(bottom=0, top=max([*series.usage, 1]) * 1.15)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def draw_account_chart(series: DailySeries, reference: str, name: str) -> bytes:
+    """One account's chart for its history view: the same drawing, its own level marked."""
+    return draw_chart(series, f"{name} ({reference}): last {len(series.days) // 7} weeks")
