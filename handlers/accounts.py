@@ -24,7 +24,12 @@ PAGE_SIZE = 8  # eight boxes of at most five blocks, plus header and paging, sta
 SEEING = "see accounts"
 
 
-def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
+def page_value(query: str, offset: int) -> str:
+    """Where a page of results is: read back by parse.page from buttons, boxes and forms."""
+    return json.dumps({"q": query, "offset": max(offset, 0)})
+
+
+def build_results(page: account_store.Page, query: str, role: Role | None = None) -> list[dict[str, Any]]:
     """The reply to `/accounts [QUERY]`: a count, the boxes, or a hint when nothing matched."""
     if page.total == 0:
         hint = (
@@ -48,7 +53,7 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
         }
     ]
     for account in page.accounts:
-        blocks.extend(build_account_box(account))
+        blocks.extend(build_account_box(account, role, page_value(query, page.offset)))
     paging = [
         _page_button("Previous", PREVIOUS_PAGE_ACTION, query, page.offset - page.limit)
         for _ in range(page.has_previous)
@@ -61,19 +66,20 @@ def build_results(page: account_store.Page, query: str) -> list[dict[str, Any]]:
 
 
 def _page_button(text: str, action_id: str, query: str, offset: int) -> dict[str, Any]:
-    value = json.dumps({"q": query, "offset": max(offset, 0)})
     return {
         "type": "button",
         "text": {"type": "plain_text", "text": text},
         "action_id": action_id,
-        "value": value,
+        "value": page_value(query, offset),
     }
 
 
-def search_reply(session: Session, query: str, offset: int = 0) -> dict[str, Any]:
-    """The message for one page of results."""
+def search_reply(
+    session: Session, query: str, offset: int = 0, *, role: Role | None = None
+) -> dict[str, Any]:
+    """The message for one page of results, with the buttons `role` may use."""
     page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
-    return {"text": f"{page.counted.capitalize()} account(s)", "blocks": build_results(page, query)}
+    return {"text": f"{page.counted.capitalize()} account(s)", "blocks": build_results(page, query, role)}
 
 
 def asks_for_help(command: dict[str, Any]) -> bool:
@@ -87,10 +93,10 @@ def show_help(ack: Ack, context: BoltContext) -> None:
 
 
 @needs(Role.VIEWER, SEEING, reply)
-def list_accounts(command: dict[str, Any], session: Session) -> dict[str, Any]:
+def list_accounts(command: dict[str, Any], session: Session, role: Role) -> dict[str, Any]:
     """Answer `/accounts [QUERY]` privately, straight in the acknowledgement."""
     query = parse.command_text(command.get("text"))
-    return {"response_type": "ephemeral", **search_reply(session, query)}
+    return {"response_type": "ephemeral", **search_reply(session, query, role=role)}
 
 
 def acknowledge_page(ack: Ack) -> None:
@@ -98,10 +104,12 @@ def acknowledge_page(ack: Ack) -> None:
 
 
 @needs(Role.VIEWER, SEEING, say_privately)
-def turn_page(action: dict[str, Any], respond: Respond, session: Session) -> None:
+def turn_page(action: dict[str, Any], respond: Respond, session: Session, role: Role) -> None:
     """Next / Previous: replace the results message with the requested page."""
     query, offset = parse.page(action.get("value"))
-    respond(replace_original=True, response_type="ephemeral", **search_reply(session, query, offset))
+    respond(
+        replace_original=True, response_type="ephemeral", **search_reply(session, query, offset, role=role)
+    )
 
 
 def register(app: App) -> None:

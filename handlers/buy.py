@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from handlers import parse
 from handlers.account_box import BUY_ACTION
 from handlers.common import bold, escape, render
+from handlers.home import redraw_after_submit
 from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from handlers.services import Services
 from store import invoices, ledger
@@ -133,4 +134,4 @@ def submit_purchase(
 
 def register(app: App) -> None:
     app.action(BUY_ACTION)(ack=acknowledge, lazy=[open_buy_modal])
-    app.view(BUY_VIEW)(submit_purchase)
+    app.view(BUY_VIEW)(ack=submit_purchase, lazy=[redraw_after_submit])

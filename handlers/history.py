@@ -6,12 +6,20 @@ import json
 import re
 from typing import Any
 
+from slack_bolt import App
+from slack_bolt.kwargs_injection.args import Args
+from sqlalchemy.orm import Session
+
+from handlers import parse
+from handlers.account_box import HISTORY_ACTION
 from handlers.common import escape
+from handlers.interaction import Interaction, acknowledge, checked, notice, open_view, redraw, update_view
+from store import accounts as account_store
+from store import history
 from store.history import Event, HistoryPage
-from store.models import Account
+from store.models import Account, Role
 
 HISTORY_VIEW = "account_history"
-HISTORY_ACTION = "open_history"  # on an account box; value: the account id
 RECENT_ACTION = "open_recent_activity"  # on the Home tab
 HISTORY_PAGE_ACTION = "history_page"  # Newer / Older; value: {"account": id or null, "offset": n}
 PAGE_SIZE = 10
@@ -73,3 +81,51 @@ def build_history_modal(account: Account | None, page: HistoryPage) -> dict[str,
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": blocks,
     }
+
+
+# Listeners
+
+SEEING = "see account history"
+
+
+def history_view(session: Session, account_id: int | None, offset: int = 0) -> dict[str, Any]:
+    """The modal for one page of an account's history (every account's, for None)."""
+    account = account_store.get(session, account_id) if account_id is not None else None
+    return build_history_modal(account, history.history(session, account_id, offset=offset, limit=PAGE_SIZE))
+
+
+def open_history(args: Args) -> None:
+    """History on an account box (inactive accounts too), or Recent activity on the Home tab."""
+    it = Interaction(args)
+    action = (it.body.get("actions") or [{}])[0]
+    everyone = action.get("action_id") == RECENT_ACTION
+
+    def load(session: Session, role: Role) -> dict[str, Any]:
+        return history_view(session, None if everyone else parse.account_id(action.get("value")))
+
+    view = checked(it, Role.VIEWER, SEEING, notice("History"), load)
+    if view is not None:
+        open_view(it.client, it.body.get("trigger_id", ""), view, it.respond)
+
+
+def turn_history_page(args: Args) -> None:
+    """Newer / Older: the modal is redrawn in place with that page."""
+    it = Interaction(args)
+    action = (it.body.get("actions") or [{}])[0]
+
+    def load(session: Session, role: Role) -> dict[str, Any]:
+        fields = parse.metadata(action.get("value"))
+        account_id = None if fields.get("account") is None else parse.metadata_id(fields, "account")
+        return history_view(session, account_id, parse.metadata_count(fields, "offset"))
+
+    view = checked(it, Role.VIEWER, SEEING, redraw("History"), load)
+    if view is not None:
+        current = it.body.get("view") or {}
+        update_view(it.client, current.get("id", ""), view, current.get("hash"))
+
+
+def register(app: App) -> None:
+    for action_id in (HISTORY_ACTION, RECENT_ACTION):
+        app.action(action_id)(ack=acknowledge, lazy=[open_history])
+    for action_id in (f"{HISTORY_PAGE_ACTION}_newer", f"{HISTORY_PAGE_ACTION}_older"):
+        app.action(action_id)(ack=acknowledge, lazy=[turn_history_page])

@@ -1,58 +1,283 @@
-"""App Home: what the bot does and what the visitor's role lets them do."""
+"""The Home tab is the Administration area: a summary, the accounts needing attention, search, help."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.kwargs_injection.args import Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.orm import Session
 
-from handlers import parse
+from handlers import invoices, parse
+from handlers.account_box import build_account_box
+from handlers.accounts import SEEING, page_value, search_reply
+from handlers.common import escape
 from handlers.help import help_text
-from handlers.interaction import acknowledge, failure_message, slack_reason
-from handlers.services import services
-from store import roles
-from store.models import Role
+from handlers.history import RECENT_ACTION
+from handlers.interaction import (
+    Interaction,
+    acknowledge,
+    checked,
+    failure_message,
+    notice,
+    open_view,
+    role_for,
+    slack_reason,
+)
+from handlers.messages import Refused
+from handlers.origin import form_origin
+from handlers.services import Services, services
+from store import accounts as account_store
+from store import overview, roles
+from store.accounts import Page
+from store.models import Account, Role
+from store.overview import Summary
 
 log = logging.getLogger(__name__)
 
+HOME_SEARCH_BLOCK = "home_search"
+HOME_SEARCH_ACTION = "home_search_input"
+HOME_PAGE_ACTION = "home_page"  # + _previous / _next; value: {"q": query, "offset": n}
+HOME_CLEAR_ACTION = "home_clear_search"
+HOME_INVOICES_ACTION = "home_open_invoices"
+PAGE_SIZE = 8  # eight boxes of at most five blocks keep the tab far inside Slack's 100 blocks
+SECTION_LIMIT = 3000
 
-def build_home(role: Role | None, user_id: str, help: str, problem: str | None = None) -> dict[str, Any]:
-    """The Home tab: the help text plus the visitor's access (or why it cannot be shown now)."""
-    access = problem or (
-        f"You are *{role.value}* in admin-bot."
-        if role
-        else f"You have no access yet: ask an admin to run `admin-bot roles grant {user_id} viewer`."
+Box = Callable[[Account], list[dict[str, Any]]]
+
+
+def summary_line(summary: Summary) -> str:
+    """The summary at the top of the Home tab (the README quotes it)."""
+    return (
+        f"Active accounts: {summary.accounts:,} · Credits: {summary.credits:,} · "
+        f"Below reminder level: {summary.below_level:,} · "
+        f"Reminders with no recipients: {summary.unaddressed:,}"
     )
+
+
+def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
+
+
+def help_sections(help_text: str) -> list[dict[str, Any]]:
+    """The help, a paragraph per section (each inside Slack's 3,000 characters)."""
+    return [_section(part) for part in help_text.split("\n\n") if part.strip()]
+
+
+def build_no_access_home(user_id: str) -> dict[str, Any]:
+    """Someone without a role sees only the line an admin should run."""
     return {
         "type": "home",
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "admin-bot"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": help}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": access}]},
+            _section(
+                "Ask an admin to give you access to admin-bot by running:\n"
+                f"`admin-bot roles grant {user_id} viewer`"
+            )
         ],
     }
 
 
-def publish_home(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-    """Draw the Home tab whenever someone opens it."""
-    user_id = parse.slack_user_id(event.get("user"))
-    if event.get("tab") != "home" or user_id is None:
-        return
-    limits = services(context).limits
-    help = help_text(limits.invoice_history_start, limits.account_manager)
+def _listing_heading(page: Page, query: str) -> str:
+    if page.total == 0:
+        if query:
+            return (
+                f"No active accounts match *{escape(query)}*. "
+                "Search by part of a name, a reference or a keyword."
+            )
+        return (
+            "*Needs attention*: nothing. Every active account is above its reminder level "
+            "and its reminder has someone to tell."
+        )
+    first, last = page.offset + 1, page.offset + len(page.accounts)
+    if query:
+        return (
+            f"*{page.counted.capitalize()} active account(s) match {escape(query)}* · showing {first}–{last}"
+        )
+    return (
+        f"*Needs attention: {page.counted} account(s)* · showing {first}–{last}\n"
+        "Below their reminder level first, then those whose reminder is off or has no recipients."
+    )
+
+
+def build_home(
+    role: Role,
+    summary: Summary,
+    page: Page,
+    query: str,
+    help_text: str,
+    box: Box,
+) -> dict[str, Any]:
+    """The Home tab for someone with a role: what they see depends on what their role allows."""
+    buttons = [_button("Recent activity", RECENT_ACTION, "all")]
+    if role.allows(Role.BILLING):
+        buttons.insert(0, _button("Invoices", HOME_INVOICES_ACTION, "all"))
+    search: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": HOME_SEARCH_ACTION,
+        "max_length": 100,
+        "placeholder": {"type": "plain_text", "text": "Name, reference or keyword, then Enter"},
+        "dispatch_action_config": {"trigger_actions_on": ["on_enter_pressed"]},
+    }
+    if query:
+        search["initial_value"] = query
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Administration"}},
+        _section(summary_line(summary)),
+        {"type": "actions", "block_id": "home_actions", "elements": buttons},
+        {
+            "type": "input",
+            "block_id": HOME_SEARCH_BLOCK,
+            "dispatch_action": True,
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Search accounts"},
+            "element": search,
+        },
+        _section(_listing_heading(page, query)),
+    ]
+    for account in page.accounts:
+        blocks.extend(box(account))
+    paging = []
+    if page.has_previous:
+        paging.append(
+            _button("Previous", f"{HOME_PAGE_ACTION}_previous", page_value(query, page.offset - page.limit))
+        )
+    if page.has_next:
+        paging.append(
+            _button("Next", f"{HOME_PAGE_ACTION}_next", page_value(query, page.offset + page.limit))
+        )
+    if query:
+        paging.append(_button("Needs attention", HOME_CLEAR_ACTION, page_value("", 0)))
+    if paging:
+        blocks.append({"type": "actions", "block_id": "home_paging", "elements": paging})
+    blocks.append({"type": "divider"})
+    blocks.extend(help_sections(help_text))
+    return {"type": "home", "private_metadata": page_value(query, page.offset), "blocks": blocks}
+
+
+# Listeners
+
+
+def home_view(session: Session, services: Services, user_id: str, query: str, offset: int) -> dict[str, Any]:
+    """The Home tab as this user may see it now."""
+    role = roles.role_of(session, user_id)
+    if role is None:
+        return build_no_access_home(user_id)
+    if query:
+        page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
+    else:
+        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE)
+    limits = services.limits
+    return build_home(
+        role,
+        overview.summary(session),
+        page,
+        query,
+        help_text(limits.invoice_history_start, limits.account_manager),
+        lambda account: build_account_box(account, role, page_value(query, page.offset)),
+    )
+
+
+def publish(client: WebClient, services: Services, user_id: str, query: str = "", offset: int = 0) -> None:
+    """Draw the user's Home tab as things are now; a failure is drawn there too, never a blank tab."""
     try:
-        with services(context).reads.begin() as session:
-            view = build_home(roles.role_of(session, user_id), user_id, help)
-    except Exception as error:  # noqa: BLE001 - the boundary: Home says so instead of staying blank
-        view = build_home(None, user_id, help, failure_message(error))
+        with services.reads.begin() as session:
+            view = home_view(session, services, user_id, query, offset)
+    except Exception as error:  # noqa: BLE001 - the boundary: Home says so instead of staying stale
+        view = {"type": "home", "blocks": [_section(failure_message(error))]}
     try:
         client.views_publish(user_id=user_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as error:
         log.warning("views.publish failed for %s: %s", user_id, slack_reason(error))
 
 
+def redraw(client: WebClient, services: Services, user_id: str, origin: dict[str, str] | None) -> None:
+    """After a change: the `/accounts` message it came from is replaced in place on the same page,
+    and the acting user's Home tab is republished (on the page they were on, if it came from there)."""
+    if origin is not None and "response_url" in origin:
+        query, offset = _where(origin.get("page"))
+        try:
+            with services.reads.begin() as session:
+                role = role_for(session, user_id, Role.VIEWER, SEEING)
+                reply = search_reply(session, query, offset, role=role)
+            WebhookClient(origin["response_url"]).send(
+                replace_original=True, response_type="ephemeral", text=reply["text"], blocks=reply["blocks"]
+            )
+        except Refused:
+            pass  # the role was taken away meanwhile: the message stays as it was
+        except Exception as error:  # noqa: BLE001 - the change is made; only the redraw failed
+            log.warning("could not redraw the /accounts message: %s", slack_reason(error))
+    query, offset = _where(origin.get("home")) if origin is not None and "home" in origin else ("", 0)
+    publish(client, services, user_id, query, offset)
+
+
+def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The lazy half of an account form's submission: show the change where the form came from."""
+    user_id = parse.slack_user_id((body.get("user") or {}).get("id"))
+    if user_id is not None:
+        redraw(client, services(context), user_id, form_origin(body.get("view") or {}))
+
+
+def _where(raw: object) -> tuple[str, int]:
+    """The page a Home button or the Home view's metadata names; the first page if it is unreadable."""
+    try:
+        return parse.page(raw)
+    except Refused:
+        return "", 0
+
+
+def open_home(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The Home tab was opened: draw it where the user left it."""
+    user_id = parse.slack_user_id(event.get("user"))
+    if event.get("tab") != "home" or user_id is None:
+        return
+    query, offset = _where((event.get("view") or {}).get("private_metadata"))
+    publish(client, services(context), user_id, query, offset)
+
+
+def search_home(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Enter in the search box: the list is filtered in place."""
+    publish(client, services(context), parse.user_of(body), parse.text(action.get("value")), 0)
+
+
+def turn_home_page(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Previous / Next / Needs attention on the Home tab."""
+    query, offset = _where(action.get("value"))
+    publish(client, services(context), parse.user_of(body), query, offset)
+
+
+def open_invoices(args: Args) -> None:
+    """Invoices on the Home tab: the same window as `/invoices` (billing and admin)."""
+    it = Interaction(args)
+
+    def load(session: Session, role: Role) -> dict[str, Any]:
+        return invoices.modal_for(session, it.services, invoices.Filters())
+
+    view = checked(it, Role.BILLING, invoices.DOING, notice(invoices.TITLE), load)
+    if view is not None:
+        open_view(it.client, it.body.get("trigger_id", ""), view, None)
+
+
 def register(app: App) -> None:
-    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_home])
+    app.action(HOME_INVOICES_ACTION)(ack=acknowledge, lazy=[open_invoices])
+    app.event("app_home_opened")(ack=acknowledge, lazy=[open_home])
+    app.action(HOME_SEARCH_ACTION)(ack=acknowledge, lazy=[search_home])
+    for action_id in (f"{HOME_PAGE_ACTION}_previous", f"{HOME_PAGE_ACTION}_next", HOME_CLEAR_ACTION):
+        app.action(action_id)(ack=acknowledge, lazy=[turn_home_page])

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from handlers import messages, parse
 from handlers.account_box import account_summary
 from handlers.messages import Malformed, Refused
+from handlers.origin import origin_of, stamp
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
@@ -282,7 +283,7 @@ def account_form(
 
         view = checked(it, needed, doing, notice(title), load)
         if view is not None:
-            open_view(it.client, body.get("trigger_id", ""), view, it.respond)
+            open_view(it.client, body.get("trigger_id", ""), stamp(view, origin_of(body)), it.respond)
 
     open_form.__name__ = open_form.__qualname__ = f"open_{title.lower().replace(' ', '_')}_form"
     return open_form

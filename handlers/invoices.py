@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session
 
 from handlers import messages, parse
+from handlers.accounts import asks_for_help, show_help
 from handlers.common import bold, escape
 from handlers.interaction import (
     Interaction,
@@ -194,16 +195,12 @@ def build_listing_sections(invoices: list[Invoice]) -> list[dict[str, Any]]:
     return sections
 
 
-def cutoff_note(filters: Filters, cutoff: date, account_manager: str) -> list[dict[str, Any]]:
-    reaches_back = (filters.date_from is not None and filters.date_from < cutoff) or (
-        filters.date_to is not None and filters.date_to < cutoff
-    )
-    if not reaches_back:
-        return []
+def cutoff_note(cutoff: date, account_manager: str) -> list[dict[str, Any]]:
+    """Always said, as the help article does: from when invoices are listed, and who has older ones."""
     return [
         _context(
-            f":information_source: Invoices dated before {long_date(cutoff)} are not "
-            f"listed here. Older invoices are available from {escape(account_manager)}."
+            f":information_source: Invoices are listed from {long_date(cutoff)}. For a copy of an "
+            f"older invoice, contact {escape(account_manager)}."
         )
     ]
 
@@ -211,7 +208,7 @@ def cutoff_note(filters: Filters, cutoff: date, account_manager: str) -> list[di
 def build_modal(listed: Listed, filters: Filters, cutoff: date, account_manager: str) -> dict[str, Any]:
     """The invoices modal: filters, how many matched, the selection and the listing."""
     blocks = build_filter_blocks(filters)
-    blocks.extend(cutoff_note(filters, cutoff, account_manager))
+    blocks.extend(cutoff_note(cutoff, account_manager))
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         blocks.append(_context("The *From* date is after the *To* date."))
     shown = len(listed.invoices)
@@ -419,6 +416,7 @@ def tell(client: WebClient, channel: str, text: str) -> None:
 
 
 def register(app: App) -> None:
+    app.command(INVOICES_COMMAND, matchers=[asks_for_help])(show_help)
     app.command(INVOICES_COMMAND)(ack=acknowledge_command, lazy=[open_invoices])
     for action_id in (FROM_ACTION, TO_ACTION, NUMBER_ACTION):
         app.action(action_id)(ack=acknowledge, lazy=[refresh_listing])

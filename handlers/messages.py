@@ -28,7 +28,7 @@ NO_ACCESS = (
     "`admin-bot roles grant {user_id} viewer` (or billing / admin)."
 )
 WRONG_ROLE = (
-    "You need the {needed} role to {doing}; you are a {role}. "
+    "You need the {needed} role to {doing}; your role is {role}. "
     "An admin can run `admin-bot roles grant {user_id} {needed}`."
 )
 
@@ -46,6 +46,10 @@ ACCOUNT_GONE = "{problem} Run `/accounts` to see current accounts."
 
 # Account boxes and `/accounts`
 NO_CREDITS_TO_MOVE_NOTE = "No credits to move"
+DEACTIVATE_CONFIRM = (
+    "It keeps its {credits:,} credits, its history and its invoices, but is left out of lists, "
+    "pickers and reminders until an admin activates it again."
+)
 NO_CREDITS_TO_MOVE = "No credits to move: {account} has 0 credits."
 
 # Move credits

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from handlers import messages, parse
 from handlers.account_box import MOVE_ACTION, MOVE_INTO_ACTION
 from handlers.common import bold, escape
+from handlers.home import redraw_after_submit
 from handlers.interaction import account_form, acknowledge, form, needs, no_options
 from handlers.messages import Refused
 from handlers.services import Services
@@ -296,4 +297,4 @@ def register(app: App) -> None:
     app.action(MOVE_INTO_ACTION)(ack=acknowledge, lazy=[open_move_into_modal])
     for picker in (DESTINATION_ACTION, SOURCE_ACTION):
         app.options(picker)(suggest_destinations)
-    app.view(MOVE_CREDITS_VIEW)(submit_move)
+    app.view(MOVE_CREDITS_VIEW)(ack=submit_move, lazy=[redraw_after_submit])

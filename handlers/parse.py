@@ -92,7 +92,10 @@ def metadata_count(fields: dict[str, Any], key: str) -> int:
 
 
 def form_account_id(raw: object) -> int:
-    """The account id a form carries in its private_metadata, or Refused: the form is out of date."""
+    """The account id a form carries in its private_metadata, alone or as "account" beside the
+    form's origin; or Refused: the form is out of date."""
+    if isinstance(raw, str) and raw.startswith("{"):
+        raw = metadata(raw).get("account")
     found = database_id(raw)
     if found is None:
         raise Refused(messages.STALE_FORM)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from handlers import messages, parse
 from handlers.account_box import REMINDER_ACTION
 from handlers.common import bold, escape, join_within
+from handlers.home import redraw_after_submit
 from handlers.interaction import (
     SECTION_LIMIT,
     Interaction,
@@ -294,7 +295,8 @@ def finish_reminder(args: Args) -> None:
     except FormErrors:
         return  # shown under the fields in the acknowledgement
     if not entered.emails:
-        return  # saved in the acknowledgement
+        redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
+        return
     found, problems = _lookup_errors(client, entered.emails)
 
     def save(session: Session, role: Role) -> dict[str, Any]:
@@ -306,6 +308,8 @@ def finish_reminder(args: Args) -> None:
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
         update_view(client, view.get("id", ""), result)
+        if not problems:
+            redraw_after_submit(args.body, client, args.context)
 
 
 def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str], list[str]]:

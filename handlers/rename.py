@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from handlers import parse
 from handlers.account_box import RENAME_ACTION
 from handlers.common import bold, escape, render
+from handlers.home import redraw_after_submit
 from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from store import accounts as account_store
 from store.models import NAME_MAX_LENGTH, Account, Role
@@ -81,4 +82,4 @@ def submit_rename(view: dict[str, Any], user_id: str, session: Session) -> dict[
 
 def register(app: App) -> None:
     app.action(RENAME_ACTION)(ack=acknowledge, lazy=[open_rename_modal])
-    app.view(RENAME_VIEW)(submit_rename)
+    app.view(RENAME_VIEW)(ack=submit_rename, lazy=[redraw_after_submit])

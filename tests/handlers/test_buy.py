@@ -137,7 +137,7 @@ def test_viewer_cannot_buy_from_button_or_submission(slack, fake_slack, admin, s
     grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
     notice = click_buy(slack, fake_slack, account.id, user_id="U0VIEWER1")
     assert notice.get("submit") is None
-    assert "You need the billing role to buy credits; you are a viewer" in visible_text(notice)
+    assert "You need the billing role to buy credits; your role is viewer" in visible_text(notice)
     form = click_buy(slack, fake_slack, account.id)
     reply = submit_credits(slack, form, "100", user_id="U0VIEWER1")
     assert reply["response_action"] == "errors"

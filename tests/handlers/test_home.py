@@ -1,23 +1,265 @@
-"""App Home: the Home tab shows help and the visitor's access."""
+"""The Home tab as the Administration area, and every surface staying true after a change."""
 
 from __future__ import annotations
 
-from tests.blockkit import assert_valid_view, visible_text
+import json
+from typing import Any
+
+from handlers.account_box import (
+    BUY_ACTION,
+    DEACTIVATE_ACTION,
+    HISTORY_ACTION,
+    RENAME_ACTION,
+)
+from handlers.history import HISTORY_PAGE_ACTION, RECENT_ACTION
+from handlers.home import HOME_PAGE_ACTION, HOME_SEARCH_ACTION, HOME_SEARCH_BLOCK
+from handlers.rename import NAME_BLOCK, NAME_INPUT
+from store import accounts as account_store
+from store import audit, ledger, reminders
+from store.models import Role
+from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
+from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import DEFAULT_USER_ID, SlackRequests, open_view, plain_text
+
+VIEWER = "U0VIEWER1"
 
 
-def test_opening_home_publishes_help_and_role(slack: SlackRequests, fake_slack: FakeSlack, admin):
-    response = slack.event({"type": "app_home_opened", "user": admin, "channel": "D0HOME", "tab": "home"})
-    assert response.status == 200
-    [call] = fake_slack.wait_for("views.publish")
-    assert call.params["user_id"] == admin
-    assert_valid_view(call.params["view"])
-    text = visible_text(call.params["view"])
-    assert "You are *admin*" in text and "/accounts QUERY" in text
+def open_home(slack: SlackRequests, fake_slack: FakeSlack, user_id: str = DEFAULT_USER_ID) -> dict[str, Any]:
+    """Open the Home tab; return the view the bot published, as Slack holds it."""
+    published = len(fake_slack.calls_to("views.publish"))
+    assert (
+        slack.event({"type": "app_home_opened", "user": user_id, "channel": "D0HOME", "tab": "home"}).status
+        == 200
+    )
+    return latest_home(fake_slack, published + 1, user_id)
 
 
-def test_home_tells_a_stranger_how_to_get_access(slack: SlackRequests, fake_slack: FakeSlack):
-    slack.event({"type": "app_home_opened", "user": "U0STRANGER", "channel": "D0", "tab": "home"})
-    [call] = fake_slack.wait_for("views.publish")
-    assert "admin-bot roles grant U0STRANGER viewer" in visible_text(call.params["view"])
+def latest_home(fake_slack: FakeSlack, count: int, user_id: str = DEFAULT_USER_ID) -> dict[str, Any]:
+    call = fake_slack.wait_for("views.publish", count)[-1]
+    assert call.params["user_id"] == user_id
+    view = call.params["view"]
+    assert_valid_view(view)
+    assert len(view["blocks"]) <= 100
+    return {**view, "id": "VHOME0001", "hash": "1.home"}
+
+
+def buttons(view: dict[str, Any], account_id: int) -> list[str]:
+    """The button labels on one account's box."""
+    block = next(b for b in view["blocks"] if b.get("block_id", "").startswith(f"manage-{account_id}"))
+    return [element["text"]["text"] for element in block["elements"]]
+
+
+def box_block_id(blocks: list[dict[str, Any]], account_id: int) -> str:
+    return next(b["block_id"] for b in blocks if b.get("block_id", "").startswith(f"manage-{account_id}"))
+
+
+def remind(session_factory, reference: str, level: int, *people: str) -> None:
+    with session_factory.begin() as session:
+        account = account_store.by_reference(session, reference)
+        chosen = [reminders.Recipient(person, person) for person in people]
+        reminders.configure(session, account, True, level, chosen, "test")
+
+
+def test_home_shows_the_summary_and_needs_attention_first(slack, fake_slack, admin, session_factory):
+    make_account(session_factory, "EX0000001", "Quiet Co", credits=5_000)
+    make_account(session_factory, "EX0000002", "Low Co", credits=50)
+    make_account(session_factory, "EX0000003", "Fine Co", credits=900)
+    make_account(session_factory, "EX0000004", "Closed Co", credits=10, active=False)
+    remind(session_factory, "EX0000002", 100, "U0ALICE01")
+    remind(session_factory, "EX0000003", 100, "U0ALICE01")
+
+    view = open_home(slack, fake_slack)
+
+    text = visible_text(view)
+    summary = (
+        "Active accounts: 3 · Credits: 5,950 · Below reminder level: 1 · Reminders with no recipients: 0"
+    )
+    assert summary in text
+    assert "*Needs attention: 2 account(s)* · showing 1–2" in text
+    assert text.index("Low Co") < text.index("Quiet Co") and "Fine Co" not in text and "Closed Co" not in text
+    assert "Invoices" in text and "Recent activity" in text and "/invoices help" in text
+
+
+def test_someone_without_a_role_sees_only_the_grant_line(slack, fake_slack, session_factory):
+    make_account(session_factory)
+    view = open_home(slack, fake_slack, "U0STRANGER")
+    assert len(view["blocks"]) == 1
+    assert "`admin-bot roles grant U0STRANGER viewer`" in visible_text(view)
+    assert "Acme" not in visible_text(view)
+
+
+def test_search_filters_the_list_in_place_and_pages(slack, fake_slack, admin, session_factory):
+    for number in range(1, 11):
+        make_account(session_factory, f"EX{number:07d}", f"Beta {number:02d}", credits=10)
+    make_account(session_factory, "EX0000099", "Gamma", credits=10)
+    home = open_home(slack, fake_slack)
+
+    slack.block_action(
+        HOME_SEARCH_ACTION,
+        action_type="plain_text_input",
+        value="beta",
+        block_id=HOME_SEARCH_BLOCK,
+        view=home,
+    )
+    found = latest_home(fake_slack, 2)
+    assert "*10 active account(s) match beta* · showing 1–8" in visible_text(found)
+    assert "Gamma" not in visible_text(found)
+    [next_button] = [
+        b for block in found["blocks"] if block.get("block_id") == "home_paging" for b in block["elements"]
+        if b["text"]["text"] == "Next"
+    ]  # fmt: skip
+    slack.block_action(next_button["action_id"], value=next_button["value"], view=found)
+    second = latest_home(fake_slack, 3)
+    assert "showing 9–10" in visible_text(second) and "Beta 10" in visible_text(second)
+    assert next_button["action_id"] == f"{HOME_PAGE_ACTION}_next"
+
+
+def test_each_box_shows_only_what_the_role_allows(slack, fake_slack, admin, session_factory):
+    empty = make_account(session_factory, "EX0000001", "Empty Co")
+    rich = make_account(session_factory, "EX0000002", "Rich Co", credits=500)
+    grant_role(session_factory, VIEWER, Role.VIEWER)
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+
+    assert buttons(open_home(slack, fake_slack, VIEWER), rich.id) == ["Low credit reminder", "History"]
+    assert "Invoices" not in visible_text(open_home(slack, fake_slack, VIEWER)["blocks"][2])
+    assert buttons(open_home(slack, fake_slack, "U0BILLING"), rich.id) == [
+        "Buy credits",
+        "Low credit reminder",
+        "History",
+    ]
+    home = open_home(slack, fake_slack)
+    assert buttons(home, rich.id) == [
+        "Rename",
+        "Buy credits",
+        "Move credits",
+        "Low credit reminder",
+        "History",
+        "Deactivate",
+    ]
+    assert "Move credits" not in buttons(home, empty.id)
+    assert "No credits to move" in visible_text(home)
+
+
+def test_rename_from_home_republishes_home_with_the_new_name(slack, fake_slack, admin, session_factory):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=10)
+    home = open_home(slack, fake_slack)
+    slack.block_action(
+        RENAME_ACTION, value=str(account.id), block_id=box_block_id(home["blocks"], account.id), view=home
+    )
+    form = open_view(fake_slack)
+    slack.view_submission(form, {NAME_BLOCK: {NAME_INPUT: plain_text("Acme Ltd")}})
+
+    again = latest_home(fake_slack, 2)
+    assert "Acme Ltd" in visible_text(again)
+
+
+def test_rename_from_accounts_replaces_that_message_on_its_page(slack, fake_slack, admin, session_factory):
+    for number in range(1, 11):
+        make_account(session_factory, f"EX{number:07d}", f"Acme {number:02d}", credits=10)
+    first = slack.command("/accounts", "acme").json()
+    paging = first["blocks"][-1]["elements"][-1]
+    page_url = fake_slack.response_url()
+    slack.block_action(paging["action_id"], value=paging["value"], response_url=page_url)
+    second = fake_slack.wait_for("response_url")[-1].params
+    target = account_id_of(session_factory, "EX0000009")
+    slack.block_action(
+        RENAME_ACTION,
+        value=str(target),
+        block_id=box_block_id(second["blocks"], target),
+        response_url=page_url,
+    )
+    form = open_view(fake_slack)
+    slack.view_submission(form, {NAME_BLOCK: {NAME_INPUT: plain_text("Acme 09 <Renamed>")}})
+
+    replaced = fake_slack.wait_for("response_url", 2)[-1].params
+    assert replaced["replace_original"] is True
+    assert_valid_blocks(replaced["blocks"])
+    assert "Acme 09 &lt;Renamed&gt;" in visible_text(replaced)
+    assert "showing 9-10" in visible_text(replaced)  # the same page as before
+
+
+def account_id_of(session_factory, reference: str) -> int:
+    with session_factory.begin() as session:
+        return account_store.by_reference(session, reference).id
+
+
+def test_deactivate_from_accounts_keeps_the_credits_and_drops_the_box(
+    slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=700)
+    make_account(session_factory, "EX0000002", "Beta", credits=1)
+    reply = slack.command("/accounts").json()
+    url = fake_slack.response_url()
+    slack.block_action(
+        DEACTIVATE_ACTION,
+        value=str(account.id),
+        block_id=box_block_id(reply["blocks"], account.id),
+        response_url=url,
+    )
+    posted = fake_slack.wait_for("response_url", 2)
+    replaced = next(p.params for p in posted if p.params.get("replace_original"))
+    said = next(p.params for p in posted if not p.params.get("replace_original"))
+    assert "Acme" not in visible_text(replaced) and "Beta" in visible_text(replaced)
+    assert "It keeps its 700 credits" in said["text"]
+    with session_factory.begin() as session:
+        assert account_store.get(session, account.id).balance == 700
+        assert [(e.action, e.new_value) for e in audit.entries_for(session, account.id)] == [
+            ("status", "inactive")
+        ]
+
+
+def test_a_viewer_cannot_deactivate_even_with_a_crafted_click(slack, fake_slack, session_factory):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=700)
+    grant_role(session_factory, VIEWER, Role.VIEWER)
+    url = fake_slack.response_url()
+    slack.block_action(DEACTIVATE_ACTION, value=str(account.id), user_id=VIEWER, response_url=url)
+    [said] = fake_slack.wait_for("response_url")
+    assert "your role is viewer" in said.params["text"]
+    with session_factory.begin() as session:
+        assert account_store.get(session, account.id).active is True
+
+
+def test_history_opens_paged_newest_first(slack, fake_slack, admin, session_factory):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=100)
+    for _ in range(12):
+        with session_factory.begin() as session:
+            ledger.record_usage(session, "EX0000001", 1, "cli")
+    slack.block_action(HISTORY_ACTION, value=str(account.id))
+    modal = open_view(fake_slack)
+    assert_valid_view(fake_slack.calls_to("views.open")[-1].params["view"])
+    text = visible_text(modal)
+    assert "History of *Acme* (`EX0000001`)" in text and "balance after *88*" in text
+    older = modal["blocks"][-1]["elements"][-1]
+    assert older["text"]["text"] == "Older"
+    slack.block_action(older["action_id"], value=older["value"], view=modal)
+    [update] = fake_slack.wait_for("views.update")
+    assert update.params["view_id"] == modal["id"]
+    assert "Opening balance" in visible_text(update.params["view"])
+    assert older["action_id"] == f"{HISTORY_PAGE_ACTION}_older"
+
+
+def test_recent_activity_names_each_account(slack, fake_slack, admin, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    home = open_home(slack, fake_slack)
+    slack.block_action(RECENT_ACTION, value="all", view=home)
+    modal = open_view(fake_slack)
+    assert "`EX0000001` · Opening balance" in visible_text(modal)
+
+
+def test_a_stale_buy_button_on_a_deactivated_account_says_what_it_is_now(
+    slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=100)
+    with session_factory.begin() as session:
+        account_store.set_active(session, account_store.get(session, account.id), False, "cli")
+    slack.block_action(BUY_ACTION, value=str(account.id))
+    notice = open_view(fake_slack)
+    assert "Account EX0000001 is inactive." in visible_text(notice)
+    assert json.dumps(notice).count("Buy and invoice") == 0
+
+
+def test_invoices_help_shows_the_help_instead_of_searching_for_it(slack, fake_slack, admin):
+    reply = slack.command("/invoices", "help").json()
+    assert "*Roles*" in reply["text"] and "/accounts help" in reply["text"]
+    assert fake_slack.calls_to("views.open") == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from handlers.accounts import build_account_box
+from handlers.account_box import build_account_box
 from handlers.help import help_text
 from handlers.history import build_history_modal, event_line
-from handlers.home_view import build_home, build_no_access_home, summary_line
+from handlers.home import build_home, build_no_access_home, summary_line
 from store.accounts import Page
 from store.history import Event, HistoryPage
 from store.models import Account, Role

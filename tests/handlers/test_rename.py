@@ -117,7 +117,7 @@ def test_billing_user_cannot_rename_from_button_or_submission(slack, fake_slack,
     grant_role(session_factory, "U0BILLING1", Role.BILLING)
     notice = click_rename(slack, fake_slack, account.id, user_id="U0BILLING1")
     assert "submit" not in notice or notice["submit"] is None
-    assert "You need the admin role to rename accounts; you are a billing" in visible_text(notice)
+    assert "You need the admin role to rename accounts; your role is billing" in visible_text(notice)
     # A crafted submission of the real form is refused server-side too.
     grant_role(session_factory, "U0ADMIN", Role.ADMIN)
     form = click_rename(slack, fake_slack, account.id)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from PIL import Image
 from sqlalchemy import select
@@ -310,3 +311,18 @@ def test_statement_now_posts_to_the_channel(week, cli, monkeypatch, fake_slack: 
         "",
         "admin-bot: Slack refused the statement: channel_not_found.\n",
     )
+
+
+def test_statements_are_scheduled_only_with_a_channel(session_factory):
+    scheduler = BackgroundScheduler(timezone=UTC)
+    job.schedule(scheduler, Config(), session_factory, None)
+    assert scheduler.get_jobs() == []
+    config = Config(
+        statement_channel=CHANNEL, statement_schedule="30 8 * * fri", statement_timezone="Europe/London"
+    )
+    job.schedule(scheduler, config, session_factory, None)
+    jobs = {scheduled.id: scheduled for scheduled in scheduler.get_jobs()}
+    assert set(jobs) == {job.STATEMENT_JOB, job.CATCH_UP_JOB}
+    trigger = jobs[job.STATEMENT_JOB].trigger
+    friday = trigger.get_next_fire_time(None, datetime(2026, 7, 1, tzinfo=UTC))
+    assert friday == datetime(2026, 7, 3, 8, 30, tzinfo=ZoneInfo("Europe/London"))
