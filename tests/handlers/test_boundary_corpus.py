@@ -431,7 +431,7 @@ for form in ("Rename", "Buy", "Move", "Reminder"):
         "-1",
         "0",
         "²",
-        '{"account": "1"}',
+        '{"account": "x"}',
     ]:
         row(f"{form} form private_metadata {crafted!r}", metadata(form, crafted), STALE_FORM)
 
