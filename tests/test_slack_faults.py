@@ -206,7 +206,6 @@ REASONS = {
 }
 RETRIED_AFTER_ACTING = "issue 10: the client retries after a dropped connection even when Slack had acted"
 XFAIL: dict[tuple[str, str], str] = {
-    ("chat.postMessage", "lost after acting"): RETRIED_AFTER_ACTING + " (the reminder DM arrives twice)",
     ("views.update", "ok:false"): "a failed views.update leaves the reminder form at 'Checking…': "
     "the user is never told the settings were saved",
 }

@@ -197,8 +197,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def import_accounts(self, openings: list[int]) -> None:
         new = [(next(self.references), credits) for credits in openings]
         lines = [",".join(importing.HEADER)] + [f"{ref},Customer {ref},,{credits}" for ref, credits in new]
-        rows = importing.parse(lines)
-        result = self.apply(lambda session: importing.apply(session, rows, ACTOR))
+        result = self.apply(lambda session: importing.load(session, lines, ACTOR))
         assert result == importing.ImportResult(created=len(new), updated=0)
         with self.sessions.begin() as session:
             for reference, credits in new:
@@ -210,8 +209,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 99), credits=OPENING)
     def import_update_adjusts_balance(self, index: int, credits: int) -> None:
         reference, expected = self.pick(index)
-        rows = importing.parse([",".join(importing.HEADER), f"{reference},{expected.name},,{credits}"])
-        result = self.apply(lambda session: importing.apply(session, rows, ACTOR, update=True))
+        lines = [",".join(importing.HEADER), f"{reference},{expected.name},,{credits}"]
+        result = self.apply(lambda session: importing.load(session, lines, ACTOR, update_existing=True))
         assert result == importing.ImportResult(created=0, updated=1)
         self.books.total += credits - expected.balance
         expected.balance = credits
