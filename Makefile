@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-test lint bench
+.PHONY: run test setup setup-test lint bench property
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ lint: setup-test
 # The benchmarks (not part of the tests), e.g. make bench BENCH_ARGS="--sizes 100000"
 bench: setup-test
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The store's state machine, run far longer than the tests' bounded run; repeat until it finds nothing.
+property: setup-test
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -n 2 -q tests/store/test_ledger_state_machine.py

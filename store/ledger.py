@@ -108,8 +108,10 @@ def post(
 
 
 def record_usage(session: Session, reference: str, credits: int, actor: str) -> LedgerEntry:
-    """Credits consumed by sending messages; refuses to take a balance below zero."""
+    """Credits consumed by sending messages; refuses an inactive account and a balance below zero."""
     account = _locked_by_reference(session, reference)
+    if not account.active:
+        raise InactiveAccount(account.reference)
     return post(session, account, EntryKind.USAGE, -credits, actor)
 
 

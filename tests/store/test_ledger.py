@@ -1,11 +1,12 @@
-"""Balances past 32 bits, and the most one account may hold."""
+"""The ledger's rules beyond what the state machine explores: 64-bit balances, the balance limit, usage."""
 
 from __future__ import annotations
 
 import pytest
 
-from store import ledger
-from store.errors import BalanceLimit
+from store import accounts, ledger
+from store.db import SessionFactory
+from store.errors import BalanceLimit, InactiveAccount
 from store.models import EntryKind
 from tests.conftest import balance_of, make_account
 
@@ -34,3 +35,12 @@ def test_a_balance_past_the_limit_is_refused_and_nothing_changes(session_factory
         account = ledger.lock(session, full.id)[full.id]
         ledger.post(session, account, EntryKind.ADJUSTMENT, 10, "test")
     assert balance_of(session_factory, "EX0000001") == ledger.MAX_BALANCE
+
+
+def test_usage_on_an_inactive_account_is_refused_and_changes_nothing(session_factory: SessionFactory) -> None:
+    account = make_account(session_factory, credits=100)
+    with session_factory.begin() as session:
+        accounts.set_active(session, accounts.get(session, account.id), False, "U012AB3CD")
+    with pytest.raises(InactiveAccount, match="EX0000001 is inactive"), session_factory.begin() as session:
+        ledger.record_usage(session, "EX0000001", 10, "cli")
+    assert balance_of(session_factory, "EX0000001") == 100
