@@ -128,6 +128,7 @@ def account_rows(size: int, seed: int = 6) -> tuple[list[tuple[Any, ...]], list[
                 now,
                 enabled,
                 level,
+                int(enabled),  # recipient_count: load gives each reminder one recipient
             )
         )
     return rows, words
@@ -143,6 +144,7 @@ ACCOUNT_COLUMNS = (
     "created_at",
     "reminder_enabled",
     "reminder_level",
+    "recipient_count",
 )
 
 
