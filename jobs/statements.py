@@ -122,7 +122,8 @@ def post_due_statement(
     except Exception as error:
         statements.mark(session_factory, slot, RunState.FAILED, now, f"drawing failed: {error!r}")
         raise
-    statements.mark(session_factory, slot, RunState.SENDING, now)
+    if not statements.start_sending(session_factory, slot, claimed_at=now):
+        return f"The statement for {slot:%Y-%m-%d %H:%M} UTC was taken over by another replica."
     try:
         upload(client, settings.channel, drawn)
     except SlackApiError as error:

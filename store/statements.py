@@ -284,6 +284,21 @@ def claim(session_factory: SessionFactory, slot: datetime, now: datetime) -> boo
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
+def start_sending(session_factory: SessionFactory, slot: datetime, claimed_at: datetime) -> bool:
+    """Move our claim to SENDING; False if another replica took the slot over after our lease ran out."""
+    with session_factory.begin() as session:
+        moved = session.execute(
+            update(StatementRun)
+            .where(
+                StatementRun.slot == slot,
+                StatementRun.state == RunState.CLAIMED,
+                StatementRun.claimed_at == claimed_at,
+            )
+            .values(state=RunState.SENDING)
+        )
+        return bool(moved.rowcount)  # type: ignore[attr-defined]
+
+
 def mark(
     session_factory: SessionFactory, slot: datetime, state: str, now: datetime, detail: str = ""
 ) -> None:

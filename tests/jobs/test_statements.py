@@ -242,6 +242,15 @@ def test_a_dead_replicas_claim_is_taken_over_after_the_lease(
     assert job.post_due_statement(session_factory, client, settings, later).startswith("Posted")
 
 
+def test_a_replica_whose_claim_was_taken_over_sends_nothing(week, session_factory):
+    assert statements.claim(session_factory, NOW, NOW)  # replica A, slow to draw
+    later = NOW + statements.CLAIM_LEASE + timedelta(seconds=1)
+    assert statements.claim(session_factory, NOW, later)  # replica B takes the slot over
+    assert not statements.start_sending(session_factory, NOW, claimed_at=NOW)  # A finds out before sending
+    assert statements.start_sending(session_factory, NOW, claimed_at=later)
+    assert run_state(session_factory, NOW) == RunState.SENDING
+
+
 @pytest.mark.parametrize(
     "schedule, zone, now, slot",
     [
