@@ -17,18 +17,31 @@ SERVE = (
     "import sys\n"
     "from tests.fake_slack import FakeSlack\n"
     "fake = FakeSlack().start()\n"
+    "for method in sys.argv[2:]:\n"
+    "    fake.delay(method, float(sys.argv[1]), times=None)\n"
     "print(fake.base_url, flush=True)\n"
     "sys.stdin.read()  # until the bench closes our stdin\n"
     "fake.stop()\n"
 )
 
 
+# What a reminder DM calls; the replica bench slows these down to real Slack's pace.
+DM_METHODS = ("conversations.open", "chat.postMessage")
+
+
 class FakeSlackProcess:
     """What the bench needs of tests.fake_slack.FakeSlack: its URLs."""
 
+    def __init__(self, delay_seconds: float = 0.0, delayed: tuple[str, ...] = DM_METHODS) -> None:
+        self.delay = [str(delay_seconds), *delayed] if delay_seconds else []
+
     def __enter__(self) -> Self:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+            [sys.executable, "-c", SERVE, *self.delay],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()

@@ -17,8 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from bench.fake_process import FakeSlackProcess
-from bench.run import BOT_TOKEN, SIGNING_SECRET, Latency, baseline_run, fresh_database, load
+from bench.http import KeepAliveRequests
+from bench.run import BOT_TOKEN, SIGNING_SECRET, Latency, bare_bolt_app, fresh_database, is_pong, load, served
 from bot.app import make_client, make_services
 from bot.config import Config
 from handlers import home
@@ -29,13 +32,24 @@ from tests.slack_requests import DEFAULT_USER_ID
 def publish_run(config: Config, session_factory: db.SessionFactory, count: int) -> Latency:
     """home.publish for the bench's admin, `count` times after a warm-up."""
     services, client = make_services(config, session_factory), make_client(config)
-    result = Latency("Home tab publish (after the ack)")
+    result = Latency()
     for _ in range(min(10, count)):
         home.publish(client, services, DEFAULT_USER_ID)
     for _ in range(count):
         started = time.perf_counter()
         home.publish(client, services, DEFAULT_USER_ID)
         result.samples.append(time.perf_counter() - started)
+    return result
+
+
+def baseline_run(engine: Engine, fake: FakeSlackProcess, config: Config, count: int) -> Latency:
+    """bench.run's baseline: the bare Bolt slash command on the same server stack."""
+    result = Latency()
+    with served(bare_bolt_app(config), engine) as url:
+        client = KeepAliveRequests(url, SIGNING_SECRET, fake)
+        for _ in range(count):
+            result.timed("baseline", lambda: client.command("/ping", "x"), is_pong)
+        client.close()
     return result
 
 

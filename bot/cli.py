@@ -75,12 +75,13 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as lines:
-            rows = importing.parse(lines)
+        with (
+            path.open(newline="", encoding="utf-8-sig") as lines,
+            _session_factory(config).begin() as session,
+        ):
+            result = importing.load(session, lines, CLI_ACTOR, update_existing=args.update)
     except OSError as error:
         raise CliError(f"Cannot read {path}: {error.strerror}.") from None
-    with _session_factory(config).begin() as session:
-        result = importing.apply(session, rows, CLI_ACTOR, update=args.update)
     print(f"Imported {path}: {result.created} created, {result.updated} updated.")
     return 0
 

@@ -86,3 +86,16 @@ def test_search_filters_still_apply_to_the_exact_reference(session_factory):
             session, "shop", exclude_id=session.query(Account.id).filter_by(reference="SHOP").scalar()
         )
         assert [a.reference for a in excluded.accounts] == ["EX0000001"]
+
+
+def test_many_matches_that_sort_late_are_listed_in_name_order(session_factory):
+    # More than COUNT_LIMIT matches, all behind 800 other names: a bounded walk of the name
+    # index finds none of them and the search sorts the matches instead.
+    add_accounts(session_factory, [(f"AL{n:07d}", f"Alpha {n:03d}") for n in range(800)])
+    add_accounts(session_factory, [(f"ZT{n:07d}", f"Zeta {n:03d}") for n in range(120, 0, -1)])
+    with session_factory.begin() as session:
+        page = accounts.search(session, "zeta", offset=8, limit=8)
+        picked = accounts.first_matches(session, "ZETA", limit=5)
+    assert [a.name for a in page.accounts] == [f"Zeta {n:03d}" for n in range(9, 17)]
+    assert page.counted == "more than 100"
+    assert [a.name for a in picked] == [f"Zeta {n:03d}" for n in range(1, 6)]

@@ -1,0 +1,307 @@
+"""Account search: a substring of name, reference or keyword, the exact reference first, then by name.
+
+How a page is found, cheapest first:
+  - the exact reference is one look-up in the unique reference index;
+  - matches are counted only up to COUNT_LIMIT, driven by the substring index (SQLite's FTS5
+    trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
+  - a page of many matches is listed by walking ix_accounts_name_order and testing each row,
+    for a bounded number of rows; a page of few matches (or a walk that ran out of budget, when
+    the matches cluster late in name order) by fetching the matches and sorting them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.orm import Session, aliased
+
+from store.models import REFERENCE_MAX_LENGTH, Account
+
+# Counting every match of "ltd" among a million accounts costs more than the page itself, and
+# nobody pages through hundreds of results: past this many, the count says "more than".
+COUNT_LIMIT = 100
+
+FTS_MIN_LENGTH = 3  # the trigram tokenizer cannot match anything shorter
+# The substring indexes are asked for the needle's last PROBE_LENGTH characters, and each row they
+# return is checked for the whole needle. Their cost is the posting lists of the needle's trigrams,
+# and leading trigrams are the common ones: "BN000" starts every reference, "Acme " half the names.
+PROBE_LENGTH = 6
+# A walk reads at most this many names per row it needs before giving up and sorting: pages of
+# matches shared by more than about 1 in WALK_BUDGET accounts come from a walk.
+WALK_BUDGET = 40
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of search results and how many matched: exactly, or "more than `total`"."""
+
+    accounts: list[Account]
+    total: int
+    offset: int
+    limit: int
+    more: bool = False  # counting stopped at `total`; there are more matches than that
+
+    @property
+    def has_next(self) -> bool:
+        return self.more or self.offset + len(self.accounts) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+    @property
+    def counted(self) -> str:
+        """The total as people read it: "12" or "more than 100"."""
+        return f"more than {self.total:,}" if self.more else f"{self.total:,}"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a search's statements depend on; each shape's statements are built once."""
+
+    fts: bool  # SQLite, with a needle the trigram index can serve
+    like: bool  # a needle matched by LIKE (PostgreSQL, or a short needle on SQLite)
+    include_inactive: bool
+    excluding: bool
+    with_credits_only: bool
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What one search asks for."""
+
+    text: str
+    include_inactive: bool
+    exclude_id: int | None
+    with_credits_only: bool
+    sqlite: bool
+
+    @property
+    def needle(self) -> str:
+        return self.text.strip().lower()
+
+    @property
+    def reference(self) -> str | None:
+        reference = self.text.strip().upper()
+        return reference if reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH else None
+
+    @property
+    def shape(self) -> _Shape:
+        fts = self.sqlite and len(self.needle) >= FTS_MIN_LENGTH
+        return _Shape(
+            fts,
+            bool(self.needle) and not fts,
+            self.include_inactive,
+            self.exclude_id is not None,
+            self.with_credits_only,
+        )
+
+    def parameters(self) -> dict[str, Any]:
+        probe = self.needle[-PROBE_LENGTH:]
+        return {
+            # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
+            "phrase": '"' + probe.replace('"', '""') + '"',
+            "probe": _contains(probe),
+            "pattern": _contains(self.needle),
+            "exclude_id": self.exclude_id,
+            "reference": self.reference,
+        }
+
+
+def _contains(needle: str) -> str:
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%{escaped}%"
+
+
+_FTS = table("accounts_fts", literal_column("rowid"))
+
+
+def _filtered(statement: Select[Any], shape: _Shape, accounts: Any = Account) -> Select[Any]:
+    active, balance = accounts.active, accounts.balance
+    if shape.fts and accounts is Account:
+        # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search,
+        # not ix_accounts_active_balance scanning every active account and probing FTS5 with each.
+        active, balance = literal_column("+accounts.active"), literal_column("+accounts.balance")
+    if not shape.include_inactive:
+        statement = statement.where(active.is_(True))
+    if shape.excluding:
+        statement = statement.where(accounts.id != bindparam("exclude_id"))
+    if shape.with_credits_only:
+        statement = statement.where(balance > 0)
+    return statement
+
+
+def _like(accounts: Any = Account, pattern_name: str = "pattern") -> ColumnElement[bool]:
+    """The needle (or its probe) in name, reference or keyword, tested on the row itself."""
+    pattern = bindparam(pattern_name, type_=String)
+    columns = (accounts.name, accounts.reference, accounts.keyword)
+    return or_(*(func.lower(column).like(pattern, escape="/") for column in columns))
+
+
+@functools.cache
+def _matches(shape: _Shape) -> Select[Any]:
+    """Every match, in no particular order, found through the substring index by its probe."""
+    statement = _filtered(select(Account), shape)
+    if shape.fts:
+        # A join the FTS5 table drives: `id IN (SELECT rowid ...)` built every match first.
+        statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(text("accounts_fts MATCH :phrase"))
+    elif shape.like:
+        statement = statement.where(_like(pattern_name="probe"))
+    return statement.where(_like()) if shape.fts or shape.like else statement
+
+
+@functools.cache
+def _survey(shape: _Shape) -> Select[Any]:
+    """One row: the exact-reference account's id, and the matches counted up to :count_limit."""
+    exact = _filtered(select(Account.id), shape).where(Account.reference == bindparam("reference"))
+    first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
+    return select(exact.scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
+
+
+@functools.cache
+def _sorted(shape: _Shape) -> Select[Any]:
+    """A slice of the matches other than the exact one, by name, after fetching them all."""
+    # `|| ''` is an expression ix_accounts_name_order does not cover: the planner must fetch the
+    # matches and sort them, rather than walk the index on a guess. PostgreSQL guesses 1% for
+    # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
+    by_name = func.lower(Account.name).concat("")
+    return (
+        _matches(shape)
+        .where(Account.id.is_distinct_from(bindparam("exact_id")))
+        .order_by(by_name, Account.id)
+        .offset(bindparam("skip"))
+        .limit(bindparam("take"))
+    )
+
+
+@functools.cache
+def _walked(shape: _Shape) -> Select[Any]:
+    """The same slice from among the first :budget accounts in name order, each tested on its row.
+
+    Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth.
+    """
+    walk = (
+        select(Account).order_by(func.lower(Account.name), Account.id).limit(bindparam("budget")).subquery()
+    )
+    walked = aliased(Account, walk)
+    statement = _filtered(select(walked), shape, walked).where(
+        walked.id.is_distinct_from(bindparam("exact_id"))
+    )
+    if shape.fts or shape.like:
+        statement = statement.where(_like(walked))
+    # No outer ORDER BY: the walk is already in name order, and sorting it would read all of it.
+    return statement.offset(bindparam("skip")).limit(bindparam("take"))
+
+
+_ACCOUNTS = select(func.max(Account.id))  # how many accounts, near enough, from the primary key
+
+
+def search(
+    session: Session,
+    query: str = "",
+    *,
+    offset: int = 0,
+    limit: int = 10,
+    include_inactive: bool = False,
+    exclude_id: int | None = None,
+    with_credits_only: bool = False,
+) -> Page:
+    """A page of matching accounts: the account whose reference is the query first, then by name.
+
+    Matches are counted up to COUNT_LIMIT (or the page's end); see the module docstring for cost.
+    """
+    enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
+    found = _Found.find(session, query, include_inactive, exclude_id, with_credits_only, enough)
+    listed = found.listing(offset, limit)
+    if not listed and offset:
+        # Accounts closed since the Next button was drawn: show the last page there still is.
+        offset = max(found.counted - 1, 0) // limit * limit
+        listed = found.listing(offset, limit)
+    return Page(listed, min(found.counted, enough), offset, limit, more=found.counted > enough)
+
+
+def first_matches(
+    session: Session,
+    query: str,
+    *,
+    limit: int,
+    exclude_id: int | None = None,
+    with_credits_only: bool = False,
+) -> list[Account]:
+    """The first `limit` matches in search order, counted only as far as the page: what a picker offers."""
+    return _Found.find(session, query, False, exclude_id, with_credits_only, limit).listing(0, limit)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A search ready to list: the exact-reference account, and how many matched."""
+
+    session: Session
+    query: _Query
+    exact: Account | None
+    counted: int  # all matches, counted up to count_up_to + 1
+    accounts: int  # about how many accounts there are
+
+    @classmethod
+    def find(
+        cls,
+        session: Session,
+        query: str,
+        include_inactive: bool,
+        exclude_id: int | None,
+        with_credits_only: bool,
+        count_up_to: int,
+    ) -> _Found:
+        asked = _Query(
+            query,
+            include_inactive,
+            exclude_id,
+            with_credits_only,
+            session.get_bind().dialect.name == "sqlite",
+        )
+        # Plain values come back, so these run on the connection (Core), skipping the ORM.
+        connection = session.connection()
+        accounts = connection.scalar(_ACCOUNTS) or 0
+        exact_id, counted = connection.execute(
+            _survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1}
+        ).one()
+        exact = session.get(Account, exact_id) if exact_id is not None else None
+        return cls(session, asked, exact, counted, accounts)
+
+    def listing(self, offset: int, limit: int) -> list[Account]:
+        """Entries offset..offset+limit of [exact, *others by name]."""
+        ahead = [self.exact] if self.exact is not None else []
+        skip = max(offset - len(ahead), 0)
+        take = limit - len(ahead) if offset == 0 else limit
+        parameters = {
+            **self.query.parameters(),
+            "exact_id": self.exact.id if self.exact is not None else None,
+            "skip": skip,
+            "take": take,
+        }
+        shape = self.query.shape
+        others: list[Account] | None = None
+        if self.counted > COUNT_LIMIT and self.counted > skip + take:
+            # Many matches: walk the names for a bounded number of rows, in case they are dense
+            # where the page is; matches that share a first word sit together, perhaps late.
+            budget = WALK_BUDGET * (skip + take + 1)
+            walked = list(self.session.scalars(_walked(shape), {**parameters, "budget": budget}))
+            if len(walked) == take:
+                others = walked
+        if others is None:
+            others = list(self.session.scalars(_sorted(shape), parameters))
+        return (ahead if offset == 0 else []) + others

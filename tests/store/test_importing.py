@@ -1,0 +1,152 @@
+"""The streamed account import: bad lines named however large the file, flat memory, --update."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from store import accounts, audit, importing, ledger
+from store.errors import StoreError
+from store.models import Account, LedgerEntry
+from tests.conftest import balance_of, make_account
+
+HEADER = "reference,name,keyword,credits\n"
+
+
+def good_lines(count: int, first: int = 1) -> Iterator[str]:
+    for number in range(first, first + count):
+        yield f"BN{number:08d},Acme Alerts {number},KW{number % 97},{number % 1000}\n"
+
+
+def problem(parse, raw: str, **options) -> str:
+    """What the store says about a bad value, wherever the wording lives."""
+    with pytest.raises(StoreError) as error:
+        parse(raw, **options)
+    return str(error.value)
+
+
+def count_accounts(session_factory) -> int:
+    with session_factory.begin() as session:
+        return session.scalar(select(func.count()).select_from(Account))
+
+
+def test_bad_rows_deep_in_a_large_file_are_named_by_line_and_nothing_is_imported(session_factory):
+    # 30,000 rows: line numbers come from the CSV reader as it streams, so they do not depend on
+    # the size of the file; the bench imports 1M rows.
+    lines = [
+        HEADER,
+        "BN99999991,,,5\n",  # line 2: blank name
+        *good_lines(15_000),  # lines 3-15,002
+        'BN99999992,"Two\n',  # lines 15,003-15,004: one row, a line break in its name
+        'lines",,5\n',
+        *good_lines(14_996, first=15_001),  # lines 15,005-30,000
+        "BN00000007,Again,,1\n",  # line 30,001: first on line 9
+        "BN99999993,Last,,-1\n",  # line 30,002
+    ]
+
+    with pytest.raises(importing.ImportRejected) as rejected, session_factory.begin() as session:
+        importing.load(session, lines, "cli")
+
+    message = str(rejected.value)
+    assert message.startswith("Nothing imported: 4 problem(s).")
+    assert f"line 2: {problem(accounts.clean_name, '')}" in message
+    assert "line 15004: " + problem(accounts.clean_name, "Two\nlines") in message
+    assert "line 30001: reference BN00000007 already appears on line 9" in message
+    assert f"line 30002: {problem(ledger.parse_credits, '-1', allow_zero=True)}" in message
+    assert count_accounts(session_factory) == 0
+
+
+def test_a_file_of_only_bad_rows_shows_the_first_hundred_and_counts_the_rest(session_factory):
+    lines = [HEADER, *(f"BN{n:08d},Name {n},,lots\n" for n in range(1, 1_001))]
+
+    with pytest.raises(importing.ImportRejected) as rejected, session_factory.begin() as session:
+        importing.load(session, lines, "cli")
+
+    message = str(rejected.value)
+    assert message.startswith("Nothing imported: 1,000 problem(s).")
+    assert "line 101:" in message and "line 102:" not in message
+    assert message.endswith("... and 900 more")
+
+
+def peak_memory(session_factory, rows: int) -> int:
+    """Peak bytes Python allocated while importing `rows` generated rows."""
+    tracemalloc.start()
+    try:
+        with session_factory.begin() as session:
+            importing.load(session, (line for lines in ([HEADER], good_lines(rows)) for line in lines), "cli")
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_import_memory_stays_flat_as_the_file_grows(session_factory):
+    small = peak_memory(session_factory, 2_000)
+    with session_factory.begin() as session:
+        session.execute(LedgerEntry.__table__.delete())
+        session.execute(Account.__table__.delete())
+
+    large = peak_memory(session_factory, 20_000)
+
+    assert count_accounts(session_factory) == 20_000
+    assert large < small * 1.5, (small, large)
+
+
+def test_import_refuses_existing_accounts_by_line_without_update(session_factory):
+    make_account(session_factory, "BN00000003", "Acme Alerts 3", credits=10)
+
+    with pytest.raises(importing.ImportRejected) as rejected, session_factory.begin() as session:
+        importing.load(session, [HEADER, *good_lines(5)], "cli")
+
+    assert str(rejected.value) == (
+        "Nothing imported: 1 problem(s).\n"
+        "line 4: account BN00000003 already exists (use --update to change it)"
+    )
+    assert count_accounts(session_factory) == 1
+
+
+def test_update_audits_renames_and_keywords_and_adjusts_balances_through_the_ledger(session_factory):
+    renamed = make_account(session_factory, "BN00000001", "Old Name", credits=500, keyword="OLD")
+    same = make_account(session_factory, "BN00000002", "Acme Alerts 2", credits=2, keyword="KW2")
+    lines = [
+        HEADER,
+        "BN00000001,New Name,,800\n",
+        "bn00000002,Acme Alerts 2,KW2,2\n",
+        "BN00000003,Fresh,F,0\n",
+    ]
+
+    with session_factory.begin() as session:
+        result = importing.load(session, lines, "cli", update_existing=True)
+
+    assert result == importing.ImportResult(created=1, updated=2)
+    with session_factory.begin() as session:
+        trail = [
+            (e.action, e.old_value, e.new_value, e.actor) for e in audit.entries_for(session, renamed.id)
+        ]
+        assert trail == [("rename", "Old Name", "New Name", "cli"), ("keyword", "OLD", None, "cli")]
+        assert audit.entries_for(session, same.id) == []
+        entries = session.execute(
+            select(LedgerEntry.account_id, LedgerEntry.kind, LedgerEntry.credits, LedgerEntry.balance_after)
+            .where(LedgerEntry.actor == "cli")
+            .order_by(LedgerEntry.id)
+        ).all()
+        fresh = session.scalar(select(Account).where(Account.reference == "BN00000003"))
+        assert (fresh.name, fresh.keyword, fresh.balance) == ("Fresh", "F", 0)
+    assert entries == [(renamed.id, "adjustment", 300, 800)]
+    assert balance_of(session_factory, "BN00000001") == 800
+    assert balance_of(session_factory, "BN00000002") == 2
+
+
+def test_imported_accounts_are_found_by_search(session_factory):
+    with session_factory.begin() as session:
+        importing.load(session, [HEADER, *good_lines(300)], "cli")
+    with session_factory.begin() as session:
+        page = accounts.search(session, "alerts 12")
+        assert [a.reference for a in page.accounts][:3] == ["BN00000012", "BN00000120", "BN00000121"]
+        renamed = importing.load(
+            session, [HEADER, "BN00000012,Renamed Zebra,,1\n"], "cli", update_existing=True
+        )
+        assert renamed.updated == 1
+        assert [a.reference for a in accounts.search(session, "zebra").accounts] == ["BN00000012"]
