@@ -33,13 +33,18 @@ def make_client(config: Config) -> WebClient:
     )
 
 
+def pricing(config: Config) -> Pricing:
+    """CREDIT_PRICE, VAT_RATE and CURRENCY as one value."""
+    return Pricing(config.credit_price, config.vat_rate, config.currency)
+
+
 def make_services(config: Config, session_factory: SessionFactory) -> Services:
     """The settings as the domain values listeners use; handlers never read Config."""
     address = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
     return Services(
         session_factory=session_factory,
         reads=make_read_session_factory(session_factory),
-        pricing=Pricing(config.credit_price, config.vat_rate, config.currency),
+        pricing=pricing(config),
         supplier=Supplier(config.supplier_name, address, config.supplier_vat_number),
         limits=Limits(config.max_purchase_credits, config.invoice_history_start, config.account_manager),
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.config import Config, ConfigError, load_config
 from store import accounts, db, history, importing, ledger, roles, usage
 from store.errors import StoreError
+from store.models import Role
 
 CLI_ACTOR = "cli"
 
@@ -248,6 +249,7 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
     from bot.app import make_client
+    from bot.scheduler import pass_options
     from jobs.low_credit import run_low_credit_pass
 
     if not config.slack_bot_token:
@@ -256,7 +258,7 @@ def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
         _session_factory(config),
         make_client(config),
         datetime.now(UTC),
-        lease_seconds=config.reminder_lease_seconds,
+        **pass_options(config),
     )
     for sent in report.sent:
         print(f"Sent {sent.reference} low-credit alert to {sent.address} ({sent.slack_user_id}).")
@@ -265,8 +267,37 @@ def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
             f"Could not alert {failed.address} about {failed.reference}: {failed.error}; "
             "will retry next pass."
         )
+    for outcome in report.topped_up:
+        print(outcome)
+    updates = report.updates
     print(f"{len(report.sent)} reminder(s) sent, {len(report.failed)} failed.")
+    if updates.updated or updates.failed:
+        print(f"{len(updates.updated)} alert(s) updated, {len(updates.failed)} update(s) to retry next pass.")
     return 1 if report.failed else 0
+
+
+def cmd_reminders_auto_top_up(args: argparse.Namespace, config: Config) -> int:
+    from store import top_up
+
+    user_id = roles.validate_user_id(args.by)
+    rule = None
+    if not args.off:
+        if args.credits is None or args.limit is None:
+            raise CliError("Give --credits and --limit (or --off).")
+        rule = top_up.parse_rule(args.credits, args.limit, args.per, max_credits=config.max_purchase_credits)
+    with _session_factory(config).begin() as session:
+        role = roles.role_of(session, user_id)
+        if role is None or not role.allows(Role.BILLING):
+            raise CliError(f"{user_id} must hold the billing or admin role to set up auto top-up.")
+        account = accounts.by_reference(session, args.reference)
+        changed = top_up.configure(session, account, rule, user_id, datetime.now(UTC))
+    state = top_up.describe(rule)
+    print(
+        f"Auto top-up for {account.reference} is {state}."
+        if changed
+        else f"Unchanged: auto top-up is {state}."
+    )
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
@@ -409,6 +440,22 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         cmd_reminders_run,
         "Run one low-credit reminder pass now and print what it sent.",
+    )
+    auto = verb(
+        reminder_verbs,
+        "auto-top-up",
+        cmd_reminders_auto_top_up,
+        "Below its reminder level, buy CREDITS for the account (invoiced), up to LIMIT a month.",
+    )
+    auto.add_argument("reference", help="account reference, e.g. EX0123456")
+    auto.add_argument("--credits", help="credits each purchase buys")
+    auto.add_argument("--limit", help="most credits (or purchases) bought a month")
+    auto.add_argument(
+        "--per", default="purchases", help="what --limit counts: purchases (default) or credits"
+    )
+    auto.add_argument("--off", action="store_true", help="switch auto top-up off")
+    auto.add_argument(
+        "--by", required=True, help="Slack user id of the billing or admin user the purchases are made for"
     )
 
     statement = verb(

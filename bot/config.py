@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,17 @@ def _currency(raw: str) -> str:
     if len(raw) != 3 or not raw.isalpha():
         raise ValueError("must be a three-letter ISO 4217 code such as GBP")
     return raw.upper()
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(raw: str) -> timedelta:
+    """ "90s", "30m", "12h", "1d" or plain seconds; 0 is allowed."""
+    number, unit = (raw[:-1], raw[-1].lower()) if raw[-1:].isalpha() else (raw, "s")
+    if not number.isdigit() or unit not in DURATION_UNITS:
+        raise ValueError("must be a whole number of seconds, or end in s, m, h or d (e.g. 12h, 1d)")
+    return timedelta(seconds=int(number) * DURATION_UNITS[unit])
 
 
 def _iso_date(raw: str) -> date:
@@ -170,6 +181,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "REMINDER_COOLDOWN",
+        "After an account recovers, a dip within this long updates its alert instead of alerting again.",
+        "1d",
+        _duration,
+    ),
+    Setting(
         "INVOICE_HISTORY_START",
         "Invoices dated before this day are not listed.",
         "2020-01-01",
@@ -224,6 +241,7 @@ class Config:
     max_purchase_credits: int = 1_000_000
     low_credit_poll_seconds: int = 300
     reminder_lease_seconds: int = 60
+    reminder_cooldown: timedelta = timedelta(days=1)
     invoice_history_start: date = date(2020, 1, 1)
     account_manager: str = "Your account manager <accounts@example.com>"
     supplier_name: str = "Example SMS Ltd"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 
+from bot.app import pricing
 from bot.config import Config
 from jobs import low_credit, statements
 from store.db import SessionFactory
@@ -15,12 +17,21 @@ from store.db import SessionFactory
 LOW_CREDIT_JOB = low_credit.JOB_ID
 
 
+def pass_options(config: Config) -> dict[str, Any]:
+    """The settings a reminder pass runs with, as domain values."""
+    return {
+        "lease_seconds": config.reminder_lease_seconds,
+        "pricing": pricing(config),
+        "cooldown": config.reminder_cooldown,
+    }
+
+
 def low_credit_pass(
-    session_factory: SessionFactory, client: WebClient, lease_seconds: int, stop: threading.Event
+    session_factory: SessionFactory, client: WebClient, config: Config, stop: threading.Event
 ) -> None:
     """One reminder pass at the current time; `stop` ends it after the DM in flight."""
     low_credit.run_low_credit_pass(
-        session_factory, client, datetime.now(UTC), lease_seconds=lease_seconds, stop=stop
+        session_factory, client, datetime.now(UTC), stop=stop, **pass_options(config)
     )
 
 
@@ -37,7 +48,7 @@ def start_scheduler(
         "interval",
         seconds=config.low_credit_poll_seconds,
         id=LOW_CREDIT_JOB,
-        args=[session_factory, client, config.reminder_lease_seconds, stop or threading.Event()],
+        args=[session_factory, client, config, stop or threading.Event()],
         replace_existing=True,
         coalesce=True,
         max_instances=1,

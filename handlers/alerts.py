@@ -5,13 +5,14 @@ Pure builders: they take an AlertState and know nothing of the database or of Sl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from handlers.common import escape, render
-from store.errors import UnknownAccount
-from store.suggestions import Suggestion
+from store import top_up
+from store.alerts import AlertState, Reply
+from store.models import EntryKind
 
 ACKNOWLEDGE_ACTION = "alert_acknowledge"
 SNOOZE_ACTION = "alert_snooze"  # a static select of SNOOZE_CHOICES
@@ -24,26 +25,7 @@ SNOOZE_CHOICES = {
     "1w": ("1 week", timedelta(weeks=1)),
 }
 TEXT_LIMIT = 3000  # a section's text
-
-
-@dataclass(frozen=True)
-class AlertState:
-    """Everything one recipient's copy of an alert shows."""
-
-    account_id: int
-    episode: int
-    reference: str
-    name: str
-    balance: int
-    level: int
-    resolved: bool = False
-    forecast: str | None = None  # store.forecast.Forecast.text()
-    suggestion: Suggestion | None = None
-    handler: str | None = None  # the Slack user who said "I'm on it"
-    handled_at: datetime | None = None
-    top_up: str | None = None  # store.top_up.Outcome.text()
-    snoozed_until: datetime | None = None  # this recipient's snooze
-    first_alert_link: str | None = None  # set on the reminder that follows a snooze
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,19}")
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -177,39 +159,25 @@ def _snoozed(state: AlertState) -> str | None:
     return f":zzz: Snoozed for you until {slack_time(state.snoozed_until)}."
 
 
-def build_purchase_reply(user: str, credits: int, invoice_number: str, balance: int) -> dict[str, Any]:
-    """The thread reply when someone buys credits for the account."""
-    text = f"<@{user}> bought {credits:,} credits ({escape(invoice_number)}). Balance {balance:,}."
+def actor_mention(actor: str) -> str:
+    """Who a ledger entry names, as mrkdwn: a Slack user, an auto top-up rule, or a tool (CLI, API)."""
+    if actor.startswith(top_up.ACTOR_PREFIX):
+        return f"Auto top-up (set up by {actor_mention(actor.removeprefix(top_up.ACTOR_PREFIX))})"
+    if SLACK_USER.fullmatch(actor):
+        return f"<@{actor}>"
+    return escape(actor)
+
+
+def build_reply(reply: Reply) -> dict[str, Any]:
+    """The thread reply for credits that came in: bought (with its invoice) or moved in."""
+    who = actor_mention(reply.actor)
+    if reply.kind == EntryKind.PURCHASE:
+        invoice = f" ({escape(reply.invoice_number)})" if reply.invoice_number else ""
+        text = f"{who} bought {reply.credits:,} credits{invoice}. Balance {reply.balance_after:,}."
+    else:
+        source = _who(reply.source_name or "another account", reply.source_reference or "?")
+        text = f"{who} moved {reply.credits:,} credits in from {source}. Balance {reply.balance_after:,}."
     return {"text": text, "blocks": [_section(text)]}
-
-
-def build_move_reply(
-    user: str, credits: int, source_name: str, source_reference: str, balance: int
-) -> dict[str, Any]:
-    """The thread reply when someone moves credits into the account."""
-    source = _who(source_name, source_reference)
-    text = f"<@{user}> moved {credits:,} credits in from {source}. Balance {balance:,}."
-    return {"text": text, "blocks": [_section(text)]}
-
-
-def build_top_up_reply(outcome_text: str, balance: int) -> dict[str, Any]:
-    """The thread reply when auto top-up bought, or could not."""
-    text = f"{outcome_text} Balance {balance:,}."
-    return {"text": text, "blocks": [_section(text)]}
-
-
-def build_acknowledged_reply(user: str, at: datetime) -> dict[str, Any]:
-    """The thread reply when someone takes the alert on."""
-    text = f"<@{user}> is handling this (since {slack_time(at)})."
-    return {"text": text, "blocks": [_section(text)]}
-
-
-def parse_suggested(value: object) -> tuple[int, int, int | None]:
-    """A suggested-fix button's (account id, credits, source id or None), or UnknownAccount."""
-    parts = str(value).split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
-        raise UnknownAccount(repr(str(value)[:20]))
-    return int(parts[0]), int(parts[1]), int(parts[2]) if len(parts) == 3 else None
 
 
 def snooze_until(choice: str, now: datetime) -> datetime | None:

@@ -271,22 +271,42 @@ def account_form(
     """The lazy listener for an account button: read the id, load the account, check, open the form."""
 
     def open_form(args: Args) -> None:
-        it, body = Interaction(args), args.body
-
-        def load(session: Session, role: Role) -> dict[str, Any]:
-            action = (body.get("actions") or [{}])[0]
-            try:
-                account = account_store.active(session, parse.account_id(action.get("value")))
-            except StoreError as gone:
-                raise Refused(messages.ACCOUNT_GONE.format(problem=gone)) from None
-            return build(account, role, it.services)
-
-        view = checked(it, needed, doing, notice(title), load)
-        if view is not None:
-            open_view(it.client, body.get("trigger_id", ""), stamp(view, origin_of(body)), it.respond)
+        it = Interaction(args)
+        action = (it.body.get("actions") or [{}])[0]
+        open_account_form(
+            it,
+            needed,
+            doing,
+            title,
+            lambda: parse.account_id(action.get("value")),
+            lambda session, account, role: build(account, role, it.services),
+        )
 
     open_form.__name__ = open_form.__qualname__ = f"open_{title.lower().replace(' ', '_')}_form"
     return open_form
+
+
+def open_account_form(
+    it: Interaction,
+    needed: Role,
+    doing: str,
+    title: str,
+    account_id: Callable[[], int],
+    build: Callable[[Session, Account, Role], dict[str, Any]],
+) -> None:
+    """Check the role, load the active account `account_id()` names, and open `build`'s form for it."""
+
+    def load(session: Session, role: Role) -> dict[str, Any]:
+        wanted = account_id()
+        try:
+            account = account_store.active(session, wanted)
+        except StoreError as gone:
+            raise Refused(messages.ACCOUNT_GONE.format(problem=gone)) from None
+        return build(session, account, role)
+
+    view = checked(it, needed, doing, notice(title), load)
+    if view is not None:
+        open_view(it.client, it.body.get("trigger_id", ""), stamp(view, origin_of(it.body)), it.respond)
 
 
 def acknowledge(ack: Ack) -> None:

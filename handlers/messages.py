@@ -84,3 +84,9 @@ LISTING_NOT_REFRESHED = (
     "Sorry, I couldn't refresh the invoice list ({reason}). Close it and run `/invoices` again."
 )
 NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({reason}). Please try again."
+
+# Low-credit alerts
+ALERT_UNTRACKED = "This alert is no longer tracked; the account's latest alert has the current buttons."
+ALERT_RESOLVED = "This alert is already resolved."
+ALERT_HANDLED_BY = "<@{user}> is already handling this."
+SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."

@@ -127,3 +127,22 @@ def page(raw: object) -> tuple[str, int]:
     if not 0 <= offset <= MAX_OFFSET:
         raise Refused(messages.STALE_PAGE)
     return command_text(query), offset
+
+
+def suggested_fix(raw: object) -> tuple[int, int, int | None]:
+    """An alert's suggested-fix button: (account id, credits, source account id or None)."""
+    parts = raw.split(":") if isinstance(raw, str) else []
+    found = [database_id(part) for part in parts]
+    if len(found) not in (2, 3) or None in found:
+        raise Refused(messages.STALE_BUTTON)
+    account, credits, *source = (value for value in found if value is not None)
+    return account, credits, source[0] if source else None
+
+
+def snooze_choice(action: dict[str, Any]) -> str:
+    """What a Snooze control was set to: "1h", "1d" or "1w" from the menu, or the picked YYYY-MM-DD."""
+    if isinstance(action.get("selected_date"), str):
+        return str(action["selected_date"])
+    option = action.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    return value.rsplit(":", 1)[-1] if isinstance(value, str) else ""

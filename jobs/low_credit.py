@@ -23,9 +23,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from handlers.account_box import BUY_ACTION, MOVE_INTO_ACTION
-from handlers.common import render
-from store import reminders
+from jobs import alerts as live
+from store import alerts, invoices, reminders
 from store.db import SessionFactory
 
 JOB_ID = "low_credit_pass"
@@ -35,33 +34,6 @@ DB_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def build_alert(alert: reminders.DueAlert) -> dict[str, Any]:
-    """The DM telling a recipient an account is low, with buttons to fix it."""
-    text = render(
-        "low_credit_alert.md.j2",
-        name=alert.name,
-        reference=alert.reference,
-        balance=alert.balance,
-        level=alert.level,
-    )
-    buttons = [
-        {
-            "type": "button",
-            "text": {"type": "plain_text", "text": label},
-            "action_id": action_id,
-            "value": str(alert.account_id),
-        }
-        for label, action_id in (("Buy credits", BUY_ACTION), ("Move credits", MOVE_INTO_ACTION))
-    ]
-    return {
-        "text": text,
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            {"type": "actions", "block_id": f"low-credit-{alert.account_id}", "elements": buttons},
-        ],
-    }
 
 
 @dataclass(frozen=True)
@@ -82,6 +54,9 @@ class PassReport:
     recovered: int = 0
     sent: list[Delivery] = field(default_factory=list)
     failed: list[Delivery] = field(default_factory=list)
+    topped_up: list[str] = field(default_factory=list)  # what each auto top-up did
+    follow_ups: live.UpdateReport = field(default_factory=live.UpdateReport)  # reminders after snoozes
+    updates: live.UpdateReport = field(default_factory=live.UpdateReport)  # alerts edited in place
 
 
 class _Undeliverable(Exception):
@@ -98,14 +73,6 @@ def _slack_user(client: WebClient, recipient: reminders.Recipient, cache: dict[s
             raise _Undeliverable("account_inactive")
         cache[recipient.address] = user["id"]
     return cache[recipient.address]
-
-
-def _deliver(client: WebClient, alert: reminders.DueAlert, cache: dict[str, str]) -> str:
-    """DM one alert; the Slack user it went to, or raise."""
-    user_id = _slack_user(client, alert.recipient, cache)
-    channel = client.conversations_open(users=user_id)["channel"]["id"]
-    client.chat_postMessage(channel=channel, **build_alert(alert))
-    return user_id
 
 
 def _in_transaction(session_factory: SessionFactory, work: Callable[..., T], *args: Any) -> T:
@@ -134,12 +101,17 @@ def run_low_credit_pass(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     stop: threading.Event | None = None,
     batch_size: int = BATCH_SIZE,
+    pricing: invoices.Pricing | None = None,
+    cooldown: timedelta = timedelta(0),
 ) -> PassReport:
-    """Mark crossings, then claim and DM due alerts batch by batch; failures wait for the next pass.
+    """Mark crossings, auto top-up, claim and DM due alerts batch by batch, then edit alerts that changed.
 
-    `stop` ends the pass after the DM in flight, which is recorded; unsent claims are given back.
+    Failures wait for the next pass. `stop` ends the pass after the DM in flight, which is
+    recorded; unsent claims are given back. Without `pricing`, auto top-up rules do not act.
     """
-    return _Pass(session_factory, client, now or datetime.now(UTC), lease_seconds, stop).run(batch_size)
+    work = _Pass(session_factory, client, now or datetime.now(UTC), lease_seconds, stop)
+    work.pricing, work.cooldown = pricing, cooldown
+    return work.run(batch_size)
 
 
 class _Pass:
@@ -156,12 +128,23 @@ class _Pass:
         self.session_factory, self.client, self.now = session_factory, client, now
         self.lease_seconds, self.stop = lease_seconds, stop or threading.Event()
         self.holder, self.report = _holder(), PassReport()
+        self.poster = live.without_blind_retries(client)
         self.cache: dict[str, str] = {}
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
+        self.pricing: invoices.Pricing | None = None
+        self.cooldown = timedelta(0)
+        self.marked = False
 
     def run(self, batch_size: int) -> PassReport:
         _in_transaction(self.session_factory, self._mark)
+        if self.marked:
+            # Its own transaction, so other replicas see the new episodes (and claim DMs) sooner.
+            _in_transaction(self.session_factory, alerts.follow_episodes)
+        if self.pricing is not None:
+            # Before any DM: an account the rule tops up back above its level needs no alert.
+            outcomes = live.top_up_low_accounts(self.session_factory, self.pricing, self.now)
+            self.report.topped_up = [outcome.text() for outcome in outcomes]
         try:
             while not self.stop.is_set():
                 started, clock = time.monotonic(), datetime.now(UTC)
@@ -182,11 +165,18 @@ class _Pass:
             # What is left goes back at once, failures to be retried by the next pass on any
             # replica; a DM cut short by an exception may or may not have reached Slack.
             self._release(self.unsent + self.failed)
+        if not self.stop.is_set():
+            self.report.follow_ups = live.remind_after_snoozes(
+                self.session_factory, self.client, self.now, self.holder
+            )
+            self.report.updates = live.update_copies(self.session_factory, self.client, self.now, self.holder)
         return self.report
 
     def _mark(self, session: Session) -> None:
         if reminders.try_marking_lock(session):
-            self.report.newly_low, self.report.recovered = reminders.mark_crossings(session)
+            crossings = reminders.mark_crossings(session, self.now, self.cooldown)
+            self.report.newly_low, self.report.recovered = crossings
+            self.marked = True
 
     def _send(self, usable_until: float) -> None:
         """DM the claimed batch, recording each as it goes, until it is done or time runs out."""
@@ -194,7 +184,7 @@ class _Pass:
             alert = self.unsent[0]
             address, reference = alert.recipient.address, alert.reference
             try:
-                user_id = _deliver(self.client, alert, self.cache)
+                user_id = self._deliver(alert)
             except SlackApiError as error:
                 code = str(error.response.get("error") or error.response.status_code)
             except (SlackClientError, OSError, _Undeliverable) as error:
@@ -210,10 +200,25 @@ class _Pass:
             self.report.failed.append(Delivery(reference, address, error=code))
             log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
 
-    def _release(self, alerts: list[reminders.DueAlert]) -> None:
-        if not alerts:
+    def _deliver(self, alert: reminders.DueAlert) -> str:
+        """Post one recipient's copy of the alert in their DM; the Slack user it went to, or raise."""
+        user_id = _slack_user(self.client, alert.recipient, self.cache)
+        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
+        live.post_alert(
+            self.session_factory,
+            self.poster,
+            alert.account_id,
+            alert.episode,
+            alert.recipient.address,
+            channel,
+            self.now,
+        )
+        return user_id
+
+    def _release(self, claims: list[reminders.DueAlert]) -> None:
+        if not claims:
             return
         try:
-            _in_transaction(self.session_factory, reminders.release, self.holder, alerts)
+            _in_transaction(self.session_factory, reminders.release, self.holder, claims)
         except DBAPIError as error:  # the leases lapse on their own
-            log.warning("could not give back %d reminder claim(s): %s", len(alerts), type(error).__name__)
+            log.warning("could not give back %d reminder claim(s): %s", len(claims), type(error).__name__)

@@ -69,12 +69,12 @@ def from_usage(balance: int, used: int, first_usage: datetime | None, now: datet
     """The forecast for `used` credits in the window, given when the account's usage began."""
     if first_usage is None:
         return Forecast(balance, 0, timedelta(0))
-    start = max(_aware(first_usage), now - timedelta(days=WINDOW_DAYS))
+    start = max(as_utc(first_usage), now - timedelta(days=WINDOW_DAYS))
     return Forecast(balance, used, max(now - start, timedelta(0)))
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands datetimes back without their zone; everything is stored in UTC.
+def as_utc(moment: datetime) -> datetime:
+    """A stored time with its zone: SQLite hands datetimes back without one, and all are UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

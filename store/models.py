@@ -136,6 +136,7 @@ class ReminderEpisode(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer)  # the current (or last) episode, from 1
     low: Mapped[bool]
+    recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # for the cooldown
 
 
 # The accounts in an episode: what a pass checks for recovery, however many accounts there are.
@@ -171,6 +172,15 @@ Index(
     LedgerEntry.created_at,
     sqlite_where=text(f"kind = '{EntryKind.USAGE.value}'"),
     postgresql_where=text(f"kind = '{EntryKind.USAGE.value}'"),
+)
+
+# An alert's thread replies: purchases and moves into one account after a given entry.
+Index(
+    "ix_ledger_entries_credits_in",
+    LedgerEntry.account_id,
+    LedgerEntry.id,
+    sqlite_where=text("kind IN ('purchase', 'transfer_in')"),
+    postgresql_where=text("kind IN ('purchase', 'transfer_in')"),
 )
 
 
@@ -229,6 +239,61 @@ class AutoTopUpAttempt(Base):
     skipped: Mapped[str | None] = mapped_column(String(200))  # why nothing was bought
 
     invoice: Mapped[Invoice | None] = relationship()
+
+
+class Alert(Base):
+    """What every copy of one episode's alert shows; `revision` counts its changes."""
+
+    __tablename__ = "alerts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    episode: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    # The newest purchase or move into the account the alert has taken in (a ledger entry id).
+    seen_entry_id: Mapped[int] = mapped_column(Integer)
+    resolved: Mapped[bool]
+    handler: Mapped[str | None] = mapped_column(String(20))  # who said "I'm on it"
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# The alerts still open: what a pass checks for news, however many alerts there have been.
+Index(
+    "ix_alerts_open",
+    Alert.account_id,
+    sqlite_where=text("NOT resolved"),
+    postgresql_where=text("NOT resolved"),
+)
+
+
+class AlertMessage(Base):
+    """One posted copy of an alert: where it is, and what it shows so far.
+
+    Written with `ts` empty before chat.postMessage, so a pass that lost Slack's answer looks for
+    the message instead of posting it again.
+    """
+
+    __tablename__ = "alert_messages"
+    __table_args__ = (UniqueConstraint("account_id", "episode", "address", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    episode: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(254))  # the recipient, as in reminder_recipients
+    number: Mapped[int] = mapped_column(Integer)  # 1, then 2 for the reminder after a snooze
+    channel: Mapped[str] = mapped_column(String(20))
+    ts: Mapped[str | None] = mapped_column(String(32))
+    shown_revision: Mapped[int] = mapped_column(Integer)
+    replied_entry_id: Mapped[int] = mapped_column(Integer)  # the last ledger entry replied in its thread
+    stale: Mapped[bool]  # behind its alert's revision or owed thread replies
+    # A post that may have reached Slack without its answer reaching us: looked for before a retry.
+    pending_post: Mapped[str | None] = mapped_column(String(40))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_link: Mapped[str | None] = mapped_column(String(300))  # a reminder's link to the first copy
+
+
+Index("ix_alert_messages_stale", AlertMessage.id, sqlite_where=text("stale"), postgresql_where=text("stale"))
 
 
 class ReminderRecipient(Base):

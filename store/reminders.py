@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     CursorResult,
     Update,
     and_,
+    case,
     exists,
     literal,
     literal_column,
@@ -167,21 +168,33 @@ def _upsert(session: Session) -> Any:
     return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def mark_crossings(session: Session) -> tuple[int, int]:
+def mark_crossings(
+    session: Session, now: datetime | None = None, cooldown: timedelta = timedelta(0)
+) -> tuple[int, int]:
     """Start an episode for accounts that fell below their level; end it for those that recovered.
 
-    Two set-based statements, each driven by a small index (accounts below their level; accounts
-    in an episode), however many accounts there are; returns (newly low, recovered).
+    A dip within `cooldown` of recovering reopens the last episode instead, so a balance hovering
+    at its level does not alert again. Two set-based statements, each driven by a small index
+    (accounts below their level; accounts in an episode), however many accounts there are;
+    returns (newly low, recovered).
     """
+    now = now or datetime.now(UTC)
     episode = _upsert(session)(ReminderEpisode).from_select(
         ["account_id", "number", "low"], select(Account.id, literal(1), true()).where(_shortfall())
     )
-    # A first drop inserts episode 1; a drop after recovering starts the next episode; an account
-    # still in its episode is left alone and not returned.
+    # A first drop inserts episode 1; a drop after recovering starts the next episode, or within
+    # the cooldown reopens the last one; an account still in its episode is left alone and not
+    # returned.
     fell = session.execute(
         episode.on_conflict_do_update(
             index_elements=[ReminderEpisode.account_id],
-            set_={"number": ReminderEpisode.number + 1, "low": True},
+            set_={
+                "number": case(
+                    (ReminderEpisode.recovered_at > now - cooldown, ReminderEpisode.number),
+                    else_=ReminderEpisode.number + 1,
+                ),
+                "low": True,
+            },
             where=ReminderEpisode.low.is_(False),
         ).returning(ReminderEpisode.account_id)
     ).all()
@@ -189,7 +202,7 @@ def mark_crossings(session: Session) -> tuple[int, int]:
         session,
         update(ReminderEpisode)
         .where(_in_episode(), ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())))
-        .values(low=False)
+        .values(low=False, recovered_at=now)
         .execution_options(synchronize_session=False),
     )
     return len(fell), recovered

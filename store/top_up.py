@@ -6,12 +6,13 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from store import audit, invoices, ledger
-from store.errors import StoreError
-from store.models import Account, AutoTopUp, AutoTopUpAttempt
+from store.errors import InvalidCredits, StoreError
+from store.ledger import parse_credits
+from store.models import Account, AutoTopUp, AutoTopUpAttempt, ReminderEpisode
 
 ACTOR_PREFIX = "auto-top-up:"
 
@@ -33,6 +34,21 @@ class Rule:
 
     def describe(self) -> str:
         return f"buy {self.credits:,} credits, up to {_amount(self.monthly_limit, self.unit)} a month"
+
+
+def parse_rule(credits: str, limit: str, unit: str, *, max_credits: int) -> Rule:
+    """A rule from user input, or a StoreError naming what is wrong."""
+    bought = parse_credits(credits, maximum=max_credits)
+    try:
+        counted = LimitUnit(unit.strip().lower())
+    except ValueError:
+        raise InvalidCredits("Count the monthly limit in credits or purchases.") from None
+    cap = parse_credits(limit)
+    if counted is LimitUnit.CREDITS and cap < bought:
+        raise InvalidCredits(
+            f"A monthly limit of {cap:,} credits would stop even one purchase of {bought:,}."
+        )
+    return Rule(bought, cap, counted)
 
 
 class ReminderOff(StoreError):
@@ -102,7 +118,7 @@ class Outcome:
     invoice_number: str | None  # None when it did not buy
     skipped: str | None  # why it did not buy
     used: int  # purchases or credits bought this month, in the rule's unit
-    rule: Rule
+    rule: Rule | None  # None once the rule is switched off
 
     @property
     def bought(self) -> bool:
@@ -111,9 +127,11 @@ class Outcome:
     def text(self) -> str:
         """One line for the alert."""
         if self.bought:
+            bought = f"Auto top-up bought {self.credits:,} credits, {self.invoice_number}"
+            if self.rule is None:
+                return f"{bought}; auto top-up is now off."
             return (
-                f"Auto top-up bought {self.credits:,} credits, {self.invoice_number}; "
-                f"{self.used:,} of {_amount(self.rule.monthly_limit, self.rule.unit)} this month."
+                f"{bought}; {self.used:,} of {_amount(self.rule.monthly_limit, self.rule.unit)} this month."
             )
         return f"Auto top-up did not buy: {self.skipped}"
 
@@ -155,6 +173,32 @@ def _outcome(session: Session, attempt: AutoTopUpAttempt, rule: Rule, now: datet
     number = attempt.invoice.number if attempt.invoice else None
     used = _used_this_month(session, attempt.account_id, rule.unit, now)
     return Outcome(attempt.credits, number, attempt.skipped, used, rule)
+
+
+def due(session: Session) -> list[tuple[int, int]]:
+    """(account id, episode) for each low account whose rule has not acted in this episode yet."""
+    tried = exists().where(
+        AutoTopUpAttempt.account_id == ReminderEpisode.account_id,
+        AutoTopUpAttempt.episode == ReminderEpisode.number,
+    )
+    rows = session.execute(
+        select(ReminderEpisode.account_id, ReminderEpisode.number)
+        .join(AutoTopUp, AutoTopUp.account_id == ReminderEpisode.account_id)
+        .where(literal_column("reminder_episodes.low", Boolean), ~tried)
+        .order_by(ReminderEpisode.account_id)
+    )
+    return [(account_id, episode) for account_id, episode in rows]
+
+
+def outcome_for(session: Session, account_id: int, episode: int, now: datetime) -> Outcome | None:
+    """What auto top-up did for this episode, if it tried."""
+    done = session.get(AutoTopUpAttempt, (account_id, episode))
+    rule = rule_of(session, account_id)
+    if done is None:
+        return None
+    if rule is None:  # switched off since: show the attempt as it was, against no limit
+        return Outcome(done.credits, done.invoice.number if done.invoice else None, done.skipped, 0, None)
+    return _outcome(session, done, rule, now)
 
 
 def attempt(

@@ -671,6 +671,37 @@ class FakeSlack:
             "message": message,
         }
 
+    def _listed(self, messages: list[Params], params: Params) -> Params:
+        if params.get("include_all_metadata") not in (True, "true", "1", 1):
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        limit = int(params.get("limit") or 100)
+        return {"messages": copy.deepcopy(messages[:limit]), "has_more": len(messages) > limit}
+
+    def _m_conversations_history(self, params: Params) -> Params:
+        """Top-level messages in a channel, newest first."""
+        channel = self._channel(params)
+        found = [m for (c, _), m in self.messages.items() if c == channel and not m.get("thread_ts")]
+        return self._listed(sorted(found, key=lambda m: float(m["ts"]), reverse=True), params)
+
+    def _m_conversations_replies(self, params: Params) -> Params:
+        """A thread: its parent, then its replies, oldest first."""
+        channel, ts = self._channel(params), str(params.get("ts") or "")
+        if (channel, ts) not in self.messages:
+            raise _ApiError("thread_not_found")
+        found = [
+            m for (c, t), m in self.messages.items() if c == channel and (t == ts or m.get("thread_ts") == ts)
+        ]
+        return self._listed(sorted(found, key=lambda m: float(m["ts"])), params)
+
+    def _m_chat_getPermalink(self, params: Params) -> Params:
+        channel, ts = self._channel(params), str(params.get("message_ts") or "")
+        if (channel, ts) not in self.messages:
+            raise _ApiError("message_not_found")
+        return {
+            "channel": channel,
+            "permalink": f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}",
+        }
+
     def _view_arg(self, params: Params) -> Params:
         view = params.get("view")
         if not isinstance(view, dict):

@@ -94,6 +94,8 @@ def test_tokens_with_the_wrong_prefix_are_named():
         ("MAX_PURCHASE_CREDITS", "0", "MAX_PURCHASE_CREDITS must be a whole number of at least 1"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg"),
         ("INVOICE_HISTORY_START", "2020-13-01", "INVOICE_HISTORY_START must be a date"),
+        ("REMINDER_COOLDOWN", "a day", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),
+        ("REMINDER_COOLDOWN", "2w", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),
     ],
 )
 def test_invalid_value_is_named(name, value, message):
@@ -101,6 +103,16 @@ def test_invalid_value_is_named(name, value, message):
 
     assert len(problems) == 1
     assert problems[0].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("0", 0), ("90", 90), ("90s", 90), ("30m", 1800), ("12H", 43200), ("1d", 86400)]
+)
+def test_reminder_cooldown_reads_as_a_duration(raw, seconds):
+    assert (
+        load_config(environ={"REMINDER_COOLDOWN": raw}, dotenv=None).reminder_cooldown.total_seconds()
+        == seconds
+    )
 
 
 def test_every_invalid_value_is_reported_at_once():

@@ -7,22 +7,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from handlers import parse
 from handlers.alerts import (
     ACKNOWLEDGE_ACTION,
     SNOOZE_ACTION,
     SNOOZE_UNTIL_ACTION,
     SUGGESTED_BUY_ACTION,
     SUGGESTED_MOVE_ACTION,
-    AlertState,
-    build_acknowledged_reply,
     build_alert,
-    build_move_reply,
-    build_purchase_reply,
-    build_top_up_reply,
-    parse_suggested,
+    build_reply,
     snooze_until,
 )
-from store.errors import UnknownAccount
+from handlers.messages import Refused
+from store.alerts import AlertState, Reply
 from store.suggestions import Source, Suggestion
 from tests.blockkit import assert_valid_blocks, visible_text
 
@@ -124,22 +121,22 @@ def test_resolved_alert_has_no_buttons_and_keeps_what_happened():
     ("message", "expected"),
     [
         (
-            build_purchase_reply("U0ALEX001", 5000, "INV-2026-000123", 5040),
+            build_reply(Reply(11, "purchase", "U0ALEX001", 5000, 5040, "INV-2026-000123", None, None)),
             "<@U0ALEX001> bought 5,000 credits (INV-2026-000123). Balance 5,040.",
         ),
         (
-            build_move_reply("U0ALEX001", 1000, "Spare <&> Co", "EX0000009", 1040),
+            build_reply(Reply(12, "transfer_in", "U0ALEX001", 1000, 1040, None, "Spare <&> Co", "EX0000009")),
             "<@U0ALEX001> moved 1,000 credits in from *Spare &lt;&amp;&gt; Co* (`EX0000009`). Balance 1,040.",
         ),
         (
-            build_top_up_reply(
-                "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month.", 5040
+            build_reply(
+                Reply(13, "purchase", "auto-top-up:U0ALEX001", 5000, 5040, "INV-2026-000124", None, None)
             ),
-            "Auto top-up bought 5,000 credits, INV-2026-000124; 1 of 4 purchases this month. Balance 5,040.",
+            "Auto top-up (set up by <@U0ALEX001>) bought 5,000 credits (INV-2026-000124). Balance 5,040.",
         ),
         (
-            build_acknowledged_reply("U0ALICE01", NOW),
-            f"<@U0ALICE01> is handling this (since {AT_NOW}).",
+            build_reply(Reply(14, "purchase", "billing <script>", 10, 50, "INV-2026-000125", None, None)),
+            "billing &lt;script&gt; bought 10 credits (INV-2026-000125). Balance 50.",
         ),
     ],
 )
@@ -153,13 +150,13 @@ def test_thread_replies(message, expected):
     [("7:3330:9", (7, 3330, 9)), ("7:3330", (7, 3330, None))],
 )
 def test_suggested_button_values_parse(value, parsed):
-    assert parse_suggested(value) == parsed
+    assert parse.suggested_fix(value) == parsed
 
 
 @pytest.mark.parametrize("value", ["", "7", "7:0", "x:1", "7:1:2:3", "7:-1", "7:99999999999"])
-def test_crafted_suggested_values_name_no_account(value):
-    with pytest.raises(UnknownAccount):
-        parse_suggested(value)
+def test_crafted_suggested_values_are_refused_as_out_of_date(value):
+    with pytest.raises(Refused, match="That button is out of date"):
+        parse.suggested_fix(value)
 
 
 @pytest.mark.parametrize(

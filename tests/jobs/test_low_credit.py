@@ -14,11 +14,18 @@ from bot.app import make_client
 from bot.cli import main
 from bot.config import Config
 from bot.scheduler import LOW_CREDIT_JOB, start_scheduler
-from handlers.account_box import BUY_ACTION, MOVE_INTO_ACTION
+from handlers.alerts import (
+    ACKNOWLEDGE_ACTION,
+    SNOOZE_ACTION,
+    SNOOZE_UNTIL_ACTION,
+    SUGGESTED_BUY_ACTION,
+    SUGGESTED_MOVE_ACTION,
+)
+from handlers.move import AMOUNT_BLOCK, SOURCE_BLOCK
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store.models import Account, EntryKind, ReminderDelivery, Role
-from tests.blockkit import assert_valid_blocks, visible_text
+from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
 from tests.slack_requests import open_view
@@ -119,12 +126,19 @@ def test_usage_below_level_dms_exactly_the_configured_recipients(session_factory
     text = visible_text(message)
     assert "Acme Marketing" in text and "EX0000001" in text and "*400* credits" in text
     assert "reminder level of 500" in text
-    buttons = message["blocks"][-1]["elements"]
-    assert [(b["text"]["text"], b["action_id"]) for b in buttons] == [
-        ("Buy credits", BUY_ACTION),
-        ("Move credits", MOVE_INTO_ACTION),
+    # Other Co has 100 credits above its level of 0: the suggested source.
+    assert "move *100* credits in from *Other Co* (`EX0000002`)" in text
+    controls = message["blocks"][-1]["elements"]
+    assert [c["action_id"] for c in controls] == [
+        SUGGESTED_MOVE_ACTION,
+        SUGGESTED_BUY_ACTION,
+        ACKNOWLEDGE_ACTION,
+        SNOOZE_ACTION,
+        SNOOZE_UNTIL_ACTION,
     ]
-    assert {b["value"] for b in buttons} == {str(accounts_id(session_factory, "EX0000001"))}
+    account_id = accounts_id(session_factory, "EX0000001")
+    other_id = accounts_id(session_factory, "EX0000002")
+    assert [c.get("value") for c in controls[:2]] == [f"{account_id}:100:{other_id}", f"{account_id}:100"]
     assert [c.params["users"] for c in team.calls_to("conversations.open")] == [ALICE, BOB]
     assert deliveries(session_factory) == [("alice@example.com", 1), (BOB, 1)]
 
@@ -309,27 +323,44 @@ def test_cli_reminders_run_prints_what_it_sent(
     assert len(dms(team)) == 2
 
 
-def test_alert_buttons_open_buy_and_move_from_the_dm_with_permission_checks(
+def test_suggested_buttons_open_prefilled_buy_and_move_from_the_dm_with_permission_checks(
     slack, admin, session_factory, team, client
 ):
-
     account = watch(session_factory, credits=10)
+    spare = make_account(session_factory, "EX0000009", "Spare Co", credits=20_000)
     run_low_credit_pass(session_factory, client, NOW)
     call = team.calls_to("chat.postMessage")[0]
     message = {**call.reply["message"], "channel": call.reply["channel"]}
-    buttons = {b["action_id"]: b["value"] for b in message["blocks"][-1]["elements"]}
-    for action_id in (BUY_ACTION, MOVE_INTO_ACTION):
-        shown = len(team.view_history)
-        slack.block_action(action_id, value=buttons[action_id], message=message)
-        opened = open_view(team, shown)
-        assert str(account.id) in opened["private_metadata"]
-        if action_id == MOVE_INTO_ACTION:  # the move modal fixes the low account as the destination
-            assert opened["callback_id"] == "move_credits"
-            assert json.loads(opened["private_metadata"]) == {"destination": account.id}
+    buttons = {b["action_id"]: b["value"] for b in message["blocks"][-1]["elements"] if "value" in b}
+    # 490 restores the level of 500; there is no usage to forecast a week of.
+    assert buttons[SUGGESTED_MOVE_ACTION] == f"{account.id}:490:{spare.id}"
+
+    shown = len(team.view_history)
+    slack.block_action(SUGGESTED_BUY_ACTION, value=buttons[SUGGESTED_BUY_ACTION], message=message)
+    bought = open_view(team, shown)
+    assert bought["callback_id"] == "buy_credits" and bought["private_metadata"] == str(account.id)
+    assert_valid_view(team.calls_to("views.open")[-1].params["view"])
+    amount = next(b["element"] for b in bought["blocks"] if b.get("block_id") == "credits")
+    assert amount["initial_value"] == "490"
+
+    shown = len(team.view_history)
+    slack.block_action(SUGGESTED_MOVE_ACTION, value=buttons[SUGGESTED_MOVE_ACTION], message=message)
+    moving = open_view(team, shown)
+    assert moving["callback_id"] == "move_credits"
+    assert json.loads(moving["private_metadata"]) == {"destination": account.id}
+    assert_valid_view(team.calls_to("views.open")[-1].params["view"])
+    elements = {b["block_id"]: b["element"] for b in moving["blocks"] if b["type"] == "input"}
+    assert elements[SOURCE_BLOCK]["initial_option"] == {
+        "text": {"type": "plain_text", "text": "Spare Co (EX0000009)"},
+        "value": str(spare.id),
+    }
+    assert elements[AMOUNT_BLOCK]["initial_value"] == "490"
 
     grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
     shown = len(team.view_history)
-    slack.block_action(BUY_ACTION, value=buttons[BUY_ACTION], message=message, user_id="U0VIEWER1")
+    slack.block_action(
+        SUGGESTED_BUY_ACTION, value=buttons[SUGGESTED_BUY_ACTION], message=message, user_id="U0VIEWER1"
+    )
     refusal = open_view(team, shown)  # the buy handler explains the refusal in a notice
     assert refusal["callback_id"] != "buy_credits" and refusal.get("submit") is None
     assert "billing role" in visible_text(refusal)

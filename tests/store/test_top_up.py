@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from store import accounts, audit, db, invoices, ledger, reminders, top_up
+from store.errors import StoreError
 from store.models import EntryKind, Invoice, LedgerEntry
 from tests.conftest import balance_of, make_account
 
@@ -161,3 +162,22 @@ def test_three_replicas_buy_once_for_one_crossing(database_url, session_factory)
     )
     assert len(auto_invoices(session_factory)) == 1
     assert balance_of(session_factory, "EX0000001") == 5040
+
+
+@pytest.mark.parametrize(
+    ("credits", "limit", "unit", "message"),
+    [
+        ("five", "4", "purchases", "Enter a whole number of credits"),
+        ("5000", "4", "weeks", "Count the monthly limit in credits or purchases."),
+        (
+            "5000",
+            "4000",
+            "credits",
+            "A monthly limit of 4,000 credits would stop even one purchase of 5,000.",
+        ),
+        ("2000000", "4", "purchases", "Enter a whole number of credits from 1 to 1,000,000."),
+    ],
+)
+def test_bad_rules_are_refused_with_a_reason(credits, limit, unit, message):
+    with pytest.raises(StoreError, match=message):
+        top_up.parse_rule(credits, limit, unit, max_credits=1_000_000)

@@ -1,0 +1,157 @@
+"""Bench: the reminder pass with live alerts, at SIZE accounts with 1% low and a further 1% resolving.
+
+    python -m bench.alerts --size 1000000 [--postgres postgresql+psycopg://postgres@127.0.0.1/postgres]
+
+The low accounts' alerts are seeded as already sent, so the timings are the pass itself: a steady
+pass (nothing changed), then a pass after a purchase into each of a further 1% of accounts, which
+posts one thread reply and one chat.update per resolving alert. Time spent in Slack API calls (a
+local fake in another process) is subtracted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine, text
+
+from bench.fake_process import FakeSlackProcess
+from jobs.low_credit import run_low_credit_pass
+from store import db
+from tests.databases import migrated, scratch_postgresql
+
+LOW_EVERY = 100  # 1% of accounts are low (ids divisible by 100)...
+RESOLVING_EVERY = 100  # ...and a further 1% (ids that are 50 more) are low, then bought back up
+TOKEN = "xoxb-bench"
+
+
+class TimedClient(WebClient):
+    """A WebClient that adds up the time spent in Web API calls."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spent = [0.0]  # shared with the copies the pass makes of this client
+
+    @property
+    def api_seconds(self) -> float:
+        return self.spent[0]
+
+    def api_call(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().api_call(*args, **kwargs)
+        finally:
+            self.spent[0] += time.perf_counter() - started
+
+
+def _numbers(engine: Engine, size: int) -> str:
+    """A row source of n = 1..size in this dialect."""
+    if engine.dialect.name == "postgresql":
+        return f"generate_series(1, {size}) AS g(n)"
+    return (
+        f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {size}) SELECT n FROM s)"
+    )
+
+
+def seed(engine: Engine, size: int) -> None:
+    """`size` accounts, half with a reminder at 500; 2% below it, each with one alert already sent."""
+    now = datetime.now(UTC).isoformat(sep=" ")
+    low = f"(n % {LOW_EVERY} = 0 OR n % {RESOLVING_EVERY} = 50)"
+    statements = [
+        f"INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
+        f"reminder_level, recipient_count) SELECT n, 'EX' || n, 'Account ' || n, true, "
+        f"CASE WHEN {low} THEN 100 ELSE 1000 END, '{now}', n % 2 = 0 OR {low}, 500, "
+        f"CASE WHEN {low} THEN 1 ELSE 0 END FROM {_numbers(engine, size)}",
+        f"INSERT INTO reminder_recipients (account_id, address, slack_user_id) "
+        f"SELECT n, 'U0BENCH01', 'U0BENCH01' FROM {_numbers(engine, size)} WHERE {low}",
+        f"INSERT INTO reminder_episodes (account_id, number, low) "
+        f"SELECT n, 1, true FROM {_numbers(engine, size)} WHERE {low}",
+        f"INSERT INTO alerts (account_id, episode, revision, seen_entry_id, resolved) "
+        f"SELECT n, 1, 1, 0, false FROM {_numbers(engine, size)} WHERE {low}",
+        f"INSERT INTO reminder_deliveries (account_id, episode, address, slack_user_id, sent_at) "
+        f"SELECT n, 1, 'U0BENCH01', 'U0BENCH01', '{now}' FROM {_numbers(engine, size)} WHERE {low}",
+        f"INSERT INTO alert_messages (account_id, episode, address, number, channel, ts, shown_revision, "
+        f"replied_entry_id, stale) SELECT n, 1, 'U0BENCH01', 1, 'DU0BENCH01', n || '.000100', 1, 0, false "
+        f"FROM {_numbers(engine, size)} WHERE {low}",
+    ]
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+
+
+def buy_back_up(engine: Engine) -> int:
+    """A purchase of 1,000 credits into each resolving account, as the ledger records it."""
+    resolving = f"id % {RESOLVING_EVERY} = 50"
+    now = datetime.now(UTC).isoformat(sep=" ")
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE accounts SET balance = balance + 1000 WHERE {resolving}"))
+        return connection.execute(
+            text(
+                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
+                f"SELECT id, 'purchase', 1000, balance, 'U0BENCH02', '{now}' FROM accounts WHERE {resolving}"
+            )
+        ).rowcount
+
+
+def timed_pass(session_factory: db.SessionFactory, api_url: str) -> tuple[float, float, Any]:
+    """(seconds, seconds outside Slack API calls, report) for one pass."""
+    client = TimedClient(token=TOKEN, base_url=api_url)
+    started = time.perf_counter()
+    report = run_low_credit_pass(session_factory, client, datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    return elapsed, elapsed - client.api_seconds, report
+
+
+@contextmanager
+def database(postgres: str | None, size: int) -> Iterator[str]:
+    if postgres:
+        with scratch_postgresql(postgres, f"admin_bot_bench_alerts_{size}") as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as workdir:
+        yield migrated(f"sqlite:///{Path(workdir) / 'bench.db'}")
+
+
+def run(size: int, postgres: str | None) -> str:
+    with database(postgres, size) as url, FakeSlackProcess() as fake:
+        engine = db.make_engine(url)
+        seed(engine, size)
+        session_factory = db.make_session_factory(engine)
+        steady, steady_own, _ = timed_pass(session_factory, fake.api_url)
+        resolving = buy_back_up(engine)
+        total, own, report = timed_pass(session_factory, fake.api_url)
+        engine.dispose()
+    backend = "PostgreSQL" if postgres else "SQLite"
+    per_account = own / max(resolving, 1) * 1e6
+    return (
+        f"| {backend} | {size:,} | {size // LOW_EVERY:,} | {steady_own:.3f} | {resolving:,} "
+        f"| {len(report.updates.updated):,} | {own:.3f} | {per_account:,.0f} µs | {total:.3f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL; without it, SQLite")
+    args = parser.parse_args(argv)
+    print(
+        "| DB | accounts | low | steady pass s | resolving | alerts edited | pass s without API calls "
+        "| per resolving account | with API calls s |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(run(args.size, args.postgres))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The buttons on a low-credit alert: the suggested Move and Buy, I'm on it, and Snooze."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import App, Args
+from sqlalchemy.orm import Session
+
+from handlers import messages, parse
+from handlers.alerts import (
+    ACKNOWLEDGE_ACTION,
+    SNOOZE_ACTION,
+    SNOOZE_UNTIL_ACTION,
+    SUGGESTED_BUY_ACTION,
+    SUGGESTED_MOVE_ACTION,
+    snooze_until,
+)
+from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
+from handlers.interaction import Interaction, acknowledge, open_account_form, say_privately, show
+from handlers.messages import Refused
+from handlers.move import AMOUNT_ACTION, DOING, INTO, SOURCE_ACTION, TITLE, account_label, build_move_modal
+from jobs import alerts as live
+from store import alerts
+from store.models import Account, Role
+
+
+def _message(it: Interaction) -> alerts.AlertMessage | None:
+    """The alert copy the click came from, by where Slack says it is."""
+    container = it.body.get("container") or {}
+    with it.services.reads.begin() as session:
+        return alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
+
+
+def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
+    # Whatever fails here stays behind, and the next pass finishes it.
+    only = [(message.account_id, message.episode)]
+    live.update_copies(
+        it.services.session_factory, it.client, datetime.now(UTC), f"click:{it.user_id}", only=only
+    )
+
+
+def take_on_alert(args: Args) -> None:
+    """I'm on it: the first to click is shown, with the time, on every recipient's copy."""
+    it = Interaction(args)
+    message = _message(it)
+    if message is None:
+        say_privately(it, messages.ALERT_UNTRACKED)
+        return
+    with it.services.session_factory.begin() as session:
+        alert = alerts.acknowledge(
+            session, message.account_id, message.episode, it.user_id, datetime.now(UTC)
+        )
+    if alert is None or alert.resolved:
+        say_privately(it, messages.ALERT_RESOLVED)
+    elif alert.handler != it.user_id:
+        say_privately(it, messages.ALERT_HANDLED_BY.format(user=alert.handler))
+    _refresh(it, message)
+
+
+def snooze_alert(args: Args) -> None:
+    """Snooze this copy: no reminder until then, and one new reminder if the account is still low."""
+    it = Interaction(args)
+    until = snooze_until(parse.snooze_choice(args.action or {}), datetime.now(UTC))
+    if until is None:
+        say_privately(it, messages.SNOOZE_NOT_AFTER_TODAY)
+        return
+    message = _message(it)
+    if message is None:
+        say_privately(it, messages.ALERT_UNTRACKED)
+        return
+    with it.services.session_factory.begin() as session:
+        alerts.snooze(session, message.id, until)
+    _refresh(it, message)
+
+
+def prefilled(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """The form with these inputs filled in, by action id: a text's value, or a menu's option."""
+    for block in view.get("blocks", []):
+        element = block.get("element") or {}
+        if element.get("action_id") in values:
+            value = values[element["action_id"]]
+            element["initial_option" if isinstance(value, dict) else "initial_value"] = value
+    return view
+
+
+def _suggested(it: Interaction) -> tuple[int, int, int | None] | None:
+    try:
+        return parse.suggested_fix(((it.body.get("actions") or [{}])[0]).get("value"))
+    except Refused as stale:
+        show(say_privately, it, str(stale), None)
+        return None
+
+
+def open_suggested_buy(args: Args) -> None:
+    """The Buy form, prefilled with the suggested number of credits; all the usual checks apply."""
+    it = Interaction(args)
+    suggested = _suggested(it)
+    if suggested is None:
+        return
+    account_id, credits, _ = suggested
+    services = it.services
+    maximum = services.limits.max_purchase_credits
+
+    def build(session: Session, account: Account, role: Role) -> dict[str, Any]:
+        form = build_buy_modal(account, services.pricing, maximum)
+        return prefilled(form, {CREDITS_INPUT: str(min(credits, maximum))})
+
+    open_account_form(it, Role.BILLING, BUYING, "Cannot buy credits", lambda: account_id, build)
+
+
+def open_suggested_move(args: Args) -> None:
+    """The Move form into the low account, prefilled with the suggested source and credits."""
+    it = Interaction(args)
+    suggested = _suggested(it)
+    if suggested is None:
+        return
+    account_id, credits, source_id = suggested
+
+    def build(session: Session, destination: Account, role: Role) -> dict[str, Any]:
+        values: dict[str, Any] = {AMOUNT_ACTION: str(credits)}
+        source = session.get(Account, source_id) if source_id else None
+        if source is not None and source.active:
+            values[SOURCE_ACTION] = {
+                "text": {"type": "plain_text", "text": account_label(source)},
+                "value": str(source.id),
+            }
+        return prefilled(build_move_modal(destination, INTO), values)
+
+    open_account_form(it, Role.ADMIN, DOING, TITLE, lambda: account_id, build)
+
+
+def register(app: App) -> None:
+    app.action(SUGGESTED_BUY_ACTION)(ack=acknowledge, lazy=[open_suggested_buy])
+    app.action(SUGGESTED_MOVE_ACTION)(ack=acknowledge, lazy=[open_suggested_move])
+    app.action(ACKNOWLEDGE_ACTION)(ack=acknowledge, lazy=[take_on_alert])
+    for action_id in (SNOOZE_ACTION, SNOOZE_UNTIL_ACTION):
+        app.action(action_id)(ack=acknowledge, lazy=[snooze_alert])

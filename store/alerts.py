@@ -1,0 +1,568 @@
+"""Live alerts: one per low-credit episode, shown as messages that a pass keeps up to date.
+
+An alert's `revision` goes up whenever what it shows changes (news of credits coming in, someone
+handling it, resolving). Each message remembers the revision and thread replies it shows; one
+behind is `stale`, and a pass claims stale messages with a lease and brings them up to date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    CursorResult,
+    ScalarSelect,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from store import forecast, suggestions, top_up
+from store.models import (
+    Account,
+    Alert,
+    AlertMessage,
+    EntryKind,
+    Invoice,
+    LedgerEntry,
+    ReminderEpisode,
+)
+from store.reminders import _upsert
+from store.suggestions import Suggestion
+
+STALE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """Everything one recipient's copy of an alert shows."""
+
+    account_id: int
+    episode: int
+    reference: str
+    name: str
+    balance: int
+    level: int
+    resolved: bool = False
+    forecast: str | None = None  # store.forecast.Forecast.text()
+    suggestion: Suggestion | None = None
+    handler: str | None = None  # the Slack user who said "I'm on it"
+    handled_at: datetime | None = None
+    top_up: str | None = None  # store.top_up.Outcome.text()
+    snoozed_until: datetime | None = None  # this recipient's snooze
+    first_alert_link: str | None = None  # set on the reminder that follows a snooze
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One posted message of an alert, as a pass claimed it."""
+
+    id: int
+    account_id: int
+    episode: int
+    address: str
+    channel: str
+    ts: str
+    shown_revision: int
+    replied_entry_id: int
+    pending_post: str | None
+    snoozed_until: datetime | None
+    first_link: str | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Credits that came into the account while its alert was open: one thread reply."""
+
+    entry_id: int
+    kind: str
+    actor: str
+    credits: int
+    balance_after: int
+    invoice_number: str | None
+    source_name: str | None
+    source_reference: str | None
+
+    @property
+    def key(self) -> str:
+        """Marks the reply's Slack message, so a lost answer is found instead of posted again."""
+        return f"reply:{self.entry_id}"
+
+
+def _open() -> ColumnElement[bool]:
+    # Written to match the WHERE clause of ix_alerts_open.
+    return ~literal_column("alerts.resolved", Boolean)
+
+
+def _credits_in() -> Any:
+    # Written to match the WHERE clause of ix_ledger_entries_credits_in.
+    return text("ledger_entries.kind IN ('purchase', 'transfer_in')")
+
+
+def _newest_credit_in(account_id: Any) -> ScalarSelect[Any]:
+    return (
+        select(func.coalesce(func.max(LedgerEntry.id), 0))
+        .where(LedgerEntry.account_id == account_id, _credits_in())
+        .scalar_subquery()
+    )
+
+
+def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
+    return [(account_id, episode) for account_id, episode in session.execute(statement)]
+
+
+def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
+    for start in range(0, len(alerts), STALE_BATCH):
+        session.execute(
+            update(AlertMessage)
+            .where(
+                tuple_(AlertMessage.account_id, AlertMessage.episode).in_(alerts[start : start + STALE_BATCH])
+            )
+            .values(stale=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Open an alert for each new (or reopened) episode; take in news; resolve recovered ones.
+
+    Returns (opened, resolved) as (account id, episode). Each statement is driven by an index of
+    low episodes or open alerts, so the cost grows with the number of low accounts, not the total.
+    """
+    low = literal_column("reminder_episodes.low", Boolean)  # ix_reminder_episodes_low
+    current = exists().where(
+        Alert.account_id == ReminderEpisode.account_id, Alert.episode == ReminderEpisode.number, _open()
+    )
+    fresh = select(
+        ReminderEpisode.account_id,
+        ReminderEpisode.number,
+        literal(1),
+        _newest_credit_in(ReminderEpisode.account_id),
+        false(),
+    ).where(low, ~current)
+    insert = _upsert(session)(Alert).from_select(
+        ["account_id", "episode", "revision", "seen_entry_id", "resolved"], fresh
+    )
+    # An episode reopened within the cooldown finds its resolved alert and opens it again.
+    opened = _returned(
+        session,
+        insert.on_conflict_do_update(
+            index_elements=[Alert.account_id, Alert.episode],
+            set_={"resolved": False, "revision": Alert.revision + 1},
+        ).returning(Alert.account_id, Alert.episode),
+    )
+    newest = _newest_credit_in(Alert.account_id)
+    news = _returned(
+        session,
+        update(Alert)
+        .where(_open(), newest > Alert.seen_entry_id)
+        .values(seen_entry_id=newest, revision=Alert.revision + 1)
+        .returning(Alert.account_id, Alert.episode)
+        .execution_options(synchronize_session=False),
+    )
+    still_low = exists().where(
+        ReminderEpisode.account_id == Alert.account_id, ReminderEpisode.number == Alert.episode, low
+    )
+    resolved = _returned(
+        session,
+        update(Alert)
+        .where(_open(), ~still_low)
+        .values(resolved=True, revision=Alert.revision + 1)
+        .returning(Alert.account_id, Alert.episode)
+        .execution_options(synchronize_session=False),
+    )
+    _mark_stale(session, sorted(set(opened + news + resolved)))
+    return opened, resolved
+
+
+def acknowledge(session: Session, account_id: int, episode: int, user: str, now: datetime) -> Alert | None:
+    """Record who is handling an open alert; the first to say so keeps it. None if there is no alert."""
+    changed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Alert)
+            .where(
+                Alert.account_id == account_id,
+                Alert.episode == episode,
+                Alert.handler.is_(None),
+                ~Alert.resolved,
+            )
+            .values(handler=user, handled_at=now, revision=Alert.revision + 1)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if changed:
+        _mark_stale(session, [(account_id, episode)])
+    return session.get(Alert, (account_id, episode), populate_existing=True)
+
+
+def snooze(session: Session, message_id: int, until: datetime) -> None:
+    """Snooze one recipient's copy until `until`; it shows so."""
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id)
+        .values(snoozed_until=until, stale=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def message_at(session: Session, channel: str, ts: str) -> AlertMessage | None:
+    """The alert message posted at (channel, ts), e.g. the one a button was clicked in."""
+    return session.scalar(select(AlertMessage).where(AlertMessage.channel == channel, AlertMessage.ts == ts))
+
+
+def _posting_key(account_id: int, episode: int, number: int) -> str:
+    return f"alert:{account_id}:{episode}:{number}"
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A copy about to be posted: its row, where it already is, and whether a post may be in flight."""
+
+    message_id: int
+    key: str
+    ts: str | None  # set when an earlier attempt's post was recorded
+    maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
+
+
+def _ensure_alert(session: Session, account_id: int, episode: int) -> None:
+    # A replica may post an episode's first copy before the pass that marked it has opened its alert.
+    session.execute(
+        _upsert(session)(Alert)
+        .values(
+            account_id=account_id,
+            episode=episode,
+            revision=1,
+            seen_entry_id=_newest_credit_in(literal(account_id)),
+            resolved=False,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def begin_posting(
+    session: Session, account_id: int, episode: int, address: str, channel: str, number: int = 1
+) -> Posting:
+    """Write (or find) the row for one copy before it is posted, marked as a post in flight."""
+    key = _posting_key(account_id, episode, number)
+    _ensure_alert(session, account_id, episode)
+    row = _find_copy(session, account_id, episode, address, number)
+    if row is not None:
+        return Posting(row.id, key, row.ts, row.pending_post == key)
+    row = AlertMessage(
+        account_id=account_id,
+        episode=episode,
+        address=address,
+        number=number,
+        channel=channel,
+        shown_revision=0,
+        replied_entry_id=0,
+        stale=False,
+        pending_post=key,
+    )
+    session.add(row)
+    session.flush()
+    return Posting(row.id, key, None, False)
+
+
+def posted(session: Session, message_id: int, ts: str, state: AlertState) -> None:
+    """A copy reached Slack at `ts`, showing `state`; owed any news since."""
+    seen = session.scalar(select(Alert.seen_entry_id).where(*_alert_of(state))) or 0
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id)
+        .values(
+            ts=ts,
+            pending_post=None,
+            shown_revision=state.revision,
+            replied_entry_id=seen,
+            first_link=state.first_alert_link,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    _settle(session, message_id)
+
+
+def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
+    return (Alert.account_id == state.account_id, Alert.episode == state.episode)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """The reminder owed to a recipient whose snooze ended while the account is still low."""
+
+    posting: Posting
+    account_id: int
+    episode: int
+    address: str
+    channel: str
+    first_ts: str  # the first copy, which the reminder links to
+
+
+def claim_follow_ups(
+    session: Session, holder: str, now: datetime, clock: datetime, lease: timedelta
+) -> list[FollowUp]:
+    """End snoozes that are over on open alerts, and claim the reminder each owes, once across replicas.
+
+    Clearing the snooze and writing the reminder's row happen in one transaction, so only one pass
+    gets each; a reminder whose pass died is claimed again once its lease runs out.
+    """
+    ended = session.execute(
+        update(AlertMessage)
+        .where(
+            AlertMessage.snoozed_until <= now,
+            exists().where(*_alert_of_message(), _open()),
+        )
+        .values(snoozed_until=None, stale=True)
+        .returning(AlertMessage.account_id, AlertMessage.episode, AlertMessage.address, AlertMessage.number)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for account_id, episode, address, number in ended:
+        row = _copy_row(session, account_id, episode, address, number)
+        begin_posting(session, account_id, episode, address, row.channel, number + 1)
+    # Every reminder not yet posted whose lease is free: those just written, and any a dead pass left.
+    free = or_(AlertMessage.lease_until.is_(None), AlertMessage.lease_until <= clock)
+    owed = list(
+        session.scalars(
+            select(AlertMessage)
+            .where(AlertMessage.number > 1, AlertMessage.ts.is_(None), free)
+            .with_for_update()
+        )
+    )
+    follow_ups = []
+    for row in owed:
+        # A reminder claimed before belongs to a pass that died: it may have posted it.
+        key = _posting_key(row.account_id, row.episode, row.number)
+        posting = Posting(row.id, key, None, row.claimed_by is not None and row.pending_post == key)
+        row.claimed_by, row.lease_until = holder, clock + lease
+        first = _copy_row(session, row.account_id, row.episode, row.address, 1)
+        follow_ups.append(
+            FollowUp(posting, row.account_id, row.episode, row.address, row.channel, first.ts or "")
+        )
+    session.flush()
+    return follow_ups
+
+
+def _alert_of_message() -> tuple[ColumnElement[bool], ...]:
+    return (Alert.account_id == AlertMessage.account_id, Alert.episode == AlertMessage.episode)
+
+
+def _find_copy(
+    session: Session, account_id: int, episode: int, address: str, number: int
+) -> AlertMessage | None:
+    return session.scalar(
+        select(AlertMessage).where(
+            AlertMessage.account_id == account_id,
+            AlertMessage.episode == episode,
+            AlertMessage.address == address,
+            AlertMessage.number == number,
+        )
+    )
+
+
+def _copy_row(session: Session, account_id: int, episode: int, address: str, number: int) -> AlertMessage:
+    row = _find_copy(session, account_id, episode, address, number)
+    assert row is not None
+    return row
+
+
+def claim_stale(
+    session: Session,
+    holder: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    *,
+    skip: Sequence[int] = (),
+    only: Iterable[tuple[int, int]] | None = None,
+) -> list[Copy]:
+    """Claim up to `limit` stale, posted copies that no live lease holds; PostgreSQL skips locked ones.
+
+    `skip` leaves out copies that already failed this pass; `only` limits it to these alerts.
+    """
+    free = or_(AlertMessage.lease_until.is_(None), AlertMessage.lease_until <= now)
+    ids = (
+        select(AlertMessage.id)
+        .where(literal_column("alert_messages.stale", Boolean), AlertMessage.ts.is_not(None), free)
+        .order_by(AlertMessage.id)
+        .limit(limit)
+    )
+    if skip:
+        ids = ids.where(AlertMessage.id.not_in(skip))
+    if only is not None:
+        ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
+    if session.get_bind().dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    chosen = list(session.scalars(ids))
+    if not chosen:
+        return []
+    rows = session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id.in_(chosen), free)
+        .values(claimed_by=holder, lease_until=now + lease)
+        .returning(
+            AlertMessage.id,
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.channel,
+            AlertMessage.ts,
+            AlertMessage.shown_revision,
+            AlertMessage.replied_entry_id,
+            AlertMessage.pending_post,
+            AlertMessage.snoozed_until,
+            AlertMessage.first_link,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return sorted((Copy(**row._asdict()) for row in rows), key=lambda copy: copy.id)
+
+
+def replies_owed(session: Session, copy: Copy) -> list[Reply]:
+    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
+    other_leg = aliased(LedgerEntry)
+    source = aliased(Account)
+    seen = select(Alert.seen_entry_id).where(
+        Alert.account_id == copy.account_id, Alert.episode == copy.episode
+    )
+    rows = session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.kind,
+            LedgerEntry.actor,
+            LedgerEntry.credits,
+            LedgerEntry.balance_after,
+            Invoice.number,
+            source.name,
+            source.reference,
+        )
+        .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
+        .outerjoin(
+            other_leg,
+            and_(
+                LedgerEntry.kind == EntryKind.TRANSFER_IN.value,
+                other_leg.transfer_id == LedgerEntry.transfer_id,
+                other_leg.id != LedgerEntry.id,
+            ),
+        )
+        .outerjoin(source, source.id == other_leg.account_id)
+        .where(
+            LedgerEntry.account_id == copy.account_id,
+            _credits_in(),
+            LedgerEntry.id > copy.replied_entry_id,
+            LedgerEntry.id <= seen.scalar_subquery(),
+        )
+        .order_by(LedgerEntry.id)
+    )
+    return [Reply(*row) for row in rows]
+
+
+def set_pending(session: Session, message_id: int, key: str | None) -> None:
+    """Note a post about to be made (or that none is), before making it."""
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id)
+        .values(pending_post=key)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def replied(session: Session, message_id: int, entry_id: int) -> None:
+    """A thread reply for `entry_id` is in the copy's thread."""
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id, AlertMessage.replied_entry_id < entry_id)
+        .values(replied_entry_id=entry_id, pending_post=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def shown(session: Session, message_id: int, revision: int) -> None:
+    """The copy now shows `revision`; still stale only if its alert has moved on meanwhile."""
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id, AlertMessage.shown_revision < revision)
+        .values(shown_revision=revision)
+        .execution_options(synchronize_session=False)
+    )
+    _settle(session, message_id)
+
+
+def _settle(session: Session, message_id: int) -> None:
+    # Stale stays set when another change came in while this copy was being updated.
+    behind = exists().where(
+        Alert.account_id == AlertMessage.account_id,
+        Alert.episode == AlertMessage.episode,
+        or_(
+            Alert.revision > AlertMessage.shown_revision, Alert.seen_entry_id > AlertMessage.replied_entry_id
+        ),
+    )
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id == message_id)
+        .values(stale=behind, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
+    """Give back `holder`'s claims on copies it did not finish, for any pass to retry."""
+    if message_ids:
+        session.execute(
+            update(AlertMessage)
+            .where(AlertMessage.id.in_(message_ids), AlertMessage.claimed_by == holder)
+            .values(claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def state(
+    session: Session,
+    account_id: int,
+    episode: int,
+    now: datetime,
+    snoozed_until: datetime | None = None,
+    first_link: str | None = None,
+) -> AlertState:
+    """What a copy of this alert shows now: the account, the alert, its forecast, fix and top-up."""
+    snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
+    account = session.get(Account, account_id, populate_existing=True)
+    alert = session.get(Alert, (account_id, episode), populate_existing=True)
+    assert account is not None and alert is not None
+    outlook = forecast.for_account(session, account_id, now)
+    outcome = top_up.outcome_for(session, account_id, episode, now)
+    fix = None
+    if not alert.resolved:
+        fix = suggestions.suggest(session, account_id, account.balance, account.reminder_level, outlook)
+    return AlertState(
+        account_id=account_id,
+        episode=episode,
+        reference=account.reference,
+        name=account.name,
+        balance=account.balance,
+        level=account.reminder_level,
+        resolved=alert.resolved,
+        forecast=outlook.text(),
+        suggestion=fix,
+        handler=alert.handler,
+        handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
+        top_up=outcome.text() if outcome else None,
+        snoozed_until=snoozed if snoozed and snoozed > now else None,
+        first_alert_link=first_link,
+        revision=alert.revision,
+    )

@@ -1,0 +1,140 @@
+"""I'm on it and Snooze, clicked in an alert: every copy shows it, and a snooze ends in one reminder."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.app import make_client
+from handlers.alerts import ACKNOWLEDGE_ACTION, SNOOZE_ACTION, SNOOZE_UNTIL_ACTION
+from jobs.low_credit import run_low_credit_pass
+from store import accounts, ledger, reminders
+from tests.blockkit import assert_valid_blocks, visible_text
+from tests.conftest import make_account
+from tests.fake_slack import FakeSlack
+
+ALICE, BOB = "U0ALICE01", "U0BOB0001"
+
+
+@pytest.fixture
+def client(config):
+    return make_client(config)
+
+
+@pytest.fixture
+def alerted(session_factory, fake_slack, client) -> dict[str, dict]:
+    """Acme Marketing ran low and Alice and Bob each got an alert; each one's message by user."""
+    make_account(session_factory, credits=600)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        people = [reminders.Recipient(ALICE, ALICE), reminders.Recipient(BOB, BOB)]
+        reminders.configure(session, account, True, 500, people, "test")
+        ledger.record_usage(session, "EX0000001", 560, "test")
+    assert len(run_low_credit_pass(session_factory, client, datetime.now(UTC)).sent) == 2
+    return {user: current(fake_slack, user) for user in (ALICE, BOB)}
+
+
+def current(fake: FakeSlack, user: str) -> dict:
+    """The alert in the user's DM as it is now, with its channel (as a click carries it)."""
+    ((ts, message),) = [
+        (t, m) for (c, t), m in fake.messages.items() if c == "D" + user and not m.get("thread_ts")
+    ]
+    return {**message, "channel": "D" + user, "ts": ts}
+
+
+def wait_until(check, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the listener never got there"
+        time.sleep(0.02)
+
+
+def ephemeral_texts(fake: FakeSlack) -> list[str]:
+    return [c.params.get("text", "") for c in fake.responses()]
+
+
+def test_im_on_it_shows_who_and_when_on_every_copy(slack, fake_slack, alerted):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
+    fake_slack.wait_for("chat.update", 2)
+
+    for user in (ALICE, BOB):
+        message = current(fake_slack, user)
+        assert_valid_blocks(message["blocks"])
+        text = visible_text(message)
+        assert f"<@{ALICE}> is handling this since <!date^" in text
+        actions = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert ACKNOWLEDGE_ACTION not in actions and SNOOZE_ACTION in actions
+
+    # Bob clicks his (stale) copy too: Alice keeps it, and Bob is told so.
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[BOB], user_id=BOB)
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert ephemeral_texts(fake_slack) == [f"<@{ALICE}> is already handling this."]
+    assert f"<@{ALICE}> is handling this" in visible_text(current(fake_slack, BOB))
+
+
+def test_a_click_on_an_untracked_message_says_so(slack, fake_slack, alerted):
+    stranger = {**alerted[ALICE], "ts": "1.000001"}
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=stranger, user_id=ALICE)
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert "no longer tracked" in ephemeral_texts(fake_slack)[0]
+    assert fake_slack.calls_to("chat.update") == []
+
+
+@pytest.mark.parametrize("how", ["1 day", "a date"])
+def test_snooze_then_one_reminder_linking_the_first_if_still_low(
+    slack, fake_slack, alerted, session_factory, client, how
+):
+    if how == "1 day":
+        slack.block_action(
+            SNOOZE_ACTION,
+            message=alerted[ALICE],
+            user_id=ALICE,
+            action_type="static_select",
+            selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
+        )
+    else:
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+        slack.block_action(
+            SNOOZE_UNTIL_ACTION,
+            message=alerted[ALICE],
+            user_id=ALICE,
+            action_type="datepicker",
+            action_extra={"selected_date": tomorrow},
+        )
+    fake_slack.wait_for("chat.update", 1)
+    assert "Snoozed for you until <!date^" in visible_text(current(fake_slack, ALICE))
+    assert "Snoozed" not in visible_text(current(fake_slack, BOB))
+
+    # While the snooze lasts, passes send nothing new.
+    assert run_low_credit_pass(session_factory, client, datetime.now(UTC)).follow_ups.updated == []
+    later = datetime.now(UTC) + timedelta(days=2)
+    first = run_low_credit_pass(session_factory, client, later)
+    again = run_low_credit_pass(session_factory, client, later + timedelta(hours=1))
+
+    assert len(first.follow_ups.updated) == 1 and again.follow_ups.updated == []
+    alice_alerts = [
+        m for (c, _), m in fake_slack.messages.items() if c == "D" + ALICE and not m.get("thread_ts")
+    ]
+    assert len(alice_alerts) == 2
+    reminder = max(alice_alerts, key=lambda m: float(m["ts"]))
+    assert_valid_blocks(reminder["blocks"])
+    first_ts = alerted[ALICE]["ts"].replace(".", "")
+    link = f"https://{fake_slack.team_domain}.slack.com/archives/D{ALICE}/p{first_ts}"
+    assert f"Still low after your snooze. <{link}|See the first alert>." in visible_text(reminder)
+    bob_alerts = [m for (c, _), m in fake_slack.messages.items() if c == "D" + BOB and not m.get("thread_ts")]
+    assert len(bob_alerts) == 1
+
+
+def test_snoozing_until_today_is_refused(slack, fake_slack, alerted):
+    today = datetime.now(UTC).date().isoformat()
+    slack.block_action(
+        SNOOZE_UNTIL_ACTION,
+        message=alerted[ALICE],
+        user_id=ALICE,
+        action_type="datepicker",
+        action_extra={"selected_date": today},
+    )
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert ephemeral_texts(fake_slack) == ["Pick a day after today to snooze until."]

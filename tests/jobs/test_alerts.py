@@ -1,0 +1,200 @@
+"""Live alerts: every copy edited in place as credits come in, resolved once the balance is back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from bot.app import make_client
+from jobs import alerts as live
+from store import accounts, alerts, invoices, ledger, reminders
+from store.models import ReminderEpisode
+from tests.blockkit import assert_valid_blocks, visible_text
+from tests.conftest import make_account
+from tests.fake_slack import FakeSlack
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+PRICING = invoices.Pricing(Decimal("0.045"), Decimal("0.20"), "GBP")
+ALICE, BOB, ALEX = "U0ALICE01", "U0BOB0001", "U0ALEX001"
+COOLDOWN = timedelta(days=1)
+
+
+@pytest.fixture
+def client(config):
+    """The bot's Web API client, pointed at the fake Slack, as the pass posts with it."""
+    return live.without_blind_retries(make_client(config))
+
+
+def watch(session_factory, *, credits=600, level=500) -> int:
+    """Acme Marketing, reminding Alice and Bob below `level`."""
+    make_account(session_factory, credits=credits)
+    make_account(session_factory, "EX0000002", "Spare Co", credits=20_000)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        people = [reminders.Recipient(ALICE, ALICE), reminders.Recipient(BOB, BOB)]
+        reminders.configure(session, account, True, level, people, "test")
+        return account.id
+
+
+def use(session_factory, credits: int) -> None:
+    with session_factory.begin() as session:
+        ledger.record_usage(session, "EX0000001", credits, "test")
+
+
+def follow(session_factory, now=NOW, cooldown=COOLDOWN) -> None:
+    with session_factory.begin() as session:
+        reminders.mark_crossings(session, now, cooldown)
+        alerts.follow_episodes(session)
+
+
+def post_to_both(session_factory, client, account_id: int) -> None:
+    for user in (ALICE, BOB):
+        live.post_alert(session_factory, client, account_id, 1, user, "D" + user, NOW)
+
+
+def copies(fake: FakeSlack) -> dict[str, dict]:
+    """The current text of each alert message, by channel."""
+    return {
+        channel: message for (channel, _), message in fake.messages.items() if not message.get("thread_ts")
+    }
+
+
+def thread(fake: FakeSlack, channel: str) -> list[str]:
+    return [m["text"] for (c, _), m in sorted(fake.messages.items()) if c == channel and m.get("thread_ts")]
+
+
+def test_purchase_resolves_every_copy_in_place_with_a_thread_reply(session_factory, fake_slack, client):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_to_both(session_factory, client, account_id)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+    with session_factory.begin() as session:
+        bought = invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+        number = bought.invoice.number
+    follow(session_factory)
+    report = live.update_copies(session_factory, client, NOW, "test-holder")
+
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        assert message["text"] == "Resolved: Acme Marketing is back to 5,040 credits"
+        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+        assert thread(fake_slack, "D" + user) == [
+            f"<@{ALEX}> bought 5,000 credits ({number}). Balance 5,040."
+        ]
+    # Two new posts (the replies) and two edits; nothing is posted or edited again later.
+    assert len(fake_slack.calls_to("chat.postMessage")) == 4
+    assert len(fake_slack.calls_to("chat.update")) == 2
+    assert live.update_copies(session_factory, client, NOW, "test-holder").updated == []
+
+
+def test_move_in_that_does_not_restore_the_level_updates_the_open_alert(session_factory, fake_slack, client):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_to_both(session_factory, client, account_id)
+
+    with session_factory.begin() as session:
+        spare = accounts.by_reference(session, "EX0000002").id
+        ledger.transfer(session, spare, account_id, 100, ALEX, "view:V2")
+    follow(session_factory)
+    live.update_copies(session_factory, client, NOW, "test-holder")
+
+    message = copies(fake_slack)["D" + ALICE]
+    assert_valid_blocks(message["blocks"])
+    assert "has *140* credits" in visible_text(message)
+    assert [b for b in message["blocks"] if b["type"] == "actions"]
+    assert thread(fake_slack, "D" + ALICE) == [
+        f"<@{ALEX}> moved 100 credits in from *Spare Co* (`EX0000002`). Balance 140."
+    ]
+
+
+def test_an_edit_that_fails_twice_is_retried_by_later_passes(session_factory, fake_slack, client):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    live.post_alert(session_factory, client, account_id, 1, ALICE, "D" + ALICE, NOW)
+    with session_factory.begin() as session:
+        invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+    follow(session_factory)
+    # An error the client does not retry by itself: the pass is what retries it.
+    fake_slack.fail("chat.update", error="service_unavailable", times=2)
+
+    first = live.update_copies(session_factory, client, NOW, "replica-a")
+    second = live.update_copies(session_factory, client, NOW, "replica-b")
+    third = live.update_copies(session_factory, client, NOW, "replica-a")
+
+    assert [len(r.failed) for r in (first, second, third)] == [1, 1, 0]
+    assert len(third.updated) == 1
+    assert copies(fake_slack)["D" + ALICE]["text"].startswith("Resolved:")
+    # The thread reply went out once, on the first pass, however often the edit was retried.
+    assert len(thread(fake_slack, "D" + ALICE)) == 1
+    assert live.update_copies(session_factory, client, NOW, "replica-b").updated == []
+
+
+@pytest.mark.parametrize("where", ["alert", "reply"])
+def test_a_lost_answer_is_looked_for_instead_of_posted_twice(session_factory, fake_slack, client, where):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    if where == "alert":
+        fake_slack.drop("chat.postMessage", after_acting=True)
+        with pytest.raises(live.SLACK_ERRORS):
+            live.post_alert(session_factory, client, account_id, 1, ALICE, "D" + ALICE, NOW)
+        live.post_alert(session_factory, client, account_id, 1, ALICE, "D" + ALICE, NOW)
+    else:
+        live.post_alert(session_factory, client, account_id, 1, ALICE, "D" + ALICE, NOW)
+        with session_factory.begin() as session:
+            invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+        follow(session_factory)
+        fake_slack.drop("chat.postMessage", after_acting=True)
+        assert len(live.update_copies(session_factory, client, NOW, "replica-a").failed) == 1
+        assert live.update_copies(session_factory, client, NOW, "replica-b").updated
+
+    assert len(copies(fake_slack)) == 1
+    assert len(thread(fake_slack, "D" + ALICE)) == (1 if where == "reply" else 0)
+    looked = "conversations.history" if where == "alert" else "conversations.replies"
+    assert len(fake_slack.calls_to(looked)) == 1
+
+
+def episode_of(session_factory) -> tuple[int, bool]:
+    with session_factory.begin() as session:
+        episode = session.get(ReminderEpisode, accounts.by_reference(session, "EX0000001").id)
+        return episode.number, episode.low
+
+
+def test_a_dip_within_the_cooldown_reopens_the_alert_instead_of_alerting_again(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_to_both(session_factory, client, account_id)
+    for hour in range(1, 4):  # the balance flaps around its level every hour
+        with session_factory.begin() as session:
+            invoices.purchase(session, account_id, 500, PRICING, ALEX, f"view:V{hour}", NOW.date())
+        follow(session_factory, NOW + timedelta(hours=hour))
+        live.update_copies(session_factory, client, NOW, "holder")
+        assert copies(fake_slack)["D" + ALICE]["text"].startswith("Resolved:")
+        use(session_factory, 500)
+        follow(session_factory, NOW + timedelta(hours=hour, minutes=30))
+        live.update_copies(session_factory, client, NOW, "holder")
+        assert copies(fake_slack)["D" + ALICE]["text"].startswith("Low credit:")
+        assert episode_of(session_factory) == (1, True)
+
+    # Still just the two alerts, each with one reply per purchase; the edits kept them current.
+    assert len(copies(fake_slack)) == 2
+    assert len(thread(fake_slack, "D" + BOB)) == 3
+
+    # Once the cooldown has passed, a dip is a new episode and alerts afresh.
+    with session_factory.begin() as session:
+        invoices.purchase(session, account_id, 500, PRICING, ALEX, "view:V9", NOW.date())
+    follow(session_factory, NOW + timedelta(hours=5))
+    use(session_factory, 500)
+    follow(session_factory, NOW + timedelta(days=1, hours=6))
+    assert episode_of(session_factory) == (2, True)
