@@ -7,15 +7,28 @@ from decimal import Decimal
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.kwargs_injection.args import Args
 from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import BUY_ACTION
 from handlers.common import bold, escape, render
 from handlers.home import redraw_after_submit
-from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
+from handlers.interaction import (
+    Interaction,
+    account_form,
+    acknowledge,
+    build_confirmation_view,
+    checked,
+    field_error,
+    needs,
+    redraw,
+    update_view,
+)
 from handlers.services import Services
+from store import accounts as account_store
 from store import invoices, ledger
+from store.errors import StoreError
 from store.models import Account, Role
 
 BUY_VIEW = "buy_credits"
@@ -24,6 +37,7 @@ CREDITS_BLOCK = "credits"
 CREDITS_INPUT = "credits_input"
 BUYING = "buy credits"
 EXAMPLE_CREDITS = 1000
+PRICE_BLOCK = "price"
 
 
 def percent(rate: Decimal) -> str:
@@ -31,18 +45,33 @@ def percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 
-def build_buy_modal(account: Account, prices: invoices.Pricing, max_credits: int) -> dict[str, Any]:
-    """The purchase form: how many credits, with the price spelled out."""
-    example = invoices.quote(prices, min(EXAMPLE_CREDITS, max_credits))
-    price_text = render(
+def price_text(prices: invoices.Pricing, max_credits: int, typed: str = "") -> str:
+    """The price of what was typed, as the invoice will state it; an example until something is."""
+    problem = None
+    credits = min(EXAMPLE_CREDITS, max_credits)
+    if typed.strip():
+        try:
+            credits = ledger.parse_credits(typed, maximum=max_credits)
+        except StoreError as invalid:
+            problem = str(invalid)
+    quoted = invoices.quote(prices, credits)
+    return render(
         "purchase_prices.md.j2",
         unit_price=f"{prices.currency} {prices.unit_price:f}",
         vat_rate=percent(prices.vat_rate),
-        example=example,
-        net=invoices.format_money(example.net, example.currency),
-        vat=invoices.format_money(example.vat, example.currency),
-        total=invoices.format_money(example.total, example.currency),
+        typed=bool(typed.strip()) and problem is None,
+        problem=problem,
+        example=quoted,
+        net=invoices.format_money(quoted.net, quoted.currency),
+        vat=invoices.format_money(quoted.vat, quoted.currency),
+        total=invoices.format_money(quoted.total, quoted.currency),
     )
+
+
+def build_buy_modal(
+    account: Account, prices: invoices.Pricing, max_credits: int, typed: str = ""
+) -> dict[str, Any]:
+    """The purchase form: how many credits, with the price of what was typed spelled out."""
     return {
         "type": "modal",
         "callback_id": BUY_VIEW,
@@ -59,10 +88,15 @@ def build_buy_modal(account: Account, prices: invoices.Pricing, max_credits: int
                     f"{account.balance:,} credits.",
                 },
             },
-            {"type": "section", "text": {"type": "mrkdwn", "text": price_text}},
+            {
+                "type": "section",
+                "block_id": PRICE_BLOCK,
+                "text": {"type": "mrkdwn", "text": price_text(prices, max_credits, typed)},
+            },
             {
                 "type": "input",
                 "block_id": CREDITS_BLOCK,
+                "dispatch_action": True,  # each keystroke reprices the form (price_as_typed)
                 "label": {"type": "plain_text", "text": "Number of credits"},
                 "hint": {
                     "type": "plain_text",
@@ -73,6 +107,7 @@ def build_buy_modal(account: Account, prices: invoices.Pricing, max_credits: int
                     "action_id": CREDITS_INPUT,
                     "placeholder": {"type": "plain_text", "text": "e.g. 5000"},
                     "max_length": 20,
+                    "dispatch_action_config": {"trigger_actions_on": ["on_character_entered"]},
                 },
             },
             {
@@ -132,6 +167,24 @@ def submit_purchase(
     return {"response_action": "update", "view": build_bought_view(bought)}
 
 
+def price_as_typed(args: Args) -> None:
+    """The amount changed: the form is redrawn with the net, VAT and total for it."""
+    it = Interaction(args)
+    current = it.body.get("view") or {}
+    typed = str(((it.body.get("actions") or [{}])[0]).get("value") or "")
+
+    def load(session: Session, role: Role) -> dict[str, Any]:
+        account = account_store.active(session, parse.form_account_id(current.get("private_metadata")))
+        form = build_buy_modal(account, it.services.pricing, it.services.limits.max_purchase_credits, typed)
+        # The form keeps the account and where it was opened from.
+        return {**form, "private_metadata": current.get("private_metadata", "")}
+
+    view = checked(it, Role.BILLING, BUYING, redraw("Buy credits"), load)
+    if view is not None:
+        update_view(it.client, current.get("id", ""), view, current.get("hash"))
+
+
 def register(app: App) -> None:
     app.action(BUY_ACTION)(ack=acknowledge, lazy=[open_buy_modal])
+    app.action(CREDITS_INPUT)(ack=acknowledge, lazy=[price_as_typed])
     app.view(BUY_VIEW)(ack=submit_purchase, lazy=[redraw_after_submit])

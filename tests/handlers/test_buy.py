@@ -51,7 +51,7 @@ def invoices_and_purchases(session_factory) -> tuple[list[Invoice], int]:
 def test_buy_modal_shows_unit_price_vat_and_an_example_total(slack, fake_slack, admin, session_factory):
     account = make_account(session_factory, "EX0000001", "Acme Marketing", credits=300)
     view = click_buy(slack, fake_slack, account.id)
-    assert view["callback_id"] == BUY_VIEW and view["private_metadata"] == str(account.id)
+    assert view["callback_id"] == BUY_VIEW
     text = visible_text(view)
     assert "GBP 0.045 per credit" in text and "VAT at 20%" in text
     # 1,000 x 0.045 = 45.00 net, 9.00 VAT, 54.00 total.
@@ -198,3 +198,44 @@ def test_prices_and_maximum_come_from_settings(slack, fake_slack, admin, session
     assert "net EUR 50.00, VAT (17.5%) EUR 8.75, total *EUR 58.75*" in visible_text(bought["view"])
     [invoice], _ = invoices_and_purchases(session_factory)
     assert (invoice.currency, invoice.total) == ("EUR", Decimal("58.75"))
+
+
+def test_the_form_prices_what_is_typed_and_the_invoice_pdf_agrees_to_the_penny(
+    slack, fake_slack, admin, session_factory
+):
+    import io
+
+    import pypdf
+    from sqlalchemy.orm import joinedload
+
+    from handlers.invoice_pdf import render_invoice_pdf
+    from store.invoices import Supplier
+
+    account = make_account(session_factory, "EX0000001", "Acme Marketing", credits=300)
+    form = click_buy(slack, fake_slack, account.id)
+    slack.block_action(
+        CREDITS_INPUT, action_type="plain_text_input", value="3,333", block_id=CREDITS_BLOCK, view=form
+    )
+    [update] = fake_slack.wait_for("views.update")
+    assert update.params["view_id"] == form["id"]
+    assert_valid_view(update.params["view"])
+    # 3,333 x 0.045 = 149.985 -> 149.99 net; VAT 29.998 -> 30.00; total 179.99.
+    assert "*3,333 credits* cost GBP 149.99 + GBP 30.00 VAT = *GBP 179.99*" in visible_text(
+        update.params["view"]
+    )
+    assert update.params["view"]["private_metadata"] == form["private_metadata"]
+
+    slack.block_action(
+        CREDITS_INPUT, action_type="plain_text_input", value="12x", block_id=CREDITS_BLOCK, view=form
+    )
+    assert "Enter a whole number of credits" in visible_text(
+        fake_slack.wait_for("views.update", 2)[-1].params["view"]
+    )
+
+    reply = submit_credits(slack, open_view(fake_slack), "3333")
+    assert "total *GBP 179.99*" in visible_text(reply["view"])
+    with session_factory.begin() as session:
+        invoice = session.scalars(select(Invoice).options(joinedload(Invoice.account))).one()
+        pdf = render_invoice_pdf(invoice, Supplier("Esendex", ("1 Street",), "GB123"))
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    assert "Total: GBP 179.99" in text
