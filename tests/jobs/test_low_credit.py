@@ -266,6 +266,10 @@ def test_concurrent_passes_on_postgresql_share_the_work_and_send_each_dm_once(
     for number in range(1, 7):
         watch(session_factory, f"EX000000{number}", f"Account {number}", credits=10)
     team.delay("conversations.open", 0.2, times=None)  # keep each pass busy so they overlap
+    # One replica marks crossings and the other skips marking; until that commits the other sees
+    # nothing due (the next pass picks it up). Mark first, so the test is about sharing the sends.
+    with session_factory.begin() as session:
+        reminders.mark_crossings(session, NOW)
     # Two replicas: each has its own engine and client, like two `serve` processes.
     replicas = [db.make_engine(database_url) for _ in range(2)]
     barrier = threading.Barrier(2)
