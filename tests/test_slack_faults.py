@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import make_client
+from bot.retries import IDEMPOTENT_METHODS
 from handlers.messages import COPY_OUTCOME_UNKNOWN
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, invoices, reminders
@@ -143,7 +144,7 @@ class Kind:
     done: str  # what the user sees when it worked
     told: str  # what the user sees when it did not; {reason} is Slack's error
     recorded: Callable[[Outcome, bool], bool] = lambda outcome, worked: True
-    worked: Callable[[Outcome], bool] = lambda outcome: outcome.acted == 1
+    worked: Callable[[Outcome], bool] = lambda outcome: outcome.acted >= 1
 
 
 KINDS = {
@@ -235,7 +236,9 @@ def test_outbound_call_fault(slack, fake_slack, admin, session_factory, config, 
     kind = KINDS[method]
     FAULTS[fault](fake_slack, method)
     outcome = kind.scenario(slack, fake_slack, session_factory, config)
-    assert outcome.acted <= 1, f"{method} {fault}: Slack acted {outcome.acted} times\n{outcome.seen}"
+    # A call that replaces a whole view may be repeated: the user still sees one view, drawn once more.
+    most = 2 if method in IDEMPOTENT_METHODS else 1
+    assert outcome.acted <= most, f"{method} {fault}: Slack acted {outcome.acted} times\n{outcome.seen}"
     worked = kind.worked(outcome)
     told = kind.told.format(reason=REASONS.get((method, fault), "fatal_error"), year=date.today().year)
     expected = EXPECTED[(method, fault)]
