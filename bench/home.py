@@ -21,7 +21,16 @@ from sqlalchemy import Engine
 
 from bench.fake_process import FakeSlackProcess
 from bench.http import KeepAliveRequests
-from bench.run import BOT_TOKEN, SIGNING_SECRET, Latency, bare_bolt_app, fresh_database, is_pong, load, served
+from bench.run import (
+    SIGNING_SECRET,
+    Latency,
+    bare_bolt_app,
+    bench_config,
+    fresh_database,
+    is_pong,
+    load,
+    served,
+)
 from bot.app import make_client, make_services
 from bot.config import Config
 from handlers import home
@@ -59,13 +68,7 @@ def bench_one(
     with fresh_database(backend, args.postgres, workdir) as url:
         engine = db.make_engine(url)
         load(engine, size)
-        config = Config(
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_app_token="xapp-bench-token",
-            slack_api_url=fake.api_url,
-            database_url=url,
-        )
+        config = bench_config(fake.api_url, url)
         baseline = baseline_run(engine, fake, config, args.requests)
         run = publish_run(config, db.make_session_factory(engine), args.requests)
         engine.dispose()

@@ -65,6 +65,17 @@ RSS_TARGET_MB = 150
 REMINDER_TARGET_S = 1.0
 
 
+def bench_config(api_url: str, database_url: str) -> Config:
+    """The bot's settings for a bench run: the fake Web API and the bench database."""
+    return Config(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_app_token="xapp-bench-token",
+        slack_api_url=api_url,
+        database_url=database_url,
+    )
+
+
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
@@ -387,13 +398,7 @@ def bench_one(
         print(f"[{backend} {size:,}] loaded in {load_seconds:.1f}s", file=sys.stderr)
         session_factory = db.make_session_factory(engine)
         data.move_view = build_move_modal_view(session_factory, data.source_id)
-        config = Config(
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=SIGNING_SECRET,
-            slack_app_token="xapp-bench-token",
-            slack_api_url=fake.api_url,
-            database_url=url,
-        )
+        config = bench_config(fake.api_url, url)
         with ExitStack() as stack:
             bot_url = stack.enter_context(served(create_app(config, session_factory), engine))
             baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
