@@ -348,6 +348,13 @@ def update_view(
     return None
 
 
+def sections_text(view: dict[str, Any]) -> str:
+    """The mrkdwn a view's sections show, for saying its result in a message instead."""
+    return "\n".join(
+        block["text"]["text"] for block in view.get("blocks", []) if block.get("type") == "section"
+    )[:SECTION_LIMIT]
+
+
 def tell(respond: Respond | None, text: str) -> None:
     """An ephemeral message through response_url; logged if even that cannot reach the user."""
     if respond is None:

@@ -67,6 +67,9 @@ TOO_MANY = "Only {balance:,} credits are available, so {credits:,} cannot be mov
 
 # Low credit reminders
 CHECKING_EMAILS = "Checking the email addresses with Slack… this window shows the result in a moment."
+RESULT_NOT_SHOWN = (
+    "Slack could not update the low credit reminder window ({reason}), so here is the result:\n{result}"
+)
 NOT_SLACK_USERS = "Choose people from the list; these are not Slack users: {values}."
 NO_RECIPIENTS = "Add at least one email address or person to remind."
 READ_ONLY_REMINDER = "Only billing or admin users can change reminders."

@@ -21,10 +21,12 @@ from handlers.interaction import (
     account_form,
     acknowledge,
     checked,
+    direct_message,
     field_error,
     needs,
     quietly,
     redraw,
+    sections_text,
     update_view,
 )
 from handlers.services import Services
@@ -312,7 +314,10 @@ def finish_reminder(args: Args) -> None:
 
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
-        update_view(client, view.get("id", ""), result)
+        failed = update_view(client, view.get("id", ""), result)
+        if failed not in (None, "hash_conflict"):
+            # The window would stay at "Checking…": say what happened where the user will see it.
+            direct_message(it, messages.RESULT_NOT_SHOWN.format(reason=failed, result=sections_text(result)))
         if not problems:
             redraw_after_submit(args.body, client, args.context)
 

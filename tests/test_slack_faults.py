@@ -214,10 +214,7 @@ REASONS = {
     ("upload", "lost after acting"): COPY_OUTCOME_UNKNOWN,
     ("files.completeUploadExternal", "dropped before"): COPY_OUTCOME_UNKNOWN,
 }
-XFAIL: dict[tuple[str, str], str] = {
-    ("views.update", "ok:false"): "a failed views.update leaves the reminder form at 'Checking…': "
-    "the user is never told the settings were saved",
-}
+XFAIL: dict[tuple[str, str], str] = {}
 
 
 def _cases() -> list[Any]:
