@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from handlers import messages
 from handlers.messages import Malformed, Refused
+from store.accounts import FORMATTING, LINE_BREAKING
 
 # Database ids are positive 32-bit integers; a longer value was crafted and names nothing.
 MAX_ID = 2**31 - 1
@@ -103,9 +105,18 @@ def form_account_id(raw: object) -> int:
 
 
 def text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:
-    """Typed text (a search box, a filter): trimmed, bounded, without NULs, which no database stores."""
+    """Typed text (a search box, a filter): trimmed and bounded, with no character a name may not hold.
+
+    Tabs and line breaks become spaces; other control characters (NUL, which no database stores)
+    and invisible formatting such as a right-to-left override are dropped, never echoed back.
+    """
     typed = raw if isinstance(raw, str) else ""
-    return typed.replace("\x00", "").strip()[:limit]
+    kept = (
+        " " if char.isspace() else char
+        for char in typed
+        if char.isspace() or unicodedata.category(char) not in FORMATTING | LINE_BREAKING
+    )
+    return "".join(kept).strip()[:limit]
 
 
 def command_text(raw: object, limit: int = QUERY_MAX_LENGTH) -> str:

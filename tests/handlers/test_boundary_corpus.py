@@ -483,8 +483,10 @@ for text, expected in {
     "_": NO_MATCH.format("ˍ"),  # an underscore would end the bold; a look-alike stands in
     "\\": NO_MATCH.format("\\"),
     "' OR 1=1 --": NO_MATCH.format("' OR 1=1 --"),
-    "\u202e": NO_MATCH.format("\u202e"),
-    "\u200b": NO_MATCH.format("\u200b"),
+    # Invisible formatting is dropped, never echoed back: a right-to-left override cannot spoof.
+    "\u202e": EVERY_ACCOUNT,
+    "\u200b": EVERY_ACCOUNT,
+    "ac\u200bme": "14 matching *acme* account(s); showing 1-8.",
     "x" * 5000: NO_MATCH.format("x" * 100),
     "😀": NO_MATCH.format("😀"),
 }.items():
@@ -503,7 +505,7 @@ for text, expected in {
     "_": NO_INVOICES.format("ˍ"),
     "<!channel>": NO_INVOICES.format("&lt;!channel&gt;"),
     "x" * 5000: NO_INVOICES.format("x" * 32),
-    "\u202e": NO_INVOICES.format("\u202e"),
+    "\u202e": "*1 invoice(s)* match.",  # dropped, like NUL
 }.items():
     row(f"/invoices {text[:20]!r}", command("/invoices", text), expected)
 
@@ -534,7 +536,7 @@ for query, options in {
     "&amp;": (),
     "%": (),
     "_": (),
-    "\u202e": (),
+    "\u202e": EVERY_DESTINATION,  # invisible formatting is dropped
     "x" * 5000: (),
     "' OR 1=1 --": (),
     "\\": (),

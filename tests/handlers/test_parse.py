@@ -91,6 +91,9 @@ def test_page_links_are_parsed_or_refused_as_stale(raw, expected):
         ("&amp;lt;", "&lt;"),  # unescaped once, as Slack escaped once
         ("  acme  ", "acme"),
         ("ac\x00me", "acme"),
+        ("ac\u200bme", "acme"),  # invisible formatting: a name can never hold it
+        ("\u202eacme", "acme"),  # a right-to-left override is never echoed back
+        ("acme\u2028retail", "acme retail"),  # line breaks and controls read as spaces
         (None, ""),
         ("x" * 500, "x" * 100),
     ],
