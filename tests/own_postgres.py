@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 # initdb refuses to run as root; as root, the server runs as this account instead.
 SERVER_USER = "postgres"
 FAST_SETTINGS = {
@@ -108,6 +110,12 @@ class OwnPostgres:
         """Stop the server: "fast" ends every session; "immediate" is a crash, without a checkpoint."""
         self._run("pg_ctl", "--pgdata", str(self.data), "-m", mode, "-w", "stop")
         self.running = False
+
+
+# In CI a missing server is a failure, not a skip: the outage tests are what prove recovery.
+needs_own_postgres = pytest.mark.skipif(
+    available() is not None and not os.environ.get("CI"), reason=f"no own PostgreSQL: {available()}"
+)
 
 
 @contextmanager

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -27,13 +26,11 @@ from store.models import Role
 from tests.blockkit import visible_text
 from tests.conftest import SIGNING_SECRET, balance_of, grant_role, make_account
 from tests.fake_slack import FakeSlack
-from tests.own_postgres import OwnPostgres, available, own_postgres
+from tests.own_postgres import OwnPostgres, needs_own_postgres, own_postgres
 from tests.slack_requests import DEFAULT_USER_ID, Response, SlackRequests, open_view
 from tests.slack_ui import button, filled
 
-pytestmark = pytest.mark.skipif(
-    available() is not None and not os.environ.get("CI"), reason=f"no own PostgreSQL: {available()}"
-)
+pytestmark = needs_own_postgres
 
 # handlers/messages.py UNAVAILABLE on the issue-10 branch, the wording issue 10 asks for.
 UNAVAILABLE = "temporarily unavailable, nothing was changed"

@@ -13,7 +13,7 @@ from bot.serving import ServerThread, make_http_server
 from store import db
 from tests.databases import migrated
 from tests.fake_slack import FakeSlack
-from tests.own_postgresql import own_postgresql
+from tests.own_postgres import needs_own_postgres, own_postgres
 from tests.processes import get
 
 
@@ -58,11 +58,12 @@ def test_a_token_check_slack_accepted_is_not_repeated_on_every_probe(
     assert len(fake_slack.calls_to("auth.test")) == 1
 
 
+@needs_own_postgres
 @pytest.mark.postgres_only
 def test_healthz_is_unhealthy_while_the_database_is_down_and_recovers_without_a_restart(
     fake_slack: FakeSlack,
 ):
-    with own_postgresql() as server:
+    with own_postgres() as server:
         config = Config(
             slack_bot_token="xoxb-test-token",
             slack_signing_secret="secret",

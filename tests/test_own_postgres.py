@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from tests.own_postgres import available, own_postgres
+from tests.own_postgres import needs_own_postgres, own_postgres
 
-pytestmark = pytest.mark.skipif(
-    available() is not None and not os.environ.get("CI"), reason=f"no own PostgreSQL: {available()}"
-)
+pytestmark = needs_own_postgres
 
 
 def test_own_postgres_stops_starts_again_with_its_data_and_cleans_up() -> None:
