@@ -8,6 +8,7 @@ import time
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.cli import main
 from store import db
@@ -28,11 +29,9 @@ def cli(monkeypatch, tmp_path, capsys):
     return run
 
 
-@pytest.mark.skip(
-    reason="imports now lock in id order (issue 15), so this interleaving no longer deadlocks; "
-    "the scenario must be rebuilt around another pair of writers"
-)
-def test_a_deadlock_is_named_and_nothing_changes(database_url, session_factory, cli, tmp_path):
+def test_an_import_cancelled_by_a_deadlock_is_retried_and_completes(
+    database_url, session_factory, cli, tmp_path
+):
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite writers queue for one lock and cannot deadlock")
     make_account(session_factory, "EX0000001", "Acme", credits=100)
@@ -43,7 +42,8 @@ def test_a_deadlock_is_named_and_nothing_changes(database_url, session_factory, 
     watching = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with other.connect() as connection, watching.connect() as watcher:
         # Another transaction holds Beta and then wants Acme, while the import holds Acme and
-        # wants Beta. Its long deadlock_timeout makes PostgreSQL cancel the import, not it.
+        # wants Beta. Its long deadlock_timeout makes PostgreSQL cancel the import, not it; the
+        # import's transaction is then run again (store.db.atomic) once the other has finished.
         connection.execute(text("SET deadlock_timeout = '30s'"))
         connection.execute(text("SELECT 1 FROM accounts WHERE reference = 'EX0000002' FOR UPDATE"))
         result: list[tuple[int, str]] = []
@@ -64,13 +64,39 @@ def test_a_deadlock_is_named_and_nothing_changes(database_url, session_factory, 
         importer.join(timeout=30)
     other.dispose()
     watching.dispose()
+    # Had the import not let go of Acme, the other transaction's lock above would have waited
+    # its own 30 s deadlock_timeout and failed; it got the lock, so the import was the victim.
     [(code, err)] = result
-    assert code == 1
-    assert err.strip() == (
-        "admin-bot: the database cancelled this command because of a deadlock with another "
-        "transaction; nothing was changed: run it again."
+    assert (code, err) == (0, "")
+    assert balance_of(session_factory, "EX0000001") == 150 and balance_of(session_factory, "EX0000002") == 150
+
+
+def test_a_deadlock_that_outlasts_the_retries_is_named(database_url, session_factory):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite writers queue for one lock and cannot deadlock")
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    make_account(session_factory, "EX0000002", "Beta", credits=100)
+    engine = create_engine(database_url)
+    lock = "SELECT 1 FROM accounts WHERE reference = :reference FOR UPDATE"
+    try:
+        with engine.connect() as patient, engine.connect() as victim:
+            patient.execute(text("SET deadlock_timeout = '30s'"))  # PostgreSQL cancels the other one
+            patient.execute(text(lock), {"reference": "EX0000001"})
+            victim.execute(text(lock), {"reference": "EX0000002"})
+            waiter = threading.Thread(target=lambda: patient.execute(text(lock), {"reference": "EX0000002"}))
+            waiter.start()
+            time.sleep(0.3)  # let the patient side queue for Beta first
+            with pytest.raises(DBAPIError) as cancelled:
+                victim.execute(text(lock), {"reference": "EX0000001"})
+            victim.rollback()
+            waiter.join(timeout=30)
+            patient.rollback()
+    finally:
+        engine.dispose()
+    assert db.describe_error(cancelled.value, database_url) == (
+        "the database cancelled this command because of a deadlock with another transaction; "
+        "nothing was changed: run it again."
     )
-    assert balance_of(session_factory, "EX0000001") == 100 and balance_of(session_factory, "EX0000002") == 100
 
 
 @pytest.mark.parametrize(
