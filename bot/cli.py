@@ -45,7 +45,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     configure_logging(config.log_level, config.log_format, _secrets(config))
     if args.health_port is not None and not args.socket:
         raise StartupError("--health-port is for --socket; over HTTP, /healthz is served on --port.")
-    engine = db.make_engine(config.database_url)
+    engine = db.make_engine(config.database_url, pool_size=config.database_pool_size)
     if config.migrate_on_start:
         db.upgrade(engine)
     elif problem := db.schema_problem(engine):

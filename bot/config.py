@@ -181,6 +181,12 @@ SETTINGS: tuple[Setting, ...] = (
         DEFAULT_DATABASE_URL,
         _database_url,
     ),
+    Setting(
+        "DATABASE_POOL_SIZE",
+        "PostgreSQL connections `serve` keeps open; up to twice as many more open under load.",
+        "10",
+        _positive_int,
+    ),
     Setting("CREDIT_PRICE", "Net price of one credit.", "0.045", _money),
     Setting("VAT_RATE", "VAT as a fraction of the net price.", "0.20", _rate),
     Setting("CURRENCY", "ISO 4217 currency code on prices and invoices.", "GBP", _currency),
@@ -271,6 +277,7 @@ class Config:
     slack_app_token: str = ""
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = 10
     credit_price: Decimal = Decimal("0.045")
     vat_rate: Decimal = Decimal("0.20")
     currency: str = "GBP"

@@ -48,8 +48,11 @@ def check_sqlite_version(version: tuple[int, ...] = sqlite3.sqlite_version_info)
         )
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine whose transactions keep balances safe under concurrency."""
+def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
+    """An engine whose transactions keep balances safe under concurrency.
+
+    `pool_size` is for PostgreSQL: SQLite takes one writer at a time, whatever the pool.
+    """
     if url.startswith("sqlite"):
         check_sqlite_version()
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **options)
@@ -57,9 +60,8 @@ def make_engine(url: str, **options: Any) -> Engine:
         event.listen(engine, "begin", _begin_sqlite)
         return engine
     options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
-    engine = create_engine(url, **options)
+    # Bursts (a lazy listener per click, the reminder pass) may open twice as many again.
+    engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, **options)
     event.listen(engine, "connect", _configure_postgresql)
     return engine
 

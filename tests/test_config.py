@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import date
 from decimal import Decimal
 
 import pytest
+import sqlalchemy.exc
 
 from bot.cli import main
 from bot.config import DEFAULT_DATABASE_URL, DEFAULT_SLACK_API_URL, ConfigError, load_config
+from store import db
 
 HTTP_ENV = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "secret"}
 
@@ -92,6 +95,7 @@ def test_tokens_with_the_wrong_prefix_are_named():
         ("VAT_RATE", "1.5", "VAT_RATE is a fraction: 0.20 means 20%"),
         ("CURRENCY", "EURO", "CURRENCY must be a three-letter ISO 4217 code such as GBP"),
         ("MAX_PURCHASE_CREDITS", "0", "MAX_PURCHASE_CREDITS must be a whole number of at least 1"),
+        ("DATABASE_POOL_SIZE", "ten", "DATABASE_POOL_SIZE must be a whole number of at least 1"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg"),
         ("INVOICE_HISTORY_START", "2020-13-01", "INVOICE_HISTORY_START must be a date"),
         ("REMINDER_COOLDOWN", "a day", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),
@@ -161,3 +165,17 @@ def test_dotenv_file_in_working_directory_is_read(monkeypatch, tmp_path, capsys)
     config = load_config("http")
 
     assert config.slack_bot_token == "xoxb-from-file"
+
+
+def test_the_pool_size_bounds_a_replicas_postgresql_connections(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no connections to budget")
+    engine = db.make_engine(database_url, pool_size=2, pool_timeout=0.2)
+    try:
+        with ExitStack() as held:
+            for _ in range(2 + 4):  # the pool, then twice as many again under load
+                held.enter_context(engine.connect())
+            with pytest.raises(sqlalchemy.exc.TimeoutError):
+                engine.connect()
+    finally:
+        engine.dispose()

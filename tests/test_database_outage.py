@@ -70,7 +70,7 @@ def _message(response: Response) -> dict[str, Any]:
 def rig() -> Iterator[Rig]:
     """The bot on a PostgreSQL of its own, with accounts, an admin and open forms."""
     with own_postgres() as server, FakeSlack() as fake:
-        engine = db.make_engine(server.url, pool_size=2, max_overflow=2)
+        engine = db.make_engine(server.url, pool_size=2)
         db.upgrade(engine)
         sessions = db.make_session_factory(engine)
         config = Config(
