@@ -9,6 +9,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from handlers import messages
 from handlers.common import bold, escape, render
 from store import top_up
 from store.alerts import AlertState, Reply
@@ -177,6 +178,16 @@ def build_reply(reply: Reply) -> dict[str, Any]:
     else:
         source = _who(reply.source_name or "another account", reply.source_reference or "?")
         text = f"{who} moved {reply.credits:,} credits in from {source}. Balance {reply.balance_after:,}."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+ARCHIVED = "is_archived"  # Slack's error for a post in an archived channel; the others need an invite
+
+
+def build_channel_problem(problem: str, channel: str, name: str, reference: str) -> dict[str, Any]:
+    """The DM telling whoever added a channel why its alert cannot be posted there."""
+    wording = messages.ARCHIVED_BEFORE_ALERT if problem == ARCHIVED else messages.INVITE_BEFORE_ALERT
+    text = wording.format(channel=channel, account=_who(name, reference))
     return {"text": text, "blocks": [_section(text)]}
 
 

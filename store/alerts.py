@@ -40,6 +40,7 @@ from store.models import (
     Invoice,
     LedgerEntry,
     ReminderEpisode,
+    ReminderRecipient,
 )
 from store.reminders import _upsert
 from store.suggestions import Suggestion
@@ -296,6 +297,64 @@ def posted(session: Session, message_id: int, ts: str, state: AlertState) -> Non
         .execution_options(synchronize_session=False)
     )
     _settle(session, message_id)
+
+
+@dataclass(frozen=True)
+class ProblemReport:
+    """Whom to tell that an alert cannot be posted in a channel, and which account it is for."""
+
+    tell: str | None  # whoever added the channel; None when no Slack user did (e.g. the CLI)
+    name: str
+    reference: str
+
+
+def report_problem(
+    session: Session, account_id: int, episode: int, channel: str, problem: str
+) -> ProblemReport | None:
+    """Note that a channel's first copy could not be posted for `problem`; None if that was reported.
+
+    Once per episode and problem, whichever replica gets there first.
+    """
+    changed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AlertMessage)
+            .where(
+                AlertMessage.account_id == account_id,
+                AlertMessage.episode == episode,
+                AlertMessage.address == channel,
+                AlertMessage.number == 1,
+                or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
+            )
+            .values(problem_reported=problem)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if not changed:
+        return None
+    added_by = session.scalar(
+        select(ReminderRecipient.added_by).where(
+            ReminderRecipient.account_id == account_id, ReminderRecipient.address == channel
+        )
+    )
+    account = session.get(Account, account_id)
+    assert account is not None
+    return ProblemReport(added_by, account.name, account.reference)
+
+
+def unreport_problem(session: Session, account_id: int, episode: int, channel: str) -> None:
+    """The report did not reach anyone: let a later pass try again."""
+    session.execute(
+        update(AlertMessage)
+        .where(
+            AlertMessage.account_id == account_id,
+            AlertMessage.episode == episode,
+            AlertMessage.address == channel,
+            AlertMessage.number == 1,
+        )
+        .values(problem_reported=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
