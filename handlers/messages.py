@@ -66,7 +66,7 @@ BALANCE_CHANGED = (
 TOO_MANY = "Only {balance:,} credits are available, so {credits:,} cannot be moved."
 
 # Low credit reminders
-CHECKING_EMAILS = "Checking the email addresses with Slack… this window shows the result in a moment."
+CHECKING_RECIPIENTS = "Checking the recipients with Slack… this window shows the result in a moment."
 RESULT_NOT_SHOWN = (
     "Slack could not update the low credit reminder window ({reason}), so here is the result:\n{result}"
 )

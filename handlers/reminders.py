@@ -40,6 +40,7 @@ ENABLED_BLOCK, ENABLED_INPUT, ENABLED_VALUE = "enabled", "enabled_input", "on"
 LEVEL_BLOCK, LEVEL_INPUT = "level", "level_input"
 EMAILS_BLOCK, EMAILS_INPUT = "emails", "emails_input"
 PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
+CHANNELS_BLOCK, CHANNELS_INPUT = "channels", "channels_input"
 CHECKING_VIEW = "low_credit_reminder_checking"
 TITLE = "Low credit reminder"
 CHANGING = "change low credit reminders"
@@ -59,10 +60,13 @@ def _section(mrkdwn: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
 
 
-def _split(account: Account) -> tuple[list[str], list[str]]:
-    emails = [r.address for r in account.recipients if "@" in r.address]
-    people = [r.address for r in account.recipients if "@" not in r.address]
-    return emails, people
+def _split(account: Account) -> tuple[list[str], list[str], list[str]]:
+    """The account's recipients as (emails, people, channels)."""
+    recipients = [reminders.Recipient(r.address) for r in account.recipients]
+    emails = [r.address for r in recipients if r.is_email]
+    channels = [r.address for r in recipients if r.is_channel]
+    people = [r.address for r in recipients if not (r.is_email or r.is_channel)]
+    return emails, people, channels
 
 
 def _heading(account: Account) -> dict[str, Any]:
@@ -79,13 +83,16 @@ class Entered:
     level: int
     emails: list[str]
     people: list[str]
+    channels: list[str]
 
 
 def build_settings_modal(
     account: Account, entered: Entered | None = None, problem: str | None = None
 ) -> dict[str, Any]:
     """The editable settings: the account's current ones, or what was entered with the problem in it."""
-    emails, people = (entered.emails, entered.people) if entered else _split(account)
+    emails, people, channels = (
+        (entered.emails, entered.people, entered.channels) if entered else _split(account)
+    )
     enabled = entered.enabled if entered else account.reminder_enabled
     level = entered.level if entered else account.reminder_level
     switch: dict[str, Any] = {
@@ -110,6 +117,14 @@ def build_settings_modal(
     }
     if people:
         picker["initial_users"] = people
+    channel_picker: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "action_id": CHANNELS_INPUT,
+        "placeholder": _text("Choose channels"),
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if channels:
+        channel_picker["initial_conversations"] = channels
     return {
         "type": "modal",
         "callback_id": REMINDER_VIEW,
@@ -156,13 +171,25 @@ def build_settings_modal(
                 "label": _text("People to DM"),
                 "element": picker,
             },
+            {
+                "type": "input",
+                "block_id": CHANNELS_BLOCK,
+                "optional": True,
+                "label": _text("Channels to post in"),
+                "element": channel_picker,
+                "hint": _text(messages.CHANNELS_HINT),
+            },
         ],
     }
 
 
 def _summary(account: Account) -> str:
-    emails, people = _split(account)
-    who = [escape(address) for address in emails] + [f"<@{user}>" for user in people]
+    emails, people, channels = _split(account)
+    who = (
+        [escape(address) for address in emails]
+        + [f"<@{user}>" for user in people]
+        + [f"<#{channel}>" for channel in channels]
+    )
     return (
         f"Reminder: *{reminders.describe(account.reminder_enabled, account.reminder_level)}*\n"
         f"Recipients: {join_within(who, RECIPIENTS_TEXT_LIMIT) or 'none'}"
@@ -186,8 +213,8 @@ def build_readonly_modal(account: Account) -> dict[str, Any]:
     }
 
 
-def build_saved_modal(account: Account) -> dict[str, Any]:
-    """The confirmation after saving: the reminder's state and level."""
+def build_saved_modal(account: Account, warnings: list[str] | None = None) -> dict[str, Any]:
+    """The confirmation after saving: the reminder's state and level, and what its channels need."""
     return {
         "type": "modal",
         "title": _text(TITLE),
@@ -197,6 +224,7 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
                 f"Saved the low credit reminder for {bold(account.name)} `{escape(account.reference)}`."
             ),
             _section(_summary(account)),
+            *([_section(join_within(warnings, SECTION_LIMIT, "\n"))] if warnings else []),
         ],
     }
 
@@ -219,7 +247,7 @@ def build_checking_modal() -> dict[str, Any]:
         "callback_id": CHECKING_VIEW,
         "title": _text(TITLE),
         "close": _text("Close"),
-        "blocks": [_section(messages.CHECKING_EMAILS)],
+        "blocks": [_section(messages.CHECKING_RECIPIENTS)],
     }
 
 
@@ -245,15 +273,22 @@ def read_settings(view: dict[str, Any]) -> Entered:
         errors[PEOPLE_BLOCK] = messages.NOT_SLACK_USERS.format(
             values=", ".join(repr(p)[:24] for p in crafted[:3])
         )
-    if enabled and not emails and not people and EMAILS_BLOCK not in errors:
+    picked = (values.get(CHANNELS_BLOCK, {}).get(CHANNELS_INPUT) or {}).get("selected_conversations")
+    channels = list(dict.fromkeys(picked if isinstance(picked, list) else []))
+    crafted = [channel for channel in channels if parse.slack_channel_id(channel) is None]
+    if crafted:
+        errors[CHANNELS_BLOCK] = messages.NOT_CHANNELS.format(
+            values=", ".join(repr(c)[:24] for c in crafted[:3])
+        )
+    if enabled and not emails and not people and not channels and EMAILS_BLOCK not in errors:
         errors[EMAILS_BLOCK] = messages.NO_RECIPIENTS
     try:
-        reminders.check_recipient_count(len(emails) + len(people))
+        reminders.check_recipient_count(len(emails) + len(people) + len(channels))
     except StoreError as problem:
         errors.setdefault(EMAILS_BLOCK, str(problem))
     if errors:
         raise FormErrors(errors)
-    return Entered(enabled, level, emails, people)
+    return Entered(enabled, level, emails, people, channels)
 
 
 class FormErrors(Exception):
@@ -267,9 +302,11 @@ class FormErrors(Exception):
 def _save(
     session: Session, view: dict[str, Any], entered: Entered, found: dict[str, str], actor: str
 ) -> Account:
-    recipients = [reminders.Recipient(email, found[email]) for email in entered.emails] + [
-        reminders.Recipient(person, person) for person in entered.people
-    ]
+    recipients = (
+        [reminders.Recipient(email, found[email]) for email in entered.emails]
+        + [reminders.Recipient(person, person) for person in entered.people]
+        + [reminders.Recipient(channel) for channel in entered.channels]
+    )
     account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
     reminders.configure(session, account, entered.enabled, entered.level, recipients, actor)
     return account
@@ -283,8 +320,8 @@ def submit_reminder(view: dict[str, Any], user_id: str, session: Session) -> dic
         entered = read_settings(view)
     except FormErrors as problems:
         return {"response_action": "errors", "errors": {k: v[:2000] for k, v in problems.errors.items()}}
-    if entered.emails:
-        # Looking addresses up may be slow (rate limits): never inside the 3-second acknowledgement.
+    if entered.emails or entered.channels:
+        # Looking recipients up may be slow (rate limits): never inside the 3-second acknowledgement.
         return {"response_action": "update", "view": build_checking_modal()}
     account = _save(session, view, entered, {}, user_id)
     return {"response_action": "update", "view": build_saved_modal(account)}
@@ -299,18 +336,19 @@ def finish_reminder(args: Args) -> None:
         return  # shown under the fields in the acknowledgement
     if parse.database_id(view.get("private_metadata")) is None:
         return  # refused as out of date in the acknowledgement
-    if not entered.emails:
+    if not (entered.emails or entered.channels):
         redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
         return
     if not checked(it, Role.BILLING, CHANGING, quietly, lambda session, role: True):
         return  # refused in the acknowledgement: look nothing up for them
     found, problems = _lookup_errors(client, entered.emails)
+    warnings = [] if problems else _channel_warnings(client, entered.channels)
 
     def save(session: Session, role: Role) -> dict[str, Any]:
         if problems:
             account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
             return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
-        return build_saved_modal(_save(session, view, entered, found, it.user_id))
+        return build_saved_modal(_save(session, view, entered, found, it.user_id), warnings)
 
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
@@ -346,6 +384,31 @@ def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str]
         else:
             found[email] = user["id"]
     return found, problems
+
+
+def _channel_warnings(client: WebClient, channels: list[str]) -> list[str]:
+    """A line for each channel alerts cannot be posted in yet: the bot is not in it, or it is archived."""
+    warnings = []
+    for channel in channels:
+        try:
+            found = client.conversations_info(channel=channel)["channel"]
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            if code == "channel_not_found":  # a private channel the bot is not in
+                warnings.append(messages.INVITE_AT_SAVE.format(channel=channel))
+            else:
+                log.warning("conversations.info failed: %s", code)
+                warnings.append(messages.CHANNEL_NOT_CHECKED.format(channel=channel, reason=code))
+            continue
+        except (SlackClientError, OSError) as error:
+            log.warning("conversations.info failed: %s", type(error).__name__)
+            warnings.append(messages.CHANNEL_NOT_CHECKED.format(channel=channel, reason=type(error).__name__))
+            continue
+        if found.get("is_archived"):
+            warnings.append(messages.ARCHIVED_AT_SAVE.format(channel=channel))
+        elif not found.get("is_member"):
+            warnings.append(messages.INVITE_AT_SAVE.format(channel=channel))
+    return warnings
 
 
 def register(app: App) -> None:

@@ -299,6 +299,15 @@ def posted(session: Session, message_id: int, ts: str, state: AlertState) -> Non
     _settle(session, message_id)
 
 
+def _first_copy(account_id: int, episode: int, address: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        AlertMessage.account_id == account_id,
+        AlertMessage.episode == episode,
+        AlertMessage.address == address,
+        AlertMessage.number == 1,
+    )
+
+
 @dataclass(frozen=True)
 class ProblemReport:
     """Whom to tell that an alert cannot be posted in a channel, and which account it is for."""
@@ -320,10 +329,7 @@ def report_problem(
         session.execute(
             update(AlertMessage)
             .where(
-                AlertMessage.account_id == account_id,
-                AlertMessage.episode == episode,
-                AlertMessage.address == channel,
-                AlertMessage.number == 1,
+                *_first_copy(account_id, episode, channel),
                 or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
             )
             .values(problem_reported=problem)
@@ -346,12 +352,7 @@ def unreport_problem(session: Session, account_id: int, episode: int, channel: s
     """The report did not reach anyone: let a later pass try again."""
     session.execute(
         update(AlertMessage)
-        .where(
-            AlertMessage.account_id == account_id,
-            AlertMessage.episode == episode,
-            AlertMessage.address == channel,
-            AlertMessage.number == 1,
-        )
+        .where(*_first_copy(account_id, episode, channel))
         .values(problem_reported=None)
         .execution_options(synchronize_session=False)
     )

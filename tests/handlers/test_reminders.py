@@ -8,6 +8,8 @@ import pytest
 
 from handlers.account_box import REMINDER_ACTION
 from handlers.reminders import (
+    CHANNELS_BLOCK,
+    CHANNELS_INPUT,
     CHECKING_VIEW,
     EMAILS_BLOCK,
     EMAILS_INPUT,
@@ -28,6 +30,7 @@ from tests.fake_slack import FakeSlack
 from tests.slack_requests import (
     SlackRequests,
     checkboxes,
+    multi_conversations_select,
     multi_users_select,
     open_view,
     plain_text,
@@ -49,12 +52,14 @@ def values(
     level: str = "500",
     emails: str | None = "alice@example.com",
     people: list[str] | None = None,
+    channels: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         ENABLED_BLOCK: {ENABLED_INPUT: checkboxes([ENABLED_VALUE] if enabled else [])},
         LEVEL_BLOCK: {LEVEL_INPUT: plain_text(level)},
         EMAILS_BLOCK: {EMAILS_INPUT: plain_text(emails)},
         PEOPLE_BLOCK: {PEOPLE_INPUT: multi_users_select(people or [])},
+        CHANNELS_BLOCK: {CHANNELS_INPUT: multi_conversations_select(channels or [])},
     }
 
 
@@ -294,3 +299,53 @@ def test_a_form_with_crafted_metadata_is_out_of_date(slack, admin, session_facto
         "errors": {ENABLED_BLOCK: "This form is out of date, please open it again."},
     }
     assert team.calls_to("users.lookupByEmail") == []
+
+
+OPS, FINANCE, SECRET = "C0OPS0001", "C0FIN0001", "G0SECRET1"
+
+
+def test_channels_are_saved_and_the_confirmation_says_which_need_the_bot_invited(
+    slack, session_factory, team
+):
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    team.add_channel(OPS, "ops")
+    team.add_channel(FINANCE, "finance", member=False)
+    team.add_channel(SECRET, "secret", member=False, private=True)
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id, "U0BILLING")
+    picker = {b.get("block_id"): b for b in view["blocks"]}[CHANNELS_BLOCK]["element"]
+    assert picker["type"] == "multi_conversations_select"
+    assert picker["filter"] == {"include": ["public", "private"], "exclude_bot_users": True}
+
+    reply = submit(
+        slack, team, view, values(emails=None, channels=[OPS, FINANCE, SECRET]), user_id="U0BILLING"
+    )
+
+    text = visible_text(reply["view"])
+    assert f"<#{OPS}>, <#{FINANCE}>, <#{SECRET}>" in text
+    for channel in (FINANCE, SECRET):
+        assert (
+            f"Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
+            "Until then alerts cannot be posted there." in text
+        )
+    assert f"<#{OPS}> first" not in text
+    assert [c.params["channel"] for c in team.calls_to("conversations.info")] == [OPS, FINANCE, SECRET]
+    with session_factory.begin() as session:
+        rows = accounts.by_reference(session, "EX0000001").recipients
+        assert [(r.address, r.slack_user_id, r.added_by) for r in rows] == [
+            (channel, None, "U0BILLING") for channel in (OPS, FINANCE, SECRET)
+        ]
+    reopened = open_settings(slack, team, account.id, "U0BILLING")
+    picker = {b.get("block_id"): b for b in reopened["blocks"]}[CHANNELS_BLOCK]["element"]
+    assert picker["initial_conversations"] == [OPS, FINANCE, SECRET]
+
+
+def test_a_crafted_channel_value_is_refused(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(emails=None, channels=[OPS, "D0ALICE01", "#ops"])).json()
+    assert reply["response_action"] == "errors"
+    assert reply["errors"] == {
+        CHANNELS_BLOCK: "Choose channels from the list; these are not Slack channels: 'D0ALICE01', '#ops'."
+    }
+    assert saved(session_factory) == (False, 0, [])
