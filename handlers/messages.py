@@ -78,6 +78,12 @@ INVITE_AT_SAVE = (
     "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. Until then alerts cannot be posted there."
 )
 ARCHIVED_AT_SAVE = "<#{channel}> is archived, so alerts cannot be posted there."
+TOP_UP_EXPLAINED = (
+    "*Auto top-up* buys credits for the account when its balance falls below the level: an ordinary "
+    "purchase with its invoice, made for you, at most once each time it falls and within a monthly limit."
+)
+TOP_UP_CREDITS_HINT = "A whole number of credits, bought each time the balance falls below the level."
+TOP_UP_LIMIT_HINT = "The most it may buy in a calendar month, in credits or in purchases."
 CHANNEL_NOT_CHECKED = (
     "Slack could not check <#{channel}> ({reason}); alerts are posted there if @admin-bot is in it."
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from handlers import messages, parse
 from handlers.account_box import REMINDER_ACTION
@@ -31,7 +32,7 @@ from handlers.interaction import (
 )
 from handlers.services import Services
 from store import accounts as account_store
-from store import reminders
+from store import reminders, top_up
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -41,6 +42,12 @@ LEVEL_BLOCK, LEVEL_INPUT = "level", "level_input"
 EMAILS_BLOCK, EMAILS_INPUT = "emails", "emails_input"
 PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
 CHANNELS_BLOCK, CHANNELS_INPUT = "channels", "channels_input"
+TOP_UP_BLOCK, TOP_UP_INPUT, TOP_UP_VALUE = "top_up", "top_up_input", "on"
+TOP_UP_CREDITS_BLOCK, TOP_UP_CREDITS_INPUT = "top_up_credits", "top_up_credits_input"
+TOP_UP_LIMIT_BLOCK, TOP_UP_LIMIT_INPUT = "top_up_limit", "top_up_limit_input"
+TOP_UP_UNIT_BLOCK, TOP_UP_UNIT_INPUT = "top_up_unit", "top_up_unit_input"
+# Where each part of an auto top-up rule is entered, for its field error.
+TOP_UP_PARTS = {"credits": TOP_UP_CREDITS_BLOCK, "limit": TOP_UP_LIMIT_BLOCK, "unit": TOP_UP_UNIT_BLOCK}
 CHECKING_VIEW = "low_credit_reminder_checking"
 TITLE = "Low credit reminder"
 CHANGING = "change low credit reminders"
@@ -76,6 +83,24 @@ def _heading(account: Account) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class TopUpEntered:
+    """Auto top-up as entered: the fields as typed, to show again, and the rule they make (None: off)."""
+
+    on: bool = False
+    credits: str = ""
+    limit: str = ""
+    unit: str = top_up.LimitUnit.PURCHASES.value
+    rule: top_up.Rule | None = None
+
+    @classmethod
+    def of(cls, rule: top_up.Rule | None) -> TopUpEntered:
+        """The fields that show a saved rule."""
+        if rule is None:
+            return cls()
+        return cls(True, str(rule.credits), str(rule.monthly_limit), rule.unit.value, rule)
+
+
+@dataclass(frozen=True)
 class Entered:
     """The settings as submitted, before the email addresses are looked up."""
 
@@ -84,12 +109,69 @@ class Entered:
     emails: list[str]
     people: list[str]
     channels: list[str]
+    top_up: TopUpEntered | None = None  # None: the form had no auto top-up fields, so leave it be
+
+
+def _top_up_blocks(top: TopUpEntered) -> list[dict[str, Any]]:
+    """Auto top-up's switch, amount and monthly limit."""
+    switch: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": TOP_UP_INPUT,
+        "options": [
+            {"text": _text("Buy credits when the balance falls below the level"), "value": TOP_UP_VALUE}
+        ],
+    }
+    if top.on:
+        switch["initial_options"] = switch["options"]
+    units = [{"text": _text(f"{unit.value} a month"), "value": unit.value} for unit in top_up.LimitUnit]
+    unit: dict[str, Any] = {"type": "radio_buttons", "action_id": TOP_UP_UNIT_INPUT, "options": units}
+    unit["initial_option"] = next((u for u in units if u["value"] == top.unit), units[-1])
+
+    def number(block_id: str, action_id: str, label: str, value: str, hint: str) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id}
+        if value:
+            element["initial_value"] = value
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": True,
+            "label": _text(label),
+            "element": element,
+            "hint": _text(hint),
+        }
+
+    return [
+        {"type": "divider"},
+        _section(messages.TOP_UP_EXPLAINED),
+        {
+            "type": "input",
+            "block_id": TOP_UP_BLOCK,
+            "optional": True,
+            "label": _text("Auto top-up"),
+            "element": switch,
+        },
+        number(
+            TOP_UP_CREDITS_BLOCK,
+            TOP_UP_CREDITS_INPUT,
+            "Credits to buy each time",
+            top.credits,
+            messages.TOP_UP_CREDITS_HINT,
+        ),
+        number(
+            TOP_UP_LIMIT_BLOCK, TOP_UP_LIMIT_INPUT, "Monthly limit", top.limit, messages.TOP_UP_LIMIT_HINT
+        ),
+        {"type": "input", "block_id": TOP_UP_UNIT_BLOCK, "label": _text("The limit counts"), "element": unit},
+    ]
 
 
 def build_settings_modal(
-    account: Account, entered: Entered | None = None, problem: str | None = None
+    account: Account,
+    entered: Entered | None = None,
+    problem: str | None = None,
+    saved_top_up: top_up.Rule | None = None,
 ) -> dict[str, Any]:
     """The editable settings: the account's current ones, or what was entered with the problem in it."""
+    top = entered.top_up if entered and entered.top_up else TopUpEntered.of(saved_top_up)
     emails, people, channels = (
         (entered.emails, entered.people, entered.channels) if entered else _split(account)
     )
@@ -179,6 +261,7 @@ def build_settings_modal(
                 "element": channel_picker,
                 "hint": _text(messages.CHANNELS_HINT),
             },
+            *_top_up_blocks(top),
         ],
     }
 
@@ -213,8 +296,10 @@ def build_readonly_modal(account: Account) -> dict[str, Any]:
     }
 
 
-def build_saved_modal(account: Account, warnings: list[str] | None = None) -> dict[str, Any]:
-    """The confirmation after saving: the reminder's state and level, and what its channels need."""
+def build_saved_modal(
+    account: Account, warnings: list[str] | None = None, rule: top_up.Rule | None = None
+) -> dict[str, Any]:
+    """The confirmation after saving: the reminder, auto top-up, and what its channels need."""
     return {
         "type": "modal",
         "title": _text(TITLE),
@@ -223,7 +308,7 @@ def build_saved_modal(account: Account, warnings: list[str] | None = None) -> di
             _section(
                 f"Saved the low credit reminder for {bold(account.name)} `{escape(account.reference)}`."
             ),
-            _section(_summary(account)),
+            _section(_summary(account) + f"\nAuto top-up: *{top_up.describe(rule)}*"),
             *([_section(join_within(warnings, SECTION_LIMIT, "\n"))] if warnings else []),
         ],
     }
@@ -234,7 +319,11 @@ def build_saved_modal(account: Account, warnings: list[str] | None = None) -> di
 
 def settings_form(account: Account, role: Role, services: Services) -> dict[str, Any]:
     """The settings for billing and admin, a read-only view of them for a viewer."""
-    return build_settings_modal(account) if role.allows(Role.BILLING) else build_readonly_modal(account)
+    if not role.allows(Role.BILLING):
+        return build_readonly_modal(account)
+    session = object_session(account)
+    assert session is not None  # the opener loaded it in the transaction this runs in
+    return build_settings_modal(account, saved_top_up=top_up.rule_of(session, account.id))
 
 
 open_reminder_modal = account_form(Role.VIEWER, "see reminders", TITLE, settings_form)
@@ -251,7 +340,33 @@ def build_checking_modal() -> dict[str, Any]:
     }
 
 
-def read_settings(view: dict[str, Any]) -> Entered:
+def _read_top_up(
+    values: dict[str, Any], reminder_on: bool, max_credits: int, errors: dict[str, str]
+) -> TopUpEntered | None:
+    """Auto top-up as submitted, adding any field errors to `errors`; None if the form had none of it."""
+    if TOP_UP_BLOCK not in values:
+        return None
+    on = bool((values[TOP_UP_BLOCK].get(TOP_UP_INPUT) or {}).get("selected_options"))
+    credits = str((values.get(TOP_UP_CREDITS_BLOCK, {}).get(TOP_UP_CREDITS_INPUT) or {}).get("value") or "")
+    limit = str((values.get(TOP_UP_LIMIT_BLOCK, {}).get(TOP_UP_LIMIT_INPUT) or {}).get("value") or "")
+    unit_choice = (values.get(TOP_UP_UNIT_BLOCK, {}).get(TOP_UP_UNIT_INPUT) or {}).get(
+        "selected_option"
+    ) or {}
+    unit = str(unit_choice.get("value") or top_up.LimitUnit.PURCHASES.value)[:20]
+    if not on:
+        return TopUpEntered(False, credits, limit, unit)
+    if not reminder_on:
+        errors[TOP_UP_BLOCK] = str(top_up.ReminderOff())
+        return TopUpEntered(True, credits, limit, unit)
+    try:
+        rule = top_up.parse_rule(credits, limit, unit, max_credits=max_credits)
+    except top_up.InvalidRule as problem:
+        errors[TOP_UP_PARTS[problem.part]] = str(problem)
+        return TopUpEntered(True, credits, limit, unit)
+    return TopUpEntered(True, credits, limit, unit, rule)
+
+
+def read_settings(view: dict[str, Any], max_credits: int) -> Entered:
     """The submitted settings, or Refused naming the field that is wrong."""
     values = view["state"]["values"]
     enabled = bool((values.get(ENABLED_BLOCK, {}).get(ENABLED_INPUT) or {}).get("selected_options"))
@@ -286,9 +401,10 @@ def read_settings(view: dict[str, Any]) -> Entered:
         reminders.check_recipient_count(len(emails) + len(people) + len(channels))
     except StoreError as problem:
         errors.setdefault(EMAILS_BLOCK, str(problem))
+    top = _read_top_up(values, enabled, max_credits, errors)
     if errors:
         raise FormErrors(errors)
-    return Entered(enabled, level, emails, people, channels)
+    return Entered(enabled, level, emails, people, channels, top)
 
 
 class FormErrors(Exception):
@@ -300,8 +416,15 @@ class FormErrors(Exception):
 
 
 def _save(
-    session: Session, view: dict[str, Any], entered: Entered, found: dict[str, str], actor: str
-) -> Account:
+    session: Session,
+    view: dict[str, Any],
+    entered: Entered,
+    found: dict[str, str],
+    actor: str,
+    now: datetime,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """Save the reminder and auto top-up (each audited); the confirmation."""
     recipients = (
         [reminders.Recipient(email, found[email]) for email in entered.emails]
         + [reminders.Recipient(person, person) for person in entered.people]
@@ -309,29 +432,33 @@ def _save(
     )
     account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
     reminders.configure(session, account, entered.enabled, entered.level, recipients, actor)
-    return account
+    if entered.top_up is not None:
+        top_up.configure(session, account, entered.top_up.rule, actor, now)
+    return build_saved_modal(account, warnings, top_up.rule_of(session, account.id))
 
 
 @needs(Role.BILLING, CHANGING, field_error(ENABLED_BLOCK), writes=True)
-def submit_reminder(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
+def submit_reminder(
+    view: dict[str, Any], user_id: str, session: Session, services: Services
+) -> dict[str, Any]:
     """Check the form; save at once, or, when emails need Slack, say so and finish after the ack."""
     parse.form_account_id(view.get("private_metadata"))  # a stale form is refused before any lookup
     try:
-        entered = read_settings(view)
+        entered = read_settings(view, services.limits.max_purchase_credits)
     except FormErrors as problems:
         return {"response_action": "errors", "errors": {k: v[:2000] for k, v in problems.errors.items()}}
     if entered.emails or entered.channels:
         # Looking recipients up may be slow (rate limits): never inside the 3-second acknowledgement.
         return {"response_action": "update", "view": build_checking_modal()}
-    account = _save(session, view, entered, {}, user_id)
-    return {"response_action": "update", "view": build_saved_modal(account)}
+    saved = _save(session, view, entered, {}, user_id, services.clock())
+    return {"response_action": "update", "view": saved}
 
 
 def finish_reminder(args: Args) -> None:
     """After the acknowledgement: look the emails up, then save and show the result in the same modal."""
     it, view, client = Interaction(args), args.view or {}, args.client
     try:
-        entered = read_settings(view)
+        entered = read_settings(view, it.services.limits.max_purchase_credits)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
     if parse.database_id(view.get("private_metadata")) is None:
@@ -348,7 +475,7 @@ def finish_reminder(args: Args) -> None:
         if problems:
             account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
             return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
-        return build_saved_modal(_save(session, view, entered, found, it.user_id), warnings)
+        return _save(session, view, entered, found, it.user_id, it.services.clock(), warnings)
 
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
