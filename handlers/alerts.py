@@ -125,9 +125,10 @@ def build_alert(state: AlertState) -> dict[str, Any]:
         level=state.level,
     )
     blocks = [_section(text)]
+    whose = "the" if state.in_channel else "your"
     if state.first_alert_link:
         blocks.append(
-            _context(f"Still low after your snooze. <{state.first_alert_link}|See the first alert>.")
+            _context(f"Still low after {whose} snooze. <{state.first_alert_link}|See the first alert>.")
         )
     notes = [line for line in (state.forecast, state.top_up, _handled(state), _snoozed(state)) if line]
     if notes:
@@ -157,7 +158,8 @@ def _handled(state: AlertState) -> str | None:
 def _snoozed(state: AlertState) -> str | None:
     if state.snoozed_until is None:
         return None
-    return f":zzz: Snoozed for you until {slack_time(state.snoozed_until)}."
+    where = "in this channel" if state.in_channel else "for you"
+    return f":zzz: Snoozed {where} until {slack_time(state.snoozed_until)}."
 
 
 def actor_mention(actor: str) -> str:

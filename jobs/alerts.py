@@ -22,6 +22,7 @@ from handlers.alerts import build_alert, build_channel_problem, build_reply
 from handlers.parse import slack_user_id
 from store import alerts, invoices, top_up
 from store.db import SessionFactory
+from store.reminders import Recipient
 
 METADATA_TYPE = "admin_bot_alert"  # marks our posts, so a lost answer is found, not posted twice
 LEASE = timedelta(seconds=60)
@@ -207,7 +208,15 @@ def _bring_up_to_date(
         with session_factory.begin() as session:
             alerts.replied(session, copy.id, reply.entry_id)
     with session_factory.begin() as session:
-        state = alerts.state(session, copy.account_id, copy.episode, now, copy.snoozed_until, copy.first_link)
+        state = alerts.state(
+            session,
+            copy.account_id,
+            copy.episode,
+            now,
+            copy.snoozed_until,
+            copy.first_link,
+            in_channel=Recipient(copy.address).is_channel,
+        )
     # chat.update is safe to repeat: a lost answer only means doing it again.
     client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
     with session_factory.begin() as session:
@@ -272,7 +281,14 @@ def remind_after_snoozes(
                 ]
             )
             with session_factory.begin() as session:
-                state = alerts.state(session, follow_up.account_id, follow_up.episode, now, first_link=link)
+                state = alerts.state(
+                    session,
+                    follow_up.account_id,
+                    follow_up.episode,
+                    now,
+                    first_link=link,
+                    in_channel=Recipient(follow_up.address).is_channel,
+                )
             payload = build_alert(state)
             ts = post_once(
                 session_factory,

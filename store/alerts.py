@@ -67,6 +67,7 @@ class AlertState:
     snoozed_until: datetime | None = None  # this recipient's snooze
     first_alert_link: str | None = None  # set on the reminder that follows a snooze
     revision: int = 0
+    in_channel: bool = False  # a channel's one shared copy, not one person's
 
 
 @dataclass(frozen=True)
@@ -598,6 +599,7 @@ def state(
     now: datetime,
     snoozed_until: datetime | None = None,
     first_link: str | None = None,
+    in_channel: bool = False,
 ) -> AlertState:
     """What a copy of this alert shows now: the account, the alert, its forecast, fix and top-up."""
     snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
@@ -625,4 +627,5 @@ def state(
         snoozed_until=snoozed if snoozed and snoozed > now else None,
         first_alert_link=first_link,
         revision=alert.revision,
+        in_channel=in_channel,
     )
