@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -11,7 +12,7 @@ import handlers
 from bot import boundary
 from bot.config import Config
 from bot.retries import retry_handlers
-from handlers.services import Limits, Services
+from handlers.services import Limits, Services, utc_now
 from store.db import SessionFactory, make_engine, make_read_session_factory, make_session_factory
 from store.invoices import Pricing, Supplier
 
@@ -31,10 +32,13 @@ def pricing(config: Config) -> Pricing:
     return Pricing(config.credit_price, config.vat_rate, config.currency)
 
 
-def make_services(config: Config, session_factory: SessionFactory) -> Services:
+def make_services(
+    config: Config, session_factory: SessionFactory, clock: Callable[[], datetime] | None = None
+) -> Services:
     """The settings as the domain values listeners use; handlers never read Config."""
     address = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
     return Services(
+        clock=clock or utc_now,
         session_factory=session_factory,
         reads=make_read_session_factory(session_factory),
         pricing=pricing(config),
@@ -43,8 +47,10 @@ def make_services(config: Config, session_factory: SessionFactory) -> Services:
     )
 
 
-def create_app(config: Config, session_factory: SessionFactory | None = None) -> App:
-    """Build the Bolt app; tests pass their own Config and session factory."""
+def create_app(
+    config: Config, session_factory: SessionFactory | None = None, clock: Callable[[], datetime] | None = None
+) -> App:
+    """Build the Bolt app; tests pass their own Config, session factory and, to fix the time, clock."""
     if session_factory is None:
         session_factory = make_session_factory(make_engine(config.database_url))
     app = App(
@@ -56,7 +62,7 @@ def create_app(config: Config, session_factory: SessionFactory | None = None) ->
         token_verification_enabled=False,
     )
 
-    services = make_services(config, session_factory)
+    services = make_services(config, session_factory, clock)
 
     @app.middleware
     def provide_store(context: BoltContext, next: Callable[[], None]) -> None:

@@ -34,9 +34,11 @@ def _reminder_line(account: Account) -> str:
 
 
 def build_account_box(
-    account: Account, role: Role | None = None, place: str | None = None
+    account: Account, role: Role | None = None, place: str | None = None, outlook: str | None = None
 ) -> list[dict[str, Any]]:
     """The blocks that show one account, with the buttons `role` may use (none for no role).
+
+    `outlook` is its forecast line (store.forecast), shown under the reminder when given.
 
     `place` names the page of results the box is drawn on, so a change made from it can redraw
     that page; it rides in the actions block's id because an ephemeral click carries nothing else.
@@ -57,7 +59,14 @@ def build_account_box(
                 },
             ],
         },
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _reminder_line(account)}]},
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": line}
+                for line in (_reminder_line(account), outlook and f"Forecast: {outlook}")
+                if line
+            ],
+        },
     ]
     if role is not None:
         blocks.append(build_account_buttons(account, role, place))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -13,8 +14,9 @@ from handlers.account_box import build_account_box
 from handlers.common import bold
 from handlers.help import help_text
 from handlers.interaction import needs, reply, say_privately
-from handlers.services import services
+from handlers.services import Services, services
 from store import accounts as account_store
+from store import forecast
 from store.models import Role
 
 ACCOUNTS_COMMAND = "/accounts"
@@ -29,8 +31,11 @@ def page_value(query: str, offset: int) -> str:
     return json.dumps({"q": query, "offset": max(offset, 0)})
 
 
-def build_results(page: account_store.Page, query: str, role: Role | None = None) -> list[dict[str, Any]]:
+def build_results(
+    page: account_store.Page, query: str, role: Role | None = None, outlooks: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     """The reply to `/accounts [QUERY]`: a count, the boxes, or a hint when nothing matched."""
+    outlooks = outlooks or {}
     if page.total == 0:
         hint = (
             f"No accounts match {bold(query)}. Search by part of a name, a reference "
@@ -53,7 +58,9 @@ def build_results(page: account_store.Page, query: str, role: Role | None = None
         }
     ]
     for account in page.accounts:
-        blocks.extend(build_account_box(account, role, page_value(query, page.offset)))
+        blocks.extend(
+            build_account_box(account, role, page_value(query, page.offset), outlooks.get(account.id))
+        )
     paging = [
         _page_button("Previous", PREVIOUS_PAGE_ACTION, query, page.offset - page.limit)
         for _ in range(page.has_previous)
@@ -75,11 +82,15 @@ def _page_button(text: str, action_id: str, query: str, offset: int) -> dict[str
 
 
 def search_reply(
-    session: Session, query: str, offset: int = 0, *, role: Role | None = None
+    session: Session, query: str, now: datetime, offset: int = 0, *, role: Role | None = None
 ) -> dict[str, Any]:
-    """The message for one page of results, with the buttons `role` may use."""
+    """The message for one page of results, each with its forecast and the buttons `role` may use."""
     page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
-    return {"text": f"{page.counted.capitalize()} account(s)", "blocks": build_results(page, query, role)}
+    outlooks = forecast.texts_for(session, [account.id for account in page.accounts], now)
+    return {
+        "text": f"{page.counted.capitalize()} account(s)",
+        "blocks": build_results(page, query, role, outlooks),
+    }
 
 
 def asks_for_help(command: dict[str, Any]) -> bool:
@@ -93,10 +104,12 @@ def show_help(ack: Ack, context: BoltContext) -> None:
 
 
 @needs(Role.VIEWER, SEEING, reply)
-def list_accounts(command: dict[str, Any], session: Session, role: Role) -> dict[str, Any]:
+def list_accounts(
+    command: dict[str, Any], session: Session, role: Role, services: Services
+) -> dict[str, Any]:
     """Answer `/accounts [QUERY]` privately, straight in the acknowledgement."""
     query = parse.command_text(command.get("text"))
-    return {"response_type": "ephemeral", **search_reply(session, query, role=role)}
+    return {"response_type": "ephemeral", **search_reply(session, query, services.clock(), role=role)}
 
 
 def acknowledge_page(ack: Ack) -> None:
@@ -104,12 +117,13 @@ def acknowledge_page(ack: Ack) -> None:
 
 
 @needs(Role.VIEWER, SEEING, say_privately)
-def turn_page(action: dict[str, Any], respond: Respond, session: Session, role: Role) -> None:
+def turn_page(
+    action: dict[str, Any], respond: Respond, session: Session, role: Role, services: Services
+) -> None:
     """Next / Previous: replace the results message with the requested page."""
     query, offset = parse.page(action.get("value"))
-    respond(
-        replace_original=True, response_type="ephemeral", **search_reply(session, query, offset, role=role)
-    )
+    reply = search_reply(session, query, services.clock(), offset, role=role)
+    respond(replace_original=True, response_type="ephemeral", **reply)
 
 
 def register(app: App) -> None:

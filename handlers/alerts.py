@@ -9,6 +9,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from handlers import messages
 from handlers.common import bold, escape, render
 from store import top_up
 from store.alerts import AlertState, Reply
@@ -124,9 +125,10 @@ def build_alert(state: AlertState) -> dict[str, Any]:
         level=state.level,
     )
     blocks = [_section(text)]
+    whose = "the" if state.in_channel else "your"
     if state.first_alert_link:
         blocks.append(
-            _context(f"Still low after your snooze. <{state.first_alert_link}|See the first alert>.")
+            _context(f"Still low after {whose} snooze. <{state.first_alert_link}|See the first alert>.")
         )
     notes = [line for line in (state.forecast, state.top_up, _handled(state), _snoozed(state)) if line]
     if notes:
@@ -156,7 +158,8 @@ def _handled(state: AlertState) -> str | None:
 def _snoozed(state: AlertState) -> str | None:
     if state.snoozed_until is None:
         return None
-    return f":zzz: Snoozed for you until {slack_time(state.snoozed_until)}."
+    where = "in this channel" if state.in_channel else "for you"
+    return f":zzz: Snoozed {where} until {slack_time(state.snoozed_until)}."
 
 
 def actor_mention(actor: str) -> str:
@@ -177,6 +180,16 @@ def build_reply(reply: Reply) -> dict[str, Any]:
     else:
         source = _who(reply.source_name or "another account", reply.source_reference or "?")
         text = f"{who} moved {reply.credits:,} credits in from {source}. Balance {reply.balance_after:,}."
+    return {"text": text, "blocks": [_section(text)]}
+
+
+ARCHIVED = "is_archived"  # Slack's error for a post in an archived channel; the others need an invite
+
+
+def build_channel_problem(problem: str, channel: str, name: str, reference: str) -> dict[str, Any]:
+    """The DM telling whoever added a channel why its alert cannot be posted there."""
+    wording = messages.ARCHIVED_BEFORE_ALERT if problem == ARCHIVED else messages.INVITE_BEFORE_ALERT
+    text = wording.format(channel=channel, account=_who(name, reference))
     return {"text": text, "blocks": [_section(text)]}
 
 

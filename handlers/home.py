@@ -33,7 +33,7 @@ from handlers.messages import Refused
 from handlers.origin import form_origin
 from handlers.services import Services, services
 from store import accounts as account_store
-from store import overview, roles
+from store import forecast, overview, roles
 from store.accounts import Page
 from store.models import Account, Role
 from store.overview import Summary
@@ -181,13 +181,16 @@ def home_view(session: Session, services: Services, user_id: str, query: str, of
     else:
         page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE)
     limits = services.limits
+    outlooks = forecast.texts_for(session, [account.id for account in page.accounts], services.clock())
     return build_home(
         role,
         overview.summary(session),
         page,
         query,
         help_text(limits.invoice_history_start, limits.account_manager),
-        lambda account: build_account_box(account, role, page_value(query, page.offset)),
+        lambda account: build_account_box(
+            account, role, page_value(query, page.offset), outlooks.get(account.id)
+        ),
     )
 
 
@@ -212,7 +215,7 @@ def redraw(client: WebClient, services: Services, user_id: str, origin: dict[str
         try:
             with services.reads.begin() as session:
                 role = role_for(session, user_id, Role.VIEWER, SEEING)
-                reply = search_reply(session, query, offset, role=role)
+                reply = search_reply(session, query, services.clock(), offset, role=role)
             WebhookClient(origin["response_url"]).send(
                 replace_original=True, response_type="ephemeral", text=reply["text"], blocks=reply["blocks"]
             )

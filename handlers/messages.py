@@ -66,12 +66,27 @@ BALANCE_CHANGED = (
 TOO_MANY = "Only {balance:,} credits are available, so {credits:,} cannot be moved."
 
 # Low credit reminders
-CHECKING_EMAILS = "Checking the email addresses with Slack… this window shows the result in a moment."
+CHECKING_RECIPIENTS = "Checking the recipients with Slack… this window shows the result in a moment."
 RESULT_NOT_SHOWN = (
     "Slack could not update the low credit reminder window ({reason}), so here is the result:\n{result}"
 )
 NOT_SLACK_USERS = "Choose people from the list; these are not Slack users: {values}."
-NO_RECIPIENTS = "Add at least one email address or person to remind."
+NO_RECIPIENTS = "Add at least one email address, person or channel to remind."
+NOT_CHANNELS = "Choose channels from the list; these are not Slack channels: {values}."
+CHANNELS_HINT = "The alert is posted once in each channel. Invite @admin-bot first: /invite @admin-bot"
+INVITE_AT_SAVE = (
+    "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. Until then alerts cannot be posted there."
+)
+ARCHIVED_AT_SAVE = "<#{channel}> is archived, so alerts cannot be posted there."
+TOP_UP_EXPLAINED = (
+    "*Auto top-up* buys credits for the account when its balance falls below the level: an ordinary "
+    "purchase with its invoice, made for you, at most once each time it falls and within a monthly limit."
+)
+TOP_UP_CREDITS_HINT = "A whole number of credits, bought each time the balance falls below the level."
+TOP_UP_LIMIT_HINT = "The most it may buy in a calendar month, in credits or in purchases."
+CHANNEL_NOT_CHECKED = (
+    "Slack could not check <#{channel}> ({reason}); alerts are posted there if @admin-bot is in it."
+)
 READ_ONLY_REMINDER = "Only billing or admin users can change reminders."
 NO_SUCH_EMAIL = "No one in this Slack workspace has the email {email}."
 EMAIL_NOT_CHECKED = "Slack could not check {email}; try saving again."
@@ -98,4 +113,13 @@ NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({re
 ALERT_UNTRACKED = "This alert is no longer tracked; the account's latest alert has the current buttons."
 ALERT_RESOLVED = "This alert is already resolved."
 ALERT_HANDLED_BY = "<@{user}> is already handling this."
+# Told to whoever added a channel to a reminder, once per episode, when its alert cannot be posted.
+INVITE_BEFORE_ALERT = (
+    "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
+    "The low credit alert for {account} is posted there as soon as it is in."
+)
+ARCHIVED_BEFORE_ALERT = (
+    "<#{channel}> is archived, so the low credit alert for {account} cannot be posted there. "
+    "Unarchive it or choose another channel in the reminder."
+)
 SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."

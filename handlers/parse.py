@@ -13,6 +13,7 @@ from typing import Any
 
 from handlers import messages
 from handlers.messages import Malformed, Refused
+from store import reminders
 from store.accounts import FORMATTING, LINE_BREAKING
 
 # Database ids are positive 32-bit integers; a longer value was crafted and names nothing.
@@ -38,6 +39,11 @@ def user_of(body: dict[str, Any]) -> str:
 def slack_user_id(raw: object) -> str | None:
     """A Slack user id as Slack writes it, or None."""
     return raw if isinstance(raw, str) and USER_ID_PATTERN.fullmatch(raw) else None
+
+
+def slack_channel_id(raw: object) -> str | None:
+    """A Slack channel id (public or private) as Slack writes it, or None; never a DM."""
+    return raw if isinstance(raw, str) and reminders.CHANNEL_ID_PATTERN.fullmatch(raw) else None
 
 
 def database_id(raw: object) -> int | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App, Args
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from handlers import messages, parse
 from handlers.account_box import REMINDER_ACTION
@@ -31,7 +32,7 @@ from handlers.interaction import (
 )
 from handlers.services import Services
 from store import accounts as account_store
-from store import reminders
+from store import reminders, top_up
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -40,6 +41,13 @@ ENABLED_BLOCK, ENABLED_INPUT, ENABLED_VALUE = "enabled", "enabled_input", "on"
 LEVEL_BLOCK, LEVEL_INPUT = "level", "level_input"
 EMAILS_BLOCK, EMAILS_INPUT = "emails", "emails_input"
 PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
+CHANNELS_BLOCK, CHANNELS_INPUT = "channels", "channels_input"
+TOP_UP_BLOCK, TOP_UP_INPUT, TOP_UP_VALUE = "top_up", "top_up_input", "on"
+TOP_UP_CREDITS_BLOCK, TOP_UP_CREDITS_INPUT = "top_up_credits", "top_up_credits_input"
+TOP_UP_LIMIT_BLOCK, TOP_UP_LIMIT_INPUT = "top_up_limit", "top_up_limit_input"
+TOP_UP_UNIT_BLOCK, TOP_UP_UNIT_INPUT = "top_up_unit", "top_up_unit_input"
+# Where each part of an auto top-up rule is entered, for its field error.
+TOP_UP_PARTS = {"credits": TOP_UP_CREDITS_BLOCK, "limit": TOP_UP_LIMIT_BLOCK, "unit": TOP_UP_UNIT_BLOCK}
 CHECKING_VIEW = "low_credit_reminder_checking"
 TITLE = "Low credit reminder"
 CHANGING = "change low credit reminders"
@@ -59,16 +67,37 @@ def _section(mrkdwn: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
 
 
-def _split(account: Account) -> tuple[list[str], list[str]]:
-    emails = [r.address for r in account.recipients if "@" in r.address]
-    people = [r.address for r in account.recipients if "@" not in r.address]
-    return emails, people
+def _split(account: Account) -> tuple[list[str], list[str], list[str]]:
+    """The account's recipients as (emails, people, channels)."""
+    recipients = [reminders.Recipient(r.address) for r in account.recipients]
+    emails = [r.address for r in recipients if r.is_email]
+    channels = [r.address for r in recipients if r.is_channel]
+    people = [r.address for r in recipients if not (r.is_email or r.is_channel)]
+    return emails, people, channels
 
 
 def _heading(account: Account) -> dict[str, Any]:
     return _section(
         f"{bold(account.name)} `{escape(account.reference)}`\nBalance: {account.balance:,} credits"
     )
+
+
+@dataclass(frozen=True)
+class TopUpEntered:
+    """Auto top-up as entered: the fields as typed, to show again, and the rule they make (None: off)."""
+
+    on: bool = False
+    credits: str = ""
+    limit: str = ""
+    unit: str = top_up.LimitUnit.PURCHASES.value
+    rule: top_up.Rule | None = None
+
+    @classmethod
+    def of(cls, rule: top_up.Rule | None) -> TopUpEntered:
+        """The fields that show a saved rule."""
+        if rule is None:
+            return cls()
+        return cls(True, str(rule.credits), str(rule.monthly_limit), rule.unit.value, rule)
 
 
 @dataclass(frozen=True)
@@ -79,13 +108,73 @@ class Entered:
     level: int
     emails: list[str]
     people: list[str]
+    channels: list[str]
+    top_up: TopUpEntered | None = None  # None: the form had no auto top-up fields, so leave it be
+
+
+def _top_up_blocks(top: TopUpEntered) -> list[dict[str, Any]]:
+    """Auto top-up's switch, amount and monthly limit."""
+    switch: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": TOP_UP_INPUT,
+        "options": [
+            {"text": _text("Buy credits when the balance falls below the level"), "value": TOP_UP_VALUE}
+        ],
+    }
+    if top.on:
+        switch["initial_options"] = switch["options"]
+    units = [{"text": _text(f"{unit.value} a month"), "value": unit.value} for unit in top_up.LimitUnit]
+    unit: dict[str, Any] = {"type": "radio_buttons", "action_id": TOP_UP_UNIT_INPUT, "options": units}
+    unit["initial_option"] = next((u for u in units if u["value"] == top.unit), units[-1])
+
+    def number(block_id: str, action_id: str, label: str, value: str, hint: str) -> dict[str, Any]:
+        element: dict[str, Any] = {"type": "plain_text_input", "action_id": action_id}
+        if value:
+            element["initial_value"] = value
+        return {
+            "type": "input",
+            "block_id": block_id,
+            "optional": True,
+            "label": _text(label),
+            "element": element,
+            "hint": _text(hint),
+        }
+
+    return [
+        {"type": "divider"},
+        _section(messages.TOP_UP_EXPLAINED),
+        {
+            "type": "input",
+            "block_id": TOP_UP_BLOCK,
+            "optional": True,
+            "label": _text("Auto top-up"),
+            "element": switch,
+        },
+        number(
+            TOP_UP_CREDITS_BLOCK,
+            TOP_UP_CREDITS_INPUT,
+            "Credits to buy each time",
+            top.credits,
+            messages.TOP_UP_CREDITS_HINT,
+        ),
+        number(
+            TOP_UP_LIMIT_BLOCK, TOP_UP_LIMIT_INPUT, "Monthly limit", top.limit, messages.TOP_UP_LIMIT_HINT
+        ),
+        {"type": "input", "block_id": TOP_UP_UNIT_BLOCK, "label": _text("The limit counts"), "element": unit},
+    ]
 
 
 def build_settings_modal(
-    account: Account, entered: Entered | None = None, problem: str | None = None
+    account: Account,
+    entered: Entered | None = None,
+    problem: str | None = None,
+    saved_top_up: top_up.Rule | None = None,
 ) -> dict[str, Any]:
     """The editable settings: the account's current ones, or what was entered with the problem in it."""
-    emails, people = (entered.emails, entered.people) if entered else _split(account)
+    top = entered.top_up if entered and entered.top_up else TopUpEntered.of(saved_top_up)
+    emails, people, channels = (
+        (entered.emails, entered.people, entered.channels) if entered else _split(account)
+    )
     enabled = entered.enabled if entered else account.reminder_enabled
     level = entered.level if entered else account.reminder_level
     switch: dict[str, Any] = {
@@ -110,6 +199,14 @@ def build_settings_modal(
     }
     if people:
         picker["initial_users"] = people
+    channel_picker: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "action_id": CHANNELS_INPUT,
+        "placeholder": _text("Choose channels"),
+        "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+    }
+    if channels:
+        channel_picker["initial_conversations"] = channels
     return {
         "type": "modal",
         "callback_id": REMINDER_VIEW,
@@ -156,13 +253,26 @@ def build_settings_modal(
                 "label": _text("People to DM"),
                 "element": picker,
             },
+            {
+                "type": "input",
+                "block_id": CHANNELS_BLOCK,
+                "optional": True,
+                "label": _text("Channels to post in"),
+                "element": channel_picker,
+                "hint": _text(messages.CHANNELS_HINT),
+            },
+            *_top_up_blocks(top),
         ],
     }
 
 
 def _summary(account: Account) -> str:
-    emails, people = _split(account)
-    who = [escape(address) for address in emails] + [f"<@{user}>" for user in people]
+    emails, people, channels = _split(account)
+    who = (
+        [escape(address) for address in emails]
+        + [f"<@{user}>" for user in people]
+        + [f"<#{channel}>" for channel in channels]
+    )
     return (
         f"Reminder: *{reminders.describe(account.reminder_enabled, account.reminder_level)}*\n"
         f"Recipients: {join_within(who, RECIPIENTS_TEXT_LIMIT) or 'none'}"
@@ -186,8 +296,10 @@ def build_readonly_modal(account: Account) -> dict[str, Any]:
     }
 
 
-def build_saved_modal(account: Account) -> dict[str, Any]:
-    """The confirmation after saving: the reminder's state and level."""
+def build_saved_modal(
+    account: Account, warnings: list[str] | None = None, rule: top_up.Rule | None = None
+) -> dict[str, Any]:
+    """The confirmation after saving: the reminder, auto top-up, and what its channels need."""
     return {
         "type": "modal",
         "title": _text(TITLE),
@@ -196,7 +308,8 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
             _section(
                 f"Saved the low credit reminder for {bold(account.name)} `{escape(account.reference)}`."
             ),
-            _section(_summary(account)),
+            _section(_summary(account) + f"\nAuto top-up: *{top_up.describe(rule)}*"),
+            *([_section(join_within(warnings, SECTION_LIMIT, "\n"))] if warnings else []),
         ],
     }
 
@@ -206,7 +319,11 @@ def build_saved_modal(account: Account) -> dict[str, Any]:
 
 def settings_form(account: Account, role: Role, services: Services) -> dict[str, Any]:
     """The settings for billing and admin, a read-only view of them for a viewer."""
-    return build_settings_modal(account) if role.allows(Role.BILLING) else build_readonly_modal(account)
+    if not role.allows(Role.BILLING):
+        return build_readonly_modal(account)
+    session = object_session(account)
+    assert session is not None  # the opener loaded it in the transaction this runs in
+    return build_settings_modal(account, saved_top_up=top_up.rule_of(session, account.id))
 
 
 open_reminder_modal = account_form(Role.VIEWER, "see reminders", TITLE, settings_form)
@@ -219,11 +336,37 @@ def build_checking_modal() -> dict[str, Any]:
         "callback_id": CHECKING_VIEW,
         "title": _text(TITLE),
         "close": _text("Close"),
-        "blocks": [_section(messages.CHECKING_EMAILS)],
+        "blocks": [_section(messages.CHECKING_RECIPIENTS)],
     }
 
 
-def read_settings(view: dict[str, Any]) -> Entered:
+def _read_top_up(
+    values: dict[str, Any], reminder_on: bool, max_credits: int, errors: dict[str, str]
+) -> TopUpEntered | None:
+    """Auto top-up as submitted, adding any field errors to `errors`; None if the form had none of it."""
+    if TOP_UP_BLOCK not in values:
+        return None
+    on = bool((values[TOP_UP_BLOCK].get(TOP_UP_INPUT) or {}).get("selected_options"))
+    credits = str((values.get(TOP_UP_CREDITS_BLOCK, {}).get(TOP_UP_CREDITS_INPUT) or {}).get("value") or "")
+    limit = str((values.get(TOP_UP_LIMIT_BLOCK, {}).get(TOP_UP_LIMIT_INPUT) or {}).get("value") or "")
+    unit_choice = (values.get(TOP_UP_UNIT_BLOCK, {}).get(TOP_UP_UNIT_INPUT) or {}).get(
+        "selected_option"
+    ) or {}
+    unit = str(unit_choice.get("value") or top_up.LimitUnit.PURCHASES.value)[:20]
+    if not on:
+        return TopUpEntered(False, credits, limit, unit)
+    if not reminder_on:
+        errors[TOP_UP_BLOCK] = str(top_up.ReminderOff())
+        return TopUpEntered(True, credits, limit, unit)
+    try:
+        rule = top_up.parse_rule(credits, limit, unit, max_credits=max_credits)
+    except top_up.InvalidRule as problem:
+        errors[TOP_UP_PARTS[problem.part]] = str(problem)
+        return TopUpEntered(True, credits, limit, unit)
+    return TopUpEntered(True, credits, limit, unit, rule)
+
+
+def read_settings(view: dict[str, Any], max_credits: int) -> Entered:
     """The submitted settings, or Refused naming the field that is wrong."""
     values = view["state"]["values"]
     enabled = bool((values.get(ENABLED_BLOCK, {}).get(ENABLED_INPUT) or {}).get("selected_options"))
@@ -245,15 +388,23 @@ def read_settings(view: dict[str, Any]) -> Entered:
         errors[PEOPLE_BLOCK] = messages.NOT_SLACK_USERS.format(
             values=", ".join(repr(p)[:24] for p in crafted[:3])
         )
-    if enabled and not emails and not people and EMAILS_BLOCK not in errors:
+    picked = (values.get(CHANNELS_BLOCK, {}).get(CHANNELS_INPUT) or {}).get("selected_conversations")
+    channels = list(dict.fromkeys(picked if isinstance(picked, list) else []))
+    crafted = [channel for channel in channels if parse.slack_channel_id(channel) is None]
+    if crafted:
+        errors[CHANNELS_BLOCK] = messages.NOT_CHANNELS.format(
+            values=", ".join(repr(c)[:24] for c in crafted[:3])
+        )
+    if enabled and not emails and not people and not channels and EMAILS_BLOCK not in errors:
         errors[EMAILS_BLOCK] = messages.NO_RECIPIENTS
     try:
-        reminders.check_recipient_count(len(emails) + len(people))
+        reminders.check_recipient_count(len(emails) + len(people) + len(channels))
     except StoreError as problem:
         errors.setdefault(EMAILS_BLOCK, str(problem))
+    top = _read_top_up(values, enabled, max_credits, errors)
     if errors:
         raise FormErrors(errors)
-    return Entered(enabled, level, emails, people)
+    return Entered(enabled, level, emails, people, channels, top)
 
 
 class FormErrors(Exception):
@@ -265,52 +416,66 @@ class FormErrors(Exception):
 
 
 def _save(
-    session: Session, view: dict[str, Any], entered: Entered, found: dict[str, str], actor: str
-) -> Account:
-    recipients = [reminders.Recipient(email, found[email]) for email in entered.emails] + [
-        reminders.Recipient(person, person) for person in entered.people
-    ]
+    session: Session,
+    view: dict[str, Any],
+    entered: Entered,
+    found: dict[str, str],
+    actor: str,
+    now: datetime,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """Save the reminder and auto top-up (each audited); the confirmation."""
+    recipients = (
+        [reminders.Recipient(email, found[email]) for email in entered.emails]
+        + [reminders.Recipient(person, person) for person in entered.people]
+        + [reminders.Recipient(channel) for channel in entered.channels]
+    )
     account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
     reminders.configure(session, account, entered.enabled, entered.level, recipients, actor)
-    return account
+    if entered.top_up is not None:
+        top_up.configure(session, account, entered.top_up.rule, actor, now)
+    return build_saved_modal(account, warnings, top_up.rule_of(session, account.id))
 
 
 @needs(Role.BILLING, CHANGING, field_error(ENABLED_BLOCK), writes=True)
-def submit_reminder(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
+def submit_reminder(
+    view: dict[str, Any], user_id: str, session: Session, services: Services
+) -> dict[str, Any]:
     """Check the form; save at once, or, when emails need Slack, say so and finish after the ack."""
     parse.form_account_id(view.get("private_metadata"))  # a stale form is refused before any lookup
     try:
-        entered = read_settings(view)
+        entered = read_settings(view, services.limits.max_purchase_credits)
     except FormErrors as problems:
         return {"response_action": "errors", "errors": {k: v[:2000] for k, v in problems.errors.items()}}
-    if entered.emails:
-        # Looking addresses up may be slow (rate limits): never inside the 3-second acknowledgement.
+    if entered.emails or entered.channels:
+        # Looking recipients up may be slow (rate limits): never inside the 3-second acknowledgement.
         return {"response_action": "update", "view": build_checking_modal()}
-    account = _save(session, view, entered, {}, user_id)
-    return {"response_action": "update", "view": build_saved_modal(account)}
+    saved = _save(session, view, entered, {}, user_id, services.clock())
+    return {"response_action": "update", "view": saved}
 
 
 def finish_reminder(args: Args) -> None:
     """After the acknowledgement: look the emails up, then save and show the result in the same modal."""
     it, view, client = Interaction(args), args.view or {}, args.client
     try:
-        entered = read_settings(view)
+        entered = read_settings(view, it.services.limits.max_purchase_credits)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
     if parse.database_id(view.get("private_metadata")) is None:
         return  # refused as out of date in the acknowledgement
-    if not entered.emails:
+    if not (entered.emails or entered.channels):
         redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
         return
     if not checked(it, Role.BILLING, CHANGING, quietly, lambda session, role: True):
         return  # refused in the acknowledgement: look nothing up for them
     found, problems = _lookup_errors(client, entered.emails)
+    warnings = [] if problems else _channel_warnings(client, entered.channels)
 
     def save(session: Session, role: Role) -> dict[str, Any]:
         if problems:
             account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
             return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
-        return build_saved_modal(_save(session, view, entered, found, it.user_id))
+        return _save(session, view, entered, found, it.user_id, it.services.clock(), warnings)
 
     result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
     if result is not None:
@@ -346,6 +511,31 @@ def _lookup_errors(client: WebClient, emails: list[str]) -> tuple[dict[str, str]
         else:
             found[email] = user["id"]
     return found, problems
+
+
+def _channel_warnings(client: WebClient, channels: list[str]) -> list[str]:
+    """A line for each channel alerts cannot be posted in yet: the bot is not in it, or it is archived."""
+    warnings = []
+    for channel in channels:
+        try:
+            found = client.conversations_info(channel=channel)["channel"]
+        except SlackApiError as error:
+            code = str(error.response.get("error"))
+            if code == "channel_not_found":  # a private channel the bot is not in
+                warnings.append(messages.INVITE_AT_SAVE.format(channel=channel))
+            else:
+                log.warning("conversations.info failed: %s", code)
+                warnings.append(messages.CHANNEL_NOT_CHECKED.format(channel=channel, reason=code))
+            continue
+        except (SlackClientError, OSError) as error:
+            log.warning("conversations.info failed: %s", type(error).__name__)
+            warnings.append(messages.CHANNEL_NOT_CHECKED.format(channel=channel, reason=type(error).__name__))
+            continue
+        if found.get("is_archived"):
+            warnings.append(messages.ARCHIVED_AT_SAVE.format(channel=channel))
+        elif not found.get("is_member"):
+            warnings.append(messages.INVITE_AT_SAVE.format(channel=channel))
+    return warnings
 
 
 def register(app: App) -> None:

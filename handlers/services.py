@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -21,6 +22,10 @@ class Limits:
     account_manager: str
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Services:
     """Built once by create_app and put in every request's context."""
@@ -30,6 +35,7 @@ class Services:
     pricing: Pricing
     supplier: Supplier
     limits: Limits
+    clock: Callable[[], datetime] = field(default=utc_now)  # tests fix it
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Services:
         # Bolt deep-copies the context for lazy listeners; share, don't copy, the engine.

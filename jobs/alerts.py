@@ -18,14 +18,19 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from handlers.alerts import build_alert, build_reply
+from handlers.alerts import build_alert, build_channel_problem, build_reply
+from handlers.parse import slack_user_id
 from store import alerts, invoices, top_up
 from store.db import SessionFactory
+from store.reminders import Recipient
 
 METADATA_TYPE = "admin_bot_alert"  # marks our posts, so a lost answer is found, not posted twice
 LEASE = timedelta(seconds=60)
 BATCH_SIZE = 20
 SLACK_ERRORS = (SlackApiError, SlackClientError, OSError)
+# Slack's answers when the bot may not post in a channel: it must be invited (a private channel it is
+# not in looks not found to it), or the channel is archived.
+CHANNEL_PROBLEMS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +137,56 @@ def post_alert(
     return ts
 
 
+def post_in_channel(
+    session_factory: SessionFactory,
+    client: WebClient,
+    account_id: int,
+    episode: int,
+    channel: str,
+    now: datetime,
+) -> str:
+    """Post a channel's copy of an alert like a person's; if the bot may not post there, say so, then raise.
+
+    Nothing was posted then, so a later pass tries again and the copy is posted once it can be.
+    """
+    try:
+        return post_alert(
+            session_factory, without_blind_retries(client), account_id, episode, channel, channel, now
+        )
+    except SlackApiError as error:
+        if error_code(error) in CHANNEL_PROBLEMS:
+            _report_channel_problem(session_factory, client, account_id, episode, channel, error_code(error))
+        raise
+
+
+def _report_channel_problem(
+    session_factory: SessionFactory,
+    client: WebClient,
+    account_id: int,
+    episode: int,
+    channel: str,
+    problem: str,
+) -> None:
+    """DM whoever added the channel, once per episode and problem, across passes and replicas."""
+    with session_factory.begin() as session:
+        report = alerts.report_problem(session, account_id, episode, channel, problem)
+    if report is None:
+        return
+    tell = slack_user_id(report.tell)
+    if tell is None:
+        log.warning("cannot post in %s: %s; no Slack user added it to tell", channel, problem)
+        return
+    try:
+        dm = client.conversations_open(users=tell)["channel"]["id"]
+        client.chat_postMessage(
+            channel=dm, **build_channel_problem(problem, channel, report.name, report.reference)
+        )
+    except SLACK_ERRORS as error:
+        log.warning("could not tell %s that %s needs attention: %s", tell, channel, error_code(error))
+        with session_factory.begin() as session:
+            alerts.unreport_problem(session, account_id, episode, channel)
+
+
 def _bring_up_to_date(
     session_factory: SessionFactory, client: WebClient, copy: alerts.Copy, now: datetime
 ) -> None:
@@ -153,7 +208,15 @@ def _bring_up_to_date(
         with session_factory.begin() as session:
             alerts.replied(session, copy.id, reply.entry_id)
     with session_factory.begin() as session:
-        state = alerts.state(session, copy.account_id, copy.episode, now, copy.snoozed_until, copy.first_link)
+        state = alerts.state(
+            session,
+            copy.account_id,
+            copy.episode,
+            now,
+            copy.snoozed_until,
+            copy.first_link,
+            in_channel=Recipient(copy.address).is_channel,
+        )
     # chat.update is safe to repeat: a lost answer only means doing it again.
     client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
     with session_factory.begin() as session:
@@ -218,7 +281,14 @@ def remind_after_snoozes(
                 ]
             )
             with session_factory.begin() as session:
-                state = alerts.state(session, follow_up.account_id, follow_up.episode, now, first_link=link)
+                state = alerts.state(
+                    session,
+                    follow_up.account_id,
+                    follow_up.episode,
+                    now,
+                    first_link=link,
+                    in_channel=Recipient(follow_up.address).is_channel,
+                )
             payload = build_alert(state)
             ts = post_once(
                 session_factory,

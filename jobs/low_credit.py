@@ -201,7 +201,13 @@ class _Pass:
             log.warning("low-credit alert for %s to %s failed: %s", reference, address, code)
 
     def _deliver(self, alert: reminders.DueAlert) -> str:
-        """Post one recipient's copy of the alert in their DM; the Slack user it went to, or raise."""
+        """Post one recipient's copy of the alert in their DM or channel; who it went to, or raise."""
+        if alert.recipient.is_channel:
+            channel = alert.recipient.address
+            live.post_in_channel(
+                self.session_factory, self.client, alert.account_id, alert.episode, channel, self.now
+            )
+            return channel
         user_id = _slack_user(self.client, alert.recipient, self.cache)
         channel = self.client.conversations_open(users=user_id)["channel"]["id"]
         live.post_alert(

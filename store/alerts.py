@@ -40,6 +40,7 @@ from store.models import (
     Invoice,
     LedgerEntry,
     ReminderEpisode,
+    ReminderRecipient,
 )
 from store.reminders import _upsert
 from store.suggestions import Suggestion
@@ -66,6 +67,7 @@ class AlertState:
     snoozed_until: datetime | None = None  # this recipient's snooze
     first_alert_link: str | None = None  # set on the reminder that follows a snooze
     revision: int = 0
+    in_channel: bool = False  # a channel's one shared copy, not one person's
 
 
 @dataclass(frozen=True)
@@ -296,6 +298,65 @@ def posted(session: Session, message_id: int, ts: str, state: AlertState) -> Non
         .execution_options(synchronize_session=False)
     )
     _settle(session, message_id)
+
+
+def _first_copy(account_id: int, episode: int, address: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        AlertMessage.account_id == account_id,
+        AlertMessage.episode == episode,
+        AlertMessage.address == address,
+        AlertMessage.number == 1,
+    )
+
+
+@dataclass(frozen=True)
+class ProblemReport:
+    """Whom to tell that an alert cannot be posted in a channel, and which account it is for."""
+
+    tell: str | None  # whoever added the channel; None when no Slack user did (e.g. the CLI)
+    name: str
+    reference: str
+
+
+def report_problem(
+    session: Session, account_id: int, episode: int, channel: str, problem: str
+) -> ProblemReport | None:
+    """Note that a channel's first copy could not be posted for `problem`; None if that was reported.
+
+    Once per episode and problem, whichever replica gets there first.
+    """
+    changed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AlertMessage)
+            .where(
+                *_first_copy(account_id, episode, channel),
+                or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
+            )
+            .values(problem_reported=problem)
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    if not changed:
+        return None
+    added_by = session.scalar(
+        select(ReminderRecipient.added_by).where(
+            ReminderRecipient.account_id == account_id, ReminderRecipient.address == channel
+        )
+    )
+    account = session.get(Account, account_id)
+    assert account is not None
+    return ProblemReport(added_by, account.name, account.reference)
+
+
+def unreport_problem(session: Session, account_id: int, episode: int, channel: str) -> None:
+    """The report did not reach anyone: let a later pass try again."""
+    session.execute(
+        update(AlertMessage)
+        .where(*_first_copy(account_id, episode, channel))
+        .values(problem_reported=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
@@ -538,6 +599,7 @@ def state(
     now: datetime,
     snoozed_until: datetime | None = None,
     first_link: str | None = None,
+    in_channel: bool = False,
 ) -> AlertState:
     """What a copy of this alert shows now: the account, the alert, its forecast, fix and top-up."""
     snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
@@ -565,4 +627,5 @@ def state(
         snoozed_until=snoozed if snoozed and snoozed > now else None,
         first_alert_link=first_link,
         revision=alert.revision,
+        in_channel=in_channel,
     )

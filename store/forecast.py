@@ -105,6 +105,13 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     }
 
 
+def texts_for(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, str]:
+    """Each account's forecast line, e.g. for the accounts on one page, in one query."""
+    return {
+        account_id: outlook.text() for account_id, outlook in for_accounts(session, account_ids, now).items()
+    }
+
+
 def for_account(session: Session, account_id: int, now: datetime) -> Forecast:
     """One account's forecast."""
     return for_accounts(session, [account_id], now)[account_id]

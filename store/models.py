@@ -291,22 +291,25 @@ class AlertMessage(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_link: Mapped[str | None] = mapped_column(String(300))  # a reminder's link to the first copy
+    # The error (e.g. not_in_channel) whoever added a channel was told about, so they are told once.
+    problem_reported: Mapped[str | None] = mapped_column(String(40))
 
 
 Index("ix_alert_messages_stale", AlertMessage.id, sqlite_where=text("stale"), postgresql_where=text("stale"))
 
 
 class ReminderRecipient(Base):
-    """Who is DMed when an account runs low: an email address or a Slack user picked directly."""
+    """Who is alerted when an account runs low: an email address, a Slack user or a Slack channel."""
 
     __tablename__ = "reminder_recipients"
     __table_args__ = (UniqueConstraint("account_id", "address"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    # An email address, or a Slack user id for people chosen in the picker.
+    # An email address, or a Slack user or channel id for people and channels chosen in a picker.
     address: Mapped[str] = mapped_column(String(254))
     slack_user_id: Mapped[str | None] = mapped_column(String(20))
+    added_by: Mapped[str | None] = mapped_column(String(40))  # the actor who added it; told of problems
 
     account: Mapped[Account] = relationship(back_populates="recipients")
 

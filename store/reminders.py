@@ -41,7 +41,9 @@ EMAIL_PATTERN = re.compile(
     r"(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-MAX_RECIPIENTS = 50  # one reminder DMs at most this many people; its confirmation fits one message
+MAX_RECIPIENTS = 50  # one reminder alerts at most this many recipients; its confirmation fits one message
+# A Slack channel id: public channels start with C, private ones made before 2021 with G.
+CHANNEL_ID_PATTERN = re.compile(r"[CG][A-Z0-9]{2,19}")
 EMAIL_SEPARATORS = re.compile(r"[\s,;]+")
 # Any constant works; it names the lock that lets one replica at a time mark crossings.
 MARKING_LOCK_KEY = 0x4C4F5743  # "LOWC"
@@ -81,7 +83,7 @@ def parse_emails(raw: str | None) -> list[str]:
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who to DM: an email (its Slack user looked up) or a Slack user picked directly."""
+    """Who to alert: an email (its Slack user looked up), a Slack user picked directly, or a channel."""
 
     address: str
     slack_user_id: str | None = None
@@ -89,6 +91,11 @@ class Recipient:
     @property
     def is_email(self) -> bool:
         return "@" in self.address
+
+    @property
+    def is_channel(self) -> bool:
+        """Posted in once, instead of DMing a person."""
+        return CHANNEL_ID_PATTERN.fullmatch(self.address) is not None
 
 
 def check_recipient_count(count: int) -> None:
@@ -141,7 +148,7 @@ def configure(
     for address, recipient in wanted.items():
         if address not in current:
             account.recipients.append(
-                ReminderRecipient(address=address, slack_user_id=recipient.slack_user_id)
+                ReminderRecipient(address=address, slack_user_id=recipient.slack_user_id, added_by=actor)
             )
     account.recipient_count = len(wanted)
     session.flush()

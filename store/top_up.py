@@ -36,17 +36,31 @@ class Rule:
         return f"buy {self.credits:,} credits, up to {_amount(self.monthly_limit, self.unit)} a month"
 
 
+class InvalidRule(InvalidCredits):
+    """A part of a rule that is wrong: its `part` is "credits", "limit" or "unit", so a form can say where."""
+
+    def __init__(self, part: str, message: str) -> None:
+        super().__init__(message)
+        self.part = part
+
+
 def parse_rule(credits: str, limit: str, unit: str, *, max_credits: int) -> Rule:
-    """A rule from user input, or a StoreError naming what is wrong."""
-    bought = parse_credits(credits, maximum=max_credits)
+    """A rule from user input, or InvalidRule naming what is wrong and where."""
+    try:
+        bought = parse_credits(credits, maximum=max_credits)
+    except InvalidCredits as problem:
+        raise InvalidRule("credits", str(problem)) from None
     try:
         counted = LimitUnit(unit.strip().lower())
     except ValueError:
-        raise InvalidCredits("Count the monthly limit in credits or purchases.") from None
-    cap = parse_credits(limit)
+        raise InvalidRule("unit", "Count the monthly limit in credits or purchases.") from None
+    try:
+        cap = parse_credits(limit)
+    except InvalidCredits as problem:
+        raise InvalidRule("limit", str(problem)) from None
     if counted is LimitUnit.CREDITS and cap < bought:
-        raise InvalidCredits(
-            f"A monthly limit of {cap:,} credits would stop even one purchase of {bought:,}."
+        raise InvalidRule(
+            "limit", f"A monthly limit of {cap:,} credits would stop even one purchase of {bought:,}."
         )
     return Rule(bought, cap, counted)
 

@@ -4,7 +4,8 @@ a fake Slack Web API, and the real bot served over HTTP."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -111,9 +112,17 @@ def config(database_url: str, fake_slack: FakeSlack) -> Config:
 
 
 @pytest.fixture
-def bot_server(config: Config, engine: Engine, session_factory: db.SessionFactory) -> Iterator[str]:
+def clock() -> Callable[[], datetime] | None:
+    """The bot's clock: the real one, unless a test module fixes the time by overriding this."""
+    return None
+
+
+@pytest.fixture
+def bot_server(
+    config: Config, engine: Engine, session_factory: db.SessionFactory, clock: Callable[[], datetime] | None
+) -> Iterator[str]:
     """The real bot on waitress on a free port; yields its base URL."""
-    server = make_http_server(create_app(config, session_factory), engine, "127.0.0.1", 0)
+    server = make_http_server(create_app(config, session_factory, clock), engine, "127.0.0.1", 0)
     with ServerThread(server) as running:
         yield running.url
 

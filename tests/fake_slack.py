@@ -358,6 +358,7 @@ class FakeSlack:
         self.view_history: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # conversations.info objects, by id
         self.socket_mode = FakeSocketMode(app_id)
         self._cond = threading.Condition(threading.RLock())
         self._faults: list[_Fault] = []
@@ -510,6 +511,39 @@ class FakeSlack:
             self.users[user_id] = user
         return user
 
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        member: bool = True,
+        private: bool = False,
+        archived: bool = False,
+    ) -> dict[str, Any]:
+        """Register a channel; posting to it, reading it and conversations.info then answer as Slack does.
+
+        Channels never registered accept everything, as if the bot were a member.
+        """
+        channel = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": not private,
+            "is_group": False,
+            "is_im": False,
+            "is_private": private,
+            "is_archived": archived,
+            "is_member": member,
+            "context_team_id": self.team_id,
+        }
+        with self._cond:
+            self.channels[channel_id] = channel
+        return channel
+
+    def invite_bot(self, channel_id: str) -> None:
+        """Someone ran /invite @admin-bot in the channel."""
+        with self._cond:
+            self.channels[channel_id]["is_member"] = True
+
     def fail(
         self,
         method: str,
@@ -625,6 +659,25 @@ class FakeSlack:
         # Posting to a user id lands in the app's DM with them.
         return "D" + channel if channel[0] in "UW" else channel
 
+    def _joined(self, params: Params) -> str:
+        """A channel the bot may post in and read, or Slack's error for one it may not."""
+        channel = self._channel(params)
+        known = self.channels.get(channel)
+        if known is None:
+            return channel
+        if known["is_archived"]:
+            raise _ApiError("is_archived")
+        if not known["is_member"]:
+            # A private channel the bot is not in is invisible to it.
+            raise _ApiError("channel_not_found" if known["is_private"] else "not_in_channel")
+        return channel
+
+    def _m_conversations_info(self, params: Params) -> Params:
+        known = self.channels.get(str(params.get("channel") or ""))
+        if known is None or (known["is_private"] and not known["is_member"]):
+            raise _ApiError("channel_not_found")
+        return {"channel": copy.deepcopy(known)}
+
     def _message(self, params: Params, ts: str) -> Params:
         message: Params = {
             "type": "message",
@@ -641,7 +694,7 @@ class FakeSlack:
         return message
 
     def _m_chat_postMessage(self, params: Params) -> Params:
-        channel = self._channel(params)
+        channel = self._joined(params)
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             raise _ApiError("no_text")
         ts = self._new_ts()
@@ -658,7 +711,7 @@ class FakeSlack:
         return {"message_ts": self._new_ts()}
 
     def _m_chat_update(self, params: Params) -> Params:
-        channel = self._channel(params)
+        channel = self._joined(params)
         ts = str(params.get("ts") or "")
         if not ts:
             raise _ApiError("message_not_found")
@@ -679,13 +732,13 @@ class FakeSlack:
 
     def _m_conversations_history(self, params: Params) -> Params:
         """Top-level messages in a channel, newest first."""
-        channel = self._channel(params)
+        channel = self._joined(params)
         found = [m for (c, _), m in self.messages.items() if c == channel and not m.get("thread_ts")]
         return self._listed(sorted(found, key=lambda m: float(m["ts"]), reverse=True), params)
 
     def _m_conversations_replies(self, params: Params) -> Params:
         """A thread: its parent, then its replies, oldest first."""
-        channel, ts = self._channel(params), str(params.get("ts") or "")
+        channel, ts = self._joined(params), str(params.get("ts") or "")
         if (channel, ts) not in self.messages:
             raise _ApiError("thread_not_found")
         found = [

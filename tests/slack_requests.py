@@ -85,6 +85,11 @@ def multi_users_select(user_ids: list[str]) -> Payload:
     return {"type": "multi_users_select", "selected_users": list(user_ids)}
 
 
+def multi_conversations_select(channel_ids: list[str]) -> Payload:
+    """State of a multi_conversations_select."""
+    return {"type": "multi_conversations_select", "selected_conversations": list(channel_ids)}
+
+
 def checkboxes(values: list[str]) -> Payload:
     """State of a checkboxes element."""
     return {"type": "checkboxes", "selected_options": [option(v) for v in values]}

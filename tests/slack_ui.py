@@ -75,6 +75,8 @@ def state(field: Field, value: Any) -> Payload:
         return slack_requests.external_select(value)
     if field.kind == "multi_users_select":
         return slack_requests.multi_users_select(value)
+    if field.kind == "multi_conversations_select":
+        return slack_requests.multi_conversations_select(value or [])
     if field.kind == "users_select":
         return slack_requests.users_select(value)
     if field.kind == "checkboxes":

@@ -12,7 +12,7 @@ import yaml
 from bot.cli import build_parser
 from bot.config import SETTINGS
 from handlers import messages
-from handlers.alerts import build_alert, build_reply
+from handlers.alerts import build_alert, build_channel_problem, build_reply
 from store import forecast, top_up
 from store.alerts import AlertState, Reply
 from store.models import Account
@@ -69,14 +69,21 @@ def test_manifest_subscribes_to_what_the_bot_handles():
     assert "commands" in MANIFEST["oauth_config"]["scopes"]["bot"]
 
 
-ALICE, ALEX = "U0ALICE01", "U0ALEX001"
+def test_every_manifest_scope_is_explained_in_the_readme():
+    scopes = MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert "channels:read" in scopes and "im:history" in scopes
+    for scope in scopes:
+        assert f"`{scope}`" in README, scope
+
+
+ALICE, ALEX, OPS = "U0ALICE01", "U0ALEX001", "C0OPS0001"
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def as_in_readme(mrkdwn: str) -> str:
     """Text as the README quotes it: mentions as @name, times as <time>, no bold or emoji."""
     text = mrkdwn.replace(f"<@{ALICE}>", "@alice").replace(f"<@{ALEX}>", "@alex")
-    text = re.sub(r"<!date\^[^>]*>", "<time>", text)
+    text = re.sub(r"<!date\^[^>]*>", "<time>", text).replace(f"<#{OPS}>", "#ops")
     text = re.sub(r":[a-z_]+: ", "", text).replace("*", "")
     return " ".join(text.split())
 
@@ -110,6 +117,8 @@ def test_readme_alert_life_quotes_what_the_bot_says():
         {"text": forecast.from_usage(40, 100, NOW - timedelta(hours=2), NOW).text()},
         {"text": forecast.from_usage(40, 0, None, NOW).text()},
         {"text": top_up.Outcome(5000, "INV-2026-000124", None, 2, rule).text()},
+        build_channel_problem("not_in_channel", OPS, "Acme Marketing", "EX0000001"),
+        {"text": messages.INVITE_AT_SAVE.format(channel=OPS)},
         {"text": top_up.Outcome(5000, None, top_up._why_not(account, rule, 4), 4, rule).text()},
     ]
     shown = [as_in_readme(line) for message in said for line in visible_text(message).split("\n")]

@@ -16,6 +16,7 @@ from tests.conftest import make_account
 from tests.fake_slack import FakeSlack
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
+OPS = "C0OPS0001"
 
 
 @pytest.fixture
@@ -138,3 +139,45 @@ def test_snoozing_until_today_is_refused(slack, fake_slack, alerted):
     )
     wait_until(lambda: ephemeral_texts(fake_slack))
     assert ephemeral_texts(fake_slack) == ["Pick a day after today to snooze until."]
+
+
+@pytest.fixture
+def alerted_in_ops(session_factory, fake_slack, client) -> dict:
+    """Acme Marketing ran low; #ops and Bob each got an alert; the #ops message as a click carries it."""
+    fake_slack.add_channel(OPS, "ops")
+    make_account(session_factory, credits=600)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        recipients = [reminders.Recipient(OPS), reminders.Recipient(BOB, BOB)]
+        reminders.configure(session, account, True, 500, recipients, ALICE)
+        ledger.record_usage(session, "EX0000001", 560, "test")
+    assert len(run_low_credit_pass(session_factory, client, datetime.now(UTC)).sent) == 2
+    ((ts, message),) = [(t, m) for (c, t), m in fake_slack.messages.items() if c == OPS]
+    return {**message, "channel": OPS, "ts": ts}
+
+
+def test_im_on_it_clicked_in_a_channel_shows_on_the_channel_copy_and_each_dm(
+    slack, fake_slack, alerted_in_ops
+):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted_in_ops, user_id=ALICE)
+    fake_slack.wait_for("chat.update", 2)
+
+    in_channel = fake_slack.messages[(OPS, alerted_in_ops["ts"])]
+    assert_valid_blocks(in_channel["blocks"])
+    assert f"<@{ALICE}> is handling this since <!date^" in visible_text(in_channel)
+    assert f"<@{ALICE}> is handling this" in visible_text(current(fake_slack, BOB))
+
+
+def test_a_snooze_in_a_channel_says_it_is_the_channels(slack, fake_slack, alerted_in_ops):
+    slack.block_action(
+        SNOOZE_ACTION,
+        message=alerted_in_ops,
+        user_id=ALICE,
+        action_type="static_select",
+        selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
+    )
+    fake_slack.wait_for("chat.update", 1)
+    assert "Snoozed in this channel until <!date^" in visible_text(
+        fake_slack.messages[(OPS, alerted_in_ops["ts"])]
+    )
+    assert "Snoozed" not in visible_text(current(fake_slack, BOB))

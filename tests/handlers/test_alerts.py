@@ -188,3 +188,11 @@ def test_names_with_formatting_characters_stay_one_bold_name():
     assert (
         reply["text"] == "<@U0ALEX001> moved 1,000 credits in from *Spare ∗Co∗* (`EX0000009`). Balance 1,040."
     )
+
+
+def test_a_channel_copy_says_its_snooze_is_the_channels():
+    link = "https://example.slack.com/archives/C0OPS0001/p1795510800000100"
+    snoozed = valid(build_alert(replace(OPEN, in_channel=True, snoozed_until=NOW + timedelta(days=1))))
+    assert "Snoozed in this channel until <!date^1795597200^" in visible_text(snoozed)
+    reminder = valid(build_alert(replace(OPEN, in_channel=True, first_alert_link=link)))
+    assert f"Still low after the snooze. <{link}|See the first alert>." in visible_text(reminder)

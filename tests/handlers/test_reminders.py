@@ -8,6 +8,8 @@ import pytest
 
 from handlers.account_box import REMINDER_ACTION
 from handlers.reminders import (
+    CHANNELS_BLOCK,
+    CHANNELS_INPUT,
     CHECKING_VIEW,
     EMAILS_BLOCK,
     EMAILS_INPUT,
@@ -19,8 +21,17 @@ from handlers.reminders import (
     PEOPLE_BLOCK,
     PEOPLE_INPUT,
     REMINDER_VIEW,
+    TOP_UP_BLOCK,
+    TOP_UP_CREDITS_BLOCK,
+    TOP_UP_CREDITS_INPUT,
+    TOP_UP_INPUT,
+    TOP_UP_LIMIT_BLOCK,
+    TOP_UP_LIMIT_INPUT,
+    TOP_UP_UNIT_BLOCK,
+    TOP_UP_UNIT_INPUT,
+    TOP_UP_VALUE,
 )
-from store import accounts, audit
+from store import accounts, audit, top_up
 from store.models import Role
 from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
@@ -28,8 +39,10 @@ from tests.fake_slack import FakeSlack
 from tests.slack_requests import (
     SlackRequests,
     checkboxes,
+    multi_conversations_select,
     multi_users_select,
     open_view,
+    option,
     plain_text,
 )
 
@@ -49,12 +62,14 @@ def values(
     level: str = "500",
     emails: str | None = "alice@example.com",
     people: list[str] | None = None,
+    channels: list[str] | None = None,
 ) -> dict[str, Any]:
     return {
         ENABLED_BLOCK: {ENABLED_INPUT: checkboxes([ENABLED_VALUE] if enabled else [])},
         LEVEL_BLOCK: {LEVEL_INPUT: plain_text(level)},
         EMAILS_BLOCK: {EMAILS_INPUT: plain_text(emails)},
         PEOPLE_BLOCK: {PEOPLE_INPUT: multi_users_select(people or [])},
+        CHANNELS_BLOCK: {CHANNELS_INPUT: multi_conversations_select(channels or [])},
     }
 
 
@@ -74,7 +89,7 @@ def submit(
     """Submit the settings; when emails need Slack, the outcome arrives by views.update after the ack."""
     updates = len(fake.calls_to("views.update"))
     reply = slack.view_submission(view, state, **fields).json()
-    if reply.get("response_action") != "update" or reply["view"]["callback_id"] != CHECKING_VIEW:
+    if reply.get("response_action") != "update" or reply["view"].get("callback_id") != CHECKING_VIEW:
         return reply
     assert_valid_view(reply["view"])
     # Nothing slow inside the acknowledgement: the lookups happen after it.
@@ -294,3 +309,151 @@ def test_a_form_with_crafted_metadata_is_out_of_date(slack, admin, session_facto
         "errors": {ENABLED_BLOCK: "This form is out of date, please open it again."},
     }
     assert team.calls_to("users.lookupByEmail") == []
+
+
+OPS, FINANCE, SECRET = "C0OPS0001", "C0FIN0001", "G0SECRET1"
+
+
+def test_channels_are_saved_and_the_confirmation_says_which_need_the_bot_invited(
+    slack, session_factory, team
+):
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    team.add_channel(OPS, "ops")
+    team.add_channel(FINANCE, "finance", member=False)
+    team.add_channel(SECRET, "secret", member=False, private=True)
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id, "U0BILLING")
+    picker = {b.get("block_id"): b for b in view["blocks"]}[CHANNELS_BLOCK]["element"]
+    assert picker["type"] == "multi_conversations_select"
+    assert picker["filter"] == {"include": ["public", "private"], "exclude_bot_users": True}
+
+    reply = submit(
+        slack, team, view, values(emails=None, channels=[OPS, FINANCE, SECRET]), user_id="U0BILLING"
+    )
+
+    text = visible_text(reply["view"])
+    assert f"<#{OPS}>, <#{FINANCE}>, <#{SECRET}>" in text
+    for channel in (FINANCE, SECRET):
+        assert (
+            f"Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
+            "Until then alerts cannot be posted there." in text
+        )
+    assert f"<#{OPS}> first" not in text
+    assert [c.params["channel"] for c in team.calls_to("conversations.info")] == [OPS, FINANCE, SECRET]
+    with session_factory.begin() as session:
+        rows = accounts.by_reference(session, "EX0000001").recipients
+        assert [(r.address, r.slack_user_id, r.added_by) for r in rows] == [
+            (channel, None, "U0BILLING") for channel in (OPS, FINANCE, SECRET)
+        ]
+    reopened = open_settings(slack, team, account.id, "U0BILLING")
+    picker = {b.get("block_id"): b for b in reopened["blocks"]}[CHANNELS_BLOCK]["element"]
+    assert picker["initial_conversations"] == [OPS, FINANCE, SECRET]
+
+
+def test_a_crafted_channel_value_is_refused(slack, admin, session_factory, team):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, values(emails=None, channels=[OPS, "D0ALICE01", "#ops"])).json()
+    assert reply["response_action"] == "errors"
+    assert reply["errors"] == {
+        CHANNELS_BLOCK: "Choose channels from the list; these are not Slack channels: 'D0ALICE01', '#ops'."
+    }
+    assert saved(session_factory) == (False, 0, [])
+
+
+def with_top_up(credits="5,000", limit="4", unit="purchases", on=True, **reminder) -> dict[str, Any]:
+    """The reminder form's values with auto top-up switched on (or off) and filled in."""
+    return {
+        **values(**reminder),
+        TOP_UP_BLOCK: {TOP_UP_INPUT: checkboxes([TOP_UP_VALUE] if on else [])},
+        TOP_UP_CREDITS_BLOCK: {TOP_UP_CREDITS_INPUT: plain_text(credits)},
+        TOP_UP_LIMIT_BLOCK: {TOP_UP_LIMIT_INPUT: plain_text(limit)},
+        TOP_UP_UNIT_BLOCK: {TOP_UP_UNIT_INPUT: {"type": "radio_buttons", "selected_option": option(unit)}},
+    }
+
+
+def rule_of(session_factory) -> top_up.Rule | None:
+    with session_factory.begin() as session:
+        return top_up.rule_of(session, accounts.by_reference(session, "EX0000001").id)
+
+
+def test_billing_switches_auto_top_up_on_and_off_in_the_reminder_form(slack, session_factory, team):
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id, "U0BILLING")
+    blocks = {b.get("block_id"): b for b in view["blocks"]}
+    assert "initial_options" not in blocks[TOP_UP_BLOCK]["element"]
+
+    reply = submit(slack, team, view, with_top_up(emails=None, people=[BOB]), user_id="U0BILLING")
+
+    assert_valid_view(reply["view"])
+    assert "Auto top-up: *on, buy 5,000 credits, up to 4 purchases a month*" in visible_text(reply["view"])
+    assert rule_of(session_factory) == top_up.Rule(5000, 4, top_up.LimitUnit.PURCHASES)
+    reopened = {b.get("block_id"): b for b in open_settings(slack, team, account.id, "U0BILLING")["blocks"]}
+    assert reopened[TOP_UP_BLOCK]["element"]["initial_options"][0]["value"] == TOP_UP_VALUE
+    assert reopened[TOP_UP_CREDITS_BLOCK]["element"]["initial_value"] == "5000"
+    assert reopened[TOP_UP_LIMIT_BLOCK]["element"]["initial_value"] == "4"
+    assert reopened[TOP_UP_UNIT_BLOCK]["element"]["initial_option"]["value"] == "purchases"
+
+    reply = submit(slack, team, view, with_top_up(on=False, emails=None, people=[BOB]), user_id="U0BILLING")
+
+    assert "Auto top-up: *off*" in visible_text(reply["view"])
+    assert rule_of(session_factory) is None
+    with session_factory.begin() as session:
+        log = [
+            (e.actor, e.old_value, e.new_value)
+            for e in audit.entries_for(session, account.id)
+            if e.action == "auto_top_up"
+        ]
+    assert log == [
+        ("U0BILLING", "off", "on, buy 5,000 credits, up to 4 purchases a month"),
+        ("U0BILLING", "on, buy 5,000 credits, up to 4 purchases a month", "off"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "block", "error"),
+    [
+        (
+            {"credits": "lots"},
+            TOP_UP_CREDITS_BLOCK,
+            "Enter a whole number of credits, like 500 or 1,500 (not 'lots').",
+        ),
+        ({"credits": "0"}, TOP_UP_CREDITS_BLOCK, "Enter a whole number of credits from 1 to 1,000,000."),
+        ({"limit": ""}, TOP_UP_LIMIT_BLOCK, "Enter a whole number of credits, like 500 or 1,500 (not '')."),
+        (
+            {"limit": "1,000", "unit": "credits"},
+            TOP_UP_LIMIT_BLOCK,
+            "A monthly limit of 1,000 credits would stop even one purchase of 5,000.",
+        ),
+        ({"unit": "euros"}, TOP_UP_UNIT_BLOCK, "Count the monthly limit in credits or purchases."),
+        (
+            {"enabled": False},
+            TOP_UP_BLOCK,
+            "Switch the low credit reminder on first: auto top-up buys when the balance falls below "
+            "the reminder level.",
+        ),
+    ],
+)
+def test_a_wrong_auto_top_up_field_is_named_under_it_and_nothing_is_saved(
+    slack, admin, session_factory, team, fields, block, error
+):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, with_top_up(**fields, emails=None, people=[BOB])).json()
+    assert reply == {"response_action": "errors", "errors": {block: error}}
+    assert rule_of(session_factory) is None
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_viewers_never_see_auto_top_up_and_a_crafted_submit_is_refused(slack, admin, session_factory, team):
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    account = make_account(session_factory)
+    assert "top-up" not in visible_text(open_settings(slack, team, account.id, "U0VIEWER1")).lower()
+
+    # The editable form, as an admin has it, submitted by the viewer.
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, with_top_up(emails=None, people=[BOB]), user_id="U0VIEWER1").json()
+
+    assert "You need the billing role" in reply["errors"][ENABLED_BLOCK]
+    assert rule_of(session_factory) is None

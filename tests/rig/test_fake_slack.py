@@ -277,6 +277,37 @@ def test_user_registry(fake: FakeSlack, client: WebClient) -> None:
         client.users_info(user="U404")
 
 
+@pytest.mark.parametrize(
+    ("member", "private", "archived", "error"),
+    [
+        (False, False, False, "not_in_channel"),
+        (False, True, False, "channel_not_found"),
+        (True, False, True, "is_archived"),
+    ],
+)
+def test_channels_answer_as_slack_does_for_a_bot_outside_them(
+    fake: FakeSlack, client: WebClient, member: bool, private: bool, archived: bool, error: str
+) -> None:
+    fake.add_channel("C0OPS0001", "ops", member=member, private=private, archived=archived)
+    for call in (
+        lambda: client.chat_postMessage(channel="C0OPS0001", text="hi"),
+        lambda: client.conversations_history(channel="C0OPS0001"),
+    ):
+        with pytest.raises(SlackApiError) as refused:
+            call()
+        assert refused.value.response["error"] == error
+    if private:
+        with pytest.raises(SlackApiError) as hidden:
+            client.conversations_info(channel="C0OPS0001")
+        assert hidden.value.response["error"] == "channel_not_found"
+    else:
+        info = client.conversations_info(channel="C0OPS0001")["channel"]
+        assert (info["is_member"], info["is_archived"]) == (member, archived)
+    if not archived:
+        fake.invite_bot("C0OPS0001")
+        assert client.chat_postMessage(channel="C0OPS0001", text="hi")["channel"] == "C0OPS0001"
+
+
 def test_files_upload_v2(fake: FakeSlack, client: WebClient) -> None:
     content = bytes(range(256)) * 4
     answer = client.files_upload_v2(
