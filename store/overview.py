@@ -12,6 +12,7 @@ from store.models import UNADDRESSED, UNHEARD, Account
 from store.reminders import _shortfall
 
 _ACTIVE = text("accounts.active")
+_INACTIVE = Account.active == False  # noqa: E712 - "= false" lets both databases seek ix_accounts_active_balance
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Summary:
     credits: int  # their credits together
     below_level: int  # active accounts below their reminder level
     unaddressed: int  # active accounts whose reminder is on but has no recipients
+    inactive: int = 0  # accounts made inactive (only admins are shown these)
 
 
 def _not_low() -> ColumnElement[bool]:
@@ -35,6 +37,7 @@ _SUMMARY = select(
     func.coalesce(func.sum(Account.balance), 0),
     select(func.count()).select_from(Account).where(_shortfall(), _ACTIVE).scalar_subquery(),
     select(func.count()).select_from(Account).where(text(UNADDRESSED)).scalar_subquery(),
+    select(func.count()).select_from(Account).where(_INACTIVE).scalar_subquery(),
 ).where(_ACTIVE)
 _LOW = select(Account).where(_shortfall(), _ACTIVE)
 _UNHEARD = select(Account).where(text(UNHEARD), _not_low())
@@ -42,8 +45,8 @@ _UNHEARD = select(Account).where(text(UNHEARD), _not_low())
 
 def summary(session: Session) -> Summary:
     """The Home tab's totals, in one round trip."""
-    accounts, credits, below, unaddressed = session.connection().execute(_SUMMARY).one()
-    return Summary(int(accounts), int(credits), int(below), int(unaddressed))
+    accounts, credits, below, unaddressed, inactive = session.connection().execute(_SUMMARY).one()
+    return Summary(int(accounts), int(credits), int(below), int(unaddressed), int(inactive))
 
 
 def needs_attention(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
@@ -68,3 +71,18 @@ def needs_attention(session: Session, *, offset: int = 0, limit: int = 10) -> Pa
             .limit(limit - len(shown))
         )
     return Page(shown, total, offset, limit, more=unheard > enough)
+
+
+def inactive(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
+    """Inactive accounts by name, so an admin can find one to activate again."""
+    total = session.connection().scalar(select(func.count()).select_from(Account).where(_INACTIVE)) or 0
+    if offset >= total and offset:
+        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
+    shown = session.scalars(
+        select(Account)
+        .where(_INACTIVE)
+        .order_by(func.lower(Account.name), Account.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return Page(list(shown), total, offset, limit)
