@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -199,17 +200,29 @@ def build_home(
 # Listeners
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What the Home tab lists: needs attention, a search (`query`), or the inactive accounts."""
+
+    query: str = ""
+    offset: int = 0
+    inactive: bool = False
+
+    @classmethod
+    def read(cls, raw: object) -> Listing:
+        """The list a Home button or the Home view's metadata names; the first page if unreadable."""
+        try:
+            query, offset = parse.page(raw)
+        except Refused:
+            return cls()
+        return cls(query, offset, parse.lists_inactive(raw))
+
+
 def home_view(
-    session: Session,
-    services: Services,
-    user_id: str,
-    query: str,
-    offset: int,
-    *,
-    inactive: bool = False,
-    note: str | None = None,
+    session: Session, services: Services, user_id: str, listing: Listing, note: str | None = None
 ) -> dict[str, Any]:
     """The Home tab as this user may see it now; the inactive list is for admins only."""
+    query, offset, inactive = listing.query, listing.offset, listing.inactive
     role = roles.role_of(session, user_id)
     if role is None:
         return build_no_access_home(user_id)
@@ -242,19 +255,12 @@ def home_view(
 
 
 def publish(
-    client: WebClient,
-    services: Services,
-    user_id: str,
-    query: str = "",
-    offset: int = 0,
-    *,
-    inactive: bool = False,
-    note: str | None = None,
+    client: WebClient, services: Services, user_id: str, listing: Listing = Listing(), note: str | None = None
 ) -> None:
     """Draw the user's Home tab as things are now; a failure is drawn there too, never a blank tab."""
     try:
         with services.reads.begin() as session:
-            view = home_view(session, services, user_id, query, offset, inactive=inactive, note=note)
+            view = home_view(session, services, user_id, listing, note)
     except Exception as error:  # noqa: BLE001 - the boundary: Home says so instead of staying stale
         view = {"type": "home", "blocks": [_section(failure_message(error))]}
     try:
@@ -274,11 +280,11 @@ def redraw(
     and the acting user's Home tab is republished (on the page they were on, if it came from there,
     with `note` saying what the change did)."""
     if origin is not None and "response_url" in origin:
-        query, offset = _where(origin.get("page"))
+        shown = Listing.read(origin.get("page"))
         try:
             with services.reads.begin() as session:
                 role = role_for(session, user_id, Role.VIEWER, SEEING)
-                reply = search_reply(session, query, offset, role=role)
+                reply = search_reply(session, shown.query, shown.offset, role=role)
             WebhookClient(origin["response_url"]).send(
                 replace_original=True, response_type="ephemeral", text=reply["text"], blocks=reply["blocks"]
             )
@@ -286,13 +292,8 @@ def redraw(
             pass  # the role was taken away meanwhile: the message stays as it was
         except Exception as error:  # noqa: BLE001 - the change is made; only the redraw failed
             log.warning("could not redraw the /accounts message: %s", slack_reason(error))
-    if origin is not None and "home" in origin:
-        query, offset = _where(origin["home"])
-        publish(
-            client, services, user_id, query, offset, inactive=parse.lists_inactive(origin["home"]), note=note
-        )
-    else:
-        publish(client, services, user_id)
+    listing = Listing.read(origin["home"]) if origin is not None and "home" in origin else Listing()
+    publish(client, services, user_id, listing, note)
 
 
 def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -302,38 +303,28 @@ def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltCo
         redraw(client, services(context), user_id, form_origin(body.get("view") or {}))
 
 
-def _where(raw: object) -> tuple[str, int]:
-    """The page a Home button or the Home view's metadata names; the first page if it is unreadable."""
-    try:
-        return parse.page(raw)
-    except Refused:
-        return "", 0
-
-
 def open_home(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """The Home tab was opened: draw it where the user left it."""
     user_id = parse.slack_user_id(event.get("user"))
     if event.get("tab") != "home" or user_id is None:
         return
-    where = (event.get("view") or {}).get("private_metadata")
-    query, offset = _where(where)
-    publish(client, services(context), user_id, query, offset, inactive=parse.lists_inactive(where))
+    publish(
+        client, services(context), user_id, Listing.read((event.get("view") or {}).get("private_metadata"))
+    )
 
 
 def search_home(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Enter in the search box: the list is filtered in place."""
-    publish(client, services(context), parse.user_of(body), parse.text(action.get("value")), 0)
+    publish(client, services(context), parse.user_of(body), Listing(parse.text(action.get("value"))))
 
 
 def turn_home_page(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Previous / Next / Needs attention / Inactive accounts on the Home tab."""
-    query, offset = _where(action.get("value"))
-    inactive = parse.lists_inactive(action.get("value"))
-    publish(client, services(context), parse.user_of(body), query, offset, inactive=inactive)
+    publish(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
 
 
 def open_invoices(args: Args) -> None:

@@ -155,14 +155,19 @@ def test_rename_from_home_republishes_home_with_the_new_name(slack, fake_slack, 
     assert "Acme Ltd" in visible_text(again)
 
 
-def test_rename_from_accounts_replaces_that_message_on_its_page(slack, fake_slack, admin, session_factory):
+def second_page_of_ten(slack, fake_slack, session_factory) -> tuple[str, dict[str, Any]]:
+    """Ten "Acme NN" accounts with 10 credits; `/accounts acme`, then Next: its response_url and message."""
     for number in range(1, 11):
         make_account(session_factory, f"EX{number:07d}", f"Acme {number:02d}", credits=10)
     first = slack.command("/accounts", "acme").json()
     paging = first["blocks"][-1]["elements"][-1]
     page_url = fake_slack.response_url()
     slack.block_action(paging["action_id"], value=paging["value"], response_url=page_url)
-    second = fake_slack.wait_for("response_url")[-1].params
+    return page_url, fake_slack.wait_for("response_url")[-1].params
+
+
+def test_rename_from_accounts_replaces_that_message_on_its_page(slack, fake_slack, admin, session_factory):
+    page_url, second = second_page_of_ten(slack, fake_slack, session_factory)
     target = account_id_of(session_factory, "EX0000009")
     slack.block_action(
         RENAME_ACTION,

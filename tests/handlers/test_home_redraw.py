@@ -10,25 +10,15 @@ import pytest
 from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAME_ACTION
 from handlers.buy import CREDITS_BLOCK, CREDITS_INPUT
 from handlers.move import AMOUNT_ACTION, AMOUNT_BLOCK, DESTINATION_ACTION, DESTINATION_BLOCK
-from handlers.reminders import (
-    EMAILS_BLOCK,
-    EMAILS_INPUT,
-    ENABLED_BLOCK,
-    ENABLED_INPUT,
-    ENABLED_VALUE,
-    LEVEL_BLOCK,
-    LEVEL_INPUT,
-    PEOPLE_BLOCK,
-    PEOPLE_INPUT,
-)
 from handlers.rename import NAME_BLOCK, NAME_INPUT
 from store import accounts as account_store
 from store import ledger
 from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
 from tests.conftest import balance_of, make_account
 from tests.fake_slack import FakeSlack
-from tests.handlers.test_home import account_id_of, box_block_id, latest_home, open_home
-from tests.slack_requests import SlackRequests, checkboxes, external_select, multi_users_select, plain_text
+from tests.handlers.test_home import account_id_of, box_block_id, latest_home, open_home, second_page_of_ten
+from tests.handlers.test_reminders import values as reminder_values
+from tests.slack_requests import SlackRequests, external_select, plain_text
 
 ALICE = "U0ALICE01"
 
@@ -45,12 +35,7 @@ def move(target: int, other: int) -> tuple[str, dict[str, Any]]:
 
 
 def remind(target: int, other: int) -> tuple[str, dict[str, Any]]:
-    return REMINDER_ACTION, {
-        ENABLED_BLOCK: {ENABLED_INPUT: checkboxes([ENABLED_VALUE])},
-        LEVEL_BLOCK: {LEVEL_INPUT: plain_text("500")},
-        EMAILS_BLOCK: {EMAILS_INPUT: plain_text("alice@example.com")},
-        PEOPLE_BLOCK: {PEOPLE_INPUT: multi_users_select([])},
-    }
+    return REMINDER_ACTION, reminder_values(level="500", emails="alice@example.com")
 
 
 # What the changed account's box says afterwards, and the other account's credits.
@@ -85,13 +70,7 @@ def test_a_change_from_accounts_replaces_that_message_on_its_page(
     name, slack, fake_slack, admin, session_factory
 ):
     fake_slack.add_user(ALICE, "alice@example.com")
-    for number in range(1, 11):
-        make_account(session_factory, f"EX{number:07d}", f"Acme {number:02d}", credits=10)
-    first = slack.command("/accounts", "acme").json()
-    paging = first["blocks"][-1]["elements"][-1]
-    page_url = fake_slack.response_url()
-    slack.block_action(paging["action_id"], value=paging["value"], response_url=page_url)
-    second = fake_slack.wait_for("response_url")[-1].params
+    page_url, second = second_page_of_ten(slack, fake_slack, session_factory)
     target, other = account_id_of(session_factory, "EX0000009"), account_id_of(session_factory, "EX0000010")
 
     change(
