@@ -235,16 +235,17 @@ def home_view(
                 )
             ),
         )
+    summary = overview.summary(session)
     if inactive:
         page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
     elif query:
         page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
     else:
-        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE)
+        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE, low=summary.below_level)
     limits = services.limits
     return build_home(
         role,
-        overview.summary(session),
+        summary,
         page,
         query,
         help_text(limits.invoice_history_start, limits.account_manager),
