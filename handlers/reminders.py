@@ -30,6 +30,7 @@ from handlers.interaction import (
     sections_text,
     update_view,
 )
+from handlers.messages import Refused
 from handlers.services import Services
 from store import accounts as account_store
 from store import reminders, top_up
@@ -461,7 +462,9 @@ def finish_reminder(args: Args) -> None:
         entered = read_settings(view, it.services.limits.max_purchase_credits)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
-    if parse.database_id(view.get("private_metadata")) is None:
+    try:
+        parse.form_account_id(view.get("private_metadata"))  # alone, or beside where it was opened
+    except Refused:
         return  # refused as out of date in the acknowledgement
     if not (entered.emails or entered.channels):
         redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
