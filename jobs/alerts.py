@@ -69,37 +69,42 @@ def _find_posted(client: WebClient, channel: str, key: str, thread_ts: str | Non
     return None
 
 
+def post_or_find(
+    client: WebClient,
+    channel: str,
+    key: str,
+    maybe_posted: bool,
+    payload: dict[str, Any],
+    thread_ts: str | None = None,
+) -> str:
+    """chat.postMessage marked `key`, unless an earlier attempt that may have posted it did; its ts.
+
+    `client` should come from without_blind_retries, or the client itself may post twice.
+    """
+    found = _find_posted(client, channel, key, thread_ts) if maybe_posted else None
+    return found or str(
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)["ts"]
+    )
+
+
 def post_once(
     session_factory: SessionFactory,
     client: WebClient,
     message_id: int,
     key: str,
     maybe_posted: bool,
-    channel: str,
-    payload: dict[str, Any],
-    thread_ts: str | None = None,
+    **post: Any,
 ) -> str:
-    """chat.postMessage at most once per key: after a lost answer, look for the post before posting again.
-
-    `client` should come from without_blind_retries, or the client itself may post twice.
-    """
-    if maybe_posted:
-        found = _find_posted(client, channel, key, thread_ts)
-        if found:
-            return found
-    else:
+    """post_or_find, noting the post in the message's row first, so a lost answer is looked for later."""
+    if not maybe_posted:
         with session_factory.begin() as session:
             alerts.set_pending(session, message_id, key)
     try:
-        return str(
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)[
-                "ts"
-            ]
-        )
+        return post_or_find(client, key=key, maybe_posted=maybe_posted, **post)
     except SlackApiError:
-        # Slack answered, so nothing was posted and there is nothing to look for next time.
-        with session_factory.begin() as session:
-            alerts.set_pending(session, message_id, None)
+        if not maybe_posted:  # Slack answered the post: nothing was posted, nothing to look for
+            with session_factory.begin() as session:
+                alerts.set_pending(session, message_id, None)
         raise
 
 
@@ -124,8 +129,8 @@ def post_alert(
         posting.message_id,
         posting.key,
         posting.maybe_posted,
-        channel,
-        build_alert(state),
+        channel=channel,
+        payload=build_alert(state),
     )
     with session_factory.begin() as session:
         alerts.posted(session, posting.message_id, ts, state)
@@ -146,9 +151,9 @@ def _bring_up_to_date(
             copy.id,
             reply.key,
             maybe_posted,
-            copy.channel,
-            build_reply(reply),
-            copy.ts,
+            channel=copy.channel,
+            payload=build_reply(reply),
+            thread_ts=copy.ts,
         )
         with session_factory.begin() as session:
             alerts.replied(session, copy.id, reply.entry_id)
@@ -226,8 +231,8 @@ def remind_after_snoozes(
                 posting.message_id,
                 posting.key,
                 posting.maybe_posted,
-                follow_up.channel,
-                payload,
+                channel=follow_up.channel,
+                payload=payload,
             )
         except SLACK_ERRORS as error:
             report.failed.append((posting.message_id, error_code(error)))
