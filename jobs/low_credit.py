@@ -32,11 +32,6 @@ from store.db import SessionFactory
 JOB_ID = "low_credit_pass"
 DEFAULT_LEASE_SECONDS = 60
 BATCH_SIZE = 20
-MAX_BATCH_SIZE = 1000
-GROW_WITHIN_SECONDS = 1.0  # a batch sent faster than this is followed by one twice its size
-# DMs sent within this long of each other are recorded in one transaction: a fast Slack costs no
-# commit per DM, and a slow one (a post that takes longer) has each DM recorded on its own.
-RECORD_WITHIN_SECONDS = 0.5
 DB_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
@@ -179,8 +174,8 @@ class _Pass:
                 self.unsent = []
                 # A fast Slack gets bigger batches (fewer claims); a slow one keeps them small, so
                 # replicas share the work.
-                fast = time.monotonic() - started < GROW_WITHIN_SECONDS
-                size = min(MAX_BATCH_SIZE, size * 2) if fast else batch_size
+                fast = time.monotonic() - started < live.GROW_WITHIN_SECONDS
+                size = min(live.MAX_BATCH_SIZE, size * 2) if fast else batch_size
         finally:
             # What Slack accepted is recorded; what is left goes back at once, failures to be
             # retried by the next pass on any replica. A DM cut short by an exception may or may
@@ -230,7 +225,7 @@ class _Pass:
                 log.info("low-credit alert for %s sent to %s", reference, address)
                 if self.oldest_unrecorded is None:
                     self.oldest_unrecorded = started
-                if time.monotonic() - self.oldest_unrecorded >= RECORD_WITHIN_SECONDS:
+                if time.monotonic() - self.oldest_unrecorded >= live.RECORD_WITHIN_SECONDS:
                     self._record()
                 continue
             self.failed.append(self.unsent.pop(0))

@@ -18,6 +18,8 @@ from sqlalchemy import (
     CursorResult,
     ScalarSelect,
     and_,
+    bindparam,
+    case,
     exists,
     false,
     func,
@@ -83,6 +85,9 @@ class Copy:
     pending_post: str | None
     snoozed_until: datetime | None
     first_link: str | None
+    # Claimed before by a pass that never finished or gave it back (it died or hung): that pass
+    # may have posted any of the replies owed, so each is looked for before it is posted.
+    taken_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -537,7 +542,8 @@ def claim_stale(
         ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
     if session.get_bind().dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
-    chosen = list(session.scalars(ids))
+    held = {message_id: by for message_id, by in session.execute(ids.add_columns(AlertMessage.claimed_by))}
+    chosen = sorted(held)
     if not chosen:
         return []
     rows = session.execute(
@@ -559,18 +565,93 @@ def claim_stale(
         )
         .execution_options(synchronize_session=False)
     )
-    return sorted((Copy(**row._asdict()) for row in rows), key=lambda copy: copy.id)
+    copies = (Copy(**row._asdict(), taken_over=held[row.id] is not None) for row in rows)
+    return sorted(copies, key=lambda copy: copy.id)
 
 
-def replies_owed(session: Session, copy: Copy) -> list[Reply]:
-    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
+def updates_for(
+    session: Session, copies: Sequence[Copy], now: datetime
+) -> list[tuple[Copy, list[Reply], AlertState]]:
+    """For each claimed copy: the thread replies it owes and the alert as it should show it now."""
+    if not copies:
+        return []
+    ids = sorted({copy.account_id for copy in copies})
+    alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
+    shown = states(session, alerts, now)
+    seen = dict(
+        ((account_id, episode), entry_id)
+        for account_id, episode, entry_id in session.execute(
+            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
+        )
+    )
+    since = min(copy.replied_entry_id for copy in copies)
+    news = _credits_in_since(session, ids, since)
+    work = []
+    for copy in copies:
+        newest = seen[(copy.account_id, copy.episode)]
+        owed = [
+            reply
+            for account_id, reply in news
+            if account_id == copy.account_id and copy.replied_entry_id < reply.entry_id <= newest
+        ]
+        state = for_copy(shown[(copy.account_id, copy.episode)], now, copy.snoozed_until, copy.first_link)
+        work.append((copy, owed, state))
+    return work
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a pass got with one claimed copy: the replies it posted, and what it now shows."""
+
+    message_id: int
+    replied_entry_id: int  # the last reply in its thread
+    shown_revision: int  # 0 when the edit did not happen
+    pending_post: str | None  # a reply that may be in Slack without its answer reaching us
+
+
+def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> None:
+    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind."""
+    if not done:
+        return
+    message = AlertMessage
+    session.connection().execute(
+        update(AlertMessage)
+        .where(message.id == bindparam("message_id"))
+        .values(
+            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id"))
+            if session.get_bind().dialect.name == "sqlite"
+            else func.greatest(message.replied_entry_id, bindparam("replied_entry_id")),
+            shown_revision=case(
+                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
+                else_=message.shown_revision,
+            ),
+            pending_post=bindparam("pending_post"),
+        ),
+        [progress.__dict__ for progress in done],
+    )
+    ids = sorted(progress.message_id for progress in done)
+    behind = exists().where(
+        Alert.account_id == AlertMessage.account_id,
+        Alert.episode == AlertMessage.episode,
+        or_(
+            Alert.revision > AlertMessage.shown_revision, Alert.seen_entry_id > AlertMessage.replied_entry_id
+        ),
+    )
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id.in_(ids), AlertMessage.claimed_by == holder)
+        .values(stale=behind, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
+    """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
     other_leg = aliased(LedgerEntry)
     source = aliased(Account)
-    seen = select(Alert.seen_entry_id).where(
-        Alert.account_id == copy.account_id, Alert.episode == copy.episode
-    )
     rows = session.execute(
         select(
+            LedgerEntry.account_id,
             LedgerEntry.id,
             LedgerEntry.kind,
             LedgerEntry.actor,
@@ -590,15 +671,19 @@ def replies_owed(session: Session, copy: Copy) -> list[Reply]:
             ),
         )
         .outerjoin(source, source.id == other_leg.account_id)
-        .where(
-            LedgerEntry.account_id == copy.account_id,
-            _credits_in(),
-            LedgerEntry.id > copy.replied_entry_id,
-            LedgerEntry.id <= seen.scalar_subquery(),
-        )
+        .where(LedgerEntry.account_id.in_(account_ids), _credits_in(), LedgerEntry.id > after)
         .order_by(LedgerEntry.id)
     )
-    return [Reply(*row) for row in rows]
+    return [(row[0], Reply(*row[1:])) for row in rows]
+
+
+def replies_owed(session: Session, copy: Copy) -> list[Reply]:
+    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
+    seen = session.scalar(
+        select(Alert.seen_entry_id).where(Alert.account_id == copy.account_id, Alert.episode == copy.episode)
+    )
+    news = _credits_in_since(session, [copy.account_id], copy.replied_entry_id)
+    return [reply for _, reply in news if reply.entry_id <= (seen or 0)]
 
 
 def set_pending(session: Session, message_id: int, key: str | None) -> None:

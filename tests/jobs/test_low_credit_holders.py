@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
 
 from bot.app import make_client
-from jobs import low_credit
+from jobs import alerts as live
 from jobs.low_credit import run_low_credit_pass
 from store import db
 from store.models import ReminderDelivery
@@ -215,7 +215,7 @@ def test_dms_sent_together_and_not_yet_recorded_are_found_by_the_next_holder_not
 ):
     references = watch_accounts(session_factory, 5)
     # Slack answers faster than this, so the holder records its DMs together, after the batch.
-    monkeypatch.setattr(low_credit, "RECORD_WITHIN_SECONDS", 60.0)
+    monkeypatch.setattr(live, "RECORD_WITHIN_SECONDS", 60.0)
     wake = threading.Event()
     frozen = HangsOnFourthDM(wake, token=config.slack_bot_token, base_url=config.slack_api_url)
     holder = threading.Thread(
