@@ -8,6 +8,7 @@ with chat.update; a copy that fails stays behind and is retried by a later pass.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from copy import copy as shallow_copy
 from dataclasses import dataclass, field
@@ -20,13 +21,18 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.alerts import build_alert, build_channel_problem, build_reply
 from handlers.parse import slack_user_id
-from store import alerts, invoices, top_up
+from store import alerts, db, invoices, top_up
 from store.db import SessionFactory
 from store.reminders import Recipient
 
 METADATA_TYPE = "admin_bot_alert"  # marks our posts, so a lost answer is found, not posted twice
 LEASE = timedelta(seconds=60)
 BATCH_SIZE = 20
+MAX_BATCH_SIZE = 1000
+GROW_WITHIN_SECONDS = 1.0  # a batch done faster than this is followed by one twice its size
+# What Slack did within this long is recorded in one transaction: a fast Slack costs no commit per
+# message, and a slow one (a call that takes longer) has each recorded on its own.
+RECORD_WITHIN_SECONDS = 0.5
 SLACK_ERRORS = (SlackApiError, SlackClientError, OSError)
 # Slack's answers when the bot may not post in a channel: it must be invited (a private channel it is
 # not in looks not found to it), or the channel is archived.
@@ -74,37 +80,42 @@ def _find_posted(client: WebClient, channel: str, key: str, thread_ts: str | Non
     return None
 
 
+def post_or_find(
+    client: WebClient,
+    channel: str,
+    key: str,
+    maybe_posted: bool,
+    payload: dict[str, Any],
+    thread_ts: str | None = None,
+) -> str:
+    """chat.postMessage marked `key`, unless an earlier attempt that may have posted it did; its ts.
+
+    `client` should come from without_blind_retries, or the client itself may post twice.
+    """
+    found = _find_posted(client, channel, key, thread_ts) if maybe_posted else None
+    return found or str(
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)["ts"]
+    )
+
+
 def post_once(
     session_factory: SessionFactory,
     client: WebClient,
     message_id: int,
     key: str,
     maybe_posted: bool,
-    channel: str,
-    payload: dict[str, Any],
-    thread_ts: str | None = None,
+    **post: Any,
 ) -> str:
-    """chat.postMessage at most once per key: after a lost answer, look for the post before posting again.
-
-    `client` should come from without_blind_retries, or the client itself may post twice.
-    """
-    if maybe_posted:
-        found = _find_posted(client, channel, key, thread_ts)
-        if found:
-            return found
-    else:
+    """post_or_find, noting the post in the message's row first, so a lost answer is looked for later."""
+    if not maybe_posted:
         with session_factory.begin() as session:
             alerts.set_pending(session, message_id, key)
     try:
-        return str(
-            client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)[
-                "ts"
-            ]
-        )
+        return post_or_find(client, key=key, maybe_posted=maybe_posted, **post)
     except SlackApiError:
-        # Slack answered, so nothing was posted and there is nothing to look for next time.
-        with session_factory.begin() as session:
-            alerts.set_pending(session, message_id, None)
+        if not maybe_posted:  # Slack answered the post: nothing was posted, nothing to look for
+            with session_factory.begin() as session:
+                alerts.set_pending(session, message_id, None)
         raise
 
 
@@ -129,45 +140,24 @@ def post_alert(
         posting.message_id,
         posting.key,
         posting.maybe_posted,
-        channel,
-        build_alert(state),
+        channel=channel,
+        payload=build_alert(state),
     )
     with session_factory.begin() as session:
         alerts.posted(session, posting.message_id, ts, state)
     return ts
 
 
-def post_in_channel(
+def report_channel_problem(
     session_factory: SessionFactory,
     client: WebClient,
     account_id: int,
     episode: int,
     channel: str,
-    now: datetime,
-) -> str:
-    """Post a channel's copy of an alert like a person's; if the bot may not post there, say so, then raise.
-
-    Nothing was posted then, so a later pass tries again and the copy is posted once it can be.
-    """
-    try:
-        return post_alert(
-            session_factory, without_blind_retries(client), account_id, episode, channel, channel, now
-        )
-    except SlackApiError as error:
-        if error_code(error) in CHANNEL_PROBLEMS:
-            _report_channel_problem(session_factory, client, account_id, episode, channel, error_code(error))
-        raise
-
-
-def _report_channel_problem(
-    session_factory: SessionFactory,
-    client: WebClient,
-    account_id: int,
-    episode: int,
-    channel: str,
-    problem: str,
+    error: SlackApiError,
 ) -> None:
-    """DM whoever added the channel, once per episode and problem, across passes and replicas."""
+    """The bot may not post in `channel`: DM whoever added it, once per episode and problem."""
+    problem = error_code(error)
     with session_factory.begin() as session:
         report = alerts.report_problem(session, account_id, episode, channel, problem)
     if report is None:
@@ -188,39 +178,26 @@ def _report_channel_problem(
 
 
 def _bring_up_to_date(
-    session_factory: SessionFactory, client: WebClient, copy: alerts.Copy, now: datetime
-) -> None:
-    """Post the thread replies a copy owes, then edit it to show its alert as it is now."""
-    with session_factory.begin() as session:
-        owed = alerts.replies_owed(session, copy)
-    for reply in owed:
-        maybe_posted = copy.pending_post == reply.key
-        post_once(
-            session_factory,
-            client,
-            copy.id,
-            reply.key,
-            maybe_posted,
-            copy.channel,
-            build_reply(reply),
-            copy.ts,
-        )
-        with session_factory.begin() as session:
-            alerts.replied(session, copy.id, reply.entry_id)
-    with session_factory.begin() as session:
-        state = alerts.state(
-            session,
-            copy.account_id,
-            copy.episode,
-            now,
-            copy.snoozed_until,
-            copy.first_link,
-            in_channel=Recipient(copy.address).is_channel,
-        )
-    # chat.update is safe to repeat: a lost answer only means doing it again.
-    client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
-    with session_factory.begin() as session:
-        alerts.shown(session, copy.id, state.revision)
+    client: WebClient, copy: alerts.Copy, owed: list[alerts.Reply], state: alerts.AlertState
+) -> tuple[alerts.Progress, BaseException | None]:
+    """Post the thread replies a copy owes, then edit it to show its alert as it is now; how far it got."""
+    replied, pending = copy.replied_entry_id, copy.pending_post
+    try:
+        for reply in owed:
+            maybe_posted = copy.taken_over or pending == reply.key
+            try:
+                post_or_find(client, copy.channel, reply.key, maybe_posted, build_reply(reply), copy.ts)
+            except SLACK_ERRORS as error:
+                # Only a post Slack answered with an error is certainly not in the thread.
+                if maybe_posted or not isinstance(error, SlackApiError):
+                    pending = reply.key
+                raise
+            replied, pending = reply.entry_id, None
+        # chat.update is safe to repeat: a lost answer only means doing it again.
+        client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
+    except SLACK_ERRORS as error:
+        return alerts.Progress(copy.id, replied, 0, pending), error
+    return alerts.Progress(copy.id, replied, state.revision, pending), None
 
 
 @dataclass
@@ -240,28 +217,53 @@ def update_copies(
     only: Iterable[tuple[int, int]] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> UpdateReport:
-    """Bring every copy that is behind up to date, batch by batch; failures wait for a later pass."""
+    """Bring every copy that is behind up to date, batch by batch; failures wait for a later pass.
+
+    As with DMs, a batch is claimed with what its copies owe in one transaction, and what Slack
+    did is recorded together, at the latest RECORD_WITHIN_SECONDS after it was done.
+    """
     report = UpdateReport()
     skip: list[int] = []
     poster = without_blind_retries(client)
+    size = batch_size
     while True:
+        started = time.monotonic()
         with session_factory.begin() as session:
-            batch = alerts.claim_stale(
-                session, holder, datetime.now(UTC), LEASE, batch_size, skip=skip, only=only
-            )
+            batch = alerts.claim_stale(session, holder, datetime.now(UTC), LEASE, size, skip=skip, only=only)
+            work = alerts.updates_for(session, batch, now)
         if not batch:
             return report
-        for copy in batch:
-            try:
-                _bring_up_to_date(session_factory, poster, copy, now)
-            except SLACK_ERRORS as error:
-                report.failed.append((copy.id, error_code(error)))
-                log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
-                skip.append(copy.id)
-            else:
-                report.updated.append(copy.id)
+        done: list[alerts.Progress] = []
+        oldest: float | None = None
+        try:
+            for copy, owed, state in work:
+                began = time.monotonic()
+                progress, error = _bring_up_to_date(poster, copy, owed, state)
+                done.append(progress)
+                if error is None:
+                    report.updated.append(copy.id)
+                else:
+                    report.failed.append((copy.id, error_code(error)))
+                    log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
+                    skip.append(copy.id)
+                oldest = began if oldest is None else oldest
+                if time.monotonic() - oldest >= RECORD_WITHIN_SECONDS:
+                    _record_updates(session_factory, holder, done)
+                    done, oldest = [], None
+        finally:
+            _record_updates(session_factory, holder, done)
+            with session_factory.begin() as session:
+                alerts.release(session, holder, [copy.id for copy in batch])
+        fast = time.monotonic() - started < GROW_WITHIN_SECONDS
+        size = min(MAX_BATCH_SIZE, size * 2) if fast else batch_size
+
+
+def _record_updates(session_factory: SessionFactory, holder: str, done: list[alerts.Progress]) -> None:
+    if done:
         with session_factory.begin() as session:
-            alerts.release(session, holder, [copy.id for copy in batch])
+            # As with DMs: a record lost with the server is a lost answer, looked for when retried.
+            db.commit_without_waiting(session)
+            alerts.record_updates(session, holder, done)
 
 
 def remind_after_snoozes(
@@ -296,8 +298,8 @@ def remind_after_snoozes(
                 posting.message_id,
                 posting.key,
                 posting.maybe_posted,
-                follow_up.channel,
-                payload,
+                channel=follow_up.channel,
+                payload=payload,
             )
         except SLACK_ERRORS as error:
             report.failed.append((posting.message_id, error_code(error)))

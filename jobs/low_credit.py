@@ -1,8 +1,9 @@
 """The low-credit reminder pass: DM each recipient once when an account runs low.
 
-Replicas share the work through claims in the database: each claims a small batch of due alerts
-with a lease in a short transaction, sends them outside any transaction and records each DM as it
-goes. A holder that dies or hangs loses its claims when the lease runs out, and another takes over.
+Replicas share the work through claims in the database: each claims a batch of due alerts with a
+lease in a short transaction, sends them outside any transaction and records DMs as Slack accepts
+them. A holder that dies or hangs loses its claims when the lease runs out, and another takes over,
+looking for each DM the dead holder may have posted before posting it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from handlers.alerts import build_alert
 from jobs import alerts as live
-from store import alerts, invoices, reminders
+from store import alerts, db, invoices, reminders
 from store.db import SessionFactory
 
 JOB_ID = "low_credit_pass"
@@ -132,9 +134,14 @@ class _Pass:
         self.cache: dict[str, str] = {}
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
+        self.copies: dict[tuple[int, int, str], alerts.FirstCopy] = {}
+        self.unrecorded: list[tuple[reminders.DueAlert, str, alerts.FirstPost]] = []  # posted
+        self.maybe_posted: list[alerts.FirstPost] = []  # failed without an answer: may be in Slack
+        self.oldest_unrecorded: float | None = None  # when the first unrecorded post started
         self.pricing: invoices.Pricing | None = None
         self.cooldown = timedelta(0)
         self.marked = False
+        self.position = reminders.START
 
     def run(self, batch_size: int) -> PassReport:
         _in_transaction(self.session_factory, self._mark)
@@ -145,12 +152,13 @@ class _Pass:
             # Before any DM: an account the rule tops up back above its level needs no alert.
             outcomes = live.top_up_low_accounts(self.session_factory, self.pricing, self.now)
             self.report.topped_up = [outcome.text() for outcome in outcomes]
+        size = batch_size
         try:
             while not self.stop.is_set():
                 started, clock = time.monotonic(), datetime.now(UTC)
                 lease_until = clock + timedelta(seconds=self.lease_seconds)
-                batch = _in_transaction(
-                    self.session_factory, reminders.claim_due, self.holder, clock, lease_until, batch_size
+                batch, self.position = _in_transaction(
+                    self.session_factory, self._claim, clock, lease_until, size
                 )
                 if not batch:
                     break
@@ -159,12 +167,23 @@ class _Pass:
                 # past that never sends what another replica may have taken over. The other half
                 # covers the DM in flight and clock differences between replicas.
                 self._send(started + self.lease_seconds / 2)
+                self._record()
+                if self.unsent:  # out of time: given back, and claimed again from there
+                    self.position = self.unsent[0].position
                 self._release(self.unsent)
                 self.unsent = []
+                # A fast Slack gets bigger batches (fewer claims); a slow one keeps them small, so
+                # replicas share the work.
+                fast = time.monotonic() - started < live.GROW_WITHIN_SECONDS
+                size = min(live.MAX_BATCH_SIZE, size * 2) if fast else batch_size
         finally:
-            # What is left goes back at once, failures to be retried by the next pass on any
-            # replica; a DM cut short by an exception may or may not have reached Slack.
-            self._release(self.unsent + self.failed)
+            # What Slack accepted is recorded; what is left goes back at once, failures to be
+            # retried by the next pass on any replica. A DM cut short by an exception may or may
+            # not have reached Slack: its lease lapses, and whoever takes it over looks for it.
+            try:
+                self._record()
+            finally:
+                self._release(self.unsent + self.failed)
         if not self.stop.is_set():
             self.report.follow_ups = live.remind_after_snoozes(
                 self.session_factory, self.client, self.now, self.holder
@@ -178,11 +197,21 @@ class _Pass:
             self.report.newly_low, self.report.recovered = crossings
             self.marked = True
 
+    def _claim(
+        self, session: Session, clock: datetime, lease_until: datetime, size: int
+    ) -> tuple[list[reminders.DueAlert], reminders.Position]:
+        """Claim a batch, with what each copy shows, in one transaction; where to go on from."""
+        batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, self.position)
+        wanted = [(alert.account_id, alert.episode, alert.recipient.address) for alert in batch]
+        self.copies = alerts.first_copies(session, wanted, self.now) if batch else {}
+        return batch, position
+
     def _send(self, usable_until: float) -> None:
-        """DM the claimed batch, recording each as it goes, until it is done or time runs out."""
+        """DM the claimed batch, recording as it goes, until it is done or time runs out."""
         while self.unsent and not self.stop.is_set() and time.monotonic() <= usable_until:
             alert = self.unsent[0]
             address, reference = alert.recipient.address, alert.reference
+            started = time.monotonic()
             try:
                 user_id = self._deliver(alert)
             except SlackApiError as error:
@@ -191,10 +220,13 @@ class _Pass:
                 # Timeouts and connection errors: the message names no token, but keep it short.
                 code = str(error) if isinstance(error, _Undeliverable) else type(error).__name__
             else:
-                _in_transaction(self.session_factory, reminders.record_sent, alert, user_id, self.now)
                 self.unsent.pop(0)
                 self.report.sent.append(Delivery(reference, address, user_id))
                 log.info("low-credit alert for %s sent to %s", reference, address)
+                if self.oldest_unrecorded is None:
+                    self.oldest_unrecorded = started
+                if time.monotonic() - self.oldest_unrecorded >= live.RECORD_WITHIN_SECONDS:
+                    self._record()
                 continue
             self.failed.append(self.unsent.pop(0))
             self.report.failed.append(Delivery(reference, address, error=code))
@@ -202,24 +234,55 @@ class _Pass:
 
     def _deliver(self, alert: reminders.DueAlert) -> str:
         """Post one recipient's copy of the alert in their DM or channel; who it went to, or raise."""
-        if alert.recipient.is_channel:
-            channel = alert.recipient.address
-            live.post_in_channel(
-                self.session_factory, self.client, alert.account_id, alert.episode, channel, self.now
-            )
-            return channel
-        user_id = _slack_user(self.client, alert.recipient, self.cache)
-        channel = self.client.conversations_open(users=user_id)["channel"]["id"]
-        live.post_alert(
-            self.session_factory,
-            self.poster,
-            alert.account_id,
-            alert.episode,
-            alert.recipient.address,
-            channel,
-            self.now,
-        )
-        return user_id
+        key = (alert.account_id, alert.episode, alert.recipient.address)
+        copy = self.copies[key]
+        if alert.recipient.is_channel:  # posted there once, for everyone in it
+            sent_to = channel = alert.recipient.address
+        else:
+            sent_to = _slack_user(self.client, alert.recipient, self.cache)
+            channel = self.client.conversations_open(users=sent_to)["channel"]["id"]
+        if copy.ts:  # posted and recorded by an earlier attempt, whose delivery record was lost
+            ts = copy.ts
+        else:
+            maybe_posted = alert.maybe_posted or copy.maybe_posted
+            try:
+                ts = live.post_or_find(
+                    self.poster,
+                    channel,
+                    alerts.first_copy_key(alert.account_id, alert.episode),
+                    maybe_posted,
+                    build_alert(copy.state),
+                )
+            except live.SLACK_ERRORS as error:
+                # Only a post Slack answered with an error is certainly not there.
+                if maybe_posted or not isinstance(error, SlackApiError):
+                    self.maybe_posted.append(alerts.FirstPost(alert.recipient.address, channel, None, copy))
+                elif alert.recipient.is_channel and live.error_code(error) in live.CHANNEL_PROBLEMS:
+                    live.report_channel_problem(
+                        self.session_factory, self.client, alert.account_id, alert.episode, channel, error
+                    )
+                raise
+        self.unrecorded.append((alert, sent_to, alerts.FirstPost(alert.recipient.address, channel, ts, copy)))
+        return sent_to
+
+    def _record(self) -> None:
+        """Record the DMs Slack accepted (and those it may have) in one transaction."""
+        if not self.unrecorded and not self.maybe_posted:
+            return
+        _in_transaction(self.session_factory, self._write_records, self.unrecorded, self.maybe_posted)
+        self.unrecorded, self.maybe_posted, self.oldest_unrecorded = [], [], None
+
+    def _write_records(
+        self,
+        session: Session,
+        sent: list[tuple[reminders.DueAlert, str, alerts.FirstPost]],
+        maybe: list[alerts.FirstPost],
+    ) -> None:
+        # A record lost with the database server is a lost answer like any other: the claim it
+        # would have closed lapses and is looked for. So the commit need not wait for the disk.
+        db.commit_without_waiting(session)
+        alerts.record_first_posts(session, [post for _, _, post in sent] + maybe)
+        reminders.record_sent(session, [(alert, user_id) for alert, user_id, _ in sent], self.now)
 
     def _release(self, claims: list[reminders.DueAlert]) -> None:
         if not claims:

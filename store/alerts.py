@@ -8,7 +8,7 @@ behind is `stale`, and a pass claims stale messages with a lease and brings them
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -18,6 +18,8 @@ from sqlalchemy import (
     CursorResult,
     ScalarSelect,
     and_,
+    bindparam,
+    case,
     exists,
     false,
     func,
@@ -42,7 +44,7 @@ from store.models import (
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import _upsert
+from store.reminders import Recipient, _upsert
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -85,6 +87,9 @@ class Copy:
     pending_post: str | None
     snoozed_until: datetime | None
     first_link: str | None
+    # Claimed before by a pass that never finished or gave it back (it died or hung): that pass
+    # may have posted any of the replies owed, so each is looked for before it is posted.
+    taken_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,13 +166,14 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         ["account_id", "episode", "revision", "seen_entry_id", "resolved"], fresh
     )
     # An episode reopened within the cooldown finds its resolved alert and opens it again.
-    opened = _returned(
-        session,
+    opened = session.execute(
         insert.on_conflict_do_update(
             index_elements=[Alert.account_id, Alert.episode],
             set_={"resolved": False, "revision": Alert.revision + 1},
-        ).returning(Alert.account_id, Alert.episode),
-    )
+        ).returning(Alert.account_id, Alert.episode, Alert.revision)
+    ).all()
+    # A new alert (revision 1) has no copies yet; a reopened one's copies are behind.
+    reopened = [(account_id, episode) for account_id, episode, revision in opened if revision > 1]
     newest = _newest_credit_in(Alert.account_id)
     news = _returned(
         session,
@@ -188,8 +194,8 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         .returning(Alert.account_id, Alert.episode)
         .execution_options(synchronize_session=False),
     )
-    _mark_stale(session, sorted(set(opened + news + resolved)))
-    return opened, resolved
+    _mark_stale(session, sorted(set(reopened + news + resolved)))
+    return [(account_id, episode) for account_id, episode, _ in opened], resolved
 
 
 def acknowledge(session: Session, account_id: int, episode: int, user: str, now: datetime) -> Alert | None:
@@ -325,16 +331,32 @@ def report_problem(
 
     Once per episode and problem, whichever replica gets there first.
     """
+    # The pass writes a first copy's row once it is posted; until then the report's row holds it.
+    insert = _upsert(session)(AlertMessage)
     changed = cast(
         CursorResult[Any],
         session.execute(
-            update(AlertMessage)
-            .where(
-                *_first_copy(account_id, episode, channel),
-                or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
+            insert.values(
+                account_id=account_id,
+                episode=episode,
+                address=channel,
+                number=1,
+                channel=channel,
+                ts=None,
+                shown_revision=0,
+                replied_entry_id=0,
+                stale=False,
+                problem_reported=problem,
+            ).on_conflict_do_update(
+                index_elements=[
+                    AlertMessage.account_id,
+                    AlertMessage.episode,
+                    AlertMessage.address,
+                    AlertMessage.number,
+                ],
+                set_={"problem_reported": problem},
+                where=or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
             )
-            .values(problem_reported=problem)
-            .execution_options(synchronize_session=False)
         ),
     ).rowcount
     if not changed:
@@ -361,6 +383,134 @@ def unreport_problem(session: Session, account_id: int, episode: int, channel: s
 
 def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
     return (Alert.account_id == state.account_id, Alert.episode == state.episode)
+
+
+def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
+    # The same as _ensure_alert, for the current episodes of many accounts at once.
+    current = select(
+        ReminderEpisode.account_id,
+        ReminderEpisode.number,
+        literal(1),
+        _newest_credit_in(ReminderEpisode.account_id),
+        false(),
+    ).where(ReminderEpisode.account_id.in_(account_ids))
+    session.execute(
+        _upsert(session)(Alert)
+        .from_select(["account_id", "episode", "revision", "seen_entry_id", "resolved"], current)
+        .on_conflict_do_nothing()
+    )
+
+
+@dataclass(frozen=True)
+class FirstCopy:
+    """A recipient's first copy of an alert, about to be posted, as a pass claimed it."""
+
+    state: AlertState
+    seen_entry_id: int  # the newest credits in that `state` shows
+    ts: str | None  # recorded by an earlier attempt: there is nothing to post
+    maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
+
+
+def first_copies(
+    session: Session, wanted: Sequence[tuple[int, int, str]], now: datetime
+) -> dict[tuple[int, int, str], FirstCopy]:
+    """What each (account id, episode, address) copy shows, and what earlier attempts left of it."""
+    ids = sorted({account_id for account_id, _, _ in wanted})
+    _ensure_alerts(session, ids)
+    shown = states(session, sorted({(account_id, episode) for account_id, episode, _ in wanted}), now)
+    seen = dict(
+        ((account_id, episode), entry_id)
+        for account_id, episode, entry_id in session.execute(
+            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
+        )
+    )
+    earlier = {
+        (row.account_id, row.episode, row.address): row
+        for row in session.execute(
+            select(
+                AlertMessage.account_id,
+                AlertMessage.episode,
+                AlertMessage.address,
+                AlertMessage.ts,
+                AlertMessage.pending_post,
+            ).where(AlertMessage.account_id.in_(ids), AlertMessage.number == 1)
+        )
+    }
+    copies = {}
+    for account_id, episode, address in wanted:
+        row = earlier.get((account_id, episode, address))
+        key = _posting_key(account_id, episode, 1)
+        copies[(account_id, episode, address)] = FirstCopy(
+            for_copy(shown[(account_id, episode)], now, None, None, in_channel=Recipient(address).is_channel),
+            seen[(account_id, episode)],
+            row.ts if row else None,
+            bool(row and row.pending_post == key),
+        )
+    return copies
+
+
+def first_copy_key(account_id: int, episode: int) -> str:
+    """Marks a first copy's Slack message, so a lost answer is found instead of posted again."""
+    return _posting_key(account_id, episode, 1)
+
+
+@dataclass(frozen=True)
+class FirstPost:
+    """A first copy a pass posted (ts), or may have posted without Slack's answer (ts None)."""
+
+    address: str
+    channel: str
+    ts: str | None
+    copy: FirstCopy
+
+
+def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
+    """Record posted first copies, each owed any news since what it shows, in one statement."""
+    if not posts:
+        return
+    pairs = sorted({(post.copy.state.account_id, post.copy.state.episode) for post in posts})
+    now_at = {
+        (account_id, episode): (revision, seen)
+        for account_id, episode, revision, seen in session.execute(
+            select(Alert.account_id, Alert.episode, Alert.revision, Alert.seen_entry_id).where(
+                Alert.account_id.in_(sorted({account_id for account_id, _ in pairs}))
+            )
+        )
+    }
+    rows = []
+    for post in posts:
+        state = post.copy.state
+        revision, seen = now_at[(state.account_id, state.episode)]
+        behind = revision > state.revision or seen > post.copy.seen_entry_id
+        rows.append(
+            {
+                "account_id": state.account_id,
+                "episode": state.episode,
+                "address": post.address,
+                "number": 1,
+                "channel": post.channel,
+                "ts": post.ts,
+                "shown_revision": state.revision,
+                "replied_entry_id": post.copy.seen_entry_id,
+                "stale": post.ts is not None and behind,
+                "pending_post": None if post.ts else first_copy_key(state.account_id, state.episode),
+            }
+        )
+    insert = _upsert(session)(AlertMessage)
+    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
+    session.connection().execute(
+        insert.on_conflict_do_update(
+            index_elements=[
+                AlertMessage.account_id,
+                AlertMessage.episode,
+                AlertMessage.address,
+                AlertMessage.number,
+            ],
+            set_={column: insert.excluded[column] for column in kept},
+            where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
+        ),
+        rows,
+    )
 
 
 @dataclass(frozen=True)
@@ -469,7 +619,8 @@ def claim_stale(
         ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
     if session.get_bind().dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
-    chosen = list(session.scalars(ids))
+    held = {message_id: by for message_id, by in session.execute(ids.add_columns(AlertMessage.claimed_by))}
+    chosen = sorted(held)
     if not chosen:
         return []
     rows = session.execute(
@@ -491,18 +642,99 @@ def claim_stale(
         )
         .execution_options(synchronize_session=False)
     )
-    return sorted((Copy(**row._asdict()) for row in rows), key=lambda copy: copy.id)
+    copies = (Copy(**row._asdict(), taken_over=held[row.id] is not None) for row in rows)
+    return sorted(copies, key=lambda copy: copy.id)
 
 
-def replies_owed(session: Session, copy: Copy) -> list[Reply]:
-    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
+def updates_for(
+    session: Session, copies: Sequence[Copy], now: datetime
+) -> list[tuple[Copy, list[Reply], AlertState]]:
+    """For each claimed copy: the thread replies it owes and the alert as it should show it now."""
+    if not copies:
+        return []
+    ids = sorted({copy.account_id for copy in copies})
+    alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
+    shown = states(session, alerts, now)
+    seen = dict(
+        ((account_id, episode), entry_id)
+        for account_id, episode, entry_id in session.execute(
+            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
+        )
+    )
+    since = min(copy.replied_entry_id for copy in copies)
+    news = _credits_in_since(session, ids, since)
+    work = []
+    for copy in copies:
+        newest = seen[(copy.account_id, copy.episode)]
+        owed = [
+            reply
+            for account_id, reply in news
+            if account_id == copy.account_id and copy.replied_entry_id < reply.entry_id <= newest
+        ]
+        state = for_copy(
+            shown[(copy.account_id, copy.episode)],
+            now,
+            copy.snoozed_until,
+            copy.first_link,
+            in_channel=Recipient(copy.address).is_channel,
+        )
+        work.append((copy, owed, state))
+    return work
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a pass got with one claimed copy: the replies it posted, and what it now shows."""
+
+    message_id: int
+    replied_entry_id: int  # the last reply in its thread
+    shown_revision: int  # 0 when the edit did not happen
+    pending_post: str | None  # a reply that may be in Slack without its answer reaching us
+
+
+def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> None:
+    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind."""
+    if not done:
+        return
+    message = AlertMessage
+    session.connection().execute(
+        update(AlertMessage)
+        .where(message.id == bindparam("message_id"))
+        .values(
+            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id"))
+            if session.get_bind().dialect.name == "sqlite"
+            else func.greatest(message.replied_entry_id, bindparam("replied_entry_id")),
+            shown_revision=case(
+                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
+                else_=message.shown_revision,
+            ),
+            pending_post=bindparam("pending_post"),
+        ),
+        [progress.__dict__ for progress in done],
+    )
+    ids = sorted(progress.message_id for progress in done)
+    behind = exists().where(
+        Alert.account_id == AlertMessage.account_id,
+        Alert.episode == AlertMessage.episode,
+        or_(
+            Alert.revision > AlertMessage.shown_revision, Alert.seen_entry_id > AlertMessage.replied_entry_id
+        ),
+    )
+    session.execute(
+        update(AlertMessage)
+        .where(AlertMessage.id.in_(ids), AlertMessage.claimed_by == holder)
+        .values(stale=behind, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
+    """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
     other_leg = aliased(LedgerEntry)
     source = aliased(Account)
-    seen = select(Alert.seen_entry_id).where(
-        Alert.account_id == copy.account_id, Alert.episode == copy.episode
-    )
     rows = session.execute(
         select(
+            LedgerEntry.account_id,
             LedgerEntry.id,
             LedgerEntry.kind,
             LedgerEntry.actor,
@@ -522,15 +754,19 @@ def replies_owed(session: Session, copy: Copy) -> list[Reply]:
             ),
         )
         .outerjoin(source, source.id == other_leg.account_id)
-        .where(
-            LedgerEntry.account_id == copy.account_id,
-            _credits_in(),
-            LedgerEntry.id > copy.replied_entry_id,
-            LedgerEntry.id <= seen.scalar_subquery(),
-        )
+        .where(LedgerEntry.account_id.in_(account_ids), _credits_in(), LedgerEntry.id > after)
         .order_by(LedgerEntry.id)
     )
-    return [Reply(*row) for row in rows]
+    return [(row[0], Reply(*row[1:])) for row in rows]
+
+
+def replies_owed(session: Session, copy: Copy) -> list[Reply]:
+    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
+    seen = session.scalar(
+        select(Alert.seen_entry_id).where(Alert.account_id == copy.account_id, Alert.episode == copy.episode)
+    )
+    news = _credits_in_since(session, [copy.account_id], copy.replied_entry_id)
+    return [reply for _, reply in news if reply.entry_id <= (seen or 0)]
 
 
 def set_pending(session: Session, message_id: int, key: str | None) -> None:
@@ -592,6 +828,75 @@ def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
         )
 
 
+def states(
+    session: Session, wanted: Sequence[tuple[int, int]], now: datetime
+) -> dict[tuple[int, int], AlertState]:
+    """What each of these alerts (account id, episode) shows now, in a few queries for all of them.
+
+    Snoozes and follow-up links are per copy: the caller adds them.
+    """
+    if not wanted:
+        return {}
+    ids = sorted({account_id for account_id, _ in wanted})
+    accounts = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Account.id, Account.reference, Account.name, Account.balance, Account.reminder_level
+            ).where(Account.id.in_(ids))
+        )
+    }
+    rows = session.execute(
+        select(Alert).where(Alert.account_id.in_(ids)).execution_options(populate_existing=True)
+    ).scalars()
+    found = {(alert.account_id, alert.episode): alert for alert in rows}
+    outlooks = forecast.for_accounts(session, ids, now)
+    best = suggestions.best_sources(session)
+    outcomes = top_up.outcomes_for(session, wanted, now)
+    result = {}
+    for key in wanted:
+        account, alert, outlook = accounts[key[0]], found[key], outlooks[key[0]]
+        fix = None
+        if not alert.resolved:
+            needed = suggestions.needed(account.balance, account.reminder_level, outlook)
+            fix = Suggestion(needed, suggestions.source_for(account.id, best))
+        outcome = outcomes.get(key)
+        result[key] = AlertState(
+            account_id=account.id,
+            episode=key[1],
+            reference=account.reference,
+            name=account.name,
+            balance=account.balance,
+            level=account.reminder_level,
+            resolved=alert.resolved,
+            forecast=outlook.text(),
+            suggestion=fix,
+            handler=alert.handler,
+            handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
+            top_up=outcome.text() if outcome else None,
+            revision=alert.revision,
+        )
+    return result
+
+
+def for_copy(
+    state: AlertState,
+    now: datetime,
+    snoozed_until: datetime | None,
+    first_link: str | None,
+    *,
+    in_channel: bool = False,
+) -> AlertState:
+    """The alert as one copy shows it: with that recipient's snooze, if it is still on, and link."""
+    snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
+    return replace(
+        state,
+        snoozed_until=snoozed if snoozed and snoozed > now else None,
+        first_alert_link=first_link,
+        in_channel=in_channel,
+    )
+
+
 def state(
     session: Session,
     account_id: int,
@@ -602,30 +907,10 @@ def state(
     in_channel: bool = False,
 ) -> AlertState:
     """What a copy of this alert shows now: the account, the alert, its forecast, fix and top-up."""
-    snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
-    account = session.get(Account, account_id, populate_existing=True)
-    alert = session.get(Alert, (account_id, episode), populate_existing=True)
-    assert account is not None and alert is not None
-    outlook = forecast.for_account(session, account_id, now)
-    outcome = top_up.outcome_for(session, account_id, episode, now)
-    fix = None
-    if not alert.resolved:
-        fix = suggestions.suggest(session, account_id, account.balance, account.reminder_level, outlook)
-    return AlertState(
-        account_id=account_id,
-        episode=episode,
-        reference=account.reference,
-        name=account.name,
-        balance=account.balance,
-        level=account.reminder_level,
-        resolved=alert.resolved,
-        forecast=outlook.text(),
-        suggestion=fix,
-        handler=alert.handler,
-        handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
-        top_up=outcome.text() if outcome else None,
-        snoozed_until=snoozed if snoozed and snoozed > now else None,
-        first_alert_link=first_link,
-        revision=alert.revision,
+    return for_copy(
+        states(session, [(account_id, episode)], now)[(account_id, episode)],
+        now,
+        snoozed_until,
+        first_link,
         in_channel=in_channel,
     )

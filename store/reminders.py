@@ -14,6 +14,7 @@ from sqlalchemy import (
     CursorResult,
     Update,
     and_,
+    bindparam,
     case,
     exists,
     literal,
@@ -22,11 +23,12 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from store import audit
 from store.errors import StoreError
@@ -186,8 +188,11 @@ def mark_crossings(
     returns (newly low, recovered).
     """
     now = now or datetime.now(UTC)
+    # Accounts already in an episode are left out before the upsert, which would lock each one.
+    still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
     episode = _upsert(session)(ReminderEpisode).from_select(
-        ["account_id", "number", "low"], select(Account.id, literal(1), true()).where(_shortfall())
+        ["account_id", "number", "low"],
+        select(Account.id, literal(1), true()).where(_shortfall(), ~still_low),
     )
     # A first drop inserts episode 1; a drop after recovering starts the next episode, or within
     # the cooldown reopens the last one; an account still in its episode is left alone and not
@@ -226,27 +231,61 @@ class DueAlert:
     level: int
     episode: int
     recipient: Recipient
+    # Claimed before by a pass that never recorded or gave it back (it died or hung): that pass
+    # may have posted it, so it is looked for before it is posted.
+    maybe_posted: bool = False
+    recipient_id: int = 0  # its place in a pass's walk
+
+    @property
+    def position(self) -> Position:
+        """Just before this alert in a pass's walk."""
+        return (self.account_id, self.recipient_id - 1)
 
 
 def _key(alert: DueAlert) -> dict[str, Any]:
     return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
 
 
-def claim_due(
-    session: Session, holder: str, now: datetime, lease_until: datetime, limit: int
-) -> list[DueAlert]:
-    """Claim up to `limit` alerts owed a DM for `holder` until `lease_until`, oldest accounts first.
+SCAN_ACCOUNTS = 1000  # low accounts a claim looks at in one step
+LAST_RECIPIENT = 2**31 - 1  # a position past every recipient of an account
+Position = tuple[int, int]  # (account id, recipient id): where a pass's walk over due alerts is
+START: Position = (0, 0)
 
-    An alert is owed while no delivery row for its episode is sent or under a live lease. On
+
+def claim_due(
+    session: Session, holder: str, now: datetime, lease_until: datetime, limit: int, after: Position = START
+) -> tuple[list[DueAlert], Position]:
+    """Claim up to `limit` alerts owed a DM, after position `after`, for `holder` until `lease_until`.
+
+    Returns them and the position to go on from. A pass walks the low accounts in id order, a
+    range at a time, so each claim costs what it looks at, not all the low accounts again. An
+    alert is owed while no delivery row for its episode is sent or under a live lease. On
     PostgreSQL, replicas claiming at once skip each other's rows instead of waiting for them; the
     insert's conflict rule is what makes a claim exclusive, so a lapsed lease can be taken over.
     """
-    taken = exists().where(
-        ReminderDelivery.account_id == Account.id,
-        ReminderDelivery.episode == ReminderEpisode.number,
-        ReminderDelivery.address == ReminderRecipient.address,
-        or_(ReminderDelivery.sent_at.is_not(None), ReminderDelivery.lease_until > now),
-    )
+    while True:
+        accounts = list(
+            session.scalars(
+                select(ReminderEpisode.account_id)
+                .where(_in_episode(), ReminderEpisode.account_id >= after[0])
+                .order_by(ReminderEpisode.account_id)
+                .limit(SCAN_ACCOUNTS)
+            )
+        )
+        due = _due_among(session, now, accounts, after, limit) if accounts else []
+        if len(due) == limit:
+            after = (due[-1].account_id, due[-1].recipient_id)
+        elif accounts:
+            after = (accounts[-1], LAST_RECIPIENT)
+        claimed = _claim(session, holder, now, lease_until, due)
+        if claimed or (len(accounts) < SCAN_ACCOUNTS and len(due) < limit):
+            return claimed, after
+
+
+def _due_among(
+    session: Session, now: datetime, accounts: list[int], after: Position, limit: int
+) -> list[DueAlert]:
+    earlier = aliased(ReminderDelivery)  # a claim whose lease lapsed, if any
     due = (
         select(
             Account.id,
@@ -257,20 +296,47 @@ def claim_due(
             ReminderEpisode.number,
             ReminderRecipient.address,
             ReminderRecipient.slack_user_id,
+            earlier.claimed_by,
+            ReminderRecipient.id,
         )
         .select_from(ReminderEpisode)
         .join(Account, Account.id == ReminderEpisode.account_id)
         .join(ReminderRecipient, ReminderRecipient.account_id == Account.id)
-        .where(_in_episode(), _shortfall(), Account.active, ~taken)
-        .order_by(Account.id, ReminderRecipient.id)
+        .outerjoin(
+            earlier,
+            and_(
+                earlier.account_id == Account.id,
+                earlier.episode == ReminderEpisode.number,
+                earlier.address == ReminderRecipient.address,
+            ),
+        )
+        .where(
+            _in_episode(),
+            ReminderEpisode.account_id.between(accounts[0], accounts[-1]),
+            tuple_(ReminderEpisode.account_id, ReminderRecipient.id) > tuple_(*after),
+            _shortfall(),
+            Account.active,
+            earlier.sent_at.is_(None),
+            or_(earlier.lease_until.is_(None), earlier.lease_until <= now),
+        )
+        .order_by(ReminderEpisode.account_id, ReminderRecipient.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=ReminderRecipient, skip_locked=True)
-    alerts = [
-        DueAlert(account_id, reference, name, balance, level, episode, Recipient(address, user))
-        for account_id, reference, name, balance, level, episode, address, user in session.execute(due)
+    return [
+        DueAlert(
+            account_id, reference, name, balance, level, episode, Recipient(address, user), bool(held), at
+        )
+        for account_id, reference, name, balance, level, episode, address, user, held, at in session.execute(
+            due
+        )
     ]
+
+
+def _claim(
+    session: Session, holder: str, now: datetime, lease_until: datetime, alerts: list[DueAlert]
+) -> list[DueAlert]:
     if not alerts:
         return []
     claim = _upsert(session)(ReminderDelivery).values(
@@ -290,33 +356,40 @@ def claim_due(
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
 
 
-def record_sent(session: Session, alert: DueAlert, slack_user_id: str, now: datetime) -> None:
-    """Mark a claimed alert sent; if another holder already recorded it, keep theirs."""
-    session.execute(
+def _by_key() -> tuple[ColumnElement[bool], ...]:
+    return (
+        ReminderDelivery.account_id == bindparam("k_account"),
+        ReminderDelivery.episode == bindparam("k_episode"),
+        ReminderDelivery.address == bindparam("k_address"),
+    )
+
+
+def _key_params(alert: DueAlert) -> dict[str, Any]:
+    return {"k_account": alert.account_id, "k_episode": alert.episode, "k_address": alert.recipient.address}
+
+
+def record_sent(session: Session, sent: Sequence[tuple[DueAlert, str]], now: datetime) -> None:
+    """Mark claimed alerts sent, each to its Slack user; one that another holder recorded keeps theirs."""
+    if not sent:
+        return
+    # Core statements with one parameter set per row: an executemany, not ORM bulk updates by id.
+    session.connection().execute(
         update(ReminderDelivery)
-        .where(*_matches(alert), ReminderDelivery.sent_at.is_(None))
-        .values(sent_at=now, slack_user_id=slack_user_id, lease_until=None)
-        .execution_options(synchronize_session=False)
+        .where(*_by_key(), ReminderDelivery.sent_at.is_(None))
+        .values(sent_at=now, slack_user_id=bindparam("user"), lease_until=None),
+        [{**_key_params(alert), "user": user} for alert, user in sent],
     )
 
 
 def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
-    for alert in alerts:
-        session.execute(
-            update(ReminderDelivery)
-            .where(*_matches(alert), ReminderDelivery.claimed_by == holder)
-            .where(ReminderDelivery.sent_at.is_(None))
-            .values(claimed_by=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-
-
-def _matches(alert: DueAlert) -> tuple[ColumnElement[bool], ...]:
-    return (
-        ReminderDelivery.account_id == alert.account_id,
-        ReminderDelivery.episode == alert.episode,
-        ReminderDelivery.address == alert.recipient.address,
+    if not alerts:
+        return
+    session.connection().execute(
+        update(ReminderDelivery)
+        .where(*_by_key(), ReminderDelivery.claimed_by == holder, ReminderDelivery.sent_at.is_(None))
+        .values(claimed_by=None, lease_until=None),
+        [_key_params(alert) for alert in alerts],
     )
 
 

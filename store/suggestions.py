@@ -50,8 +50,8 @@ def needed(balance: int, level: int, forecast: Forecast) -> int:
     return max(1, max(0, level - balance) + forecast.credits_for(COVER_DAYS))
 
 
-def best_source(session: Session, account_id: int) -> Source | None:
-    """The active account, other than this one, with the most spare credits: an index walk of two rows."""
+def best_sources(session: Session) -> list[Source]:
+    """The two active accounts with the most spare credits, best first: an index walk of two rows."""
     spare = spare_credits()
     rows = session.execute(
         select(Account.id, Account.reference, Account.name, spare)
@@ -59,10 +59,20 @@ def best_source(session: Session, account_id: int) -> Source | None:
         .order_by(spare.desc(), Account.id.desc())
         .limit(2)
     )
-    for source_id, reference, name, credits in rows:
-        if source_id != account_id:
-            return Source(source_id, reference, name, credits) if credits > 0 else None
+    return [Source(*row) for row in rows]
+
+
+def source_for(account_id: int, best: list[Source]) -> Source | None:
+    """The best of `best_sources` other than the account itself, if it has credits to spare."""
+    for source in best:
+        if source.account_id != account_id:
+            return source if source.spare > 0 else None
     return None
+
+
+def best_source(session: Session, account_id: int) -> Source | None:
+    """The active account, other than this one, with the most spare credits."""
+    return source_for(account_id, best_sources(session))
 
 
 def suggest(session: Session, account_id: int, balance: int, level: int, forecast: Forecast) -> Suggestion:

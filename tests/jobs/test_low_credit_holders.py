@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
 
 from bot.app import make_client
+from jobs import alerts as live
 from jobs.low_credit import run_low_credit_pass
 from store import db
 from store.models import ReminderDelivery
@@ -191,3 +193,48 @@ def test_a_20_dm_pass_under_a_1s_idle_in_transaction_timeout_sends_exactly_20(
     assert sum(len(r.sent) for r in reports) == 20
     assert alerts_per_account(team, references) == dict.fromkeys(references, 1)
     assert len(deliveries(session_factory)) == 20
+
+
+class HangsOnFourthDM(WebClient):
+    """The bot's client, but its replica freezes while sending the fourth DM, then loses the connection."""
+
+    def __init__(self, wake: threading.Event, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.wake, self.posted = wake, 0
+
+    def chat_postMessage(self, **kwargs):  # noqa: N802 - Slack's method name
+        if self.posted == 3:
+            self.wake.wait(30)
+            raise ConnectionResetError("cut off")
+        self.posted += 1
+        return super().chat_postMessage(**kwargs)
+
+
+def test_dms_sent_together_and_not_yet_recorded_are_found_by_the_next_holder_not_posted_again(
+    session_factory, team, config, monkeypatch
+):
+    references = watch_accounts(session_factory, 5)
+    # Slack answers faster than this, so the holder records its DMs together, after the batch.
+    monkeypatch.setattr(live, "RECORD_WITHIN_SECONDS", 60.0)
+    wake = threading.Event()
+    frozen = HangsOnFourthDM(wake, token=config.slack_bot_token, base_url=config.slack_api_url)
+    holder = threading.Thread(
+        target=run_low_credit_pass, args=(session_factory, frozen, NOW), kwargs={"lease_seconds": 2}
+    )
+    holder.start()
+    try:
+        wait_for_posts(team, 3)
+        assert deliveries(session_factory) == []  # three DMs in Slack, none recorded yet
+
+        wait_out_leases(session_factory)
+        later = run_low_credit_pass(session_factory, make_client(config), NOW, lease_seconds=2)
+        assert sorted(s.reference for s in later.sent) == references
+        # Each claim it took over was looked for first: three found, two posted.
+        assert len(team.calls_to("conversations.history")) == 5
+    finally:
+        wake.set()
+        holder.join(timeout=30)
+    # The holder woke up past its lease: it posted nothing more, and its records change nothing.
+    assert alerts_per_account(team, references) == dict.fromkeys(references, 1)
+    assert len(deliveries(session_factory)) == 5
+    assert run_low_credit_pass(session_factory, make_client(config), NOW).sent == []
