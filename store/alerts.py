@@ -333,32 +333,32 @@ def report_problem(
     """
     # The pass writes a first copy's row once it is posted; until then the report's row holds it.
     insert = _upsert(session)(AlertMessage)
-    changed = cast(
-        CursorResult[Any],
-        session.execute(
-            insert.values(
-                account_id=account_id,
-                episode=episode,
-                address=channel,
-                number=1,
-                channel=channel,
-                ts=None,
-                shown_revision=0,
-                replied_entry_id=0,
-                stale=False,
-                problem_reported=problem,
-            ).on_conflict_do_update(
-                index_elements=[
-                    AlertMessage.account_id,
-                    AlertMessage.episode,
-                    AlertMessage.address,
-                    AlertMessage.number,
-                ],
-                set_={"problem_reported": problem},
-                where=or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
-            )
-        ),
-    ).rowcount
+    changed = session.execute(
+        insert.values(
+            account_id=account_id,
+            episode=episode,
+            address=channel,
+            number=1,
+            channel=channel,
+            ts=None,
+            shown_revision=0,
+            replied_entry_id=0,
+            stale=False,
+            problem_reported=problem,
+        )
+        .on_conflict_do_update(
+            index_elements=[
+                AlertMessage.account_id,
+                AlertMessage.episode,
+                AlertMessage.address,
+                AlertMessage.number,
+            ],
+            set_={"problem_reported": problem},
+            where=or_(AlertMessage.problem_reported.is_(None), AlertMessage.problem_reported != problem),
+        )
+        # A row comes back only if written: rowcount is not to be trusted for an upsert on PostgreSQL.
+        .returning(AlertMessage.id)
+    ).first()
     if not changed:
         return None
     added_by = session.scalar(
