@@ -16,4 +16,5 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
     assert "| sqlite | 300 | new accounts |" in out
     assert "| sqlite | 300 | `--update` of existing |" in out
     assert "moves/s" in out and "peak RSS" in out
+    assert "| sqlite | 300 | 6 | " in out  # live alerts: 2% low, then 1% resolving
     assert "failed" not in out.replace("| failed |", "")
