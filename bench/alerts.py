@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,21 +123,57 @@ def database(postgres: str | None, size: int) -> Iterator[str]:
         yield migrated(f"sqlite:///{Path(workdir) / 'bench.db'}")
 
 
-def run(size: int, postgres: str | None) -> str:
+TARGET_S = 1.0  # a pass without Web API calls, at 1M accounts
+
+
+@dataclass
+class AlertsRun:
+    """One database's steady pass and resolving pass."""
+
+    backend: str
+    size: int
+    steady_s: float  # without API calls
+    resolving: int
+    edited: int
+    resolving_s: float  # without API calls
+    resolving_total_s: float
+
+
+def measure(size: int, postgres: str | None) -> AlertsRun:
+    """Seed `size` accounts, then time a steady pass and a pass after 1% are bought back up."""
     with database(postgres, size) as url, FakeSlackProcess() as fake:
         engine = db.make_engine(url)
         seed(engine, size)
         session_factory = db.make_session_factory(engine)
-        steady, steady_own, _ = timed_pass(session_factory, fake.api_url)
+        _, steady_own, _ = timed_pass(session_factory, fake.api_url)
         resolving = buy_back_up(engine)
         total, own, report = timed_pass(session_factory, fake.api_url)
         engine.dispose()
-    backend = "PostgreSQL" if postgres else "SQLite"
-    per_account = own / max(resolving, 1) * 1e6
-    return (
-        f"| {backend} | {size:,} | {size // LOW_EVERY:,} | {steady_own:.3f} | {resolving:,} "
-        f"| {len(report.updates.updated):,} | {own:.3f} | {per_account:,.0f} µs | {total:.3f} |"
-    )
+    backend = "postgresql" if postgres else "sqlite"
+    return AlertsRun(backend, size, steady_own, resolving, len(report.updates.updated), own, total)
+
+
+def table(results: list) -> list[str]:  # type: ignore[type-arg]
+    """Markdown rows for every result with an alerts run."""
+    runs = [r.alerts for r in results if getattr(r, "alerts", None)]
+    if not runs:
+        return []
+    lines = [
+        "",
+        "| DB | accounts | low (alerts out) | steady pass s | resolving | alerts edited "
+        f"| resolving pass s | per resolving account | with API calls s | target < {TARGET_S:.0f} s at 1M |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        met = max(run.steady_s, run.resolving_s) < TARGET_S
+        target = ("met" if met else "**missed**") if run.size >= 1_000_000 else ""
+        lines.append(
+            f"| {run.backend} | {run.size:,} | {2 * run.size // LOW_EVERY:,} | {run.steady_s:.3f} "
+            f"| {run.resolving:,} | {run.edited:,} | {run.resolving_s:.3f} "
+            f"| {run.resolving_s / max(run.resolving, 1) * 1e6:,.0f} µs | {run.resolving_total_s:.3f} "
+            f"| {target} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,12 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--postgres", help="a PostgreSQL server URL; without it, SQLite")
     args = parser.parse_args(argv)
-    print(
-        "| DB | accounts | low | steady pass s | resolving | alerts edited | pass s without API calls "
-        "| per resolving account | with API calls s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(run(args.size, args.postgres))
+
+    @dataclass
+    class Result:
+        alerts: AlertsRun
+
+    print("\n".join(table([Result(measure(args.size, args.postgres))])))
     return 0
 
 

@@ -41,6 +41,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
+from bench import alerts as live_alerts
 from bench import imports, replicas, usage_api
 from bench.dataset import ACCOUNT_COLUMNS, LOW_SHARE, SEARCH_KINDS, account_rows, share_matched, terms
 from bench.fake_process import FakeSlackProcess
@@ -386,6 +387,7 @@ class SizeResult:
     rss_errors: int = 0
     usage_api: list[usage_api.UsageRun] = field(default_factory=list)
     home: Latency | None = None  # bench.home: publishing the Home tab
+    alerts: live_alerts.AlertsRun | None = None
 
 
 def bench_one(
@@ -446,6 +448,9 @@ def bench_one(
             engine.dispose()
             result.replicas = replicas.bench(url, args.replica_seconds)
         print(f"[{backend} {size:,}] replicas done", file=sys.stderr)
+    if not args.skip_alerts:  # 1% low with alerts out, a further 1% resolving
+        result.alerts = live_alerts.measure(size, args.postgres if backend == "postgresql" else None)
+        print(f"[{backend} {size:,}] live alerts done", file=sys.stderr)
     if size in args.import_sizes:
         with fresh_database(backend, args.postgres, workdir) as url:
             result.imports = imports.bench(url, size, workdir)
@@ -522,6 +527,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 f"| {int(m['sent']):,} | {int(m['failed'])} "
                 f"| {m['steady']:.3f} | {target} |"
             )
+    lines += live_alerts.table(results)
     lines += usage_api.report_lines(results)
     if any(r.rss_mb is not None for r in results):
         lines += [
@@ -586,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-moves", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-usage-api", action="store_true")
+    parser.add_argument("--skip-alerts", action="store_true")
     parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
