@@ -53,7 +53,7 @@ from handlers import home
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from jobs.low_credit import run_low_credit_pass
 from store import accounts as account_store
-from store import db, ledger, roles
+from store import db, ledger, roles, search
 from store.models import Role
 from tests.databases import migrated, scratch_postgresql
 from tests.slack_requests import DEFAULT_USER_ID, Response
@@ -98,18 +98,19 @@ class Dataset:
 def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
     """Bulk-load `size` accounts, each with its opening ledger entry and reminder recipient."""
     rows = account_rows(size, low_share=low_share)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    with engine.begin() as connection, search.words_added_in_bulk(connection, 0):
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         if engine.dialect.name == "postgresql":
             with cursor.copy(f"COPY accounts ({', '.join(ACCOUNT_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             cursor.execute("SELECT setval('accounts_id_seq', %s)", (size,))
         else:
-            cursor.execute("BEGIN")
             marks = ", ".join("?" * len(ACCOUNT_COLUMNS))
             cursor.executemany(f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({marks})", rows)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
         cursor.execute(
             "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
             "SELECT id, 'opening', balance, balance, 'bench', created_at FROM accounts"

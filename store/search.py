@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import heapq
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from store.models import REFERENCE_MAX_LENGTH, Account, search_fragments, search_words
+from store.models import (
+    KEYWORD_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    Account,
+    search_fragments,
+    search_words,
+)
 
 # Counting every match of "ltd" among a million accounts costs more than the page itself, and
 # nobody pages through hundreds of results: past this many, the count says "more than".
@@ -453,3 +462,48 @@ class _Found:
         if others is None:
             others = list(self.session.scalars(_sorted(shape), parameters))
         return (ahead if offset == 0 else []) + others
+
+
+# ----------------------------------------------------------------------- bulk maintenance
+
+# The words of account `a`'s name and keyword: json_quote escapes, and each space splits.
+_SQLITE_WORDS = (
+    "json_each('[' || replace(json_quote(lower(a.name || ' ' || coalesce(a.keyword, ''))), "
+    "' ', '\",\"') || ']')"
+)
+_SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
+_GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
+# What migration 0012's row trigger does for one account, for every account past an id at once.
+_SQLITE_BULK = [
+    f"""INSERT OR IGNORE INTO search_words (word, sort_name, account_id)
+        SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w
+        WHERE a.id > :after AND w.value <> '' ORDER BY 1, 2, 3""",
+    f"""INSERT OR IGNORE INTO search_fragments (kind, fragment)
+        WITH added (word) AS (
+            SELECT DISTINCT w.value FROM accounts AS a, {_SQLITE_WORDS} AS w
+            WHERE a.id > :after AND w.value <> '')
+        SELECT 'w', word FROM added
+        UNION ALL
+        SELECT 's', substr(word, p.value) FROM added, json_each('{_SUFFIX_STARTS}') AS p
+        WHERE p.value <= length(word)
+        UNION ALL
+        SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
+        FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
+        WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
+]
+
+
+@contextmanager
+def words_added_in_bulk(connection: Connection, after_id: int) -> Iterator[None]:
+    """Accounts inserted inside get their search words in two set-based statements at the end,
+    rather than from SQLite's row trigger, one account at a time (PostgreSQL's trigger already
+    works a statement at a time). The caller holds SQLite's write lock: every id past `after_id`
+    is the caller's, and no other writer sees the trigger turned off."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (:after)"), {"after": after_id})
+    yield
+    for statement in _SQLITE_BULK:
+        connection.execute(text(statement), {"after": after_id})
+    connection.execute(text("DELETE FROM search_words_deferred"))

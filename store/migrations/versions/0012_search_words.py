@@ -55,8 +55,8 @@ def _sqlite_add(row: str) -> str:
 def _sqlite_reference_grams(row: str) -> str:
     return f"""
         INSERT OR IGNORE INTO search_fragments (kind, fragment)
-            SELECT 'r', substr(lower({row}.reference), p.value, 3) FROM json_each('{REFERENCE_POSITIONS}') AS p
-            WHERE p.value <= length({row}.reference) - 2;"""
+            SELECT 'r', substr(lower({row}.reference), p.value, 3)
+            FROM json_each('{REFERENCE_POSITIONS}') AS p WHERE p.value <= length({row}.reference) - 2;"""
 
 
 def _sqlite_remove(row: str) -> str:
@@ -72,7 +72,11 @@ SQLITE_UPGRADE = [
     """CREATE TABLE search_fragments (
         kind TEXT NOT NULL, fragment TEXT NOT NULL,
         PRIMARY KEY (kind, fragment)) WITHOUT ROWID""",
+    # A bulk import holds SQLite's write lock and adds its accounts' words in a few statements
+    # (store.search.add_words_in_bulk); while it does, its row here turns the row trigger off.
+    "CREATE TABLE search_words_deferred (since INTEGER PRIMARY KEY)",
     "CREATE TRIGGER search_words_insert AFTER INSERT ON accounts "
+    "WHEN NOT EXISTS (SELECT 1 FROM search_words_deferred) "
     f"BEGIN {_sqlite_add('new')} {_sqlite_reference_grams('new')} END",
     "CREATE TRIGGER search_reference_update AFTER UPDATE OF reference ON accounts "
     f"BEGIN {_sqlite_reference_grams('new')} END",
@@ -98,12 +102,13 @@ SQLITE_DOWNGRADE = [
     "DROP TRIGGER IF EXISTS search_words_update",
     "DROP TRIGGER IF EXISTS search_reference_update",
     "DROP TRIGGER IF EXISTS search_words_insert",
+    "DROP TABLE IF EXISTS search_words_deferred",
     "DROP TABLE IF EXISTS search_fragments",
     "DROP TABLE IF EXISTS search_words",
 ]
 
-# Distinct words of one account, the fragments of a set of words; ordered so that concurrent
-# writers add new fragments in the same order and never wait for each other in a circle.
+# The fragments of a set of words; ordered so that concurrent writers add new fragments in the
+# same order and never wait for each other in a circle.
 PG_FRAGMENTS = """
     INSERT INTO search_fragments (kind, fragment)
     SELECT DISTINCT f.kind, f.fragment
@@ -124,13 +129,16 @@ POSTGRESQL_UPGRADE = [
         PRIMARY KEY (kind, fragment))""",
     """CREATE FUNCTION search_words_of(name text, keyword text) RETURNS SETOF text
         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-        SELECT DISTINCT w FROM unnest(string_to_array(lower(name || ' ' || coalesce(keyword, '')), ' ')) AS w
+        SELECT w FROM unnest(string_to_array(lower(name || ' ' || coalesce(keyword, '')), ' ')) AS w
         WHERE w <> '' $$""",
+    # One sort both drops an account's repeated words and inserts in index order.
     f"""CREATE FUNCTION search_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO search_words (word, sort_name, account_id)
-            SELECT w, lower(a.name), a.id FROM added AS a, search_words_of(a.name, a.keyword) AS w;
-        {PG_FRAGMENTS.format(source="added AS a, search_words_of(a.name, a.keyword) AS w")};
+        WITH new_words AS MATERIALIZED (
+            SELECT DISTINCT w AS word, lower(a.name) AS sort_name, a.id AS account_id
+            FROM added AS a, search_words_of(a.name, a.keyword) AS w ORDER BY 1, 2, 3),
+        inserted AS (INSERT INTO search_words (word, sort_name, account_id) SELECT * FROM new_words)
+        {PG_FRAGMENTS.format(source="new_words AS n (w)").strip()};
         RETURN NULL;
     END $$""",
     f"""CREATE FUNCTION search_words_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -139,7 +147,7 @@ POSTGRESQL_UPGRADE = [
             AND word IN (SELECT search_words_of(OLD.name, OLD.keyword));
         IF TG_OP = 'UPDATE' THEN
             INSERT INTO search_words (word, sort_name, account_id)
-                SELECT w, lower(NEW.name), NEW.id FROM search_words_of(NEW.name, NEW.keyword) AS w;
+                SELECT DISTINCT w, lower(NEW.name), NEW.id FROM search_words_of(NEW.name, NEW.keyword) AS w;
             {PG_FRAGMENTS.format(source="search_words_of(NEW.name, NEW.keyword) AS w")};
         END IF;
         RETURN NULL;
@@ -152,7 +160,8 @@ POSTGRESQL_UPGRADE = [
     "CREATE TRIGGER search_words_delete AFTER DELETE ON accounts FOR EACH ROW "
     "EXECUTE FUNCTION search_words_changed()",
     """INSERT INTO search_words (word, sort_name, account_id)
-        SELECT w, lower(a.name), a.id FROM accounts AS a, search_words_of(a.name, a.keyword) AS w""",
+        SELECT DISTINCT w, lower(a.name), a.id FROM accounts AS a, search_words_of(a.name, a.keyword) AS w
+        ORDER BY 1, 2, 3""",
     PG_FRAGMENTS.format(source="search_words AS s (w)"),
 ]
 
