@@ -30,9 +30,13 @@ lint: setup-test
 	$(BIN)/ruff check api bot handlers jobs reports store tests bench
 	$(BIN)/mypy
 
-# The benchmarks (not part of the tests), e.g. make bench BENCH_ARGS="--sizes 100000"
+# The benchmarks (not part of the tests): 100k and 1M accounts on SQLite and on the PostgreSQL
+# server at BENCH_POSTGRES, which takes hours on a shared machine. Fewer with, for example,
+# make bench BENCH_ARGS="--sizes 100000 --backends sqlite"
+BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+BENCH_ARGS ?= --sizes 100000,1000000
 bench: setup-test
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --postgres $(BENCH_POSTGRES) $(BENCH_ARGS)
 
 # The store's state machine, run far longer than the tests' bounded run; repeat until it finds nothing.
 property: setup-test

@@ -8,7 +8,8 @@ bare Bolt app on waitress against the fake Slack Web API (in a process of its ow
 remote), and measures, over signed requests on a keep-alive connection, exactly as Slack sends
 them:
   - ack latency (p50/p99) of `/accounts QUERY` and of the Move picker's `block_suggestion` for
-    each kind of search, interleaved with the bare Bolt app answering a slash command;
+    each kind of search, interleaved with the bare Bolt app answering a slash command, and the
+    Home tab's search as the user waits for it (`home.publish` with the query, in process);
   - `accounts import` of a CSV file against a raw bulk load of the same file (bench/imports.py);
   - credit moves per second with 1, 4 and 16 concurrent clients, then checks the ledger;
   - usage API items per second with batches of 1 and of 500 (bench/usage_api.py), against the
@@ -46,13 +47,14 @@ from bench import imports, replicas, usage_api
 from bench.dataset import ACCOUNT_COLUMNS, LOW_SHARE, SEARCH_KINDS, account_rows, share_matched, terms
 from bench.fake_process import FakeSlackProcess
 from bench.http import KeepAliveRequests
-from bot.app import create_app, make_client
+from bot.app import create_app, make_client, make_services
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
+from handlers import home
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from jobs.low_credit import run_low_credit_pass
 from store import accounts as account_store
-from store import db, ledger, roles
+from store import db, ledger, roles, search
 from store.models import Role
 from tests.databases import migrated, scratch_postgresql
 from tests.slack_requests import DEFAULT_USER_ID, Response
@@ -97,18 +99,19 @@ class Dataset:
 def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
     """Bulk-load `size` accounts, each with its opening ledger entry and reminder recipient."""
     rows = account_rows(size, low_share=low_share)
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
+    with engine.begin() as connection, search.words_added_in_bulk(connection, 0):
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         if engine.dialect.name == "postgresql":
             with cursor.copy(f"COPY accounts ({', '.join(ACCOUNT_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             cursor.execute("SELECT setval('accounts_id_seq', %s)", (size,))
         else:
-            cursor.execute("BEGIN")
             marks = ", ".join("?" * len(ACCOUNT_COLUMNS))
             cursor.executemany(f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({marks})", rows)
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
         cursor.execute(
             "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
             "SELECT id, 'opening', balance, balance, 'bench', created_at FROM accounts"
@@ -193,7 +196,32 @@ class Latency:
                 print(f"  ! {what}: HTTP {answer.status} {answer.text[:200]}", file=sys.stderr)
 
 
-SURFACES = ("`/accounts QUERY`", "Move picker `block_suggestion`")
+SURFACES = ("`/accounts QUERY`", "Move picker `block_suggestion`", "Home tab search (`home.publish`)")
+
+
+class ViewRecorder(WebClient):
+    """A WebClient that keeps the last view it published, to check what the Home tab showed."""
+
+    last_view: dict[str, Any] | None = None
+
+    def views_publish(self, *, user_id: str, view: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self.last_view = view
+        return super().views_publish(user_id=user_id, view=view, **kwargs)
+
+
+def home_searcher(config: Config, session_factory: db.SessionFactory) -> Callable[[str], Response]:
+    """The Home tab's search as the user waits for it: search, summary, view, views.publish."""
+    services = make_services(config, session_factory)
+    client = ViewRecorder(token=BOT_TOKEN, base_url=config.slack_api_url)
+
+    def search(term: str) -> Response:
+        client.last_view = None
+        home.publish(client, services, DEFAULT_USER_ID, term)
+        blocks = (client.last_view or {}).get("blocks", [])
+        shown = any(block.get("block_id") == home.HOME_SEARCH_BLOCK for block in blocks)
+        return Response(200 if shown else 500, {}, "" if shown else str(blocks)[:200])
+
+    return search
 
 
 @dataclass
@@ -216,9 +244,13 @@ def is_pong(answer: Response) -> bool:
 
 
 def search_runs(
-    bot: KeepAliveRequests, baseline_client: KeepAliveRequests | None, data: Dataset, count: int
+    bot: KeepAliveRequests,
+    baseline_client: KeepAliveRequests | None,
+    data: Dataset,
+    count: int,
+    home_search: Callable[[str], Response] | None = None,
 ) -> tuple[list[SearchRun], Latency]:
-    """Every kind of search on both surfaces, each request followed by one to the baseline."""
+    """Every kind of search on every surface, each request followed by one to the baseline."""
     baseline = Latency()
     runs = []
     for kind in SEARCH_KINDS:
@@ -232,6 +264,8 @@ def search_runs(
                 is_options,
             ),
         }
+        if home_search is not None:
+            sends[SURFACES[2]] = (home_search, lambda answer: answer.status == 200)
         run = SearchRun(kind.name, share_matched(kind, data.size), {})
         for surface, (send, ok) in sends.items():
             for term in typed[:20]:  # warm up caches and prepared statements
@@ -407,7 +441,9 @@ def bench_one(
             baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
             bot = KeepAliveRequests(bot_url, SIGNING_SECRET, fake)
             baseline_client = KeepAliveRequests(baseline_url, SIGNING_SECRET, fake)
-            searches, baseline = search_runs(bot, baseline_client, data, args.requests)
+            searches, baseline = search_runs(
+                bot, baseline_client, data, args.requests, home_searcher(config, session_factory)
+            )
             bot.close()
             baseline_client.close()
         result = SizeResult(backend, size, load_seconds, baseline, searches)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from store import accounts, ledger
+from store import accounts, ledger, search
 from store.errors import StoreError
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -273,8 +273,9 @@ def _create(session: Session, actor: str, now: datetime) -> None:
         session.execute(insert(LedgerEntry).from_select(columns, opening))
         return
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
-    highest = session.scalar(select(func.coalesce(func.max(Account.id), 0)))
-    session.execute(new_accounts)
+    highest = session.scalar(select(func.coalesce(func.max(Account.id), 0))) or 0
+    with search.words_added_in_bulk(session.connection(), highest):
+        session.execute(new_accounts)
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     UniqueConstraint,
     case,
     func,
@@ -103,6 +105,21 @@ Index(
 )
 # Search results are listed in this order; see store.accounts.search.
 Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
+# The words of each account's name and keyword, and the vocabulary with every word's proper
+# suffixes: kept by triggers (migration 0012), read by store.search.
+search_words = Table(
+    "search_words",
+    Base.metadata,
+    Column("word", String, primary_key=True),
+    Column("sort_name", String, primary_key=True),
+    Column("account_id", Integer, primary_key=True),
+)
+search_fragments = Table(
+    "search_fragments",
+    Base.metadata,
+    Column("kind", String(1), primary_key=True),  # w: a word, s: a proper suffix, r: in a reference
+    Column("fragment", String, primary_key=True),
+)
 # The Home tab's summary and needs-attention list (store.overview) read only these indexes.
 # The predicates are SQL text, written exactly as store.overview's queries write them, so that
 # both planners see the query implies the index's WHERE clause.

@@ -1,7 +1,10 @@
 """Account search: a substring of name, reference or keyword, the exact reference first, then by name.
 
 How a page is found, cheapest first:
-  - the exact reference is one look-up in the unique reference index;
+  - when every match has the typed text at the start of a word of its name or keyword (the
+    vocabulary in search_fragments says no word has it inside, and no reference has it), the
+    matches are read from search_words (migration 0012) in list order, a page's worth at a time;
+  - otherwise the exact reference is one look-up in the unique reference index;
   - matches are counted only up to COUNT_LIMIT, driven by the substring index (SQLite's FTS5
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
   - a page of many matches is listed by walking ix_accounts_name_order and testing each row,
@@ -12,24 +15,39 @@ How a page is found, cheapest first:
 from __future__ import annotations
 
 import functools
+import heapq
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
     String,
+    and_,
     bindparam,
+    case,
+    exists,
     func,
     literal_column,
     or_,
     select,
     table,
     text,
+    tuple_,
 )
 from sqlalchemy.orm import Session, aliased
 
-from store.models import REFERENCE_MAX_LENGTH, Account
+from store.models import (
+    KEYWORD_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    REFERENCE_MAX_LENGTH,
+    Account,
+    search_fragments,
+    search_words,
+)
 
 # Counting every match of "ltd" among a million accounts costs more than the page itself, and
 # nobody pages through hundreds of results: past this many, the count says "more than".
@@ -43,6 +61,12 @@ PROBE_LENGTH = 6
 # A walk reads at most this many names per row it needs before giving up and sorting: pages of
 # matches shared by more than about 1 in WALK_BUDGET accounts come from a walk.
 WALK_BUDGET = 40
+# The word path reads at most this many search_words entries per match it needs (entries of a
+# word whose accounts fail the filters or the rest of the typed text), then leaves it to the rest.
+WORD_BUDGET = 20
+# A typed word that starts more distinct words than this ("a", "7") is listed the general way.
+MAX_DRIVER_WORDS = 8
+LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
 @dataclass(frozen=True)
@@ -130,19 +154,24 @@ def _contains(needle: str) -> str:
 _FTS = table("accounts_fts", literal_column("rowid"))
 
 
-def _filtered(statement: Select[Any], shape: _Shape, accounts: Any = Account) -> Select[Any]:
+def _filters(shape: _Shape, accounts: Any = Account) -> list[ColumnElement[bool]]:
     active, balance = accounts.active, accounts.balance
     if shape.fts and accounts is Account:
         # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search,
         # not ix_accounts_active_balance scanning every active account and probing FTS5 with each.
         active, balance = literal_column("+accounts.active"), literal_column("+accounts.balance")
+    filters = []
     if not shape.include_inactive:
-        statement = statement.where(active.is_(True))
+        filters.append(active.is_(True))
     if shape.excluding:
-        statement = statement.where(accounts.id != bindparam("exclude_id"))
+        filters.append(accounts.id != bindparam("exclude_id"))
     if shape.with_credits_only:
-        statement = statement.where(balance > 0)
-    return statement
+        filters.append(balance > 0)
+    return filters
+
+
+def _filtered(statement: Select[Any], shape: _Shape, accounts: Any = Account) -> Select[Any]:
+    return statement.where(*_filters(shape, accounts))
 
 
 def _like(accounts: Any = Account, pattern_name: str = "pattern") -> ColumnElement[bool]:
@@ -207,7 +236,129 @@ def _walked(shape: _Shape) -> Select[Any]:
     return statement.offset(bindparam("skip")).limit(bindparam("take"))
 
 
-_ACCOUNTS = select(func.max(Account.id))  # how many accounts, near enough, from the primary key
+# ------------------------------------------------------------------------------ word path
+
+
+def _fragment(kind: str, prefix_name: str, *, exact: bool = False) -> Any:
+    """Fragments of a kind (w: words, s: proper suffixes of words) equal to, or starting with, a parameter."""
+    fragment, prefix = search_fragments.c.fragment, bindparam(prefix_name, type_=String)
+    where = [fragment == prefix] if exact else [fragment >= prefix, fragment < prefix + LAST_CHARACTER]
+    return select(fragment).where(search_fragments.c.kind == kind, *where)
+
+
+_INSIDE_A_WORD = {
+    exact: select(exists(_fragment("s", "first", exact=exact))).scalar_subquery() for exact in (False, True)
+}
+# Every three characters of the needle are in some reference (SQLite); PostgreSQL's trigram index
+# on references answers the question itself without reading a row.
+_IN_A_REFERENCE = {
+    True: select(func.count())
+    .where(
+        search_fragments.c.kind == "r", search_fragments.c.fragment.in_(bindparam("grams", expanding=True))
+    )
+    .scalar_subquery()
+    == bindparam("gram_count"),
+    False: exists().where(func.lower(Account.reference).like(bindparam("pattern"), escape="/")),
+}
+_STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1)
+_LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
+    """One row: whether some word has the needle inside, and whether some reference might."""
+    in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
+    return select(_INSIDE_A_WORD[exact], in_reference)
+
+
+@functools.cache
+def _chunk(shape: _Shape) -> Select[Any]:
+    """The next :take entries of :word after (:after_name, :after_id), each with whether it matches."""
+    entries = (
+        select(search_words.c.sort_name, search_words.c.account_id)
+        .where(
+            search_words.c.word == bindparam("word", type_=String),
+            tuple_(search_words.c.sort_name, search_words.c.account_id)
+            > tuple_(bindparam("after_name", type_=String), bindparam("after_id")),
+        )
+        .order_by(search_words.c.sort_name, search_words.c.account_id)
+        .limit(bindparam("take"))
+        .subquery()
+    )
+    matches = and_(*_filters(shape), _like())
+    return select(entries.c.sort_name, entries.c.account_id, case((matches, True), else_=False)).join(
+        Account, Account.id == entries.c.account_id
+    )
+
+
+def _word_drivers(connection: Connection, asked: _Query) -> list[list[str]] | None:
+    """Sets of words, each set's search_words entries holding every match, most specific first;
+    None when some match might not be in search_words.
+
+    A match starts at a word start, or inside a word (a proper suffix of some word starts with
+    the first typed word), or in a reference: only the first is certain to be in search_words.
+    """
+    needle = asked.needle
+    words = needle.split(" ")
+    if len(needle) < FTS_MIN_LENGTH or "" in words:
+        return None
+    grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
+    # Followed by a space, a match inside a word ends that word with the first typed word.
+    inside, in_reference = connection.execute(
+        _screen(asked.sqlite, needle.isalnum(), len(words) > 1),
+        {"first": words[0], "grams": grams, "gram_count": len(grams), "pattern": _contains(needle)},
+    ).one()
+    if inside or in_reference:
+        return None
+    candidates = [[word] for word in words[:-1]]
+    starting = list(connection.scalars(_STARTING, {"last": words[-1]}))
+    if len(starting) <= MAX_DRIVER_WORDS:
+        candidates.append(starting)
+    return candidates[::-1]  # later words say more: "acme support" is found through "support"
+
+
+def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list[tuple[str, int]] | None:
+    """The first `wanted` matches among the accounts having `word`, in list order, as (sort name,
+    id); all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
+    statement, parameters = _chunk(asked.shape), asked.parameters()
+    found: list[tuple[str, int]] = []
+    after: tuple[str, int] = ("", 0)
+    read, take = 0, wanted + 8
+    while True:
+        entries = sorted(
+            connection.execute(
+                statement,
+                {**parameters, "word": word, "after_name": after[0], "after_id": after[1], "take": take},
+            ).all()
+        )
+        found += [(name, account_id) for name, account_id, matches in entries if matches]
+        read += len(entries)
+        if len(found) >= wanted or len(entries) < take:
+            return found[:wanted]
+        if read >= WORD_BUDGET * max(len(found), 1) or read >= WORD_BUDGET * wanted:
+            return None
+        after, take = entries[-1][:2], min(take * 2, WORD_BUDGET * wanted - read)
+
+
+def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] | None:
+    """The ids of the first `wanted` matches in list order (all, if fewer), read from search_words;
+    None when that cannot be done exactly and cheaply."""
+    candidates = _word_drivers(connection, asked)
+    if candidates is None:
+        return None
+    if any(not words for words in candidates):
+        return []  # a typed word that no name or keyword has: nothing matches
+    for words in candidates:
+        walks = [_walk(connection, asked, word, wanted) for word in words]
+        if all(walk is not None for walk in walks):
+            break
+    else:
+        return None
+    ids: list[int] = []
+    for _, account_id in heapq.merge(*walks):  # type: ignore[arg-type]
+        if not ids or ids[-1] != account_id:  # an account with two of the words comes twice in a row
+            ids.append(account_id)
+    return ids[:wanted]
 
 
 def search(
@@ -254,7 +405,7 @@ class _Found:
     query: _Query
     exact: Account | None
     counted: int  # all matches, counted up to count_up_to + 1
-    accounts: int  # about how many accounts there are
+    ordered: list[int] | None = None  # the first count_up_to + 1 matches' ids, from the word path
 
     @classmethod
     def find(
@@ -275,15 +426,21 @@ class _Found:
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
-        accounts = connection.scalar(_ACCOUNTS) or 0
+        ordered = _by_words(connection, asked, count_up_to + 1)
+        if ordered is not None:  # no reference has the needle, so no exact one either
+            return cls(session, asked, None, len(ordered), ordered)
         exact_id, counted = connection.execute(
             _survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1}
         ).one()
         exact = session.get(Account, exact_id) if exact_id is not None else None
-        return cls(session, asked, exact, counted, accounts)
+        return cls(session, asked, exact, counted)
 
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""
+        if self.ordered is not None:
+            ids = self.ordered[offset : offset + limit]
+            loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
+            return [loaded[account_id] for account_id in ids]
         ahead = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit
@@ -305,3 +462,48 @@ class _Found:
         if others is None:
             others = list(self.session.scalars(_sorted(shape), parameters))
         return (ahead if offset == 0 else []) + others
+
+
+# ----------------------------------------------------------------------- bulk maintenance
+
+# The words of account `a`'s name and keyword: json_quote escapes, and each space splits.
+_SQLITE_WORDS = (
+    "json_each('[' || replace(json_quote(lower(a.name || ' ' || coalesce(a.keyword, ''))), "
+    "' ', '\",\"') || ']')"
+)
+_SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
+_GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
+# What migration 0012's row trigger does for one account, for every account past an id at once.
+_SQLITE_BULK = [
+    f"""INSERT OR IGNORE INTO search_words (word, sort_name, account_id)
+        SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w
+        WHERE a.id > :after AND w.value <> '' ORDER BY 1, 2, 3""",
+    f"""INSERT OR IGNORE INTO search_fragments (kind, fragment)
+        WITH added (word) AS (
+            SELECT DISTINCT w.value FROM accounts AS a, {_SQLITE_WORDS} AS w
+            WHERE a.id > :after AND w.value <> '')
+        SELECT 'w', word FROM added
+        UNION ALL
+        SELECT 's', substr(word, p.value) FROM added, json_each('{_SUFFIX_STARTS}') AS p
+        WHERE p.value <= length(word)
+        UNION ALL
+        SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
+        FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
+        WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
+]
+
+
+@contextmanager
+def words_added_in_bulk(connection: Connection, after_id: int) -> Iterator[None]:
+    """Accounts inserted inside get their search words in two set-based statements at the end,
+    rather than from SQLite's row trigger, one account at a time (PostgreSQL's trigger already
+    works a statement at a time). The caller holds SQLite's write lock: every id past `after_id`
+    is the caller's, and no other writer sees the trigger turned off."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (:after)"), {"after": after_id})
+    yield
+    for statement in _SQLITE_BULK:
+        connection.execute(text(statement), {"after": after_id})
+    connection.execute(text("DELETE FROM search_words_deferred"))

@@ -11,8 +11,12 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
     status = run.main(["--sizes", "300", "--requests", "2", "--rss-requests", "1", "--move-seconds", "0.2"])
     out = capsys.readouterr().out
     assert status == 0
+    rows = out.splitlines()
     for kind in ("exact reference", "a word 50% share", "a word 1% share", "two words", "no match"):
-        assert f"| sqlite | 300 | {kind} |" in out
+        for surface in run.SURFACES:
+            assert any(
+                row.startswith(f"| sqlite | 300 | {kind} |") and f"| {surface} |" in row for row in rows
+            )
     assert "| sqlite | 300 | new accounts |" in out
     assert "| sqlite | 300 | `--update` of existing |" in out
     assert "| sqlite | 300 | " in out.split("Home tab publish p50 ms")[1]

@@ -150,3 +150,7 @@ def test_imported_accounts_are_found_by_search(session_factory):
         )
         assert renamed.updated == 1
         assert [a.reference for a in accounts.search(session, "zebra").accounts] == ["BN00000012"]
+        assert [a.reference for a in accounts.search(session, "alerts 12").accounts][:2] == [
+            "BN00000120",
+            "BN00000121",
+        ]

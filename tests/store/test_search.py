@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from store import accounts
 from store.accounts import COUNT_LIMIT
-from store.models import Account
+from store.models import Account, search_words
 from tests.conftest import make_account
 
 
@@ -99,3 +100,100 @@ def test_many_matches_that_sort_late_are_listed_in_name_order(session_factory):
     assert [a.name for a in page.accounts] == [f"Zeta {n:03d}" for n in range(9, 17)]
     assert page.counted == "more than 100"
     assert [a.name for a in picked] == [f"Zeta {n:03d}" for n in range(1, 6)]
+
+
+# Names as customers write them, with words inside other words, repeated words, a double space,
+# quotes and backslashes (which SQLite's trigger splits through JSON), and keywords.
+MIXED = [
+    ("Acme Alerts 2", None),
+    ("Acme Support", "OTP"),
+    ("acme support 7", None),
+    ("Northwind Support", "ACME"),
+    ("Tacme EU", None),
+    ("Acme  EU", None),
+    ('Quote "Acme" Ltd', None),
+    ("Back\\slash acme", "SUPPORTIVE"),
+    ("ünïcode Acme", None),
+    ("Acme Acme", None),
+    ("Supportive Acmes", None),
+    ("Zeta", "XACMEX"),
+]
+NEEDLES = [
+    "acme",
+    "ACME SUPPORT",
+    "northwind",
+    "cme",
+    "me sup",
+    "support 7",
+    "eu",
+    "acme eu",
+    "acme  eu",
+    "xyzzy",
+    "tacme",
+    '"acme"',
+    "\\slash",
+    "ünïcode",
+    "acmes",
+    "support",
+    "supp",
+    "acme acme",
+    "ex00000",
+    "t 7",
+]
+
+
+def brute_force(rows: list[tuple[str, str, str | None]], needle: str) -> list[str]:
+    """What a search must list: every row holding the needle, by lower-case name then id."""
+    needle = needle.strip().lower()
+    hits = [
+        (name.lower(), n, name)
+        for n, (reference, name, keyword) in enumerate(rows)
+        if any(needle in (field or "").lower() for field in (reference, name, keyword))
+    ]
+    return [name for *_, name in sorted(hits)]
+
+
+@pytest.mark.parametrize("needle", NEEDLES)
+def test_every_needle_lists_what_a_scan_of_every_account_would(session_factory, needle):
+    # Whichever path a search takes (search_words for word starts, the substring indexes
+    # otherwise), the pages must be exactly those of a scan.
+    rows = [(f"EX{n:07d}", name, keyword) for n, (name, keyword) in enumerate(MIXED * 3, 1)]
+    with session_factory.begin() as session:
+        for reference, name, keyword in rows:
+            accounts.create(session, reference, name, keyword)
+
+    assert every_page(session_factory, needle, limit=3) == brute_force(rows, needle)
+
+
+def test_renames_and_keyword_changes_are_seen_by_the_next_search(session_factory):
+    make_account(session_factory, "EX0000001", "Northwind Alerts", keyword="NW")
+    make_account(session_factory, "EX0000002", "Northwind Billing")
+    make_account(session_factory, "EX0000003", "Acme Billing")
+    with session_factory.begin() as session:
+        accounts.rename(session, accounts.by_reference(session, "EX0000001"), "Zeta Alerts", "U012AB3CD")
+        accounts.by_reference(session, "EX0000003").keyword = "NORTHWIND"
+        accounts.by_reference(session, "EX0000002").keyword = "KEPT"
+
+    assert every_page(session_factory, "northwind") == ["Acme Billing", "Northwind Billing"]
+    assert every_page(session_factory, "zeta") == ["Zeta Alerts"]
+    assert every_page(session_factory, "nw") == ["Zeta Alerts"]
+    assert every_page(session_factory, "kept") == ["Northwind Billing"]
+    with session_factory.begin() as session:
+        words = session.execute(
+            select(search_words.c.word, search_words.c.sort_name).order_by(search_words.c.word)
+        ).all()
+    assert ("northwind", "northwind alerts") not in words
+    assert ("nw", "northwind alerts") not in words and ("nw", "zeta alerts") in words
+    assert ("northwind", "acme billing") in words
+    assert ("zeta", "zeta alerts") in words
+
+
+def test_a_word_inside_another_word_is_still_found_after_many_word_start_matches(session_factory):
+    # 120 word-start matches would fill every page; one match inside a word sorts first.
+    add_accounts(session_factory, [(f"EX{n:07d}", f"Florist {n:03d}") for n in range(1, 121)])
+    add_accounts(session_factory, [("AAFLORIST", "Aaa Goldflorist")])
+    with session_factory.begin() as session:
+        page = accounts.search(session, "florist", limit=8)
+        picked = accounts.first_matches(session, "florist", limit=3)
+    assert [a.name for a in page.accounts] == ["Aaa Goldflorist"] + [f"Florist {n:03d}" for n in range(1, 8)]
+    assert [a.name for a in picked] == ["Aaa Goldflorist", "Florist 001", "Florist 002"]
