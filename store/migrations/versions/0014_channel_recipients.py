@@ -1,7 +1,7 @@
 """channel recipients: who added each recipient, and the posting problem an alert copy reported
 
 Revision ID: 0014_channel_recipients
-Revises: 0010_live_alerts
+Revises: 0012_search_words
 Create Date: 2026-11-29
 
 A reminder can name a Slack channel. When the bot may not post there (not invited, archived),
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_channel_recipients"
-down_revision = "0010_live_alerts"
+down_revision = "0012_search_words"
 branch_labels = None
 depends_on = None
 
