@@ -713,17 +713,10 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
         [progress.__dict__ for progress in done],
     )
     ids = sorted(progress.message_id for progress in done)
-    behind = exists().where(
-        Alert.account_id == AlertMessage.account_id,
-        Alert.episode == AlertMessage.episode,
-        or_(
-            Alert.revision > AlertMessage.shown_revision, Alert.seen_entry_id > AlertMessage.replied_entry_id
-        ),
-    )
     session.execute(
         update(AlertMessage)
         .where(AlertMessage.id.in_(ids), AlertMessage.claimed_by == holder)
-        .values(stale=behind, claimed_by=None, lease_until=None)
+        .values(stale=_behind(), claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -800,19 +793,23 @@ def shown(session: Session, message_id: int, revision: int) -> None:
     _settle(session, message_id)
 
 
-def _settle(session: Session, message_id: int) -> None:
-    # Stale stays set when another change came in while this copy was being updated.
-    behind = exists().where(
+def _behind() -> ColumnElement[bool]:
+    """A copy shows an older revision of its alert, or owes thread replies."""
+    return exists().where(
         Alert.account_id == AlertMessage.account_id,
         Alert.episode == AlertMessage.episode,
         or_(
             Alert.revision > AlertMessage.shown_revision, Alert.seen_entry_id > AlertMessage.replied_entry_id
         ),
     )
+
+
+def _settle(session: Session, message_id: int) -> None:
+    # Stale stays set when another change came in while this copy was being updated.
     session.execute(
         update(AlertMessage)
         .where(AlertMessage.id == message_id)
-        .values(stale=behind, claimed_by=None, lease_until=None)
+        .values(stale=_behind(), claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
 
