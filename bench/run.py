@@ -216,7 +216,7 @@ def home_searcher(config: Config, session_factory: db.SessionFactory) -> Callabl
 
     def search(term: str) -> Response:
         client.last_view = None
-        home.publish(client, services, DEFAULT_USER_ID, term)
+        home.publish(client, services, DEFAULT_USER_ID, home.Listing(query=term))
         blocks = (client.last_view or {}).get("blocks", [])
         shown = any(block.get("block_id") == home.HOME_SEARCH_BLOCK for block in blocks)
         return Response(200 if shown else 500, {}, "" if shown else str(blocks)[:200])

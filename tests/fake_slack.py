@@ -51,6 +51,11 @@ Params = dict[str, Any]
 Predicate = Callable[[Params], bool]
 
 
+# How long a test waits for the bot to do something. Waits end as soon as it is done, so this only
+# matters on a loaded machine, where a PDF upload once took longer than 5 s.
+WAIT_SECONDS = 15.0
+
+
 @dataclass
 class Call:
     """One request the fake received."""
@@ -235,7 +240,7 @@ class FakeSocketMode:
         with self._cond:
             return len(self._connections)
 
-    def wait_connected(self, timeout: float = 5.0) -> None:
+    def wait_connected(self, timeout: float = WAIT_SECONDS) -> None:
         """Block until a client is connected and greeted."""
         with self._cond:
             if not self._cond.wait_for(lambda: self._connections, timeout):
@@ -249,7 +254,7 @@ class FakeSocketMode:
         *,
         retry_attempt: int = 0,
         retry_reason: str = "",
-        timeout: float = 5.0,
+        timeout: float = WAIT_SECONDS,
     ) -> str:
         """Send a slash_commands, interactive or events_api envelope; return its id."""
         envelope_id = str(uuid.uuid4())
@@ -268,7 +273,7 @@ class FakeSocketMode:
         self._latest(timeout).send(json.dumps(message))
         return envelope_id
 
-    def send_disconnect(self, reason: str = "refresh_requested", timeout: float = 5.0) -> None:
+    def send_disconnect(self, reason: str = "refresh_requested", timeout: float = WAIT_SECONDS) -> None:
         """Ask the client to reconnect, as Slack does before recycling a socket."""
         message = {
             "type": "disconnect",
@@ -277,7 +282,7 @@ class FakeSocketMode:
         }
         self._latest(timeout).send(json.dumps(message))
 
-    def wait_for_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    def wait_for_ack(self, envelope_id: str, timeout: float = WAIT_SECONDS) -> dict[str, Any]:
         """The client's ack for an envelope: {"envelope_id": ..., "payload": ...?}."""
         with self._cond:
             if not self._cond.wait_for(lambda: envelope_id in self._acks, timeout):
@@ -420,7 +425,7 @@ class FakeSlack:
         with self._cond:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = WAIT_SECONDS) -> list[Call]:
         """Wait until count calls to method were answered; return the answered ones."""
 
         def answered() -> list[Call]:
@@ -435,7 +440,7 @@ class FakeSlack:
             f"got {len(answered())}; calls seen:\n  {seen or '(none)'}"
         )
 
-    def wait_for_views(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    def wait_for_views(self, count: int = 1, timeout: float = WAIT_SECONDS) -> list[dict[str, Any]]:
         """Wait until the bot has opened, pushed or updated count modals; return them all."""
         with self._cond:
             if self._cond.wait_for(lambda: len(self.view_history) >= count, timeout):

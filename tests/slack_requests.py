@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fake_slack import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID
+from tests.fake_slack import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, WAIT_SECONDS
 
 if TYPE_CHECKING:
     from tests.fake_slack import FakeSlack
@@ -333,7 +333,7 @@ def event_payload(
     }
 
 
-def open_view(fake: FakeSlack, index: int = -1, timeout: float = 5.0) -> Payload:
+def open_view(fake: FakeSlack, index: int = -1, timeout: float = WAIT_SECONDS) -> Payload:
     """A modal the bot opened, pushed or updated (latest by default), as Slack stored it.
 
     Waits up to timeout for the bot to have shown enough modals to have that index.
