@@ -19,5 +19,6 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
             )
     assert "| sqlite | 300 | new accounts |" in out
     assert "| sqlite | 300 | `--update` of existing |" in out
+    assert "| sqlite | 300 | " in out.split("Home tab publish p50 ms")[1]
     assert "moves/s" in out and "peak RSS" in out
     assert "failed" not in out.replace("| failed |", "")
