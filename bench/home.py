@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -29,6 +30,7 @@ from bench.run import (
     fresh_database,
     is_pong,
     load,
+    mark,
     served,
 )
 from bot.app import make_client, make_services
@@ -36,6 +38,26 @@ from bot.config import Config
 from handlers import home
 from store import db
 from tests.slack_requests import DEFAULT_USER_ID
+
+# Published well inside Slack's 3-second window; the aim is bench.run's ratio for an acknowledgement.
+P50_TARGET = 3.0  # × the bare-Bolt baseline
+P99_TARGET = 10.0
+
+
+def table(results: list[Any]) -> list[str]:
+    """Markdown rows for every bench.run SizeResult with a Home publish run, against its baseline."""
+    lines = [
+        "| DB | accounts | Home tab publish p50 ms | p99 ms | p50 × Bolt | p99 × Bolt | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        if r.home is not None:
+            p50x, p99x = r.home.p50 / r.baseline.p50, r.home.p99 / r.baseline.p99
+            lines.append(
+                f"| {r.backend} | {r.size:,} | {r.home.p50:.1f} | {r.home.p99:.1f} | {p50x:.1f}× "
+                f"| {p99x:.1f}× | {mark(p50x <= P50_TARGET and p99x <= P99_TARGET)} |"
+            )
+    return lines
 
 
 def publish_run(config: Config, session_factory: db.SessionFactory, count: int) -> Latency:

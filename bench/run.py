@@ -387,6 +387,7 @@ class SizeResult:
     rss_errors: int = 0
     usage_api: list[usage_api.UsageRun] = field(default_factory=list)
     alerts: live_alerts.AlertsRun | None = None
+    home: Latency | None = None  # bench.home: publishing the Home tab
 
 
 def bench_one(
@@ -411,6 +412,9 @@ def bench_one(
             baseline_client.close()
         result = SizeResult(backend, size, load_seconds, baseline, searches)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        from bench import home  # imported here: bench.home builds on this module
+
+        result.home = home.publish_run(config, session_factory, args.requests)
         if not args.skip_usage_api:
             result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
             print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
@@ -482,6 +486,10 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                     f"| {latency.p99:.1f} | {p50x:.1f}× | {p99x:.1f}× | {latency.errors} "
                     f"| {mark(p50x <= P50_TARGET and p99x <= P99_TARGET)} |"
                 )
+    if any(r.home for r in results):
+        from bench import home
+
+        lines += ["", *home.table(results)]
     if any(r.imports for r in results):
         lines += ["", *imports.table(results)]
     if any(r.replicas for r in results):

@@ -3,6 +3,8 @@
 Three layers, outermost first:
 - guard_wsgi: bodies Bolt cannot parse or route (it does both before it verifies the signature)
   get 400, a timestamp header that is not a number gets 401, each with one log line.
+- socket_request: a Socket Mode payload gets both checks above (it has no signature), and is
+  acknowledged without being dispatched.
 - reject_malformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
 - answer_failure (Bolt's global error handler): anything a listener let through is logged once
   with a reference, and the user is told on the surface the payload came from.
@@ -55,9 +57,21 @@ def _checked_body(environ: dict[str, Any]) -> bytes:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Refusal("400 Bad Request", "body is not UTF-8") from None
+    # Parsed and routed before Bolt verifies the signature, so Bolt never fails on it.
+    readable(body, {"content-type": environ.get("CONTENT_TYPE", "")})
+    return raw
+
+
+def readable(
+    body: str | dict[str, Any], headers: dict[str, Any] | None = None, mode: str = "http"
+) -> BoltRequest:
+    """The request as Bolt parses and routes it, or Refusal (400) if Bolt would trip on it.
+
+    The one check for both transports: an HTTP body before its signature is verified, and a
+    Socket Mode envelope's payload before it is dispatched.
+    """
     try:
-        # Parse and route it as Bolt will, before Bolt verifies the signature, so Bolt never fails on it.
-        request = BoltRequest(body=body, headers={"content-type": environ.get("CONTENT_TYPE", "")})
+        request = BoltRequest(body=body, headers=headers, mode=mode)
         if not isinstance(request.body, dict):
             raise TypeError("payload is not a JSON object")
         build_required_kwargs(
@@ -65,7 +79,7 @@ def _checked_body(environ: dict[str, Any]) -> bytes:
         )
     except Exception as error:  # noqa: BLE001 - whatever Bolt would trip on
         raise Refusal("400 Bad Request", f"unreadable payload ({type(error).__name__})") from None
-    return raw
+    return request
 
 
 def guard_wsgi(slack: WsgiApp) -> WsgiApp:
@@ -110,6 +124,20 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     if kind is None and not isinstance(body.get("command"), str):
         return "not a command, an interaction or an event"
     return None
+
+
+def socket_request(payload: Any, headers: dict[str, Any] | None) -> BoltRequest:
+    """A Socket Mode envelope's payload as a Bolt request, or Refusal for any shape Slack never sends.
+
+    There is no signature to verify first, so the shape is checked here too, before Bolt routes it.
+    """
+    if not isinstance(payload, dict):
+        raise Refusal("400 Bad Request", "payload is not a JSON object")
+    request = readable(payload, headers, "socket_mode")
+    problem = shape_problem(request.body)
+    if problem is not None:
+        raise Refusal("400 Bad Request", problem)
+    return request
 
 
 def reject_malformed(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:

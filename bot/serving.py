@@ -14,11 +14,13 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import Engine
 
-from bot.boundary import guard_wsgi
+from bot.boundary import Refusal, guard_wsgi, socket_request
 from bot.health import Health
 
 log = logging.getLogger(__name__)
@@ -206,7 +208,14 @@ class DrainingSocketModeHandler(SocketModeHandler):
             log.info("shutting down: envelope %s left for Slack to redeliver", req.envelope_id)
             return
         with self.inflight.track():
-            super().handle(client, req)
+            try:
+                request = socket_request(req.payload, build_headers(req))
+            except Refusal as refusal:
+                # Acknowledged, or Slack would send it again; there is no status code to answer with.
+                log.warning("refused a malformed payload: %s", refusal)
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+                return
+            send_response(client, req, self.app.dispatch(request), time.time())
 
     def close_within(self, seconds: float) -> None:
         """Close the WebSocket; slack_sdk's close can hang on a reconnecting session, so bound it."""

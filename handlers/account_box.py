@@ -77,16 +77,19 @@ def button(text: str, action_id: str, account_id: int) -> dict[str, Any]:
 
 
 def _status_button(account: Account) -> dict[str, Any]:
-    if not account.active:
-        return button("Activate", ACTIVATE_ACTION, account.id)
-    deactivate = button("Deactivate", DEACTIVATE_ACTION, account.id)
-    deactivate["confirm"] = {
-        "title": {"type": "plain_text", "text": "Deactivate this account?"},
-        "text": {"type": "mrkdwn", "text": messages.DEACTIVATE_CONFIRM.format(credits=account.balance)},
-        "confirm": {"type": "plain_text", "text": "Deactivate"},
+    """Deactivate or Activate, each asking first and saying the credits stay."""
+    if account.active:
+        change, action_id, text = "Deactivate", DEACTIVATE_ACTION, messages.DEACTIVATE_CONFIRM
+    else:
+        change, action_id, text = "Activate", ACTIVATE_ACTION, messages.ACTIVATE_CONFIRM
+    status = button(change, action_id, account.id)
+    status["confirm"] = {
+        "title": {"type": "plain_text", "text": f"{change} this account?"},
+        "text": {"type": "mrkdwn", "text": text.format(name=bold(account.name), credits=account.balance)},
+        "confirm": {"type": "plain_text", "text": change},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }
-    return deactivate
+    return status
 
 
 def build_account_buttons(account: Account, role: Role, place: str | None = None) -> dict[str, Any]:

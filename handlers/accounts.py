@@ -24,9 +24,13 @@ PAGE_SIZE = 8  # eight boxes of at most five blocks, plus header and paging, sta
 SEEING = "see accounts"
 
 
-def page_value(query: str, offset: int) -> str:
-    """Where a page of results is: read back by parse.page from buttons, boxes and forms."""
-    return json.dumps({"q": query, "offset": max(offset, 0)})
+def page_value(query: str, offset: int, *, inactive: bool = False) -> str:
+    """Where a page of results is: read back by parse.page (and parse.lists_inactive) from buttons,
+    boxes and forms."""
+    where: dict[str, object] = {"q": query, "offset": max(offset, 0)}
+    if inactive:
+        where[parse.LIST] = parse.INACTIVE_LIST
+    return json.dumps(where)
 
 
 def build_results(page: account_store.Page, query: str, role: Role | None = None) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from handlers.common import escape, render
+from handlers.common import bold, escape, render
 from store import top_up
 from store.alerts import AlertState, Reply
 from store.models import EntryKind
@@ -48,7 +48,7 @@ def slack_time(moment: datetime) -> str:
 
 
 def _who(account_name: str, reference: str) -> str:
-    return f"*{escape(account_name)}* (`{escape(reference)}`)"
+    return f"{bold(account_name)} (`{escape(reference)}`)"
 
 
 def _button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
@@ -110,12 +110,12 @@ def _snooze_controls(state: AlertState) -> list[dict[str, Any]]:
 def build_alert(state: AlertState) -> dict[str, Any]:
     """The alert as one recipient sees it now: open with its buttons, or resolved without them."""
     if state.resolved:
-        summary = f"Resolved: {escape(state.name)} is back to {state.balance:,} credits"
-        blocks = [_section(f":white_check_mark: *{summary}* (`{escape(state.reference)}`).")]
+        summary = f"Resolved: {state.name} is back to {state.balance:,} credits"
+        blocks = [_section(f":white_check_mark: {bold(summary)} (`{escape(state.reference)}`).")]
         notes = [line for line in (state.top_up, _handled(state)) if line]
         if notes:
             blocks.append(_context(*notes))
-        return {"text": summary, "blocks": blocks}
+        return {"text": escape(summary), "blocks": blocks}
     text = render(
         "low_credit_alert.md.j2",
         name=state.name,

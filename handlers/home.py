@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -13,7 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session
 
-from handlers import invoices, parse
+from handlers import invoices, messages, parse
 from handlers.account_box import build_account_box
 from handlers.accounts import SEEING, page_value, search_reply
 from handlers.common import escape
@@ -45,6 +46,7 @@ HOME_SEARCH_ACTION = "home_search_input"
 HOME_PAGE_ACTION = "home_page"  # + _previous / _next; value: {"q": query, "offset": n}
 HOME_CLEAR_ACTION = "home_clear_search"
 HOME_INVOICES_ACTION = "home_open_invoices"
+HOME_INACTIVE_ACTION = "home_inactive_accounts"  # admins only: the inactive accounts, to activate
 PAGE_SIZE = 8  # eight boxes of at most five blocks keep the tab far inside Slack's 100 blocks
 SECTION_LIMIT = 3000
 
@@ -91,7 +93,15 @@ def build_no_access_home(user_id: str) -> dict[str, Any]:
     }
 
 
-def _listing_heading(page: Page, query: str) -> str:
+def _listing_heading(page: Page, query: str, inactive: bool) -> str:
+    first, last = page.offset + 1, page.offset + len(page.accounts)
+    if inactive:
+        if page.total == 0:
+            return "*Inactive accounts*: none. Every account is active."
+        return (
+            f"*Inactive accounts: {page.counted}* · showing {first}–{last}\n"
+            "They keep their credits, history and invoices; *Activate* lists one again."
+        )
     if page.total == 0:
         if query:
             return (
@@ -102,7 +112,6 @@ def _listing_heading(page: Page, query: str) -> str:
             "*Needs attention*: nothing. Every active account is above its reminder level "
             "and its reminder has someone to tell."
         )
-    first, last = page.offset + 1, page.offset + len(page.accounts)
     if query:
         return (
             f"*{page.counted.capitalize()} active account(s) match {escape(query)}* · showing {first}–{last}"
@@ -120,11 +129,21 @@ def build_home(
     query: str,
     help_text: str,
     box: Box,
+    *,
+    inactive: bool = False,
+    note: str | None = None,
 ) -> dict[str, Any]:
-    """The Home tab for someone with a role: what they see depends on what their role allows."""
+    """The Home tab for someone with a role: what they see depends on what their role allows.
+
+    `inactive` lists the inactive accounts instead of needing attention or a search; `note` says
+    what the user's last change did (mrkdwn), above the list it changed.
+    """
     buttons = [_button("Recent activity", RECENT_ACTION, "all")]
     if role.allows(Role.BILLING):
         buttons.insert(0, _button("Invoices", HOME_INVOICES_ACTION, "all"))
+    if role.allows(Role.ADMIN) and summary.inactive:
+        label = f"Inactive accounts ({summary.inactive:,})"
+        buttons.append(_button(label, HOME_INACTIVE_ACTION, page_value("", 0, inactive=True)))
     search: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": HOME_SEARCH_ACTION,
@@ -146,56 +165,103 @@ def build_home(
             "label": {"type": "plain_text", "text": "Search accounts"},
             "element": search,
         },
-        _section(_listing_heading(page, query)),
+        *([_section(note)] if note else []),
+        _section(_listing_heading(page, query, inactive)),
     ]
     for account in page.accounts:
         blocks.extend(box(account))
     paging = []
     if page.has_previous:
         paging.append(
-            _button("Previous", f"{HOME_PAGE_ACTION}_previous", page_value(query, page.offset - page.limit))
+            _button(
+                "Previous",
+                f"{HOME_PAGE_ACTION}_previous",
+                page_value(query, page.offset - page.limit, inactive=inactive),
+            )
         )
     if page.has_next:
         paging.append(
-            _button("Next", f"{HOME_PAGE_ACTION}_next", page_value(query, page.offset + page.limit))
+            _button(
+                "Next",
+                f"{HOME_PAGE_ACTION}_next",
+                page_value(query, page.offset + page.limit, inactive=inactive),
+            )
         )
-    if query:
+    if query or inactive:
         paging.append(_button("Needs attention", HOME_CLEAR_ACTION, page_value("", 0)))
     if paging:
         blocks.append({"type": "actions", "block_id": "home_paging", "elements": paging})
     blocks.append({"type": "divider"})
     blocks.extend(help_sections(help_text))
-    return {"type": "home", "private_metadata": page_value(query, page.offset), "blocks": blocks}
+    where = page_value(query, page.offset, inactive=inactive)
+    return {"type": "home", "private_metadata": where, "blocks": blocks}
 
 
 # Listeners
 
 
-def home_view(session: Session, services: Services, user_id: str, query: str, offset: int) -> dict[str, Any]:
-    """The Home tab as this user may see it now."""
+@dataclass(frozen=True)
+class Listing:
+    """What the Home tab lists: needs attention, a search (`query`), or the inactive accounts."""
+
+    query: str = ""
+    offset: int = 0
+    inactive: bool = False
+
+    @classmethod
+    def read(cls, raw: object) -> Listing:
+        """The list a Home button or the Home view's metadata names; the first page if unreadable."""
+        try:
+            query, offset = parse.page(raw)
+        except Refused:
+            return cls()
+        return cls(query, offset, parse.lists_inactive(raw))
+
+
+def home_view(
+    session: Session, services: Services, user_id: str, listing: Listing, note: str | None = None
+) -> dict[str, Any]:
+    """The Home tab as this user may see it now; the inactive list is for admins only."""
+    query, offset, inactive = listing.query, listing.offset, listing.inactive
     role = roles.role_of(session, user_id)
     if role is None:
         return build_no_access_home(user_id)
-    if query:
+    if inactive and not role.allows(Role.ADMIN):
+        inactive, note = (
+            False,
+            escape(
+                messages.WRONG_ROLE.format(
+                    needed=Role.ADMIN.value, doing=messages.SEEING_INACTIVE, role=role.value, user_id=user_id
+                )
+            ),
+        )
+    summary = overview.summary(session)
+    if inactive:
+        page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
+    elif query:
         page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
     else:
-        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE)
+        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE, low=summary.below_level)
     limits = services.limits
     return build_home(
         role,
-        overview.summary(session),
+        summary,
         page,
         query,
         help_text(limits.invoice_history_start, limits.account_manager),
-        lambda account: build_account_box(account, role, page_value(query, page.offset)),
+        lambda account: build_account_box(account, role, page_value(query, page.offset, inactive=inactive)),
+        inactive=inactive,
+        note=note,
     )
 
 
-def publish(client: WebClient, services: Services, user_id: str, query: str = "", offset: int = 0) -> None:
+def publish(
+    client: WebClient, services: Services, user_id: str, listing: Listing = Listing(), note: str | None = None
+) -> None:
     """Draw the user's Home tab as things are now; a failure is drawn there too, never a blank tab."""
     try:
         with services.reads.begin() as session:
-            view = home_view(session, services, user_id, query, offset)
+            view = home_view(session, services, user_id, listing, note)
     except Exception as error:  # noqa: BLE001 - the boundary: Home says so instead of staying stale
         view = {"type": "home", "blocks": [_section(failure_message(error))]}
     try:
@@ -204,15 +270,22 @@ def publish(client: WebClient, services: Services, user_id: str, query: str = ""
         log.warning("views.publish failed for %s: %s", user_id, slack_reason(error))
 
 
-def redraw(client: WebClient, services: Services, user_id: str, origin: dict[str, str] | None) -> None:
+def redraw(
+    client: WebClient,
+    services: Services,
+    user_id: str,
+    origin: dict[str, str] | None,
+    note: str | None = None,
+) -> None:
     """After a change: the `/accounts` message it came from is replaced in place on the same page,
-    and the acting user's Home tab is republished (on the page they were on, if it came from there)."""
+    and the acting user's Home tab is republished (on the page they were on, if it came from there,
+    with `note` saying what the change did)."""
     if origin is not None and "response_url" in origin:
-        query, offset = _where(origin.get("page"))
+        shown = Listing.read(origin.get("page"))
         try:
             with services.reads.begin() as session:
                 role = role_for(session, user_id, Role.VIEWER, SEEING)
-                reply = search_reply(session, query, offset, role=role)
+                reply = search_reply(session, shown.query, shown.offset, role=role)
             WebhookClient(origin["response_url"]).send(
                 replace_original=True, response_type="ephemeral", text=reply["text"], blocks=reply["blocks"]
             )
@@ -220,8 +293,8 @@ def redraw(client: WebClient, services: Services, user_id: str, origin: dict[str
             pass  # the role was taken away meanwhile: the message stays as it was
         except Exception as error:  # noqa: BLE001 - the change is made; only the redraw failed
             log.warning("could not redraw the /accounts message: %s", slack_reason(error))
-    query, offset = _where(origin.get("home")) if origin is not None and "home" in origin else ("", 0)
-    publish(client, services, user_id, query, offset)
+    listing = Listing.read(origin["home"]) if origin is not None and "home" in origin else Listing()
+    publish(client, services, user_id, listing, note)
 
 
 def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -231,36 +304,28 @@ def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltCo
         redraw(client, services(context), user_id, form_origin(body.get("view") or {}))
 
 
-def _where(raw: object) -> tuple[str, int]:
-    """The page a Home button or the Home view's metadata names; the first page if it is unreadable."""
-    try:
-        return parse.page(raw)
-    except Refused:
-        return "", 0
-
-
 def open_home(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
     """The Home tab was opened: draw it where the user left it."""
     user_id = parse.slack_user_id(event.get("user"))
     if event.get("tab") != "home" or user_id is None:
         return
-    query, offset = _where((event.get("view") or {}).get("private_metadata"))
-    publish(client, services(context), user_id, query, offset)
+    publish(
+        client, services(context), user_id, Listing.read((event.get("view") or {}).get("private_metadata"))
+    )
 
 
 def search_home(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Enter in the search box: the list is filtered in place."""
-    publish(client, services(context), parse.user_of(body), parse.text(action.get("value")), 0)
+    publish(client, services(context), parse.user_of(body), Listing(parse.text(action.get("value"))))
 
 
 def turn_home_page(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
-    """Previous / Next / Needs attention on the Home tab."""
-    query, offset = _where(action.get("value"))
-    publish(client, services(context), parse.user_of(body), query, offset)
+    """Previous / Next / Needs attention / Inactive accounts on the Home tab."""
+    publish(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
 
 
 def open_invoices(args: Args) -> None:
@@ -279,5 +344,10 @@ def register(app: App) -> None:
     app.action(HOME_INVOICES_ACTION)(ack=acknowledge, lazy=[open_invoices])
     app.event("app_home_opened")(ack=acknowledge, lazy=[open_home])
     app.action(HOME_SEARCH_ACTION)(ack=acknowledge, lazy=[search_home])
-    for action_id in (f"{HOME_PAGE_ACTION}_previous", f"{HOME_PAGE_ACTION}_next", HOME_CLEAR_ACTION):
+    for action_id in (
+        f"{HOME_PAGE_ACTION}_previous",
+        f"{HOME_PAGE_ACTION}_next",
+        HOME_CLEAR_ACTION,
+        HOME_INACTIVE_ACTION,
+    ):
         app.action(action_id)(ack=acknowledge, lazy=[turn_home_page])

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 NOTICE_VIEW = "admin_bot_notice"
 TITLE_LIMIT = 24  # Slack's limit on a modal title
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
+# Context key: this request's acknowledgement already told the user why nothing happened. Bolt
+# copies the context into the request's lazy listeners, whose checks then say nothing a second time.
+TOLD = "admin_bot_told"
 # What Bolt can inject; the decorated listener is called with the ones it names.
 Listener = Callable[..., Any]
 Surface = Callable[["Interaction", str, "str | None"], None]  # (request, text, block named)
@@ -197,7 +200,10 @@ def checked(
     """work(session, role) in one transaction after the role check; None if it was refused or failed.
 
     Refusals go to `refuse`, failures that are not the user's doing to `failures` (default: the same).
+    After an acknowledgement that already refused or failed, a lazy listener's check does nothing.
     """
+    if it.context.get(TOLD):
+        return None
     factory = it.services.session_factory if writes else it.services.reads
     try:
         user_id = it.user_id
@@ -224,6 +230,7 @@ def failure_message(error: BaseException) -> str:
 
 
 def show(surface: Surface, it: Interaction, text: str, block: str | None) -> None:
+    it.context[TOLD] = True
     try:
         surface(it, text, block)
     except Exception:  # noqa: BLE001 - the user cannot be reached; nothing was changed

@@ -50,6 +50,10 @@ DEACTIVATE_CONFIRM = (
     "It keeps its {credits:,} credits, its history and its invoices, but is left out of lists, "
     "pickers and reminders until an admin activates it again."
 )
+ACTIVATE_CONFIRM = (
+    "{name} and its {credits:,} credits are listed again, can be chosen, and its reminder works again."
+)
+SEEING_INACTIVE = "see inactive accounts"
 NO_CREDITS_TO_MOVE = "No credits to move: {account} has 0 credits."
 
 # Move credits

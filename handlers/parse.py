@@ -22,6 +22,7 @@ ID_PATTERN = re.compile(r"[0-9]{1,10}")
 USER_ID_PATTERN = re.compile(r"[UW][A-Z0-9]{2,19}")
 MAX_OFFSET = 1_000_000  # far past any real result list; bounds what a crafted page link can ask
 QUERY_MAX_LENGTH = 100
+LIST, INACTIVE_LIST = "list", "inactive"  # a page link's key and value for the inactive accounts
 SLACK_ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 
 
@@ -138,6 +139,12 @@ def page(raw: object) -> tuple[str, int]:
     if not 0 <= offset <= MAX_OFFSET:
         raise Refused(messages.STALE_PAGE)
     return command_text(query), offset
+
+
+def lists_inactive(raw: object) -> bool:
+    """Whether a page link names the inactive accounts' list rather than a search."""
+    wanted = _json_object(raw)
+    return wanted is not None and wanted.get(LIST) == INACTIVE_LIST
 
 
 def suggested_fix(raw: object) -> tuple[int, int, int | None]:

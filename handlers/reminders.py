@@ -29,6 +29,7 @@ from handlers.interaction import (
     sections_text,
     update_view,
 )
+from handlers.messages import Refused
 from handlers.services import Services
 from store import accounts as account_store
 from store import reminders
@@ -297,7 +298,9 @@ def finish_reminder(args: Args) -> None:
         entered = read_settings(view)
     except FormErrors:
         return  # shown under the fields in the acknowledgement
-    if parse.database_id(view.get("private_metadata")) is None:
+    try:
+        parse.form_account_id(view.get("private_metadata"))  # alone, or beside where it was opened
+    except Refused:
         return  # refused as out of date in the acknowledgement
     if not entered.emails:
         redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement

@@ -33,7 +33,7 @@ def change_status(args: Args) -> None:
     if said is None:
         return
     origin = origin_of(it.body)
-    redraw(it.client, it.services, it.user_id, origin)
+    redraw(it.client, it.services, it.user_id, origin, escape(said))
     if origin is None or "home" not in origin:
         tell(it.respond, escape(said))
 

@@ -141,7 +141,10 @@ def status_message(account: Account, changed: bool) -> str:
     if not changed:
         return f"{who} is already {'active' if account.active else 'inactive'}; nothing changed."
     if account.active:
-        return f"{who} is active again: it is listed, can be chosen, and its reminder works."
+        return (
+            f"{who} is active again. It has its {account.balance:,} credits; it is listed, "
+            "can be chosen, and its reminder works."
+        )
     return (
         f"{who} is now inactive. It keeps its {account.balance:,} credits, its history and its "
         "invoices; it is left out of lists, pickers and reminders until it is activated again."

@@ -15,6 +15,7 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
         assert f"| sqlite | 300 | {kind} |" in out
     assert "| sqlite | 300 | new accounts |" in out
     assert "| sqlite | 300 | `--update` of existing |" in out
+    assert "| sqlite | 300 | " in out.split("Home tab publish p50 ms")[1]
     assert "moves/s" in out and "peak RSS" in out
     assert "| sqlite | 300 | 6 | " in out  # live alerts: 2% low, then 1% resolving
     assert "failed" not in out.replace("| failed |", "")

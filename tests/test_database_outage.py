@@ -202,3 +202,13 @@ def test_after_the_outage_the_same_form_buys_once_and_the_books_match(rig: Rig) 
     assert balance_of(rig.sessions, "EX0000001") == before + 250
     with rig.sessions.begin() as session:
         assert ledger.balance_problems(session) == []
+
+
+def test_invoices_during_an_outage_says_unavailable_once(outage: Rig) -> None:
+    response = outage.slack.command("/invoices")
+    assert UNAVAILABLE in response.json()["text"]
+    # The lazy listener runs after the acknowledgement; give it the time it takes to say it again.
+    with contextlib.suppress(AssertionError):
+        outage.fake.wait_for("response_url", timeout=2.0)
+    assert outage.fake.calls_to("response_url") == [], "told twice"
+    assert outage.fake.calls_to("views.open") == []

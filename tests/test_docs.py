@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from bot.cli import build_parser
 from bot.config import SETTINGS
+from handlers import messages
+from handlers.alerts import build_alert, build_reply
+from store import forecast, top_up
+from store.alerts import AlertState, Reply
+from store.models import Account
+from store.suggestions import COVER_DAYS, Source, Suggestion
+from tests.blockkit import visible_text
 from tests.slack_requests import SlackRequests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +67,52 @@ def test_manifest_subscribes_to_what_the_bot_handles():
     assert MANIFEST["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     assert "commands" in MANIFEST["oauth_config"]["scopes"]["bot"]
+
+
+ALICE, ALEX = "U0ALICE01", "U0ALEX001"
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def as_in_readme(mrkdwn: str) -> str:
+    """Text as the README quotes it: mentions as @name, times as <time>, no bold or emoji."""
+    text = mrkdwn.replace(f"<@{ALICE}>", "@alice").replace(f"<@{ALEX}>", "@alex")
+    text = re.sub(r"<!date\^[^>]*>", "<time>", text)
+    text = re.sub(r":[a-z_]+: ", "", text).replace("*", "")
+    return " ".join(text.split())
+
+
+def test_readme_alert_life_quotes_what_the_bot_says():
+    section = README[README.index("#### One alert's life") : README.index("### Invoices")]
+    quotes = re.findall(r'\*"(.+?)"\*', " ".join(section.split()))
+    week = NOW - timedelta(days=7)
+    outlook = forecast.from_usage(40, 2870, week, NOW)
+    spare = Source(9, "EX0000009", "Spare Co", 12_000)
+    low = AlertState(
+        account_id=1,
+        episode=1,
+        reference="EX0000001",
+        name="Acme Marketing",
+        balance=40,
+        level=500,
+        forecast=outlook.text(),
+        suggestion=Suggestion(500 - 40 + outlook.credits_for(COVER_DAYS), spare),
+    )
+    rule = top_up.Rule(5000, 4, top_up.LimitUnit.PURCHASES)
+    account = Account(reference="EX0000001", active=True)
+    said = [
+        build_alert(low),
+        build_alert(replace(low, handler=ALICE, handled_at=NOW)),
+        build_alert(replace(low, resolved=True, balance=5040, handler=ALICE, handled_at=NOW)),
+        build_reply(Reply(11, "purchase", ALEX, 5000, 5040, "INV-2026-000123", None, None)),
+        build_reply(Reply(12, "transfer_in", ALEX, 1000, 1040, None, "Spare Co", "EX0000009")),
+        {"text": messages.ALERT_HANDLED_BY.format(user=ALICE)},
+        {"text": forecast.from_usage(2500, 2870, week, NOW).text()},
+        {"text": forecast.from_usage(40, 100, NOW - timedelta(hours=2), NOW).text()},
+        {"text": forecast.from_usage(40, 0, None, NOW).text()},
+        {"text": top_up.Outcome(5000, "INV-2026-000124", None, 2, rule).text()},
+        {"text": top_up.Outcome(5000, None, top_up._why_not(account, rule, 4), 4, rule).text()},
+    ]
+    shown = [as_in_readme(line) for message in said for line in visible_text(message).split("\n")]
+    assert len(quotes) >= 12  # sent, acknowledged, topped up, resolved, and the top-up and forecast lines
+    for quote in quotes:
+        assert any(quote in line for line in shown), quote

@@ -172,3 +172,19 @@ def test_crafted_suggested_values_are_refused_as_out_of_date(value):
 )
 def test_snooze_choices(choice, until):
     assert snooze_until(choice, NOW) == until
+
+
+def test_names_with_formatting_characters_stay_one_bold_name():
+    tricky = replace(
+        OPEN,
+        name="Acme *Best*_Co",
+        suggestion=Suggestion(3330, Source(9, "EX0000009", "Spare ~Co~ `x`", 12_000)),
+    )
+    text = visible_text(valid(build_alert(tricky)))
+    assert "from *Spare ∼Co∼ ˋxˋ* (`EX0000009`)" in text
+    resolved = valid(build_alert(replace(tricky, resolved=True, balance=5040)))
+    assert "*Resolved: Acme ∗Best∗ˍCo is back to 5,040 credits* (`EX0000001`)" in visible_text(resolved)
+    reply = build_reply(Reply(12, "transfer_in", "U0ALEX001", 1000, 1040, None, "Spare *Co*", "EX0000009"))
+    assert (
+        reply["text"] == "<@U0ALEX001> moved 1,000 credits in from *Spare ∗Co∗* (`EX0000009`). Balance 1,040."
+    )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from handlers.account_box import (
+    ACTIVATE_ACTION,
     BUY_ACTION,
     DEACTIVATE_ACTION,
     HISTORY_ACTION,
@@ -154,14 +155,19 @@ def test_rename_from_home_republishes_home_with_the_new_name(slack, fake_slack, 
     assert "Acme Ltd" in visible_text(again)
 
 
-def test_rename_from_accounts_replaces_that_message_on_its_page(slack, fake_slack, admin, session_factory):
+def second_page_of_ten(slack, fake_slack, session_factory) -> tuple[str, dict[str, Any]]:
+    """Ten "Acme NN" accounts with 10 credits; `/accounts acme`, then Next: its response_url and message."""
     for number in range(1, 11):
         make_account(session_factory, f"EX{number:07d}", f"Acme {number:02d}", credits=10)
     first = slack.command("/accounts", "acme").json()
     paging = first["blocks"][-1]["elements"][-1]
     page_url = fake_slack.response_url()
     slack.block_action(paging["action_id"], value=paging["value"], response_url=page_url)
-    second = fake_slack.wait_for("response_url")[-1].params
+    return page_url, fake_slack.wait_for("response_url")[-1].params
+
+
+def test_rename_from_accounts_replaces_that_message_on_its_page(slack, fake_slack, admin, session_factory):
+    page_url, second = second_page_of_ten(slack, fake_slack, session_factory)
     target = account_id_of(session_factory, "EX0000009")
     slack.block_action(
         RENAME_ACTION,
@@ -263,3 +269,99 @@ def test_invoices_help_shows_the_help_instead_of_searching_for_it(slack, fake_sl
     reply = slack.command("/invoices", "help").json()
     assert "*Roles*" in reply["text"] and "/accounts help" in reply["text"]
     assert fake_slack.calls_to("views.open") == []
+
+
+def home_button(view: dict[str, Any], label: str) -> dict[str, Any]:
+    """A button on the Home tab outside the account boxes, by its label prefix."""
+    return next(
+        element
+        for block in view["blocks"]
+        if block["type"] == "actions" and not block.get("block_id", "").startswith("manage-")
+        for element in block["elements"]
+        if element["text"]["text"].startswith(label)
+    )
+
+
+def test_an_admin_lists_inactive_accounts_on_home_and_activates_one(
+    slack, fake_slack, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Open Co", credits=5)
+    closed = make_account(session_factory, "EX0000002", "Closed & Co", credits=700, active=False)
+    for number in range(3, 12):
+        make_account(session_factory, f"EX{number:07d}", f"Shut {number:02d}", active=False)
+    home = open_home(slack, fake_slack)
+    inactive = home_button(home, "Inactive accounts")
+    assert inactive["text"]["text"] == "Inactive accounts (10)"
+
+    slack.block_action(inactive["action_id"], value=inactive["value"], view=home)
+    listed = latest_home(fake_slack, 2)
+    text = visible_text(listed)
+    assert "*Inactive accounts: 10* · showing 1–8" in text
+    assert "Closed &amp; Co" in text and "Open Co" not in text and "Shut 10" not in text
+    assert buttons(listed, closed.id) == ["History", "Activate"]
+    activate = next(
+        element
+        for block in listed["blocks"]
+        if block.get("block_id", "").startswith(f"manage-{closed.id}")
+        for element in block["elements"]
+        if element["text"]["text"] == "Activate"
+    )
+    assert "Closed &amp; Co" in activate["confirm"]["text"]["text"]
+    assert "700 credits" in activate["confirm"]["text"]["text"]
+    next_page = home_button(listed, "Next")
+    slack.block_action(next_page["action_id"], value=next_page["value"], view=listed)
+    second = latest_home(fake_slack, 3)
+    assert "*Inactive accounts: 10* · showing 9–10" in visible_text(second)
+    assert "Shut 11" in visible_text(second)
+
+    slack.block_action(
+        activate["action_id"],
+        value=activate["value"],
+        block_id=box_block_id(listed["blocks"], closed.id),
+        view=listed,
+    )
+    after = latest_home(fake_slack, 4)
+    text = visible_text(after)
+    assert "Closed &amp; Co (EX0000002) is active again. It has its 700 credits" in text
+    assert "*Inactive accounts: 9* · showing 1–8" in text
+    assert home_button(after, "Inactive accounts")["text"]["text"] == "Inactive accounts (9)"
+    with session_factory.begin() as session:
+        account = account_store.get(session, closed.id)
+        assert (account.active, account.balance) == (True, 700)
+        assert [
+            (e.action, e.old_value, e.new_value, e.actor) for e in audit.entries_for(session, closed.id)
+        ] == [("status", "inactive", "active", DEFAULT_USER_ID)]
+
+
+def test_activate_from_an_accounts_message_confirms_with_the_balance(
+    slack, fake_slack, admin, session_factory
+):
+    closed = make_account(session_factory, "EX0000002", "Closed Co", credits=700, active=False)
+    url = fake_slack.response_url()
+    slack.block_action(ACTIVATE_ACTION, value=str(closed.id), response_url=url)
+    [said] = fake_slack.wait_for("response_url")
+    assert "Closed Co (EX0000002) is active again. It has its 700 credits" in said.params["text"]
+    assert latest_home(fake_slack, 1)["blocks"]  # the Home tab is redrawn too
+
+
+def test_only_admins_see_or_use_the_inactive_list(slack, fake_slack, admin, session_factory):
+    closed = make_account(session_factory, "EX0000002", "Closed Co", credits=700, active=False)
+    grant_role(session_factory, VIEWER, Role.VIEWER)
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    admin_home = open_home(slack, fake_slack)
+    inactive = home_button(admin_home, "Inactive accounts")
+    for user_id in (VIEWER, "U0BILLING"):
+        home = open_home(slack, fake_slack, user_id)
+        assert "Inactive accounts (" not in visible_text(home)
+        published = len(fake_slack.calls_to("views.publish"))
+        slack.block_action(inactive["action_id"], value=inactive["value"], view=home, user_id=user_id)
+        crafted = latest_home(fake_slack, published + 1, user_id)
+        assert "Closed Co" not in visible_text(crafted)
+        assert "You need the admin role to see inactive accounts" in visible_text(crafted)
+        answered = len(fake_slack.calls_to("response_url"))
+        slack.block_action(ACTIVATE_ACTION, value=str(closed.id), user_id=user_id)
+        said = fake_slack.wait_for("response_url", answered + 1)[-1]
+        assert "You need the admin role" in said.params["text"]
+    with session_factory.begin() as session:
+        assert account_store.get(session, closed.id).active is False
+        assert audit.entries_for(session, closed.id) == []

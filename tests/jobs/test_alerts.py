@@ -65,16 +65,28 @@ def thread(fake: FakeSlack, channel: str) -> list[str]:
     return [m["text"] for (c, _), m in sorted(fake.messages.items()) if c == channel and m.get("thread_ts")]
 
 
-def test_purchase_resolves_every_copy_in_place_with_a_thread_reply(session_factory, fake_slack, client):
+def bring_in(session_factory, account_id: int, how: str) -> str:
+    """Credits come into Acme by a purchase of 5,000 or a move of 1,000 from Spare Co; the reply owed."""
+    with session_factory.begin() as session:
+        if how == "purchase":
+            bought = invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+            return f"<@{ALEX}> bought 5,000 credits ({bought.invoice.number}). Balance 5,040."
+        spare = accounts.by_reference(session, "EX0000002").id
+        ledger.transfer(session, spare, account_id, 1000, ALEX, "view:V2")
+        return f"<@{ALEX}> moved 1,000 credits in from *Spare Co* (`EX0000002`). Balance 1,040."
+
+
+@pytest.mark.parametrize(("how", "balance"), [("purchase", "5,040"), ("move", "1,040")])
+def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_thread_reply(
+    session_factory, fake_slack, client, how, balance
+):
     account_id = watch(session_factory)
     use(session_factory, 560)
     follow(session_factory)
     post_to_both(session_factory, client, account_id)
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
 
-    with session_factory.begin() as session:
-        bought = invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
-        number = bought.invoice.number
+    reply = bring_in(session_factory, account_id, how)
     follow(session_factory)
     report = live.update_copies(session_factory, client, NOW, "test-holder")
 
@@ -82,11 +94,11 @@ def test_purchase_resolves_every_copy_in_place_with_a_thread_reply(session_facto
     for user in (ALICE, BOB):
         message = copies(fake_slack)["D" + user]
         assert_valid_blocks(message["blocks"])
-        assert message["text"] == "Resolved: Acme Marketing is back to 5,040 credits"
+        assert message["text"] == f"Resolved: Acme Marketing is back to {balance} credits"
         assert not [b for b in message["blocks"] if b["type"] == "actions"]
-        assert thread(fake_slack, "D" + user) == [
-            f"<@{ALEX}> bought 5,000 credits ({number}). Balance 5,040."
-        ]
+        assert thread(fake_slack, "D" + user) == [reply]
+    with session_factory.begin() as session:
+        assert session.get(ReminderEpisode, account_id).low is False
     # Two new posts (the replies) and two edits; nothing is posted or edited again later.
     assert len(fake_slack.calls_to("chat.postMessage")) == 4
     assert len(fake_slack.calls_to("chat.update")) == 2

@@ -24,7 +24,7 @@ def test_summary_counts_only_active_accounts_and_their_credits(session_factory: 
     remind(session_factory, "EX3", 100, "U0ALICE01")
     with session_factory.begin() as session:
         assert overview.summary(session) == overview.Summary(
-            accounts=3, credits=1_950, below_level=1, unaddressed=1
+            accounts=3, credits=1_950, below_level=1, unaddressed=1, inactive=1
         )
 
 
@@ -66,3 +66,16 @@ def test_a_reminder_losing_its_recipients_counts_as_unaddressed(session_factory:
     with session_factory.begin() as session:
         assert overview.summary(session).unaddressed == 1
         assert [a.reference for a in overview.needs_attention(session).accounts] == ["EX1"]
+
+
+def test_inactive_lists_only_inactive_accounts_by_name(session_factory: SessionFactory) -> None:
+    make_account(session_factory, "EX1", "Open Co", credits=50)
+    make_account(session_factory, "EX2", "zed Closed", credits=70, active=False)
+    make_account(session_factory, "EX3", "Alpha Closed", active=False)
+    make_account(session_factory, "EX4", "beta Closed", active=False)
+    with session_factory.begin() as session:
+        first = overview.inactive(session, limit=2)
+        assert [a.name for a in first.accounts] == ["Alpha Closed", "beta Closed"]
+        assert (first.total, first.has_next) == (3, True)
+        assert [a.name for a in overview.inactive(session, offset=2, limit=2).accounts] == ["zed Closed"]
+        assert overview.inactive(session, offset=8, limit=2).offset == 2  # the list shrank since
