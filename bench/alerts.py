@@ -20,10 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
-from bench.fake_process import FakeSlackProcess
+from bench.fake_process import FakeSlackProcess, TimedClient
 from jobs.low_credit import run_low_credit_pass
 from store import db
 from tests.databases import migrated, scratch_postgresql
@@ -31,25 +30,6 @@ from tests.databases import migrated, scratch_postgresql
 LOW_EVERY = 100  # 1% of accounts are low (ids divisible by 100)...
 RESOLVING_EVERY = 100  # ...and a further 1% (ids that are 50 more) are low, then bought back up
 TOKEN = "xoxb-bench"
-
-
-class TimedClient(WebClient):
-    """A WebClient that adds up the time spent in Web API calls."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.spent = [0.0]  # shared with the copies the pass makes of this client
-
-    @property
-    def api_seconds(self) -> float:
-        return self.spent[0]
-
-    def api_call(self, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return super().api_call(*args, **kwargs)
-        finally:
-            self.spent[0] += time.perf_counter() - started
 
 
 def _numbers(engine: Engine, size: int) -> str:

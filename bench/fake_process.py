@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
+
+from slack_sdk import WebClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = (
@@ -61,3 +64,22 @@ class FakeSlackProcess:
 
     def response_url(self) -> str:
         return f"{self.base_url}/response/{uuid.uuid4().hex}"
+
+
+class TimedClient(WebClient):
+    """A WebClient that adds up the time spent in Web API calls: Slack's time, not the bot's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spent = [0.0]  # shared with the copies the pass makes of this client
+
+    @property
+    def api_seconds(self) -> float:
+        return self.spent[0]
+
+    def api_call(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().api_call(*args, **kwargs)
+        finally:
+            self.spent[0] += time.perf_counter() - started

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from store.models import Account, EntryKind, LedgerEntry
@@ -84,21 +84,24 @@ def _usage() -> TextClause:
     return text(f"ledger_entries.kind = '{EntryKind.USAGE.value}'")
 
 
+_MINE = (LedgerEntry.account_id == Account.id, _usage())
+# Built once: each account's usage in the window, and when its usage began.
+_FOR_ACCOUNTS = select(
+    Account.id,
+    Account.balance,
+    select(func.coalesce(func.sum(-LedgerEntry.credits), 0))
+    .where(*_MINE, LedgerEntry.created_at >= bindparam("since"), LedgerEntry.created_at <= bindparam("now"))
+    .scalar_subquery(),
+    select(func.min(LedgerEntry.created_at)).where(*_MINE).scalar_subquery(),
+).where(Account.id.in_(bindparam("ids", expanding=True)))
+
+
 def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, Forecast]:
     """Each account's forecast, in one query whose cost grows with the window's usage entries."""
     if not account_ids:
         return {}
     since = now - timedelta(days=WINDOW_DAYS)
-    mine = (LedgerEntry.account_id == Account.id, _usage())
-    used = (
-        select(func.coalesce(func.sum(-LedgerEntry.credits), 0))
-        .where(*mine, LedgerEntry.created_at >= since, LedgerEntry.created_at <= now)
-        .scalar_subquery()
-    )
-    first = select(func.min(LedgerEntry.created_at)).where(*mine).scalar_subquery()
-    rows = session.execute(
-        select(Account.id, Account.balance, used, first).where(Account.id.in_(account_ids))
-    )
+    rows = session.connection().execute(_FOR_ACCOUNTS, {"ids": list(account_ids), "since": since, "now": now})
     return {
         account_id: from_usage(balance, int(spent), started, now)
         for account_id, balance, spent, started in rows

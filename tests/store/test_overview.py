@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from bot.config import Config
 from bot.scheduler import FOLD_TOTALS_JOB, fold_account_totals, start_scheduler
 from store import accounts, db, importing, invoices, ledger, overview, reminders
-from store.models import account_totals
 from store.db import SessionFactory
+from store.models import account_totals
 from tests.conftest import make_account
 
 
@@ -189,5 +189,7 @@ def test_the_scheduled_fold_keeps_the_totals_to_one_row(session_factory: Session
     with session_factory.begin() as session:
         assert session.scalar(select(func.count()).select_from(account_totals)) == 1
     assert totals(session_factory) == (3, 600, 0)
-    fold_account_totals(db.make_session_factory(db.make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone")))
+    fold_account_totals(
+        db.make_session_factory(db.make_engine("postgresql+psycopg://postgres@127.0.0.1:1/gone"))
+    )
     assert "could not fold the account totals: OperationalError" in caplog.text
