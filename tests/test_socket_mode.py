@@ -32,8 +32,9 @@ def socket_bot(
 
 
 def test_socket_mode_connects_with_the_app_token(socket_bot, fake_slack: FakeSlack):
-    [call] = fake_slack.calls_to("apps.connections.open")
-    assert call.headers["authorization"] == "Bearer xapp-test-token"
+    # A loaded machine can make slack_sdk reconnect, so there may be more than one call.
+    calls = fake_slack.calls_to("apps.connections.open")
+    assert calls and {call.headers["authorization"] for call in calls} == {"Bearer xapp-test-token"}
 
 
 def test_accounts_command_over_socket_mode_is_answered_in_the_ack(
