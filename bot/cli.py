@@ -279,7 +279,9 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
     if problems:
         print(f"Ledger does NOT reconcile: {len(problems)} discrepancy(ies).", file=sys.stderr)
         return 1
-    print("Ledger reconciles: every balance equals its entries and every transfer nets to zero.")
+    print(
+        "Ledger reconciles: every balance equals its entries and every transfer nets to zero; the Home totals match the accounts."
+    )
     return 0
 
 
@@ -471,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
         ledger_verbs,
         "check",
         cmd_ledger_check,
-        "Exit 0 only if every balance equals its entries and every transfer nets to zero.",
+        "Exit 0 only if every balance equals its entries, every transfer nets to zero and the Home "
+        "totals match the accounts.",
     )
 
     reminder_verbs = verb(verbs, "reminders", None, "Low credit reminders.").add_subparsers(
