@@ -6,7 +6,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from store import accounts, db
+from store import accounts, db, overview
 from store.errors import StoreError
 from tests.conftest import make_account
 
@@ -77,3 +77,29 @@ def test_an_sqlite_too_old_for_the_schema_is_named_before_anything_runs():
     ):
         db.check_sqlite_version((3, 31, 1))
     db.check_sqlite_version((3, 35, 0))  # the oldest that works
+
+
+def test_the_home_totals_start_from_the_accounts_already_there(engine: Engine, session_factory):
+    command.downgrade(db.alembic_config(engine), "0014_channel_recipients")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
+                "reminder_level, recipient_count) VALUES "
+                "(1, 'EX0000001', 'Open Co', true, 700, CURRENT_TIMESTAMP, false, 0, 0), "
+                "(2, 'EX0000002', 'Also Open', true, 50, CURRENT_TIMESTAMP, false, 0, 0), "
+                "(3, 'EX0000003', 'Closed Co', false, 9, CURRENT_TIMESTAMP, false, 0, 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
+                "VALUES (1, 'opening', 700, 700, 'test', CURRENT_TIMESTAMP), "
+                "(2, 'opening', 50, 50, 'test', CURRENT_TIMESTAMP), "
+                "(3, 'opening', 9, 9, 'test', CURRENT_TIMESTAMP)"
+            )
+        )
+    db.upgrade(engine)
+    with session_factory.begin() as session:
+        shown = overview.summary(session)
+        assert (shown.accounts, shown.credits, shown.inactive) == (2, 750, 1)

@@ -20,7 +20,7 @@ statement-level trigger per INSERT (a million-row import adds its words in one s
 statement); on SQLite a row trigger, as for the FTS5 table.
 """
 
-from alembic import op
+from store.migrations.versions import execute_for_dialect
 
 revision = "0012_search_words"
 down_revision = "0010_live_alerts"
@@ -178,12 +178,8 @@ POSTGRESQL_DOWNGRADE = [
 
 
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for statement in SQLITE_UPGRADE if dialect == "sqlite" else POSTGRESQL_UPGRADE:
-        op.execute(statement)
+    execute_for_dialect(SQLITE_UPGRADE, POSTGRESQL_UPGRADE)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for statement in SQLITE_DOWNGRADE if dialect == "sqlite" else POSTGRESQL_DOWNGRADE:
-        op.execute(statement)
+    execute_for_dialect(SQLITE_DOWNGRADE, POSTGRESQL_DOWNGRADE)

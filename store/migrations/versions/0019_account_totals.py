@@ -15,7 +15,7 @@ statement-level trigger appends a row of differences instead, and store.overview
 moves them into row 0 from time to time.
 """
 
-from alembic import op
+from store.migrations.versions import execute_for_dialect
 
 revision = "0019_account_totals"
 down_revision = "0014_channel_recipients"
@@ -114,12 +114,8 @@ POSTGRESQL_DOWNGRADE = [
 
 
 def upgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for statement in SQLITE_UPGRADE if dialect == "sqlite" else POSTGRESQL_UPGRADE:
-        op.execute(statement)
+    execute_for_dialect(SQLITE_UPGRADE, POSTGRESQL_UPGRADE)
 
 
 def downgrade() -> None:
-    dialect = op.get_bind().dialect.name
-    for statement in SQLITE_DOWNGRADE if dialect == "sqlite" else POSTGRESQL_DOWNGRADE:
-        op.execute(statement)
+    execute_for_dialect(SQLITE_DOWNGRADE, POSTGRESQL_DOWNGRADE)
