@@ -1,4 +1,5 @@
-"""running totals of active accounts and their credits, kept by triggers, for the Home tab
+"""running totals of active accounts and their credits, kept by triggers, for the Home tab;
+statistics on the low-credit expressions
 
 Revision ID: 0019_account_totals
 Revises: 0014_channel_recipients
@@ -98,9 +99,18 @@ POSTGRESQL_UPGRADE = [
     END $$""",
     "CREATE TRIGGER account_totals_truncate AFTER TRUNCATE ON accounts "
     "FOR EACH STATEMENT EXECUTE FUNCTION account_totals_emptied()",
+    # PostgreSQL ignores a partial index's statistics when estimating, so it took "below the
+    # level" for a third of the accounts and counted them by reading the whole table (0.1 s at a
+    # million). Statistics on the expressions themselves (PostgreSQL 14+) give it the real share.
+    "CREATE STATISTICS accounts_spare_credits_stats ON "
+    "(CASE WHEN reminder_enabled THEN balance - reminder_level ELSE balance END) FROM accounts",
+    "CREATE STATISTICS accounts_shortfall_stats ON (balance - reminder_level) FROM accounts",
+    "ANALYZE accounts",
 ]
 
 POSTGRESQL_DOWNGRADE = [
+    "DROP STATISTICS IF EXISTS accounts_shortfall_stats",
+    "DROP STATISTICS IF EXISTS accounts_spare_credits_stats",
     "DROP TRIGGER IF EXISTS account_totals_truncate ON accounts",
     "DROP FUNCTION IF EXISTS account_totals_emptied()",
     "DROP TRIGGER IF EXISTS account_totals_delete ON accounts",
