@@ -123,7 +123,7 @@ search_fragments = Table(
     Column("kind", String(1), primary_key=True),  # w: a word, s: a proper suffix, r: in a reference
     Column("fragment", String, primary_key=True),
 )
-# Rows that add up to the active accounts, their credits and the inactive accounts: kept by
+# Rows that add up to the Home summary's numbers (but reminders without recipients): kept by
 # triggers (migration 0019), read by store.overview.summary. Row 0 is the base; on PostgreSQL the
 # others are differences waiting for store.overview.fold_totals.
 account_totals = Table(
@@ -133,6 +133,7 @@ account_totals = Table(
     Column("accounts", BigInteger, nullable=False),
     Column("credits", BigInteger, nullable=False),
     Column("inactive", BigInteger, nullable=False),
+    Column("below_level", BigInteger, nullable=False),
 )
 # The Home tab's summary and needs-attention list (store.overview) read only these indexes.
 # The predicates are SQL text, written exactly as store.overview's queries write them, so that

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -25,6 +25,13 @@ class Summary:
     unaddressed: int  # active accounts whose reminder is on but has no recipients
     inactive: int = 0  # accounts made inactive (only admins are shown these)
 
+    def says(self) -> str:
+        """The counted figures in one line, for `ledger check`."""
+        return (
+            f"{self.accounts} active accounts holding {self.credits} credits, {self.below_level} below "
+            f"their level, {self.inactive} inactive"
+        )
+
 
 def _not_low() -> ColumnElement[bool]:
     return or_(~Account.reminder_enabled, Account.balance - Account.reminder_level >= 0)
@@ -35,47 +42,51 @@ def _not_low() -> ColumnElement[bool]:
 # accounts below their level without reading a table row for each.
 _SPARE = spare_credits()
 _LOW = select(Account).where(_SPARE < 0, _ACTIVE)
-# The active accounts, their credits and the inactive accounts come from account_totals (migration
-# 0019), a few rows whatever the number of accounts; the other counts read ix_accounts_spare_credits
-# and ix_accounts_reminder_unaddressed, whose predicates these match.
+# The summary's numbers come from account_totals (migration 0019), a few rows whatever the number
+# of accounts, but for reminders without recipients, counted from ix_accounts_reminder_unaddressed.
 _TOTALS = account_totals.c
 _SUMMARY = select(
     func.coalesce(func.sum(_TOTALS.accounts), 0),
     func.coalesce(func.sum(_TOTALS.credits), 0),
-    _LOW.with_only_columns(func.count()).scalar_subquery(),
-    select(func.count()).select_from(Account).where(text(UNADDRESSED)).scalar_subquery(),
+    func.coalesce(func.sum(_TOTALS.below_level), 0),
     func.coalesce(func.sum(_TOTALS.inactive), 0),
+    select(func.count()).select_from(Account).where(text(UNADDRESSED)).scalar_subquery(),
 )
 _UNHEARD = select(Account).where(text(UNHEARD), _not_low())
 
 
 def summary(session: Session) -> Summary:
     """The Home tab's totals, in one round trip."""
-    accounts, credits, below, unaddressed, inactive = session.connection().execute(_SUMMARY).one()
+    accounts, credits, below, inactive, unaddressed = session.connection().execute(_SUMMARY).one()
     return Summary(int(accounts), int(credits), int(below), int(unaddressed), int(inactive))
 
 
-def counted_totals(session: Session) -> tuple[int, int, int]:
-    """What account_totals should say, counted from every account: (active, their credits, inactive)."""
-    accounts, credits, inactive = session.execute(
+def counted_totals(session: Session) -> Summary:
+    """What account_totals should say, counted from every account (and the unaddressed as usual)."""
+    accounts, credits, below, inactive = session.execute(
         select(
             func.count().filter(Account.active),
             func.coalesce(func.sum(Account.balance).filter(Account.active), 0),
+            func.count().filter(
+                Account.active, Account.reminder_enabled, Account.balance < Account.reminder_level
+            ),
             func.count().filter(_INACTIVE),
         )
     ).one()
-    return int(accounts), int(credits), int(inactive)
+    return replace(summary(session), accounts=accounts, credits=credits, below_level=below, inactive=inactive)
 
 
 # The rows it deletes are the rows it adds, in one statement: a concurrent fold or writer neither
 # loses nor doubles a difference.
 _FOLD = text(
-    """WITH gone AS (DELETE FROM account_totals WHERE id <> 0 RETURNING accounts, credits, inactive)
-    INSERT INTO account_totals (id, accounts, credits, inactive)
-    SELECT 0, coalesce(sum(accounts), 0), coalesce(sum(credits), 0), coalesce(sum(inactive), 0) FROM gone
+    """WITH gone AS (DELETE FROM account_totals WHERE id <> 0 RETURNING *)
+    INSERT INTO account_totals (id, accounts, credits, inactive, below_level)
+    SELECT 0, coalesce(sum(accounts), 0), coalesce(sum(credits), 0), coalesce(sum(inactive), 0),
+        coalesce(sum(below_level), 0) FROM gone
     ON CONFLICT (id) DO UPDATE SET accounts = account_totals.accounts + excluded.accounts,
         credits = account_totals.credits + excluded.credits,
-        inactive = account_totals.inactive + excluded.inactive"""
+        inactive = account_totals.inactive + excluded.inactive,
+        below_level = account_totals.below_level + excluded.below_level"""
 )
 
 

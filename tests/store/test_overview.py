@@ -101,7 +101,7 @@ def totals(session_factory: SessionFactory) -> tuple[int, int, int]:
     """What the Home summary says, after checking it against every account."""
     with session_factory.begin() as session:
         shown = overview.summary(session)
-        assert (shown.accounts, shown.credits, shown.inactive) == overview.counted_totals(session)
+        assert shown == overview.counted_totals(session)
         assert ledger.balance_problems(session) == []
         return shown.accounts, shown.credits, shown.inactive
 
@@ -127,8 +127,10 @@ def test_the_summary_totals_follow_every_change_to_accounts(session_factory: Ses
         csv = ["reference,name,keyword,credits\n", "EX4,New Co,,40\n", "EX1,Acme Again,,900\n"]
         importing.load(session, csv, "cli", update_existing=True)
     assert totals(session_factory) == (3, 1_010, 1)
+    remind(session_factory, "EX4", 100, "U0ALICE01")  # 40 credits: below its level
     with session_factory.begin() as session:
         overview.fold_totals(session)
+        assert overview.summary(session).below_level == 1
     assert totals(session_factory) == (3, 1_010, 1)
 
 
@@ -171,8 +173,9 @@ def test_ledger_check_names_totals_that_went_wrong(session_factory: SessionFacto
         overview.fold_totals(session)
         session.execute(update(account_totals).where(account_totals.c.id == 0).values(credits=9))
         assert ledger.balance_problems(session) == [
-            "Home totals: 1 active accounts holding 9 credits and 0 inactive, "
-            "but the accounts say 1, 500 and 0"
+            "Home totals: the summary says 1 active accounts holding 9 credits, 0 below their level, "
+            "0 inactive, but the accounts say 1 active accounts holding 500 credits, 0 below their level, "
+            "0 inactive"
         ]
         session.rollback()
 
