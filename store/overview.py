@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from store.accounts import COUNT_LIMIT, Page
@@ -97,30 +97,32 @@ def fold_totals(session: Session) -> None:
         session.execute(_FOLD)
 
 
+# Built once, with the page's place as parameters: building them cost about as much as running them.
+_UNHEARD_COUNTED = select(func.count()).select_from(
+    _UNHEARD.with_only_columns(Account.id).limit(bindparam("up_to")).subquery()
+)
+_LOW_PAGE = _LOW.order_by(_SPARE, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
+_UNHEARD_PAGE = (
+    _UNHEARD.order_by(func.lower(Account.name), Account.id).offset(bindparam("skip")).limit(bindparam("take"))
+)
+
+
 def needs_attention(session: Session, *, offset: int = 0, limit: int = 10, low: int | None = None) -> Page:
     """Accounts below their reminder level (furthest below first), then, by name, active accounts
     whose reminder is off or has no recipients. The second group is counted up to COUNT_LIMIT.
 
-    `low` is how many are below their level when the caller has counted them already (the
-    summary's `below_level`, in the same transaction): counting them costs a look-up per account.
+    `low` is how many are below their level when the caller has the summary already.
     """
     if low is None:
-        low = session.connection().scalar(_LOW.with_only_columns(func.count()).order_by(None)) or 0
+        low = summary(session).below_level
     enough = max(COUNT_LIMIT, offset + limit)
-    unheard_ids = _UNHEARD.with_only_columns(Account.id).limit(enough + 1).subquery()
-    unheard = session.connection().scalar(select(func.count()).select_from(unheard_ids)) or 0
+    unheard = session.connection().scalar(_UNHEARD_COUNTED, {"up_to": enough + 1}) or 0
     total = low + min(unheard, enough)
     if offset >= total and offset:
         offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-    shown: list[Account] = list(
-        session.scalars(_LOW.order_by(_SPARE, Account.id).offset(offset).limit(limit))
-    )
+    shown: list[Account] = list(session.scalars(_LOW_PAGE, {"skip": offset, "take": limit}))
     if len(shown) < limit:
-        shown += session.scalars(
-            _UNHEARD.order_by(func.lower(Account.name), Account.id)
-            .offset(max(offset - low, 0))
-            .limit(limit - len(shown))
-        )
+        shown += session.scalars(_UNHEARD_PAGE, {"skip": max(offset - low, 0), "take": limit - len(shown)})
     return Page(shown, total, offset, limit, more=unheard > enough)
 
 
