@@ -6,8 +6,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import ColumnElement, Select, TextClause, func, select, text
 from sqlalchemy.orm import Session
 
 from store.models import Account, EntryKind, LedgerEntry
@@ -43,26 +44,47 @@ class Forecast:
         """Credits `days` of recent usage take, rounded up; 0 without a forecast."""
         return math.ceil(self.per_day * days)
 
+    def runway_floor(self, warning_days: int | None) -> int | None:
+        """The least balance that lasts `warning_days` more days at the recent rate; None if it cannot warn.
+
+        The forecast warning fires while the balance is below this: one definition for the pass,
+        the alert's wording and the suggested fix.
+        """
+        if warning_days is None or not self.known:
+            return None
+        return self.credits_for(warning_days)
+
+    def short_of(self, warning_days: int | None) -> bool:
+        """Whether fewer than `warning_days` days of credits are left; False without a forecast."""
+        floor = self.runway_floor(warning_days)
+        return floor is not None and self.balance < floor
+
+    def runway(self) -> str:
+        """How long the credits last, e.g. "about 6 days"; only for a known forecast."""
+        days = self.days_left or 0.0
+        if days < 1:
+            return "less than a day"
+        if days > LONG_RUNWAY_DAYS:
+            return "more than a year"
+        # Rounded down: a warning that comes a little early beats one that comes late.
+        whole = math.floor(days)
+        return f"about {whole} day{'' if whole == 1 else 's'}"
+
+    def basis(self) -> str:
+        """The usage it goes by, and its rate: "the last 7 days' usage (≈ 410 credits a day)"."""
+        window = round(self.history / timedelta(days=1))
+        basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
+        rate = max(1, round(self.per_day))
+        return f"{basis} (≈ {rate:,} credit{'' if rate == 1 else 's'} a day)"
+
     def text(self) -> str:
         """One line for alerts and the account box."""
         if self.used <= 0:
             return "No recent usage."
         if self.history < MIN_HISTORY:
             return "Less than a day of usage so far: too early to forecast."
-        window = round(self.history / timedelta(days=1))
-        basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
-        rate = max(1, round(self.per_day))
-        per_day = f"≈ {rate:,} credit{'' if rate == 1 else 's'} a day"
-        days = self.days_left or 0.0
-        if days < 1:
-            runway = "Less than a day left"
-        elif days > LONG_RUNWAY_DAYS:
-            runway = "More than a year left"
-        else:
-            # Rounded down: a warning that comes a little early beats one that comes late.
-            whole = math.floor(days)
-            runway = f"About {whole} day{'' if whole == 1 else 's'} left"
-        return f"{runway} at {basis} ({per_day})."
+        runway = self.runway()
+        return f"{runway[0].upper()}{runway[1:]} left at {self.basis()}."
 
 
 def from_usage(balance: int, used: int, first_usage: datetime | None, now: datetime) -> Forecast:
@@ -84,10 +106,7 @@ def _usage() -> TextClause:
     return text(f"ledger_entries.kind = '{EntryKind.USAGE.value}'")
 
 
-def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, Forecast]:
-    """Each account's forecast, in one query whose cost grows with the window's usage entries."""
-    if not account_ids:
-        return {}
+def _query(now: datetime, condition: ColumnElement[bool] | TextClause, *extra: Any) -> Select[Any]:
     since = now - timedelta(days=WINDOW_DAYS)
     mine = (LedgerEntry.account_id == Account.id, _usage())
     used = (
@@ -96,12 +115,28 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
         .scalar_subquery()
     )
     first = select(func.min(LedgerEntry.created_at)).where(*mine).scalar_subquery()
-    rows = session.execute(
-        select(Account.id, Account.balance, used, first).where(Account.id.in_(account_ids))
-    )
+    return select(Account.id, Account.balance, used, first, *extra).where(condition)
+
+
+def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, Forecast]:
+    """Each account's forecast, in one query whose cost grows with the window's usage entries."""
+    if not account_ids:
+        return {}
+    rows = session.execute(_query(now, Account.id.in_(account_ids)))
     return {
         account_id: from_usage(balance, int(spent), started, now)
         for account_id, balance, spent, started in rows
+    }
+
+
+def with_warnings(
+    session: Session, condition: ColumnElement[bool] | TextClause, now: datetime
+) -> dict[int, tuple[Forecast, int | None]]:
+    """The forecast and warning days of each account matching `condition`, in one query."""
+    rows = session.execute(_query(now, condition, Account.runway_warning_days))
+    return {
+        account_id: (from_usage(balance, int(spent), started, now), days)
+        for account_id, balance, spent, started, days in rows
     }
 
 
