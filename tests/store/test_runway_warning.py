@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from store import accounts, audit, ledger, reminders
+from store import accounts, audit, reminders
 from store.models import MAX_WARNING_DAYS, WARNED, EntryKind, ReminderEpisode
 from tests.conftest import make_account
+from tests.store.test_forecast import NOW, spend
 
-NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NOT_A_NUMBER = "Enter a whole number of days, like 5 (not {!r})."
 OUT_OF_RANGE = f"Enter a whole number of days from 1 to {MAX_WARNING_DAYS}."
 
@@ -63,15 +63,6 @@ def watch(session_factory, reference="EX0000001", *, credits=5000, level=500, da
         )
         reminders.set_warning(session, account, days, "test")
         return account.id
-
-
-def spend(session_factory, reference: str, credits: int, ago: timedelta, kind=EntryKind.USAGE) -> None:
-    """Usage (or, with `kind`, another entry) of `credits`, dated `ago` before NOW."""
-    with session_factory.begin() as session:
-        account_id = accounts.by_reference(session, reference).id
-        account = ledger.lock(session, account_id)[account_id]
-        entry = ledger.post(session, account, kind, -credits if kind is EntryKind.USAGE else credits, "test")
-        entry.created_at = NOW - ago
 
 
 def steady(session_factory, reference="EX0000001", per_day=410, days=7) -> None:
