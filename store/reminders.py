@@ -81,6 +81,10 @@ class InvalidWarning(StoreError):
     """A forecast warning that is not a whole number of days in range."""
 
 
+def _days_out_of_range() -> InvalidWarning:
+    return InvalidWarning(f"Enter a whole number of days from 1 to {MAX_WARNING_DAYS}.")
+
+
 def parse_level(raw: str | int) -> int:
     """The reminder level: a whole number of credits, 0 or more."""
     return parse_credits(raw, allow_zero=True)
@@ -96,7 +100,7 @@ def parse_warning_days(raw: str | None) -> int | None:
         raise InvalidWarning(f"Enter a whole number of days, like 5 (not {shown!r}).")
     digits = text.lstrip("-")
     if len(digits) > MAX_DAYS_DIGITS or text.startswith("-") or not 1 <= int(digits) <= MAX_WARNING_DAYS:
-        raise InvalidWarning(f"Enter a whole number of days from 1 to {MAX_WARNING_DAYS}.")
+        raise _days_out_of_range()
     return int(digits)
 
 
@@ -152,7 +156,7 @@ def describe_warning(days: int | None) -> str:
 def set_warning(session: Session, account: Account, days: int | None, actor: str) -> bool:
     """Set (or with None, clear) an account's forecast warning, audited; True if it changed."""
     if days is not None and not 1 <= days <= MAX_WARNING_DAYS:
-        raise InvalidWarning(f"Enter a whole number of days from 1 to {MAX_WARNING_DAYS}.")
+        raise _days_out_of_range()
     if account.runway_warning_days == days:
         return False
     audit.record(

@@ -11,10 +11,10 @@ import pytest
 from bot.app import make_client
 from handlers.alerts import SNOOZE_ACTION, SUGGESTED_BUY_ACTION, SUGGESTED_MOVE_ACTION
 from jobs.low_credit import run_low_credit_pass
-from store import accounts, invoices, ledger, reminders
+from store import accounts, invoices, ledger, reminders, top_up
 from store.models import EntryKind
 from tests.blockkit import assert_valid_blocks, visible_text
-from tests.conftest import make_account
+from tests.conftest import balance_of, make_account
 from tests.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -251,3 +251,27 @@ def test_an_account_without_usage_history_of_its_own_kind_is_not_burned_by_purch
         entry = ledger.post(session, account, EntryKind.ADJUSTMENT, -5, "test")
         entry.created_at = NOW - timedelta(days=3)
     assert run_low_credit_pass(session_factory, client, NOW).sent == []
+
+
+def test_auto_top_up_waits_for_the_balance_to_fall_below_the_level(session_factory, fake_slack, client):
+    """The forecast warning alerts; auto top-up still buys only below the level, once per episode."""
+    watch(session_factory)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        top_up.configure(session, account, top_up.Rule(5000, 4, top_up.LimitUnit.PURCHASES), ALEX, NOW)
+    steady(session_factory)
+
+    report = run_low_credit_pass(session_factory, client, NOW, pricing=PRICING)
+    assert report.topped_up == [] and len(report.sent) == 2
+    assert balance_of(session_factory, "EX0000001") == 1230
+
+    spend(session_factory, 800, NOW)  # 430: now below the level too, in the same episode
+    report = run_low_credit_pass(session_factory, client, NOW, pricing=PRICING)
+    assert report.topped_up == [
+        "Auto top-up bought 5,000 credits, INV-2026-000001; 1 of 4 purchases this month."
+    ]
+    assert report.sent == [] and report.newly_low == 0
+    assert run_low_credit_pass(session_factory, client, NOW, pricing=PRICING).topped_up == []
+    assert balance_of(session_factory, "EX0000001") == 5430
+    (message,) = alerts_in(fake_slack)["D" + ALICE]
+    assert message["text"] == "Resolved: Acme Marketing is back to 5,430 credits"
