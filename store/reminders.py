@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    Select,
     TextClause,
     Update,
     and_,
@@ -253,6 +254,18 @@ def _has_floor() -> TextClause:
     return text(SHORT_RUNWAY)
 
 
+def _short_runways() -> Select[int]:
+    # The accounts whose runway is short now, read from ix_reminder_episodes_runway_floor, so the
+    # cost grows with them. Never correlated: inside a statement on reminder_episodes it is a
+    # subquery of its own.
+    return (
+        select(ReminderEpisode.account_id)
+        .join(Account, Account.id == ReminderEpisode.account_id)
+        .where(_has_floor(), _runway_short())
+        .correlate(None)
+    )
+
+
 def runway_floors(session: Session, now: datetime) -> dict[int, int]:
     """Accounts whose runway is below their forecast warning now, each with its floor (the balance
     that would last the warning's days). One query over the accounts that have a warning.
@@ -324,11 +337,7 @@ def mark_crossings(
     # Accounts already in an episode are left out before the upsert, which would lock each one.
     still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
     below_level = select(Account.id, literal(1), true()).where(_shortfall(), ~still_low)
-    runway = (
-        select(ReminderEpisode.account_id, literal(1), true())
-        .join(Account, Account.id == ReminderEpisode.account_id)
-        .where(_has_floor(), _runway_short(), ~_in_episode())
-    )
+    runway = _short_runways().add_columns(literal(1), true()).where(~_in_episode())
     episode = _upsert(session)(ReminderEpisode).from_select(
         ["account_id", "number", "low"], below_level.union(runway)
     )
@@ -354,7 +363,7 @@ def mark_crossings(
         .where(
             _in_episode(),
             ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())),
-            ~exists().where(Account.id == ReminderEpisode.account_id, _runway_short()),
+            ReminderEpisode.account_id.not_in(_short_runways()),
         )
         .values(low=False, recovered_at=now)
         .execution_options(synchronize_session=False),
