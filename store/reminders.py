@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from store import audit, forecast
 from store.errors import StoreError
-from store.ledger import parse_credits
+from store.ledger import as_typed, parse_credits
 from store.models import (
     MAX_WARNING_DAYS,
     SHORT_RUNWAY,
@@ -97,8 +97,7 @@ def parse_warning_days(raw: str | None) -> int | None:
     if not text:
         return None
     if not DAYS_PATTERN.fullmatch(text):
-        shown = text if len(text) <= 20 else text[:19] + "…"
-        raise InvalidWarning(f"Enter a whole number of days, like 5 (not {shown!r}).")
+        raise InvalidWarning(f"Enter a whole number of days, like 5 (not {as_typed(text)!r}).")
     digits = text.lstrip("-")
     if len(digits) > MAX_DAYS_DIGITS or text.startswith("-") or not 1 <= int(digits) <= MAX_WARNING_DAYS:
         raise _days_out_of_range()
