@@ -280,7 +280,8 @@ def cmd_ledger_check(args: argparse.Namespace, config: Config) -> int:
         print(f"Ledger does NOT reconcile: {len(problems)} discrepancy(ies).", file=sys.stderr)
         return 1
     print(
-        "Ledger reconciles: every balance equals its entries and every transfer nets to zero; the Home totals match the accounts."
+        "Ledger reconciles: every balance equals its entries and every transfer nets to zero; "
+        "the Home totals match the accounts."
     )
     return 0
 
@@ -335,6 +336,27 @@ def cmd_reminders_auto_top_up(args: argparse.Namespace, config: Config) -> int:
         if changed
         else f"Unchanged: auto top-up is {state}."
     )
+    return 0
+
+
+def cmd_reminders_forecast_warning(args: argparse.Namespace, config: Config) -> int:
+    from store import reminders
+
+    days = None if args.off else reminders.parse_warning_days(args.days)
+    if days is None and not args.off:
+        raise CliError("Give --days N (or --off).")
+    with _session_factory(config).begin() as session:
+        account = accounts.by_reference(session, args.reference)
+        changed = reminders.set_warning(session, account, days, CLI_ACTOR)
+        enabled = account.reminder_enabled
+    state = reminders.describe_warning(days)
+    print(
+        f"Forecast warning for {account.reference} is {state}."
+        if changed
+        else f"Unchanged: the forecast warning is {state}."
+    )
+    if days is not None and not enabled:
+        print("The low credit reminder is off: the warning alerts once it is switched on.")
     return 0
 
 
@@ -502,6 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument(
         "--by", required=True, help="Slack user id of the billing or admin user the purchases are made for"
     )
+
+    warning = verb(
+        reminder_verbs,
+        "forecast-warning",
+        cmd_reminders_forecast_warning,
+        "Alert the reminder's recipients when fewer than DAYS days of credits are left at the last "
+        "7 days' usage, even while the balance is above the level.",
+    )
+    warning.add_argument("reference", help="account reference, e.g. EX0123456")
+    days = warning.add_mutually_exclusive_group(required=True)
+    days.add_argument("--days", help="whole number of days, 1 to 90")
+    days.add_argument("--off", action="store_true", help="switch the forecast warning off")
 
     statement = verb(
         verbs,

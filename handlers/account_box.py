@@ -26,6 +26,9 @@ def _reminder_line(account: Account) -> str:
     if not account.reminder_enabled:
         return "Low credit reminder: off"
     line = f"Low credit reminder: on, below {account.reminder_level:,}"
+    if account.runway_warning_days:
+        days = account.runway_warning_days
+        line += f", or fewer than {days} day{'' if days == 1 else 's'} of credits left"
     if account.balance < account.reminder_level:
         line = f":warning: {line}; the balance is below it"
     if account.recipient_count == 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App, Args
@@ -37,7 +36,7 @@ def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
     # Whatever fails here stays behind, and the next pass finishes it.
     only = [(message.account_id, message.episode)]
     live.update_copies(
-        it.services.session_factory, it.client, datetime.now(UTC), f"click:{it.user_id}", only=only
+        it.services.session_factory, it.client, it.services.clock(), f"click:{it.user_id}", only=only
     )
 
 
@@ -50,7 +49,7 @@ def take_on_alert(args: Args) -> None:
         return
     with it.services.session_factory.begin() as session:
         alert = alerts.acknowledge(
-            session, message.account_id, message.episode, it.user_id, datetime.now(UTC)
+            session, message.account_id, message.episode, it.user_id, it.services.clock()
         )
     if alert is None or alert.resolved:
         say_privately(it, messages.ALERT_RESOLVED)
@@ -62,7 +61,7 @@ def take_on_alert(args: Args) -> None:
 def snooze_alert(args: Args) -> None:
     """Snooze this copy: no reminder until then, and one new reminder if the account is still low."""
     it = Interaction(args)
-    until = snooze_until(parse.snooze_choice(args.action or {}), datetime.now(UTC))
+    until = snooze_until(parse.snooze_choice(args.action or {}), it.services.clock())
     if until is None:
         say_privately(it, messages.SNOOZE_NOT_AFTER_TODAY)
         return

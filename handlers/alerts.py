@@ -89,7 +89,12 @@ def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[di
             f"{state.account_id}:{suggestion.credits}",
         )
     )
-    return [_section(line + " It restores the level and covers a week of usage.")], buttons
+    if state.on_forecast:
+        days = f"{state.warning_days} day{'' if state.warning_days == 1 else 's'}"
+        line += f" It brings the runway back to {days} and covers a week of usage."
+    else:
+        line += " It restores the level and covers a week of usage."
+    return [_section(line)], buttons
 
 
 def _snooze_controls(state: AlertState) -> list[dict[str, Any]]:
@@ -113,16 +118,22 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     if state.resolved:
         summary = f"Resolved: {state.name} is back to {state.balance:,} credits"
         blocks = [_section(f":white_check_mark: {bold(summary)} (`{escape(state.reference)}`).")]
-        notes = [line for line in (state.top_up, _handled(state)) if line]
+        # With a forecast warning, the runway it is back to says why it resolved.
+        runway = state.forecast if state.warning_days else None
+        notes = [line for line in (runway, state.top_up, _handled(state)) if line]
         if notes:
             blocks.append(_context(*notes))
         return {"text": escape(summary), "blocks": blocks}
+    outlook = state.outlook if state.on_forecast else None
     text = render(
         "low_credit_alert.md.j2",
         name=state.name,
         reference=state.reference,
         balance=state.balance,
         level=state.level,
+        runway=outlook.runway() if outlook else None,
+        basis=outlook.basis() if outlook else None,
+        warning_days=state.warning_days,
     )
     blocks = [_section(text)]
     whose = "the" if state.in_channel else "your"
@@ -130,7 +141,9 @@ def build_alert(state: AlertState) -> dict[str, Any]:
         blocks.append(
             _context(f"Still low after {whose} snooze. <{state.first_alert_link}|See the first alert>.")
         )
-    notes = [line for line in (state.forecast, state.top_up, _handled(state), _snoozed(state)) if line]
+    # The forecast is the alert's own text when it is the reason.
+    forecast = None if outlook else state.forecast
+    notes = [line for line in (forecast, state.top_up, _handled(state), _snoozed(state)) if line]
     if notes:
         blocks.append(_context(*notes))
     fix, fix_buttons = _suggestion_blocks(state)
@@ -144,7 +157,8 @@ def build_alert(state: AlertState) -> dict[str, Any]:
             "elements": [*fix_buttons, *acknowledge, *_snooze_controls(state)],
         }
     )
-    plain = f"Low credit: {escape(state.name)} ({escape(state.reference)}) has {state.balance:,} credits"
+    has = f"{outlook.runway()} of credits left" if outlook else f"{state.balance:,} credits"
+    plain = f"Low credit: {escape(state.name)} ({escape(state.reference)}) has {has}"
     return {"text": plain, "blocks": blocks}
 
 

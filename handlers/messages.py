@@ -86,6 +86,10 @@ TOP_UP_EXPLAINED = (
     "*Auto top-up* buys credits for the account when its balance falls below the level: an ordinary "
     "purchase with its invoice, made for you, at most once each time it falls and within a monthly limit."
 )
+WARNING_HINT = (
+    "Optional: 1 to 90 days. Alerts even while the balance is above the level, once the last 7 days' "
+    "usage would use up the credits sooner. Leave empty for no forecast warning."
+)
 TOP_UP_CREDITS_HINT = "A whole number of credits, bought each time the balance falls below the level."
 TOP_UP_LIMIT_HINT = "The most it may buy in a calendar month, in credits or in purchases."
 CHANNEL_NOT_CHECKED = (

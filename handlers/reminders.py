@@ -40,6 +40,7 @@ from store.models import Account, Role
 REMINDER_VIEW = "low_credit_reminder"
 ENABLED_BLOCK, ENABLED_INPUT, ENABLED_VALUE = "enabled", "enabled_input", "on"
 LEVEL_BLOCK, LEVEL_INPUT = "level", "level_input"
+WARNING_BLOCK, WARNING_INPUT = "runway_warning", "runway_warning_input"
 EMAILS_BLOCK, EMAILS_INPUT = "emails", "emails_input"
 PEOPLE_BLOCK, PEOPLE_INPUT = "people", "people_input"
 CHANNELS_BLOCK, CHANNELS_INPUT = "channels", "channels_input"
@@ -111,6 +112,8 @@ class Entered:
     people: list[str]
     channels: list[str]
     top_up: TopUpEntered | None = None  # None: the form had no auto top-up fields, so leave it be
+    warning_days: int | None = None  # the forecast warning; None is off
+    has_warning: bool = True  # False: the form had no forecast warning field, so leave it be
 
 
 def _top_up_blocks(top: TopUpEntered) -> list[dict[str, Any]]:
@@ -178,6 +181,10 @@ def build_settings_modal(
     )
     enabled = entered.enabled if entered else account.reminder_enabled
     level = entered.level if entered else account.reminder_level
+    days = entered.warning_days if entered and entered.has_warning else account.runway_warning_days
+    warning: dict[str, Any] = {"type": "plain_text_input", "action_id": WARNING_INPUT}
+    if days is not None:
+        warning["initial_value"] = str(days)
     switch: dict[str, Any] = {
         "type": "checkboxes",
         "action_id": ENABLED_INPUT,
@@ -238,6 +245,14 @@ def build_settings_modal(
             },
             {
                 "type": "input",
+                "block_id": WARNING_BLOCK,
+                "optional": True,
+                "label": _text("Warn when fewer than this many days of credits are left"),
+                "element": warning,
+                "hint": _text(messages.WARNING_HINT),
+            },
+            {
+                "type": "input",
                 "block_id": EMAILS_BLOCK,
                 "optional": True,
                 "label": _text("Email addresses to DM"),
@@ -276,6 +291,7 @@ def _summary(account: Account) -> str:
     )
     return (
         f"Reminder: *{reminders.describe(account.reminder_enabled, account.reminder_level)}*\n"
+        f"Forecast warning: *{reminders.describe_warning(account.runway_warning_days)}*\n"
         f"Recipients: {join_within(who, RECIPIENTS_TEXT_LIMIT) or 'none'}"
     )
 
@@ -377,6 +393,12 @@ def read_settings(view: dict[str, Any], max_credits: int) -> Entered:
         level = reminders.parse_level((values.get(LEVEL_BLOCK, {}).get(LEVEL_INPUT) or {}).get("value") or "")
     except StoreError as problem:
         errors[LEVEL_BLOCK] = str(problem)
+    has_warning, warning_days = WARNING_BLOCK in values, None
+    try:
+        raw = (values.get(WARNING_BLOCK, {}).get(WARNING_INPUT) or {}).get("value")
+        warning_days = reminders.parse_warning_days(None if raw is None else str(raw))
+    except StoreError as problem:
+        errors[WARNING_BLOCK] = str(problem)
     emails: list[str] = []
     try:
         emails = reminders.parse_emails((values.get(EMAILS_BLOCK, {}).get(EMAILS_INPUT) or {}).get("value"))
@@ -405,7 +427,7 @@ def read_settings(view: dict[str, Any], max_credits: int) -> Entered:
     top = _read_top_up(values, enabled, max_credits, errors)
     if errors:
         raise FormErrors(errors)
-    return Entered(enabled, level, emails, people, channels, top)
+    return Entered(enabled, level, emails, people, channels, top, warning_days, has_warning)
 
 
 class FormErrors(Exception):
@@ -433,6 +455,8 @@ def _save(
     )
     account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
     reminders.configure(session, account, entered.enabled, entered.level, recipients, actor)
+    if entered.has_warning:
+        reminders.set_warning(session, account, entered.warning_days, actor)
     if entered.top_up is not None:
         top_up.configure(session, account, entered.top_up.rule, actor, now)
     return build_saved_modal(account, warnings, top_up.rule_of(session, account.id))

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from store import forecast, suggestions, top_up
+from store.forecast import Forecast
 from store.models import (
     Account,
     Alert,
@@ -70,6 +71,17 @@ class AlertState:
     first_alert_link: str | None = None  # set on the reminder that follows a snooze
     revision: int = 0
     in_channel: bool = False  # a channel's one shared copy, not one person's
+    outlook: Forecast | None = None  # what `forecast` says, for the warning's wording
+    warning_days: int | None = None  # the account's forecast warning, if it has one
+
+    @property
+    def on_forecast(self) -> bool:
+        """Open for the forecast warning: the runway is short while the balance is not below the level."""
+        return (
+            self.balance >= self.level
+            and self.outlook is not None
+            and self.outlook.short_of(self.warning_days)
+        )
 
 
 @dataclass(frozen=True)
@@ -839,7 +851,12 @@ def states(
         row.id: row
         for row in session.execute(
             select(
-                Account.id, Account.reference, Account.name, Account.balance, Account.reminder_level
+                Account.id,
+                Account.reference,
+                Account.name,
+                Account.balance,
+                Account.reminder_level,
+                Account.runway_warning_days,
             ).where(Account.id.in_(ids))
         )
     }
@@ -855,7 +872,9 @@ def states(
         account, alert, outlook = accounts[key[0]], found[key], outlooks[key[0]]
         fix = None
         if not alert.resolved:
-            needed = suggestions.needed(account.balance, account.reminder_level, outlook)
+            needed = suggestions.needed(
+                account.balance, account.reminder_level, outlook, account.runway_warning_days
+            )
             fix = Suggestion(needed, suggestions.source_for(account.id, best))
         outcome = outcomes.get(key)
         result[key] = AlertState(
@@ -872,6 +891,8 @@ def states(
             handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
             top_up=outcome.text() if outcome else None,
             revision=alert.revision,
+            outlook=outlook,
+            warning_days=account.runway_warning_days,
         )
     return result
 

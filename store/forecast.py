@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import TextClause, bindparam, func, select, text
+from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from store.models import Account, EntryKind, LedgerEntry
@@ -43,26 +43,47 @@ class Forecast:
         """Credits `days` of recent usage take, rounded up; 0 without a forecast."""
         return math.ceil(self.per_day * days)
 
+    def runway_floor(self, warning_days: int | None) -> int | None:
+        """The least balance that lasts `warning_days` more days at the recent rate; None if it cannot warn.
+
+        The forecast warning fires while the balance is below this: one definition for the pass,
+        the alert's wording and the suggested fix.
+        """
+        if warning_days is None or not self.known:
+            return None
+        return self.credits_for(warning_days)
+
+    def short_of(self, warning_days: int | None) -> bool:
+        """Whether fewer than `warning_days` days of credits are left; False without a forecast."""
+        floor = self.runway_floor(warning_days)
+        return floor is not None and self.balance < floor
+
+    def runway(self) -> str:
+        """How long the credits last, e.g. "about 6 days"; only for a known forecast."""
+        days = self.days_left or 0.0
+        if days < 1:
+            return "less than a day"
+        if days > LONG_RUNWAY_DAYS:
+            return "more than a year"
+        # Rounded down: a warning that comes a little early beats one that comes late.
+        whole = math.floor(days)
+        return f"about {whole} day{'' if whole == 1 else 's'}"
+
+    def basis(self) -> str:
+        """The usage it goes by, and its rate: "the last 7 days' usage (≈ 410 credits a day)"."""
+        window = round(self.history / timedelta(days=1))
+        basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
+        rate = max(1, round(self.per_day))
+        return f"{basis} (≈ {rate:,} credit{'' if rate == 1 else 's'} a day)"
+
     def text(self) -> str:
         """One line for alerts and the account box."""
         if self.used <= 0:
             return "No recent usage."
         if self.history < MIN_HISTORY:
             return "Less than a day of usage so far: too early to forecast."
-        window = round(self.history / timedelta(days=1))
-        basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
-        rate = max(1, round(self.per_day))
-        per_day = f"≈ {rate:,} credit{'' if rate == 1 else 's'} a day"
-        days = self.days_left or 0.0
-        if days < 1:
-            runway = "Less than a day left"
-        elif days > LONG_RUNWAY_DAYS:
-            runway = "More than a year left"
-        else:
-            # Rounded down: a warning that comes a little early beats one that comes late.
-            whole = math.floor(days)
-            runway = f"About {whole} day{'' if whole == 1 else 's'} left"
-        return f"{runway} at {basis} ({per_day})."
+        runway = self.runway()
+        return f"{runway[0].upper()}{runway[1:]} left at {self.basis()}."
 
 
 def from_usage(balance: int, used: int, first_usage: datetime | None, now: datetime) -> Forecast:
@@ -85,26 +106,44 @@ def _usage() -> TextClause:
 
 
 _MINE = (LedgerEntry.account_id == Account.id, _usage())
-# Built once: each account's usage in the window, and when its usage began.
-_FOR_ACCOUNTS = select(
+# Built once (building it cost as much as running it): each account's usage in the window
+# (:since to :now), and when its usage began.
+_FORECASTS = select(
     Account.id,
     Account.balance,
     select(func.coalesce(func.sum(-LedgerEntry.credits), 0))
     .where(*_MINE, LedgerEntry.created_at >= bindparam("since"), LedgerEntry.created_at <= bindparam("now"))
     .scalar_subquery(),
     select(func.min(LedgerEntry.created_at)).where(*_MINE).scalar_subquery(),
-).where(Account.id.in_(bindparam("ids", expanding=True)))
+)
+_FOR_ACCOUNTS = _FORECASTS.where(Account.id.in_(bindparam("ids", expanding=True)))
+
+
+def _window(now: datetime) -> dict[str, datetime]:
+    return {"since": now - timedelta(days=WINDOW_DAYS), "now": now}
 
 
 def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, Forecast]:
     """Each account's forecast, in one query whose cost grows with the window's usage entries."""
     if not account_ids:
         return {}
-    since = now - timedelta(days=WINDOW_DAYS)
-    rows = session.connection().execute(_FOR_ACCOUNTS, {"ids": list(account_ids), "since": since, "now": now})
+    rows = session.connection().execute(_FOR_ACCOUNTS, {"ids": list(account_ids), **_window(now)})
     return {
         account_id: from_usage(balance, int(spent), started, now)
         for account_id, balance, spent, started in rows
+    }
+
+
+def with_warnings(
+    session: Session, condition: ColumnElement[bool] | TextClause, now: datetime
+) -> dict[int, tuple[Forecast, int | None]]:
+    """The forecast and warning days of each account matching `condition`, in one query."""
+    rows = session.connection().execute(
+        _FORECASTS.add_columns(Account.runway_warning_days).where(condition), _window(now)
+    )
+    return {
+        account_id: (from_usage(balance, int(spent), started, now), days)
+        for account_id, balance, spent, started, days in rows
     }
 
 

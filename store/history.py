@@ -59,6 +59,7 @@ _WHAT = {
     "rename": "Renamed",
     "reminder": "Low credit reminder changed",
     "reminder_recipients": "Reminder recipients changed",
+    "forecast_warning": "Forecast warning changed",
     "role": "Role changed",
 }
 

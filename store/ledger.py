@@ -29,6 +29,11 @@ CREDITS_PATTERN = re.compile(r"-?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)")
 MAX_DIGITS = 18  # past this the number is out of range anyway; int() never sees a huge string
 
 
+def as_typed(text: str) -> str:
+    """What the user typed, for an error message that quotes it: cut at 20 characters."""
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
 def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: bool = False) -> int:
     """A whole number of credits from user input, or InvalidCredits saying what is wrong."""
     lowest = 0 if allow_zero else 1
@@ -38,8 +43,9 @@ def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: boo
     else:
         text = str(raw).strip()
         if not CREDITS_PATTERN.fullmatch(text):
-            shown = text if len(text) <= 20 else text[:19] + "…"
-            raise InvalidCredits(f"Enter a whole number of credits, like 500 or 1,500 (not {shown!r}).")
+            raise InvalidCredits(
+                f"Enter a whole number of credits, like 500 or 1,500 (not {as_typed(text)!r})."
+            )
         digits = text.replace(",", "")
         if len(digits.lstrip("-")) > MAX_DIGITS:
             raise out_of_range

@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 NAME_MAX_LENGTH = 50  # the help article's limit for an account name
 REFERENCE_MAX_LENGTH = 20
 KEYWORD_MAX_LENGTH = 50
+MAX_WARNING_DAYS = 90  # the longest runway a forecast warning may ask for; a week's usage is its basis
 
 
 class Base(DeclarativeBase):
@@ -70,6 +71,9 @@ class Account(Base):
     __table_args__ = (
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         CheckConstraint("reminder_level >= 0", name="reminder_level_not_negative"),
+        CheckConstraint(
+            f"runway_warning_days BETWEEN 1 AND {MAX_WARNING_DAYS}", name="runway_warning_days_in_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +88,8 @@ class Account(Base):
     # How many recipients the reminder has, kept by store.reminders.configure, so the Home tab
     # finds reminders nobody would receive from an index instead of probing every account.
     recipient_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The forecast warning: alert when fewer than this many days of credits are left (None: off).
+    runway_warning_days: Mapped[int | None] = mapped_column(Integer)
 
     recipients: Mapped[list[ReminderRecipient]] = relationship(
         back_populates="account", cascade="all, delete-orphan", order_by="ReminderRecipient.id"
@@ -98,6 +104,9 @@ Index(
     sqlite_where=Account.reminder_enabled,
     postgresql_where=Account.reminder_enabled,
 )
+# The forecast warning's part of the pass reads only accounts that have one (store.reminders).
+WARNED = "accounts.reminder_enabled AND accounts.runway_warning_days IS NOT NULL"
+Index("ix_accounts_runway_warning", Account.id, sqlite_where=text(WARNED), postgresql_where=text(WARNED))
 # A suggested move's source is the first entry of this index; see store.suggestions.
 Index(
     "ix_accounts_spare_credits",
@@ -166,9 +175,12 @@ class ReminderEpisode(Base):
     __tablename__ = "reminder_episodes"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    number: Mapped[int] = mapped_column(Integer)  # the current (or last) episode, from 1
+    number: Mapped[int] = mapped_column(Integer)  # the current (or last) episode, from 1; 0 before the first
     low: Mapped[bool]
     recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # for the cooldown
+    # Set by the pass while the forecast warning applies: the balance that would last the warning's
+    # days at the recent rate. Comparing the live balance with it sees credits that came in since.
+    runway_floor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # The accounts in an episode: what a pass checks for recovery, however many accounts there are.
@@ -177,6 +189,14 @@ Index(
     ReminderEpisode.account_id,
     sqlite_where=ReminderEpisode.low,
     postgresql_where=ReminderEpisode.low,
+)
+# The accounts whose runway is below their forecast warning, as of the last pass.
+SHORT_RUNWAY = "reminder_episodes.runway_floor IS NOT NULL"
+Index(
+    "ix_reminder_episodes_runway_floor",
+    ReminderEpisode.account_id,
+    sqlite_where=text(SHORT_RUNWAY),
+    postgresql_where=text(SHORT_RUNWAY),
 )
 
 

@@ -12,6 +12,8 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    Select,
+    TextClause,
     Update,
     and_,
     bindparam,
@@ -30,10 +32,18 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from store import audit
+from store import audit, forecast
 from store.errors import StoreError
-from store.ledger import parse_credits
-from store.models import Account, ReminderDelivery, ReminderEpisode, ReminderRecipient
+from store.ledger import as_typed, parse_credits
+from store.models import (
+    MAX_WARNING_DAYS,
+    SHORT_RUNWAY,
+    WARNED,
+    Account,
+    ReminderDelivery,
+    ReminderEpisode,
+    ReminderRecipient,
+)
 
 EMAIL_MAX_LENGTH = 254
 # An address as mail systems write it: a dot-atom local part (RFC 5322) of at most 64 characters,
@@ -62,9 +72,36 @@ class InvalidEmails(StoreError):
         )
 
 
+# ASCII digits only, as for credits: "５" or "٥" is refused, not read as 5. A sign is let through to
+# be refused as out of range, which says more than "not a number".
+DAYS_PATTERN = re.compile(r"-?[0-9]+")
+MAX_DAYS_DIGITS = 6  # past this the number is out of range anyway; int() never sees a huge string
+
+
+class InvalidWarning(StoreError):
+    """A forecast warning that is not a whole number of days in range."""
+
+
+def _days_out_of_range() -> InvalidWarning:
+    return InvalidWarning(f"Enter a whole number of days from 1 to {MAX_WARNING_DAYS}.")
+
+
 def parse_level(raw: str | int) -> int:
     """The reminder level: a whole number of credits, 0 or more."""
     return parse_credits(raw, allow_zero=True)
+
+
+def parse_warning_days(raw: str | None) -> int | None:
+    """The forecast warning: a whole number of days from 1 to MAX_WARNING_DAYS; None (off) when empty."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if not DAYS_PATTERN.fullmatch(text):
+        raise InvalidWarning(f"Enter a whole number of days, like 5 (not {as_typed(text)!r}).")
+    digits = text.lstrip("-")
+    if len(digits) > MAX_DAYS_DIGITS or text.startswith("-") or not 1 <= int(digits) <= MAX_WARNING_DAYS:
+        raise _days_out_of_range()
+    return int(digits)
 
 
 def parse_emails(raw: str | None) -> list[str]:
@@ -109,6 +146,31 @@ def check_recipient_count(count: int) -> None:
 def describe(enabled: bool, level: int) -> str:
     """How a reminder reads in confirmations and the audit log."""
     return f"on, below {level:,} credits" if enabled else "off"
+
+
+def describe_warning(days: int | None) -> str:
+    """How a forecast warning reads in confirmations and the audit log."""
+    return f"on, fewer than {days} day{'' if days == 1 else 's'} of credits left" if days else "off"
+
+
+def set_warning(session: Session, account: Account, days: int | None, actor: str) -> bool:
+    """Set (or with None, clear) an account's forecast warning, audited; True if it changed."""
+    if days is not None and not 1 <= days <= MAX_WARNING_DAYS:
+        raise _days_out_of_range()
+    if account.runway_warning_days == days:
+        return False
+    audit.record(
+        session,
+        actor,
+        "forecast_warning",
+        account.reference,
+        describe_warning(account.runway_warning_days),
+        describe_warning(days),
+        account.id,
+    )
+    account.runway_warning_days = days
+    session.flush()
+    return True
 
 
 def configure(
@@ -162,9 +224,90 @@ def _shortfall() -> ColumnElement[bool]:
     return and_(text("accounts.reminder_enabled"), Account.balance - Account.reminder_level < 0)
 
 
+def _runway_short() -> ColumnElement[bool]:
+    # The balance, as it is now, against the floor the last marking found for the account's
+    # forecast warning; needs the account's reminder_episodes row in the query.
+    return and_(
+        text("accounts.reminder_enabled"),
+        Account.runway_warning_days.is_not(None),
+        Account.balance < ReminderEpisode.runway_floor,
+    )
+
+
+def _due() -> ColumnElement[bool]:
+    """The rule: an account is due an alert while its reminder is on and its balance is below its
+    level, or its forecast warning's runway is not covered. Needs accounts and reminder_episodes.
+
+    Marking uses its two halves apart, each driven by its own small index.
+    """
+    return or_(_shortfall(), _runway_short())
+
+
 def _in_episode() -> ColumnElement[bool]:
     # Written to match the WHERE clause of ix_reminder_episodes_low.
     return literal_column("reminder_episodes.low", Boolean)
+
+
+def _has_floor() -> TextClause:
+    # Written to match the WHERE clause of ix_reminder_episodes_runway_floor.
+    return text(SHORT_RUNWAY)
+
+
+def _short_runways() -> Select[int]:
+    # The accounts whose runway is short now, read from ix_reminder_episodes_runway_floor, so the
+    # cost grows with them. Never correlated: inside a statement on reminder_episodes it is a
+    # subquery of its own.
+    return (
+        select(ReminderEpisode.account_id)
+        .join(Account, Account.id == ReminderEpisode.account_id)
+        .where(_has_floor(), _runway_short())
+        .correlate(None)
+    )
+
+
+def runway_floors(session: Session, now: datetime) -> dict[int, int]:
+    """Accounts whose runway is below their forecast warning now, each with its floor (the balance
+    that would last the warning's days). One query over the accounts that have a warning.
+    """
+    return {
+        account_id: floor
+        for account_id, (outlook, days) in forecast.with_warnings(session, text(WARNED), now).items()
+        if outlook.short_of(days) and (floor := outlook.runway_floor(days)) is not None
+    }
+
+
+def _refresh_floors(session: Session, now: datetime) -> None:
+    """Write each account's runway floor where it changed; clear those no longer short."""
+    floors = runway_floors(session, now)
+    kept = {
+        account_id: floor
+        for account_id, floor in session.execute(
+            select(ReminderEpisode.account_id, ReminderEpisode.runway_floor).where(_has_floor())
+        )
+    }
+    gone = [{"gone": account_id} for account_id in kept if account_id not in floors]
+    if gone:
+        session.connection().execute(
+            update(ReminderEpisode)
+            .where(ReminderEpisode.account_id == bindparam("gone"))
+            .values(runway_floor=None),
+            gone,
+        )
+    changed = [
+        {"account_id": account_id, "number": 0, "low": False, "runway_floor": floor}
+        for account_id, floor in floors.items()
+        if kept.get(account_id) != floor
+    ]
+    if changed:
+        # An account never low before gets its row here, at episode 0: its first episode is 1.
+        insert = _upsert(session)(ReminderEpisode)
+        session.connection().execute(
+            insert.on_conflict_do_update(
+                index_elements=[ReminderEpisode.account_id],
+                set_={"runway_floor": insert.excluded.runway_floor},
+            ),
+            changed,
+        )
 
 
 def _rowcount(session: Session, statement: Update) -> int:
@@ -180,19 +323,22 @@ def _upsert(session: Session) -> Any:
 def mark_crossings(
     session: Session, now: datetime | None = None, cooldown: timedelta = timedelta(0)
 ) -> tuple[int, int]:
-    """Start an episode for accounts that fell below their level; end it for those that recovered.
+    """Start an episode for accounts that became due an alert; end it for those that no longer are.
 
+    Due means below the level, or with a forecast warning whose runway is too short (`_due`).
     A dip within `cooldown` of recovering reopens the last episode instead, so a balance hovering
-    at its level does not alert again. Two set-based statements, each driven by a small index
-    (accounts below their level; accounts in an episode), however many accounts there are;
-    returns (newly low, recovered).
+    at its level does not alert again. A few set-based statements, each driven by a small index
+    (accounts below their level; accounts with a warning; accounts in an episode), however many
+    accounts there are; returns (newly due, recovered).
     """
     now = now or datetime.now(UTC)
+    _refresh_floors(session, now)
     # Accounts already in an episode are left out before the upsert, which would lock each one.
     still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
+    below_level = select(Account.id, literal(1), true()).where(_shortfall(), ~still_low)
+    runway = _short_runways().add_columns(literal(1), true()).where(~_in_episode())
     episode = _upsert(session)(ReminderEpisode).from_select(
-        ["account_id", "number", "low"],
-        select(Account.id, literal(1), true()).where(_shortfall(), ~still_low),
+        ["account_id", "number", "low"], below_level.union(runway)
     )
     # A first drop inserts episode 1; a drop after recovering starts the next episode, or within
     # the cooldown reopens the last one; an account still in its episode is left alone and not
@@ -213,7 +359,11 @@ def mark_crossings(
     recovered = _rowcount(
         session,
         update(ReminderEpisode)
-        .where(_in_episode(), ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())))
+        .where(
+            _in_episode(),
+            ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())),
+            ReminderEpisode.account_id.not_in(_short_runways()),
+        )
         .values(low=False, recovered_at=now)
         .execution_options(synchronize_session=False),
     )
@@ -314,7 +464,7 @@ def _due_among(
             _in_episode(),
             ReminderEpisode.account_id.between(accounts[0], accounts[-1]),
             tuple_(ReminderEpisode.account_id, ReminderRecipient.id) > tuple_(*after),
-            _shortfall(),
+            _due(),
             Account.active,
             earlier.sent_at.is_(None),
             or_(earlier.lease_until.is_(None), earlier.lease_until <= now),

@@ -45,9 +45,11 @@ class Suggestion:
         return min(self.credits, self.source.spare) if self.source else 0
 
 
-def needed(balance: int, level: int, forecast: Forecast) -> int:
-    """Credits that bring the balance back to the level and keep it there for COVER_DAYS; at least 1."""
-    return max(1, max(0, level - balance) + forecast.credits_for(COVER_DAYS))
+def needed(balance: int, level: int, forecast: Forecast, warning_days: int | None = None) -> int:
+    """Credits that bring the balance back to the level, and to `warning_days` of usage when the
+    forecast warning is on, and keep it there for COVER_DAYS; at least 1."""
+    target = max(level, forecast.runway_floor(warning_days) or 0)
+    return max(1, max(0, target - balance) + forecast.credits_for(COVER_DAYS))
 
 
 def best_sources(session: Session) -> list[Source]:
@@ -75,6 +77,13 @@ def best_source(session: Session, account_id: int) -> Source | None:
     return source_for(account_id, best_sources(session))
 
 
-def suggest(session: Session, account_id: int, balance: int, level: int, forecast: Forecast) -> Suggestion:
+def suggest(
+    session: Session,
+    account_id: int,
+    balance: int,
+    level: int,
+    forecast: Forecast,
+    warning_days: int | None = None,
+) -> Suggestion:
     """What to suggest for an account that is low (or about to be)."""
-    return Suggestion(needed(balance, level, forecast), best_source(session, account_id))
+    return Suggestion(needed(balance, level, forecast, warning_days), best_source(session, account_id))

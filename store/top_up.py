@@ -191,7 +191,11 @@ def _outcome(session: Session, attempt: AutoTopUpAttempt, rule: Rule, now: datet
 
 
 def due(session: Session) -> list[tuple[int, int]]:
-    """(account id, episode) for each low account whose rule has not acted in this episode yet."""
+    """(account id, episode) for each account below its level whose rule has not acted in this episode yet.
+
+    An episode the forecast warning started, with the balance still above the level, waits: the
+    rule buys only once the balance falls below it.
+    """
     tried = exists().where(
         AutoTopUpAttempt.account_id == ReminderEpisode.account_id,
         AutoTopUpAttempt.episode == ReminderEpisode.number,
@@ -199,7 +203,12 @@ def due(session: Session) -> list[tuple[int, int]]:
     rows = session.execute(
         select(ReminderEpisode.account_id, ReminderEpisode.number)
         .join(AutoTopUp, AutoTopUp.account_id == ReminderEpisode.account_id)
-        .where(literal_column("reminder_episodes.low", Boolean), ~tried)
+        .join(Account, Account.id == ReminderEpisode.account_id)
+        .where(
+            literal_column("reminder_episodes.low", Boolean),
+            ~tried,
+            Account.balance < Account.reminder_level,
+        )
         .order_by(ReminderEpisode.account_id)
     )
     return [(account_id, episode) for account_id, episode in rows]

@@ -400,3 +400,51 @@ def test_every_verb_help_exits_zero(verb, capsys, monkeypatch, tmp_path):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: admin-bot")
+
+
+# reminders forecast-warning
+
+
+def test_reminders_forecast_warning_sets_and_clears_it_audited(cli, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+
+    code, out, err = cli("reminders", "forecast-warning", "ex0000001", "--days", "5")
+    assert (code, err) == (0, "")
+    assert out == (
+        "Forecast warning for EX0000001 is on, fewer than 5 days of credits left.\n"
+        "The low credit reminder is off: the warning alerts once it is switched on.\n"
+    )
+    assert scalar(session_factory, "SELECT runway_warning_days FROM accounts") == 5
+    code, out, err = cli("reminders", "forecast-warning", "EX0000001", "--days", "5")
+    assert out.startswith("Unchanged: the forecast warning is on, fewer than 5 days of credits left.")
+
+    code, out, err = cli("reminders", "forecast-warning", "EX0000001", "--off")
+    assert (code, out, err) == (0, "Forecast warning for EX0000001 is off.\n", "")
+    assert scalar(session_factory, "SELECT runway_warning_days FROM accounts") is None
+    audited = scalar(
+        session_factory,
+        "SELECT count(*) FROM audit_log WHERE action = 'forecast_warning' AND actor = 'cli'",
+    )
+    assert audited == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--days", "0"], "admin-bot: Enter a whole number of days from 1 to 90.\n"),
+        (["--days", "91"], "admin-bot: Enter a whole number of days from 1 to 90.\n"),
+        (["--days", "a week"], "admin-bot: Enter a whole number of days, like 5 (not 'a week').\n"),
+        (["--days", ""], "admin-bot: Give --days N (or --off).\n"),
+    ],
+)
+def test_reminders_forecast_warning_refuses_bad_days_and_changes_nothing(cli, session_factory, args, message):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    code, out, err = cli("reminders", "forecast-warning", "EX0000001", *args)
+    assert (code, out, err) == (1, "", message)
+    assert scalar(session_factory, "SELECT runway_warning_days FROM accounts") is None
+
+
+def test_reminders_forecast_warning_needs_days_or_off(cli, session_factory):
+    with pytest.raises(SystemExit) as exited:
+        cli("reminders", "forecast-warning", "EX0000001")
+    assert exited.value.code == 2

@@ -13,7 +13,7 @@ from bot.cli import build_parser
 from bot.config import SETTINGS
 from handlers import messages
 from handlers.alerts import build_alert, build_channel_problem, build_reply
-from store import forecast, top_up
+from store import forecast, suggestions, top_up
 from store.alerts import AlertState, Reply
 from store.models import Account
 from store.suggestions import COVER_DAYS, Source, Suggestion
@@ -104,12 +104,22 @@ def test_readme_alert_life_quotes_what_the_bot_says():
         forecast=outlook.text(),
         suggestion=Suggestion(500 - 40 + outlook.credits_for(COVER_DAYS), spare),
     )
+    short = forecast.from_usage(1230, 2870, week, NOW)  # 3 days left, under a 5-day warning
+    runway = replace(
+        low,
+        balance=1230,
+        forecast=short.text(),
+        outlook=short,
+        warning_days=5,
+        suggestion=Suggestion(suggestions.needed(1230, 500, short, 5), spare),
+    )
     rule = top_up.Rule(5000, 4, top_up.LimitUnit.PURCHASES)
     account = Account(reference="EX0000001", active=True)
     said = [
         build_alert(low),
         build_alert(replace(low, handler=ALICE, handled_at=NOW)),
         build_alert(replace(low, resolved=True, balance=5040, handler=ALICE, handled_at=NOW)),
+        build_alert(runway),
         build_reply(Reply(11, "purchase", ALEX, 5000, 5040, "INV-2026-000123", None, None)),
         build_reply(Reply(12, "transfer_in", ALEX, 1000, 1040, None, "Spare Co", "EX0000009")),
         {"text": messages.ALERT_HANDLED_BY.format(user=ALICE)},

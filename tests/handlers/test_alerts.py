@@ -20,6 +20,7 @@ from handlers.alerts import (
 )
 from handlers.messages import Refused
 from store.alerts import AlertState, Reply
+from store.forecast import Forecast
 from store.suggestions import Source, Suggestion
 from tests.blockkit import assert_valid_blocks, visible_text
 
@@ -196,3 +197,32 @@ def test_a_channel_copy_says_its_snooze_is_the_channels():
     assert "Snoozed in this channel until <!date^1795597200^" in visible_text(snoozed)
     reminder = valid(build_alert(replace(OPEN, in_channel=True, first_alert_link=link)))
     assert f"Still low after the snooze. <{link}|See the first alert>." in visible_text(reminder)
+
+
+def test_an_alert_for_the_forecast_warning_says_why_and_escapes_the_name():
+    week = Forecast(1230, 2870, timedelta(days=7))  # 3 days left at 410 a day
+    state = replace(OPEN, balance=1230, forecast=week.text(), outlook=week, warning_days=5)
+    message = valid(build_alert(state))
+    text = visible_text(message)
+    assert (
+        ":warning: *Credits running out:* *Acme &lt;Marketing&gt; &amp; Co* (`EX0000001`) has about 3 days "
+        "of credits left at the last 7 days' usage (≈ 410 credits a day): below its 5-day warning. "
+        "Balance *1,230* credits; reminder level 500."
+    ) in text
+    assert "<Marketing>" not in text
+    assert (
+        message["text"]
+        == "Low credit: Acme &lt;Marketing&gt; &amp; Co (EX0000001) has about 3 days of credits left"
+    )
+    assert text.count("About 3 days left") == 0  # said once, in the alert itself
+    assert "It brings the runway back to 5 days and covers a week of usage." in text
+
+    # A balance below the level is the reason whatever the warning says; so is no warning at all.
+    for other in (replace(state, balance=40), replace(state, warning_days=None)):
+        assert "below its reminder level of 500" in visible_text(valid(build_alert(other)))
+
+    back = Forecast(4100, 2870, timedelta(days=7))
+    resolved = replace(state, resolved=True, balance=4100, forecast=back.text(), outlook=back)
+    text = visible_text(valid(build_alert(resolved)))
+    assert "Resolved: Acme &lt;Marketing&gt; &amp; Co is back to 4,100 credits" in text
+    assert "About 10 days left at the last 7 days' usage" in text  # the runway it is back to

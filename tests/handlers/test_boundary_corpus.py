@@ -142,6 +142,7 @@ def snapshot(rig: Rig) -> tuple[Any, ...]:
                     Account.active,
                     Account.reminder_enabled,
                     Account.reminder_level,
+                    Account.runway_warning_days,
                 ).order_by(Account.id)
             ).all(),
             session.execute(select(AuditEntry.id, AuditEntry.new_value).order_by(AuditEntry.id)).all(),
@@ -345,6 +346,25 @@ for typed_level, expected in {
     row(
         f"reminder level {typed_level!r}",
         typed("Reminder", {"Remind when": typed_level, "Email addresses": "ana@example.com"}),
+        expected,
+    )
+
+WARNING_RANGE = "Enter a whole number of days from 1 to 90."
+for typed_days, expected in {
+    "0": WARNING_RANGE,
+    "-1": WARNING_RANGE,
+    "91": WARNING_RANGE,
+    "9" * 5000: WARNING_RANGE,
+    "1.5": "Enter a whole number of days, like 5 (not '1.5').",
+    "٣": "Enter a whole number of days, like 5 (not '٣').",
+    "<@U012AB3CD>": "Enter a whole number of days, like 5 (not '<@U012AB3CD>').",
+}.items():
+    row(
+        f"forecast warning {typed_days[:24]!r}",
+        typed(
+            "Reminder",
+            {"Remind when": "100", "Email addresses": "ana@example.com", "Warn when": typed_days},
+        ),
         expected,
     )
 

@@ -30,6 +30,8 @@ from handlers.reminders import (
     TOP_UP_UNIT_BLOCK,
     TOP_UP_UNIT_INPUT,
     TOP_UP_VALUE,
+    WARNING_BLOCK,
+    WARNING_INPUT,
 )
 from store import accounts, audit, top_up
 from store.models import Role
@@ -457,3 +459,91 @@ def test_viewers_never_see_auto_top_up_and_a_crafted_submit_is_refused(slack, ad
 
     assert "You need the billing role" in reply["errors"][ENABLED_BLOCK]
     assert rule_of(session_factory) is None
+
+
+def with_warning(days: str | None, **reminder: Any) -> dict[str, Any]:
+    """The reminder form's values with the forecast warning's days typed in (None: left empty)."""
+    return {**values(**reminder), WARNING_BLOCK: {WARNING_INPUT: plain_text(days)}}
+
+
+def warning_of(session_factory) -> int | None:
+    with session_factory.begin() as session:
+        return accounts.by_reference(session, "EX0000001").runway_warning_days
+
+
+def test_billing_sets_a_forecast_warning_and_sees_it_everywhere_the_reminder_is_described(
+    slack, session_factory, team
+):
+    grant_role(session_factory, "U0BILLING", Role.BILLING)
+    account = make_account(session_factory, credits=900)
+    view = open_settings(slack, team, account.id, "U0BILLING")
+    field = {b.get("block_id"): b for b in view["blocks"]}[WARNING_BLOCK]
+    assert field["optional"] is True and "initial_value" not in field["element"]
+    assert field["label"]["text"] == "Warn when fewer than this many days of credits are left"
+
+    reply = submit(slack, team, view, with_warning(" 5 ", emails=None, people=[BOB]), user_id="U0BILLING")
+
+    assert_valid_view(reply["view"])
+    assert "Forecast warning: *on, fewer than 5 days of credits left*" in visible_text(reply["view"])
+    assert warning_of(session_factory) == 5
+    reopened = {b.get("block_id"): b for b in open_settings(slack, team, account.id, "U0BILLING")["blocks"]}
+    assert reopened[WARNING_BLOCK]["element"]["initial_value"] == "5"
+    box = visible_text(slack.command("/accounts", user_id="U0BILLING").json())
+    assert "Low credit reminder: on, below 500, or fewer than 5 days of credits left" in box
+
+    # Left empty, it is switched off.
+    reply = submit(slack, team, view, with_warning("", emails=None, people=[BOB]), user_id="U0BILLING")
+    assert "Forecast warning: *off*" in visible_text(reply["view"])
+    assert warning_of(session_factory) is None
+    with session_factory.begin() as session:
+        log = [
+            (e.actor, e.old_value, e.new_value)
+            for e in audit.entries_for(session, account.id)
+            if e.action == "forecast_warning"
+        ]
+    assert log == [
+        ("U0BILLING", "off", "on, fewer than 5 days of credits left"),
+        ("U0BILLING", "on, fewer than 5 days of credits left", "off"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("five", "Enter a whole number of days, like 5 (not 'five')."),
+        ("2.5", "Enter a whole number of days, like 5 (not '2.5')."),
+        ("0", "Enter a whole number of days from 1 to 90."),
+        ("-3", "Enter a whole number of days from 1 to 90."),
+        ("91", "Enter a whole number of days from 1 to 90."),
+        ("9" * 3000, "Enter a whole number of days from 1 to 90."),
+        ("５", "Enter a whole number of days, like 5 (not '５')."),
+        ("\u202e5", "Enter a whole number of days, like 5 (not '\\u202e5')."),
+        ("<!channel>", "Enter a whole number of days, like 5 (not '<!channel>')."),
+    ],
+)
+def test_a_wrong_forecast_warning_is_named_under_its_field_and_nothing_is_saved(
+    slack, admin, session_factory, team, typed, error
+):
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(view, with_warning(typed, emails=None, people=[BOB])).json()
+    assert reply == {"response_action": "errors", "errors": {WARNING_BLOCK: error}}
+    assert warning_of(session_factory) is None
+    assert saved(session_factory) == (False, 0, [])
+
+
+def test_a_viewer_reads_the_forecast_warning_and_cannot_set_it(slack, admin, session_factory, team):
+    grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
+    account = make_account(session_factory)
+    submit(slack, team, open_settings(slack, team, account.id), with_warning("7", emails=None, people=[BOB]))
+    readonly = open_settings(slack, team, account.id, "U0VIEWER1")
+    assert "Forecast warning: *on, fewer than 7 days of credits left*" in visible_text(readonly)
+    assert WARNING_BLOCK not in {b.get("block_id") for b in readonly["blocks"]}
+
+    view = open_settings(slack, team, account.id)
+    reply = slack.view_submission(
+        view, with_warning("2", emails=None, people=[BOB]), user_id="U0VIEWER1"
+    ).json()
+
+    assert "You need the billing role" in reply["errors"][ENABLED_BLOCK]
+    assert warning_of(session_factory) == 7

@@ -80,7 +80,7 @@ def test_an_sqlite_too_old_for_the_schema_is_named_before_anything_runs():
 
 
 def test_the_home_totals_start_from_the_accounts_already_there(engine: Engine, session_factory):
-    command.downgrade(db.alembic_config(engine), "0014_channel_recipients")
+    command.downgrade(db.alembic_config(engine), "0015_runway_warning")
     with engine.begin() as connection:
         connection.execute(
             text(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from store import accounts, reminders, suggestions
 from store.forecast import Forecast
 from tests.conftest import make_account
@@ -63,3 +65,30 @@ def test_no_source_when_nothing_is_spare(session_factory):
     suggestion = suggest(session_factory, "EX0000001")
 
     assert suggestion.source is None and suggestion.credits == 490
+
+
+WEEK_AT_410 = Forecast(1230, 2870, timedelta(days=7))  # 1,230 left at 410 a day: 3 days
+
+
+@pytest.mark.parametrize(
+    ("balance", "level", "warning_days", "expected"),
+    [
+        (1230, 500, None, 2870),  # above the level, no warning: a week of usage
+        (1230, 500, 5, 2050 - 1230 + 2870),  # back to 5 days (2,050), then a week
+        (1230, 3000, 5, 3000 - 1230 + 2870),  # the level asks for more than the warning
+        (4000, 500, 5, 2870),  # the warning is covered already
+    ],
+)
+def test_the_amount_restores_the_level_and_the_warnings_days_then_adds_a_week(
+    balance, level, warning_days, expected
+):
+    outlook = Forecast(balance, 2870, timedelta(days=7))
+    credits = suggestions.needed(balance, level, outlook, warning_days)
+    assert credits == expected
+    after = Forecast(balance + credits, 2870, timedelta(days=7))
+    assert not after.short_of(warning_days) and balance + credits >= level
+
+
+def test_without_a_forecast_the_warning_adds_nothing():
+    assert suggestions.needed(1230, 500, NO_USAGE, 5) == 1
+    assert WEEK_AT_410.runway_floor(None) is None and NO_USAGE.runway_floor(5) is None

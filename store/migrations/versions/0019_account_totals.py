@@ -2,7 +2,7 @@
 statistics on the low-credit expressions
 
 Revision ID: 0019_account_totals
-Revises: 0014_channel_recipients
+Revises: 0015_runway_warning
 Create Date: 2026-11-29
 
 The Home tab's summary counted every active account and added up their credits on each publish:
@@ -19,7 +19,7 @@ moves them into row 0 from time to time.
 from store.migrations.versions import execute_for_dialect
 
 revision = "0019_account_totals"
-down_revision = "0014_channel_recipients"
+down_revision = "0015_runway_warning"
 branch_labels = None
 depends_on = None
 
