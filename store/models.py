@@ -120,6 +120,15 @@ search_fragments = Table(
     Column("kind", String(1), primary_key=True),  # w: a word, s: a proper suffix, r: in a reference
     Column("fragment", String, primary_key=True),
 )
+# Each pair of adjacent words of a name, and of a keyword, as "first second" (migration 0017):
+# "alerts 7" is a prefix range of the accounts where `alerts` is followed by a word starting with 7.
+search_pairs = Table(
+    "search_pairs",
+    Base.metadata,
+    Column("pair", String, primary_key=True),
+    Column("sort_name", String, primary_key=True),
+    Column("account_id", Integer, primary_key=True),
+)
 # The Home tab's summary and needs-attention list (store.overview) read only these indexes.
 # The predicates are SQL text, written exactly as store.overview's queries write them, so that
 # both planners see the query implies the index's WHERE clause.

@@ -46,6 +46,7 @@ from store.models import (
     REFERENCE_MAX_LENGTH,
     Account,
     search_fragments,
+    search_pairs,
     search_words,
 )
 
@@ -66,6 +67,9 @@ WALK_BUDGET = 40
 WORD_BUDGET = 20
 # A typed word that starts more distinct words than this ("a", "7") is listed the general way.
 MAX_DRIVER_WORDS = 8
+# Two typed words whose pair range ("alerts 7": pairs of alerts and a word starting with 7) has at
+# most this many entries are listed from search_pairs; each chunk reads and sorts the whole range.
+MAX_PAIR_ENTRIES = 2000
 LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
@@ -139,6 +143,7 @@ class _Query:
         return {
             # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
             "phrase": '"' + probe.replace('"', '""') + '"',
+            "reference_phrase": 'reference : "' + probe.replace('"', '""') + '"',
             "probe": _contains(probe),
             "pattern": _contains(self.needle),
             "exclude_id": self.exclude_id,
@@ -249,8 +254,10 @@ def _fragment(kind: str, prefix_name: str, *, exact: bool = False) -> Any:
 _INSIDE_A_WORD = {
     exact: select(exists(_fragment("s", "first", exact=exact))).scalar_subquery() for exact in (False, True)
 }
-# Every three characters of the needle are in some reference (SQLite); PostgreSQL's trigram index
-# on references answers the question itself without reading a row.
+# Whether some reference might hold the needle. SQLite: every three characters of it are in some
+# reference. PostgreSQL: the trigram index on references is asked for the probe only, since the
+# needle's leading trigrams ("bn0", "000") are in every reference, and each row it returns is
+# checked for the whole needle (`|| ''` keeps that test out of the index).
 _IN_A_REFERENCE = {
     True: select(func.count())
     .where(
@@ -258,45 +265,119 @@ _IN_A_REFERENCE = {
     )
     .scalar_subquery()
     == bindparam("gram_count"),
-    False: exists().where(func.lower(Account.reference).like(bindparam("pattern"), escape="/")),
+    False: exists().where(
+        func.lower(Account.reference).like(bindparam("probe"), escape="/"),
+        func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/"),
+    ),
 }
+# The search_pairs entries in the range of :pair, counted up to MAX_PAIR_ENTRIES + 1.
+_PAIR_ENTRIES = (
+    select(func.count())
+    .select_from(
+        select(search_pairs.c.account_id)
+        .where(
+            search_pairs.c.pair >= bindparam("pair", type_=String),
+            search_pairs.c.pair < bindparam("pair", type_=String) + LAST_CHARACTER,
+        )
+        .limit(MAX_PAIR_ENTRIES + 1)
+        .subquery()
+    )
+    .scalar_subquery()
+)
 _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1)
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
-def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
-    """One row: whether some word has the needle inside, and whether some reference might."""
+def _screen(sqlite: bool, alnum: bool, words: int) -> Select[Any]:
+    """One row: whether some word has the needle inside, whether some reference might, and how
+    many search_pairs entries the last two typed words start (0 for one word)."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
-    return select(_INSIDE_A_WORD[exact], in_reference)
+    pairs = _PAIR_ENTRIES if words > 1 else literal_column("0")
+    return select(_INSIDE_A_WORD[words > 1], in_reference, pairs)
 
 
 @functools.cache
-def _chunk(shape: _Shape) -> Select[Any]:
+def _in_references(shape: _Shape) -> Select[Any]:
+    """At most :take matches in a reference, as (sort name, id), the exact reference's first."""
+    exact = Account.reference == bindparam("reference")
+    statement = _filtered(select(func.lower(Account.name), Account.id, exact), shape)
+    if shape.fts:
+        statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
+            text("accounts_fts MATCH :reference_phrase")
+        )
+    else:
+        statement = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
+    return statement.where(
+        func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
+    ).limit(bindparam("take"))
+
+
+@dataclass(frozen=True)
+class _Driver:
+    """Entries of search_words holding one word, or of search_pairs starting with a pair."""
+
+    key: str
+    pairs: bool = False
+
+
+@functools.cache
+def _chunk(shape: _Shape, pairs: bool) -> Select[Any]:
     """The next :take entries of :word after (:after_name, :after_id), each with whether it matches."""
-    entries = (
-        select(search_words.c.sort_name, search_words.c.account_id)
+    entries = search_pairs if pairs else search_words
+    key = bindparam("word", type_=String)
+    # A pair range holds at most MAX_PAIR_ENTRIES entries: read and sorted whole, it costs little.
+    where = (
+        [entries.c.pair >= key, entries.c.pair < key + LAST_CHARACTER] if pairs else [entries.c.word == key]
+    )
+    chunk = (
+        select(entries.c.sort_name, entries.c.account_id)
         .where(
-            search_words.c.word == bindparam("word", type_=String),
-            tuple_(search_words.c.sort_name, search_words.c.account_id)
+            *where,
+            tuple_(entries.c.sort_name, entries.c.account_id)
             > tuple_(bindparam("after_name", type_=String), bindparam("after_id")),
         )
-        .order_by(search_words.c.sort_name, search_words.c.account_id)
+        .order_by(entries.c.sort_name, entries.c.account_id)
         .limit(bindparam("take"))
         .subquery()
     )
     matches = and_(*_filters(shape), _like())
-    return select(entries.c.sort_name, entries.c.account_id, case((matches, True), else_=False)).join(
-        Account, Account.id == entries.c.account_id
+    return select(chunk.c.sort_name, chunk.c.account_id, case((matches, True), else_=False)).join(
+        Account, Account.id == chunk.c.account_id
     )
 
 
-def _word_drivers(connection: Connection, asked: _Query) -> list[list[str]] | None:
-    """Sets of words, each set's search_words entries holding every match, most specific first;
-    None when some match might not be in search_words.
+@dataclass(frozen=True)
+class _Sources:
+    """Where every match of a search is: search_words or search_pairs entries, and references."""
+
+    words: list[str]  # the typed words
+    pair_entries: int  # search_pairs entries in the range of the last two typed words
+    in_reference: bool  # some matches may be in a reference, not in the entries
+
+    def candidates(self, connection: Connection) -> Iterator[list[_Driver]]:
+        """Sets of drivers, each set's entries holding every match, most specific first.
+
+        Later words say more: "acme support" is found through "support", "alerts 7" through its
+        pair; the words starting with the last typed word are read only if they are needed.
+        """
+        words = self.words
+        if len(words) > 1 and self.pair_entries <= MAX_PAIR_ENTRIES:
+            yield [_Driver(" ".join(words[-2:]), pairs=True)]
+        starting = list(connection.scalars(_STARTING, {"last": words[-1]}))
+        if len(starting) <= MAX_DRIVER_WORDS:
+            yield [_Driver(word) for word in starting]
+        for word in words[-2::-1]:
+            yield [_Driver(word)]
+
+
+def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
+    """Where the matches are; None when some match might be inside a word, where neither
+    search_words nor search_pairs has it.
 
     A match starts at a word start, or inside a word (a proper suffix of some word starts with
-    the first typed word), or in a reference: only the first is certain to be in search_words.
+    the first typed word), or in a reference: the first is in search_words, and search_pairs has
+    the last two typed words of it as a pair ("acme alerts 7" is in the range of "alerts 7").
     """
     needle = asked.needle
     words = needle.split(" ")
@@ -304,23 +385,25 @@ def _word_drivers(connection: Connection, asked: _Query) -> list[list[str]] | No
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    inside, in_reference = connection.execute(
-        _screen(asked.sqlite, needle.isalnum(), len(words) > 1),
-        {"first": words[0], "grams": grams, "gram_count": len(grams), "pattern": _contains(needle)},
+    inside, in_reference, pair_entries = connection.execute(
+        _screen(asked.sqlite, needle.isalnum(), len(words)),
+        {
+            **asked.parameters(),
+            "first": words[0],
+            "grams": grams,
+            "gram_count": len(grams),
+            "pair": " ".join(words[-2:]),
+        },
     ).one()
-    if inside or in_reference:
-        return None
-    candidates = [[word] for word in words[:-1]]
-    starting = list(connection.scalars(_STARTING, {"last": words[-1]}))
-    if len(starting) <= MAX_DRIVER_WORDS:
-        candidates.append(starting)
-    return candidates[::-1]  # later words say more: "acme support" is found through "support"
+    return None if inside else _Sources(words, pair_entries, bool(in_reference))
 
 
-def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list[tuple[str, int]] | None:
-    """The first `wanted` matches among the accounts having `word`, in list order, as (sort name,
-    id); all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
-    statement, parameters = _chunk(asked.shape), asked.parameters()
+def _walk(
+    connection: Connection, asked: _Query, driver: _Driver, wanted: int
+) -> list[tuple[str, int]] | None:
+    """The first `wanted` matches among the driver's entries, in list order, as (sort name, id);
+    all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
+    statement, parameters = _chunk(asked.shape, driver.pairs), asked.parameters()
     found: list[tuple[str, int]] = []
     after: tuple[str, int] = ("", 0)
     read, take = 0, wanted + 8
@@ -328,7 +411,13 @@ def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list
         entries = sorted(
             connection.execute(
                 statement,
-                {**parameters, "word": word, "after_name": after[0], "after_id": after[1], "take": take},
+                {
+                    **parameters,
+                    "word": driver.key,
+                    "after_name": after[0],
+                    "after_id": after[1],
+                    "take": take,
+                },
             ).all()
         )
         found += [(name, account_id) for name, account_id, matches in entries if matches]
@@ -341,22 +430,35 @@ def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list
 
 
 def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] | None:
-    """The ids of the first `wanted` matches in list order (all, if fewer), read from search_words;
-    None when that cannot be done exactly and cheaply."""
-    candidates = _word_drivers(connection, asked)
-    if candidates is None:
+    """The ids of the first `wanted` matches in list order (all, if fewer), read from search_words,
+    search_pairs and the references; None when that cannot be done exactly and cheaply."""
+    sources = _word_drivers(connection, asked)
+    if sources is None:
         return None
-    if any(not words for words in candidates):
-        return []  # a typed word that no name or keyword has: nothing matches
-    for words in candidates:
-        walks = [_walk(connection, asked, word, wanted) for word in words]
-        if all(walk is not None for walk in walks):
+    exact: list[int] = []
+    in_references: list[tuple[str, int]] = []
+    if sources.in_reference:
+        rows = connection.execute(
+            _in_references(asked.shape), {**asked.parameters(), "take": wanted + 1}
+        ).all()
+        if len(rows) > wanted:
+            return None  # a needle in many references ("000"): the general path counts them
+        exact = [account_id for _, account_id, is_exact in rows if is_exact]
+        in_references = sorted((name, account_id) for name, account_id, is_exact in rows if not is_exact)
+    walks: list[list[tuple[str, int]]] = []
+    for drivers in sources.candidates(connection):
+        if not drivers:
+            break  # a typed word that no name or keyword has: only references can match
+        walked = [_walk(connection, asked, driver, wanted) for driver in drivers]
+        if all(walk is not None for walk in walked):
+            walks = walked  # type: ignore[assignment]
             break
     else:
-        return None
-    ids: list[int] = []
-    for _, account_id in heapq.merge(*walks):  # type: ignore[arg-type]
-        if not ids or ids[-1] != account_id:  # an account with two of the words comes twice in a row
+        return None  # no set of drivers small and dense enough (or none at all)
+    ids = list(exact)
+    for _, account_id in heapq.merge(in_references, *walks):
+        # An account found twice (two of the words, or a word and its reference) comes twice in a row.
+        if account_id not in exact and (len(ids) == len(exact) or ids[-1] != account_id):
             ids.append(account_id)
     return ids[:wanted]
 
@@ -427,7 +529,7 @@ class _Found:
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
         ordered = _by_words(connection, asked, count_up_to + 1)
-        if ordered is not None:  # no reference has the needle, so no exact one either
+        if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered)
         exact_id, counted = connection.execute(
             _survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1}
@@ -466,11 +568,14 @@ class _Found:
 
 # ----------------------------------------------------------------------- bulk maintenance
 
-# The words of account `a`'s name and keyword: json_quote escapes, and each space splits.
-_SQLITE_WORDS = (
-    "json_each('[' || replace(json_quote(lower(a.name || ' ' || coalesce(a.keyword, ''))), "
-    "' ', '\",\"') || ']')"
-)
+
+def _sqlite_split(text: str) -> str:
+    """json_each() of the words of `text`: json_quote escapes, and each space splits."""
+    return f"""json_each('[' || replace(json_quote({text}), ' ', '","') || ']')"""
+
+
+# The words of account `a`'s name and keyword.
+_SQLITE_WORDS = _sqlite_split("lower(a.name || ' ' || coalesce(a.keyword, ''))")
 _SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
 _GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
 # What migration 0012's row trigger does for one account, for every account past an id at once.
@@ -490,6 +595,16 @@ _SQLITE_BULK = [
         SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
         FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
         WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
+    # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword.
+    "INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ("
+    + " UNION ALL ".join(
+        f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
+            FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
+                {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
+            WHERE a.id > :after AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
+        for column in ("name", "keyword")
+    )
+    + ") ORDER BY 1, 2, 3",
 ]
 
 
