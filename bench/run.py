@@ -441,13 +441,15 @@ def bench_one(
             baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
             bot = KeepAliveRequests(bot_url, SIGNING_SECRET, fake)
             baseline_client = KeepAliveRequests(baseline_url, SIGNING_SECRET, fake)
-            searches, baseline = search_runs(
-                bot, baseline_client, data, args.requests, home_searcher(config, session_factory)
-            )
+            home_search = None if args.search_only else home_searcher(config, session_factory)
+            searches, baseline = search_runs(bot, baseline_client, data, args.requests, home_search)
             bot.close()
             baseline_client.close()
         result = SizeResult(backend, size, load_seconds, baseline, searches)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        if args.search_only:
+            engine.dispose()
+            return result
         from bench import home  # imported here: bench.home builds on this module
 
         result.home = home.publish_run(config, session_factory, args.requests)
@@ -629,6 +631,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-usage-api", action="store_true")
     parser.add_argument("--skip-alerts", action="store_true")
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="only `/accounts` and the Move picker's searches against the baseline (no Home tab, "
+        "imports, moves, reminders, usage API, RSS, replicas or alerts)",
+    )
     parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )

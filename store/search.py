@@ -284,17 +284,23 @@ _PAIR_ENTRIES = (
     )
     .scalar_subquery()
 )
-_STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1)
+_STARTING = (
+    _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1).subquery()
+)
+# The words starting with the last typed word, at most MAX_DRIVER_WORDS + 1, joined by spaces (a
+# word has none): the screen's own column, saving a round trip.
+_STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
 def _screen(sqlite: bool, alnum: bool, words: int) -> Select[Any]:
-    """One row: whether some word has the needle inside, whether some reference might, and how
-    many search_pairs entries the last two typed words start (0 for one word)."""
+    """One row: whether some word has the needle inside, whether some reference might, how many
+    search_pairs entries the last two typed words start (0 for one word), and the words that
+    start with the last typed word."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
     pairs = _PAIR_ENTRIES if words > 1 else literal_column("0")
-    return select(_INSIDE_A_WORD[words > 1], in_reference, pairs)
+    return select(_INSIDE_A_WORD[words > 1], in_reference, pairs, _STARTING_WORDS)
 
 
 @functools.cache
@@ -353,18 +359,17 @@ class _Sources:
 
     words: list[str]  # the typed words
     pair_entries: int  # search_pairs entries in the range of the last two typed words
+    starting: list[str]  # the words starting with the last typed word, up to MAX_DRIVER_WORDS + 1
     in_reference: bool  # some matches may be in a reference, not in the entries
 
-    def candidates(self, connection: Connection) -> Iterator[list[_Driver]]:
+    def candidates(self) -> Iterator[list[_Driver]]:
         """Sets of drivers, each set's entries holding every match, most specific first.
 
-        Later words say more: "acme support" is found through "support", "alerts 7" through its
-        pair; the words starting with the last typed word are read only if they are needed.
+        Later words say more: "acme support" is found through "support", "alerts 7" through its pair.
         """
-        words = self.words
+        words, starting = self.words, self.starting
         if len(words) > 1 and self.pair_entries <= MAX_PAIR_ENTRIES:
             yield [_Driver(" ".join(words[-2:]), pairs=True)]
-        starting = list(connection.scalars(_STARTING, {"last": words[-1]}))
         if len(starting) <= MAX_DRIVER_WORDS:
             yield [_Driver(word) for word in starting]
         for word in words[-2::-1]:
@@ -385,7 +390,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    inside, in_reference, pair_entries = connection.execute(
+    inside, in_reference, pair_entries, starting = connection.execute(
         _screen(asked.sqlite, needle.isalnum(), len(words)),
         {
             **asked.parameters(),
@@ -393,9 +398,11 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
             "grams": grams,
             "gram_count": len(grams),
             "pair": " ".join(words[-2:]),
+            "last": words[-1],
         },
     ).one()
-    return None if inside else _Sources(words, pair_entries, bool(in_reference))
+    starting_words = starting.split(" ") if starting else []
+    return None if inside else _Sources(words, pair_entries, starting_words, bool(in_reference))
 
 
 def _walk(
@@ -446,7 +453,7 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] |
         exact = [account_id for _, account_id, is_exact in rows if is_exact]
         in_references = sorted((name, account_id) for name, account_id, is_exact in rows if not is_exact)
     walks: list[list[tuple[str, int]]] = []
-    for drivers in sources.candidates(connection):
+    for drivers in sources.candidates():
         if not drivers:
             break  # a typed word that no name or keyword has: only references can match
         walked = [_walk(connection, asked, driver, wanted) for driver in drivers]
