@@ -132,8 +132,13 @@ def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
 
 
 @contextmanager
-def fresh_database(kind: str, postgres_url: str | None, workdir: Path) -> Iterator[str]:
-    """A new, migrated, empty database; dropped afterwards."""
+def fresh_database(
+    kind: str, postgres_url: str | None, workdir: Path, kept: str | None = None
+) -> Iterator[str]:
+    """A new, migrated, empty database, dropped afterwards; or `kept`, as it is (migrated and loaded)."""
+    if kept:
+        yield kept
+        return
     if kind == "sqlite":
         path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
         try:
@@ -427,10 +432,10 @@ class SizeResult:
 def bench_one(
     backend: str, size: int, args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path
 ) -> SizeResult:
-    with fresh_database(backend, args.postgres, workdir) as url:
+    with fresh_database(backend, args.postgres, workdir, args.database) as url:
         engine = db.make_engine(url)
         started = time.perf_counter()
-        data = load(engine, size)
+        data = Dataset(size, source_id=1) if args.database else load(engine, size)
         load_seconds = time.perf_counter() - started
         print(f"[{backend} {size:,}] loaded in {load_seconds:.1f}s", file=sys.stderr)
         session_factory = db.make_session_factory(engine)
@@ -632,6 +637,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-usage-api", action="store_true")
     parser.add_argument("--skip-alerts", action="store_true")
     parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="with --search-only, one --sizes and one --backends: search this database, migrated "
+        "and loaded by bench.run.load at that size, instead of loading a new one (kept afterwards)",
+    )
+    parser.add_argument(
         "--search-only",
         action="store_true",
         help="only `/accounts` and the Move picker's searches against the baseline (no Home tab, "
@@ -641,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
     args = parser.parse_args(argv)
+    if args.database and not (args.search_only and len(args.sizes) == 1 and "," not in args.backends):
+        parser.error("--database needs --search-only, one size and one backend")
     if args.import_sizes is None:
         args.import_sizes = args.sizes
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
