@@ -291,6 +291,9 @@ _STARTING = (
 # word has none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+_CHOICES = select(Account.id, Account.reference, Account.name).where(
+    Account.id.in_(bindparam("ids", expanding=True))
+)
 
 
 @functools.cache
@@ -494,6 +497,15 @@ def search(
     return Page(listed, min(found.counted, enough), offset, limit, more=found.counted > enough)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """An account as a picker offers it."""
+
+    id: int
+    reference: str
+    name: str
+
+
 def first_matches(
     session: Session,
     query: str,
@@ -501,9 +513,15 @@ def first_matches(
     limit: int,
     exclude_id: int | None = None,
     with_credits_only: bool = False,
-) -> list[Account]:
+) -> list[Choice]:
     """The first `limit` matches in search order, counted only as far as the page: what a picker offers."""
-    return _Found.find(session, query, False, exclude_id, with_credits_only, limit).listing(0, limit)
+    found = _Found.find(session, query, False, exclude_id, with_credits_only, limit)
+    if found.ordered is not None:
+        # Plain rows: a hundred options as ORM objects cost more than finding them.
+        ids = found.ordered[:limit]
+        rows = {row.id: row for row in session.connection().execute(_CHOICES, {"ids": ids})}
+        return [Choice(*rows[account_id]) for account_id in ids]
+    return [Choice(account.id, account.reference, account.name) for account in found.listing(0, limit)]
 
 
 @dataclass(frozen=True)
