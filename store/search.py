@@ -37,6 +37,7 @@ from sqlalchemy import (
     table,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -67,9 +68,9 @@ WALK_BUDGET = 40
 WORD_BUDGET = 20
 # A typed word that starts more distinct words than this ("a", "7") is listed the general way.
 MAX_DRIVER_WORDS = 8
-# Two typed words whose pair range ("alerts 7": pairs of alerts and a word starting with 7) has at
-# most this many entries are listed from search_pairs; each chunk reads and sorts the whole range.
-MAX_PAIR_ENTRIES = 2000
+# Two typed words are listed from search_pairs when the last starts at most this many words
+# ("alerts 7": alerts followed by 7, 70-79), each pair's entries read in list order, in one statement.
+MAX_DRIVER_PAIRS = 16
 LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
@@ -270,25 +271,10 @@ _IN_A_REFERENCE = {
         func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/"),
     ),
 }
-# The search_pairs entries in the range of :pair, counted up to MAX_PAIR_ENTRIES + 1.
-_PAIR_ENTRIES = (
-    select(func.count())
-    .select_from(
-        select(search_pairs.c.account_id)
-        .where(
-            search_pairs.c.pair >= bindparam("pair", type_=String),
-            search_pairs.c.pair < bindparam("pair", type_=String) + LAST_CHARACTER,
-        )
-        .limit(MAX_PAIR_ENTRIES + 1)
-        .subquery()
-    )
-    .scalar_subquery()
-)
-_STARTING = (
-    _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1).subquery()
-)
-# The words starting with the last typed word, at most MAX_DRIVER_WORDS + 1, joined by spaces (a
-# word has none): the screen's own column, saving a round trip.
+_MAX_STARTING = max(MAX_DRIVER_WORDS, MAX_DRIVER_PAIRS) + 1
+_STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_MAX_STARTING).subquery()
+# The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
+# none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
 _CHOICES = select(Account.id, Account.reference, Account.name).where(
@@ -297,13 +283,11 @@ _CHOICES = select(Account.id, Account.reference, Account.name).where(
 
 
 @functools.cache
-def _screen(sqlite: bool, alnum: bool, words: int) -> Select[Any]:
-    """One row: whether some word has the needle inside, whether some reference might, how many
-    search_pairs entries the last two typed words start (0 for one word), and the words that
-    start with the last typed word."""
+def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
+    """One row: whether some word has the needle inside, whether some reference might, and the
+    words that start with the last typed word."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
-    pairs = _PAIR_ENTRIES if words > 1 else literal_column("0")
-    return select(_INSIDE_A_WORD[words > 1], in_reference, pairs, _STARTING_WORDS)
+    return select(_INSIDE_A_WORD[exact], in_reference, _STARTING_WORDS)
 
 
 @functools.cache
@@ -324,32 +308,39 @@ def _in_references(shape: _Shape) -> Select[Any]:
 
 @dataclass(frozen=True)
 class _Driver:
-    """Entries of search_words holding one word, or of search_pairs starting with a pair."""
+    """Entries of search_words holding one word, or of search_pairs holding any of some pairs."""
 
-    key: str
+    keys: tuple[str, ...]
     pairs: bool = False
 
 
 @functools.cache
-def _chunk(shape: _Shape, pairs: bool) -> Select[Any]:
-    """The next :take entries of :word after (:after_name, :after_id), each with whether it matches."""
+def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
+    """The next :take entries of :key_0 (or of any of :key_0..:key_<pairs - 1> in search_pairs)
+    after (:after_name, :after_id), in list order, each with whether it matches."""
     entries = search_pairs if pairs else search_words
-    key = bindparam("word", type_=String)
-    # A pair range holds at most MAX_PAIR_ENTRIES entries: read and sorted whole, it costs little.
-    where = (
-        [entries.c.pair >= key, entries.c.pair < key + LAST_CHARACTER] if pairs else [entries.c.word == key]
+    key = entries.c.pair if pairs else entries.c.word
+    after = tuple_(entries.c.sort_name, entries.c.account_id) > tuple_(
+        bindparam("after_name", type_=String), bindparam("after_id")
     )
-    chunk = (
+    # Each key's entries are an index range already in list order: :take of each, then of all.
+    arms = [
         select(entries.c.sort_name, entries.c.account_id)
-        .where(
-            *where,
-            tuple_(entries.c.sort_name, entries.c.account_id)
-            > tuple_(bindparam("after_name", type_=String), bindparam("after_id")),
-        )
+        .where(key == bindparam(f"key_{n}", type_=String), after)
         .order_by(entries.c.sort_name, entries.c.account_id)
         .limit(bindparam("take"))
-        .subquery()
-    )
+        for n in range(max(pairs, 1))
+    ]
+    if len(arms) == 1:
+        chunk = arms[0].subquery()
+    else:
+        merged = union_all(*(select(arm.subquery()) for arm in arms)).subquery()
+        chunk = (
+            select(merged)
+            .order_by(merged.c.sort_name, merged.c.account_id)
+            .limit(bindparam("take"))
+            .subquery()
+        )
     matches = and_(*_filters(shape), _like())
     return select(chunk.c.sort_name, chunk.c.account_id, case((matches, True), else_=False)).join(
         Account, Account.id == chunk.c.account_id
@@ -361,8 +352,7 @@ class _Sources:
     """Where every match of a search is: search_words or search_pairs entries, and references."""
 
     words: list[str]  # the typed words
-    pair_entries: int  # search_pairs entries in the range of the last two typed words
-    starting: list[str]  # the words starting with the last typed word, up to MAX_DRIVER_WORDS + 1
+    starting: list[str]  # the words starting with the last typed word, up to _MAX_STARTING
     in_reference: bool  # some matches may be in a reference, not in the entries
 
     def candidates(self) -> Iterator[list[_Driver]]:
@@ -371,12 +361,12 @@ class _Sources:
         Later words say more: "acme support" is found through "support", "alerts 7" through its pair.
         """
         words, starting = self.words, self.starting
-        if len(words) > 1 and self.pair_entries <= MAX_PAIR_ENTRIES:
-            yield [_Driver(" ".join(words[-2:]), pairs=True)]
+        if len(words) > 1 and 0 < len(starting) <= MAX_DRIVER_PAIRS:
+            yield [_Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)]
         if len(starting) <= MAX_DRIVER_WORDS:
-            yield [_Driver(word) for word in starting]
+            yield [_Driver((word,)) for word in starting]
         for word in words[-2::-1]:
-            yield [_Driver(word)]
+            yield [_Driver((word,))]
 
 
 def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
@@ -393,19 +383,18 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    inside, in_reference, pair_entries, starting = connection.execute(
-        _screen(asked.sqlite, needle.isalnum(), len(words)),
+    inside, in_reference, starting = connection.execute(
+        _screen(asked.sqlite, needle.isalnum(), len(words) > 1),
         {
             **asked.parameters(),
             "first": words[0],
             "grams": grams,
             "gram_count": len(grams),
-            "pair": " ".join(words[-2:]),
             "last": words[-1],
         },
     ).one()
     starting_words = starting.split(" ") if starting else []
-    return None if inside else _Sources(words, pair_entries, starting_words, bool(in_reference))
+    return None if inside else _Sources(words, starting_words, bool(in_reference))
 
 
 def _walk(
@@ -413,7 +402,8 @@ def _walk(
 ) -> list[tuple[str, int]] | None:
     """The first `wanted` matches among the driver's entries, in list order, as (sort name, id);
     all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
-    statement, parameters = _chunk(asked.shape, driver.pairs), asked.parameters()
+    statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0)
+    parameters = {**asked.parameters(), **{f"key_{n}": key for n, key in enumerate(driver.keys)}}
     found: list[tuple[str, int]] = []
     after: tuple[str, int] = ("", 0)
     read, take = 0, wanted + 8
@@ -423,7 +413,6 @@ def _walk(
                 statement,
                 {
                     **parameters,
-                    "word": driver.key,
                     "after_name": after[0],
                     "after_id": after[1],
                     "take": take,
