@@ -1,9 +1,12 @@
 """Account search: a substring of name, reference or keyword, the exact reference first, then by name.
 
 How a page is found, cheapest first:
-  - when every match has the typed text at the start of a word of its name or keyword (the
-    vocabulary in search_fragments says no word has it inside, and no reference has it), the
-    matches are read from search_words (migration 0012) in list order, a page's worth at a time;
+  - when every match has the typed text at the start of a word of its name or keyword, or in a
+    reference (the vocabulary in search_fragments says no word has it inside), the matches are
+    read in list order, a page's worth at a time, from search_words (migration 0012) or, for
+    two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7, 70-79,
+    each pair's entries merged in one statement); matches in references are fetched through the
+    substring index by the needle's last characters, the exact reference first;
   - otherwise the exact reference is one look-up in the unique reference index;
   - matches are counted only up to COUNT_LIMIT, driven by the substring index (SQLite's FTS5
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
@@ -508,6 +511,8 @@ def first_matches(
     if found.ordered is not None:
         # Plain rows: a hundred options as ORM objects cost more than finding them.
         ids = found.ordered[:limit]
+        if not ids:
+            return []
         rows = {row.id: row for row in session.connection().execute(_CHOICES, {"ids": ids})}
         return [Choice(*rows[account_id]) for account_id in ids]
     return [Choice(account.id, account.reference, account.name) for account in found.listing(0, limit)]
@@ -555,6 +560,8 @@ class _Found:
         """Entries offset..offset+limit of [exact, *others by name]."""
         if self.ordered is not None:
             ids = self.ordered[offset : offset + limit]
+            if not ids:
+                return []
             loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
             return [loaded[account_id] for account_id in ids]
         ahead = [self.exact] if self.exact is not None else []
