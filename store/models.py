@@ -121,7 +121,7 @@ search_fragments = Table(
     Column("fragment", String, primary_key=True),
 )
 # Each pair of adjacent words of a name, and of a keyword, as "first second" (migration 0017):
-# "alerts 7" is a prefix range of the accounts where `alerts` is followed by a word starting with 7.
+# the accounts where `alerts` is followed by 7 are one pair's entries, in list order.
 search_pairs = Table(
     "search_pairs",
     Base.metadata,

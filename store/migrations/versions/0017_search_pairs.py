@@ -8,11 +8,11 @@ A search for a word and a number (`Alerts 7`) listed its page by sorting every m
 starts a dozen words, too many to merge, and the accounts having `alerts` hold the matches thinly
 in name order. `search_pairs` holds each pair of adjacent words of an account's name, and of its
 keyword, as "first second" beside the account's lower(name) and id, so that the accounts where
-`alerts` is followed by a word starting with `7` are one prefix range ("alerts 7"...) of a few
-entries, every one of them a match. It is kept exactly like search_words (migration 0012): by a
-statement-level trigger per INSERT on PostgreSQL and a row trigger on SQLite, which bulk imports
-turn off through search_words_deferred and replace with set-based statements
-(store.search.words_added_in_bulk).
+`alerts` is followed by a word starting with `7` are the entries of a few pairs ("alerts 7",
+"alerts 70"...), each already in list order, and nearly every one of them a match. It is kept
+exactly like search_words (migration 0012): by a statement-level trigger per INSERT on
+PostgreSQL and a row trigger on SQLite, which bulk imports turn off through
+search_words_deferred and replace with set-based statements (store.search.words_added_in_bulk).
 """
 
 from alembic import op
