@@ -22,7 +22,7 @@ import heapq
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -280,9 +280,6 @@ _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_
 # none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
-_CHOICES = select(Account.id, Account.reference, Account.name).where(
-    Account.id.in_(bindparam("ids", expanding=True))
-)
 
 
 @functools.cache
@@ -295,9 +292,10 @@ def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
 
 @functools.cache
 def _in_references(shape: _Shape) -> Select[Any]:
-    """At most :take matches in a reference, as (sort name, id), the exact reference's first."""
+    """At most :take matches in a reference, as _Match and whether it is the exact reference."""
     exact = Account.reference == bindparam("reference")
-    statement = _filtered(select(func.lower(Account.name), Account.id, exact), shape)
+    columns = (func.lower(Account.name), Account.id, Account.reference, Account.name, exact)
+    statement = _filtered(select(*columns), shape)
     if shape.fts:
         statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
             text("accounts_fts MATCH :reference_phrase")
@@ -307,6 +305,15 @@ def _in_references(shape: _Shape) -> Select[Any]:
     return statement.where(
         func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
     ).limit(bindparam("take"))
+
+
+class _Match(NamedTuple):
+    """A match as the word path finds it, in list order by (sort_name, id)."""
+
+    sort_name: str
+    id: int
+    reference: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -345,7 +352,8 @@ def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
             .subquery()
         )
     matches = and_(*_filters(shape), _like())
-    return select(chunk.c.sort_name, chunk.c.account_id, case((matches, True), else_=False)).join(
+    flag = case((matches, True), else_=False)
+    return select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag).join(
         Account, Account.id == chunk.c.account_id
     )
 
@@ -400,14 +408,12 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
     return None if inside else _Sources(words, starting_words, bool(in_reference))
 
 
-def _walk(
-    connection: Connection, asked: _Query, driver: _Driver, wanted: int
-) -> list[tuple[str, int]] | None:
-    """The first `wanted` matches among the driver's entries, in list order, as (sort name, id);
-    all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
+def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
+    """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
+    None when fewer than 1 in WORD_BUDGET entries read so far matched."""
     statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0)
     parameters = {**asked.parameters(), **{f"key_{n}": key for n, key in enumerate(driver.keys)}}
-    found: list[tuple[str, int]] = []
+    found: list[_Match] = []
     after: tuple[str, int] = ("", 0)
     read, take = 0, wanted + 8
     while True:
@@ -422,7 +428,7 @@ def _walk(
                 },
             ).all()
         )
-        found += [(name, account_id) for name, account_id, matches in entries if matches]
+        found += [_Match(*entry[:4]) for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
             return found[:wanted]
@@ -431,23 +437,23 @@ def _walk(
         after, take = entries[-1][:2], min(take * 2, WORD_BUDGET * wanted - read)
 
 
-def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] | None:
-    """The ids of the first `wanted` matches in list order (all, if fewer), read from search_words,
+def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match] | None:
+    """The first `wanted` matches in list order (all, if fewer), read from search_words,
     search_pairs and the references; None when that cannot be done exactly and cheaply."""
     sources = _word_drivers(connection, asked)
     if sources is None:
         return None
-    exact: list[int] = []
-    in_references: list[tuple[str, int]] = []
+    exact: list[_Match] = []
+    in_references: list[_Match] = []
     if sources.in_reference:
         rows = connection.execute(
             _in_references(asked.shape), {**asked.parameters(), "take": wanted + 1}
         ).all()
         if len(rows) > wanted:
             return None  # a needle in many references ("000"): the general path counts them
-        exact = [account_id for _, account_id, is_exact in rows if is_exact]
-        in_references = sorted((name, account_id) for name, account_id, is_exact in rows if not is_exact)
-    walks: list[list[tuple[str, int]]] = []
+        exact = [_Match(*row[:4]) for row in rows if row[4]]
+        in_references = sorted(_Match(*row[:4]) for row in rows if not row[4])
+    walks: list[list[_Match]] = []
     for drivers in sources.candidates():
         if not drivers:
             break  # a typed word that no name or keyword has: only references can match
@@ -457,12 +463,12 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] |
             break
     else:
         return None  # no set of drivers small and dense enough (or none at all)
-    ids = list(exact)
-    for _, account_id in heapq.merge(in_references, *walks):
+    found = list(exact)
+    for match in heapq.merge(in_references, *walks):
         # An account found twice (two of the words, or a word and its reference) comes twice in a row.
-        if account_id not in exact and (len(ids) == len(exact) or ids[-1] != account_id):
-            ids.append(account_id)
-    return ids[:wanted]
+        if match not in exact and (len(found) == len(exact) or found[-1].id != match.id):
+            found.append(match)
+    return found[:wanted]
 
 
 def search(
@@ -509,12 +515,8 @@ def first_matches(
     """The first `limit` matches in search order, counted only as far as the page: what a picker offers."""
     found = _Found.find(session, query, False, exclude_id, with_credits_only, limit)
     if found.ordered is not None:
-        # Plain rows: a hundred options as ORM objects cost more than finding them.
-        ids = found.ordered[:limit]
-        if not ids:
-            return []
-        rows = {row.id: row for row in session.connection().execute(_CHOICES, {"ids": ids})}
-        return [Choice(*rows[account_id]) for account_id in ids]
+        # The word path read each option's reference and name already: no ORM objects, no look-up.
+        return [Choice(match.id, match.reference, match.name) for match in found.ordered[:limit]]
     return [Choice(account.id, account.reference, account.name) for account in found.listing(0, limit)]
 
 
@@ -526,7 +528,7 @@ class _Found:
     query: _Query
     exact: Account | None
     counted: int  # all matches, counted up to count_up_to + 1
-    ordered: list[int] | None = None  # the first count_up_to + 1 matches' ids, from the word path
+    ordered: list[_Match] | None = None  # the first count_up_to + 1 matches, from the word path
 
     @classmethod
     def find(
@@ -559,7 +561,7 @@ class _Found:
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""
         if self.ordered is not None:
-            ids = self.ordered[offset : offset + limit]
+            ids = [match.id for match in self.ordered[offset : offset + limit]]
             if not ids:
                 return []
             loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
