@@ -652,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
     args = parser.parse_args(argv)
-    if args.database and not (args.search_only and len(args.sizes) == 1 and "," not in args.backends):
+    one_backend = bool(args.backends) and "," not in args.backends
+    if args.database and not (args.search_only and len(args.sizes) == 1 and one_backend):
         parser.error("--database needs --search-only, one size and one backend")
     if args.import_sizes is None:
         args.import_sizes = args.sizes
