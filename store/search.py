@@ -618,13 +618,15 @@ _SQLITE_BULK = [
         SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
         FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
         WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
-    # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword.
+    # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword
+    # (one without a space has none: most keywords, so they are not split at all).
     "INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ("
     + " UNION ALL ".join(
         f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
             FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
                 {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
-            WHERE a.id > :after AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
+            WHERE a.id > :after AND instr(a.{column}, ' ') > 0
+                AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
         for column in ("name", "keyword")
     )
     + ") ORDER BY 1, 2, 3",

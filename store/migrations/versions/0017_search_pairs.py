@@ -35,7 +35,8 @@ def _sqlite_pairs(row: str, columns: str = "", source: str = "") -> str:
         text = f"lower(coalesce({row}.{column}, ''))"
         selects.append(
             f"SELECT {columns}a.value || ' ' || b.value FROM {source}{_sqlite_words(text, 'a')}, "
-            f"{_sqlite_words(text, 'b')} WHERE b.key = a.key + 1 AND a.value <> '' AND b.value <> ''"
+            f"{_sqlite_words(text, 'b')} WHERE instr({row}.{column}, ' ') > 0 "  # no space, no pair
+            "AND b.key = a.key + 1 AND a.value <> '' AND b.value <> ''"
         )
     return " UNION ALL ".join(selects)
 
