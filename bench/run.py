@@ -134,8 +134,13 @@ def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
 
 
 @contextmanager
-def fresh_database(kind: str, postgres_url: str | None, workdir: Path) -> Iterator[str]:
-    """A new, migrated, empty database; dropped afterwards."""
+def fresh_database(
+    kind: str, postgres_url: str | None, workdir: Path, kept: str | None = None
+) -> Iterator[str]:
+    """A new, migrated, empty database, dropped afterwards; or `kept`, as it is (migrated and loaded)."""
+    if kept:
+        yield kept
+        return
     if kind == "sqlite":
         path = workdir / f"bench-{uuid.uuid4().hex[:8]}.db"
         try:
@@ -460,10 +465,10 @@ class SizeResult:
 def bench_one(
     backend: str, size: int, args: argparse.Namespace, fake: FakeSlackProcess, workdir: Path
 ) -> SizeResult:
-    with fresh_database(backend, args.postgres, workdir) as url:
+    with fresh_database(backend, args.postgres, workdir, args.database) as url:
         engine = db.make_engine(url)
         started = time.perf_counter()
-        data = load(engine, size)
+        data = Dataset(size, source_id=1) if args.database else load(engine, size)
         load_seconds = time.perf_counter() - started
         print(f"[{backend} {size:,}] loaded in {load_seconds:.1f}s", file=sys.stderr)
         session_factory = db.make_session_factory(engine)
@@ -474,13 +479,15 @@ def bench_one(
             baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
             bot = KeepAliveRequests(bot_url, SIGNING_SECRET, fake)
             baseline_client = KeepAliveRequests(baseline_url, SIGNING_SECRET, fake)
-            searches, baseline = search_runs(
-                bot, baseline_client, data, args.requests, home_searcher(config, session_factory)
-            )
+            home_search = None if args.search_only else home_searcher(config, session_factory)
+            searches, baseline = search_runs(bot, baseline_client, data, args.requests, home_search)
             bot.close()
             baseline_client.close()
         result = SizeResult(backend, size, load_seconds, baseline, searches)
         print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        if args.search_only:
+            engine.dispose()
+            return result
         from bench import home  # imported here: bench.home builds on this module
 
         result.home = home.publish_run(config, session_factory, args.requests)
@@ -663,9 +670,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-usage-api", action="store_true")
     parser.add_argument("--skip-alerts", action="store_true")
     parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="with --search-only, one --sizes and one --backends: search this database, migrated "
+        "and loaded by bench.run.load at that size, instead of loading a new one (kept afterwards)",
+    )
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="only `/accounts` and the Move picker's searches against the baseline (no Home tab, "
+        "imports, moves, reminders, usage API, RSS, replicas or alerts)",
+    )
+    parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"
     )
     args = parser.parse_args(argv)
+    one_backend = bool(args.backends) and "," not in args.backends
+    if args.database and not (args.search_only and len(args.sizes) == 1 and one_backend):
+        parser.error("--database needs --search-only, one size and one backend")
     if args.import_sizes is None:
         args.import_sizes = args.sizes
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])

@@ -32,6 +32,7 @@ from store.errors import (
     UnknownAccount,
 )
 from store.models import Account, Role
+from store.search import Choice
 
 MOVE_CREDITS_VIEW = "move_credits"
 DESTINATION_BLOCK = "destination"
@@ -77,7 +78,7 @@ def _direction(metadata: dict[str, Any]) -> Direction:
     return INTO if INTO.fixed in metadata else OUT
 
 
-def account_label(account: Account) -> str:
+def account_label(account: Account | Choice) -> str:
     """An option's text, "Name (REF)", shortened inside the name so the reference stays visible."""
     suffix = f" ({account.reference})"
     room = OPTION_TEXT_LIMIT - len(suffix)

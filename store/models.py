@@ -132,6 +132,15 @@ search_fragments = Table(
     Column("kind", String(1), primary_key=True),  # w: a word, s: a proper suffix, r: in a reference
     Column("fragment", String, primary_key=True),
 )
+# Each pair of adjacent words of a name, and of a keyword, as "first second" (migration 0017):
+# the accounts where `alerts` is followed by 7 are one pair's entries, in list order.
+search_pairs = Table(
+    "search_pairs",
+    Base.metadata,
+    Column("pair", String, primary_key=True),
+    Column("sort_name", String, primary_key=True),
+    Column("account_id", Integer, primary_key=True),
+)
 # Rows that add up to the Home summary's numbers (but reminders without recipients): kept by
 # triggers (migration 0019), read by store.overview.summary. Row 0 is the base; on PostgreSQL the
 # others are differences waiting for store.overview.fold_totals.

@@ -1,9 +1,12 @@
 """Account search: a substring of name, reference or keyword, the exact reference first, then by name.
 
 How a page is found, cheapest first:
-  - when every match has the typed text at the start of a word of its name or keyword (the
-    vocabulary in search_fragments says no word has it inside, and no reference has it), the
-    matches are read from search_words (migration 0012) in list order, a page's worth at a time;
+  - when every match has the typed text at the start of a word of its name or keyword, or in a
+    reference (the vocabulary in search_fragments says no word has it inside), the matches are
+    read in list order, a page's worth at a time, from search_words (migration 0012) or, for
+    two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7, 70-79,
+    each pair's entries merged in one statement); matches in references are fetched through the
+    substring index by the needle's last characters, the exact reference first;
   - otherwise the exact reference is one look-up in the unique reference index;
   - matches are counted only up to COUNT_LIMIT, driven by the substring index (SQLite's FTS5
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
@@ -19,7 +22,7 @@ import heapq
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +40,7 @@ from sqlalchemy import (
     table,
     text,
     tuple_,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -46,6 +50,7 @@ from store.models import (
     REFERENCE_MAX_LENGTH,
     Account,
     search_fragments,
+    search_pairs,
     search_words,
 )
 
@@ -66,6 +71,9 @@ WALK_BUDGET = 40
 WORD_BUDGET = 20
 # A typed word that starts more distinct words than this ("a", "7") is listed the general way.
 MAX_DRIVER_WORDS = 8
+# Two typed words are listed from search_pairs when the last starts at most this many words
+# ("alerts 7": alerts followed by 7, 70-79), each pair's entries read in list order, in one statement.
+MAX_DRIVER_PAIRS = 16
 LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
@@ -139,6 +147,7 @@ class _Query:
         return {
             # An FTS5 string literal: the trigram tokenizer matches it as a substring anywhere.
             "phrase": '"' + probe.replace('"', '""') + '"',
+            "reference_phrase": 'reference : "' + probe.replace('"', '""') + '"',
             "probe": _contains(probe),
             "pattern": _contains(self.needle),
             "exclude_id": self.exclude_id,
@@ -249,8 +258,10 @@ def _fragment(kind: str, prefix_name: str, *, exact: bool = False) -> Any:
 _INSIDE_A_WORD = {
     exact: select(exists(_fragment("s", "first", exact=exact))).scalar_subquery() for exact in (False, True)
 }
-# Every three characters of the needle are in some reference (SQLite); PostgreSQL's trigram index
-# on references answers the question itself without reading a row.
+# Whether some reference might hold the needle. SQLite: every three characters of it are in some
+# reference. PostgreSQL: the trigram index on references is asked for the probe only, since the
+# needle's leading trigrams ("bn0", "000") are in every reference, and each row it returns is
+# checked for the whole needle (`|| ''` keeps that test out of the index).
 _IN_A_REFERENCE = {
     True: select(func.count())
     .where(
@@ -258,45 +269,124 @@ _IN_A_REFERENCE = {
     )
     .scalar_subquery()
     == bindparam("gram_count"),
-    False: exists().where(func.lower(Account.reference).like(bindparam("pattern"), escape="/")),
+    False: exists().where(
+        func.lower(Account.reference).like(bindparam("probe"), escape="/"),
+        func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/"),
+    ),
 }
-_STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(MAX_DRIVER_WORDS + 1)
+_MAX_STARTING = max(MAX_DRIVER_WORDS, MAX_DRIVER_PAIRS) + 1
+_STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_MAX_STARTING).subquery()
+# The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
+# none): the screen's own column, saving a round trip.
+_STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
 def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
-    """One row: whether some word has the needle inside, and whether some reference might."""
+    """One row: whether some word has the needle inside, whether some reference might, and the
+    words that start with the last typed word."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
-    return select(_INSIDE_A_WORD[exact], in_reference)
+    return select(_INSIDE_A_WORD[exact], in_reference, _STARTING_WORDS)
 
 
 @functools.cache
-def _chunk(shape: _Shape) -> Select[Any]:
-    """The next :take entries of :word after (:after_name, :after_id), each with whether it matches."""
-    entries = (
-        select(search_words.c.sort_name, search_words.c.account_id)
-        .where(
-            search_words.c.word == bindparam("word", type_=String),
-            tuple_(search_words.c.sort_name, search_words.c.account_id)
-            > tuple_(bindparam("after_name", type_=String), bindparam("after_id")),
+def _in_references(shape: _Shape) -> Select[Any]:
+    """At most :take matches in a reference, as _Match and whether it is the exact reference."""
+    exact = Account.reference == bindparam("reference")
+    columns = (func.lower(Account.name), Account.id, Account.reference, Account.name, exact)
+    statement = _filtered(select(*columns), shape)
+    if shape.fts:
+        statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
+            text("accounts_fts MATCH :reference_phrase")
         )
-        .order_by(search_words.c.sort_name, search_words.c.account_id)
+    else:
+        statement = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
+    return statement.where(
+        func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
+    ).limit(bindparam("take"))
+
+
+class _Match(NamedTuple):
+    """A match as the word path finds it, in list order by (sort_name, id)."""
+
+    sort_name: str
+    id: int
+    reference: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Driver:
+    """Entries of search_words holding one word, or of search_pairs holding any of some pairs."""
+
+    keys: tuple[str, ...]
+    pairs: bool = False
+
+
+@functools.cache
+def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
+    """The next :take entries of :key_0 (or of any of :key_0..:key_<pairs - 1> in search_pairs)
+    after (:after_name, :after_id), in list order, each with whether it matches."""
+    entries = search_pairs if pairs else search_words
+    key = entries.c.pair if pairs else entries.c.word
+    after = tuple_(entries.c.sort_name, entries.c.account_id) > tuple_(
+        bindparam("after_name", type_=String), bindparam("after_id")
+    )
+    # Each key's entries are an index range already in list order: :take of each, then of all.
+    arms = [
+        select(entries.c.sort_name, entries.c.account_id)
+        .where(key == bindparam(f"key_{n}", type_=String), after)
+        .order_by(entries.c.sort_name, entries.c.account_id)
         .limit(bindparam("take"))
-        .subquery()
-    )
+        for n in range(max(pairs, 1))
+    ]
+    if len(arms) == 1:
+        chunk = arms[0].subquery()
+    else:
+        merged = union_all(*(select(arm.subquery()) for arm in arms)).subquery()
+        chunk = (
+            select(merged)
+            .order_by(merged.c.sort_name, merged.c.account_id)
+            .limit(bindparam("take"))
+            .subquery()
+        )
     matches = and_(*_filters(shape), _like())
-    return select(entries.c.sort_name, entries.c.account_id, case((matches, True), else_=False)).join(
-        Account, Account.id == entries.c.account_id
+    flag = case((matches, True), else_=False)
+    return select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag).join(
+        Account, Account.id == chunk.c.account_id
     )
 
 
-def _word_drivers(connection: Connection, asked: _Query) -> list[list[str]] | None:
-    """Sets of words, each set's search_words entries holding every match, most specific first;
-    None when some match might not be in search_words.
+@dataclass(frozen=True)
+class _Sources:
+    """Where every match of a search is: search_words or search_pairs entries, and references."""
+
+    words: list[str]  # the typed words
+    starting: list[str]  # the words starting with the last typed word, up to _MAX_STARTING
+    in_reference: bool  # some matches may be in a reference, not in the entries
+
+    def candidates(self) -> Iterator[list[_Driver]]:
+        """Sets of drivers, each set's entries holding every match, most specific first.
+
+        Later words say more: "acme support" is found through "support", "alerts 7" through its pair.
+        """
+        words, starting = self.words, self.starting
+        if len(words) > 1 and 0 < len(starting) <= MAX_DRIVER_PAIRS:
+            yield [_Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)]
+        if len(starting) <= MAX_DRIVER_WORDS:
+            yield [_Driver((word,)) for word in starting]
+        for word in words[-2::-1]:
+            yield [_Driver((word,))]
+
+
+def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
+    """Where the matches are; None when some match might be inside a word, where neither
+    search_words nor search_pairs has it.
 
     A match starts at a word start, or inside a word (a proper suffix of some word starts with
-    the first typed word), or in a reference: only the first is certain to be in search_words.
+    the first typed word), or in a reference: the first is in search_words, and search_pairs has
+    the last two typed words of it as a pair ("acme alerts 7" is in the range of "alerts 7").
     """
     needle = asked.needle
     words = needle.split(" ")
@@ -304,34 +394,41 @@ def _word_drivers(connection: Connection, asked: _Query) -> list[list[str]] | No
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    inside, in_reference = connection.execute(
+    inside, in_reference, starting = connection.execute(
         _screen(asked.sqlite, needle.isalnum(), len(words) > 1),
-        {"first": words[0], "grams": grams, "gram_count": len(grams), "pattern": _contains(needle)},
+        {
+            **asked.parameters(),
+            "first": words[0],
+            "grams": grams,
+            "gram_count": len(grams),
+            "last": words[-1],
+        },
     ).one()
-    if inside or in_reference:
-        return None
-    candidates = [[word] for word in words[:-1]]
-    starting = list(connection.scalars(_STARTING, {"last": words[-1]}))
-    if len(starting) <= MAX_DRIVER_WORDS:
-        candidates.append(starting)
-    return candidates[::-1]  # later words say more: "acme support" is found through "support"
+    starting_words = starting.split(" ") if starting else []
+    return None if inside else _Sources(words, starting_words, bool(in_reference))
 
 
-def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list[tuple[str, int]] | None:
-    """The first `wanted` matches among the accounts having `word`, in list order, as (sort name,
-    id); all of them if fewer. None when fewer than 1 in WORD_BUDGET entries read so far matched."""
-    statement, parameters = _chunk(asked.shape), asked.parameters()
-    found: list[tuple[str, int]] = []
+def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
+    """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
+    None when fewer than 1 in WORD_BUDGET entries read so far matched."""
+    statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0)
+    parameters = {**asked.parameters(), **{f"key_{n}": key for n, key in enumerate(driver.keys)}}
+    found: list[_Match] = []
     after: tuple[str, int] = ("", 0)
     read, take = 0, wanted + 8
     while True:
         entries = sorted(
             connection.execute(
                 statement,
-                {**parameters, "word": word, "after_name": after[0], "after_id": after[1], "take": take},
+                {
+                    **parameters,
+                    "after_name": after[0],
+                    "after_id": after[1],
+                    "take": take,
+                },
             ).all()
         )
-        found += [(name, account_id) for name, account_id, matches in entries if matches]
+        found += [_Match(*entry[:4]) for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
             return found[:wanted]
@@ -340,25 +437,38 @@ def _walk(connection: Connection, asked: _Query, word: str, wanted: int) -> list
         after, take = entries[-1][:2], min(take * 2, WORD_BUDGET * wanted - read)
 
 
-def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[int] | None:
-    """The ids of the first `wanted` matches in list order (all, if fewer), read from search_words;
-    None when that cannot be done exactly and cheaply."""
-    candidates = _word_drivers(connection, asked)
-    if candidates is None:
+def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match] | None:
+    """The first `wanted` matches in list order (all, if fewer), read from search_words,
+    search_pairs and the references; None when that cannot be done exactly and cheaply."""
+    sources = _word_drivers(connection, asked)
+    if sources is None:
         return None
-    if any(not words for words in candidates):
-        return []  # a typed word that no name or keyword has: nothing matches
-    for words in candidates:
-        walks = [_walk(connection, asked, word, wanted) for word in words]
-        if all(walk is not None for walk in walks):
+    exact: list[_Match] = []
+    in_references: list[_Match] = []
+    if sources.in_reference:
+        rows = connection.execute(
+            _in_references(asked.shape), {**asked.parameters(), "take": wanted + 1}
+        ).all()
+        if len(rows) > wanted:
+            return None  # a needle in many references ("000"): the general path counts them
+        exact = [_Match(*row[:4]) for row in rows if row[4]]
+        in_references = sorted(_Match(*row[:4]) for row in rows if not row[4])
+    walks: list[list[_Match]] = []
+    for drivers in sources.candidates():
+        if not drivers:
+            break  # a typed word that no name or keyword has: only references can match
+        walked = [_walk(connection, asked, driver, wanted) for driver in drivers]
+        if all(walk is not None for walk in walked):
+            walks = walked  # type: ignore[assignment]
             break
     else:
-        return None
-    ids: list[int] = []
-    for _, account_id in heapq.merge(*walks):  # type: ignore[arg-type]
-        if not ids or ids[-1] != account_id:  # an account with two of the words comes twice in a row
-            ids.append(account_id)
-    return ids[:wanted]
+        return None  # no set of drivers small and dense enough (or none at all)
+    found = list(exact)
+    for match in heapq.merge(in_references, *walks):
+        # An account found twice (two of the words, or a word and its reference) comes twice in a row.
+        if match not in exact and (len(found) == len(exact) or found[-1].id != match.id):
+            found.append(match)
+    return found[:wanted]
 
 
 def search(
@@ -385,6 +495,15 @@ def search(
     return Page(listed, min(found.counted, enough), offset, limit, more=found.counted > enough)
 
 
+@dataclass(frozen=True)
+class Choice:
+    """An account as a picker offers it."""
+
+    id: int
+    reference: str
+    name: str
+
+
 def first_matches(
     session: Session,
     query: str,
@@ -392,9 +511,13 @@ def first_matches(
     limit: int,
     exclude_id: int | None = None,
     with_credits_only: bool = False,
-) -> list[Account]:
+) -> list[Choice]:
     """The first `limit` matches in search order, counted only as far as the page: what a picker offers."""
-    return _Found.find(session, query, False, exclude_id, with_credits_only, limit).listing(0, limit)
+    found = _Found.find(session, query, False, exclude_id, with_credits_only, limit)
+    if found.ordered is not None:
+        # The word path read each option's reference and name already: no ORM objects, no look-up.
+        return [Choice(match.id, match.reference, match.name) for match in found.ordered[:limit]]
+    return [Choice(account.id, account.reference, account.name) for account in found.listing(0, limit)]
 
 
 @dataclass(frozen=True)
@@ -405,7 +528,7 @@ class _Found:
     query: _Query
     exact: Account | None
     counted: int  # all matches, counted up to count_up_to + 1
-    ordered: list[int] | None = None  # the first count_up_to + 1 matches' ids, from the word path
+    ordered: list[_Match] | None = None  # the first count_up_to + 1 matches, from the word path
 
     @classmethod
     def find(
@@ -427,7 +550,7 @@ class _Found:
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
         ordered = _by_words(connection, asked, count_up_to + 1)
-        if ordered is not None:  # no reference has the needle, so no exact one either
+        if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered)
         exact_id, counted = connection.execute(
             _survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1}
@@ -438,7 +561,9 @@ class _Found:
     def listing(self, offset: int, limit: int) -> list[Account]:
         """Entries offset..offset+limit of [exact, *others by name]."""
         if self.ordered is not None:
-            ids = self.ordered[offset : offset + limit]
+            ids = [match.id for match in self.ordered[offset : offset + limit]]
+            if not ids:
+                return []
             loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
             return [loaded[account_id] for account_id in ids]
         ahead = [self.exact] if self.exact is not None else []
@@ -466,11 +591,14 @@ class _Found:
 
 # ----------------------------------------------------------------------- bulk maintenance
 
-# The words of account `a`'s name and keyword: json_quote escapes, and each space splits.
-_SQLITE_WORDS = (
-    "json_each('[' || replace(json_quote(lower(a.name || ' ' || coalesce(a.keyword, ''))), "
-    "' ', '\",\"') || ']')"
-)
+
+def _sqlite_split(text: str) -> str:
+    """json_each() of the words of `text`: json_quote escapes, and each space splits."""
+    return f"""json_each('[' || replace(json_quote({text}), ' ', '","') || ']')"""
+
+
+# The words of account `a`'s name and keyword.
+_SQLITE_WORDS = _sqlite_split("lower(a.name || ' ' || coalesce(a.keyword, ''))")
 _SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
 _GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
 # What migration 0012's row trigger does for one account, for every account past an id at once.
@@ -490,6 +618,18 @@ _SQLITE_BULK = [
         SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
         FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
         WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
+    # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword
+    # (one without a space has none: most keywords, so they are not split at all).
+    "INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ("
+    + " UNION ALL ".join(
+        f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
+            FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
+                {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
+            WHERE a.id > :after AND instr(a.{column}, ' ') > 0
+                AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
+        for column in ("name", "keyword")
+    )
+    + ") ORDER BY 1, 2, 3",
 ]
 
 

@@ -197,3 +197,53 @@ def test_a_word_inside_another_word_is_still_found_after_many_word_start_matches
         picked = accounts.first_matches(session, "florist", limit=3)
     assert [a.name for a in page.accounts] == ["Aaa Goldflorist"] + [f"Florist {n:03d}" for n in range(1, 8)]
     assert [a.name for a in picked] == ["Aaa Goldflorist", "Florist 001", "Florist 002"]
+
+
+# (reference, name, keyword) rows for the paths a word and a number, a pair, and a reference take.
+PAIRS_AND_REFERENCES = [
+    ("BN00012345", "Acme Alerts 7", None),
+    ("BN00012346", "Acme Alerts 70", None),
+    ("BN00012347", "Acme Alerts 17", None),
+    ("XBN000123456", "Zeta Alerts", None),
+    ("BN12345", "Acme Alerts", "OTP 7"),
+    ("BN00099999", "Beta alerts 7x", None),
+    ("PCT1", "Half 50% off", None),
+    ("PCT2", "Half 50x off", None),
+    ("USC1", "snake_case 7", None),
+    ("USC2", "snakeXcase 7", None),
+    ("SLH1", "a/b 7", None),
+    ("UNI1", "ünï 7 café", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # A number starting many words: 7 and 70-79, never 17.
+        ("alerts 7", ["Acme Alerts 7", "Acme Alerts 70", "Beta alerts 7x"]),
+        ("ALERTS 70", ["Acme Alerts 70"]),
+        ("acme alerts 7", ["Acme Alerts 7", "Acme Alerts 70"]),
+        ("otp 7", ["Acme Alerts"]),  # a pair of the keyword
+        ("alerts otp", []),  # the name's last word and the keyword's first are not adjacent
+        # The exact reference first, then references holding it, by name.
+        ("bn00012345", ["Acme Alerts 7", "Zeta Alerts"]),
+        ("BN12345", ["Acme Alerts"]),
+        ("BN0001234", ["Acme Alerts 17", "Acme Alerts 7", "Acme Alerts 70", "Zeta Alerts"]),
+        ("00012345", ["Acme Alerts 7", "Zeta Alerts"]),
+        ("12345", ["Acme Alerts", "Acme Alerts 7", "Zeta Alerts"]),
+        # LIKE's wildcards and escape character are plain text.
+        ("50% off", ["Half 50% off"]),
+        ("snake_case 7", ["snake_case 7"]),
+        ("a/b 7", ["a/b 7"]),
+        ("ünï 7", ["ünï 7 café"]),
+        ("7 café", ["ünï 7 café"]),
+        ("alerts " + "7" * 300, []),
+    ],
+)
+def test_word_and_number_pairs_and_references_list_exactly_their_matches(session_factory, query, expected):
+    with session_factory.begin() as session:
+        for reference, name, keyword in PAIRS_AND_REFERENCES:
+            accounts.create(session, reference, name, keyword)
+    assert every_page(session_factory, query, limit=2) == expected
+    with session_factory.begin() as session:
+        assert [a.name for a in accounts.first_matches(session, query, limit=100)] == expected

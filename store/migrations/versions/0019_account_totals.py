@@ -2,7 +2,7 @@
 statistics on the low-credit expressions
 
 Revision ID: 0019_account_totals
-Revises: 0015_runway_warning
+Revises: 0017_search_pairs
 Create Date: 2026-11-29
 
 The Home tab's summary counted every active account and added up their credits on each publish:
@@ -19,7 +19,7 @@ moves them into row 0 from time to time.
 from store.migrations.versions import execute_for_dialect
 
 revision = "0019_account_totals"
-down_revision = "0015_runway_warning"
+down_revision = "0017_search_pairs"
 branch_labels = None
 depends_on = None
 
