@@ -31,7 +31,6 @@ MAX_DIGITS = 18  # past this the number is out of range anyway; int() never sees
 def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: bool = False) -> int:
     """A whole number of credits from user input, or InvalidCredits saying what is wrong."""
     lowest = 0 if allow_zero else 1
-    out_of_range = InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     else:
@@ -40,11 +39,9 @@ def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: boo
             shown = text if len(text) <= 20 else text[:19] + "…"
             raise InvalidCredits(f"Enter a whole number of credits, like 500 or 1,500 (not {shown!r}).")
         digits = text.replace(",", "")
-        if len(digits.lstrip("-")) > MAX_DIGITS:
-            raise out_of_range
-        value = int(digits)
+        value = maximum + 1 if len(digits.lstrip("-")) > MAX_DIGITS else int(digits)
     if value < lowest or value > maximum:
-        raise out_of_range
+        raise InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
     return value
 
 
