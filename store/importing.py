@@ -71,6 +71,9 @@ _renamed = Table(
     prefixes=["TEMPORARY"],
 )
 _RENAMED = "a.id IN (SELECT id FROM import_renamed)"
+# Those the import inserted. Past the highest id alone is not enough on PostgreSQL, where another
+# writer's new account may take an id among ours.
+_CREATED = "a.id > :after AND a.reference IN (SELECT reference FROM import_rows)"
 
 
 class ImportRejected(StoreError):
@@ -282,11 +285,11 @@ def _create(session: Session, search_rows: search.BulkSearchRows, actor: str, no
             literal(now),
         ).where(created.c.balance > 0)
         session.execute(insert(LedgerEntry).from_select(columns, opening))
-        search_rows.add("a.id > :after", after=highest)
+        search_rows.add(_CREATED, after=highest)
         return
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
     session.execute(new_accounts)
-    search_rows.add("a.id > :after", after=highest)
+    search_rows.add(_CREATED, after=highest)
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),
