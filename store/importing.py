@@ -71,9 +71,12 @@ _renamed = Table(
     prefixes=["TEMPORARY"],
 )
 _RENAMED = "a.id IN (SELECT id FROM import_renamed)"
-# Those the import inserted. Past the highest id alone is not enough on PostgreSQL, where another
-# writer's new account may take an id among ours.
-_CREATED = "a.id > :after AND a.reference IN (SELECT reference FROM import_rows)"
+# Those the import inserted: on SQLite every id past the highest before it, as this transaction
+# holds the write lock; on PostgreSQL another writer's new account may take an id among ours.
+_CREATED = {
+    "sqlite": "a.id > :after",
+    "postgresql": "a.id > :after AND a.reference IN (SELECT reference FROM import_rows)",
+}
 
 
 class ImportRejected(StoreError):
@@ -285,11 +288,11 @@ def _create(session: Session, search_rows: search.BulkSearchRows, actor: str, no
             literal(now),
         ).where(created.c.balance > 0)
         session.execute(insert(LedgerEntry).from_select(columns, opening))
-        search_rows.add(_CREATED, after=highest)
+        search_rows.add(_CREATED["postgresql"], after=highest)
         return
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
     session.execute(new_accounts)
-    search_rows.add(_CREATED, after=highest)
+    search_rows.add(_CREATED["sqlite"], after=highest)
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),
