@@ -157,3 +157,39 @@ def table(results: list[Any]) -> list[str]:
                 f"| {ratio} | {run.peak_mb:.0f} MB | {outcome} |"
             )
     return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the import section of bench.run: `python -m bench.imports --sizes 100000 --postgres URL`."""
+    import argparse
+    import tempfile
+
+    from bench.run import fresh_database, sizes  # bench.run builds on this module
+
+    parser = argparse.ArgumentParser(prog="python -m bench.imports", description=__doc__)
+    parser.add_argument("--sizes", type=sizes, default=[100000], help="comma-separated row counts")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL, as for bench.run")
+    parser.add_argument("--backends", default="", help="comma-separated subset of sqlite,postgresql")
+    args = parser.parse_args(argv)
+    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    if args.backends:
+        backends = [b for b in backends if b in args.backends.split(",")]
+
+    @dataclass
+    class Result:
+        backend: str
+        imports: list[ImportRun]
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="admin-bot-bench-") as tmp:
+        for backend in backends:
+            for size in args.sizes:
+                with fresh_database(backend, args.postgres, Path(tmp)) as url:
+                    results.append(Result(backend, bench(url, size, Path(tmp))))
+    print("\n".join(table(results)))
+    failed = [run for r in results for run in r.imports if run.error]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

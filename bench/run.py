@@ -99,7 +99,7 @@ class Dataset:
 def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
     """Bulk-load `size` accounts, each with its opening ledger entry and reminder recipient."""
     rows = account_rows(size, low_share=low_share)
-    with engine.begin() as connection, search.words_added_in_bulk(connection, 0):
+    with engine.begin() as connection, search.maintained_in_bulk(connection) as search_rows:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         if engine.dialect.name == "postgresql":
             with cursor.copy(f"COPY accounts ({', '.join(ACCOUNT_COLUMNS)}) FROM STDIN") as copy:
@@ -109,6 +109,7 @@ def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
         else:
             marks = ", ".join("?" * len(ACCOUNT_COLUMNS))
             cursor.executemany(f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES ({marks})", rows)
+        search_rows.add("a.id > :after", after=0)
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()

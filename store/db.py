@@ -8,15 +8,16 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -114,6 +115,10 @@ def make_read_session_factory(session_factory: SessionFactory) -> SessionFactory
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    # Imported here: alembic costs every CLI command a tenth of a second to load, and only
+    # migrations need it.
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -126,6 +131,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     On PostgreSQL a session advisory lock serializes them; on SQLite, an flock on the database's
     directory (no lock file to leave behind). Either is released if the process dies.
     """
+    from alembic import command
+
     if engine.dialect.name != "postgresql":
         with _sqlite_migration_lock(engine):
             command.upgrade(alembic_config(engine), revision)

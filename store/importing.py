@@ -48,13 +48,14 @@ HEADER = ["reference", "name", "keyword", "credits"]
 TRIGRAM_INDEXES = ("ix_accounts_name_trgm", "ix_accounts_reference_trgm", "ix_accounts_keyword_trgm")
 SEARCH_PENDING_LIST_KB = 64  # what searches need: see migration 0003
 BULK_PENDING_LIST_KB = 1024 * 1024
+BULK_WORK_MEM = "64MB"  # per sort or hash of the import's statements (PostgreSQL's default: 4MB)
 MAX_PROBLEMS_SHOWN = 100
 
 # The validated file, one row per data line; lives only as long as the import's transaction.
 _staging = Table(
     "import_rows",
     MetaData(),
-    Column("line", Integer, primary_key=True),
+    Column("line", Integer, primary_key=True, autoincrement=False),
     Column("reference", String(REFERENCE_MAX_LENGTH), nullable=False),
     Column("name", String(NAME_MAX_LENGTH), nullable=False),
     Column("keyword", String(KEYWORD_MAX_LENGTH)),
@@ -62,6 +63,20 @@ _staging = Table(
     prefixes=["TEMPORARY"],
 )
 _STAGED = ("line", "reference", "name", "keyword", "credits")
+# The existing accounts whose name or keyword the file changes: their search rows are rewritten.
+_renamed = Table(
+    "import_renamed",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    prefixes=["TEMPORARY"],
+)
+_RENAMED = "a.id IN (SELECT id FROM import_renamed)"
+# Those the import inserted: on SQLite every id past the highest before it, as this transaction
+# holds the write lock; on PostgreSQL another writer's new account may take an id among ours.
+_CREATED = {
+    "sqlite": "a.id > :after",
+    "postgresql": "a.id > :after AND a.reference IN (SELECT reference FROM import_rows)",
+}
 
 
 class ImportRejected(StoreError):
@@ -220,10 +235,10 @@ def load(
         problems.add_found(*_first(session, existing))
         problems.reject()
     now = datetime.now(UTC)
-    with _search_indexes_in_bulk(session):
-        updated = _update(session, actor, now) if update_existing else 0
+    with _bulk_settings(session), search.maintained_in_bulk(session.connection()) as search_rows:
+        updated = _update(session, search_rows, actor, now) if update_existing else 0
         created = (session.scalar(select(func.count()).select_from(_staging)) or 0) - updated
-        _create(session, actor, now)
+        _create(session, search_rows, actor, now)
     _staging.drop(session.connection())
     session.expire_all()
     return ImportResult(created, updated)
@@ -232,8 +247,8 @@ def load(
 _EXISTS = select(Account.id).where(Account.reference == _staging.c.reference).exists()
 
 
-def _create(session: Session, actor: str, now: datetime) -> None:
-    """Insert the file's new accounts, each with its opening entry."""
+def _create(session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime) -> None:
+    """Insert the file's new accounts, each with its opening entry and its search rows."""
     new_accounts = insert(Account).from_select(
         [
             "reference",
@@ -259,6 +274,8 @@ def _create(session: Session, actor: str, now: datetime) -> None:
         .order_by(_staging.c.line),
     )
     columns = ["account_id", "kind", "credits", "balance_after", "actor", "created_at"]
+    # Ids come from a sequence, so every account inserted now is past the highest seen before.
+    highest = session.scalar(select(func.coalesce(func.max(Account.id), 0))) or 0
     if session.connection().dialect.name == "postgresql":
         # The ids come back from the insert itself: no second look-up of a million references.
         created = new_accounts.returning(Account.id, Account.balance).cte("created")
@@ -271,11 +288,11 @@ def _create(session: Session, actor: str, now: datetime) -> None:
             literal(now),
         ).where(created.c.balance > 0)
         session.execute(insert(LedgerEntry).from_select(columns, opening))
+        search_rows.add(_CREATED["postgresql"], after=highest)
         return
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
-    highest = session.scalar(select(func.coalesce(func.max(Account.id), 0))) or 0
-    with search.words_added_in_bulk(session.connection(), highest):
-        session.execute(new_accounts)
+    session.execute(new_accounts)
+    search_rows.add(_CREATED["sqlite"], after=highest)
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),
@@ -287,7 +304,7 @@ def _create(session: Session, actor: str, now: datetime) -> None:
     session.execute(insert(LedgerEntry).from_select(columns, opening))
 
 
-def _update(session: Session, actor: str, now: datetime) -> int:
+def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime) -> int:
     """Overwrite existing accounts: audited renames and keyword changes, balances by adjustment."""
     updated = _lock_existing(session)
     matched = select(Account.id).join(_staging, _staging.c.reference == Account.reference)
@@ -320,15 +337,26 @@ def _update(session: Session, actor: str, now: datetime) -> int:
         )
     )
     # Names and balances separately: only a changed name or keyword touches the search indexes.
+    connection = session.connection()
+    _renamed.drop(connection, checkfirst=True)  # left by an earlier import on this connection
+    _renamed.create(connection)
+    session.execute(
+        insert(_renamed).from_select(
+            ["id"],
+            matched.where(
+                Account.name.is_distinct_from(_staging.c.name)
+                | Account.keyword.is_distinct_from(_staging.c.keyword)
+            ),
+        )
+    )
+    search_rows.remove(_RENAMED)
     session.execute(
         update(Account)
-        .where(
-            Account.reference == _staging.c.reference,
-            Account.name.is_distinct_from(_staging.c.name)
-            | Account.keyword.is_distinct_from(_staging.c.keyword),
-        )
+        .where(Account.reference == _staging.c.reference, Account.id.in_(select(_renamed.c.id)))
         .values(name=_staging.c.name, keyword=_staging.c.keyword)
     )
+    search_rows.add(_RENAMED)
+    _renamed.drop(connection)
     session.execute(
         update(Account)
         .where(Account.reference == _staging.c.reference, Account.balance != _staging.c.credits)
@@ -338,12 +366,13 @@ def _update(session: Session, actor: str, now: datetime) -> int:
 
 
 @contextmanager
-def _search_indexes_in_bulk(session: Session) -> Iterator[None]:
+def _bulk_settings(session: Session) -> Iterator[None]:
     """On PostgreSQL, let the trigram indexes' pending lists grow for the import, then merge them
     in one pass: with the 64 kB lists searches need (migration 0003), GIN merged every few rows.
+    Sorts, hashes and the merge get the memory of a bulk load, for this transaction only.
 
-    The setting changes inside this transaction, so no other session ever sees it; it takes a
-    lock that writers and searches do not wait for (SHARE UPDATE EXCLUSIVE).
+    The settings change inside this transaction, so no other session ever sees them; the index
+    setting takes a lock that writers and searches do not wait for (SHARE UPDATE EXCLUSIVE).
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
@@ -352,6 +381,8 @@ def _search_indexes_in_bulk(session: Session) -> Iterator[None]:
     # Searches plan each statement for its values (store.db); the foreign-key checks of a bulk
     # insert run one prepared statement per row, and re-planning it each time cost 10x the check.
     connection.exec_driver_sql("SET LOCAL plan_cache_mode = auto")
+    connection.exec_driver_sql(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
+    connection.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{BULK_WORK_MEM}'")
     for index in TRIGRAM_INDEXES:
         connection.exec_driver_sql(
             f"ALTER INDEX {index} SET (gin_pending_list_limit = {BULK_PENDING_LIST_KB})"

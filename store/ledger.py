@@ -37,7 +37,6 @@ def as_typed(text: str) -> str:
 def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: bool = False) -> int:
     """A whole number of credits from user input, or InvalidCredits saying what is wrong."""
     lowest = 0 if allow_zero else 1
-    out_of_range = InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     else:
@@ -47,11 +46,9 @@ def parse_credits(raw: str | int, *, maximum: int = MAX_CREDITS, allow_zero: boo
                 f"Enter a whole number of credits, like 500 or 1,500 (not {as_typed(text)!r})."
             )
         digits = text.replace(",", "")
-        if len(digits.lstrip("-")) > MAX_DIGITS:
-            raise out_of_range
-        value = int(digits)
+        value = maximum + 1 if len(digits.lstrip("-")) > MAX_DIGITS else int(digits)
     if value < lowest or value > maximum:
-        raise out_of_range
+        raise InvalidCredits(f"Enter a whole number of credits from {lowest:,} to {maximum:,}.")
     return value
 
 

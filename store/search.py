@@ -591,6 +591,13 @@ class _Found:
 
 # ----------------------------------------------------------------------- bulk maintenance
 
+# The triggers of migrations 0012 and 0017 keep the search tables for one account at a time
+# (SQLite) or one statement at a time (PostgreSQL). A bulk writer turns them aside for its own
+# transaction (migration 0018) and writes the same rows here, for every account a condition on `a`
+# (an alias of accounts) selects, in one sorted set-based statement per table. A new search table
+# adds its statements to these lists.
+BULK_SETTING = "admin_bot.search_in_bulk"  # PostgreSQL: 'on' turns the triggers aside
+
 
 def _sqlite_split(text: str) -> str:
     """json_each() of the words of `text`: json_quote escapes, and each space splits."""
@@ -599,17 +606,26 @@ def _sqlite_split(text: str) -> str:
 
 # The words of account `a`'s name and keyword.
 _SQLITE_WORDS = _sqlite_split("lower(a.name || ' ' || coalesce(a.keyword, ''))")
+# Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword, as
+# (pair, sort name, id) (one without a space has none: most keywords, so they are not split at all).
+_SQLITE_PAIRS = " UNION ALL ".join(
+    f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
+        FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
+            {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
+        WHERE ({{accounts}}) AND instr(a.{column}, ' ') > 0
+            AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
+    for column in ("name", "keyword")
+)
 _SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
 _GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
-# What migration 0012's row trigger does for one account, for every account past an id at once.
-_SQLITE_BULK = [
+_SQLITE_ADD = [
     f"""INSERT OR IGNORE INTO search_words (word, sort_name, account_id)
         SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w
-        WHERE a.id > :after AND w.value <> '' ORDER BY 1, 2, 3""",
+        WHERE ({{accounts}}) AND w.value <> '' ORDER BY 1, 2, 3""",
     f"""INSERT OR IGNORE INTO search_fragments (kind, fragment)
         WITH added (word) AS (
             SELECT DISTINCT w.value FROM accounts AS a, {_SQLITE_WORDS} AS w
-            WHERE a.id > :after AND w.value <> '')
+            WHERE ({{accounts}}) AND w.value <> '')
         SELECT 'w', word FROM added
         UNION ALL
         SELECT 's', substr(word, p.value) FROM added, json_each('{_SUFFIX_STARTS}') AS p
@@ -617,33 +633,89 @@ _SQLITE_BULK = [
         UNION ALL
         SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
         FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
-        WHERE a.id > :after AND p.value <= length(a.reference) - 2""",
-    # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword
-    # (one without a space has none: most keywords, so they are not split at all).
-    "INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ("
-    + " UNION ALL ".join(
-        f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
-            FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
-                {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
-            WHERE a.id > :after AND instr(a.{column}, ' ') > 0
-                AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
-        for column in ("name", "keyword")
-    )
-    + ") ORDER BY 1, 2, 3",
+        WHERE ({{accounts}}) AND p.value <= length(a.reference) - 2""",
+    f"INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ({_SQLITE_PAIRS}) "
+    "ORDER BY 1, 2, 3",
+]
+_SQLITE_REMOVE = [
+    f"""DELETE FROM search_words WHERE (word, sort_name, account_id) IN (
+        SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w WHERE ({{accounts}}))""",
+    f"DELETE FROM search_pairs WHERE (pair, sort_name, account_id) IN ({_SQLITE_PAIRS})",
+]
+# As search_words_added() does with its transition table. No ON CONFLICT for the words, which
+# cost 40% more: the accounts selected are the caller's, inserted or renamed with the triggers aside.
+_POSTGRESQL_ADD = [
+    """WITH new_words AS MATERIALIZED (
+            SELECT DISTINCT w AS word, lower(a.name) AS sort_name, a.id AS account_id
+            FROM accounts AS a, search_words_of(a.name, a.keyword) AS w WHERE {accounts}
+            ORDER BY 1, 2, 3),
+        inserted AS (
+            INSERT INTO search_words (word, sort_name, account_id) SELECT * FROM new_words)
+    INSERT INTO search_fragments (kind, fragment)
+    SELECT DISTINCT f.kind, f.fragment
+    FROM (SELECT DISTINCT word FROM new_words) AS words (w),
+        LATERAL (SELECT 'w', words.w
+                 UNION ALL
+                 SELECT 's', substr(words.w, p) FROM generate_series(2, length(words.w)) AS p)
+        AS f (kind, fragment)
+    ORDER BY f.kind, f.fragment
+    ON CONFLICT DO NOTHING""",
+    """INSERT INTO search_pairs (pair, sort_name, account_id)
+    SELECT p, lower(a.name), a.id FROM accounts AS a, search_pairs_of(a.name, a.keyword) AS p
+    WHERE {accounts} ORDER BY 1, 2, 3""",
+]
+_POSTGRESQL_REMOVE = [
+    """DELETE FROM search_words AS s USING (
+        SELECT DISTINCT w, lower(a.name), a.id
+        FROM accounts AS a, search_words_of(a.name, a.keyword) AS w WHERE {accounts}
+    ) AS old (word, sort_name, account_id)
+    WHERE (s.word, s.sort_name, s.account_id) = (old.word, old.sort_name, old.account_id)""",
+    """DELETE FROM search_pairs AS s USING (
+        SELECT p, lower(a.name), a.id
+        FROM accounts AS a, search_pairs_of(a.name, a.keyword) AS p WHERE {accounts}
+    ) AS old (pair, sort_name, account_id)
+    WHERE (s.pair, s.sort_name, s.account_id) = (old.pair, old.sort_name, old.account_id)""",
 ]
 
 
+class BulkSearchRows:
+    """The search rows of many accounts, written by the caller while the triggers stand aside."""
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        sqlite = connection.dialect.name == "sqlite"
+        self._add = _SQLITE_ADD if sqlite else _POSTGRESQL_ADD
+        self._remove = _SQLITE_REMOVE if sqlite else _POSTGRESQL_REMOVE
+
+    def add(self, accounts: str, **parameters: Any) -> None:
+        """After the accounts `accounts` selects were inserted, or renamed, inside: the rows their
+        names, keywords and references make, exactly as the triggers would have made them.
+
+        Select only those accounts: one whose rows the triggers made (another writer's) would
+        collide with them."""
+        for statement in self._add:
+            self.connection.execute(text(statement.format(accounts=accounts)), parameters)
+
+    def remove(self, accounts: str, **parameters: Any) -> None:
+        """Before the accounts `accounts` selects are renamed: drop the rows their names made."""
+        for statement in self._remove:
+            self.connection.execute(text(statement.format(accounts=accounts)), parameters)
+
+
 @contextmanager
-def words_added_in_bulk(connection: Connection, after_id: int) -> Iterator[None]:
-    """Accounts inserted inside get their search words in two set-based statements at the end,
-    rather than from SQLite's row trigger, one account at a time (PostgreSQL's trigger already
-    works a statement at a time). The caller holds SQLite's write lock: every id past `after_id`
-    is the caller's, and no other writer sees the trigger turned off."""
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (:after)"), {"after": after_id})
-    yield
-    for statement in _SQLITE_BULK:
-        connection.execute(text(statement), {"after": after_id})
-    connection.execute(text("DELETE FROM search_words_deferred"))
+def maintained_in_bulk(connection: Connection) -> Iterator[BulkSearchRows]:
+    """Inside, this transaction's inserts and renames of accounts leave the search tables to the
+    caller, who keeps them with the BulkSearchRows given: a sorted statement per table for a
+    million accounts, rather than SQLite's row triggers (one account at a time) or PostgreSQL's
+    rename trigger (one statement per renamed account). No other transaction is affected: on
+    SQLite the caller holds the write lock, on PostgreSQL the setting is local to the transaction.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (0)"))
+    else:
+        connection.execute(text("SELECT set_config(:name, 'on', true)"), {"name": BULK_SETTING})
+    yield BulkSearchRows(connection)
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("DELETE FROM search_words_deferred"))
+    else:
+        connection.execute(text("SELECT set_config(:name, 'off', true)"), {"name": BULK_SETTING})

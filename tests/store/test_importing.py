@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from store import accounts, audit, importing, ledger
 from store.errors import StoreError
-from store.models import Account, LedgerEntry
+from store.models import Account, LedgerEntry, search_fragments, search_words
 from tests.conftest import balance_of, make_account
 
 HEADER = "reference,name,keyword,credits\n"
@@ -154,3 +156,75 @@ def test_imported_accounts_are_found_by_search(session_factory):
             "BN00000120",
             "BN00000121",
         ]
+
+
+# Names whose words are easy to get wrong: runs of spaces, repeated words, a keyword that repeats
+# a word of the name, quotes and backslashes (SQLite splits through JSON), non-ASCII letters.
+SEARCH_TRICKY = [
+    ("EX0000001", "Acme  Alerts 7", "ACME"),
+    ("EX0000002", "Acme Acme", None),
+    ("EX0000003", "Émile Zoë Ltd", "ÉTÉ"),
+    ("EX0000004", 'O\'Brien "Q" A\\B, Inc', "A,B"),
+    ("EX0000005", "Northwind", "NORTHWIND"),
+    ("EX0000006", "x", None),
+]
+# Every kind of change --update makes: the name, the keyword, both, a keyword removed, nothing,
+# and a new account.
+SEARCH_RENAMED = [
+    ("EX0000001", "Acme Alerts 8", "ACME"),
+    ("EX0000002", "Acme Acme", "NEW KW"),
+    ("EX0000003", "Zoë Émile", None),
+    ("EX0000004", 'O\'Brien "Q" A\\B, Inc', None),
+    ("EX0000005", "Northwind", "NORTHWIND"),
+    ("EX0000007", "Fresh Acme", None),
+]
+
+
+def search_rows(session) -> tuple[set, set]:
+    """Every search_words row, by account reference, and every search_fragments row."""
+    words = session.execute(
+        select(Account.reference, search_words.c.word, search_words.c.sort_name).join(
+            search_words, search_words.c.account_id == Account.id
+        )
+    ).all()
+    return set(words), set(session.execute(select(search_fragments)).all())
+
+
+def as_csv(rows) -> list[str]:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([("reference", "name", "keyword", "credits")])
+    csv.writer(out, lineterminator="\n").writerows((r, n, k or "", 5) for r, n, k in rows)
+    return out.getvalue().splitlines(keepends=True)
+
+
+def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed_accounts(session_factory):
+    # One account at a time, through the triggers: created, then renamed.
+    with session_factory.begin() as session:
+        for reference, name, keyword in SEARCH_TRICKY:
+            accounts.create(session, reference, name, keyword)
+    with session_factory.begin() as session:
+        created_by_triggers = search_rows(session)
+        for reference, name, keyword in SEARCH_RENAMED:
+            account = session.scalar(select(Account).where(Account.reference == reference))
+            if account is None:
+                accounts.create(session, reference, name, keyword)
+            else:
+                account.name, account.keyword = name, keyword
+    with session_factory.begin() as session:
+        renamed_by_triggers = search_rows(session)
+        session.execute(delete(Account))  # its trigger removes the words; fragments stay by design
+        assert search_rows(session)[0] == set()
+        session.execute(delete(search_fragments))
+
+    # The same through imports, which keep the search tables in bulk.
+    with session_factory.begin() as session:
+        importing.load(session, as_csv(SEARCH_TRICKY), "cli")
+    with session_factory.begin() as session:
+        assert search_rows(session) == created_by_triggers
+        result = importing.load(session, as_csv(SEARCH_RENAMED), "cli", update_existing=True)
+        assert result == importing.ImportResult(created=1, updated=5)
+    with session_factory.begin() as session:
+        assert search_rows(session) == renamed_by_triggers
+    assert renamed_by_triggers != created_by_triggers
+    assert ("EX0000002", "kw", "acme acme") in renamed_by_triggers[0]
+    assert ("EX0000001", "7", "acme alerts 7") not in renamed_by_triggers[0]

@@ -222,8 +222,9 @@ def test_accounts_added_in_bulk_get_the_same_words_and_pairs_as_one_at_a_time(se
     one_at_a_time = indexed()
     with session_factory.begin() as session:
         session.query(Account).delete()
-    with engine.begin() as connection, search.words_added_in_bulk(connection, 0):
+    with engine.begin() as connection, search.maintained_in_bulk(connection) as search_rows:
         connection.execute(
             insert(Account), [{**row.__dict__, "balance": 0, "created_at": NOW} for row in rows]
         )
+        search_rows.add("a.id > :after", after=0)
     assert indexed() == one_at_a_time

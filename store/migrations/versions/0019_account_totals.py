@@ -2,7 +2,7 @@
 statistics on the low-credit expressions
 
 Revision ID: 0019_account_totals
-Revises: 0017_search_pairs
+Revises: 0018_search_in_bulk
 Create Date: 2026-11-29
 
 The Home tab's summary counted every active account and added up their credits on each publish:
@@ -19,7 +19,7 @@ moves them into row 0 from time to time.
 from store.migrations.versions import execute_for_dialect
 
 revision = "0019_account_totals"
-down_revision = "0017_search_pairs"
+down_revision = "0018_search_in_bulk"
 branch_labels = None
 depends_on = None
 
