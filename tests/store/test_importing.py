@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from store import accounts, audit, importing, ledger
 from store.errors import StoreError
-from store.models import Account, LedgerEntry, search_fragments, search_words
+from store.models import Account, LedgerEntry, search_fragments, search_pairs, search_words
 from tests.conftest import balance_of, make_account
 
 HEADER = "reference,name,keyword,credits\n"
@@ -180,14 +180,16 @@ SEARCH_RENAMED = [
 ]
 
 
-def search_rows(session) -> tuple[set, set]:
-    """Every search_words row, by account reference, and every search_fragments row."""
-    words = session.execute(
-        select(Account.reference, search_words.c.word, search_words.c.sort_name).join(
-            search_words, search_words.c.account_id == Account.id
-        )
-    ).all()
-    return set(words), set(session.execute(select(search_fragments)).all())
+def search_rows(session) -> tuple[set, set, set]:
+    """Every search_words row and every search_pairs row, by account reference, and every
+    search_fragments row."""
+    words, pairs = (
+        session.execute(
+            select(Account.reference, *table.c[:2]).join(table, table.c.account_id == Account.id)
+        ).all()
+        for table in (search_words, search_pairs)
+    )
+    return set(words), set(session.execute(select(search_fragments)).all()), set(pairs)
 
 
 def as_csv(rows) -> list[str]:
@@ -213,7 +215,7 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
     with session_factory.begin() as session:
         renamed_by_triggers = search_rows(session)
         session.execute(delete(Account))  # its trigger removes the words; fragments stay by design
-        assert search_rows(session)[0] == set()
+        assert search_rows(session)[0] == search_rows(session)[2] == set()
         session.execute(delete(search_fragments))
 
     # The same through imports, which keep the search tables in bulk.
@@ -228,3 +230,7 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
     assert renamed_by_triggers != created_by_triggers
     assert ("EX0000002", "kw", "acme acme") in renamed_by_triggers[0]
     assert ("EX0000001", "7", "acme alerts 7") not in renamed_by_triggers[0]
+    assert {
+        ("EX0000002", "acme acme", "acme acme"),
+        ("EX0000002", "new kw", "acme acme"),
+    } <= renamed_by_triggers[2]
