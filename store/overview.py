@@ -38,8 +38,8 @@ def _not_low() -> ColumnElement[bool]:
 
 
 # An active account's spare credits are negative exactly when its reminder is on and its balance is
-# under the level (a balance is never negative), so ix_accounts_spare_credits counts and orders the
-# accounts below their level without reading a table row for each.
+# under the level (a balance is never negative), so ix_accounts_spare_credits lists the accounts
+# below their level, furthest below first, without reading a table row for each.
 _SPARE = spare_credits()
 _LOW = select(Account).where(_SPARE < 0, _ACTIVE)
 # The summary's numbers come from account_totals (migration 0019), a few rows whatever the number
