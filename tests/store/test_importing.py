@@ -234,3 +234,18 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
         ("EX0000002", "acme acme", "acme acme"),
         ("EX0000002", "new kw", "acme acme"),
     } <= renamed_by_triggers[2]
+
+
+def test_accounts_written_after_an_import_in_its_transaction_get_search_rows_from_the_triggers(
+    session_factory,
+):
+    # The import turns the triggers aside for itself only: later writes still keep search.
+    with session_factory.begin() as session:
+        importing.load(session, [HEADER, *good_lines(3)], "cli")
+        accounts.create(session, "EX0000009", "Zebra Crossing")
+        accounts.by_reference(session, "BN00000001").name = "Quokka Parade"
+    with session_factory.begin() as session:
+        assert [a.reference for a in accounts.search(session, "zebra").accounts] == ["EX0000009"]
+        assert [a.reference for a in accounts.search(session, "quokka").accounts] == ["BN00000001"]
+        assert ("BN00000001", "alerts", "acme alerts 1") not in search_rows(session)[0]
+        assert ("BN00000001", "quokka parade", "quokka parade") in search_rows(session)[2]
