@@ -119,35 +119,6 @@ def post_once(
         raise
 
 
-def post_alert(
-    session_factory: SessionFactory,
-    client: WebClient,
-    account_id: int,
-    episode: int,
-    address: str,
-    channel: str,
-    now: datetime,
-) -> str:
-    """Post one recipient's copy of an alert, once across retries and replicas; its ts."""
-    with session_factory.begin() as session:
-        posting = alerts.begin_posting(session, account_id, episode, address, channel)
-        state = alerts.state(session, account_id, episode, now)
-    if posting.ts:
-        return posting.ts
-    ts = post_once(
-        session_factory,
-        client,
-        posting.message_id,
-        posting.key,
-        posting.maybe_posted,
-        channel=channel,
-        payload=build_alert(state),
-    )
-    with session_factory.begin() as session:
-        alerts.posted(session, posting.message_id, ts, state)
-    return ts
-
-
 def report_channel_problem(
     session_factory: SessionFactory,
     client: WebClient,

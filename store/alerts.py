@@ -248,27 +248,11 @@ class Posting:
     maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
 
 
-def _ensure_alert(session: Session, account_id: int, episode: int) -> None:
-    # A replica may post an episode's first copy before the pass that marked it has opened its alert.
-    session.execute(
-        _upsert(session)(Alert)
-        .values(
-            account_id=account_id,
-            episode=episode,
-            revision=1,
-            seen_entry_id=_newest_credit_in(literal(account_id)),
-            resolved=False,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
 def begin_posting(
-    session: Session, account_id: int, episode: int, address: str, channel: str, number: int = 1
+    session: Session, account_id: int, episode: int, address: str, channel: str, number: int
 ) -> Posting:
-    """Write (or find) the row for one copy before it is posted, marked as a post in flight."""
+    """Write (or find) the row for a follow-up copy before it is posted, marked as a post in flight."""
     key = _posting_key(account_id, episode, number)
-    _ensure_alert(session, account_id, episode)
     row = _find_copy(session, account_id, episode, address, number)
     if row is not None:
         return Posting(row.id, key, row.ts, row.pending_post == key)
@@ -386,7 +370,7 @@ def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
 
 
 def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
-    # The same as _ensure_alert, for the current episodes of many accounts at once.
+    # A replica may post an episode's first copies before the pass that marked it has opened its alert.
     current = select(
         ReminderEpisode.account_id,
         ReminderEpisode.number,
