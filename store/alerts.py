@@ -44,7 +44,7 @@ from store.models import (
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import Recipient, _upsert
+from store.reminders import Recipient, _upsert, is_postgresql, unnest
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -162,6 +162,8 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         _newest_credit_in(ReminderEpisode.account_id),
         false(),
     ).where(low, ~current)
+    # Sorted for the reason mark_crossings sorts: every check is done before the first row is written.
+    fresh = fresh.order_by(ReminderEpisode.account_id)
     insert = _upsert(session)(Alert).from_select(
         ["account_id", "episode", "revision", "seen_entry_id", "resolved"], fresh
     )
@@ -481,20 +483,27 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
             }
         )
     insert = _upsert(session)(AlertMessage)
+    if is_postgresql(session):
+        given = unnest(
+            [(name, AlertMessage.__table__.c[name].type) for name in rows[0]],
+            [tuple(row.values()) for row in rows],
+        )
+        insert = insert.from_select(list(rows[0]), select(*given.c))
     kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    session.connection().execute(
-        insert.on_conflict_do_update(
-            index_elements=[
-                AlertMessage.account_id,
-                AlertMessage.episode,
-                AlertMessage.address,
-                AlertMessage.number,
-            ],
-            set_={column: insert.excluded[column] for column in kept},
-            where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
-        ),
-        rows,
+    upsert = insert.on_conflict_do_update(
+        index_elements=[
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.number,
+        ],
+        set_={column: insert.excluded[column] for column in kept},
+        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
     )
+    if is_postgresql(session):
+        session.execute(upsert)
+    else:
+        session.connection().execute(upsert, rows)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,17 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    DateTime,
+    Integer,
+    String,
+    TableValuedAlias,
     Update,
     and_,
     bindparam,
     case,
+    column,
     exists,
+    func,
     literal,
     literal_column,
     or_,
@@ -26,9 +32,11 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import TypeEngine
 
 from store import audit
 from store.errors import StoreError
@@ -174,7 +182,37 @@ def _rowcount(session: Session, statement: Update) -> int:
 
 def _upsert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT."""
-    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return postgresql_insert if is_postgresql(session) else sqlite_insert
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def unnest(columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]) -> TableValuedAlias:
+    """PostgreSQL: `rows` as a table to join or insert from, each column bound as one array.
+
+    One statement for a whole batch, with as many parameters for 1,000 rows as for one: the
+    server plans it once and the client compiles it once, where a row per statement (or a
+    VALUES list per batch) costs each again.
+    """
+    arrays = [
+        bindparam(f"rows_{name}", [row[i] for row in rows], type_=ARRAY(kind))
+        for i, (name, kind) in enumerate(columns)
+    ]
+    return (
+        func.unnest(*arrays)
+        .table_valued(*(column(name, kind) for name, kind in columns))
+        .render_derived(with_types=False)
+    )
+
+
+# A delivery's key, and who it went to, as unnest() columns.
+KEY_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("account_id", Integer()),
+    ("episode", Integer()),
+    ("address", String()),
+)
 
 
 def mark_crossings(
@@ -189,10 +227,12 @@ def mark_crossings(
     """
     now = now or datetime.now(UTC)
     # Accounts already in an episode are left out before the upsert, which would lock each one.
+    # Sorted, so they are all found before the first is written: otherwise each check could scan
+    # the rows this statement has just written (the planner may take the table for empty).
     still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
     episode = _upsert(session)(ReminderEpisode).from_select(
         ["account_id", "number", "low"],
-        select(Account.id, literal(1), true()).where(_shortfall(), ~still_low),
+        select(Account.id, literal(1), true()).where(_shortfall(), ~still_low).order_by(Account.id),
     )
     # A first drop inserts episode 1; a drop after recovering starts the next episode, or within
     # the cooldown reopens the last one; an account still in its episode is left alone and not
@@ -244,6 +284,10 @@ class DueAlert:
 
 def _key(alert: DueAlert) -> dict[str, Any]:
     return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
+
+
+def _key_row(alert: DueAlert) -> tuple[int, int, str]:
+    return (alert.account_id, alert.episode, alert.recipient.address)
 
 
 SCAN_ACCOUNTS = 1000  # low accounts a claim looks at in one step
@@ -339,9 +383,23 @@ def _claim(
 ) -> list[DueAlert]:
     if not alerts:
         return []
-    claim = _upsert(session)(ReminderDelivery).values(
-        [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
-    )
+    insert = _upsert(session)(ReminderDelivery)
+    if is_postgresql(session):
+        keys = unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts])
+        claim = insert.from_select(
+            ["account_id", "episode", "address", "claimed_by", "lease_until"],
+            select(
+                keys.c.account_id,
+                keys.c.episode,
+                keys.c.address,
+                literal(holder, String()),
+                literal(lease_until, DateTime(timezone=True)),
+            ),
+        )
+    else:
+        claim = insert.values(
+            [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
+        )
     claimed = session.execute(
         claim.on_conflict_do_update(
             index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
@@ -372,11 +430,21 @@ def record_sent(session: Session, sent: Sequence[tuple[DueAlert, str]], now: dat
     """Mark claimed alerts sent, each to its Slack user; one that another holder recorded keeps theirs."""
     if not sent:
         return
+    values = {"sent_at": now, "lease_until": None}
+    if is_postgresql(session):
+        rows = unnest((*KEY_COLUMNS, ("user", String())), [(*_key_row(alert), user) for alert, user in sent])
+        session.execute(
+            update(ReminderDelivery)
+            .where(*_by_row(rows), ReminderDelivery.sent_at.is_(None))
+            .values(**values, slack_user_id=rows.c.user)
+            .execution_options(synchronize_session=False)
+        )
+        return
     # Core statements with one parameter set per row: an executemany, not ORM bulk updates by id.
     session.connection().execute(
         update(ReminderDelivery)
         .where(*_by_key(), ReminderDelivery.sent_at.is_(None))
-        .values(sent_at=now, slack_user_id=bindparam("user"), lease_until=None),
+        .values(**values, slack_user_id=bindparam("user")),
         [{**_key_params(alert), "user": user} for alert, user in sent],
     )
 
@@ -385,11 +453,27 @@ def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
     if not alerts:
         return
+    mine = (ReminderDelivery.claimed_by == holder, ReminderDelivery.sent_at.is_(None))
+    if is_postgresql(session):
+        rows = unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts])
+        session.execute(
+            update(ReminderDelivery)
+            .where(*_by_row(rows), *mine)
+            .values(claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return
     session.connection().execute(
-        update(ReminderDelivery)
-        .where(*_by_key(), ReminderDelivery.claimed_by == holder, ReminderDelivery.sent_at.is_(None))
-        .values(claimed_by=None, lease_until=None),
+        update(ReminderDelivery).where(*_by_key(), *mine).values(claimed_by=None, lease_until=None),
         [_key_params(alert) for alert in alerts],
+    )
+
+
+def _by_row(rows: TableValuedAlias) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ReminderDelivery.account_id == rows.c.account_id,
+        ReminderDelivery.episode == rows.c.episode,
+        ReminderDelivery.address == rows.c.address,
     )
 
 
