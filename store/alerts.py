@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from store import forecast, suggestions, top_up
+from store.db import among, is_postgresql, unnest
 from store.models import (
     Account,
     Alert,
@@ -44,7 +45,7 @@ from store.models import (
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import Recipient, _upsert, is_postgresql, unnest
+from store.reminders import Recipient, _upsert
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -379,7 +380,7 @@ def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
         literal(1),
         _newest_credit_in(ReminderEpisode.account_id),
         false(),
-    ).where(ReminderEpisode.account_id.in_(account_ids))
+    ).where(among(session, ReminderEpisode.account_id, account_ids))
     session.execute(
         _upsert(session)(Alert)
         .from_select(["account_id", "episode", "revision", "seen_entry_id", "resolved"], current)
@@ -407,7 +408,9 @@ def first_copies(
     seen = dict(
         ((account_id, episode), entry_id)
         for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
+            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+                among(session, Alert.account_id, ids)
+            )
         )
     )
     earlier = {
@@ -419,7 +422,7 @@ def first_copies(
                 AlertMessage.address,
                 AlertMessage.ts,
                 AlertMessage.pending_post,
-            ).where(AlertMessage.account_id.in_(ids), AlertMessage.number == 1)
+            ).where(among(session, AlertMessage.account_id, ids), AlertMessage.number == 1)
         )
     }
     copies = {}
@@ -459,7 +462,7 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
         (account_id, episode): (revision, seen)
         for account_id, episode, revision, seen in session.execute(
             select(Alert.account_id, Alert.episode, Alert.revision, Alert.seen_entry_id).where(
-                Alert.account_id.in_(sorted({account_id for account_id, _ in pairs}))
+                among(session, Alert.account_id, sorted({account_id for account_id, _ in pairs}))
             )
         )
     }
@@ -618,7 +621,7 @@ def claim_stale(
         return []
     rows = session.execute(
         update(AlertMessage)
-        .where(AlertMessage.id.in_(chosen), free)
+        .where(among(session, AlertMessage.id, chosen), free)
         .values(claimed_by=holder, lease_until=now + lease)
         .returning(
             AlertMessage.id,
@@ -651,7 +654,9 @@ def updates_for(
     seen = dict(
         ((account_id, episode), entry_id)
         for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
+            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+                among(session, Alert.account_id, ids)
+            )
         )
     )
     since = min(copy.replied_entry_id for copy in copies)
@@ -708,7 +713,7 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     ids = sorted(progress.message_id for progress in done)
     session.execute(
         update(AlertMessage)
-        .where(AlertMessage.id.in_(ids), AlertMessage.claimed_by == holder)
+        .where(among(session, AlertMessage.id, ids), AlertMessage.claimed_by == holder)
         .values(stale=_behind(), claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -740,7 +745,7 @@ def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) 
             ),
         )
         .outerjoin(source, source.id == other_leg.account_id)
-        .where(LedgerEntry.account_id.in_(account_ids), _credits_in(), LedgerEntry.id > after)
+        .where(among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after)
         .order_by(LedgerEntry.id)
     )
     return [(row[0], Reply(*row[1:])) for row in rows]
@@ -812,7 +817,7 @@ def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
     if message_ids:
         session.execute(
             update(AlertMessage)
-            .where(AlertMessage.id.in_(message_ids), AlertMessage.claimed_by == holder)
+            .where(among(session, AlertMessage.id, message_ids), AlertMessage.claimed_by == holder)
             .values(claimed_by=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
@@ -833,12 +838,14 @@ def states(
         for row in session.execute(
             select(
                 Account.id, Account.reference, Account.name, Account.balance, Account.reminder_level
-            ).where(Account.id.in_(ids))
+            ).where(among(session, Account.id, ids))
         )
     }
     rows = session.execute(
-        select(Alert).where(Alert.account_id.in_(ids)).execution_options(populate_existing=True)
-    ).scalars()
+        select(
+            Alert.account_id, Alert.episode, Alert.revision, Alert.resolved, Alert.handler, Alert.handled_at
+        ).where(among(session, Alert.account_id, ids))
+    )
     found = {(alert.account_id, alert.episode): alert for alert in rows}
     outlooks = forecast.for_accounts(session, ids, now)
     best = suggestions.best_sources(session)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.orm import Session
 
+from store.db import among
 from store.models import Account, EntryKind, LedgerEntry
 
 WINDOW_DAYS = 7
@@ -97,7 +98,7 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     )
     first = select(func.min(LedgerEntry.created_at)).where(*mine).scalar_subquery()
     rows = session.execute(
-        select(Account.id, Account.balance, used, first).where(Account.id.in_(account_ids))
+        select(Account.id, Account.balance, used, first).where(among(session, Account.id, account_ids))
     )
     return {
         account_id: from_usage(balance, int(spent), started, now)

@@ -20,9 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    column,
     exists,
-    func,
     literal,
     literal_column,
     or_,
@@ -32,13 +30,13 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit
+from store.db import is_postgresql, unnest
 from store.errors import StoreError
 from store.ledger import parse_credits
 from store.models import Account, ReminderDelivery, ReminderEpisode, ReminderRecipient
@@ -183,28 +181,6 @@ def _rowcount(session: Session, statement: Update) -> int:
 def _upsert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT."""
     return postgresql_insert if is_postgresql(session) else sqlite_insert
-
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def unnest(columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]) -> TableValuedAlias:
-    """PostgreSQL: `rows` as a table to join or insert from, each column bound as one array.
-
-    One statement for a whole batch, with as many parameters for 1,000 rows as for one: the
-    server plans it once and the client compiles it once, where a row per statement (or a
-    VALUES list per batch) costs each again.
-    """
-    arrays = [
-        bindparam(f"rows_{name}", [row[i] for row in rows], type_=ARRAY(kind))
-        for i, (name, kind) in enumerate(columns)
-    ]
-    return (
-        func.unnest(*arrays)
-        .table_valued(*(column(name, kind) for name, kind in columns))
-        .render_derived(with_types=False)
-    )
 
 
 # A delivery's key, and who it went to, as unnest() columns.
