@@ -388,6 +388,16 @@ def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
     )
 
 
+def _seen(session: Session, account_ids: Sequence[int]) -> dict[tuple[int, int], int]:
+    """The newest credits in each of these accounts' alerts has taken in, by (account id, episode)."""
+    rows = session.execute(
+        select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+            among(session, Alert.account_id, account_ids)
+        )
+    )
+    return {(account_id, episode): entry_id for account_id, episode, entry_id in rows}
+
+
 @dataclass(frozen=True)
 class FirstCopy:
     """A recipient's first copy of an alert, about to be posted, as a pass claimed it."""
@@ -403,16 +413,12 @@ def first_copies(
 ) -> dict[tuple[int, int, str], FirstCopy]:
     """What each (account id, episode, address) copy shows, and what earlier attempts left of it."""
     ids = sorted({account_id for account_id, _, _ in wanted})
-    _ensure_alerts(session, ids)
-    shown = states(session, sorted({(account_id, episode) for account_id, episode, _ in wanted}), now)
-    seen = dict(
-        ((account_id, episode), entry_id)
-        for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
-                among(session, Alert.account_id, ids)
-            )
-        )
-    )
+    alerts = {(account_id, episode) for account_id, episode, _ in wanted}
+    seen = _seen(session, ids)
+    if missing := alerts - seen.keys():
+        _ensure_alerts(session, sorted({account_id for account_id, _ in missing}))
+        seen = _seen(session, ids)
+    shown = states(session, sorted(alerts), now)
     earlier = {
         (row.account_id, row.episode, row.address): row
         for row in session.execute(
@@ -651,14 +657,7 @@ def updates_for(
     ids = sorted({copy.account_id for copy in copies})
     alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
     shown = states(session, alerts, now)
-    seen = dict(
-        ((account_id, episode), entry_id)
-        for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
-                among(session, Alert.account_id, ids)
-            )
-        )
-    )
+    seen = _seen(session, ids)
     since = min(copy.replied_entry_id for copy in copies)
     news = _credits_in_since(session, ids, since)
     work = []
