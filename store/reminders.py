@@ -360,9 +360,10 @@ def _claim(
     if not alerts:
         return []
     insert = _upsert(session)(ReminderDelivery)
+    rows: list[dict[str, Any]] | None = None
     if is_postgresql(session):
         keys = unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts])
-        claim = insert.from_select(
+        insert = insert.from_select(
             ["account_id", "episode", "address", "claimed_by", "lease_until"],
             select(
                 keys.c.account_id,
@@ -372,20 +373,17 @@ def _claim(
                 literal(lease_until, DateTime(timezone=True)),
             ),
         )
-    else:
-        claim = insert.values(
-            [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
-        )
-    claimed = session.execute(
-        claim.on_conflict_do_update(
-            index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
-            set_={"claimed_by": claim.excluded.claimed_by, "lease_until": claim.excluded.lease_until},
-            where=and_(
-                ReminderDelivery.sent_at.is_(None),
-                or_(ReminderDelivery.lease_until.is_(None), ReminderDelivery.lease_until <= now),
-            ),
-        ).returning(ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address)
-    ).all()
+    else:  # an executemany, which SQLAlchemy compiles once and sends as multi-row inserts
+        rows = [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
+    claim = insert.on_conflict_do_update(
+        index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
+        set_={"claimed_by": insert.excluded.claimed_by, "lease_until": insert.excluded.lease_until},
+        where=and_(
+            ReminderDelivery.sent_at.is_(None),
+            or_(ReminderDelivery.lease_until.is_(None), ReminderDelivery.lease_until <= now),
+        ),
+    ).returning(ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address)
+    claimed = session.execute(claim, rows).all()
     mine = {tuple(row) for row in claimed}
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
 
