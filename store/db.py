@@ -115,7 +115,7 @@ def commit_without_waiting(session: Session) -> None:
     Only for writes whose loss in a server crash the caller recovers from: the server keeps
     everything else in order, and any later ordinary commit makes this one durable too.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
@@ -143,7 +143,7 @@ def unnest(columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequen
 
 
 def among(
-    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+    session: Session, field: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL `= ANY` of one array parameter.
 
@@ -151,8 +151,8 @@ def among(
     every execution; one array costs the same whatever its length.
     """
     if is_postgresql(session):
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
+        return field == any_(bindparam(None, list(values), type_=ARRAY(field.type)))
+    return field.in_(values)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
