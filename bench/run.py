@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 
 from bench import alerts as live_alerts
@@ -369,20 +368,8 @@ def moves_recorded(engine: Engine) -> int:
 # ------------------------------------------------------------------------------- reminders
 
 
-class TimedClient(WebClient):
-    """A WebClient that adds up the time spent in Web API calls, to subtract the DMs."""
-
-    api_seconds = 0.0
-
-    def api_call(self, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return super().api_call(*args, **kwargs)
-        finally:
-            self.api_seconds += time.perf_counter() - started
-
-
 def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlackProcess) -> dict[str, float]:
+    # Counts the calls of the copies the pass makes of it (its poster) too.
     client = TimedClient(token=BOT_TOKEN, base_url=fake.api_url)
     started = time.perf_counter()
     report = run_low_credit_pass(session_factory, client, datetime.now(UTC))
@@ -475,44 +462,15 @@ def bench_one(
         session_factory = db.make_session_factory(engine)
         data.move_view = build_move_modal_view(session_factory, data.source_id)
         config = bench_config(fake.api_url, url)
-        with ExitStack() as stack:
-            bot_url = stack.enter_context(served(create_app(config, session_factory), engine))
-            baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
-            bot = KeepAliveRequests(bot_url, SIGNING_SECRET, fake)
-            baseline_client = KeepAliveRequests(baseline_url, SIGNING_SECRET, fake)
-            home_search = None if args.search_only else home_searcher(config, session_factory)
-            searches, baseline = search_runs(bot, baseline_client, data, args.requests, home_search)
-            bot.close()
-            baseline_client.close()
-        result = SizeResult(backend, size, load_seconds, baseline, searches)
-        print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+        result = SizeResult(backend, size, load_seconds, Latency(), [])
+        if not args.only_pass:
+            measure_requests(result, args, data, config, session_factory, engine, fake)
         if args.search_only:
             engine.dispose()
             return result
-        from bench import home  # imported here: bench.home builds on this module
-
-        result.home = home.publish_run(config, session_factory, args.requests)
-        if not args.skip_usage_api:
-            result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
-            print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
-
-        if not args.skip_moves:
-            total = 0
-            for clients in (1, 4, 16):
-                rate, moves, errors = move_throughput(session_factory, size, clients, args.move_seconds)
-                total += moves
-                result.throughput.append((clients, rate, moves, errors))
-            with session_factory.begin() as session:
-                problems = ledger.balance_problems(session)
-            for problem in problems[:5]:
-                print(f"  ! ledger: {problem}", file=sys.stderr)
-            result.ledger_ok = not problems
-            result.moves_lost = total - moves_recorded(engine)
-            print(f"[{backend} {size:,}] moves done", file=sys.stderr)
-
         result.reminders = reminder_pass(session_factory, fake)
         engine.dispose()
-        if not args.skip_rss:
+        if not args.skip_rss and not args.only_pass:
             try:
                 result.rss_mb, result.rss_errors = serve_subprocess_rss(url, fake, data, args.rss_requests)
             except Exception as error:  # noqa: BLE001 - reported in the table, not fatal
@@ -528,11 +486,57 @@ def bench_one(
     if not args.skip_alerts:  # 1% low with alerts out, a further 1% resolving
         result.alerts = live_alerts.measure(size, args.postgres if backend == "postgresql" else None)
         print(f"[{backend} {size:,}] live alerts done", file=sys.stderr)
-    if size in args.import_sizes:
+    if size in args.import_sizes and not args.only_pass:
         with fresh_database(backend, args.postgres, workdir) as url:
             result.imports = imports.bench(url, size, workdir)
         print(f"[{backend} {size:,}] imports done", file=sys.stderr)
     return result
+
+
+def measure_requests(
+    result: SizeResult,
+    args: argparse.Namespace,
+    data: Dataset,
+    config: Config,
+    session_factory: db.SessionFactory,
+    engine: Engine,
+    fake: FakeSlackProcess,
+) -> None:
+    """Searches, the Home tab, the usage API and moves, into `result`."""
+    backend, size = result.backend, result.size
+    with ExitStack() as stack:
+        bot_url = stack.enter_context(served(create_app(config, session_factory), engine))
+        baseline_url = stack.enter_context(served(bare_bolt_app(config), engine))
+        bot = KeepAliveRequests(bot_url, SIGNING_SECRET, fake)
+        baseline_client = KeepAliveRequests(baseline_url, SIGNING_SECRET, fake)
+        home_search = None if args.search_only else home_searcher(config, session_factory)
+        searches, baseline = search_runs(bot, baseline_client, data, args.requests, home_search)
+        bot.close()
+        baseline_client.close()
+    result.baseline, result.searches = baseline, searches
+    print(f"[{backend} {size:,}] latency done", file=sys.stderr)
+    if args.search_only:
+        return
+    from bench import home  # imported here: bench.home builds on this module
+
+    result.home = home.publish_run(config, session_factory, args.requests)
+    if not args.skip_usage_api:
+        result.usage_api = usage_api.measure(engine, session_factory, config, args.requests)
+        print(f"[{backend} {size:,}] usage API done", file=sys.stderr)
+
+    if not args.skip_moves:
+        total = 0
+        for clients in (1, 4, 16):
+            rate, moves, errors = move_throughput(session_factory, size, clients, args.move_seconds)
+            total += moves
+            result.throughput.append((clients, rate, moves, errors))
+        with session_factory.begin() as session:
+            problems = ledger.balance_problems(session)
+        for problem in problems[:5]:
+            print(f"  ! ledger: {problem}", file=sys.stderr)
+        result.ledger_ok = not problems
+        result.moves_lost = total - moves_recorded(engine)
+        print(f"[{backend} {size:,}] moves done", file=sys.stderr)
 
 
 def mark(met: bool) -> str:
@@ -540,16 +544,18 @@ def mark(met: bool) -> str:
 
 
 def report(results: list[SizeResult], args: argparse.Namespace) -> str:
-    lines = [
-        f"Requests per search kind and surface: {args.requests}, each followed by one to the bare "
-        f"Bolt baseline, all on keep-alive connections and signed as Slack signs them; "
-        f"Python {sys.version.split()[0]}.",
-        "",
-        "| DB | accounts | search | share matched | request | p50 ms | p99 ms | p50 × Bolt | p99 × Bolt "
-        "| errors | target |",
-        "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in results:
+    lines: list[str] = []
+    if any(r.searches for r in results):
+        lines += [
+            f"Requests per search kind and surface: {args.requests}, each followed by one to the bare "
+            f"Bolt baseline, all on keep-alive connections and signed as Slack signs them; "
+            f"Python {sys.version.split()[0]}.",
+            "",
+            "| DB | accounts | search | share matched | request | p50 ms | p99 ms | p50 × Bolt | p99 × Bolt "
+            "| errors | target |",
+            "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---|",
+        ]
+    for r in (r for r in results if r.searches):
         lines.append(
             f"| {r.backend} | {r.size:,} | bare Bolt slash command (baseline) | | | {r.baseline.p50:.1f} "
             f"| {r.baseline.p99:.1f} | 1.0× | 1.0× | {r.baseline.errors} | |"
@@ -681,6 +687,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only `/accounts` and the Move picker's searches against the baseline (no Home tab, "
         "imports, moves, reminders, usage API, RSS, replicas or alerts)",
+    )
+    parser.add_argument(
+        "--only-pass",
+        action="store_true",
+        help="only the reminder pass sections: first and next pass, replicas, live alerts",
     )
     parser.add_argument(
         "--backends", default="", help="comma-separated subset of sqlite,postgresql (default: all available)"

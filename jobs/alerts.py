@@ -29,7 +29,7 @@ METADATA_TYPE = "admin_bot_alert"  # marks our posts, so a lost answer is found,
 LEASE = timedelta(seconds=60)
 BATCH_SIZE = 20
 MAX_BATCH_SIZE = 1000
-GROW_WITHIN_SECONDS = 1.0  # a batch done faster than this is followed by one twice its size
+BATCH_SECONDS = 1.0  # how long a batch should take: each is sized from how fast the last one went
 # What Slack did within this long is recorded in one transaction: a fast Slack costs no commit per
 # message, and a slow one (a call that takes longer) has each recorded on its own.
 RECORD_WITHIN_SECONDS = 0.5
@@ -117,35 +117,6 @@ def post_once(
             with session_factory.begin() as session:
                 alerts.set_pending(session, message_id, None)
         raise
-
-
-def post_alert(
-    session_factory: SessionFactory,
-    client: WebClient,
-    account_id: int,
-    episode: int,
-    address: str,
-    channel: str,
-    now: datetime,
-) -> str:
-    """Post one recipient's copy of an alert, once across retries and replicas; its ts."""
-    with session_factory.begin() as session:
-        posting = alerts.begin_posting(session, account_id, episode, address, channel)
-        state = alerts.state(session, account_id, episode, now)
-    if posting.ts:
-        return posting.ts
-    ts = post_once(
-        session_factory,
-        client,
-        posting.message_id,
-        posting.key,
-        posting.maybe_posted,
-        channel=channel,
-        payload=build_alert(state),
-    )
-    with session_factory.begin() as session:
-        alerts.posted(session, posting.message_id, ts, state)
-    return ts
 
 
 def report_channel_problem(
@@ -254,8 +225,17 @@ def update_copies(
             _record_updates(session_factory, holder, done)
             with session_factory.begin() as session:
                 alerts.release(session, holder, [copy.id for copy in batch])
-        fast = time.monotonic() - started < GROW_WITHIN_SECONDS
-        size = min(MAX_BATCH_SIZE, size * 2) if fast else batch_size
+        size = next_batch_size(size, time.monotonic() - started, batch_size)
+
+
+def next_batch_size(size: int, seconds: float, smallest: int) -> int:
+    """The next batch after `size` items took `seconds`: what fits BATCH_SECONDS, at most twice as many.
+
+    A fast Slack gets bigger batches (fewer claims and commits); a slow one keeps them at
+    `smallest`, so replicas share the work.
+    """
+    fits = int(size * BATCH_SECONDS / seconds) if seconds > 0 else MAX_BATCH_SIZE
+    return max(smallest, min(MAX_BATCH_SIZE, size * 2, fits))
 
 
 def _record_updates(session_factory: SessionFactory, holder: str, done: list[alerts.Progress]) -> None:

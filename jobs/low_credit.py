@@ -172,10 +172,7 @@ class _Pass:
                     self.position = self.unsent[0].position
                 self._release(self.unsent)
                 self.unsent = []
-                # A fast Slack gets bigger batches (fewer claims); a slow one keeps them small, so
-                # replicas share the work.
-                fast = time.monotonic() - started < live.GROW_WITHIN_SECONDS
-                size = min(live.MAX_BATCH_SIZE, size * 2) if fast else batch_size
+                size = live.next_batch_size(size, time.monotonic() - started, batch_size)
         finally:
             # What Slack accepted is recorded; what is left goes back at once, failures to be
             # retried by the next pass on any replica. A DM cut short by an exception may or may

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from store import forecast, suggestions, top_up
+from store.db import among, is_postgresql, unnest
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -174,6 +175,8 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         _newest_credit_in(ReminderEpisode.account_id),
         false(),
     ).where(low, ~current)
+    # Sorted for the reason mark_crossings sorts: every check is done before the first row is written.
+    fresh = fresh.order_by(ReminderEpisode.account_id)
     insert = _upsert(session)(Alert).from_select(
         ["account_id", "episode", "revision", "seen_entry_id", "resolved"], fresh
     )
@@ -260,27 +263,11 @@ class Posting:
     maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
 
 
-def _ensure_alert(session: Session, account_id: int, episode: int) -> None:
-    # A replica may post an episode's first copy before the pass that marked it has opened its alert.
-    session.execute(
-        _upsert(session)(Alert)
-        .values(
-            account_id=account_id,
-            episode=episode,
-            revision=1,
-            seen_entry_id=_newest_credit_in(literal(account_id)),
-            resolved=False,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
 def begin_posting(
-    session: Session, account_id: int, episode: int, address: str, channel: str, number: int = 1
+    session: Session, account_id: int, episode: int, address: str, channel: str, number: int
 ) -> Posting:
-    """Write (or find) the row for one copy before it is posted, marked as a post in flight."""
+    """Write (or find) the row for a follow-up copy before it is posted, marked as a post in flight."""
     key = _posting_key(account_id, episode, number)
-    _ensure_alert(session, account_id, episode)
     row = _find_copy(session, account_id, episode, address, number)
     if row is not None:
         return Posting(row.id, key, row.ts, row.pending_post == key)
@@ -398,19 +385,29 @@ def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
 
 
 def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
-    # The same as _ensure_alert, for the current episodes of many accounts at once.
+    # A replica may post an episode's first copies before the pass that marked it has opened its alert.
     current = select(
         ReminderEpisode.account_id,
         ReminderEpisode.number,
         literal(1),
         _newest_credit_in(ReminderEpisode.account_id),
         false(),
-    ).where(ReminderEpisode.account_id.in_(account_ids))
+    ).where(among(session, ReminderEpisode.account_id, account_ids))
     session.execute(
         _upsert(session)(Alert)
         .from_select(["account_id", "episode", "revision", "seen_entry_id", "resolved"], current)
         .on_conflict_do_nothing()
     )
+
+
+def _seen(session: Session, account_ids: Sequence[int]) -> dict[tuple[int, int], int]:
+    """The newest credits in each of these accounts' alerts has taken in, by (account id, episode)."""
+    rows = session.execute(
+        select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+            among(session, Alert.account_id, account_ids)
+        )
+    )
+    return {(account_id, episode): entry_id for account_id, episode, entry_id in rows}
 
 
 @dataclass(frozen=True)
@@ -428,14 +425,12 @@ def first_copies(
 ) -> dict[tuple[int, int, str], FirstCopy]:
     """What each (account id, episode, address) copy shows, and what earlier attempts left of it."""
     ids = sorted({account_id for account_id, _, _ in wanted})
-    _ensure_alerts(session, ids)
-    shown = states(session, sorted({(account_id, episode) for account_id, episode, _ in wanted}), now)
-    seen = dict(
-        ((account_id, episode), entry_id)
-        for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
-        )
-    )
+    alerts = {(account_id, episode) for account_id, episode, _ in wanted}
+    seen = _seen(session, ids)
+    if missing := alerts - seen.keys():
+        _ensure_alerts(session, sorted({account_id for account_id, _ in missing}))
+        seen = _seen(session, ids)
+    shown = states(session, sorted(alerts), now)
     earlier = {
         (row.account_id, row.episode, row.address): row
         for row in session.execute(
@@ -445,7 +440,7 @@ def first_copies(
                 AlertMessage.address,
                 AlertMessage.ts,
                 AlertMessage.pending_post,
-            ).where(AlertMessage.account_id.in_(ids), AlertMessage.number == 1)
+            ).where(among(session, AlertMessage.account_id, ids), AlertMessage.number == 1)
         )
     }
     copies = {}
@@ -485,7 +480,7 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
         (account_id, episode): (revision, seen)
         for account_id, episode, revision, seen in session.execute(
             select(Alert.account_id, Alert.episode, Alert.revision, Alert.seen_entry_id).where(
-                Alert.account_id.in_(sorted({account_id for account_id, _ in pairs}))
+                among(session, Alert.account_id, sorted({account_id for account_id, _ in pairs}))
             )
         )
     }
@@ -509,20 +504,27 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
             }
         )
     insert = _upsert(session)(AlertMessage)
+    if is_postgresql(session):
+        given = unnest(
+            [(name, AlertMessage.__table__.c[name].type) for name in rows[0]],
+            [tuple(row.values()) for row in rows],
+        )
+        insert = insert.from_select(list(rows[0]), select(*given.c))
     kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    session.connection().execute(
-        insert.on_conflict_do_update(
-            index_elements=[
-                AlertMessage.account_id,
-                AlertMessage.episode,
-                AlertMessage.address,
-                AlertMessage.number,
-            ],
-            set_={column: insert.excluded[column] for column in kept},
-            where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
-        ),
-        rows,
+    upsert = insert.on_conflict_do_update(
+        index_elements=[
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.number,
+        ],
+        set_={column: insert.excluded[column] for column in kept},
+        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
     )
+    if is_postgresql(session):
+        session.execute(upsert)
+    else:
+        session.connection().execute(upsert, rows)
 
 
 @dataclass(frozen=True)
@@ -637,7 +639,7 @@ def claim_stale(
         return []
     rows = session.execute(
         update(AlertMessage)
-        .where(AlertMessage.id.in_(chosen), free)
+        .where(among(session, AlertMessage.id, chosen), free)
         .values(claimed_by=holder, lease_until=now + lease)
         .returning(
             AlertMessage.id,
@@ -667,12 +669,7 @@ def updates_for(
     ids = sorted({copy.account_id for copy in copies})
     alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
     shown = states(session, alerts, now)
-    seen = dict(
-        ((account_id, episode), entry_id)
-        for account_id, episode, entry_id in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(Alert.account_id.in_(ids))
-        )
-    )
+    seen = _seen(session, ids)
     since = min(copy.replied_entry_id for copy in copies)
     news = _credits_in_since(session, ids, since)
     work = []
@@ -727,7 +724,7 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     ids = sorted(progress.message_id for progress in done)
     session.execute(
         update(AlertMessage)
-        .where(AlertMessage.id.in_(ids), AlertMessage.claimed_by == holder)
+        .where(among(session, AlertMessage.id, ids), AlertMessage.claimed_by == holder)
         .values(stale=_behind(), claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -759,7 +756,7 @@ def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) 
             ),
         )
         .outerjoin(source, source.id == other_leg.account_id)
-        .where(LedgerEntry.account_id.in_(account_ids), _credits_in(), LedgerEntry.id > after)
+        .where(among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after)
         .order_by(LedgerEntry.id)
     )
     return [(row[0], Reply(*row[1:])) for row in rows]
@@ -831,7 +828,7 @@ def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
     if message_ids:
         session.execute(
             update(AlertMessage)
-            .where(AlertMessage.id.in_(message_ids), AlertMessage.claimed_by == holder)
+            .where(among(session, AlertMessage.id, message_ids), AlertMessage.claimed_by == holder)
             .values(claimed_by=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
@@ -857,12 +854,14 @@ def states(
                 Account.balance,
                 Account.reminder_level,
                 Account.runway_warning_days,
-            ).where(Account.id.in_(ids))
+            ).where(among(session, Account.id, ids))
         )
     }
     rows = session.execute(
-        select(Alert).where(Alert.account_id.in_(ids)).execution_options(populate_existing=True)
-    ).scalars()
+        select(
+            Alert.account_id, Alert.episode, Alert.revision, Alert.resolved, Alert.handler, Alert.handled_at
+        ).where(among(session, Alert.account_id, ids))
+    )
     found = {(alert.account_id, alert.episode): alert for alert in rows}
     outlooks = forecast.for_accounts(session, ids, now)
     best = suggestions.best_sources(session)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from store.db import among
 from store.models import Account, EntryKind, LedgerEntry
 
 WINDOW_DAYS = 7
@@ -116,7 +117,6 @@ _FORECASTS = select(
     .scalar_subquery(),
     select(func.min(LedgerEntry.created_at)).where(*_MINE).scalar_subquery(),
 )
-_FOR_ACCOUNTS = _FORECASTS.where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 def _window(now: datetime) -> dict[str, datetime]:
@@ -127,7 +127,9 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     """Each account's forecast, in one query whose cost grows with the window's usage entries."""
     if not account_ids:
         return {}
-    rows = session.connection().execute(_FOR_ACCOUNTS, {"ids": list(account_ids), **_window(now)})
+    rows = session.connection().execute(
+        _FORECASTS.where(among(session, Account.id, account_ids)), _window(now)
+    )
     return {
         account_id: from_usage(balance, int(spent), started, now)
         for account_id, balance, spent, started in rows

@@ -12,7 +12,11 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    DateTime,
+    Integer,
     Select,
+    String,
+    TableValuedAlias,
     TextClause,
     Update,
     and_,
@@ -31,8 +35,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
+from store.db import is_postgresql, unnest
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -317,7 +323,15 @@ def _rowcount(session: Session, statement: Update) -> int:
 
 def _upsert(session: Session) -> Any:
     """The dialect's INSERT, which has ON CONFLICT."""
-    return postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return postgresql_insert if is_postgresql(session) else sqlite_insert
+
+
+# A delivery's key, and who it went to, as unnest() columns.
+KEY_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("account_id", Integer()),
+    ("episode", Integer()),
+    ("address", String()),
+)
 
 
 def mark_crossings(
@@ -334,11 +348,13 @@ def mark_crossings(
     now = now or datetime.now(UTC)
     _refresh_floors(session, now)
     # Accounts already in an episode are left out before the upsert, which would lock each one.
+    # Sorted, so they are all found before the first is written: otherwise each check could scan
+    # the rows this statement has just written (the planner may take the table for empty).
     still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
     below_level = select(Account.id, literal(1), true()).where(_shortfall(), ~still_low)
     runway = _short_runways().add_columns(literal(1), true()).where(~_in_episode())
     episode = _upsert(session)(ReminderEpisode).from_select(
-        ["account_id", "number", "low"], below_level.union(runway)
+        ["account_id", "number", "low"], below_level.union(runway).order_by(literal_column("1"))
     )
     # A first drop inserts episode 1; a drop after recovering starts the next episode, or within
     # the cooldown reopens the last one; an account still in its episode is left alone and not
@@ -394,6 +410,10 @@ class DueAlert:
 
 def _key(alert: DueAlert) -> dict[str, Any]:
     return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
+
+
+def _key_row(alert: DueAlert) -> tuple[int, int, str]:
+    return (alert.account_id, alert.episode, alert.recipient.address)
 
 
 SCAN_ACCOUNTS = 1000  # low accounts a claim looks at in one step
@@ -489,19 +509,31 @@ def _claim(
 ) -> list[DueAlert]:
     if not alerts:
         return []
-    claim = _upsert(session)(ReminderDelivery).values(
-        [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
-    )
-    claimed = session.execute(
-        claim.on_conflict_do_update(
-            index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
-            set_={"claimed_by": claim.excluded.claimed_by, "lease_until": claim.excluded.lease_until},
-            where=and_(
-                ReminderDelivery.sent_at.is_(None),
-                or_(ReminderDelivery.lease_until.is_(None), ReminderDelivery.lease_until <= now),
+    insert = _upsert(session)(ReminderDelivery)
+    rows: list[dict[str, Any]] | None = None
+    if is_postgresql(session):
+        keys = unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts])
+        insert = insert.from_select(
+            ["account_id", "episode", "address", "claimed_by", "lease_until"],
+            select(
+                keys.c.account_id,
+                keys.c.episode,
+                keys.c.address,
+                literal(holder, String()),
+                literal(lease_until, DateTime(timezone=True)),
             ),
-        ).returning(ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address)
-    ).all()
+        )
+    else:  # an executemany, which SQLAlchemy compiles once and sends as multi-row inserts
+        rows = [{**_key(alert), "claimed_by": holder, "lease_until": lease_until} for alert in alerts]
+    claim = insert.on_conflict_do_update(
+        index_elements=[ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address],
+        set_={"claimed_by": insert.excluded.claimed_by, "lease_until": insert.excluded.lease_until},
+        where=and_(
+            ReminderDelivery.sent_at.is_(None),
+            or_(ReminderDelivery.lease_until.is_(None), ReminderDelivery.lease_until <= now),
+        ),
+    ).returning(ReminderDelivery.account_id, ReminderDelivery.episode, ReminderDelivery.address)
+    claimed = session.execute(claim, rows).all()
     mine = {tuple(row) for row in claimed}
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
 
@@ -522,11 +554,21 @@ def record_sent(session: Session, sent: Sequence[tuple[DueAlert, str]], now: dat
     """Mark claimed alerts sent, each to its Slack user; one that another holder recorded keeps theirs."""
     if not sent:
         return
+    values = {"sent_at": now, "lease_until": None}
+    if is_postgresql(session):
+        rows = unnest((*KEY_COLUMNS, ("user", String())), [(*_key_row(alert), user) for alert, user in sent])
+        session.execute(
+            update(ReminderDelivery)
+            .where(*_by_row(rows), ReminderDelivery.sent_at.is_(None))
+            .values(**values, slack_user_id=rows.c.user)
+            .execution_options(synchronize_session=False)
+        )
+        return
     # Core statements with one parameter set per row: an executemany, not ORM bulk updates by id.
     session.connection().execute(
         update(ReminderDelivery)
         .where(*_by_key(), ReminderDelivery.sent_at.is_(None))
-        .values(sent_at=now, slack_user_id=bindparam("user"), lease_until=None),
+        .values(**values, slack_user_id=bindparam("user")),
         [{**_key_params(alert), "user": user} for alert, user in sent],
     )
 
@@ -535,11 +577,27 @@ def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
     if not alerts:
         return
+    mine = (ReminderDelivery.claimed_by == holder, ReminderDelivery.sent_at.is_(None))
+    if is_postgresql(session):
+        rows = unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts])
+        session.execute(
+            update(ReminderDelivery)
+            .where(*_by_row(rows), *mine)
+            .values(claimed_by=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return
     session.connection().execute(
-        update(ReminderDelivery)
-        .where(*_by_key(), ReminderDelivery.claimed_by == holder, ReminderDelivery.sent_at.is_(None))
-        .values(claimed_by=None, lease_until=None),
+        update(ReminderDelivery).where(*_by_key(), *mine).values(claimed_by=None, lease_until=None),
         [_key_params(alert) for alert in alerts],
+    )
+
+
+def _by_row(rows: TableValuedAlias) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ReminderDelivery.account_id == rows.c.account_id,
+        ReminderDelivery.episode == rows.c.episode,
+        ReminderDelivery.address == rows.c.address,
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from store import audit, invoices, ledger
+from store.db import among
 from store.errors import InvalidCredits, StoreError
 from store.ledger import parse_credits
 from store.models import Account, AutoTopUp, AutoTopUpAttempt, ReminderEpisode
@@ -221,7 +222,7 @@ def outcomes_for(
     wanted = set(alerts)
     tried = session.execute(
         select(AutoTopUpAttempt.account_id, AutoTopUpAttempt.episode).where(
-            AutoTopUpAttempt.account_id.in_(sorted({account_id for account_id, _ in wanted}))
+            among(session, AutoTopUpAttempt.account_id, sorted({account_id for account_id, _ in wanted}))
         )
     )
     found = {}
