@@ -1,0 +1,47 @@
+"""How a reminder pass finds the alerts it owes: through the episodes it walks, never every account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, event
+
+from store import accounts, reminders
+from store.db import SessionFactory
+from tests.conftest import make_account
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_a_claim_reads_the_episode_range_not_every_active_account(
+    database_url: str, engine: Engine, session_factory: SessionFactory
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
+    for n in range(1, 4):
+        make_account(session_factory, f"EX{n}", f"Low {n}", credits=5)
+        with session_factory.begin() as session:
+            account = accounts.by_reference(session, f"EX{n}")
+            reminders.configure(session, account, True, 100, [reminders.Recipient("U012AB3CD")], "U012AB3CD")
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT") and "reminder_recipients" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_factory.begin() as session:
+            reminders.mark_crossings(session, NOW)
+            claimed, _ = reminders.claim_due(session, "test", NOW, NOW + timedelta(minutes=1), 20)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert len(claimed) == 3
+    [(claim, parameters)] = statements
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", parameters)
+        )
+    # Driven from every active account, each claim cost the whole table (3 s a pass at 1M).
+    assert "ix_accounts_active_balance" not in plan and "SCAN accounts" not in plan, plan
