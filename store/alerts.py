@@ -631,7 +631,7 @@ def claim_stale(
         ids = ids.where(AlertMessage.id.not_in(skip))
     if only is not None:
         ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         ids = ids.with_for_update(skip_locked=True)
     held = {message_id: by for message_id, by in session.execute(ids.add_columns(AlertMessage.claimed_by))}
     chosen = sorted(held)
@@ -711,7 +711,7 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
         .where(message.id == bindparam("message_id"))
         .values(
             replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id"))
-            if session.get_bind().dialect.name == "sqlite"
+            if not is_postgresql(session)
             else func.greatest(message.replied_entry_id, bindparam("replied_entry_id")),
             shown_revision=case(
                 (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),

@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from store.accounts import COUNT_LIMIT, Page
+from store.db import is_postgresql
 from store.models import UNADDRESSED, UNHEARD, Account, account_totals
 from store.suggestions import spare_credits
 
@@ -61,8 +62,8 @@ def summary(session: Session) -> Summary:
     return Summary(int(accounts), int(credits), int(below), int(unaddressed), int(inactive))
 
 
-def counted_totals(session: Session) -> Summary:
-    """What account_totals should say, counted from every account (and the unaddressed as usual)."""
+def counted_totals(session: Session, kept: Summary) -> Summary:
+    """The summary `kept` with what account_totals should say, counted from every account."""
     accounts, credits, below, inactive = session.execute(
         select(
             func.count().filter(Account.active),
@@ -73,7 +74,7 @@ def counted_totals(session: Session) -> Summary:
             func.count().filter(_INACTIVE),
         )
     ).one()
-    return replace(summary(session), accounts=accounts, credits=credits, below_level=below, inactive=inactive)
+    return replace(kept, accounts=accounts, credits=credits, below_level=below, inactive=inactive)
 
 
 # The rows it deletes are the rows it adds, in one statement: a concurrent fold or writer neither
@@ -93,7 +94,7 @@ _FOLD = text(
 def fold_totals(session: Session) -> None:
     """Add PostgreSQL's waiting differences into account_totals' base row, so the summary reads few
     rows; SQLite's triggers update the base row themselves."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         session.execute(_FOLD)
 
 

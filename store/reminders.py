@@ -455,7 +455,7 @@ def claim_due(
 def _active_unindexed(session: Session) -> ColumnElement[bool]:
     # SQLite's unary + keeps this off ix_accounts_active_balance: with it, SQLite drove each claim
     # from every active account (3 s a steady pass at 1M) instead of the episode range.
-    if session.get_bind().dialect.name == "sqlite":
+    if not is_postgresql(session):
         return literal_column("+accounts.active", Boolean)
     return cast(ColumnElement[bool], Account.active)
 
@@ -500,7 +500,7 @@ def _due_among(
         .order_by(ReminderEpisode.account_id, ReminderRecipient.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         due = due.with_for_update(of=ReminderRecipient, skip_locked=True)
     return [
         DueAlert(
@@ -615,6 +615,6 @@ def try_marking_lock(session: Session) -> bool:
     Two replicas upserting the same episode rows in different orders could deadlock; the loser
     of this transaction-scoped lock skips marking and just claims what is due.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         return True
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": MARKING_LOCK_KEY}))

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from store.db import is_postgresql
 from store.models import (
     KEYWORD_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -545,7 +546,7 @@ class _Found:
             include_inactive,
             exclude_id,
             with_credits_only,
-            session.get_bind().dialect.name == "sqlite",
+            not is_postgresql(session),
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
