@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -76,11 +77,40 @@ def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    options.setdefault("pool_pre_ping", True)
+    pre_ping = options.pop("pool_pre_ping", True)
     # Bursts (a lazy listener per click, the reminder pass) may open twice as many again.
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, **options)
     event.listen(engine, "connect", _configure_postgresql)
+    if pre_ping:
+        event.listen(engine, "checkout", _ping_unless_quiet(engine))
     return engine
+
+
+def _ping_unless_quiet(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    """A checkout check that pings only a connection the server may have dropped.
+
+    SQLAlchemy's pool_pre_ping costs every request a round trip (SELECT 1). A server that ends a
+    connection (a restart, a terminated backend) tells the client, or the kernel closes the socket:
+    either way the idle connection's socket turns readable. Only then is it pinged, and if the ping
+    fails the pool is invalidated and a new connection made, as pool_pre_ping does.
+    """
+
+    def check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if not dbapi_connection.closed and not _readable(dbapi_connection.fileno()):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure: treat it as a dropped connection
+            raise exc.InvalidatePoolError(f"ping failed: {error}") from error
+
+    return check
+
+
+def _readable(fileno: int) -> bool:
+    """Whether the socket has something to read (data, or the other end closed it) right now."""
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
@@ -161,9 +191,16 @@ def make_session_factory(engine: Engine) -> SessionFactory:
 
 
 def make_read_session_factory(session_factory: SessionFactory) -> SessionFactory:
-    """Sessions for requests that only read: on SQLite they never wait for the write lock."""
+    """Sessions for requests that only read: on SQLite they never wait for the write lock.
+
+    On PostgreSQL they run without a transaction: at READ COMMITTED each statement reads its own
+    snapshot inside one too, so all a transaction added was BEGIN and COMMIT, two round trips.
+    """
     engine = session_factory.kw["bind"]
-    return sessionmaker(engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False)
+    options: dict[str, Any] = {READ_ONLY_OPTION: True}
+    if not is_sqlite(engine):
+        options["isolation_level"] = "AUTOCOMMIT"
+    return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

@@ -209,3 +209,18 @@ def test_invoices_during_an_outage_says_unavailable_once(outage: Rig) -> None:
         outage.fake.wait_for("response_url", timeout=2.0)
     assert outage.fake.calls_to("response_url") == [], "told twice"
     assert outage.fake.calls_to("views.open") == []
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_after_a_restart_the_pooled_connections_are_replaced_and_searches_answer(rig: Rig, mode: str) -> None:
+    # Connections pooled before the restart are dead; nothing has used them since.
+    for _ in range(3):
+        assert "Acme Branch 00" in visible_text(_message(rig.slack.command("/accounts", "acme"))["blocks"])
+    rig.server.stop(mode)
+    rig.server.start()
+    for surface in ("/accounts acme", "/accounts", "Next page"):
+        rig.fake.reset()
+        response = SURFACES[surface](rig)
+        assert response.status == 200, f"{surface} answered {response.status}: {response.text}"
+        shown = seen(rig, response, "account(s)")
+        assert "account(s)" in shown and UNAVAILABLE not in shown, f"{surface} after the restart: {shown!r}"
