@@ -89,8 +89,8 @@ def search_reply(
     session: Session, query: str, now: datetime, offset: int = 0, *, role: Role | None = None
 ) -> dict[str, Any]:
     """The message for one page of results, each with its forecast and the buttons `role` may use."""
-    page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
-    outlooks = forecast.texts_for(session, [account.id for account in page.accounts], now)
+    page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    outlooks = forecast.texts(page.forecasts or {})
     return {
         "text": f"{page.counted.capitalize()} account(s)",
         "blocks": build_results(page, query, role, outlooks),

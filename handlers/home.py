@@ -239,11 +239,16 @@ def home_view(
     if inactive:
         page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
     elif query:
-        page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE)
+        page = account_store.search(
+            session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=services.clock()
+        )
     else:
         page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE, low=summary.below_level)
     limits = services.limits
-    outlooks = forecast.texts_for(session, [account.id for account in page.accounts], services.clock())
+    if page.forecasts is not None:
+        outlooks = forecast.texts(page.forecasts)
+    else:
+        outlooks = forecast.texts_for(session, [account.id for account in page.accounts], services.clock())
     return build_home(
         role,
         summary,

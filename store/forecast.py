@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -107,19 +107,20 @@ def _usage() -> TextClause:
 
 
 _MINE = (LedgerEntry.account_id == Account.id, _usage())
-# Built once (building it cost as much as running it): each account's usage in the window
-# (:since to :now), and when its usage began.
-_FORECASTS = select(
-    Account.id,
-    Account.balance,
+# An account's usage in the window (:since to :now), and when its usage began: columns for any
+# statement that selects accounts, with the parameters window() gives.
+USAGE = (
     select(func.coalesce(func.sum(-LedgerEntry.credits), 0))
     .where(*_MINE, LedgerEntry.created_at >= bindparam("since"), LedgerEntry.created_at <= bindparam("now"))
     .scalar_subquery(),
     select(func.min(LedgerEntry.created_at)).where(*_MINE).scalar_subquery(),
 )
+# Built once (building it cost as much as running it).
+_FORECASTS = select(Account.id, Account.balance, *USAGE)
 
 
-def _window(now: datetime) -> dict[str, datetime]:
+def window(now: datetime) -> dict[str, datetime]:
+    """The parameters of USAGE for forecasts at `now`."""
     return {"since": now - timedelta(days=WINDOW_DAYS), "now": now}
 
 
@@ -128,7 +129,7 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     if not account_ids:
         return {}
     rows = session.connection().execute(
-        _FORECASTS.where(among(session, Account.id, account_ids)), _window(now)
+        _FORECASTS.where(among(session, Account.id, account_ids)), window(now)
     )
     return {
         account_id: from_usage(balance, int(spent), started, now)
@@ -141,7 +142,7 @@ def with_warnings(
 ) -> dict[int, tuple[Forecast, int | None]]:
     """The forecast and warning days of each account matching `condition`, in one query."""
     rows = session.connection().execute(
-        _FORECASTS.add_columns(Account.runway_warning_days).where(condition), _window(now)
+        _FORECASTS.add_columns(Account.runway_warning_days).where(condition), window(now)
     )
     return {
         account_id: (from_usage(balance, int(spent), started, now), days)
@@ -151,9 +152,12 @@ def with_warnings(
 
 def texts_for(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, str]:
     """Each account's forecast line, e.g. for the accounts on one page, in one query."""
-    return {
-        account_id: outlook.text() for account_id, outlook in for_accounts(session, account_ids, now).items()
-    }
+    return texts(for_accounts(session, account_ids, now))
+
+
+def texts(forecasts: Mapping[int, Forecast]) -> dict[int, str]:
+    """Each forecast's line, by account id."""
+    return {account_id: outlook.text() for account_id, outlook in forecasts.items()}
 
 
 def for_account(session: Session, account_id: int, now: datetime) -> Forecast:

@@ -22,6 +22,7 @@ import heapq
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -44,7 +45,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from store import forecast
 from store.db import is_postgresql
+from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
     NAME_MAX_LENGTH,
@@ -87,6 +90,7 @@ class Page:
     offset: int
     limit: int
     more: bool = False  # counting stopped at `total`; there are more matches than that
+    forecasts: dict[int, Forecast] | None = None  # each listed account's, when asked for
 
     @property
     def has_next(self) -> bool:
@@ -281,6 +285,8 @@ _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_
 # none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
 _LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+# The same with each account's forecast (forecast.window's parameters): one round trip, not two.
+_LISTED_WITH_USAGE = _LISTED.add_columns(Account.balance, *forecast.USAGE)
 
 
 @functools.cache
@@ -481,19 +487,26 @@ def search(
     include_inactive: bool = False,
     exclude_id: int | None = None,
     with_credits_only: bool = False,
+    forecasts_at: datetime | None = None,
 ) -> Page:
     """A page of matching accounts: the account whose reference is the query first, then by name.
 
     Matches are counted up to COUNT_LIMIT (or the page's end); see the module docstring for cost.
+    With `forecasts_at`, the page carries each listed account's forecast at that time, read with
+    the accounts where the search allows.
     """
     enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
     found = _Found.find(session, query, include_inactive, exclude_id, with_credits_only, enough)
-    listed = found.listing(offset, limit)
+    listed, forecasts = found.listing(offset, limit, forecasts_at)
     if not listed and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
         offset = max(found.counted - 1, 0) // limit * limit
-        listed = found.listing(offset, limit)
-    return Page(listed, min(found.counted, enough), offset, limit, more=found.counted > enough)
+        listed, forecasts = found.listing(offset, limit, forecasts_at)
+    if forecasts_at is not None and forecasts is None:
+        forecasts = forecast.for_accounts(session, [account.id for account in listed], forecasts_at)
+    return Page(
+        listed, min(found.counted, enough), offset, limit, more=found.counted > enough, forecasts=forecasts
+    )
 
 
 @dataclass(frozen=True)
@@ -518,7 +531,8 @@ def first_matches(
     if found.ordered is not None:
         # The word path read each option's reference and name already: no ORM objects, no look-up.
         return [Choice(match.id, match.reference, match.name) for match in found.ordered[:limit]]
-    return [Choice(account.id, account.reference, account.name) for account in found.listing(0, limit)]
+    listed, _ = found.listing(0, limit)
+    return [Choice(account.id, account.reference, account.name) for account in listed]
 
 
 @dataclass(frozen=True)
@@ -559,14 +573,24 @@ class _Found:
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
 
-    def listing(self, offset: int, limit: int) -> list[Account]:
-        """Entries offset..offset+limit of [exact, *others by name]."""
+    def listing(
+        self, offset: int, limit: int, forecasts_at: datetime | None = None
+    ) -> tuple[list[Account], dict[int, Forecast] | None]:
+        """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, their
+        forecasts too when they could be read in the same statement (else None)."""
         if self.ordered is not None:
             ids = [match.id for match in self.ordered[offset : offset + limit]]
             if not ids:
-                return []
-            loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
-            return [loaded[account_id] for account_id in ids]
+                return [], {} if forecasts_at is not None else None
+            if forecasts_at is None:
+                loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
+                return [loaded[account_id] for account_id in ids], None
+            rows = self.session.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
+            loaded, forecasts = {}, {}
+            for account, balance, used, first_usage in rows:
+                loaded[account.id] = account
+                forecasts[account.id] = forecast.from_usage(balance, int(used), first_usage, forecasts_at)
+            return [loaded[account_id] for account_id in ids], forecasts
         ahead = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit
@@ -587,7 +611,7 @@ class _Found:
                 others = walked
         if others is None:
             others = list(self.session.scalars(_sorted(shape), parameters))
-        return (ahead if offset == 0 else []) + others
+        return (ahead if offset == 0 else []) + others, None
 
 
 # ----------------------------------------------------------------------- bulk maintenance
