@@ -424,17 +424,11 @@ def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -
     after: tuple[str, int] = ("", 0)
     read, take = 0, wanted + 8
     while True:
-        entries = sorted(
-            connection.execute(
-                statement,
-                {
-                    **parameters,
-                    "after_name": after[0],
-                    "after_id": after[1],
-                    "take": take,
-                },
-            ).all()
+        rows = connection.execute(
+            statement, {**parameters, "after_name": after[0], "after_id": after[1], "take": take}
         )
+        # Plain tuples: they compare in C, where sorting the Rows compared each pair in Python.
+        entries = sorted(tuple(row) for row in rows)
         found += [_Match(*entry[:4]) for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
