@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from store import forecast
-from store.db import is_postgresql
+from store.db import GENERIC_PLAN, is_postgresql
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -284,7 +284,11 @@ _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_
 # The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
 # none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
-_LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+_LISTED = (
+    select(Account)
+    .where(Account.id.in_(bindparam("ids", expanding=True)))
+    .execution_options(**{GENERIC_PLAN: True})
+)
 # The same with each account's forecast (forecast.window's parameters): one round trip, not two.
 _LISTED_WITH_USAGE = _LISTED.add_columns(Account.balance, *forecast.USAGE)
 
@@ -360,8 +364,10 @@ def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
         )
     matches = and_(*_filters(shape), _like())
     flag = case((matches, True), else_=False)
-    return select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag).join(
-        Account, Account.id == chunk.c.account_id
+    return (
+        select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag)
+        .join(Account, Account.id == chunk.c.account_id)
+        .execution_options(**{GENERIC_PLAN: True})
     )
 
 

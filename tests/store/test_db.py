@@ -1,0 +1,62 @@
+"""Engines and sessions: what reads and marked statements leave behind on a pooled connection."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, exc, text
+
+from store import db
+
+PLAN_MODE = text("SELECT current_setting('plan_cache_mode')")
+
+
+def _plan_mode(factory: db.SessionFactory) -> str | None:
+    with factory.begin() as session:
+        return session.scalar(PLAN_MODE)
+
+
+def _postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def test_a_generic_plan_statement_answers_and_leaves_plans_for_values(database_url: str) -> None:
+    # One connection, so the checks below read the very connection the statements ran on.
+    engine = db.make_engine(database_url, pool_size=1)
+    writes = db.make_session_factory(engine)
+    reads = db.make_read_session_factory(writes)
+    marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
+    try:
+        for factory in (reads, writes):
+            for n in range(8):  # past psycopg's and PostgreSQL's thresholds for a generic plan
+                with factory.begin() as session:
+                    assert session.scalar(marked, {"n": n}) == n + 1
+        if _postgresql(engine):
+            assert _plan_mode(reads) == _plan_mode(writes) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_generic_plan_statement_leaves_plans_for_values(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    engine = db.make_engine(database_url, pool_size=1)
+    writes = db.make_session_factory(engine)
+    reads = db.make_read_session_factory(writes)
+    failing = text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True})
+    try:
+        for factory in (reads, writes):
+            with pytest.raises(exc.DataError), factory.begin() as session:
+                session.execute(failing, {"n": 0})
+            assert _plan_mode(factory) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
+def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
+    # At READ COMMITTED every statement reads its own snapshot anyway; BEGIN and COMMIT were two
+    # round trips a request. Writes keep their transaction.
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    with reads.begin() as session:
+        assert session.scalar(text("SELECT 1")) == 1
+        if _postgresql(engine):
+            assert session.scalar(text("SELECT now() = statement_timestamp()"))
