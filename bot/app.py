@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
+from slack_bolt.listener_matcher.custom_listener_matcher import CustomListenerMatcher
+from slack_bolt.listener_matcher.listener_matcher import ListenerMatcher
+from slack_bolt.middleware import Middleware
+from slack_bolt.request.payload_utils import to_command
 from slack_sdk import WebClient
 
 import handlers
@@ -62,14 +68,59 @@ def create_app(
         token_verification_enabled=False,
     )
 
-    services = make_services(config, session_factory, clock)
-
-    @app.middleware
-    def provide_store(context: BoltContext, next: Callable[[], None]) -> None:
-        context["services"] = services
-        next()
-
-    app.middleware(boundary.reject_malformed)
+    app.use(ProvideServices(make_services(config, session_factory, clock)))
+    app.use(boundary.RejectMalformed())
     app.error(boundary.answer_failure)
     handlers.register_all(app)
+    quicken_matchers(app)
     return app
+
+
+class ProvideServices(Middleware):
+    """Puts the store and settings in every request's context (see handlers.services)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        req.context["services"] = self.services
+        return next()
+
+
+# What a matcher may ask for, read straight from the payload.
+_MATCHER_ARGS: dict[str, Callable[[BoltRequest], object]] = {
+    "body": lambda req: req.body,
+    "command": lambda req: to_command(req.body),
+}
+
+
+class QuickMatcher(ListenerMatcher):
+    """A listener matcher given only what it asks for (the body, the command).
+
+    Bolt hands each matcher every argument a listener could take (each payload accessor, the
+    utilities), and it asks every listener in registration order until one matches: a Move
+    picker's suggestion request, registered late, paid for 25 such sets before its listener ran.
+    """
+
+    def __init__(self, func: Callable[..., Any], arg_names: list[str]) -> None:
+        self.func = func
+        self.readers = [(name, _MATCHER_ARGS[name]) for name in arg_names]
+
+    def matches(self, req: BoltRequest, resp: BoltResponse) -> bool:
+        return bool(self.func(**{name: read(req) for name, read in self.readers}))
+
+
+def quicken_matchers(app: App) -> None:
+    """Replace the matchers of the app's listeners that take only the body or the command."""
+    for listener in getattr(app, "_listeners", ()):
+        listener.matchers = [_quick(matcher) for matcher in listener.matchers]
+
+
+def _quick(matcher: ListenerMatcher) -> ListenerMatcher:
+    if isinstance(matcher, BuiltinListenerMatcher | CustomListenerMatcher):
+        names = list(matcher.arg_names)
+        if names and all(name in _MATCHER_ARGS for name in names):
+            return QuickMatcher(matcher.func, names)
+    return matcher

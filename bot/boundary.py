@@ -5,7 +5,7 @@ Three layers, outermost first:
   get 400, a timestamp header that is not a number gets 401, each with one log line.
 - socket_request: a Socket Mode payload gets both checks above (it has no signature), and is
   acknowledged without being dispatched.
-- reject_malformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
+- RejectMalformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
 - answer_failure (Bolt's global error handler): anything a listener let through is logged once
   with a reference, and the user is told on the surface the payload came from.
 """
@@ -17,9 +17,22 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from slack_bolt import BoltResponse
-from slack_bolt.kwargs_injection.utils import build_required_kwargs
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
+from slack_bolt.request.payload_utils import (
+    to_action,
+    to_command,
+    to_event,
+    to_message,
+    to_options,
+    to_shortcut,
+    to_step,
+    to_view,
+)
 
 from handlers import messages
 from handlers.interaction import build_notice_view, failure_message, tell
@@ -30,7 +43,8 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY = 1_000_000  # bytes; Slack's payloads are far smaller
-PAYLOAD_ARGS = ("body", "options", "shortcut", "action", "view", "command", "event", "message", "payload")
+# How Bolt reads a payload for its listeners (the `options`, `action`, ... arguments).
+PAYLOAD_READERS = (to_options, to_shortcut, to_action, to_view, to_command, to_event, to_message, to_step)
 
 
 class Refusal(Exception):
@@ -41,8 +55,8 @@ class Refusal(Exception):
         self.status = status
 
 
-def _checked_body(environ: dict[str, Any]) -> bytes:
-    """The request body, or Refusal if Bolt could not parse it."""
+def _checked_request(environ: dict[str, Any]) -> tuple[bytes, BoltRequest]:
+    """The request body, and the request as Bolt parses it, or Refusal if Bolt could not parse it."""
     timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
     if not (timestamp.isascii() and timestamp.isdigit()):
         raise Refusal("401 Unauthorized", "missing or non-numeric timestamp header")
@@ -57,38 +71,45 @@ def _checked_body(environ: dict[str, Any]) -> bytes:
         body = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Refusal("400 Bad Request", "body is not UTF-8") from None
-    # Parsed and routed before Bolt verifies the signature, so Bolt never fails on it.
-    readable(body, {"content-type": environ.get("CONTENT_TYPE", "")})
-    return raw
+    # Parsed and routed before Bolt verifies the signature, so Bolt never fails on it; the same
+    # request, with every header as Bolt's WSGI adapter passes them, is the one dispatched.
+    http = WsgiHttpRequest(environ)
+    return raw, readable(body, http.get_headers(), query=http.query_string)
 
 
 def readable(
-    body: str | dict[str, Any], headers: dict[str, Any] | None = None, mode: str = "http"
+    body: str | dict[str, Any],
+    headers: dict[str, Any] | None = None,
+    mode: str = "http",
+    query: str | None = None,
 ) -> BoltRequest:
     """The request as Bolt parses and routes it, or Refusal (400) if Bolt would trip on it.
 
     The one check for both transports: an HTTP body before its signature is verified, and a
-    Socket Mode envelope's payload before it is dispatched.
+    Socket Mode envelope's payload before it is dispatched. It reads the payload the way Bolt
+    hands it to listeners (each accessor of slack_bolt's payload_utils) and leaves the request's
+    context alone, so the request can be dispatched as it is.
     """
     try:
-        request = BoltRequest(body=body, headers=headers, mode=mode)
+        request = BoltRequest(body=body, query=query, headers=headers, mode=mode)
         if not isinstance(request.body, dict):
             raise TypeError("payload is not a JSON object")
-        build_required_kwargs(
-            logger=log, required_arg_names=list(PAYLOAD_ARGS), request=request, response=None
-        )
+        for read in PAYLOAD_READERS:
+            read(request.body)
     except Exception as error:  # noqa: BLE001 - whatever Bolt would trip on
         raise Refusal("400 Bad Request", f"unreadable payload ({type(error).__name__})") from None
     return request
 
 
-def guard_wsgi(slack: WsgiApp) -> WsgiApp:
-    """Answer what Bolt cannot parse with 400 or 401 and one log line; hand the rest to Bolt."""
+def guard_wsgi(app: App, path: str) -> WsgiApp:
+    """Bolt's WSGI endpoint at `path`, answering what Bolt cannot parse with 400 or 401 and one log
+    line. The body is parsed once: the request checked here is the one Bolt dispatches."""
+    fallback = SlackRequestHandler(app, path=path)  # other paths and methods: 404, as Bolt answers
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "POST":
             try:
-                environ["wsgi.input"] = io.BytesIO(_checked_body(environ))
+                raw, request = _checked_request(environ)
             except Refusal as refusal:
                 log.warning("refused a request to %s: %s", environ.get("PATH_INFO"), refusal)
                 payload = refusal.status.encode()
@@ -97,7 +118,13 @@ def guard_wsgi(slack: WsgiApp) -> WsgiApp:
                     [("Content-Type", "text/plain"), ("Content-Length", str(len(payload)))],
                 )
                 return [payload]
-        return slack(environ, start_response)
+            if environ.get("PATH_INFO") == path and environ.get("SERVER_PROTOCOL", "").startswith("HTTP"):
+                answer = app.dispatch(request)
+                response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+                start_response(response.status, response.get_headers())
+                return response.get_body()
+            environ["wsgi.input"] = io.BytesIO(raw)
+        return fallback(environ, start_response)
 
     return guarded
 
@@ -140,14 +167,18 @@ def socket_request(payload: Any, headers: dict[str, Any] | None) -> BoltRequest:
     return request
 
 
-def reject_malformed(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+class RejectMalformed(Middleware):
     """Global middleware, after Bolt verified the signature: 400 for shapes Slack never sends."""
-    problem = shape_problem(body if isinstance(body, dict) else {})
-    if problem is not None:
-        log.warning("refused a malformed payload: %s", problem)
-        return BoltResponse(status=400, body="")
-    next()
-    return None
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        body = req.body
+        problem = shape_problem(body if isinstance(body, dict) else {})
+        if problem is not None:
+            log.warning("refused a malformed payload: %s", problem)
+            return BoltResponse(status=400, body="")
+        return next()
 
 
 def answer_failure(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:

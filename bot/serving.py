@@ -15,7 +15,6 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy import Engine
@@ -88,7 +87,7 @@ def make_wsgi_app(
     inflight: InFlight | None = None,
 ) -> Wsgi:
     """POST /slack/events goes to Bolt; GET /healthz says whether the bot can work; /api/* to `api`."""
-    slack = guard_wsgi(SlackRequestHandler(app, path=SLACK_PATH))  # 400/401, never 500, for bad bodies
+    slack = guard_wsgi(app, SLACK_PATH)  # 400/401, never 500, for bad bodies
     healthz = health_wsgi(health or Health(engine))
     counted = inflight or InFlight()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from handlers import messages
@@ -25,11 +26,12 @@ PLACE_SEPARATOR = "|"  # an actions block id: manage-ID|PLACE, where PLACE names
 def _reminder_line(account: Account) -> str:
     if not account.reminder_enabled:
         return "Low credit reminder: off"
-    line = f"Low credit reminder: on, below {account.reminder_level:,}"
-    if account.runway_warning_days:
-        days = account.runway_warning_days
+    level = account.reminder_level
+    line = f"Low credit reminder: on, below {level:,}"
+    days = account.runway_warning_days
+    if days:
         line += f", or fewer than {days} day{'' if days == 1 else 's'} of credits left"
-    if account.balance < account.reminder_level:
+    if account.balance < level:
         line = f":warning: {line}; the balance is below it"
     if account.recipient_count == 0:
         line += "; no recipients, so nobody is told"
@@ -46,34 +48,39 @@ def build_account_box(
     `place` names the page of results the box is drawn on, so a change made from it can redraw
     that page; it rides in the actions block's id because an ephemeral click carries nothing else.
     """
-    details = f"{bold(account.name)}\n`{escape(account.reference)}`"
-    if account.keyword:
-        details += f" · keyword _{escape(account.keyword)}_"
+    # Each attribute is read once: a page draws eight boxes on every search, and an ORM
+    # attribute costs more than the rest of a line.
+    account_id, name, balance, active = account.id, account.name, account.balance, account.active
+    named = bold(name)
+    keyword = account.keyword
+    details = f"{named}\n`{escape(account.reference)}`"
+    if keyword:
+        details += f" · keyword _{escape(keyword)}_"
+    reminder = _reminder_line(account)
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
-            "block_id": f"account-{account.id}",
+            "block_id": f"account-{account_id}",
             "text": {"type": "mrkdwn", "text": details},
             "fields": [
-                {"type": "mrkdwn", "text": f"*Credits*\n{account.balance:,}"},
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Status*\n{'active' if account.active else 'inactive'}",
-                },
+                {"type": "mrkdwn", "text": f"*Credits*\n{balance:,}"},
+                {"type": "mrkdwn", "text": "*Status*\nactive" if active else "*Status*\ninactive"},
             ],
         },
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": line}
-                for line in (_reminder_line(account), outlook and f"Forecast: {outlook}")
-                if line
-            ],
+                {"type": "mrkdwn", "text": reminder},
+                {"type": "mrkdwn", "text": f"Forecast: {outlook}"},
+            ]
+            if outlook
+            else [{"type": "mrkdwn", "text": reminder}],
         },
     ]
     if role is not None:
-        blocks.append(build_account_buttons(account, role, place))
-        blocks.extend(build_no_credits_note(account, role))
+        blocks.append(_buttons(account_id, named, balance, active, role, place))
+        if balance <= 0 and active and role.allows(Role.ADMIN):
+            blocks.append(_no_credits_note())
     blocks.append({"type": "divider"})
     return blocks
 
@@ -88,37 +95,55 @@ def button(text: str, action_id: str, account_id: int) -> dict[str, Any]:
     }
 
 
-def _status_button(account: Account) -> dict[str, Any]:
+def _status_button(account_id: int, named: str, balance: int, active: bool) -> dict[str, Any]:
     """Deactivate or Activate, each asking first and saying the credits stay."""
-    if account.active:
+    if active:
         change, action_id, text = "Deactivate", DEACTIVATE_ACTION, messages.DEACTIVATE_CONFIRM
     else:
         change, action_id, text = "Activate", ACTIVATE_ACTION, messages.ACTIVATE_CONFIRM
-    status = button(change, action_id, account.id)
+    status = button(change, action_id, account_id)
     status["confirm"] = {
         "title": {"type": "plain_text", "text": f"{change} this account?"},
-        "text": {"type": "mrkdwn", "text": text.format(name=bold(account.name), credits=account.balance)},
+        "text": {"type": "mrkdwn", "text": text.format(name=named, credits=balance)},
         "confirm": {"type": "plain_text", "text": change},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }
     return status
 
 
-def build_account_buttons(account: Account, role: Role, place: str | None = None) -> dict[str, Any]:
-    """Only the buttons this role can use; Slack can't grey one out, so an empty account says so."""
-    elements: list[dict[str, Any]] = []
-    if account.active:
+@functools.cache
+def _button_labels(role: Role, active: bool, has_credits: bool) -> tuple[tuple[str, str], ...]:
+    """(text, action id) of the buttons before the status button, for a role and an account."""
+    labels: list[tuple[str, str]] = []
+    if active:
         if role.allows(Role.ADMIN):
-            elements.append(button("Rename", RENAME_ACTION, account.id))
+            labels.append(("Rename", RENAME_ACTION))
         if role.allows(Role.BILLING):
-            elements.append(button("Buy credits", BUY_ACTION, account.id))
-        if role.allows(Role.ADMIN) and account.balance > 0:
-            elements.append(button("Move credits", MOVE_ACTION, account.id))
-        elements.append(button("Low credit reminder", REMINDER_ACTION, account.id))
-    elements.append(button("History", HISTORY_ACTION, account.id))
+            labels.append(("Buy credits", BUY_ACTION))
+        if role.allows(Role.ADMIN) and has_credits:
+            labels.append(("Move credits", MOVE_ACTION))
+        labels.append(("Low credit reminder", REMINDER_ACTION))
+    labels.append(("History", HISTORY_ACTION))
+    return tuple(labels)
+
+
+def _buttons(
+    account_id: int, named: str, balance: int, active: bool, role: Role, place: str | None
+) -> dict[str, Any]:
+    """Only the buttons this role can use; Slack can't grey one out, so an empty account says so."""
+    value = str(account_id)
+    elements: list[dict[str, Any]] = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": text},
+            "action_id": action_id,
+            "value": value,
+        }
+        for text, action_id in _button_labels(role, active, balance > 0)
+    ]
     if role.allows(Role.ADMIN):
-        elements.append(_status_button(account))
-    block_id = f"manage-{account.id}" + (f"{PLACE_SEPARATOR}{place}" if place else "")
+        elements.append(_status_button(account_id, named, balance, active))
+    block_id = f"manage-{account_id}{PLACE_SEPARATOR}{place}" if place else f"manage-{account_id}"
     return {"type": "actions", "block_id": block_id[:255], "elements": elements}
 
 
@@ -129,12 +154,9 @@ def place_of(block_id: object) -> str | None:
     return block_id.split(PLACE_SEPARATOR, 1)[1]
 
 
-def build_no_credits_note(account: Account, role: Role | None = None) -> list[dict[str, Any]]:
+def _no_credits_note() -> dict[str, Any]:
     """Where Move credits would be for an admin, why it is not."""
-    if account.balance > 0 or not account.active or role is None or not role.allows(Role.ADMIN):
-        return []
-    text = messages.NO_CREDITS_TO_MOVE_NOTE
-    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": messages.NO_CREDITS_TO_MOVE_NOTE}]}
 
 
 def account_summary(account: Account) -> list[dict[str, Any]]:

@@ -61,10 +61,9 @@ def build_results(
             },
         }
     ]
+    place = page_value(query, page.offset)
     for account in page.accounts:
-        blocks.extend(
-            build_account_box(account, role, page_value(query, page.offset), outlooks.get(account.id))
-        )
+        blocks.extend(build_account_box(account, role, place, outlooks.get(account.id)))
     paging = [
         _page_button("Previous", PREVIOUS_PAGE_ACTION, query, page.offset - page.limit)
         for _ in range(page.has_previous)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 from handlers.common import render
 from store.models import NAME_MAX_LENGTH
 
 
+@functools.cache  # the same two settings for the life of the process; every Home tab draws it
 def help_text(history_start: date, account_manager: str) -> str:
     """What `/accounts help`, `/invoices help` and the Home tab explain."""
     return render(

@@ -249,15 +249,14 @@ def home_view(
         outlooks = forecast.texts(page.forecasts)
     else:
         outlooks = forecast.texts_for(session, [account.id for account in page.accounts], services.clock())
+    place = page_value(query, page.offset, inactive=inactive)
     return build_home(
         role,
         summary,
         page,
         query,
         help_text(limits.invoice_history_start, limits.account_manager),
-        lambda account: build_account_box(
-            account, role, page_value(query, page.offset, inactive=inactive), outlooks.get(account.id)
-        ),
+        lambda account: build_account_box(account, role, place, outlooks.get(account.id)),
         inactive=inactive,
         note=note,
     )

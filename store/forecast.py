@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
+from sqlalchemy import ColumnElement, TextClause, any_, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from store.db import among
+from store.db import is_postgresql
 from store.models import Account, EntryKind, LedgerEntry
 
 WINDOW_DAYS = 7
@@ -119,6 +120,15 @@ USAGE = (
 _FORECASTS = select(Account.id, Account.balance, *USAGE)
 
 
+# The same for a list of accounts, built once for each database: building the statement and its
+# cache key on every call cost twice as much as running it (8 ids on SQLite: 270 -> 100 µs).
+# On PostgreSQL one array parameter (`= ANY`), as store.db.among binds it; on SQLite an IN list.
+_FORECASTS_AMONG = {
+    False: _FORECASTS.where(Account.id.in_(bindparam("ids", expanding=True))),
+    True: _FORECASTS.where(Account.id == any_(bindparam("ids", type_=ARRAY(Account.id.type)))),
+}
+
+
 def window(now: datetime) -> dict[str, datetime]:
     """The parameters of USAGE for forecasts at `now`."""
     return {"since": now - timedelta(days=WINDOW_DAYS), "now": now}
@@ -129,7 +139,7 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     if not account_ids:
         return {}
     rows = session.connection().execute(
-        _FORECASTS.where(among(session, Account.id, account_ids)), window(now)
+        _FORECASTS_AMONG[is_postgresql(session)], {**window(now), "ids": list(account_ids)}
     )
     return {
         account_id: from_usage(balance, int(spent), started, now)

@@ -6,6 +6,9 @@ import json
 import time
 import urllib.request
 
+from bot.app import QuickMatcher, create_app
+from bot.config import Config
+from store import db
 from tests.slack_requests import SlackRequests
 
 
@@ -38,3 +41,12 @@ def test_healthz_answers_200_when_database_reachable(bot_server: str) -> None:
     with urllib.request.urlopen(f"{bot_server}/healthz") as response:
         assert response.status == 200
         assert json.loads(response.read()) == {"ok": True, "database": "ok"}
+
+
+def test_every_listener_matcher_is_handed_only_what_it_reads(config: Config) -> None:
+    """Bolt would hand each matcher every argument a listener may take, for every listener it
+    asks; create_app gives them only the body or the command (bot.app.QuickMatcher)."""
+    app = create_app(config, db.make_session_factory(db.make_engine("sqlite://")))
+    matchers = [matcher for listener in app._listeners for matcher in listener.matchers]
+    assert matchers
+    assert all(isinstance(matcher, QuickMatcher) for matcher in matchers)

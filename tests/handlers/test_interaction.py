@@ -3,18 +3,20 @@ failures on the listener's surface; account_form() opens an account's form or sa
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from typing import Any
 
 import pytest
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_bolt.request import BoltRequest
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
 from handlers import messages
-from handlers.interaction import account_form, field_error, needs, reply
+from handlers.interaction import account_form, acknowledge_with, field_error, needs, reply
 from handlers.messages import Refused
 from store import accounts as account_store
 from store.models import Account, Role
@@ -190,3 +192,37 @@ def test_the_form_opener_reads_loads_checks_and_opens(config, session_factory, f
     [told] = fake_slack.wait_for("response_url")
     assert told.params["text"] == messages.NOT_OPENED.format(reason="expired_trigger_id")
     assert fake_slack.calls_to("chat.postEphemeral") == []
+
+
+BOX = [
+    {"type": "section", "text": {"type": "mrkdwn", "text": "*Acmé ∗Ltd∗* `EX0123456` <&>"}},
+    {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Go"}}]},
+]
+OPTION = {"text": {"type": "plain_text", "text": "Zoë (EX0123456)"}, "value": "7"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"response_type": "ephemeral", "text": "3 account(s)", "blocks": BOX},
+        {"text": "3 account(s)", "blocks": BOX},
+        {"options": [OPTION] * 100},
+        {"options": []},
+        {"response_type": "ephemeral", "text": "No access"},
+        {"response_type": "ephemeral", "text": "none", "blocks": []},
+        {"response_action": "update", "view": {"type": "modal", "blocks": BOX}},
+        {"response_action": "errors", "errors": {"amount": "Too many"}},
+    ],
+)
+def test_an_answer_is_acknowledged_as_bolt_would(answer: dict[str, Any]) -> None:
+    """acknowledge_with encodes big answers itself; Slack receives what ack(**answer) sends."""
+    theirs, ours = Ack(), Ack()
+    theirs(**copy.deepcopy(answer))
+    acknowledge_with(ours, copy.deepcopy(answer))
+    assert theirs.response is not None and ours.response is not None
+    assert ours.response.status == theirs.response.status
+    assert ours.response.headers == theirs.response.headers
+    if theirs.response.body.startswith("{"):
+        assert json.loads(ours.response.body) == json.loads(theirs.response.body)
+    else:
+        assert ours.response.body == theirs.response.body
