@@ -669,9 +669,11 @@ _SQLITE_REMOVE = [
 ]
 # As search_words_added() does with its transition table. No ON CONFLICT for the words, which
 # cost 40% more: the accounts selected are the caller's, inserted or renamed with the triggers aside.
+# The sorts only order the inserts (the rows are the same either way), so they compare names by
+# their bytes (COLLATE "C": abbreviated keys, no strcoll()); the index keeps its own order.
 _POSTGRESQL_ADD = [
     """WITH new_words AS MATERIALIZED (
-            SELECT DISTINCT w AS word, lower(a.name) AS sort_name, a.id AS account_id
+            SELECT DISTINCT w AS word, lower(a.name) COLLATE "C" AS sort_name, a.id AS account_id
             FROM accounts AS a, search_words_of(a.name, a.keyword) AS w WHERE {accounts}
             ORDER BY 1, 2, 3),
         inserted AS (
@@ -685,8 +687,15 @@ _POSTGRESQL_ADD = [
         AS f (kind, fragment)
     ORDER BY f.kind, f.fragment
     ON CONFLICT DO NOTHING""",
+    # search_pairs_of() inlined: its DISTINCT, one hash table per account, cost half the statement;
+    # here the sort drops an account's repeated pairs, and a text without a space is not split.
     """INSERT INTO search_pairs (pair, sort_name, account_id)
-    SELECT p, lower(a.name), a.id FROM accounts AS a, search_pairs_of(a.name, a.keyword) AS p
+    SELECT DISTINCT p.pair, lower(a.name) COLLATE "C", a.id
+    FROM accounts AS a,
+        LATERAL (SELECT w[i] || ' ' || w[i + 1]
+                 FROM unnest(ARRAY[a.name, a.keyword]) AS t, string_to_array(lower(t), ' ') AS w,
+                     generate_series(1, cardinality(w) - 1) AS i
+                 WHERE strpos(t, ' ') > 0 AND w[i] <> '' AND w[i + 1] <> '') AS p (pair)
     WHERE {accounts} ORDER BY 1, 2, 3""",
 ]
 _POSTGRESQL_REMOVE = [

@@ -8,7 +8,7 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from store import accounts, audit, importing, ledger
 from store.errors import StoreError
@@ -249,3 +249,34 @@ def test_accounts_written_after_an_import_in_its_transaction_get_search_rows_fro
         assert [a.reference for a in accounts.search(session, "quokka").accounts] == ["BN00000001"]
         assert ("BN00000001", "alerts", "acme alerts 1") not in search_rows(session)[0]
         assert ("BN00000001", "quokka parade", "quokka parade") in search_rows(session)[2]
+
+
+def schema_of(session) -> set:
+    """Every index and constraint definition of the store's tables, as the database shows them."""
+    if session.get_bind().dialect.name == "sqlite":
+        return set(session.execute(text("SELECT type, name, sql FROM sqlite_master WHERE type <> 'table'")))
+    indexes = session.execute(text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'"))
+    constraints = session.execute(
+        text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace"
+        )
+    )
+    return set(indexes) | set(constraints)
+
+
+def test_an_import_into_an_empty_table_leaves_every_index_and_constraint_as_it_was(session_factory):
+    # On PostgreSQL it drops the accounts' secondary indexes and the ledger's foreign key to build
+    # them once the rows are in; into a table with accounts it keeps them and maintains them.
+    with session_factory.begin() as session:
+        before = schema_of(session)
+    with session_factory.begin() as session:
+        importing.load(session, [HEADER, *good_lines(50)], "cli")
+    with session_factory.begin() as session:
+        assert schema_of(session) == before
+        importing.load(session, [HEADER, *good_lines(5, first=51)], "cli")
+    with session_factory.begin() as session:
+        assert schema_of(session) == before
+        assert [a.reference for a in accounts.search(session, "alerts 53").accounts] == ["BN00000053"]
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 55
+    assert count_accounts(session_factory) == 55
