@@ -16,7 +16,9 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    Integer,
     ScalarSelect,
+    String,
     and_,
     bindparam,
     case,
@@ -31,7 +33,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
 from store.db import among, is_postgresql, unnest
@@ -43,10 +47,11 @@ from store.models import (
     EntryKind,
     Invoice,
     LedgerEntry,
+    ReminderDelivery,
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import Recipient, _upsert
+from store.reminders import DueAlert, Recipient, _upsert, record_sent
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -444,14 +449,19 @@ def first_copies(
         )
     }
     copies = {}
+    in_channel: dict[tuple[int, int], AlertState] = {}
     for account_id, episode, address in wanted:
         row = earlier.get((account_id, episode, address))
-        key = _posting_key(account_id, episode, 1)
+        alert = (account_id, episode)
+        # A first copy has no snooze or link: it shows its alert's state as is, or a channel's copy of it.
+        state = shown[alert]
+        if Recipient(address).is_channel:
+            state = in_channel.get(alert) or in_channel.setdefault(alert, replace(state, in_channel=True))
         copies[(account_id, episode, address)] = FirstCopy(
-            for_copy(shown[(account_id, episode)], now, None, None, in_channel=Recipient(address).is_channel),
-            seen[(account_id, episode)],
+            state,
+            seen[alert],
             row.ts if row else None,
-            bool(row and row.pending_post == key),
+            bool(row and row.pending_post == _posting_key(account_id, episode, 1)),
         )
     return copies
 
@@ -469,6 +479,118 @@ class FirstPost:
     channel: str
     ts: str | None
     copy: FirstCopy
+
+
+# A first copy's record, as unnest() columns; `user` is whom a delivered DM went to (NULL: not sent).
+FIRST_POST_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("account_id", Integer()),
+    ("episode", Integer()),
+    ("address", String()),
+    ("channel", String()),
+    ("ts", String()),
+    ("shown_revision", Integer()),
+    ("replied_entry_id", Integer()),
+    ("pending_post", String()),
+    ("user", String()),
+)
+
+
+def record_deliveries(
+    session: Session,
+    sent: Sequence[tuple[DueAlert, str, FirstPost]],
+    maybe: Sequence[FirstPost],
+    now: datetime,
+) -> None:
+    """Record first copies posted (each alert with the Slack user it reached) and those that may have been.
+
+    A posted copy's delivery is marked sent, unless another holder recorded it; every copy's
+    message row is written, owed any news since what it shows. On PostgreSQL one statement does
+    both: the delivery update is a data-modifying CTE of the message insert, which reads each
+    copy's alert to tell whether it is already behind.
+    """
+    if not sent and not maybe:
+        return
+    if not is_postgresql(session):
+        record_first_posts(session, [post for _, _, post in sent] + list(maybe))
+        record_sent(session, [(alert, user) for alert, user, _ in sent], now)
+        return
+    rows = [_first_post_row(post, user) for _, user, post in sent] + [_first_post_row(post) for post in maybe]
+    given = select(*unnest(FIRST_POST_COLUMNS, rows).c).cte("given")
+    delivered = (
+        update(ReminderDelivery)
+        .where(
+            ReminderDelivery.account_id == given.c.account_id,
+            ReminderDelivery.episode == given.c.episode,
+            ReminderDelivery.address == given.c.address,
+            given.c.user.is_not(None),
+            ReminderDelivery.sent_at.is_(None),
+        )
+        .values(sent_at=now, lease_until=None, slack_user_id=given.c.user)
+        .returning(ReminderDelivery.id)
+        .cte("delivered")
+    )
+    behind = and_(
+        given.c.ts.is_not(None),
+        or_(Alert.revision > given.c.shown_revision, Alert.seen_entry_id > given.c.replied_entry_id),
+    )
+    copies = select(
+        given.c.account_id,
+        given.c.episode,
+        given.c.address,
+        literal(1),
+        given.c.channel,
+        given.c.ts,
+        given.c.shown_revision,
+        given.c.replied_entry_id,
+        behind,
+        given.c.pending_post,
+    ).join(Alert, and_(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode))
+    insert = postgresql_insert(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
+    session.execute(_first_copy_upsert(insert).add_cte(delivered))
+
+
+def _first_post_row(post: FirstPost, user: str | None = None) -> tuple[Any, ...]:
+    state = post.copy.state
+    pending = None if post.ts else first_copy_key(state.account_id, state.episode)
+    return (
+        state.account_id,
+        state.episode,
+        post.address,
+        post.channel,
+        post.ts,
+        state.revision,
+        post.copy.seen_entry_id,
+        pending,
+        user,
+    )
+
+
+FIRST_COPY_COLUMNS = (
+    "account_id",
+    "episode",
+    "address",
+    "number",
+    "channel",
+    "ts",
+    "shown_revision",
+    "replied_entry_id",
+    "stale",
+    "pending_post",
+)
+
+
+def _first_copy_upsert(insert: Any) -> Any:
+    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
+    return insert.on_conflict_do_update(
+        index_elements=[
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.number,
+        ],
+        set_={column: insert.excluded[column] for column in kept},
+        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
+    )
 
 
 def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
@@ -510,17 +632,7 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
             [tuple(row.values()) for row in rows],
         )
         insert = insert.from_select(list(rows[0]), select(*given.c))
-    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    upsert = insert.on_conflict_do_update(
-        index_elements=[
-            AlertMessage.account_id,
-            AlertMessage.episode,
-            AlertMessage.address,
-            AlertMessage.number,
-        ],
-        set_={column: insert.excluded[column] for column in kept},
-        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
-    )
+    upsert = _first_copy_upsert(insert)
     if is_postgresql(session):
         session.execute(upsert)
     else:
