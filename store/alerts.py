@@ -151,7 +151,21 @@ def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
     return [(account_id, episode) for account_id, episode in session.execute(statement)]
 
 
+ALERT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (("account_id", Integer()), ("episode", Integer()))
+
+
 def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
+    if not alerts:
+        return
+    if is_postgresql(session):  # one statement with two arrays, however many alerts
+        given = unnest(ALERT_COLUMNS, alerts)
+        session.execute(
+            update(AlertMessage)
+            .where(AlertMessage.account_id == given.c.account_id, AlertMessage.episode == given.c.episode)
+            .values(stale=True)
+            .execution_options(synchronize_session=False)
+        )
+        return
     for start in range(0, len(alerts), STALE_BATCH):
         session.execute(
             update(AlertMessage)
@@ -783,14 +797,16 @@ def updates_for(
     shown = states(session, alerts, now)
     seen = _seen(session, ids)
     since = min(copy.replied_entry_id for copy in copies)
-    news = _credits_in_since(session, ids, since)
+    news: dict[int, list[Reply]] = {}
+    for account_id, reply in _credits_in_since(session, ids, since):
+        news.setdefault(account_id, []).append(reply)
     work = []
     for copy in copies:
         newest = seen[(copy.account_id, copy.episode)]
         owed = [
             reply
-            for account_id, reply in news
-            if account_id == copy.account_id and copy.replied_entry_id < reply.entry_id <= newest
+            for reply in news.get(copy.account_id, ())
+            if copy.replied_entry_id < reply.entry_id <= newest
         ]
         state = for_copy(
             shown[(copy.account_id, copy.episode)],
@@ -818,21 +834,21 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     if not done:
         return
     message = AlertMessage
-    session.connection().execute(
-        update(AlertMessage)
-        .where(message.id == bindparam("message_id"))
-        .values(
-            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id"))
-            if not is_postgresql(session)
-            else func.greatest(message.replied_entry_id, bindparam("replied_entry_id")),
-            shown_revision=case(
-                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
-                else_=message.shown_revision,
-            ),
-            pending_post=bindparam("pending_post"),
-        ),
-        [progress.__dict__ for progress in done],
-    )
+    if is_postgresql(session):
+        rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+        given = unnest(PROGRESS_COLUMNS, rows)
+        session.execute(
+            update(AlertMessage)
+            .where(message.id == given.c.message_id)
+            .values(
+                replied_entry_id=func.greatest(message.replied_entry_id, given.c.replied_entry_id),
+                shown_revision=func.greatest(message.shown_revision, given.c.shown_revision),
+                pending_post=given.c.pending_post,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        _record_progress(session, done)
     ids = sorted(progress.message_id for progress in done)
     session.execute(
         update(AlertMessage)
@@ -842,34 +858,68 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     )
 
 
+# Progress, as unnest() columns, in its fields' order.
+PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("message_id", Integer()),
+    ("replied_entry_id", Integer()),
+    ("shown_revision", Integer()),
+    ("pending_post", String()),
+)
+
+
+def _record_progress(session: Session, done: Sequence[Progress]) -> None:
+    """SQLite: an executemany, one parameter set per copy."""
+    message = AlertMessage
+    session.connection().execute(
+        update(AlertMessage)
+        .where(message.id == bindparam("message_id"))
+        .values(
+            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id")),
+            shown_revision=case(
+                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
+                else_=message.shown_revision,
+            ),
+            pending_post=bindparam("pending_post"),
+        ),
+        [progress.__dict__ for progress in done],
+    )
+
+
+_OTHER_LEG = aliased(LedgerEntry)
+_SOURCE = aliased(Account)
+# Built once, as forecast._FORECASTS is: building it (two aliases, three joins) cost more than running it.
+_CREDITS_IN = (
+    select(
+        LedgerEntry.account_id,
+        LedgerEntry.id,
+        LedgerEntry.kind,
+        LedgerEntry.actor,
+        LedgerEntry.credits,
+        LedgerEntry.balance_after,
+        Invoice.number,
+        _SOURCE.name,
+        _SOURCE.reference,
+    )
+    .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
+    .outerjoin(
+        _OTHER_LEG,
+        and_(
+            LedgerEntry.kind == EntryKind.TRANSFER_IN.value,
+            _OTHER_LEG.transfer_id == LedgerEntry.transfer_id,
+            _OTHER_LEG.id != LedgerEntry.id,
+        ),
+    )
+    .outerjoin(_SOURCE, _SOURCE.id == _OTHER_LEG.account_id)
+    .order_by(LedgerEntry.id)
+)
+
+
 def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
     """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
-    other_leg = aliased(LedgerEntry)
-    source = aliased(Account)
     rows = session.execute(
-        select(
-            LedgerEntry.account_id,
-            LedgerEntry.id,
-            LedgerEntry.kind,
-            LedgerEntry.actor,
-            LedgerEntry.credits,
-            LedgerEntry.balance_after,
-            Invoice.number,
-            source.name,
-            source.reference,
+        _CREDITS_IN.where(
+            among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after
         )
-        .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
-        .outerjoin(
-            other_leg,
-            and_(
-                LedgerEntry.kind == EntryKind.TRANSFER_IN.value,
-                other_leg.transfer_id == LedgerEntry.transfer_id,
-                other_leg.id != LedgerEntry.id,
-            ),
-        )
-        .outerjoin(source, source.id == other_leg.account_id)
-        .where(among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after)
-        .order_by(LedgerEntry.id)
     )
     return [(row[0], Reply(*row[1:])) for row in rows]
 
@@ -1018,12 +1068,10 @@ def for_copy(
 ) -> AlertState:
     """The alert as one copy shows it: with that recipient's snooze, if it is still on, and link."""
     snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
-    return replace(
-        state,
-        snoozed_until=snoozed if snoozed and snoozed > now else None,
-        first_alert_link=first_link,
-        in_channel=in_channel,
-    )
+    until = snoozed if snoozed and snoozed > now else None
+    if (until, first_link, in_channel) == (state.snoozed_until, state.first_alert_link, state.in_channel):
+        return state  # as most copies are: the alert's own state, shared
+    return replace(state, snoozed_until=until, first_alert_link=first_link, in_channel=in_channel)
 
 
 def state(
