@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from handlers import messages
-from handlers.common import bold, escape, render
+from handlers.common import bold, escape
 from store import top_up
 from store.alerts import AlertState, Reply
+from store.forecast import Forecast
 from store.models import EntryKind
 
 ACKNOWLEDGE_ACTION = "alert_acknowledge"
@@ -125,17 +126,7 @@ def build_alert(state: AlertState) -> dict[str, Any]:
             blocks.append(_context(*notes))
         return {"text": escape(summary), "blocks": blocks}
     outlook = state.outlook if state.on_forecast else None
-    text = render(
-        "low_credit_alert.md.j2",
-        name=state.name,
-        reference=state.reference,
-        balance=state.balance,
-        level=state.level,
-        runway=outlook.runway() if outlook else None,
-        basis=outlook.basis() if outlook else None,
-        warning_days=state.warning_days,
-    )
-    blocks = [_section(text)]
+    blocks = [_section(_low_text(state, outlook))]
     whose = "the" if state.in_channel else "your"
     if state.first_alert_link:
         blocks.append(
@@ -160,6 +151,23 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     has = f"{outlook.runway()} of credits left" if outlook else f"{state.balance:,} credits"
     plain = f"Low credit: {escape(state.name)} ({escape(state.reference)}) has {has}"
     return {"text": plain, "blocks": blocks}
+
+
+def _low_text(state: AlertState, outlook: Forecast | None) -> str:
+    """The open alert's own text. Plain formatting, not a template: the pass builds one per DM."""
+    who = f"{bold(state.name)} (`{escape(state.reference)}`)"
+    if outlook:
+        reason = (
+            f":warning: *Credits running out:* {who} has {escape(outlook.runway())} of credits left at "
+            f"{escape(outlook.basis())}: below its {state.warning_days}-day warning. "
+            f"Balance *{state.balance:,}* credits; reminder level {state.level:,}."
+        )
+    else:
+        reason = (
+            f":warning: *Low credit:* {who} has *{state.balance:,}* credits, "
+            f"below its reminder level of {state.level:,}."
+        )
+    return f"{reason}\nBuy credits or move some in so its messages keep sending."
 
 
 def _handled(state: AlertState) -> str | None:

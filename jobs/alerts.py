@@ -18,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.web.slack_response import SlackResponse
 
 from handlers.alerts import build_alert, build_channel_problem, build_reply
 from handlers.parse import slack_user_id
@@ -93,9 +94,21 @@ def post_or_find(
     `client` should come from without_blind_retries, or the client itself may post twice.
     """
     found = _find_posted(client, channel, key, thread_ts) if maybe_posted else None
-    return found or str(
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=_marker(key), **payload)["ts"]
-    )
+    if found:
+        return found
+    message = {"channel": channel, "metadata": _marker(key), **payload}
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    return str(call(client, "chat.postMessage", message)["ts"])
+
+
+def call(client: WebClient, method: str, message: dict[str, Any]) -> SlackResponse:
+    """`method` (chat.postMessage, chat.update) with this JSON body, as the client's own method sends it.
+
+    Without the method's checks of its arguments for Block Kit objects, which cost about 20 µs a
+    message: ours are plain dicts and always have their text.
+    """
+    return client.api_call(method, json=message)
 
 
 def post_once(
@@ -165,7 +178,7 @@ def _bring_up_to_date(
                 raise
             replied, pending = reply.entry_id, None
         # chat.update is safe to repeat: a lost answer only means doing it again.
-        client.chat_update(channel=copy.channel, ts=copy.ts, **build_alert(state))
+        call(client, "chat.update", {"channel": copy.channel, "ts": copy.ts, **build_alert(state)})
     except SLACK_ERRORS as error:
         return alerts.Progress(copy.id, replied, 0, pending), error
     return alerts.Progress(copy.id, replied, state.revision, pending), None

@@ -278,8 +278,7 @@ class _Pass:
         # A record lost with the database server is a lost answer like any other: the claim it
         # would have closed lapses and is looked for. So the commit need not wait for the disk.
         db.commit_without_waiting(session)
-        alerts.record_first_posts(session, [post for _, _, post in sent] + maybe)
-        reminders.record_sent(session, [(alert, user_id) for alert, user_id, _ in sent], self.now)
+        alerts.record_deliveries(session, sent, maybe, self.now)
 
     def _release(self, claims: list[reminders.DueAlert]) -> None:
         if not claims:

@@ -16,7 +16,9 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    Integer,
     ScalarSelect,
+    String,
     and_,
     bindparam,
     case,
@@ -31,7 +33,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
 from store.db import among, is_postgresql, unnest
@@ -43,10 +47,11 @@ from store.models import (
     EntryKind,
     Invoice,
     LedgerEntry,
+    ReminderDelivery,
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import Recipient, _upsert
+from store.reminders import DueAlert, Recipient, _upsert, record_sent
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -146,7 +151,21 @@ def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
     return [(account_id, episode) for account_id, episode in session.execute(statement)]
 
 
+ALERT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (("account_id", Integer()), ("episode", Integer()))
+
+
 def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
+    if not alerts:
+        return
+    if is_postgresql(session):  # one statement with two arrays, however many alerts
+        given = unnest(ALERT_COLUMNS, alerts)
+        session.execute(
+            update(AlertMessage)
+            .where(AlertMessage.account_id == given.c.account_id, AlertMessage.episode == given.c.episode)
+            .values(stale=True)
+            .execution_options(synchronize_session=False)
+        )
+        return
     for start in range(0, len(alerts), STALE_BATCH):
         session.execute(
             update(AlertMessage)
@@ -444,14 +463,19 @@ def first_copies(
         )
     }
     copies = {}
+    in_channel: dict[tuple[int, int], AlertState] = {}
     for account_id, episode, address in wanted:
         row = earlier.get((account_id, episode, address))
-        key = _posting_key(account_id, episode, 1)
+        alert = (account_id, episode)
+        # A first copy has no snooze or link: it shows its alert's state as is, or a channel's copy of it.
+        state = shown[alert]
+        if Recipient(address).is_channel:
+            state = in_channel.get(alert) or in_channel.setdefault(alert, replace(state, in_channel=True))
         copies[(account_id, episode, address)] = FirstCopy(
-            for_copy(shown[(account_id, episode)], now, None, None, in_channel=Recipient(address).is_channel),
-            seen[(account_id, episode)],
+            state,
+            seen[alert],
             row.ts if row else None,
-            bool(row and row.pending_post == key),
+            bool(row and row.pending_post == _posting_key(account_id, episode, 1)),
         )
     return copies
 
@@ -469,6 +493,118 @@ class FirstPost:
     channel: str
     ts: str | None
     copy: FirstCopy
+
+
+# A first copy's record, as unnest() columns; `user` is whom a delivered DM went to (NULL: not sent).
+FIRST_POST_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("account_id", Integer()),
+    ("episode", Integer()),
+    ("address", String()),
+    ("channel", String()),
+    ("ts", String()),
+    ("shown_revision", Integer()),
+    ("replied_entry_id", Integer()),
+    ("pending_post", String()),
+    ("user", String()),
+)
+
+
+def record_deliveries(
+    session: Session,
+    sent: Sequence[tuple[DueAlert, str, FirstPost]],
+    maybe: Sequence[FirstPost],
+    now: datetime,
+) -> None:
+    """Record first copies posted (each alert with the Slack user it reached) and those that may have been.
+
+    A posted copy's delivery is marked sent, unless another holder recorded it; every copy's
+    message row is written, owed any news since what it shows. On PostgreSQL one statement does
+    both: the delivery update is a data-modifying CTE of the message insert, which reads each
+    copy's alert to tell whether it is already behind.
+    """
+    if not sent and not maybe:
+        return
+    if not is_postgresql(session):
+        record_first_posts(session, [post for _, _, post in sent] + list(maybe))
+        record_sent(session, [(alert, user) for alert, user, _ in sent], now)
+        return
+    rows = [_first_post_row(post, user) for _, user, post in sent] + [_first_post_row(post) for post in maybe]
+    given = select(*unnest(FIRST_POST_COLUMNS, rows).c).cte("given")
+    delivered = (
+        update(ReminderDelivery)
+        .where(
+            ReminderDelivery.account_id == given.c.account_id,
+            ReminderDelivery.episode == given.c.episode,
+            ReminderDelivery.address == given.c.address,
+            given.c.user.is_not(None),
+            ReminderDelivery.sent_at.is_(None),
+        )
+        .values(sent_at=now, lease_until=None, slack_user_id=given.c.user)
+        .returning(ReminderDelivery.id)
+        .cte("delivered")
+    )
+    behind = and_(
+        given.c.ts.is_not(None),
+        or_(Alert.revision > given.c.shown_revision, Alert.seen_entry_id > given.c.replied_entry_id),
+    )
+    copies = select(
+        given.c.account_id,
+        given.c.episode,
+        given.c.address,
+        literal(1),
+        given.c.channel,
+        given.c.ts,
+        given.c.shown_revision,
+        given.c.replied_entry_id,
+        behind,
+        given.c.pending_post,
+    ).join(Alert, and_(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode))
+    insert = postgresql_insert(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
+    session.execute(_first_copy_upsert(insert).add_cte(delivered))
+
+
+def _first_post_row(post: FirstPost, user: str | None = None) -> tuple[Any, ...]:
+    state = post.copy.state
+    pending = None if post.ts else first_copy_key(state.account_id, state.episode)
+    return (
+        state.account_id,
+        state.episode,
+        post.address,
+        post.channel,
+        post.ts,
+        state.revision,
+        post.copy.seen_entry_id,
+        pending,
+        user,
+    )
+
+
+FIRST_COPY_COLUMNS = (
+    "account_id",
+    "episode",
+    "address",
+    "number",
+    "channel",
+    "ts",
+    "shown_revision",
+    "replied_entry_id",
+    "stale",
+    "pending_post",
+)
+
+
+def _first_copy_upsert(insert: Any) -> Any:
+    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
+    return insert.on_conflict_do_update(
+        index_elements=[
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.number,
+        ],
+        set_={column: insert.excluded[column] for column in kept},
+        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
+    )
 
 
 def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
@@ -510,17 +646,7 @@ def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
             [tuple(row.values()) for row in rows],
         )
         insert = insert.from_select(list(rows[0]), select(*given.c))
-    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    upsert = insert.on_conflict_do_update(
-        index_elements=[
-            AlertMessage.account_id,
-            AlertMessage.episode,
-            AlertMessage.address,
-            AlertMessage.number,
-        ],
-        set_={column: insert.excluded[column] for column in kept},
-        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
-    )
+    upsert = _first_copy_upsert(insert)
     if is_postgresql(session):
         session.execute(upsert)
     else:
@@ -671,14 +797,16 @@ def updates_for(
     shown = states(session, alerts, now)
     seen = _seen(session, ids)
     since = min(copy.replied_entry_id for copy in copies)
-    news = _credits_in_since(session, ids, since)
+    news: dict[int, list[Reply]] = {}
+    for account_id, reply in _credits_in_since(session, ids, since):
+        news.setdefault(account_id, []).append(reply)
     work = []
     for copy in copies:
         newest = seen[(copy.account_id, copy.episode)]
         owed = [
             reply
-            for account_id, reply in news
-            if account_id == copy.account_id and copy.replied_entry_id < reply.entry_id <= newest
+            for reply in news.get(copy.account_id, ())
+            if copy.replied_entry_id < reply.entry_id <= newest
         ]
         state = for_copy(
             shown[(copy.account_id, copy.episode)],
@@ -706,21 +834,21 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     if not done:
         return
     message = AlertMessage
-    session.connection().execute(
-        update(AlertMessage)
-        .where(message.id == bindparam("message_id"))
-        .values(
-            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id"))
-            if not is_postgresql(session)
-            else func.greatest(message.replied_entry_id, bindparam("replied_entry_id")),
-            shown_revision=case(
-                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
-                else_=message.shown_revision,
-            ),
-            pending_post=bindparam("pending_post"),
-        ),
-        [progress.__dict__ for progress in done],
-    )
+    if is_postgresql(session):
+        rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+        given = unnest(PROGRESS_COLUMNS, rows)
+        session.execute(
+            update(AlertMessage)
+            .where(message.id == given.c.message_id)
+            .values(
+                replied_entry_id=func.greatest(message.replied_entry_id, given.c.replied_entry_id),
+                shown_revision=func.greatest(message.shown_revision, given.c.shown_revision),
+                pending_post=given.c.pending_post,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        _record_progress(session, done)
     ids = sorted(progress.message_id for progress in done)
     session.execute(
         update(AlertMessage)
@@ -730,34 +858,68 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     )
 
 
+# Progress, as unnest() columns, in its fields' order.
+PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("message_id", Integer()),
+    ("replied_entry_id", Integer()),
+    ("shown_revision", Integer()),
+    ("pending_post", String()),
+)
+
+
+def _record_progress(session: Session, done: Sequence[Progress]) -> None:
+    """SQLite: an executemany, one parameter set per copy."""
+    message = AlertMessage
+    session.connection().execute(
+        update(AlertMessage)
+        .where(message.id == bindparam("message_id"))
+        .values(
+            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id")),
+            shown_revision=case(
+                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
+                else_=message.shown_revision,
+            ),
+            pending_post=bindparam("pending_post"),
+        ),
+        [progress.__dict__ for progress in done],
+    )
+
+
+_OTHER_LEG = aliased(LedgerEntry)
+_SOURCE = aliased(Account)
+# Built once, as forecast._FORECASTS is: building it (two aliases, three joins) cost more than running it.
+_CREDITS_IN = (
+    select(
+        LedgerEntry.account_id,
+        LedgerEntry.id,
+        LedgerEntry.kind,
+        LedgerEntry.actor,
+        LedgerEntry.credits,
+        LedgerEntry.balance_after,
+        Invoice.number,
+        _SOURCE.name,
+        _SOURCE.reference,
+    )
+    .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
+    .outerjoin(
+        _OTHER_LEG,
+        and_(
+            LedgerEntry.kind == EntryKind.TRANSFER_IN.value,
+            _OTHER_LEG.transfer_id == LedgerEntry.transfer_id,
+            _OTHER_LEG.id != LedgerEntry.id,
+        ),
+    )
+    .outerjoin(_SOURCE, _SOURCE.id == _OTHER_LEG.account_id)
+    .order_by(LedgerEntry.id)
+)
+
+
 def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
     """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
-    other_leg = aliased(LedgerEntry)
-    source = aliased(Account)
     rows = session.execute(
-        select(
-            LedgerEntry.account_id,
-            LedgerEntry.id,
-            LedgerEntry.kind,
-            LedgerEntry.actor,
-            LedgerEntry.credits,
-            LedgerEntry.balance_after,
-            Invoice.number,
-            source.name,
-            source.reference,
+        _CREDITS_IN.where(
+            among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after
         )
-        .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
-        .outerjoin(
-            other_leg,
-            and_(
-                LedgerEntry.kind == EntryKind.TRANSFER_IN.value,
-                other_leg.transfer_id == LedgerEntry.transfer_id,
-                other_leg.id != LedgerEntry.id,
-            ),
-        )
-        .outerjoin(source, source.id == other_leg.account_id)
-        .where(among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after)
-        .order_by(LedgerEntry.id)
     )
     return [(row[0], Reply(*row[1:])) for row in rows]
 
@@ -906,12 +1068,10 @@ def for_copy(
 ) -> AlertState:
     """The alert as one copy shows it: with that recipient's snooze, if it is still on, and link."""
     snoozed = forecast.as_utc(snoozed_until) if snoozed_until else None
-    return replace(
-        state,
-        snoozed_until=snoozed if snoozed and snoozed > now else None,
-        first_alert_link=first_link,
-        in_channel=in_channel,
-    )
+    until = snoozed if snoozed and snoozed > now else None
+    if (until, first_link, in_channel) == (state.snoozed_until, state.first_alert_link, state.in_channel):
+        return state  # as most copies are: the alert's own state, shared
+    return replace(state, snoozed_until=until, first_alert_link=first_link, in_channel=in_channel)
 
 
 def state(

@@ -303,7 +303,12 @@ class AutoTopUpAttempt(Base):
 
 
 class Alert(Base):
-    """What every copy of one episode's alert shows; `revision` counts its changes."""
+    """What every copy of one episode's alert shows; `revision` counts its changes.
+
+    On PostgreSQL its foreign key references its account's reminder_episodes row, as the delivery's
+    does, and a message's references its alert (migration 0022): a key on `accounts` locked the
+    account's row for every row written. SQLite keeps the keys on `accounts` declared here.
+    """
 
     __tablename__ = "alerts"
 

@@ -226,3 +226,20 @@ def test_an_alert_for_the_forecast_warning_says_why_and_escapes_the_name():
     text = visible_text(valid(build_alert(resolved)))
     assert "Resolved: Acme &lt;Marketing&gt; &amp; Co is back to 4,100 credits" in text
     assert "About 10 days left at the last 7 days' usage" in text  # the runway it is back to
+
+
+def test_an_alerts_first_section_reads_exactly_so_for_both_reasons():
+    # Pins the wording, escaping and number format of the alert's own text, built once per DM.
+    state = replace(OPEN, name="A*b_c~d`e <x> & y", reference="EX<1>&", balance=1_234_567, level=2_000_000)
+    assert build_alert(state)["blocks"][0]["text"]["text"] == (
+        ":warning: *Low credit:* *A∗bˍc∼dˋe &lt;x&gt; &amp; y* (`EX&lt;1&gt;&amp;`) has *1,234,567* credits, "
+        "below its reminder level of 2,000,000.\nBuy credits or move some in so its messages keep sending."
+    )
+    day = Forecast(1_100_000, 1_200_000, timedelta(days=1))  # less than a day left at 1.2M a day
+    warned = replace(state, balance=2_100_000, forecast=day.text(), outlook=day, warning_days=1)
+    assert build_alert(warned)["blocks"][0]["text"]["text"] == (
+        ":warning: *Credits running out:* *A∗bˍc∼dˋe &lt;x&gt; &amp; y* (`EX&lt;1&gt;&amp;`) has less than "
+        "a day of credits left at the last day's usage (≈ 1,200,000 credits a day): below its 1-day "
+        "warning. Balance *2,100,000* credits; reminder level 2,000,000.\n"
+        "Buy credits or move some in so its messages keep sending."
+    )

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.app import make_client
 from bot.cli import main
@@ -24,7 +25,17 @@ from handlers.alerts import (
 from handlers.move import AMOUNT_BLOCK, SOURCE_BLOCK
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, db, ledger, reminders
-from store.models import Account, EntryKind, ReminderDelivery, Role
+from store.models import (
+    Account,
+    Alert,
+    AlertMessage,
+    AuditEntry,
+    EntryKind,
+    LedgerEntry,
+    ReminderDelivery,
+    ReminderEpisode,
+    Role,
+)
 from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
@@ -375,11 +386,12 @@ class DiesOnThirdDM(WebClient):
 
     posted = 0
 
-    def chat_postMessage(self, **kwargs):  # noqa: N802 - Slack's method name
-        if self.posted == 2:
-            raise SystemExit("stopped by the operator")
-        self.posted += 1
-        return super().chat_postMessage(**kwargs)
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage":
+            if self.posted == 2:
+                raise SystemExit("stopped by the operator")
+            self.posted += 1
+        return super().api_call(api_method, **kwargs)
 
 
 def test_a_pass_stopped_mid_way_keeps_what_it_sent_and_the_next_pass_sends_only_the_rest(
@@ -414,3 +426,46 @@ def test_a_large_pass_records_every_delivery_once(session_factory, team, client,
 
     assert len(deliveries(session_factory)) == 7
     assert run_low_credit_pass(session_factory, client, NOW).sent == []
+
+
+REMINDER_TABLES = (ReminderEpisode, Alert, AlertMessage, ReminderDelivery)
+
+
+def test_an_accounts_reminder_rows_go_with_it_and_none_exist_without_one(session_factory, team, client):
+    # On PostgreSQL alerts and deliveries reference the episode row and messages their alert
+    # (migration 0022), not accounts: the chain must keep what the keys on accounts kept.
+    watch(session_factory, credits=10)
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+    with session_factory.begin() as session:
+        account_id = accounts.by_reference(session, "EX0000001").id
+        assert [session.scalar(select(func.count()).select_from(table)) for table in REMINDER_TABLES] == [
+            1,
+            1,
+            2,
+            2,
+        ]
+        # An account with money history cannot be deleted; one without it can, and takes its reminder rows.
+        for table in (AuditEntry, LedgerEntry):
+            session.execute(delete(table).where(table.account_id == account_id))
+        session.execute(delete(Account).where(Account.id == account_id))
+    with session_factory.begin() as session:
+        assert [session.scalar(select(func.count()).select_from(table)) for table in REMINDER_TABLES] == [
+            0
+        ] * 4
+    for row in (
+        ReminderEpisode(account_id=account_id, number=1, low=True),
+        Alert(account_id=account_id, episode=1, revision=1, seen_entry_id=0, resolved=False),
+        AlertMessage(
+            account_id=account_id,
+            episode=1,
+            address=BOB,
+            number=1,
+            channel="D0BOB0001",
+            shown_revision=1,
+            replied_entry_id=0,
+            stale=False,
+        ),
+        ReminderDelivery(account_id=account_id, episode=1, address=BOB),
+    ):
+        with pytest.raises(IntegrityError), session_factory.begin() as session:
+            session.add(row)

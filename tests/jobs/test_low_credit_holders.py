@@ -202,12 +202,13 @@ class HangsOnFourthDM(WebClient):
         super().__init__(**kwargs)
         self.wake, self.posted = wake, 0
 
-    def chat_postMessage(self, **kwargs):  # noqa: N802 - Slack's method name
-        if self.posted == 3:
-            self.wake.wait(30)
-            raise ConnectionResetError("cut off")
-        self.posted += 1
-        return super().chat_postMessage(**kwargs)
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage":
+            if self.posted == 3:
+                self.wake.wait(30)
+                raise ConnectionResetError("cut off")
+            self.posted += 1
+        return super().api_call(api_method, **kwargs)
 
 
 def test_dms_sent_together_and_not_yet_recorded_are_found_by_the_next_holder_not_posted_again(
