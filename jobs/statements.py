@@ -73,7 +73,7 @@ def latest_slot(trigger: CronTrigger, now: datetime) -> datetime | None:
 
 def draw(session_factory: SessionFactory, period: Period, now: datetime, currency: str) -> Drawn:
     """Gather the statement for `period` and draw its text, chart and CSV."""
-    with make_read_session_factory(session_factory).begin() as session:
+    with make_read_session_factory(session_factory, streaming=True).begin() as session:
         statement = statements.gather(session, period, now)
         csv = statement_csv(statements.account_lines(session, period))
     chart = draw_chart(

@@ -211,15 +211,16 @@ def make_session_factory(engine: Engine) -> SessionFactory:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_session_factory(session_factory: SessionFactory) -> SessionFactory:
+def make_read_session_factory(session_factory: SessionFactory, *, streaming: bool = False) -> SessionFactory:
     """Sessions for requests that only read: on SQLite they never wait for the write lock.
 
     On PostgreSQL they run without a transaction: at READ COMMITTED each statement reads its own
     snapshot inside one too, so all a transaction added was BEGIN and COMMIT, two round trips.
+    `streaming` sessions (yield_per) keep theirs: PostgreSQL's server-side cursors need one.
     """
     engine = session_factory.kw["bind"]
     options: dict[str, Any] = {READ_ONLY_OPTION: True}
-    if not is_sqlite(engine):
+    if not is_sqlite(engine) and not streaming:
         options["isolation_level"] = "AUTOCOMMIT"
     return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
 
