@@ -29,9 +29,10 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    true,
     update,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from store import accounts, ledger, search
@@ -244,7 +245,7 @@ def load(
     ):
         updated = _update(session, search_rows, actor, now) if update_existing else 0
         created = (session.scalar(select(func.count()).select_from(_staging)) or 0) - updated
-        _create(session, search_rows, actor, now, alone=alone)
+        _create(session, search_rows, actor, now, alone=alone, checked_new=not update_existing)
     _staging.drop(session.connection())
     session.expire_all()
     return ImportResult(created, updated)
@@ -254,9 +255,35 @@ _EXISTS = select(Account.id).where(Account.reference == _staging.c.reference).ex
 
 
 def _create(
-    session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime, *, alone: bool
+    session: Session,
+    search_rows: search.BulkSearchRows,
+    actor: str,
+    now: datetime,
+    *,
+    alone: bool,
+    checked_new: bool,
 ) -> None:
-    """Insert the file's new accounts, each with its opening entry and its search rows."""
+    """Insert the file's new accounts, each with its opening entry and its search rows.
+
+    `checked_new`: every row was found new (no --update), so none is skipped here: on PostgreSQL
+    an account another writer created meanwhile under one of the file's references would be
+    skipped silently by a NOT EXISTS (the file's row lost, the count wrong); inserting it fails
+    instead, and the import is rejected naming the line.
+    """
+    new_rows = (
+        select(
+            _staging.c.reference,
+            _staging.c.name,
+            _staging.c.keyword,
+            literal(True),
+            _staging.c.credits,
+            literal(now),
+            literal(False),
+            literal(0),
+        )
+        .where(true() if checked_new else ~_EXISTS)
+        .order_by(_staging.c.line)
+    )
     new_accounts = insert(Account).from_select(
         [
             "reference",
@@ -268,18 +295,7 @@ def _create(
             "reminder_enabled",
             "reminder_level",
         ],
-        select(
-            _staging.c.reference,
-            _staging.c.name,
-            _staging.c.keyword,
-            literal(True),
-            _staging.c.credits,
-            literal(now),
-            literal(False),
-            literal(0),
-        )
-        .where(~_EXISTS)
-        .order_by(_staging.c.line),
+        new_rows,
     )
     columns = ["account_id", "kind", "credits", "balance_after", "actor", "created_at"]
     # Ids come from a sequence, so every account inserted now is past the highest seen before.
@@ -295,7 +311,11 @@ def _create(
             literal(actor),
             literal(now),
         ).where(created.c.balance > 0)
-        session.execute(insert(LedgerEntry).from_select(columns, opening))
+        statement = insert(LedgerEntry).from_select(columns, opening)
+        if alone:  # no other writer can create an account now
+            session.execute(statement)
+        else:
+            _insert_new(session, statement)
         search_rows.add(_CREATED_ALONE if alone else _CREATED_SHARED, after=highest)
         return
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
@@ -310,6 +330,30 @@ def _create(
         literal(now),
     ).where(Account.id > highest, Account.balance > 0)
     session.execute(insert(LedgerEntry).from_select(columns, opening))
+
+
+def _insert_new(session: Session, statement: Any) -> None:
+    """Run the insert of new accounts; if another writer created one of them since they were
+    checked, reject the import naming the lines (the insert is undone to its savepoint first)."""
+    try:
+        with session.begin_nested():
+            session.execute(statement)
+    except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != _REFERENCE_KEY:
+            raise
+        taken = select(
+            _staging.c.line,
+            literal("account ")
+            + _staging.c.reference
+            + literal(" was created by someone else during the import"),
+        ).where(_EXISTS)
+        problems = _Problems()
+        problems.add_found(*_first(session, taken))
+        problems.reject()
+        raise
+
+
+_REFERENCE_KEY = "accounts_reference_key"
 
 
 def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime) -> int:
@@ -381,8 +425,10 @@ def _bulk_settings(session: Session) -> Iterator[bool]:
     empty accounts table, the indexes are built once the rows are in instead (_built_after).
     Yields whether the import writes accounts alone (always on SQLite, which has one writer).
 
-    The settings change inside this transaction, so no other session ever sees them; the index
-    setting takes a lock that writers and searches do not wait for (SHARE UPDATE EXCLUSIVE).
+    The settings change inside this transaction, so no other session ever sees them; but on
+    PostgreSQL 15 `ALTER INDEX ... SET` takes ACCESS EXCLUSIVE on the index until commit, so
+    writers of accounts, and searches through the trigram indexes, wait for the import (seen in
+    pg_locks; the tests of another writer during an import rely on nothing more than that it waits).
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
