@@ -675,7 +675,7 @@ _POSTGRESQL_ADD = [
     """WITH new_words AS MATERIALIZED (
             SELECT DISTINCT w AS word, lower(a.name) COLLATE "C" AS sort_name, a.id AS account_id
             FROM accounts AS a, search_words_of(a.name, a.keyword) AS w WHERE {accounts}
-            ORDER BY 1, 2, 3),
+            {order}),
         inserted AS (
             INSERT INTO search_words (word, sort_name, account_id) SELECT * FROM new_words)
     INSERT INTO search_fragments (kind, fragment)
@@ -696,7 +696,7 @@ _POSTGRESQL_ADD = [
                  FROM unnest(ARRAY[a.name, a.keyword]) AS t, string_to_array(lower(t), ' ') AS w,
                      generate_series(1, cardinality(w) - 1) AS i
                  WHERE strpos(t, ' ') > 0 AND w[i] <> '' AND w[i + 1] <> '') AS p (pair)
-    WHERE {accounts} ORDER BY 1, 2, 3""",
+    WHERE {accounts} {order}""",
 ]
 _POSTGRESQL_REMOVE = [
     """DELETE FROM search_words AS s USING (
@@ -713,10 +713,14 @@ _POSTGRESQL_REMOVE = [
 
 
 class BulkSearchRows:
-    """The search rows of many accounts, written by the caller while the triggers stand aside."""
+    """The search rows of many accounts, written by the caller while the triggers stand aside.
 
-    def __init__(self, connection: Connection):
+    `indexed` False: the caller has dropped the search tables' primary keys and adds them back
+    afterwards, so PostgreSQL's rows need not be sorted into index order first."""
+
+    def __init__(self, connection: Connection, *, indexed: bool = True):
         self.connection = connection
+        self._order = "ORDER BY 1, 2, 3" if indexed else ""
         sqlite = connection.dialect.name == "sqlite"
         self._add = _SQLITE_ADD if sqlite else _POSTGRESQL_ADD
         self._remove = _SQLITE_REMOVE if sqlite else _POSTGRESQL_REMOVE
@@ -728,7 +732,7 @@ class BulkSearchRows:
         Select only those accounts: one whose rows the triggers made (another writer's) would
         collide with them."""
         for statement in self._add:
-            self.connection.execute(text(statement.format(accounts=accounts)), parameters)
+            self.connection.execute(text(statement.format(accounts=accounts, order=self._order)), parameters)
 
     def remove(self, accounts: str, **parameters: Any) -> None:
         """Before the accounts `accounts` selects are renamed: drop the rows their names made."""
@@ -737,7 +741,7 @@ class BulkSearchRows:
 
 
 @contextmanager
-def maintained_in_bulk(connection: Connection) -> Iterator[BulkSearchRows]:
+def maintained_in_bulk(connection: Connection, *, indexed: bool = True) -> Iterator[BulkSearchRows]:
     """Inside, this transaction's inserts and renames of accounts leave the search tables to the
     caller, who keeps them with the BulkSearchRows given: a sorted statement per table for a
     million accounts, rather than SQLite's row triggers (one account at a time) or PostgreSQL's
@@ -748,7 +752,7 @@ def maintained_in_bulk(connection: Connection) -> Iterator[BulkSearchRows]:
         connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (0)"))
     else:
         connection.execute(text("SELECT set_config(:name, 'on', true)"), {"name": BULK_SETTING})
-    yield BulkSearchRows(connection)
+    yield BulkSearchRows(connection, indexed=indexed)
     if connection.dialect.name == "sqlite":
         connection.execute(text("DELETE FROM search_words_deferred"))
     else:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from store import accounts, audit, importing, ledger
 from store.errors import StoreError
@@ -280,3 +283,138 @@ def test_an_import_into_an_empty_table_leaves_every_index_and_constraint_as_it_w
         assert [a.reference for a in accounts.search(session, "alerts 53").accounts] == ["BN00000053"]
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 55
     assert count_accounts(session_factory) == 55
+
+
+# Another writer creating an account while a PostgreSQL import runs (SQLite has one writer at a
+# time, so there it waits for the import's transaction by construction). Once the import holds
+# its locks (its trigram indexes' settings, or the empty tables themselves) the writer waits for
+# it to commit; between the import's check of the file and those locks, the writer goes first.
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("concurrent writers need PostgreSQL")
+
+
+BEFORE_THE_LOCKS = "SET LOCAL plan_cache_mode"  # the first statement after the file is checked
+BEFORE_THE_INSERT = "INSERT INTO accounts"
+
+
+@contextmanager
+def another_writer(engine, when: str, write: Callable[[], None]) -> Iterator[list]:
+    """Run `write` in a thread, on a connection of its own, just before the import sends its
+    first statement starting with `when`; yields the writer's outcome, there once it has ended."""
+    outcome: list = []
+    threads: list[threading.Thread] = []
+
+    def run() -> None:
+        try:
+            write()
+            outcome.append("written")
+        except Exception as error:  # noqa: BLE001 - the test looks at what it was
+            outcome.append(error)
+
+    def before(conn, cursor, statement, *args) -> None:
+        if not threads and when in statement and "EX0000" not in str(args[0]):
+            threads.append(threading.Thread(target=run))
+            threads[0].start()
+            threads[0].join(timeout=2)  # it is done, or it waits for the import
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield outcome
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        for thread in threads:
+            thread.join(timeout=30)
+    assert threads, f"the import never sent {when}"
+
+
+def create_account(session_factory, reference: str, name: str) -> Callable[[], None]:
+    def write() -> None:
+        with session_factory.begin() as session:
+            accounts.create(session, reference, name)
+
+    return write
+
+
+def words_of(session_factory, reference: str) -> list[str]:
+    with session_factory.begin() as session:
+        return sorted(
+            session.scalars(
+                select(search_words.c.word)
+                .join(Account, Account.id == search_words.c.account_id)
+                .where(Account.reference == reference)
+            )
+        )
+
+
+@pytest.mark.parametrize("store", ["empty", "with accounts"])
+def test_another_writer_creating_an_account_during_an_import_waits_and_both_are_kept(
+    postgres_only, engine, session_factory, store
+):
+    if store == "with accounts":
+        make_account(session_factory, "EX0000001", "Already Here")
+
+    with (
+        another_writer(
+            engine, BEFORE_THE_INSERT, create_account(session_factory, "EX0000009", "Someone Else")
+        ) as outcome,
+        session_factory.begin() as session,
+    ):
+        result = importing.load(session, [HEADER, *good_lines(5)], "cli")
+
+    assert outcome == ["written"]
+    assert result == importing.ImportResult(created=5, updated=0)
+    assert count_accounts(session_factory) == (7 if store == "with accounts" else 6)
+    assert words_of(session_factory, "EX0000009") == ["else", "someone"]
+    assert words_of(session_factory, "BN00000003") == ["3", "acme", "alerts", "kw3"]
+    with session_factory.begin() as session:
+        assert [a.reference for a in accounts.search(session, "someone").accounts] == ["EX0000009"]
+
+
+@pytest.mark.parametrize("store", ["empty", "with accounts"])
+def test_another_writer_creating_one_of_the_files_accounts_during_an_import_is_refused(
+    postgres_only, engine, session_factory, store
+):
+    # The file's account is in first: the writer is told the reference is taken.
+    if store == "with accounts":
+        make_account(session_factory, "EX0000001", "Already Here")
+
+    with (
+        another_writer(
+            engine, BEFORE_THE_INSERT, create_account(session_factory, "BN00000002", "Someone Else")
+        ) as outcome,
+        session_factory.begin() as session,
+    ):
+        importing.load(session, [HEADER, *good_lines(5)], "cli")
+
+    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
+    assert "accounts_reference_key" in str(outcome[0])
+    assert words_of(session_factory, "BN00000002") == ["2", "acme", "alerts", "kw2"]
+
+
+@pytest.mark.parametrize("store", ["empty", "with accounts"])
+def test_an_import_is_rejected_by_line_when_another_writer_created_one_of_its_accounts_after_the_check(
+    postgres_only, engine, session_factory, store
+):
+    # The writer's account is in first: an insert that skipped it would lose the file's row and
+    # count it as created; the import is refused instead, naming the line.
+    if store == "with accounts":
+        make_account(session_factory, "EX0000001", "Already Here")
+
+    with (
+        pytest.raises(importing.ImportRejected) as rejected,
+        another_writer(
+            engine, BEFORE_THE_LOCKS, create_account(session_factory, "BN00000002", "Someone Else")
+        ) as outcome,
+        session_factory.begin() as session,
+    ):
+        importing.load(session, [HEADER, *good_lines(5)], "cli")
+
+    assert outcome == ["written"]
+    assert str(rejected.value) == (
+        "Nothing imported: 1 problem(s).\n"
+        "line 3: account BN00000002 was created by someone else during the import"
+    )
+    assert count_accounts(session_factory) == (2 if store == "with accounts" else 1)
+    assert words_of(session_factory, "BN00000002") == ["else", "someone"]
