@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     Select,
     String,
     and_,
@@ -78,11 +79,16 @@ MAX_DRIVER_PAIRS = 16
 LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
+# An account on a page: an ORM object, or a row of every column of accounts (the word path's
+# pages), read the same way, by attribute.
+Listed = Account | Row[Any]
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and how many matched: exactly, or "more than `total`"."""
 
-    accounts: list[Account]
+    accounts: Sequence[Listed]
     total: int
     offset: int
     limit: int
@@ -280,7 +286,9 @@ _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_
 # The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
 # none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
-_LISTED = select(Account).where(Account.id.in_(bindparam("ids", expanding=True)))
+# A page's accounts as plain rows of every column: the page only shows them, and loading ORM
+# objects (and tracking them until the session closes) cost more than the statement.
+_LISTED = select(*Account.__table__.c).where(Account.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
@@ -559,15 +567,15 @@ class _Found:
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
 
-    def listing(self, offset: int, limit: int) -> list[Account]:
+    def listing(self, offset: int, limit: int) -> list[Listed]:
         """Entries offset..offset+limit of [exact, *others by name]."""
         if self.ordered is not None:
             ids = [match.id for match in self.ordered[offset : offset + limit]]
             if not ids:
                 return []
-            loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
+            loaded = {row.id: row for row in self.session.connection().execute(_LISTED, {"ids": ids})}
             return [loaded[account_id] for account_id in ids]
-        ahead = [self.exact] if self.exact is not None else []
+        ahead: list[Listed] = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit
         parameters = {
@@ -577,7 +585,7 @@ class _Found:
             "take": take,
         }
         shape = self.query.shape
-        others: list[Account] | None = None
+        others: list[Listed] | None = None
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
