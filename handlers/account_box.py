@@ -8,6 +8,7 @@ from typing import Any
 from handlers import messages
 from handlers.common import bold, escape
 from store.models import Account, Role
+from store.search import Listed
 
 # Buttons on an account box (and in low-credit DMs); each carries the account id as its value.
 RENAME_ACTION = "open_rename"
@@ -23,7 +24,7 @@ ACTIVATE_ACTION = "activate_account"
 PLACE_SEPARATOR = "|"  # an actions block id: manage-ID|PLACE, where PLACE names the page drawn
 
 
-def _reminder_line(account: Account) -> str:
+def _reminder_line(account: Listed) -> str:
     if not account.reminder_enabled:
         return "Low credit reminder: off"
     level = account.reminder_level
@@ -39,9 +40,10 @@ def _reminder_line(account: Account) -> str:
 
 
 def build_account_box(
-    account: Account, role: Role | None = None, place: str | None = None, outlook: str | None = None
+    account: Listed, role: Role | None = None, place: str | None = None, outlook: str | None = None
 ) -> list[dict[str, Any]]:
-    """The blocks that show one account, with the buttons `role` may use (none for no role).
+    """The blocks that show one account (an ORM object or a row of its columns), with the
+    buttons `role` may use (none for no role).
 
     `outlook` is its forecast line (store.forecast), shown under the reminder when given.
 

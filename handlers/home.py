@@ -36,8 +36,9 @@ from handlers.services import Services, services
 from store import accounts as account_store
 from store import forecast, overview, roles
 from store.accounts import Page
-from store.models import Account, Role
+from store.models import Role
 from store.overview import Summary
+from store.search import Listed
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ HOME_INACTIVE_ACTION = "home_inactive_accounts"  # admins only: the inactive acc
 PAGE_SIZE = 8  # eight boxes of at most five blocks keep the tab far inside Slack's 100 blocks
 SECTION_LIMIT = 3000
 
-Box = Callable[[Account], list[dict[str, Any]]]
+Box = Callable[[Listed], list[dict[str, Any]]]
 
 
 def summary_line(summary: Summary) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     Select,
     String,
     and_,
@@ -81,11 +82,16 @@ MAX_DRIVER_PAIRS = 16
 LAST_CHARACTER = "\U0010ffff"  # every string that starts with p sorts before p + this
 
 
+# An account on a page: an ORM object, or a row of every column of accounts (the word path's
+# pages), read the same way, by attribute.
+Listed = Account | Row[Any]
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and how many matched: exactly, or "more than `total`"."""
 
-    accounts: list[Account]
+    accounts: Sequence[Listed]
     total: int
     offset: int
     limit: int
@@ -284,13 +290,16 @@ _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_
 # The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
 # none): the screen's own column, saving a round trip.
 _STARTING_WORDS = select(func.aggregate_strings(_STARTING.c.fragment, " ")).scalar_subquery()
+# A page's accounts as plain rows of every column: the page only shows them, and loading ORM
+# objects (and tracking them until the session closes) cost more than the statement.
 _LISTED = (
-    select(Account)
+    select(*Account.__table__.c)
     .where(Account.id.in_(bindparam("ids", expanding=True)))
     .execution_options(**{GENERIC_PLAN: True})
 )
-# The same with each account's forecast (forecast.window's parameters): one round trip, not two.
-_LISTED_WITH_USAGE = _LISTED.add_columns(Account.balance, *forecast.USAGE)
+# The same with each account's usage (forecast.window's parameters), its last two columns: one
+# round trip, not two.
+_LISTED_WITH_USAGE = _LISTED.add_columns(*forecast.USAGE)
 
 
 @functools.cache
@@ -575,23 +584,24 @@ class _Found:
 
     def listing(
         self, offset: int, limit: int, forecasts_at: datetime | None = None
-    ) -> tuple[list[Account], dict[int, Forecast] | None]:
+    ) -> tuple[list[Listed], dict[int, Forecast] | None]:
         """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, their
         forecasts too when they could be read in the same statement (else None)."""
         if self.ordered is not None:
             ids = [match.id for match in self.ordered[offset : offset + limit]]
             if not ids:
                 return [], {} if forecasts_at is not None else None
+            connection = self.session.connection()
             if forecasts_at is None:
-                loaded = {a.id: a for a in self.session.scalars(_LISTED, {"ids": ids})}
+                loaded = {row.id: row for row in connection.execute(_LISTED, {"ids": ids})}
                 return [loaded[account_id] for account_id in ids], None
-            rows = self.session.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
+            rows = connection.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
             loaded, forecasts = {}, {}
-            for account, balance, used, first_usage in rows:
-                loaded[account.id] = account
-                forecasts[account.id] = forecast.from_usage(balance, int(used), first_usage, forecasts_at)
+            for row in rows:
+                loaded[row.id] = row
+                forecasts[row.id] = forecast.from_usage(row.balance, int(row[-2]), row[-1], forecasts_at)
             return [loaded[account_id] for account_id in ids], forecasts
-        ahead = [self.exact] if self.exact is not None else []
+        ahead: list[Listed] = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit
         parameters = {
@@ -601,7 +611,7 @@ class _Found:
             "take": take,
         }
         shape = self.query.shape
-        others: list[Account] | None = None
+        others: list[Listed] | None = None
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
