@@ -441,10 +441,10 @@ def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -
     while True:
         rows = connection.execute(
             statement, {**parameters, "after_name": after[0], "after_id": after[1], "take": take}
-        )
+        ).all()  # one fetchall: iterating the result fetched row by row
         # Plain tuples: they compare in C, where sorting the Rows compared each pair in Python.
-        entries = sorted(tuple(row) for row in rows)
-        found += [_Match(*entry[:4]) for entry in entries if entry[4]]
+        entries = sorted(map(tuple, rows))
+        found += [_Match._make(entry[:4]) for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
             return found[:wanted]
@@ -518,9 +518,8 @@ def search(
     )
 
 
-@dataclass(frozen=True)
-class Choice:
-    """An account as a picker offers it."""
+class Choice(NamedTuple):
+    """An account as a picker offers it (a tuple: a picker builds up to 100 per keystroke)."""
 
     id: int
     reference: str
