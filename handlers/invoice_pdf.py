@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from fpdf import FPDF
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from handlers.common import TEMPLATES
@@ -50,6 +49,10 @@ def render_invoice_html(invoice: Invoice, supplier: Supplier) -> str:
 
 def render_invoice_pdf(invoice: Invoice, supplier: Supplier) -> bytes:
     """One invoice (with its account loaded) as the bytes of a PDF file."""
+    # Imported here: fpdf2 brings Pillow and fontTools, about 50 MB that a replica keeps only once
+    # someone asks it for an invoice copy.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     # PDF's built-in fonts cover Latin-1 only; customers are called "Łódź Taxis" too. DejaVu
     # Sans (templates/fonts, free licence) covers most scripts, and only the glyphs used are embedded.
