@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -33,7 +34,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
@@ -519,30 +519,41 @@ def record_deliveries(
 
     A posted copy's delivery is marked sent, unless another holder recorded it; every copy's
     message row is written, owed any news since what it shows. On PostgreSQL one statement does
-    both: the delivery update is a data-modifying CTE of the message insert, which reads each
-    copy's alert to tell whether it is already behind.
+    both: the delivery update is a data-modifying CTE of the message insert.
     """
     if not sent and not maybe:
         return
-    if not is_postgresql(session):
-        record_first_posts(session, [post for _, _, post in sent] + list(maybe))
+    rows = [_first_post_row(post, user) for _, user, post in sent] + [_first_post_row(post) for post in maybe]
+    if not is_postgresql(session):  # the same insert, run once per copy with its values bound
+        given = SimpleNamespace(
+            c=SimpleNamespace(**{n: bindparam(n, type_=t) for n, t in FIRST_POST_COLUMNS})
+        )
+        names = [name for name, _ in FIRST_POST_COLUMNS]
+        session.connection().execute(
+            _first_copies_from(session, given), [dict(zip(names, row, strict=True)) for row in rows]
+        )
         record_sent(session, [(alert, user) for alert, user, _ in sent], now)
         return
-    rows = [_first_post_row(post, user) for _, user, post in sent] + [_first_post_row(post) for post in maybe]
-    given = select(*unnest(FIRST_POST_COLUMNS, rows).c).cte("given")
+    table = select(*unnest(FIRST_POST_COLUMNS, rows).c).cte("given")
     delivered = (
         update(ReminderDelivery)
         .where(
-            ReminderDelivery.account_id == given.c.account_id,
-            ReminderDelivery.episode == given.c.episode,
-            ReminderDelivery.address == given.c.address,
-            given.c.user.is_not(None),
+            ReminderDelivery.account_id == table.c.account_id,
+            ReminderDelivery.episode == table.c.episode,
+            ReminderDelivery.address == table.c.address,
+            table.c.user.is_not(None),
             ReminderDelivery.sent_at.is_(None),
         )
-        .values(sent_at=now, lease_until=None, slack_user_id=given.c.user)
+        .values(sent_at=now, lease_until=None, slack_user_id=table.c.user)
         .returning(ReminderDelivery.id)
         .cte("delivered")
     )
+    session.execute(_first_copies_from(session, table).add_cte(delivered))
+
+
+def _first_copies_from(session: Session, given: Any) -> Any:
+    """The upsert of first copies' message rows from `given` (FIRST_POST_COLUMNS: a table, or one
+    row's bound parameters), each marked stale when its alert moved on since what it shows."""
     behind = and_(
         given.c.ts.is_not(None),
         or_(Alert.revision > given.c.shown_revision, Alert.seen_entry_id > given.c.replied_entry_id),
@@ -558,9 +569,19 @@ def record_deliveries(
         given.c.replied_entry_id,
         behind,
         given.c.pending_post,
-    ).join(Alert, and_(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode))
-    insert = postgresql_insert(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
-    session.execute(_first_copy_upsert(insert).add_cte(delivered))
+    ).where(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode)
+    insert = _upsert(session)(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
+    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
+    return insert.on_conflict_do_update(
+        index_elements=[
+            AlertMessage.account_id,
+            AlertMessage.episode,
+            AlertMessage.address,
+            AlertMessage.number,
+        ],
+        set_={column: insert.excluded[column] for column in kept},
+        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
+    )
 
 
 def _first_post_row(post: FirstPost, user: str | None = None) -> tuple[Any, ...]:
@@ -591,66 +612,6 @@ FIRST_COPY_COLUMNS = (
     "stale",
     "pending_post",
 )
-
-
-def _first_copy_upsert(insert: Any) -> Any:
-    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    return insert.on_conflict_do_update(
-        index_elements=[
-            AlertMessage.account_id,
-            AlertMessage.episode,
-            AlertMessage.address,
-            AlertMessage.number,
-        ],
-        set_={column: insert.excluded[column] for column in kept},
-        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
-    )
-
-
-def record_first_posts(session: Session, posts: Sequence[FirstPost]) -> None:
-    """Record posted first copies, each owed any news since what it shows, in one statement."""
-    if not posts:
-        return
-    pairs = sorted({(post.copy.state.account_id, post.copy.state.episode) for post in posts})
-    now_at = {
-        (account_id, episode): (revision, seen)
-        for account_id, episode, revision, seen in session.execute(
-            select(Alert.account_id, Alert.episode, Alert.revision, Alert.seen_entry_id).where(
-                among(session, Alert.account_id, sorted({account_id for account_id, _ in pairs}))
-            )
-        )
-    }
-    rows = []
-    for post in posts:
-        state = post.copy.state
-        revision, seen = now_at[(state.account_id, state.episode)]
-        behind = revision > state.revision or seen > post.copy.seen_entry_id
-        rows.append(
-            {
-                "account_id": state.account_id,
-                "episode": state.episode,
-                "address": post.address,
-                "number": 1,
-                "channel": post.channel,
-                "ts": post.ts,
-                "shown_revision": state.revision,
-                "replied_entry_id": post.copy.seen_entry_id,
-                "stale": post.ts is not None and behind,
-                "pending_post": None if post.ts else first_copy_key(state.account_id, state.episode),
-            }
-        )
-    insert = _upsert(session)(AlertMessage)
-    if is_postgresql(session):
-        given = unnest(
-            [(name, AlertMessage.__table__.c[name].type) for name in rows[0]],
-            [tuple(row.values()) for row in rows],
-        )
-        insert = insert.from_select(list(rows[0]), select(*given.c))
-    upsert = _first_copy_upsert(insert)
-    if is_postgresql(session):
-        session.execute(upsert)
-    else:
-        session.connection().execute(upsert, rows)
 
 
 @dataclass(frozen=True)

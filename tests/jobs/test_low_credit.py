@@ -25,6 +25,7 @@ from handlers.alerts import (
 from handlers.move import AMOUNT_BLOCK, SOURCE_BLOCK
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, db, ledger, reminders
+from store import alerts as store_alerts
 from store.models import (
     Account,
     Alert,
@@ -469,3 +470,37 @@ def test_an_accounts_reminder_rows_go_with_it_and_none_exist_without_one(session
     ):
         with pytest.raises(IntegrityError), session_factory.begin() as session:
             session.add(row)
+
+
+class SomeoneHandlesItDuringTheFirstDM(WebClient):
+    """The bot's client; while the alert's first DM is going out, Carol says she is on it."""
+
+    def __init__(self, session_factory, account_id: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.session_factory, self.account_id, self.posted = session_factory, account_id, 0
+
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage" and not self.posted:
+            with self.session_factory.begin() as session:
+                assert store_alerts.acknowledge(session, self.account_id, 1, CAROL, NOW) is not None
+        self.posted += api_method == "chat.postMessage"
+        return super().api_call(api_method, **kwargs)
+
+
+def test_dms_sent_while_the_alert_moved_on_are_recorded_behind_and_brought_up_to_date(
+    session_factory, team, config
+):
+    account = watch(session_factory, credits=10)
+    client = SomeoneHandlesItDuringTheFirstDM(
+        session_factory, account.id, token=config.slack_bot_token, base_url=config.slack_api_url
+    )
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+
+    # Both DMs went out showing the alert as it was before Carol's click; the pass recorded them
+    # as behind and edited each to show her handling it.
+    assert not any(CAROL in text for _, text in dms(team))
+    updated = team.calls_to("chat.update")
+    assert sorted(c.params["channel"] for c in updated) == sorted(channel for channel, _ in dms(team))
+    assert all(CAROL in json.dumps(c.params) for c in updated)
+    with session_factory.begin() as session:
+        assert session.scalars(select(AlertMessage.stale)).all() == [False, False]
