@@ -206,9 +206,21 @@ def among(
     A list of 1,000 parameters costs the client and the server time to bind and parse on
     every execution; one array costs the same whatever its length.
     """
-    if is_postgresql(session):
-        return field == any_(bindparam(None, list(values), type_=ARRAY(field.type)))
-    return field.in_(values)
+    return membership(field, postgresql=is_postgresql(session), values=list(values))
+
+
+def membership(
+    field: ColumnElement[Any] | QueryableAttribute[Any],
+    *,
+    postgresql: bool,
+    values: list[Any] | None = None,
+    name: str | None = None,
+) -> ColumnElement[bool]:
+    """`among`'s condition; with `name` instead of values, for a statement built once: the list
+    is bound as `name` when it runs."""
+    if postgresql:
+        return field == any_(bindparam(name, values, type_=ARRAY(field.type)))
+    return field.in_(bindparam(name, values, expanding=True))
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, TextClause, any_, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from store.db import is_postgresql
+from store.db import is_postgresql, membership
 from store.models import Account, EntryKind, LedgerEntry
 
 WINDOW_DAYS = 7
@@ -122,10 +121,9 @@ _FORECASTS = select(Account.id, Account.balance, *USAGE)
 
 # The same for a list of accounts, built once for each database: building the statement and its
 # cache key on every call cost twice as much as running it (8 ids on SQLite: 270 -> 100 µs).
-# On PostgreSQL one array parameter (`= ANY`), as store.db.among binds it; on SQLite an IN list.
 _FORECASTS_AMONG = {
-    False: _FORECASTS.where(Account.id.in_(bindparam("ids", expanding=True))),
-    True: _FORECASTS.where(Account.id == any_(bindparam("ids", type_=ARRAY(Account.id.type)))),
+    postgresql: _FORECASTS.where(membership(Account.id, postgresql=postgresql, name="ids"))
+    for postgresql in (False, True)
 }
 
 
