@@ -345,7 +345,7 @@ class _Driver:
 
 
 @functools.cache
-def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
+def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
     """The next :take entries of :key_0 (or of any of :key_0..:key_<pairs - 1> in search_pairs)
     after (:after_name, :after_id), in list order, each with whether it matches."""
     entries = search_pairs if pairs else search_words
@@ -353,17 +353,20 @@ def _chunk(shape: _Shape, pairs: int) -> Select[Any]:
     after = tuple_(entries.c.sort_name, entries.c.account_id) > tuple_(
         bindparam("after_name", type_=String), bindparam("after_id")
     )
-    # Each key's entries are an index range already in list order: :take of each, then of all.
+    in_order = (entries.c.sort_name, entries.c.account_id)
     arms = [
-        select(entries.c.sort_name, entries.c.account_id)
-        .where(key == bindparam(f"key_{n}", type_=String), after)
-        .order_by(entries.c.sort_name, entries.c.account_id)
-        .limit(bindparam("take"))
+        select(*in_order).where(key == bindparam(f"key_{n}", type_=String), after)
         for n in range(max(pairs, 1))
     ]
     if len(arms) == 1:
-        chunk = arms[0].subquery()
+        chunk = arms[0].order_by(*in_order).limit(bindparam("take")).subquery()
+    elif sqlite:
+        # One ordered compound: SQLite merges the keys' index ranges and stops at :take. An arm
+        # with a LIMIT of its own was read whole (up to :take) into a temporary b-tree, and sorted.
+        chunk = union_all(*arms).order_by(*in_order).limit(bindparam("take")).subquery()
     else:
+        # Each key's entries are an index range already in list order: :take of each, then of all.
+        arms = [arm.order_by(*in_order).limit(bindparam("take")) for arm in arms]
         merged = union_all(*(select(arm.subquery()) for arm in arms)).subquery()
         chunk = (
             select(merged)
@@ -433,7 +436,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
 def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
     """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
     None when fewer than 1 in WORD_BUDGET entries read so far matched."""
-    statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0)
+    statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0, asked.sqlite)
     parameters = {**asked.parameters(), **{f"key_{n}": key for n, key in enumerate(driver.keys)}}
     found: list[_Match] = []
     after: tuple[str, int] = ("", 0)

@@ -247,3 +247,17 @@ def test_word_and_number_pairs_and_references_list_exactly_their_matches(session
     assert every_page(session_factory, query, limit=2) == expected
     with session_factory.begin() as session:
         assert [a.name for a in accounts.first_matches(session, query, limit=100)] == expected
+
+
+def test_a_word_and_a_number_lists_in_name_order_across_every_number_it_starts(session_factory):
+    # "alerts 7" is read from the pairs "alerts 7" and "alerts 70" to "alerts 79" in one ordered
+    # statement, chunk after chunk while too few of them have credits for the picker's page.
+    numbers = ["7", *(f"7{n}" for n in range(10))]
+    names = [f"{owner} Alerts {number}" for owner in ("Acme", "Beta", "Zeta") for number in numbers]
+    for n, name in enumerate(names):
+        make_account(session_factory, f"EX{n:07d}", name, credits=5 if n % 4 == 0 else 0)
+    with_credits = sorted((name for n, name in enumerate(names) if n % 4 == 0), key=str.lower)
+    with session_factory.begin() as session:
+        picked = accounts.first_matches(session, "Alerts 7", limit=5, with_credits_only=True)
+        assert [a.name for a in picked] == with_credits[:5]
+    assert every_page(session_factory, "alerts 7", limit=4) == sorted(names, key=str.lower)
