@@ -6,7 +6,8 @@ How a page is found, cheapest first:
     read in list order, a page's worth at a time, from search_words (migration 0012) or, for
     two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7, 70-79,
     each pair's entries merged in one statement); matches in references are fetched through the
-    substring index by the needle's last characters, the exact reference first;
+    substring index by the needle's last characters, the exact reference first (SQLite: from the
+    unique reference index alone when no reference is longer than the needle, 0023);
   - otherwise the exact reference is one look-up in the unique reference index;
   - matches are counted only up to COUNT_LIMIT, driven by the substring index (SQLite's FTS5
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
@@ -285,6 +286,13 @@ _IN_A_REFERENCE = {
         func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/"),
     ),
 }
+# SQLite, a needle of ASCII letters and digits: no reference is longer than it (an index range,
+# migration 0023), so only the reference equal to it can hold it, one look-up in the unique index.
+# References are stored upper-case (accounts.clean_reference), as :reference is.
+_NONE_LONGER = {
+    True: ~exists().where(func.length(Account.reference) > bindparam("needle_length")),
+    False: literal_column("0") == 1,
+}
 _MAX_STARTING = max(MAX_DRIVER_WORDS, MAX_DRIVER_PAIRS) + 1
 _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_MAX_STARTING).subquery()
 # The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
@@ -303,20 +311,24 @@ _LISTED_WITH_USAGE = _LISTED.add_columns(*forecast.USAGE)
 
 
 @functools.cache
-def _screen(sqlite: bool, alnum: bool, exact: bool) -> Select[Any]:
-    """One row: whether some word has the needle inside, whether some reference might, and the
-    words that start with the last typed word."""
+def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool) -> Select[Any]:
+    """One row: whether some word has the needle inside, whether some reference might, whether
+    only the exact reference can, and the words that start with the last typed word."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
-    return select(_INSIDE_A_WORD[exact], in_reference, _STARTING_WORDS)
+    return select(
+        _INSIDE_A_WORD[exact], in_reference, _NONE_LONGER[sqlite and alnum and ascii_needle], _STARTING_WORDS
+    )
 
 
 @functools.cache
-def _in_references(shape: _Shape) -> Select[Any]:
+def _in_references(shape: _Shape, exact_only: bool) -> Select[Any]:
     """At most :take matches in a reference, as _Match and whether it is the exact reference."""
     exact = Account.reference == bindparam("reference")
     columns = (func.lower(Account.name), Account.id, Account.reference, Account.name, exact)
     statement = _filtered(select(*columns), shape)
-    if shape.fts:
+    if exact_only:
+        statement = statement.where(exact)
+    elif shape.fts:
         statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
             text("accounts_fts MATCH :reference_phrase")
         )
@@ -390,6 +402,7 @@ class _Sources:
     words: list[str]  # the typed words
     starting: list[str]  # the words starting with the last typed word, up to _MAX_STARTING
     in_reference: bool  # some matches may be in a reference, not in the entries
+    exact_reference_only: bool = False  # no reference but the exact one can hold the needle
 
     def candidates(self) -> Iterator[list[_Driver]]:
         """Sets of drivers, each set's entries holding every match, most specific first.
@@ -419,18 +432,19 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    inside, in_reference, starting = connection.execute(
-        _screen(asked.sqlite, needle.isalnum(), len(words) > 1),
+    inside, in_reference, none_longer, starting = connection.execute(
+        _screen(asked.sqlite, needle.isalnum(), needle.isascii(), len(words) > 1),
         {
             **asked.parameters(),
             "first": words[0],
             "grams": grams,
             "gram_count": len(grams),
             "last": words[-1],
+            "needle_length": len(needle),
         },
     ).one()
     starting_words = starting.split(" ") if starting else []
-    return None if inside else _Sources(words, starting_words, bool(in_reference))
+    return None if inside else _Sources(words, starting_words, bool(in_reference), bool(none_longer))
 
 
 def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
@@ -466,7 +480,8 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match
     in_references: list[_Match] = []
     if sources.in_reference:
         rows = connection.execute(
-            _in_references(asked.shape), {**asked.parameters(), "take": wanted + 1}
+            _in_references(asked.shape, sources.exact_reference_only),
+            {**asked.parameters(), "take": wanted + 1},
         ).all()
         if len(rows) > wanted:
             return None  # a needle in many references ("000"): the general path counts them

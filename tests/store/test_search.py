@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from store import accounts
+from store import accounts, importing
 from store.accounts import COUNT_LIMIT
 from store.models import Account, search_words
 from tests.conftest import make_account
@@ -247,6 +247,28 @@ def test_word_and_number_pairs_and_references_list_exactly_their_matches(session
     assert every_page(session_factory, query, limit=2) == expected
     with session_factory.begin() as session:
         assert [a.name for a in accounts.first_matches(session, query, limit=100)] == expected
+
+
+def test_a_whole_reference_lists_the_longer_references_that_hold_it_however_they_came(session_factory):
+    # Typed whole, a reference is held by itself or by a longer one: the filters apply to it, and
+    # longer ones created, imported or renamed since are listed after it.
+    make_account(session_factory, "BN00000012", "Zulu Alerts 12")
+    make_account(session_factory, "BN00000013", "Acme Alerts 13", credits=5)
+    with session_factory.begin() as session:
+        exact_id = accounts.by_reference(session, "BN00000013").id
+        assert [a.name for a in accounts.first_matches(session, "bn00000013", limit=5)] == ["Acme Alerts 13"]
+        assert accounts.first_matches(session, "BN00000013", limit=5, exclude_id=exact_id) == []
+        assert accounts.first_matches(session, "BN00000012", limit=5, with_credits_only=True) == []
+        accounts.by_reference(session, "BN00000013").active = False
+    assert every_page(session_factory, "BN00000013") == []
+    assert every_page(session_factory, "bn00000012") == ["Zulu Alerts 12"]
+    make_account(session_factory, "XBN000000123", "Beta Alerts")
+    with session_factory.begin() as session:
+        importing.load(session, ["reference,name,keyword,credits\n", "BN000000120,Acme Imported,,1\n"], "cli")
+    with session_factory.begin() as session:
+        accounts.rename(session, accounts.by_reference(session, "BN00000012"), "Renamed Alerts", "U012AB3CD")
+    assert every_page(session_factory, "BN00000012") == ["Renamed Alerts", "Acme Imported", "Beta Alerts"]
+    assert every_page(session_factory, "bn000000120") == ["Acme Imported"]
 
 
 def test_a_word_and_a_number_lists_in_name_order_across_every_number_it_starts(session_factory):
