@@ -19,7 +19,13 @@ from bot import boundary
 from bot.config import Config
 from bot.retries import retry_handlers
 from handlers.services import Limits, Services, utc_now
-from store.db import SessionFactory, make_engine, make_read_session_factory, make_session_factory
+from store.db import (
+    SessionFactory,
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    waiting_at_most,
+)
 from store.invoices import Pricing, Supplier
 
 
@@ -43,10 +49,12 @@ def make_services(
 ) -> Services:
     """The settings as the domain values listeners use; handlers never read Config."""
     address = tuple(line.strip() for line in config.supplier_address.split("|") if line.strip())
+    # Slack gives up on a request after 3 s; jobs, the CLI and the usage API keep waiting.
+    requests = waiting_at_most(session_factory, config.request_lock_timeout_seconds)
     return Services(
         clock=clock or utc_now,
-        session_factory=session_factory,
-        reads=make_read_session_factory(session_factory),
+        session_factory=requests,
+        reads=make_read_session_factory(requests),
         pricing=pricing(config),
         supplier=Supplier(config.supplier_name, address, config.supplier_vat_number),
         limits=Limits(config.max_purchase_credits, config.invoice_history_start, config.account_manager),

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.config import Config, ConfigError, load_config
 from store import accounts, db, history, importing, ledger, roles, usage
@@ -111,12 +112,14 @@ def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file)
+
+    def load(session: Session) -> importing.ImportResult:
+        with path.open(newline="", encoding="utf-8-sig") as lines:  # read again if run again
+            return importing.load(session, lines, CLI_ACTOR, update_existing=args.update)
+
     try:
-        with (
-            path.open(newline="", encoding="utf-8-sig") as lines,
-            _session_factory(config).begin() as session,
-        ):
-            result = importing.load(session, lines, CLI_ACTOR, update_existing=args.update)
+        # Rerun if a deadlock cancels it: it locks the accounts it updates while others run.
+        result = db.atomic(_session_factory(config), load)
     except OSError as error:
         raise CliError(f"Cannot read {path}: {error.strerror}.") from None
     print(f"Imported {path}: {result.created} created, {result.updated} updated.")

@@ -187,6 +187,13 @@ SETTINGS: tuple[Setting, ...] = (
         "10",
         _positive_int,
     ),
+    Setting(
+        "REQUEST_LOCK_TIMEOUT_SECONDS",
+        "How long a Slack request waits for a lock another transaction holds (an accounts import) "
+        "before it tells the user to try again; below Slack's 3 seconds.",
+        "2",
+        _positive_int,
+    ),
     Setting("CREDIT_PRICE", "Net price of one credit.", "0.045", _money),
     Setting("VAT_RATE", "VAT as a fraction of the net price.", "0.20", _rate),
     Setting("CURRENCY", "ISO 4217 currency code on prices and invoices.", "GBP", _currency),
@@ -278,6 +285,7 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = 10
+    request_lock_timeout_seconds: int = 2
     credit_price: Decimal = Decimal("0.045")
     vat_rate: Decimal = Decimal("0.20")
     currency: str = "GBP"

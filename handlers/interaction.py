@@ -30,7 +30,7 @@ from handlers.origin import origin_of, stamp
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
-from store.db import atomic, unavailable
+from store.db import atomic, lock_timed_out, unavailable
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -222,6 +222,9 @@ def checked(
 
 def failure_message(error: BaseException) -> str:
     """What the user is told about a failure that is not theirs; the log line gets the detail."""
+    if lock_timed_out(error):  # before unavailable(): to SQLAlchemy it is an OperationalError too
+        log.warning("gave up waiting for a lock: %s", type(error).__name__)
+        return messages.IMPORT_RUNNING
     if unavailable(error):
         log.warning("database unavailable: %s", type(error).__name__)
         return messages.UNAVAILABLE

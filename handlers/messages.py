@@ -35,6 +35,11 @@ WRONG_ROLE = (
 # Failures that are not the user's doing: nothing was changed, and the log line is named.
 SOMETHING_WENT_WRONG = "Something went wrong, nothing was changed. Please try again (reference {reference})."
 UNAVAILABLE = "admin-bot is temporarily unavailable, nothing was changed. Please try again in a moment."
+# A request that waited REQUEST_LOCK_TIMEOUT_SECONDS for a lock: imports are what hold one that long.
+IMPORT_RUNNING = (
+    "An accounts import (or another long change) is holding the accounts, so nothing was changed. "
+    "Please try again when it finishes."
+)
 NOT_OPENED = "Slack could not open the window ({reason}); nothing was changed. Please click the button again."
 FAILED_TITLE = "Nothing was changed"
 

@@ -45,8 +45,13 @@ READ_ONLY_OPTION = "admin_bot_read_only"
 # An execution option for statements whose best plan does not depend on their values (look-ups by
 # key in an index): on PostgreSQL they may use a generic plan, planned once per connection.
 GENERIC_PLAN = "admin_bot_generic_plan"
+# An execution option: how many milliseconds a statement waits for another transaction's lock
+# before it gives up (waiting_at_most); 0 on PostgreSQL waits for ever.
+LOCK_TIMEOUT_MS = "admin_bot_lock_timeout_ms"
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # what the CLI and the jobs wait for SQLite's write lock
 # PostgreSQL aborts one side of a serialization conflict or a deadlock; the work can simply rerun.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout (and NOWAIT) ran out
 ATTEMPTS = 3
 T = TypeVar("T")
 
@@ -84,6 +89,7 @@ def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
     # Bursts (a lazy listener per click, the reminder pass) may open twice as many again.
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, **options)
     event.listen(engine, "connect", _configure_postgresql)
+    event.listen(engine, "begin", _begin_postgresql)
     event.listen(engine, "do_execute", _execute_with_generic_plan)
     if pre_ping:
         event.listen(engine, "checkout", _ping_unless_quiet(engine))
@@ -117,13 +123,35 @@ def _readable(fileno: int) -> bool:
     return bool(poller.poll(0))
 
 
-def _configure_postgresql(dbapi_connection: Any, _record: Any) -> None:
+def _configure_postgresql(dbapi_connection: Any, record: Any) -> None:
     # psycopg prepares a statement after 5 runs, and PostgreSQL then may switch to a generic
     # plan that assumes nothing about the LIKE pattern: for searches that meant sorting the
     # whole table (6.8 ms instead of 1.4 ms at 10k accounts). Plan each run for its values.
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET plan_cache_mode = force_custom_plan")
     dbapi_connection.commit()
+    record.info[LOCK_TIMEOUT_MS] = 0
+
+
+def _begin_postgresql(connection: Connection) -> None:
+    """Set the connection's lock_timeout to what this transaction's engine asks (waiting_at_most).
+
+    Requests and jobs share the pool, so it is set only when it changes, and outside any
+    transaction (autocommit for that one statement), so that a rollback cannot quietly undo it.
+    """
+    wanted = connection.get_execution_options().get(LOCK_TIMEOUT_MS, 0)
+    info = connection.connection.info
+    if info.get(LOCK_TIMEOUT_MS) == wanted:
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection being begun is open
+    autocommit = driver.autocommit
+    driver.autocommit = True
+    try:
+        driver.execute(f"SET lock_timeout = {int(wanted)}")
+    finally:
+        driver.autocommit = autocommit
+    info[LOCK_TIMEOUT_MS] = wanted
 
 
 def _execute_with_generic_plan(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
@@ -149,20 +177,27 @@ def _begin_sqlite(connection: Connection) -> None:
     # takes no lock at all; WAL gives it a consistent snapshot while writers carry on.
     # Straight on the driver's connection: exec_driver_sql's statement machinery (events, a
     # cursor result) costs a search request more than the BEGIN itself.
-    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    options = connection.get_execution_options()
     driver = connection.connection.driver_connection
     assert driver is not None  # a connection being begun is open
-    driver.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    # How long BEGIN IMMEDIATE waits for another writer (waiting_at_most): a pragma of this
+    # connection, set when this transaction's engine asks for another wait than the last one.
+    wait = options.get(LOCK_TIMEOUT_MS, SQLITE_BUSY_TIMEOUT_MS)
+    if connection.connection.info.get(LOCK_TIMEOUT_MS) != wait:
+        driver.execute(f"PRAGMA busy_timeout = {int(wait)}")
+        connection.connection.info[LOCK_TIMEOUT_MS] = wait
+    driver.execute("BEGIN" if options.get(READ_ONLY_OPTION, False) else "BEGIN IMMEDIATE")
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, record: Any) -> None:
     # Hand transaction control to SQLAlchemy's "begin" event instead of pysqlite's own.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    record.info[LOCK_TIMEOUT_MS] = SQLITE_BUSY_TIMEOUT_MS
 
 
 def commit_without_waiting(session: Session) -> None:
@@ -224,6 +259,17 @@ def membership(
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def waiting_at_most(session_factory: SessionFactory, seconds: int) -> SessionFactory:
+    """Sessions whose statements give up after waiting `seconds` for another transaction's lock.
+
+    For Slack requests, which Slack abandons after 3 seconds: a request stuck behind a long
+    transaction (an accounts import) ends in an error that says so (lock_timed_out), having
+    changed nothing. PostgreSQL's lock_timeout; on SQLite, the wait for the write lock.
+    """
+    engine = session_factory.kw["bind"].execution_options(**{LOCK_TIMEOUT_MS: seconds * 1000})
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -353,6 +399,17 @@ def ping(engine: Engine) -> None:
 def retryable(error: BaseException) -> bool:
     """Whether the database aborted the transaction only because of a conflict with another one."""
     return isinstance(error, exc.DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def lock_timed_out(error: BaseException) -> bool:
+    """Whether a statement gave up waiting for a lock another transaction held (waiting_at_most).
+
+    SQLite's BEGIN IMMEDIATE runs in the begin event, so its error comes unwrapped by SQLAlchemy.
+    """
+    original = error.orig if isinstance(error, exc.DBAPIError) else error
+    if isinstance(original, sqlite3.OperationalError):
+        return (getattr(original, "sqlite_errorcode", None) or 0) & 0xFF == sqlite3.SQLITE_BUSY
+    return getattr(original, "sqlstate", None) == LOCK_NOT_AVAILABLE
 
 
 def unavailable(error: BaseException) -> bool:

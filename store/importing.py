@@ -48,9 +48,6 @@ from store.models import (
 )
 
 HEADER = ["reference", "name", "keyword", "credits"]
-TRIGRAM_INDEXES = ("ix_accounts_name_trgm", "ix_accounts_reference_trgm", "ix_accounts_keyword_trgm")
-SEARCH_PENDING_LIST_KB = 64  # what searches need: see migration 0003
-BULK_PENDING_LIST_KB = 1024 * 1024
 BULK_WORK_MEM = "64MB"  # per sort or hash of the import's statements (PostgreSQL's default: 4MB)
 MAX_PROBLEMS_SHOWN = 100
 
@@ -419,16 +416,14 @@ def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, no
 
 @contextmanager
 def _bulk_settings(session: Session) -> Iterator[bool]:
-    """On PostgreSQL, let the trigram indexes' pending lists grow for the import, then merge them
-    in one pass: with the 64 kB lists searches need (migration 0003), GIN merged every few rows.
-    Sorts, hashes and the merge get the memory of a bulk load, for this transaction only. Into an
-    empty accounts table, the indexes are built once the rows are in instead (_built_after).
+    """On PostgreSQL, give sorts and hashes the memory of a bulk load, for this transaction only.
+    Into an empty accounts table, the indexes are built once the rows are in (_built_after).
     Yields whether the import writes accounts alone (always on SQLite, which has one writer).
 
-    The settings change inside this transaction, so no other session ever sees them; but on
-    PostgreSQL 15 `ALTER INDEX ... SET` takes ACCESS EXCLUSIVE on the index until commit, so
-    writers of accounts, and searches through the trigram indexes, wait for the import (seen in
-    pg_locks; the tests of another writer during an import rely on nothing more than that it waits).
+    The trigram indexes keep their 64 kB pending lists (migration 0003) during an import: their
+    storage parameter overrides a session's gin_pending_list_limit, changing it takes ACCESS
+    EXCLUSIVE on the index until commit (searches and writers of accounts then wait for the
+    import), and a long list would be scanned by every search while the import runs.
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
@@ -443,19 +438,9 @@ def _bulk_settings(session: Session) -> Iterator[bool]:
     # priced them past jit_above_cost: compiling took 0.2 s and bought nothing.
     connection.exec_driver_sql("SET LOCAL jit = off")
     built_after = _built_after(session)
-    trigram = [index for index in TRIGRAM_INDEXES if built_after is None]
-    for index in trigram:
-        connection.exec_driver_sql(
-            f"ALTER INDEX {index} SET (gin_pending_list_limit = {BULK_PENDING_LIST_KB})"
-        )
     yield built_after is not None
     for definition in built_after or []:
         connection.exec_driver_sql(definition)
-    for index in trigram:
-        connection.exec_driver_sql(f"SELECT gin_clean_pending_list('{index}'::regclass)")
-        connection.exec_driver_sql(
-            f"ALTER INDEX {index} SET (gin_pending_list_limit = {SEARCH_PENDING_LIST_KB})"
-        )
 
 
 class _NotEmpty(Exception):

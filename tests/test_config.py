@@ -96,6 +96,7 @@ def test_tokens_with_the_wrong_prefix_are_named():
         ("CURRENCY", "EURO", "CURRENCY must be a three-letter ISO 4217 code such as GBP"),
         ("MAX_PURCHASE_CREDITS", "0", "MAX_PURCHASE_CREDITS must be a whole number of at least 1"),
         ("DATABASE_POOL_SIZE", "ten", "DATABASE_POOL_SIZE must be a whole number of at least 1"),
+        ("REQUEST_LOCK_TIMEOUT_SECONDS", "0", "REQUEST_LOCK_TIMEOUT_SECONDS must be a whole number of at"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg"),
         ("INVOICE_HISTORY_START", "2020-13-01", "INVOICE_HISTORY_START must be a date"),
         ("REMINDER_COOLDOWN", "a day", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),

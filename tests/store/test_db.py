@@ -60,3 +60,28 @@ def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
         assert session.scalar(text("SELECT 1")) == 1
         if _postgresql(engine):
             assert session.scalar(text("SELECT now() = statement_timestamp()"))
+
+
+def _lock_wait_ms(factory: db.SessionFactory) -> int:
+    """How long this session's statements would wait for another transaction's lock."""
+    with factory.begin() as session:
+        if _postgresql(session.get_bind()):
+            return int(session.scalar(text("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")))
+        return int(session.scalar(text("PRAGMA busy_timeout")))
+
+
+def test_a_lock_timeout_holds_for_its_own_sessions_only_on_a_shared_connection(engine: Engine) -> None:
+    # Slack requests and jobs take turns on one pooled connection (used one at a time, the pool
+    # keeps one): each transaction waits as long as its own factory says, even after a rollback.
+    plain = db.make_session_factory(engine)
+    quick = db.waiting_at_most(plain, 2)
+    waits_for_ever = 0 if _postgresql(engine) else db.SQLITE_BUSY_TIMEOUT_MS
+    assert _lock_wait_ms(quick) == 2000
+    assert _lock_wait_ms(plain) == waits_for_ever
+    assert _lock_wait_ms(db.make_read_session_factory(quick)) == 2000
+    assert _lock_wait_ms(db.make_read_session_factory(plain)) == waits_for_ever
+    with pytest.raises(ZeroDivisionError), quick.begin() as session:
+        session.execute(text("SELECT 1"))
+        raise ZeroDivisionError  # rolled back
+    assert _lock_wait_ms(quick) == 2000
+    assert _lock_wait_ms(plain) == waits_for_ever
