@@ -224,7 +224,9 @@ def home_view(
 ) -> dict[str, Any]:
     """The Home tab as this user may see it now; the inactive list is for admins only."""
     query, offset, inactive = listing.query, listing.offset, listing.inactive
-    role = roles.role_of(session, user_id)
+    role_read = roles.role_ahead(session, user_id)
+    summary = overview.summary(session)  # the role read goes with it, in its round trip
+    role = role_read()
     if role is None:
         return build_no_access_home(user_id)
     if inactive and not role.allows(Role.ADMIN):
@@ -236,7 +238,6 @@ def home_view(
                 )
             ),
         )
-    summary = overview.summary(session)
     if inactive:
         page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
     elif query:

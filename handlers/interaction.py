@@ -178,7 +178,11 @@ def quietly(it: Interaction, text: str, block: str | None = None) -> None:
 
 def role_for(session: Session, user_id: str, needed: Role, doing: str) -> Role:
     """The user's role if it allows `needed`, read in the caller's transaction, else Refused."""
-    role = roles.role_of(session, user_id)
+    return allowed(roles.role_of(session, user_id), user_id, needed, doing)
+
+
+def allowed(role: Role | None, user_id: str, needed: Role, doing: str) -> Role:
+    """`role` if it allows `needed`, else Refused saying why."""
     if role is None:
         raise Refused(messages.NO_ACCESS.format(user_id=user_id))
     if not role.allows(needed):
@@ -203,12 +207,69 @@ def checked(
     Refusals go to `refuse`, failures that are not the user's doing to `failures` (default: the same).
     After an acknowledgement that already refused or failed, a lazy listener's check does nothing.
     """
+
+    def run(session: Session, user_id: str) -> Any:
+        return work(session, role_for(session, user_id, needed, doing))
+
+    return guarded(it, refuse, run, writes=writes, failures=failures)
+
+
+def answered(
+    it: Interaction,
+    needed: Role,
+    doing: str,
+    refuse: Surface,
+    answer: Callable[[Session], Any],
+    *,
+    failures: Surface | None = None,
+) -> Any:
+    """answer(session), read-only, checked as `checked` checks, for work whose answer is all it does.
+
+    The role read goes with the work's first statement (on PostgreSQL a round trip fewer) and is
+    checked before the answer is used; a refusal wins over the work's own errors, as if it came first.
+    """
+
+    def run(session: Session, user_id: str) -> Any:
+        role = roles.role_ahead(session, user_id)
+        try:
+            result = answer(session)
+        except Exception:
+            refused = _refusal(role, user_id, needed, doing)
+            if refused is not None:
+                raise refused from None
+            raise
+        allowed(role(), user_id, needed, doing)
+        return result
+
+    return guarded(it, refuse, run, failures=failures)
+
+
+def _refusal(role: Callable[[], Role | None], user_id: str, needed: Role, doing: str) -> Refused | None:
+    """The refusal the role read means, if any (None too when the read failed with the work)."""
+    try:
+        allowed(role(), user_id, needed, doing)
+    except Refused as refused:
+        return refused
+    except Exception:  # noqa: BLE001 - the read failed with the work: the work's failure is the one to tell
+        return None
+    return None
+
+
+def guarded(
+    it: Interaction,
+    refuse: Surface,
+    work: Callable[[Session, str], Any],
+    *,
+    writes: bool = False,
+    failures: Surface | None = None,
+) -> Any:
+    """work(session, user_id) in one transaction; None after a refusal or failure, shown on its surface."""
     if it.context.get(TOLD):
         return None
     factory = it.services.session_factory if writes else it.services.reads
     try:
         user_id = it.user_id
-        return atomic(factory, lambda session: work(session, role_for(session, user_id, needed, doing)))
+        return atomic(factory, lambda session: work(session, user_id))
     except Malformed:
         raise  # the error boundary answers 400
     except Refused as refused:
@@ -242,23 +303,40 @@ def show(surface: Surface, it: Interaction, text: str, block: str | None) -> Non
 
 
 def needs(
-    needed: Role, doing: str, refuse: Surface, *, writes: bool = False, failures: Surface | None = None
+    needed: Role,
+    doing: str,
+    refuse: Surface,
+    *,
+    writes: bool = False,
+    failures: Surface | None = None,
+    answer_only: bool = False,
 ) -> Callable[[Listener], Listener]:
-    """Declare the role a listener needs, the surface its refusals use, and whether it writes."""
+    """Declare the role a listener needs, the surface its refusals use, and whether it writes.
+
+    `answer_only`: the listener reads, and returning its answer is all it does (no Slack calls) and
+    it does not take the role, so the role is checked with its answer (see `answered`).
+    """
 
     def decorate(listener: Listener) -> Listener:
         wanted = inspect.getfullargspec(listener).args
+        if answer_only and (writes or "role" in wanted):
+            raise TypeError(f"{listener.__name__}: an answer_only listener reads, and does not take the role")
 
         def run_listener(args: Args) -> None:
             it = Interaction(args)
 
-            def work(session: Session, role: Role) -> Any:
+            def call(session: Session, role: Role | None) -> Any:
                 extra = {"session": session, "role": role, "services": it.services, "user_id": it.user_id}
                 return listener(
                     **{name: extra[name] if name in extra else getattr(args, name) for name in wanted}
                 )
 
-            answer = checked(it, needed, doing, refuse, work, writes=writes, failures=failures)
+            if answer_only:
+                answer = answered(
+                    it, needed, doing, refuse, lambda session: call(session, None), failures=failures
+                )
+            else:
+                answer = checked(it, needed, doing, refuse, call, writes=writes, failures=failures)
             if answer is not None:
                 acknowledge_with(it.ack, answer)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import select
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     TableValuedAlias,
+    TextClause,
     any_,
     bindparam,
     column,
@@ -90,7 +94,8 @@ def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
     engine = create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, **options)
     event.listen(engine, "connect", _configure_postgresql)
     event.listen(engine, "begin", _begin_postgresql)
-    event.listen(engine, "do_execute", _execute_with_generic_plan)
+    event.listen(engine, "do_execute", _execute_with_riders)
+    event.listen(engine, "checkin", _drop_riders)
     if pre_ping:
         event.listen(engine, "checkout", _ping_unless_quiet(engine))
     return engine
@@ -154,21 +159,101 @@ def _begin_postgresql(connection: Connection) -> None:
     info[LOCK_TIMEOUT_MS] = wanted
 
 
-def _execute_with_generic_plan(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    """A statement marked GENERIC_PLAN runs prepared under plan_cache_mode = auto, in one round trip.
+class Ahead:
+    """A read that goes with the connection's next statement, in its round trip (PostgreSQL).
+
+    For a read the request needs whatever it does next (the caller's role), or may need after it
+    (a page's rows): sent alone it cost a round trip of its own. Asked for before any statement
+    went, it is sent alone then; on SQLite (no round trips) it runs at once. Its rows are read by
+    attribute and by position, as rows of a result are.
+    """
+
+    def __init__(
+        self, connection: Connection, statement: Select[Any] | TextClause, parameters: dict[str, Any]
+    ) -> None:
+        self._connection = connection
+        self._statement, self._parameters = statement, parameters
+        self._rows: Sequence[Any] = ()
+        self._sent = False
+        if self._connection.dialect.name != "postgresql":
+            self._receive(self._connection.execute(statement, parameters).all())
+            return
+        compiled = _compiled(statement, self._connection.dialect)
+        self._sql, self._driver_parameters = compiled.string, compiled.construct_params(parameters)
+        self._generic = bool(statement.get_execution_options().get(GENERIC_PLAN))
+        self._driver = self._connection.connection.driver_connection
+        _riders.setdefault(self._driver, []).append(self)
+
+    def rows(self) -> Sequence[Any]:
+        """Its rows, sending it now if no statement took it along."""
+        if not self._sent:
+            riders = _riders.get(self._driver, [])
+            if self not in riders:
+                raise StoreError("the statement this read went with failed")
+            riders.remove(self)
+            self._receive(self._connection.execute(self._statement, self._parameters).all())
+        return self._rows
+
+    def row(self) -> Any:
+        """Its first row, or None."""
+        return next(iter(self.rows()), None)
+
+    def _receive(self, rows: Sequence[Any]) -> None:
+        self._rows, self._sent = rows, True
+
+    def _send(self, driver_connection: Any) -> Any:
+        from psycopg.rows import namedtuple_row  # PostgreSQL's driver; SQLite needs none
+
+        cursor = driver_connection.cursor(row_factory=namedtuple_row)
+        _planned(driver_connection, self._generic, cursor, self._sql, self._driver_parameters)
+        return cursor
+
+
+@functools.cache
+def _compiled(statement: Select[Any] | TextClause, dialect: Any) -> Any:
+    # Ahead's statements are built once (module constants): compiling each time cost more than a read.
+    return statement.compile(dialect=dialect)
+
+
+# Each driver connection's Ahead reads waiting for a statement.
+_riders: weakref.WeakKeyDictionary[Any, list[Ahead]] = weakref.WeakKeyDictionary()
+
+
+def _drop_riders(dbapi_connection: Any, _record: Any) -> None:
+    # A read nobody asked for must not go with the next request's statements. (An invalidated
+    # connection is checked in as None: it took its reads with it.)
+    if dbapi_connection is not None:
+        _riders.pop(dbapi_connection, None)
+
+
+def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The statement, then the Ahead reads waiting on its connection, in one round trip (a pipeline)."""
+    connection = cursor.connection
+    riders = _riders.pop(connection, []) if _riders else []
+    generic = bool(context.execution_options.get(GENERIC_PLAN))
+    if not riders and not generic:
+        return False
+    with connection.pipeline():
+        _planned(connection, generic, cursor, statement, parameters)
+        sent = [rider._send(connection) for rider in riders]
+    for rider, rider_cursor in zip(riders, sent, strict=True):
+        rider._receive(rider_cursor.fetchall())
+    return True
+
+
+def _planned(connection: Any, generic: bool, cursor: Any, statement: str, parameters: Any) -> None:
+    """cursor.execute(), in a pipeline; a statement marked GENERIC_PLAN prepared under plan_cache_mode = auto.
 
     Each execution otherwise costs a plan for its values (0.1-0.15 ms for the word path's). The
     setting is switched for that statement alone: both SETs go in the same pipeline, one implicit
     transaction in autocommit, so if the statement fails the first SET is undone with it.
     """
-    if not context.execution_options.get(GENERIC_PLAN):
-        return False
-    connection = cursor.connection
-    with connection.pipeline():
-        connection.execute("SET plan_cache_mode = auto")
-        cursor.execute(statement, parameters, prepare=True)
-        connection.execute("SET plan_cache_mode = force_custom_plan")
-    return True
+    if not generic:
+        cursor.execute(statement, parameters)
+        return
+    connection.execute("SET plan_cache_mode = auto")
+    cursor.execute(statement, parameters, prepare=True)
+    connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
 def _begin_sqlite(connection: Connection) -> None:

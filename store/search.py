@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from store import forecast
-from store.db import GENERIC_PLAN, is_postgresql
+from store.db import GENERIC_PLAN, Ahead, is_postgresql
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -355,11 +355,16 @@ class _Driver:
     keys: tuple[str, ...]
     pairs: bool = False
 
+    @property
+    def paired_keys(self) -> int:
+        """How many keys it has in search_pairs (0: a word of search_words); _chunk's `pairs`."""
+        return len(self.keys) if self.pairs else 0
+
 
 @functools.cache
-def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
+def _entries(pairs: int, sqlite: bool) -> Any:
     """The next :take entries of :key_0 (or of any of :key_0..:key_<pairs - 1> in search_pairs)
-    after (:after_name, :after_id), in list order, each with whether it matches."""
+    after (:after_name, :after_id), in list order."""
     entries = search_pairs if pairs else search_words
     key = entries.c.pair if pairs else entries.c.word
     after = tuple_(entries.c.sort_name, entries.c.account_id) > tuple_(
@@ -386,11 +391,38 @@ def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
             .limit(bindparam("take"))
             .subquery()
         )
+    return chunk
+
+
+@functools.cache
+def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
+    """_entries, each with whether it matches."""
+    chunk = _entries(pairs, sqlite)
     matches = and_(*_filters(shape), _like())
     flag = case((matches, True), else_=False)
     return (
         select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag)
         .join(Account, Account.id == chunk.c.account_id)
+        .execution_options(**{GENERIC_PLAN: True})
+    )
+
+
+@functools.cache
+def _first_page(shape: _Shape, pairs: int) -> Select[Any]:
+    """The first :page_size matches among _entries, as _LISTED_WITH_USAGE reads them.
+
+    Sent with a walk's first chunk (PostgreSQL), a first page found there needs no round trip of its own.
+    """
+    chunk = _entries(pairs, sqlite=False)
+    return (
+        select(*_LISTED_WITH_USAGE.selected_columns)
+        .select_from(chunk)
+        .join(Account, Account.id == chunk.c.account_id)
+        .where(*_filters(shape), _like())
+        # The entries' own order, so the page stops at its last row. The walk's order where names
+        # compare as Python compares them (code points: "C", C.UTF-8); elsewhere listing checks the ids.
+        .order_by(chunk.c.sort_name, chunk.c.account_id)
+        .limit(bindparam("page_size"))
         .execution_options(**{GENERIC_PLAN: True})
     )
 
@@ -447,14 +479,20 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
     return None if inside else _Sources(words, starting_words, bool(in_reference), bool(none_longer))
 
 
+def _first_chunk(asked: _Query, driver: _Driver, wanted: int) -> dict[str, Any]:
+    """The parameters of a driver's first chunk (_chunk's, _first_page's)."""
+    keys = {f"key_{n}": key for n, key in enumerate(driver.keys)}
+    return {**asked.parameters(), **keys, "after_name": "", "after_id": 0, "take": wanted + 8}
+
+
 def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
     """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
     None when fewer than 1 in WORD_BUDGET entries read so far matched."""
-    statement = _chunk(asked.shape, len(driver.keys) if driver.pairs else 0, asked.sqlite)
-    parameters = {**asked.parameters(), **{f"key_{n}": key for n, key in enumerate(driver.keys)}}
+    statement = _chunk(asked.shape, driver.paired_keys, asked.sqlite)
+    parameters = _first_chunk(asked, driver, wanted)
     found: list[_Match] = []
     after: tuple[str, int] = ("", 0)
-    read, take = 0, wanted + 8
+    read, take = 0, parameters["take"]
     while True:
         rows = connection.execute(
             statement, {**parameters, "after_name": after[0], "after_id": after[1], "take": take}
@@ -470,12 +508,21 @@ def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -
         after, take = entries[-1][:2], min(take * 2, WORD_BUDGET * wanted - read)
 
 
-def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match] | None:
+def _by_words(
+    connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None = None
+) -> tuple[list[_Match] | None, Ahead | None]:
     """The first `wanted` matches in list order (all, if fewer), read from search_words,
-    search_pairs and the references; None when that cannot be done exactly and cheaply."""
+    search_pairs and the references; None when that cannot be done exactly and cheaply.
+
+    With `first_page` (_first_page's :page_size and forecast.window's parameters) on PostgreSQL,
+    also a guess at the first page's rows: the first matches of the only driver's first chunk,
+    read with that chunk. (Matches in references are not guessed: reading them twice, the trigram
+    index and a plan for the values, cost more than the round trip.)
+    """
     sources = _word_drivers(connection, asked)
     if sources is None:
-        return None
+        return None, None
+    page: Ahead | None = None
     exact: list[_Match] = []
     in_references: list[_Match] = []
     if sources.in_reference:
@@ -484,25 +531,33 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match
             {**asked.parameters(), "take": wanted + 1},
         ).all()
         if len(rows) > wanted:
-            return None  # a needle in many references ("000"): the general path counts them
+            return None, None  # a needle in many references ("000"): the general path counts them
         exact = [_Match(*row[:4]) for row in rows if row[4]]
         in_references = sorted(_Match(*row[:4]) for row in rows if not row[4])
     walks: list[list[_Match]] = []
     for drivers in sources.candidates():
         if not drivers:
             break  # a typed word that no name or keyword has: only references can match
+        if first_page is not None and page is None and len(drivers) == 1 and not (exact or in_references):
+            # The first chunk read is then likely to hold the first page: its rows go with it.
+            [driver] = drivers
+            page = Ahead(
+                connection,
+                _first_page(asked.shape, driver.paired_keys),
+                {**_first_chunk(asked, driver, wanted), **first_page},
+            )
         walked = [_walk(connection, asked, driver, wanted) for driver in drivers]
         if all(walk is not None for walk in walked):
             walks = walked  # type: ignore[assignment]
             break
     else:
-        return None  # no set of drivers small and dense enough (or none at all)
+        return None, None  # no set of drivers small and dense enough (or none at all)
     found = list(exact)
     for match in heapq.merge(in_references, *walks):
         # An account found twice (two of the words, or a word and its reference) comes twice in a row.
         if match not in exact and (len(found) == len(exact) or found[-1].id != match.id):
             found.append(match)
-    return found[:wanted]
+    return found[:wanted], page
 
 
 def search(
@@ -523,7 +578,12 @@ def search(
     the accounts where the search allows.
     """
     enough = max(COUNT_LIMIT, offset + limit)  # always enough to know whether a next page exists
-    found = _Found.find(session, query, include_inactive, exclude_id, with_credits_only, enough)
+    first_page = (
+        {"page_size": limit, **forecast.window(forecasts_at)}
+        if forecasts_at is not None and offset == 0 and is_postgresql(session)
+        else None
+    )
+    found = _Found.find(session, query, include_inactive, exclude_id, with_credits_only, enough, first_page)
     listed, forecasts = found.listing(offset, limit, forecasts_at)
     if not listed and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
@@ -570,6 +630,7 @@ class _Found:
     exact: Account | None
     counted: int  # all matches, counted up to count_up_to + 1
     ordered: list[_Match] | None = None  # the first count_up_to + 1 matches, from the word path
+    first_page: Ahead | None = None  # the word path's guess at the first page's rows (with usage)
 
     @classmethod
     def find(
@@ -580,6 +641,7 @@ class _Found:
         exclude_id: int | None,
         with_credits_only: bool,
         count_up_to: int,
+        first_page: dict[str, Any] | None = None,
     ) -> _Found:
         asked = _Query(
             query,
@@ -590,9 +652,9 @@ class _Found:
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
-        ordered = _by_words(connection, asked, count_up_to + 1)
+        ordered, page = _by_words(connection, asked, count_up_to + 1, first_page)
         if ordered is not None:  # the exact reference, if any, is first
-            return cls(session, asked, None, len(ordered), ordered)
+            return cls(session, asked, None, len(ordered), ordered, page)
         exact_id, counted = connection.execute(
             _survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1}
         ).one()
@@ -612,7 +674,12 @@ class _Found:
             if forecasts_at is None:
                 loaded = {row.id: row for row in connection.execute(_LISTED, {"ids": ids})}
                 return [loaded[account_id] for account_id in ids], None
-            rows = connection.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
+            guessed = self.first_page.rows() if self.first_page is not None and offset == 0 else ()
+            rows = (
+                guessed
+                if [row.id for row in guessed] == ids
+                else connection.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
+            )
             loaded, forecasts = {}, {}
             for row in rows:
                 loaded[row.id] = row

@@ -64,7 +64,15 @@ def app(config, session_factory) -> App:
             "view": {"type": "modal", "title": {"type": "plain_text", "text": "Done"}, "blocks": []},
         }
 
+    @needs(Role.BILLING, "look things up", reply, answer_only=True)
+    def lookup(command: dict[str, Any], session: Session) -> dict[str, Any]:
+        found = account_store.search(session, command["text"]).counted
+        if command["text"] == "crash":
+            raise RuntimeError("a bug")
+        return {"response_type": "ephemeral", "text": f"{found} found"}
+
     app.command("/whoami")(whoami)
+    app.command("/lookup")(lookup)
     app.view(FORM_VIEW)(rename)
     app.conflicts = conflicts  # type: ignore[attr-defined]
     return app
@@ -112,6 +120,39 @@ def test_a_refusal_is_the_commands_private_reply(app, session_factory, fake_slac
         grant_role(session_factory, USER, role)
     answer = dispatch(app, command_payload("/whoami", user_id=USER, response_url=fake_slack.response_url()))
     assert answer == {"response_type": "ephemeral", "text": expected}
+
+
+@pytest.mark.parametrize(
+    ("role", "typed", "expected"),
+    [
+        (Role.BILLING, "acme", "1 found"),
+        (Role.ADMIN, "beta", "0 found"),
+        (None, "acme", messages.NO_ACCESS.format(user_id=USER)),
+        (None, "crash", messages.NO_ACCESS.format(user_id=USER)),  # as if the check came first
+        (
+            Role.VIEWER,
+            "crash",
+            messages.WRONG_ROLE.format(needed="billing", doing="look things up", role="viewer", user_id=USER),
+        ),
+    ],
+)
+def test_an_answer_only_listener_is_checked_with_its_answer(
+    app, session_factory, fake_slack, role, typed, expected
+):
+    make_account(session_factory, name="Acme")
+    if role:
+        grant_role(session_factory, USER, role)
+    answer = dispatch(
+        app, command_payload("/lookup", typed, user_id=USER, response_url=fake_slack.response_url())
+    )
+    assert answer == {"response_type": "ephemeral", "text": expected}
+
+
+def test_an_answer_only_listener_that_fails_says_so(app, session_factory, fake_slack):
+    grant_role(session_factory, USER, Role.BILLING)
+    url = fake_slack.response_url()
+    answer = dispatch(app, command_payload("/lookup", "crash", user_id=USER, response_url=url))
+    assert answer["text"].startswith("Something went wrong, nothing was changed.")
 
 
 def test_a_refusal_after_a_write_rolls_the_write_back(app, session_factory):

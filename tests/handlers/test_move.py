@@ -18,6 +18,7 @@ from handlers.move import (
     account_label,
     build_move_modal,
 )
+from store import roles
 from store.errors import SameAccount
 from store.models import Account, EntryKind, LedgerEntry, Role
 from tests.blockkit import assert_valid_view, visible_text
@@ -328,3 +329,24 @@ def test_move_into_refuses_a_viewer_on_click_and_submission(slack, admin, sessio
     ).json()
     assert suggestions["options"] == []
     assert balance_of(session_factory, "EX0000002") == 40
+
+
+def test_destination_suggestions_follow_a_role_change_on_the_next_keystroke(
+    slack, admin, session_factory, fake_slack
+):
+    source = make_account(session_factory, "EX0000001", "Acme Marketing", credits=10)
+    make_account(session_factory, "EX0000002", "Acme Alerts")
+    view = click_move(slack, fake_slack, source)
+
+    def labels() -> list[str]:
+        answer = slack.block_suggestion(DESTINATION_ACTION, "acme", block_id=DESTINATION_BLOCK, view=view)
+        return [option["text"]["text"] for option in answer.json()["options"]]
+
+    assert labels() == ["Acme Alerts (EX0000002)"]
+    grant_role(session_factory, admin, Role.VIEWER)
+    assert labels() == []
+    with session_factory.begin() as session:
+        roles.revoke(session, admin, Role.VIEWER, "U0LEAD001")
+    assert labels() == []
+    grant_role(session_factory, admin, Role.ADMIN)
+    assert labels() == ["Acme Alerts (EX0000002)"]

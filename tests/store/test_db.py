@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, exc, text
 
 from store import db
+from store.errors import StoreError
 
 PLAN_MODE = text("SELECT current_setting('plan_cache_mode')")
 
@@ -85,3 +86,57 @@ def test_a_lock_timeout_holds_for_its_own_sessions_only_on_a_shared_connection(e
         raise ZeroDivisionError  # rolled back
     assert _lock_wait_ms(quick) == 2000
     assert _lock_wait_ms(plain) == waits_for_ever
+
+
+def test_a_read_ahead_answers_with_the_next_statement_or_alone(database_url: str) -> None:
+    engine = db.make_engine(database_url, pool_size=1)
+    writes = db.make_session_factory(engine)
+    reads = db.make_read_session_factory(writes)
+    read = text("SELECT CAST(:n AS INTEGER) * 2")
+    marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
+    try:
+        for factory in (reads, writes):
+            with factory.begin() as session:
+                sent_along = db.Ahead(session.connection(), read, {"n": 20})
+                assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
+                assert sent_along.row() == (40,)
+                with_marked = db.Ahead(session.connection(), read, {"n": 5})
+                assert session.scalar(marked, {"n": 1}) == 2
+                assert with_marked.row() == (10,)
+                assert db.Ahead(session.connection(), read, {"n": 3}).row() == (
+                    6,
+                )  # no statement came: alone
+                assert db.Ahead(session.connection(), text("SELECT 1 WHERE false"), {}).row() is None
+    finally:
+        engine.dispose()
+
+
+def test_a_read_ahead_nobody_asked_for_stays_with_its_request(database_url: str) -> None:
+    # One connection: the next request's statements run on the very connection the read was left on.
+    engine = db.make_engine(database_url, pool_size=1)
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    try:
+        with reads.begin() as session:
+            db.Ahead(session.connection(), text("SELECT 1 / 0"), {})
+        with reads.begin() as session:
+            assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
+    finally:
+        engine.dispose()
+
+
+def test_a_read_ahead_fails_with_the_statement_it_went_with(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs a read ahead at once")
+    engine = db.make_engine(database_url, pool_size=1)
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    try:
+        with reads.begin() as session:
+            ahead = db.Ahead(session.connection(), text("SELECT 2"), {})
+            with pytest.raises(exc.DataError):
+                session.execute(text("SELECT 1 / :n"), {"n": 0})
+            with pytest.raises(StoreError):
+                ahead.row()
+        with reads.begin() as session:
+            assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
+    finally:
+        engine.dispose()

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select
 
-from store import search
+from store import forecast, search
 from store.models import Account, EntryKind, LedgerEntry, search_fragments, search_pairs, search_words
 from store.search import COUNT_LIMIT
 
@@ -144,14 +144,20 @@ def rows(session_factory) -> list[Row]:
     return rows
 
 
-def every_page(session, query: str, limit: int, **filters) -> tuple[list[int], list[str]]:
-    """All matches page by page, as someone clicking Next sees them, and each page's count."""
+def every_page(session, rows: list[Row], query: str, limit: int, **filters) -> tuple[list[int], list[str]]:
+    """All matches page by page, as someone clicking Next sees them, and each page's count; each
+    page's accounts are checked against `rows`, their forecasts against forecast.for_accounts."""
     ids: list[int] = []
     counts: list[str] = []
     offset = 0
+    stored = {row.id: row for row in rows}
     while True:
-        page = search.search(session, query, offset=offset, limit=limit, **filters)
-        ids += [account.id for account in page.accounts]
+        page = search.search(session, query, offset=offset, limit=limit, forecasts_at=NOW, **filters)
+        listed = [account.id for account in page.accounts]
+        shown = [(account.id, account.reference, account.name, account.balance) for account in page.accounts]
+        assert shown == [(n, stored[n].reference, stored[n].name, stored[n].balance) for n in listed], query
+        assert page.forecasts == forecast.for_accounts(session, listed, NOW), query
+        ids += listed
         counts.append(page.counted)
         if not page.has_next:
             return ids, counts
@@ -170,7 +176,7 @@ def test_every_search_lists_and_counts_what_a_scan_finds(session_factory, rows, 
     with session_factory.begin() as session:
         for query in needles(rows, seed=7):
             expected = scan(rows, query, **filters)
-            listed, counts = every_page(session, query, 25, **filters)
+            listed, counts = every_page(session, rows, query, 25, **filters)
             assert listed == expected, query
             first = min(len(expected), COUNT_LIMIT)
             assert counts[0] == (f"more than {COUNT_LIMIT}" if len(expected) > COUNT_LIMIT else f"{first}"), (
