@@ -327,13 +327,11 @@ def _in_references(shape: _Shape) -> Select[Any]:
     ).limit(bindparam("take"))
 
 
-class _Match(NamedTuple):
-    """A match as the word path finds it, in list order by (sort_name, id)."""
-
-    sort_name: str
-    id: int
-    reference: str
-    name: str
+# A match as the word path finds it: (sort_name, id, reference, name), in list order. A plain
+# tuple, sliced from its row: the word path reads up to COUNT_LIMIT + 1 of them per search, and
+# a NamedTuple's constructor is a Python call each.
+_Match = tuple[str, int, str, str]
+_ID = 1  # where a _Match holds the account id
 
 
 @dataclass(frozen=True)
@@ -444,7 +442,7 @@ def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -
         ).all()  # one fetchall: iterating the result fetched row by row
         # Plain tuples: they compare in C, where sorting the Rows compared each pair in Python.
         entries = sorted(map(tuple, rows))
-        found += [_Match._make(entry[:4]) for entry in entries if entry[4]]
+        found += [entry[:4] for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
             return found[:wanted]
@@ -467,8 +465,8 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match
         ).all()
         if len(rows) > wanted:
             return None  # a needle in many references ("000"): the general path counts them
-        exact = [_Match(*row[:4]) for row in rows if row[4]]
-        in_references = sorted(_Match(*row[:4]) for row in rows if not row[4])
+        exact = [tuple(row[:4]) for row in rows if row[4]]
+        in_references = sorted(tuple(row[:4]) for row in rows if not row[4])
     walks: list[list[_Match]] = []
     for drivers in sources.candidates():
         if not drivers:
@@ -482,7 +480,7 @@ def _by_words(connection: Connection, asked: _Query, wanted: int) -> list[_Match
     found = list(exact)
     for match in heapq.merge(in_references, *walks):
         # An account found twice (two of the words, or a word and its reference) comes twice in a row.
-        if match not in exact and (len(found) == len(exact) or found[-1].id != match.id):
+        if match not in exact and (len(found) == len(exact) or found[-1][_ID] != match[_ID]):
             found.append(match)
     return found[:wanted]
 
@@ -538,7 +536,9 @@ def first_matches(
     found = _Found.find(session, query, False, exclude_id, with_credits_only, limit)
     if found.ordered is not None:
         # The word path read each option's reference and name already: no ORM objects, no look-up.
-        return [Choice(match.id, match.reference, match.name) for match in found.ordered[:limit]]
+        return [
+            Choice(account_id, reference, name) for _, account_id, reference, name in found.ordered[:limit]
+        ]
     listed, _ = found.listing(0, limit)
     return [Choice(account.id, account.reference, account.name) for account in listed]
 
@@ -587,7 +587,7 @@ class _Found:
         """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, their
         forecasts too when they could be read in the same statement (else None)."""
         if self.ordered is not None:
-            ids = [match.id for match in self.ordered[offset : offset + limit]]
+            ids = [match[_ID] for match in self.ordered[offset : offset + limit]]
             if not ids:
                 return [], {} if forecasts_at is not None else None
             connection = self.session.connection()
