@@ -13,9 +13,11 @@ Three layers, outermost first:
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -45,6 +47,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY = 1_000_000  # bytes; Slack's payloads are far smaller
 # How Bolt reads a payload for its listeners (the `options`, `action`, ... arguments).
 PAYLOAD_READERS = (to_options, to_shortcut, to_action, to_view, to_command, to_event, to_message, to_step)
+PAYLOAD_FIELD = "payload="  # an interactive request's whole form body: payload=<JSON, URL-encoded>
 
 
 class Refusal(Exception):
@@ -91,7 +94,7 @@ def readable(
     context alone, so the request can be dispatched as it is.
     """
     try:
-        request = BoltRequest(body=body, query=query, headers=headers, mode=mode)
+        request = _bolt_request(body, headers, mode, query)
         if not isinstance(request.body, dict):
             raise TypeError("payload is not a JSON object")
         for read in PAYLOAD_READERS:
@@ -99,6 +102,41 @@ def readable(
     except Exception as error:  # noqa: BLE001 - whatever Bolt would trip on
         raise Refusal("400 Bad Request", f"unreadable payload ({type(error).__name__})") from None
     return request
+
+
+def _bolt_request(
+    body: str | dict[str, Any], headers: dict[str, Any] | None, mode: str, query: str | None
+) -> BoltRequest:
+    """BoltRequest(body=body, ...), with an interactive payload decoded by form_value.
+
+    Bolt decodes `payload=...` with urllib's unquote, a Python loop over every escape, and a picker's
+    request carries its whole modal, escaped. Built from the decoded payload, then given back the
+    text and the HTTP mode (Bolt verifies signatures in HTTP mode only), the request is the same.
+    """
+    if mode == "http" and isinstance(body, str) and body.startswith(PAYLOAD_FIELD) and "&" not in body:
+        decoded = json.loads(form_value(body[len(PAYLOAD_FIELD) :]))  # as Bolt's parse_body does
+        if isinstance(decoded, dict):
+            request = BoltRequest(body=decoded, query=query, headers=headers, mode="socket_mode")
+            if request.content_type != "application/json":  # which Bolt parses as JSON, and refuses
+                request.raw_body, request.mode = body, "http"
+                return request
+    return BoltRequest(body=body, query=query, headers=headers, mode=mode)
+
+
+def form_value(value: str) -> str:
+    """urllib.parse.unquote_plus(value), in C: each %XX becomes \\xXX for Python's escape codec.
+
+    Anything it would not decode as unquote_plus does (a stray %, text beyond ASCII) is left to
+    unquote_plus.
+    """
+    if value.isascii():
+        escaped = value.replace("\\", "\\\\").replace("%", "\\x").replace("+", " ")
+        try:
+            latin = escaped.encode().decode("unicode_escape")  # each \\xXX is the character U+00XX
+        except UnicodeDecodeError:
+            return unquote_plus(value)
+        return latin.encode("latin-1").decode("utf-8", "replace")
+    return unquote_plus(value)
 
 
 def guard_wsgi(app: App, path: str) -> WsgiApp:

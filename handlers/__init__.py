@@ -6,7 +6,9 @@ from slack_bolt import App
 
 from handlers import accounts, alert_actions, buy, history, home, invoices, move, reminders, rename, status
 
-FEATURES = (accounts, rename, buy, home, history, status, move, reminders, alert_actions, invoices)
+# Bolt asks each listener in this order until one matches, on every request: the searches, which
+# are typed a keystroke at a time (`/accounts`, the Move picker's suggestions), come first.
+FEATURES = (accounts, move, rename, buy, home, history, status, reminders, alert_actions, invoices)
 
 
 def register_all(app: App) -> None:

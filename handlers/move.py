@@ -80,6 +80,9 @@ def _direction(metadata: dict[str, Any]) -> Direction:
 
 def account_label(account: Account | Choice) -> str:
     """An option's text, "Name (REF)", shortened inside the name so the reference stays visible."""
+    label = f"{account.name} ({account.reference})"
+    if len(label) <= OPTION_TEXT_LIMIT:
+        return label  # most do: a picker draws a hundred per keystroke
     suffix = f" ({account.reference})"
     room = OPTION_TEXT_LIMIT - len(suffix)
     name = account.name if len(account.name) <= room else account.name[: max(room - 1, 0)] + "…"

@@ -8,15 +8,20 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
 from bot.app import create_app
+from bot.boundary import form_value
 from bot.serving import ServerThread, make_http_server
 from handlers import messages
 from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAME_ACTION
 from handlers.buy import BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
+from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW
 from store import db
 from tests.blockkit import visible_text
@@ -24,6 +29,7 @@ from tests.conftest import SIGNING_SECRET, make_account
 from tests.slack_requests import (
     SlackRequests,
     block_actions_payload,
+    block_suggestion_payload,
     command_payload,
     open_view,
     plain_text,
@@ -78,6 +84,36 @@ def test_an_unsigned_malformed_body_is_refused_without_a_traceback(
     answer = slack.post(body, content_type, signature="v0=0000")
     assert answer.status in (400, 401)
     assert not any(r.exc_info for r in caplog.records)
+
+
+# Form values as Slack encodes them, and the strays unquote_plus keeps as they are.
+FORM_VALUES = ["%7B%22a%22%3A+1%7D", "a+b%2Bc", "%C3%A9t%C3%A9", "%E9", "%zz", "%4", "100%", "%%41"]
+FORM_VALUES += ["back\\slash", "%5Cx41", "%5CN%7BDASH%7D", "\\u0041", "%0A%00", "é%41", ""]
+
+
+@pytest.mark.parametrize("value", FORM_VALUES)
+def test_a_form_value_decodes_as_urllib_decodes_it(value):
+    assert form_value(value) == unquote_plus(value)
+
+
+@given(st.text())
+@example('{"type": "block_suggestion", "value": "Ünïcode & <b> +1 % \\\\x41"}')
+def test_any_text_quoted_as_a_form_value_comes_back_the_same(text):
+    assert form_value(quote_plus(text)) == text
+
+
+@given(st.text(alphabet="%+\\xXaF09zN{}u \né"))
+def test_any_escapes_decode_as_urllib_decodes_them(value):
+    assert form_value(value) == unquote_plus(value)
+
+
+def test_an_interactive_payload_with_a_bad_signature_is_a_401(slack: SlackRequests, admin, session_factory):
+    source = make_account(session_factory, "EX0000001", "Acme Marketing", credits=10)
+    make_account(session_factory, "EX0000002", "Acme Alerts")
+    view = {**build_move_modal(source), "id": "V0MOVE0001"}
+    payload = block_suggestion_payload(DESTINATION_ACTION, "acme", block_id=DESTINATION_BLOCK, view=view)
+    assert slack.post_interactive(payload).json()["options"]  # signed, it is answered
+    assert slack.post_interactive(payload, signature="v0=" + "0" * 64).status == 401
 
 
 @pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "12.5", "-5"])
