@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,7 +24,10 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 NAME_MAX_LENGTH = 50  # the help article's limit for an account name
 REFERENCE_MAX_LENGTH = 20
@@ -115,15 +119,40 @@ Index(
     sqlite_where=Account.active,
     postgresql_where=Account.active,
 )
-# Search results are listed in this order; see store.accounts.search.
-Index("ix_accounts_name_order", func.lower(Account.name), Account.id)
+
+
+class by_code_point(FunctionElement[str]):
+    """A text compared by code point, as Python and SQLite compare it, whatever PostgreSQL's collation.
+
+    Search merges and pages its lists in Python: a linguistic order ("acme z" after "acmé") listed
+    them out of order, and each kind of search in its own (migration 0027)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(by_code_point)
+def _by_bytes(element: by_code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)  # SQLite's BINARY: UTF-8 bytes, code-point order
+
+
+@compiles(by_code_point, "postgresql")
+def _by_code_point_postgresql(element: by_code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+# Search results are listed in this order; see store.search.
+LIST_ORDER = by_code_point(func.lower(Account.name))
+Index("ix_accounts_name_order", LIST_ORDER, Account.id)
+# search_words' and search_pairs' sort_name (lower(name)): that order's values, compared so too.
+CODE_POINT_TEXT = String().with_variant(String(collation="C"), "postgresql")
 # The words of each account's name and keyword, and the vocabulary with every word's proper
 # suffixes: kept by triggers (migration 0012), read by store.search.
 search_words = Table(
     "search_words",
     Base.metadata,
     Column("word", String, primary_key=True),
-    Column("sort_name", String, primary_key=True),
+    Column("sort_name", CODE_POINT_TEXT, primary_key=True),
     Column("account_id", Integer, primary_key=True),
 )
 search_fragments = Table(
@@ -138,7 +167,7 @@ search_pairs = Table(
     "search_pairs",
     Base.metadata,
     Column("pair", String, primary_key=True),
-    Column("sort_name", String, primary_key=True),
+    Column("sort_name", CODE_POINT_TEXT, primary_key=True),
     Column("account_id", Integer, primary_key=True),
 )
 # Rows that add up to the Home summary's numbers (but reminders without recipients): kept by

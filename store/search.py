@@ -53,9 +53,11 @@ from store.db import GENERIC_PLAN, Ahead, is_postgresql
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
+    LIST_ORDER,
     NAME_MAX_LENGTH,
     REFERENCE_MAX_LENGTH,
     Account,
+    by_code_point,
     search_fragments,
     search_pairs,
     search_words,
@@ -234,7 +236,7 @@ def _sorted(shape: _Shape) -> Select[Any]:
     # `|| ''` is an expression ix_accounts_name_order does not cover: the planner must fetch the
     # matches and sort them, rather than walk the index on a guess. PostgreSQL guesses 1% for
     # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
-    by_name = func.lower(Account.name).concat("")
+    by_name = by_code_point(func.lower(Account.name).concat(""))
     return (
         _matches(shape)
         .where(Account.id.is_distinct_from(bindparam("exact_id")))
@@ -250,9 +252,7 @@ def _walked(shape: _Shape) -> Select[Any]:
 
     Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth.
     """
-    walk = (
-        select(Account).order_by(func.lower(Account.name), Account.id).limit(bindparam("budget")).subquery()
-    )
+    walk = select(Account).order_by(LIST_ORDER, Account.id).limit(bindparam("budget")).subquery()
     walked = aliased(Account, walk)
     statement = _filtered(select(walked), shape, walked).where(
         walked.id.is_distinct_from(bindparam("exact_id"))
@@ -423,8 +423,8 @@ def _first_page(shape: _Shape, pairs: int) -> Select[Any]:
         .select_from(chunk)
         .join(Account, Account.id == chunk.c.account_id)
         .where(*_filters(shape), _like())
-        # The entries' own order, so the page stops at its last row. The walk's order where names
-        # compare as Python compares them (code points: "C", C.UTF-8); elsewhere listing checks the ids.
+        # The entries' own order (sort_name is compared by code point, as the walk compares it), so
+        # the page stops at its last row.
         .order_by(chunk.c.sort_name, chunk.c.account_id)
         .limit(bindparam("page_size"))
         .execution_options(**{GENERIC_PLAN: True})

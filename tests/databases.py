@@ -20,15 +20,16 @@ def migrated(url: str) -> str:
 
 
 @contextmanager
-def scratch_postgresql(server_url: str, name: str) -> Iterator[str]:
-    """A new, migrated database `name` on the PostgreSQL server at server_url, dropped afterwards.
+def scratch_postgresql(server_url: str, name: str, options: str = "") -> Iterator[str]:
+    """A new, migrated database `name` on the PostgreSQL server at server_url, dropped afterwards;
+    `options` are CREATE DATABASE's (a locale, say).
 
-    Fails loudly if the server cannot be reached.
+    Fails loudly if the server cannot be reached, or cannot create it so.
     """
     admin = create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
+        connection.execute(text(f"CREATE DATABASE {name} {options}"))
     try:
         yield migrated(make_url(server_url).set(database=name).render_as_string(hide_password=False))
     finally:

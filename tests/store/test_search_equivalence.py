@@ -7,15 +7,18 @@ indexes), what it lists and counts must be exactly what this file's `scan` finds
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import insert, select
 
-from store import forecast, search
+from store import db, forecast, search
 from store.models import Account, EntryKind, LedgerEntry, search_fragments, search_pairs, search_words
 from store.search import COUNT_LIMIT
+from tests.conftest import POSTGRES_URL
+from tests.databases import scratch_postgresql
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 # Lower-case letters only outside ASCII: SQLite's lower() and LIKE fold ASCII alone, so an
@@ -34,12 +37,12 @@ class Row:
     balance: int
 
 
-def generated(count: int, seed: int) -> list[Row]:
+def generated(count: int, seed: int, vocabulary: list[str] = WORDS) -> list[Row]:
     """Names as customers write them: a few shared words, numbers, odd characters, double spaces."""
     rng = random.Random(seed)
     rows = []
     for n in range(1, count + 1):
-        words = [rng.choice(WORDS) for _ in range(rng.randint(1, 3))]
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(1, 3))]
         if rng.random() < 0.4:
             words.append(str(rng.randint(1, 99)))
         if rng.random() < 0.1:
@@ -185,6 +188,51 @@ def test_every_search_lists_and_counts_what_a_scan_finds(session_factory, rows, 
             if "include_inactive" not in filters:
                 picked = search.first_matches(session, query, limit=100, **filters)
                 assert [account.id for account in picked] == expected[:100], query
+
+
+# Words whose code-point order (Python's, SQLite's) is not a linguistic one: ICU's en-US puts
+# "acme z" after "acmé", "_" before "-" before "(", punctuation before digits, "ab c" with "abc".
+UNORDERED = [
+    "acme",
+    "acme-b",
+    "acme_d",
+    "acme.e",
+    "(acme)",
+    "acmé",
+    "äcme",
+    "acme10",
+    "acme9",
+    "ab c",
+    "ab-c",
+    "abc",
+]
+UNORDERED_ROWS = generated(400, seed=15, vocabulary=UNORDERED)
+
+
+@pytest.fixture(scope="module")
+def linguistic_database(testrun_uid: str, worker_id: str) -> Iterator[db.SessionFactory]:
+    """Sessions on a PostgreSQL database whose default collation is linguistic (ICU en-US), as
+    production databases usually are, holding unordered_rows; the test servers' are C.UTF-8."""
+    if not POSTGRES_URL:
+        pytest.skip("SQLite compares names by their bytes whatever the locale")
+    # No ICU on the server fails here, loudly: production may well have it.
+    options = "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+    with scratch_postgresql(POSTGRES_URL, f"admin_bot_icu_{testrun_uid[:8]}_{worker_id}", options) as url:
+        engine = db.make_engine(url)
+        session_factory = db.make_session_factory(engine)
+        with session_factory.begin() as session:
+            store(session, UNORDERED_ROWS)
+        yield session_factory
+        engine.dispose()
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=["default", "inactive", "picker"])
+def test_a_linguistic_database_lists_by_code_point_as_sqlite_does(linguistic_database, filters):
+    # Every kind of search (words, pairs, references, the substring indexes), page after page.
+    with linguistic_database.begin() as session:
+        for query in ["acme", "acm", "cme", "acme 9", "acme a", "ab", "ab c", "abc", "bc", "acme-", "(acme"]:
+            listed, _ = every_page(session, UNORDERED_ROWS, query, 25, **filters)
+            assert listed == scan(UNORDERED_ROWS, query, **filters), query
 
 
 def test_renamed_accounts_are_found_by_their_new_pairs_only(session_factory):
