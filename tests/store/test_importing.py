@@ -161,8 +161,9 @@ def test_imported_accounts_are_found_by_search(session_factory):
         ]
 
 
-# Names whose words are easy to get wrong: runs of spaces, repeated words, a keyword that repeats
-# a word of the name, quotes and backslashes (SQLite splits through JSON), non-ASCII letters.
+# Names whose words are easy to get wrong: runs of spaces, repeated words and word pairs, a keyword
+# that repeats a word or a pair of the name, quotes and backslashes (SQLite splits through JSON),
+# non-ASCII letters.
 SEARCH_TRICKY = [
     ("EX0000001", "Acme  Alerts 7", "ACME"),
     ("EX0000002", "Acme Acme", None),
@@ -170,6 +171,7 @@ SEARCH_TRICKY = [
     ("EX0000004", 'O\'Brien "Q" A\\B, Inc', "A,B"),
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000006", "x", None),
+    ("EX0000008", "Acme Alerts Acme Alerts", "ACME ALERTS"),
 ]
 # Every kind of change --update makes: the name, the keyword, both, a keyword removed, nothing,
 # and a new account.
@@ -180,6 +182,7 @@ SEARCH_RENAMED = [
     ("EX0000004", 'O\'Brien "Q" A\\B, Inc', None),
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000007", "Fresh Acme", None),
+    ("EX0000008", "Blue Team Blue Team", "blue team"),
 ]
 
 
@@ -227,7 +230,7 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
     with session_factory.begin() as session:
         assert search_rows(session) == created_by_triggers
         result = importing.load(session, as_csv(SEARCH_RENAMED), "cli", update_existing=True)
-        assert result == importing.ImportResult(created=1, updated=5)
+        assert result == importing.ImportResult(created=1, updated=6)
     with session_factory.begin() as session:
         assert search_rows(session) == renamed_by_triggers
     assert renamed_by_triggers != created_by_triggers
