@@ -76,12 +76,20 @@ def test_a_file_of_only_bad_rows_shows_the_first_hundred_and_counts_the_rest(ses
     assert message.endswith("... and 900 more")
 
 
-def peak_memory(session_factory, rows: int) -> int:
+def renamed_lines(count: int) -> Iterator[str]:
+    """good_lines(count) with every name and balance changed."""
+    for number in range(1, count + 1):
+        yield f"BN{number:08d},Acme Renamed {number},KW{number % 97},{number % 1000 + 1}\n"
+
+
+def peak_memory(session_factory, rows: int, lines=good_lines, **options) -> int:
     """Peak bytes Python allocated while importing `rows` generated rows."""
     tracemalloc.start()
     try:
         with session_factory.begin() as session:
-            importing.load(session, (line for lines in ([HEADER], good_lines(rows)) for line in lines), "cli")
+            importing.load(
+                session, (line for part in ([HEADER], lines(rows)) for line in part), "cli", **options
+            )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -96,6 +104,19 @@ def test_import_memory_stays_flat_as_the_file_grows(session_factory):
     large = peak_memory(session_factory, 20_000)
 
     assert count_accounts(session_factory) == 20_000
+    assert large < small * 1.5, (small, large)
+
+
+def test_update_memory_stays_flat_as_the_file_grows(session_factory):
+    peaks = []
+    for rows, first in ((2_000, 1), (20_000, 2_001)):
+        with session_factory.begin() as session:  # the accounts the update changes
+            importing.load(session, [HEADER, *good_lines(rows - first + 1, first)], "cli")
+        peaks.append(peak_memory(session_factory, rows, renamed_lines, update_existing=True))
+
+    small, large = peaks
+    with session_factory.begin() as session:
+        assert accounts.by_reference(session, "BN00020000").name == "Acme Renamed 20000"
     assert large < small * 1.5, (small, large)
 
 
