@@ -419,9 +419,7 @@ def serve_subprocess_rss(url: str, fake: FakeSlackProcess, data: Dataset, count:
         runs, _ = search_runs(slack, None, data, count)
         slack.close()
         errors = sum(latency.errors for run in runs for latency in run.by_surface.values())
-        status = Path(f"/proc/{process.pid}/status").read_text()
-        peak_kb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
-        return peak_kb / 1024, errors
+        return imports.peak_rss_mb(process.pid), errors
     finally:
         process.terminate()
         process.wait(timeout=10)

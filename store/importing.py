@@ -399,17 +399,22 @@ def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, no
         )
     )
     search_rows.remove(_RENAMED)
+    # Not synchronized with the session (load expires it all): the ORM would fetch every updated
+    # id (RETURNING) to find the objects to refresh, a million ids in memory at 1M rows.
+    unsynchronized = {"synchronize_session": False}
     session.execute(
         update(Account)
         .where(Account.reference == _staging.c.reference, Account.id.in_(select(_renamed.c.id)))
-        .values(name=_staging.c.name, keyword=_staging.c.keyword)
+        .values(name=_staging.c.name, keyword=_staging.c.keyword),
+        execution_options=unsynchronized,
     )
     search_rows.add(_RENAMED)
     _renamed.drop(connection)
     session.execute(
         update(Account)
         .where(Account.reference == _staging.c.reference, Account.balance != _staging.c.credits)
-        .values(balance=_staging.c.credits)
+        .values(balance=_staging.c.credits),
+        execution_options=unsynchronized,
     )
     return updated
 

@@ -776,10 +776,18 @@ _SQLITE_REMOVE = [
 # cost 40% more: the accounts selected are the caller's, inserted or renamed with the triggers aside.
 # The sorts only order the inserts (the rows are the same either way), so they compare names by
 # their bytes (COLLATE "C": abbreviated keys, no strcoll()); the index keeps its own order.
+# An account's repeated word or pair is dropped where it repeats (array_position finds an earlier
+# copy), not by a DISTINCT over every account's rows: that hashed millions of rows, and spilled.
+# OFFSET 0 computes each account's array once.
 _POSTGRESQL_ADD = [
+    # search_words_of() inlined, for each word's position.
     """WITH new_words AS MATERIALIZED (
-            SELECT DISTINCT w AS word, lower(a.name) COLLATE "C" AS sort_name, a.id AS account_id
-            FROM accounts AS a, search_words_of(a.name, a.keyword) AS w WHERE {accounts}
+            SELECT t.w AS word, lower(a.name) COLLATE "C" AS sort_name, a.id AS account_id
+            FROM accounts AS a,
+                LATERAL (SELECT string_to_array(lower(a.name || ' ' || coalesce(a.keyword, '')), ' ')
+                         OFFSET 0) AS s (ws),
+                unnest(s.ws) WITH ORDINALITY AS t (w, i)
+            WHERE ({accounts}) AND t.w <> '' AND array_position(s.ws, t.w) = t.i
             {order}),
         inserted AS (
             INSERT INTO search_words (word, sort_name, account_id) SELECT * FROM new_words)
@@ -792,16 +800,21 @@ _POSTGRESQL_ADD = [
         AS f (kind, fragment)
     ORDER BY f.kind, f.fragment
     ON CONFLICT DO NOTHING""",
-    # search_pairs_of() inlined: its DISTINCT, one hash table per account, cost half the statement;
-    # here the sort drops an account's repeated pairs, and a text without a space is not split.
+    # search_pairs_of() inlined: its DISTINCT, one hash table per account, cost half the statement.
+    # The name's words, a NULL (no pair spans it), the keyword's; a pair whose first word repeats
+    # an earlier one (rare) is checked against every earlier pair.
     """INSERT INTO search_pairs (pair, sort_name, account_id)
-    SELECT DISTINCT p.pair, lower(a.name) COLLATE "C", a.id
+    SELECT s.w[i] || ' ' || s.w[i + 1], lower(a.name) COLLATE "C", a.id
     FROM accounts AS a,
-        LATERAL (SELECT w[i] || ' ' || w[i + 1]
-                 FROM unnest(ARRAY[a.name, a.keyword]) AS t, string_to_array(lower(t), ' ') AS w,
-                     generate_series(1, cardinality(w) - 1) AS i
-                 WHERE strpos(t, ' ') > 0 AND w[i] <> '' AND w[i + 1] <> '') AS p (pair)
-    WHERE {accounts} {order}""",
+        LATERAL (SELECT string_to_array(lower(a.name), ' ') || NULL::text
+                     || string_to_array(lower(a.keyword), ' ')
+                 OFFSET 0) AS s (w),
+        generate_series(1, cardinality(s.w) - 1) AS i
+    WHERE ({accounts}) AND s.w[i] <> '' AND s.w[i + 1] <> ''
+        AND (array_position(s.w, s.w[i]) = i
+             OR NOT EXISTS (SELECT FROM generate_series(1, i - 1) AS j
+                            WHERE s.w[j] = s.w[i] AND s.w[j + 1] = s.w[i + 1]))
+    {order}""",
 ]
 _POSTGRESQL_REMOVE = [
     """DELETE FROM search_words AS s USING (

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench import run
+from bench import imports, run
+from tests.databases import migrated
 
 
 def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixture[str]) -> None:
@@ -23,3 +26,15 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
     assert "moves/s" in out and "peak RSS" in out
     assert "| sqlite | 300 | 6 | " in out  # live alerts: 2% low, then 1% resolving
     assert "failed" not in out.replace("| failed |", "")
+
+
+def test_an_imports_peak_rss_is_its_own_not_the_bench_processes(tmp_path: Path) -> None:
+    # A child has its parent's memory until it execs; the kernel's ru_maxrss counted that too.
+    ballast = b"x" * (300 * 1024 * 1024)
+    url = migrated(f"sqlite:///{tmp_path / 'bench.db'}")
+    path = tmp_path / "accounts.csv"
+    imports.write_csv(path, 50)
+    _, peak_mb, error = imports.run_import(url, path)
+    assert error == ""
+    assert 0 < peak_mb < 250
+    assert len(ballast) == 300 * 1024 * 1024

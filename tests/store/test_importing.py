@@ -76,12 +76,20 @@ def test_a_file_of_only_bad_rows_shows_the_first_hundred_and_counts_the_rest(ses
     assert message.endswith("... and 900 more")
 
 
-def peak_memory(session_factory, rows: int) -> int:
+def renamed_lines(count: int) -> Iterator[str]:
+    """good_lines(count) with every name and balance changed."""
+    for number in range(1, count + 1):
+        yield f"BN{number:08d},Acme Renamed {number},KW{number % 97},{number % 1000 + 1}\n"
+
+
+def peak_memory(session_factory, rows: int, lines=good_lines, **options) -> int:
     """Peak bytes Python allocated while importing `rows` generated rows."""
     tracemalloc.start()
     try:
         with session_factory.begin() as session:
-            importing.load(session, (line for lines in ([HEADER], good_lines(rows)) for line in lines), "cli")
+            importing.load(
+                session, (line for part in ([HEADER], lines(rows)) for line in part), "cli", **options
+            )
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -96,6 +104,19 @@ def test_import_memory_stays_flat_as_the_file_grows(session_factory):
     large = peak_memory(session_factory, 20_000)
 
     assert count_accounts(session_factory) == 20_000
+    assert large < small * 1.5, (small, large)
+
+
+def test_update_memory_stays_flat_as_the_file_grows(session_factory):
+    peaks = []
+    for rows, first in ((2_000, 1), (20_000, 2_001)):
+        with session_factory.begin() as session:  # the accounts the update changes
+            importing.load(session, [HEADER, *good_lines(rows - first + 1, first)], "cli")
+        peaks.append(peak_memory(session_factory, rows, renamed_lines, update_existing=True))
+
+    small, large = peaks
+    with session_factory.begin() as session:
+        assert accounts.by_reference(session, "BN00020000").name == "Acme Renamed 20000"
     assert large < small * 1.5, (small, large)
 
 
@@ -161,8 +182,9 @@ def test_imported_accounts_are_found_by_search(session_factory):
         ]
 
 
-# Names whose words are easy to get wrong: runs of spaces, repeated words, a keyword that repeats
-# a word of the name, quotes and backslashes (SQLite splits through JSON), non-ASCII letters.
+# Names whose words are easy to get wrong: runs of spaces, repeated words and word pairs, a keyword
+# that repeats a word or a pair of the name, quotes and backslashes (SQLite splits through JSON),
+# non-ASCII letters.
 SEARCH_TRICKY = [
     ("EX0000001", "Acme  Alerts 7", "ACME"),
     ("EX0000002", "Acme Acme", None),
@@ -170,6 +192,7 @@ SEARCH_TRICKY = [
     ("EX0000004", 'O\'Brien "Q" A\\B, Inc', "A,B"),
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000006", "x", None),
+    ("EX0000008", "Acme Alerts Acme Alerts", "ACME ALERTS"),
 ]
 # Every kind of change --update makes: the name, the keyword, both, a keyword removed, nothing,
 # and a new account.
@@ -180,6 +203,7 @@ SEARCH_RENAMED = [
     ("EX0000004", 'O\'Brien "Q" A\\B, Inc', None),
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000007", "Fresh Acme", None),
+    ("EX0000008", "Blue Team Blue Team", "blue team"),
 ]
 
 
@@ -227,7 +251,7 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
     with session_factory.begin() as session:
         assert search_rows(session) == created_by_triggers
         result = importing.load(session, as_csv(SEARCH_RENAMED), "cli", update_existing=True)
-        assert result == importing.ImportResult(created=1, updated=5)
+        assert result == importing.ImportResult(created=1, updated=6)
     with session_factory.begin() as session:
         assert search_rows(session) == renamed_by_triggers
     assert renamed_by_triggers != created_by_triggers
