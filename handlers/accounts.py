@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -85,14 +86,18 @@ def _page_button(text: str, action_id: str, query: str, offset: int) -> dict[str
 
 
 def search_reply(
-    session: Session, query: str, now: datetime, offset: int = 0, *, role: Role | None = None
+    session: Session, query: str, now: datetime, offset: int = 0, *, role: Callable[[], Role]
 ) -> dict[str, Any]:
-    """The message for one page of results, each with its forecast and the buttons `role` may use."""
+    """The message for one page of results, each with its forecast and the buttons role() may use.
+
+    role() is called once the page is read, so its read can go with the search's first statement.
+    """
     page = account_store.search(session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    allowed = role()  # the buttons depend on it, and a refusal must come before anything is drawn
     outlooks = forecast.texts(page.forecasts or {})
     return {
         "text": f"{page.counted.capitalize()} account(s)",
-        "blocks": build_results(page, query, role, outlooks),
+        "blocks": build_results(page, query, allowed, outlooks),
     }
 
 
@@ -106,9 +111,9 @@ def show_help(ack: Ack, context: BoltContext) -> None:
     ack(response_type="ephemeral", text=help_text(limits.invoice_history_start, limits.account_manager))
 
 
-@needs(Role.VIEWER, SEEING, reply)
+@needs(Role.VIEWER, SEEING, reply, role_ahead=True)
 def list_accounts(
-    command: dict[str, Any], session: Session, role: Role, services: Services
+    command: dict[str, Any], session: Session, role: Callable[[], Role], services: Services
 ) -> dict[str, Any]:
     """Answer `/accounts [QUERY]` privately, straight in the acknowledgement."""
     query = parse.command_text(command.get("text"))
@@ -119,11 +124,12 @@ def acknowledge_page(ack: Ack) -> None:
     ack()
 
 
-@needs(Role.VIEWER, SEEING, say_privately)
+@needs(Role.VIEWER, SEEING, say_privately, role_ahead=True)
 def turn_page(
-    action: dict[str, Any], respond: Respond, session: Session, role: Role, services: Services
+    action: dict[str, Any], respond: Respond, session: Session, role: Callable[[], Role], services: Services
 ) -> None:
-    """Next / Previous: replace the results message with the requested page."""
+    """Next / Previous: replace the results message with the requested page (search_reply checks the
+    role before anything is sent)."""
     query, offset = parse.page(action.get("value"))
     reply = search_reply(session, query, services.clock(), offset, role=role)
     respond(replace_original=True, response_type="ephemeral", **reply)

@@ -27,7 +27,7 @@ from handlers.interaction import (
     failure_message,
     notice,
     open_view,
-    role_for,
+    role_ahead,
     slack_reason,
 )
 from handlers.messages import Refused
@@ -293,7 +293,7 @@ def redraw(
         shown = Listing.read(origin.get("page"))
         try:
             with services.reads.begin() as session:
-                role = role_for(session, user_id, Role.VIEWER, SEEING)
+                role = role_ahead(session, user_id, Role.VIEWER, SEEING)
                 reply = search_reply(session, shown.query, services.clock(), shown.offset, role=role)
             WebhookClient(origin["response_url"]).send(
                 replace_original=True, response_type="ephemeral", text=reply["text"], blocks=reply["blocks"]

@@ -214,40 +214,48 @@ def checked(
     return guarded(it, refuse, run, writes=writes, failures=failures)
 
 
+def role_ahead(session: Session, user_id: str, needed: Role, doing: str) -> Callable[[], Role]:
+    """role_for, read with the session's next statement (a round trip fewer on PostgreSQL): call it
+    for the role, or Refused."""
+    role = roles.role_ahead(session, user_id)
+    return lambda: allowed(role(), user_id, needed, doing)
+
+
 def answered(
     it: Interaction,
     needed: Role,
     doing: str,
     refuse: Surface,
-    answer: Callable[[Session], Any],
+    answer: Callable[[Session, Callable[[], Role]], Any],
     *,
     failures: Surface | None = None,
 ) -> Any:
-    """answer(session), read-only, checked as `checked` checks, for work whose answer is all it does.
+    """answer(session, role), read-only, checked as `checked` checks, with `role` from role_ahead.
 
-    The role read goes with the work's first statement (on PostgreSQL a round trip fewer) and is
-    checked before the answer is used; a refusal wins over the work's own errors, as if it came first.
+    The role read goes with the work's first statement and is checked before the answer is used
+    (the work may call role() sooner, before any Slack call); a refusal wins over the work's own
+    errors, as if it came first.
     """
 
     def run(session: Session, user_id: str) -> Any:
-        role = roles.role_ahead(session, user_id)
+        role = role_ahead(session, user_id, needed, doing)
         try:
-            result = answer(session)
+            result = answer(session, role)
         except Exception:
-            refused = _refusal(role, user_id, needed, doing)
+            refused = _refusal(role)
             if refused is not None:
                 raise refused from None
             raise
-        allowed(role(), user_id, needed, doing)
+        role()
         return result
 
     return guarded(it, refuse, run, failures=failures)
 
 
-def _refusal(role: Callable[[], Role | None], user_id: str, needed: Role, doing: str) -> Refused | None:
+def _refusal(role: Callable[[], Role]) -> Refused | None:
     """The refusal the role read means, if any (None too when the read failed with the work)."""
     try:
-        allowed(role(), user_id, needed, doing)
+        role()
     except Refused as refused:
         return refused
     except Exception:  # noqa: BLE001 - the read failed with the work: the work's failure is the one to tell
@@ -310,31 +318,34 @@ def needs(
     writes: bool = False,
     failures: Surface | None = None,
     answer_only: bool = False,
+    role_ahead: bool = False,
 ) -> Callable[[Listener], Listener]:
     """Declare the role a listener needs, the surface its refusals use, and whether it writes.
 
     `answer_only`: the listener reads, and returning its answer is all it does (no Slack calls) and
     it does not take the role, so the role is checked with its answer (see `answered`).
+    `role_ahead`: the listener reads, and takes `role` as a call that returns the checked role (or
+    raises the refusal), read with its first statement: it calls it before it calls Slack.
     """
 
     def decorate(listener: Listener) -> Listener:
         wanted = inspect.getfullargspec(listener).args
         if answer_only and (writes or "role" in wanted):
             raise TypeError(f"{listener.__name__}: an answer_only listener reads, and does not take the role")
+        if role_ahead and writes:
+            raise TypeError(f"{listener.__name__}: a role_ahead listener reads")
 
         def run_listener(args: Args) -> None:
             it = Interaction(args)
 
-            def call(session: Session, role: Role | None) -> Any:
+            def call(session: Session, role: Role | Callable[[], Role] | None) -> Any:
                 extra = {"session": session, "role": role, "services": it.services, "user_id": it.user_id}
                 return listener(
                     **{name: extra[name] if name in extra else getattr(args, name) for name in wanted}
                 )
 
-            if answer_only:
-                answer = answered(
-                    it, needed, doing, refuse, lambda session: call(session, None), failures=failures
-                )
+            if answer_only or role_ahead:
+                answer = answered(it, needed, doing, refuse, call, failures=failures)
             else:
                 answer = checked(it, needed, doing, refuse, call, writes=writes, failures=failures)
             if answer is not None:

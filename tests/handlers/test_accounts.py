@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.accounts import NEXT_PAGE_ACTION
-from store import accounts, ledger
+from store import accounts, ledger, roles
 from store.models import Account, Role
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import grant_role, make_account
@@ -71,6 +71,48 @@ def test_viewer_can_list(slack: SlackRequests, session_factory):
     make_account(session_factory)
     grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
     assert "Acme Marketing" in visible_text(slack.command("/accounts", user_id="U0VIEWER1").json())
+
+
+def test_search_follows_a_role_change_on_the_next_request(slack: SlackRequests, admin, session_factory):
+    make_account(session_factory, "EX0000001", "Acme Marketing", credits=10)
+
+    def buttons() -> list[str]:
+        reply = slack.command("/accounts", "acme").json()
+        return [
+            e["text"]["text"]
+            for b in reply.get("blocks", [])
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
+
+    assert "Move credits" in buttons()
+    grant_role(session_factory, admin, Role.VIEWER)
+    assert "History" in (shown := buttons()) and "Move credits" not in shown
+    with session_factory.begin() as session:
+        roles.revoke(session, admin, Role.VIEWER, "U0LEAD001")
+    reply = slack.command("/accounts", "acme").json()
+    assert f"admin-bot roles grant {admin} viewer" in reply["text"] and "blocks" not in reply
+    grant_role(session_factory, admin, Role.ADMIN)
+    assert "Move credits" in buttons()
+
+
+def test_a_next_button_after_the_role_was_revoked_shows_the_refusal_and_no_accounts(
+    slack: SlackRequests, admin, session_factory, fake_slack
+):
+    for number in range(1, 11):
+        make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}")
+    reply = slack.command("/accounts").json()
+    with session_factory.begin() as session:
+        roles.revoke(session, admin, Role.ADMIN, "U0LEAD001")
+    slack.block_action(
+        NEXT_PAGE_ACTION,
+        value=json.dumps({"q": "", "offset": 8}),
+        response_url=fake_slack.response_url(),
+        message=reply,
+    )
+    [posted] = fake_slack.wait_for("response_url")
+    assert f"admin-bot roles grant {admin} viewer" in posted.params["text"]
+    assert posted.params["replace_original"] is False and "blocks" not in posted.params
 
 
 def test_results_are_paged_with_next_and_previous(slack: SlackRequests, admin, session_factory, fake_slack):
