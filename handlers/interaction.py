@@ -317,21 +317,17 @@ def needs(
     *,
     writes: bool = False,
     failures: Surface | None = None,
-    answer_only: bool = False,
     role_ahead: bool = False,
 ) -> Callable[[Listener], Listener]:
     """Declare the role a listener needs, the surface its refusals use, and whether it writes.
 
-    `answer_only`: the listener reads, and returning its answer is all it does (no Slack calls) and
-    it does not take the role, so the role is checked with its answer (see `answered`).
-    `role_ahead`: the listener reads, and takes `role` as a call that returns the checked role (or
-    raises the refusal), read with its first statement: it calls it before it calls Slack.
+    `role_ahead`: the listener reads, and the role is read with its first statement (see `answered`).
+    It may take `role` as a call that returns the checked role (or raises the refusal), and calls it
+    before it calls Slack; a listener that only returns its answer need not take it.
     """
 
     def decorate(listener: Listener) -> Listener:
         wanted = inspect.getfullargspec(listener).args
-        if answer_only and (writes or "role" in wanted):
-            raise TypeError(f"{listener.__name__}: an answer_only listener reads, and does not take the role")
         if role_ahead and writes:
             raise TypeError(f"{listener.__name__}: a role_ahead listener reads")
 
@@ -344,7 +340,7 @@ def needs(
                     **{name: extra[name] if name in extra else getattr(args, name) for name in wanted}
                 )
 
-            if answer_only or role_ahead:
+            if role_ahead:
                 answer = answered(it, needed, doing, refuse, call, failures=failures)
             else:
                 answer = checked(it, needed, doing, refuse, call, writes=writes, failures=failures)

@@ -197,7 +197,7 @@ open_move_modal = account_form(Role.ADMIN, DOING, TITLE, move_form(OUT))
 open_move_into_modal = account_form(Role.ADMIN, DOING, TITLE, move_form(INTO))
 
 
-@needs(Role.ADMIN, DOING, no_options, answer_only=True)
+@needs(Role.ADMIN, DOING, no_options, role_ahead=True)
 def suggest_destinations(body: dict[str, Any], payload: dict[str, Any], session: Session) -> dict[str, Any]:
     """Options for the picker: active accounts other than the fixed one (with credits if a source)."""
     opened = parse.metadata((body.get("view") or {}).get("private_metadata"))

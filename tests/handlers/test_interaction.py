@@ -64,7 +64,7 @@ def app(config, session_factory) -> App:
             "view": {"type": "modal", "title": {"type": "plain_text", "text": "Done"}, "blocks": []},
         }
 
-    @needs(Role.BILLING, "look things up", reply, answer_only=True)
+    @needs(Role.BILLING, "look things up", reply, role_ahead=True)
     def lookup(command: dict[str, Any], session: Session) -> dict[str, Any]:
         found = account_store.search(session, command["text"]).counted
         if command["text"] == "crash":
@@ -136,7 +136,7 @@ def test_a_refusal_is_the_commands_private_reply(app, session_factory, fake_slac
         ),
     ],
 )
-def test_an_answer_only_listener_is_checked_with_its_answer(
+def test_a_role_ahead_listener_is_checked_with_its_answer(
     app, session_factory, fake_slack, role, typed, expected
 ):
     make_account(session_factory, name="Acme")
@@ -148,7 +148,7 @@ def test_an_answer_only_listener_is_checked_with_its_answer(
     assert answer == {"response_type": "ephemeral", "text": expected}
 
 
-def test_an_answer_only_listener_that_fails_says_so(app, session_factory, fake_slack):
+def test_a_role_ahead_listener_that_fails_says_so(app, session_factory, fake_slack):
     grant_role(session_factory, USER, Role.BILLING)
     url = fake_slack.response_url()
     answer = dispatch(app, command_payload("/lookup", "crash", user_id=USER, response_url=url))
