@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from datetime import UTC, datetime
@@ -427,6 +428,13 @@ def test_a_large_pass_records_every_delivery_once(session_factory, team, client,
 
     assert len(deliveries(session_factory)) == 7
     assert run_low_credit_pass(session_factory, client, NOW).sent == []
+
+
+def test_a_pass_leaves_every_object_to_the_garbage_collector_again(session_factory, team, client):
+    # The pass sets the process's older objects aside while it runs; they must come back after it.
+    watch(session_factory, credits=10)
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+    assert gc.get_freeze_count() == 0
 
 
 REMINDER_TABLES = (ReminderEpisode, Alert, AlertMessage, ReminderDelivery)
