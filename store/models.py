@@ -196,7 +196,7 @@ Index(
 )
 Index(
     "ix_accounts_unheard_name_order",
-    func.lower(Account.name),
+    LIST_ORDER,
     Account.id,
     sqlite_where=text(UNHEARD),
     postgresql_where=text(UNHEARD),

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from store.accounts import COUNT_LIMIT, Page
 from store.db import is_postgresql
-from store.models import UNADDRESSED, UNHEARD, Account, account_totals
+from store.models import LIST_ORDER, UNADDRESSED, UNHEARD, Account, account_totals
 from store.suggestions import spare_credits
 
 _ACTIVE = text("accounts.active")
@@ -103,9 +103,7 @@ _UNHEARD_COUNTED = select(func.count()).select_from(
     _UNHEARD.with_only_columns(Account.id).limit(bindparam("up_to")).subquery()
 )
 _LOW_PAGE = _LOW.order_by(_SPARE, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
-_UNHEARD_PAGE = (
-    _UNHEARD.order_by(func.lower(Account.name), Account.id).offset(bindparam("skip")).limit(bindparam("take"))
-)
+_UNHEARD_PAGE = _UNHEARD.order_by(LIST_ORDER, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
 
 
 def needs_attention(session: Session, *, offset: int = 0, limit: int = 10, low: int | None = None) -> Page:
@@ -133,10 +131,6 @@ def inactive(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
     if offset >= total and offset:
         offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
     shown = session.scalars(
-        select(Account)
-        .where(_INACTIVE)
-        .order_by(func.lower(Account.name), Account.id)
-        .offset(offset)
-        .limit(limit)
+        select(Account).where(_INACTIVE).order_by(LIST_ORDER, Account.id).offset(offset).limit(limit)
     )
     return Page(list(shown), total, offset, limit)

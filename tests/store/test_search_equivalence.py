@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import insert, select
 
-from store import db, forecast, search
+from store import db, forecast, overview, search
 from store.models import Account, EntryKind, LedgerEntry, search_fragments, search_pairs, search_words
 from store.search import COUNT_LIMIT
 from tests.conftest import POSTGRES_URL
@@ -233,6 +233,19 @@ def test_a_linguistic_database_lists_by_code_point_as_sqlite_does(linguistic_dat
         for query in ["acme", "acm", "cme", "acme 9", "acme a", "ab", "ab c", "abc", "bc", "acme-", "(acme"]:
             listed, _ = every_page(session, UNORDERED_ROWS, query, 25, **filters)
             assert listed == scan(UNORDERED_ROWS, query, **filters), query
+
+
+def test_a_linguistic_database_orders_the_home_tabs_lists_as_search_does(linguistic_database):
+    # Accounts no reminder reaches and inactive accounts, listed on the Home tab by name: by code
+    # point too, so a name sits at the same place there as in /accounts.
+    def by_name(rows: list[Row]) -> list[int]:
+        return [row.id for row in sorted(rows, key=lambda row: (row.name.lower(), row.id))]
+
+    with linguistic_database.begin() as session:
+        inactive = overview.inactive(session, limit=len(UNORDERED_ROWS)).accounts
+        unheard = overview.needs_attention(session, limit=len(UNORDERED_ROWS)).accounts
+    assert [account.id for account in inactive] == by_name([row for row in UNORDERED_ROWS if not row.active])
+    assert [account.id for account in unheard] == by_name([row for row in UNORDERED_ROWS if row.active])
 
 
 def test_renamed_accounts_are_found_by_their_new_pairs_only(session_factory):

@@ -8,13 +8,17 @@ Search merges and pages its lists in Python, which compares strings by code poin
 does. A PostgreSQL database with a linguistic default collation (en_US.UTF-8, ICU en-US: most
 production ones) ordered the same names otherwise ("acme z" after "acmé", "acme_d" before
 "acme-b"): pages came out of order, and the word and substring searches listed the same accounts
-in different orders (a page boundary between them could skip or repeat an account).
+in different orders (a page boundary between them could skip or repeat an account). The Home
+tab's lists by name (accounts no reminder reaches, inactive accounts) take the same order, so a
+name sits at the same place there as in a search.
 Only the order changes: lower() still folds with the database's own locale.
 
 SQLite compares bytes already, which is code-point order for UTF-8; it gets nothing here.
 """
 
 from store.migrations.versions import execute_for_dialect
+
+UNHEARD = "active AND (NOT reminder_enabled OR recipient_count = 0)"  # as in 0011
 
 revision = "0027_names_by_code_point"
 down_revision = "0023_reference_length_index"
@@ -28,6 +32,9 @@ def _order(collation: str) -> list[str]:
         f"ALTER TABLE search_pairs ALTER COLUMN sort_name TYPE text COLLATE {collation}",
         "DROP INDEX ix_accounts_name_order",
         f"CREATE INDEX ix_accounts_name_order ON accounts ((lower(name) COLLATE {collation}), id)",
+        "DROP INDEX ix_accounts_unheard_name_order",
+        f"CREATE INDEX ix_accounts_unheard_name_order ON accounts ((lower(name) COLLATE {collation}), id) "
+        f"WHERE {UNHEARD}",
     ]
 
 
