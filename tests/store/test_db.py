@@ -53,6 +53,40 @@ def test_a_failed_generic_plan_statement_leaves_plans_for_values(database_url: s
         engine.dispose()
 
 
+def test_marked_and_unmarked_reads_in_one_round_trip_each_run_under_their_own_plan_mode(
+    database_url: str,
+) -> None:
+    # A marked statement's read ahead may be marked or not: the setting is switched only where
+    # it changes along the pipeline, and each statement sees the one its mark asks for.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    engine = db.make_engine(database_url, pool_size=1)
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    mode = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
+    marked_mode = mode.execution_options(**{db.GENERIC_PLAN: True})
+    try:
+        with reads.begin() as session:
+            connection = session.connection()
+            along = [db.Ahead(connection, read, {"n": 1}) for read in (marked_mode, mode, marked_mode, mode)]
+            assert session.scalar(marked_mode, {"n": 1}) == "auto"
+            assert [ahead.row() for ahead in along] == [
+                ("auto",),
+                ("force_custom_plan",),
+                ("auto",),
+                ("force_custom_plan",),
+            ]
+            failing = db.Ahead(
+                connection, text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0}
+            )
+            with pytest.raises(exc.DataError):
+                session.execute(marked_mode, {"n": 1})
+            with pytest.raises(StoreError):
+                failing.row()
+        assert _plan_mode(reads) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
     # At READ COMMITTED every statement reads its own snapshot anyway; BEGIN and COMMIT were two
     # round trips a request. Writes keep their transaction.
