@@ -422,7 +422,8 @@ def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, no
 @contextmanager
 def _bulk_settings(session: Session) -> Iterator[bool]:
     """On PostgreSQL, give sorts and hashes the memory of a bulk load, for this transaction only.
-    Into an empty accounts table, the indexes are built once the rows are in (_built_after).
+    Into an empty store, the indexes are built once the rows are in (_built_after, and
+    _built_after_sqlite).
     Yields whether the import writes accounts alone (always on SQLite, which has one writer).
 
     The trigram indexes keep their 64 kB pending lists (migration 0003) during an import: their
@@ -432,7 +433,10 @@ def _bulk_settings(session: Session) -> Iterator[bool]:
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
+        built_after = _built_after_sqlite(session)
         yield True
+        for definition in built_after or []:
+            connection.exec_driver_sql(definition)
         return
     # Searches plan each statement for its values (store.db); the foreign-key checks of a bulk
     # insert run one prepared statement per row, and re-planning it each time cost 10x the check.
@@ -502,9 +506,8 @@ def _built_after(session: Session) -> list[str] | None:
     try:
         with session.begin_nested():  # a lock refused, or a table no longer empty, is let go
             session.execute(text(f"LOCK TABLE {', '.join(_ALONE)} IN ACCESS EXCLUSIVE MODE NOWAIT"))
-            for table in _ALONE:  # a store emptied by TRUNCATE accounts may keep search rows
-                if session.scalar(text(f"SELECT EXISTS (SELECT FROM {table})")):
-                    raise _NotEmpty
+            if not _empty(session):
+                raise _NotEmpty
     except (OperationalError, _NotEmpty):
         return None
     indexes = session.execute(_SECONDARY_INDEXES).all()
@@ -520,3 +523,34 @@ def _built_after(session: Session) -> list[str] | None:
         *(definition for _, definition in [*indexes, *foreign_keys]),
         *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys),
     ]
+
+
+# SQLite's indexes of accounts and ledger_entries that no constraint owns (theirs have no SQL).
+_SQLITE_SECONDARY_INDEXES = text(
+    """SELECT name, sql FROM sqlite_master
+    WHERE type = 'index' AND tbl_name IN ('accounts', 'ledger_entries') AND sql IS NOT NULL
+    ORDER BY 1"""
+)
+
+
+def _built_after_sqlite(session: Session) -> list[str] | None:
+    """Into an empty store, drop the secondary indexes of accounts and ledger_entries for the
+    import, and return the statements that build them again; else None.
+
+    As on PostgreSQL (_built_after), building an index once the rows are in sorts them once,
+    where inserting accounts in id order put each entry of the name indexes at a random place.
+    The import holds SQLite's write lock, so nobody else writes meanwhile, and readers see the
+    schema as it was committed until the import commits with its indexes built again.
+    """
+    if not _empty(session):
+        return None
+    indexes = session.execute(_SQLITE_SECONDARY_INDEXES).all()
+    for name, _ in indexes:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    return [definition for _, definition in indexes]
+
+
+def _empty(session: Session) -> bool:
+    """Whether every table an import into an empty store writes alone is empty (a store emptied
+    by deleting its accounts may keep search rows)."""
+    return not any(session.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {table})")) for table in _ALONE)

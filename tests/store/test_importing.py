@@ -293,8 +293,9 @@ def schema_of(session) -> set:
 
 
 def test_an_import_into_an_empty_table_leaves_every_index_and_constraint_as_it_was(session_factory):
-    # On PostgreSQL it drops the accounts' secondary indexes and the ledger's foreign key to build
-    # them once the rows are in; into a table with accounts it keeps them and maintains them.
+    # It drops the secondary indexes of accounts and the ledger (on PostgreSQL also the ledger's
+    # foreign key) to build them once the rows are in; into a table with accounts it keeps them
+    # and maintains them.
     with session_factory.begin() as session:
         before = schema_of(session)
     with session_factory.begin() as session:
