@@ -305,6 +305,8 @@ def test_an_import_into_an_empty_table_leaves_every_index_and_constraint_as_it_w
         importing.load(session, [HEADER, *good_lines(5, first=51)], "cli")
     with session_factory.begin() as session:
         assert schema_of(session) == before
+        if session.get_bind().dialect.name == "sqlite":  # every index built again holds every row
+            assert session.scalar(text("PRAGMA integrity_check")) == "ok"
         assert [a.reference for a in accounts.search(session, "alerts 53").accounts] == ["BN00000053"]
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 55
     assert count_accounts(session_factory) == 55
