@@ -551,6 +551,6 @@ def _built_after_sqlite(session: Session) -> list[str] | None:
 
 
 def _empty(session: Session) -> bool:
-    """Whether every table an import into an empty store writes alone is empty (a store emptied
-    by deleting its accounts may keep search rows)."""
+    """Whether every table an import into an empty store writes alone is empty (a store whose
+    accounts were emptied, by TRUNCATE say, may keep search rows)."""
     return not any(session.scalar(text(f"SELECT EXISTS (SELECT 1 FROM {table})")) for table in _ALONE)
