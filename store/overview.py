@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
+from store import forecast
 from store.accounts import COUNT_LIMIT, Page
-from store.db import is_postgresql
+from store.db import Ahead, is_postgresql
 from store.models import LIST_ORDER, UNADDRESSED, UNHEARD, Account, account_totals
+from store.search import listed_with_forecasts
 from store.suggestions import spare_credits
 
 _ACTIVE = text("accounts.active")
@@ -58,7 +77,17 @@ _UNHEARD = select(Account).where(text(UNHEARD), _not_low())
 
 def summary(session: Session) -> Summary:
     """The Home tab's totals, in one round trip."""
-    accounts, credits, below, inactive, unaddressed = session.connection().execute(_SUMMARY).one()
+    return _summary(session.connection().execute(_SUMMARY).one())
+
+
+def summary_ahead(session: Session) -> Callable[[], Summary]:
+    """summary, read with the session's next statement (a round trip fewer on PostgreSQL); call for it."""
+    ahead = Ahead(session.connection(), _SUMMARY, {})
+    return lambda: _summary(ahead.row())
+
+
+def _summary(row: Sequence[Any]) -> Summary:
+    accounts, credits, below, inactive, unaddressed = row
     return Summary(int(accounts), int(credits), int(below), int(unaddressed), int(inactive))
 
 
@@ -102,27 +131,94 @@ def fold_totals(session: Session) -> None:
 _UNHEARD_COUNTED = select(func.count()).select_from(
     _UNHEARD.with_only_columns(Account.id).limit(bindparam("up_to")).subquery()
 )
-_LOW_PAGE = _LOW.order_by(_SPARE, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
-_UNHEARD_PAGE = _UNHEARD.order_by(LIST_ORDER, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
+# A page of needs attention (:skip, :take) in one statement: the accounts below their level on it,
+# then as many unheard as there is room for, after the unheard the earlier pages showed (:skip less
+# those below their level, which account_totals counts, in the same snapshot). Each account shown
+# comes with its usage (forecast.window's parameters), and as a plain row: loading ORM objects
+# cost more than the statement.
+_NO_SPARE, _NO_NAME = cast(null(), BigInteger), cast(null(), String)  # typed, for UNION ALL
+_LOW_SHOWN = (
+    _LOW.with_only_columns(
+        Account.id, literal_column("0").label("part"), _SPARE.label("spare"), _NO_NAME.label("name_order")
+    )
+    .order_by(_SPARE, Account.id)
+    .offset(bindparam("skip"))
+    .limit(bindparam("take"))
+    .cte("low_shown")
+)
+_BELOW_LEVEL = select(func.coalesce(func.sum(_TOTALS.below_level), 0)).scalar_subquery()
+_UNHEARD_SHOWN = (
+    _UNHEARD.with_only_columns(
+        Account.id,
+        literal_column("1").label("part"),
+        _NO_SPARE.label("spare"),
+        LIST_ORDER.label("name_order"),
+    )
+    .order_by(LIST_ORDER, Account.id)
+    .offset(case((bindparam("skip") > _BELOW_LEVEL, bindparam("skip") - _BELOW_LEVEL), else_=0))
+    .limit(bindparam("take") - select(func.count()).select_from(_LOW_SHOWN).scalar_subquery())
+    .subquery()
+)
+_SHOWN = (
+    union_all(select(*_LOW_SHOWN.c), select(*_UNHEARD_SHOWN.c))
+    .limit(bindparam("take"))  # what it is: the planner cannot tell from the parts' limits
+    .subquery("shown")
+)
+_PAGE = (
+    select(*Account.__table__.c, *forecast.USAGE)
+    .join_from(Account, _SHOWN, Account.id == _SHOWN.c.id)
+    .order_by(_SHOWN.c.part, _SHOWN.c.spare, _SHOWN.c.name_order, _SHOWN.c.id)
+)
 
 
-def needs_attention(session: Session, *, offset: int = 0, limit: int = 10, low: int | None = None) -> Page:
+def needs_attention_ahead(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime
+) -> Callable[[int], Page]:
+    """needs_attention's reads, sent with the session's next statement (on PostgreSQL, in its round
+    trip: with the summary's, a Home tab's whole list); call with how many are below their level
+    (the summary's below_level) for the page, with each listed account's forecast at `forecasts_at`.
+    """
+    connection = session.connection()
+    enough = max(COUNT_LIMIT, offset + limit)
+    window = forecast.window(forecasts_at)
+    unheard_read = Ahead(connection, _UNHEARD_COUNTED, {"up_to": enough + 1})
+    page_read = Ahead(connection, _PAGE, {"skip": offset, "take": limit, **window})
+
+    def page(low: int) -> Page:
+        unheard = unheard_read.row()[0]
+        total = low + min(unheard, enough)
+        first = offset
+        if first >= total and first:
+            first = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
+        rows = (
+            page_read.rows()
+            if first == offset
+            else connection.execute(_PAGE, {"skip": first, "take": limit, **window}).all()
+        )
+        shown, forecasts = listed_with_forecasts(rows, forecasts_at)
+        return Page(shown, total, first, limit, more=unheard > enough, forecasts=forecasts)
+
+    return page
+
+
+def needs_attention(
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 10,
+    low: int | None = None,
+    forecasts_at: datetime | None = None,
+) -> Page:
     """Accounts below their reminder level (furthest below first), then, by name, active accounts
     whose reminder is off or has no recipients. The second group is counted up to COUNT_LIMIT.
 
-    `low` is how many are below their level when the caller has the summary already.
+    `low` is how many are below their level when the caller has the summary already; the page
+    carries each listed account's forecast at `forecasts_at` (now, if not given).
     """
-    if low is None:
-        low = summary(session).below_level
-    enough = max(COUNT_LIMIT, offset + limit)
-    unheard = session.connection().scalar(_UNHEARD_COUNTED, {"up_to": enough + 1}) or 0
-    total = low + min(unheard, enough)
-    if offset >= total and offset:
-        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-    shown: list[Account] = list(session.scalars(_LOW_PAGE, {"skip": offset, "take": limit}))
-    if len(shown) < limit:
-        shown += session.scalars(_UNHEARD_PAGE, {"skip": max(offset - low, 0), "take": limit - len(shown)})
-    return Page(shown, total, offset, limit, more=unheard > enough)
+    page = needs_attention_ahead(
+        session, offset=offset, limit=limit, forecasts_at=forecasts_at or datetime.now(UTC)
+    )
+    return page(summary(session).below_level if low is None else low)
 
 
 def inactive(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
