@@ -226,16 +226,18 @@ def home_view(
     query, offset, inactive = listing.query, listing.offset, listing.inactive
     now = services.clock()
     # The role, the summary and the list go together, in one round trip where they can (PostgreSQL):
-    # with needs attention's reads, or with the search's first statement. The role is checked
-    # before anything is drawn.
+    # with the list's reads, or with the search's first statement. The role is checked before
+    # anything is drawn.
     role_read = roles.role_ahead(session, user_id)
     summary_read = overview.summary_ahead(session)
-    attention = None
-    found = None
-    if query and not inactive:
+    listed: Callable[[Summary], Page]
+    if inactive:
+        listed = overview.inactive_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    elif query:
         found = account_store.search(session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
-    elif not inactive:
-        attention = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+        listed = lambda _summary: found  # noqa: E731 - the search's page, whatever the summary
+    else:
+        listed = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
     role = role_read()
     if role is None:
         return build_no_access_home(user_id)
@@ -249,21 +251,10 @@ def home_view(
                 )
             ),
         )
-    if inactive:
-        page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
-    elif found is not None:
-        page = found
-    elif attention is not None:
-        page = attention(summary.below_level)
-    else:
-        page = overview.needs_attention(
-            session, offset=offset, limit=PAGE_SIZE, low=summary.below_level, forecasts_at=now
-        )
+        listed = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    page = listed(summary)
     limits = services.limits
-    if page.forecasts is not None:
-        outlooks = forecast.texts(page.forecasts)
-    else:
-        outlooks = forecast.texts_for(session, [account.id for account in page.accounts], now)
+    outlooks = forecast.texts(page.forecasts or {})
     place = page_value(query, page.offset, inactive=inactive)
     return build_home(
         role,

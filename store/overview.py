@@ -190,60 +190,86 @@ def _page(take: int) -> Select[Any]:
 
 def needs_attention_ahead(
     session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime
-) -> Callable[[int], Page]:
+) -> Callable[[Summary], Page]:
     """needs_attention's reads, sent with the session's next statement (on PostgreSQL, in its round
-    trip: with the summary's, a Home tab's whole list); call with how many are below their level
-    (the summary's below_level) for the page, with each listed account's forecast at `forecasts_at`.
-    """
-    connection = session.connection()
+    trip: with the summary's, a Home tab's whole list); call with the summary for the page."""
     enough = max(COUNT_LIMIT, offset + limit)
-    window = forecast.window(forecasts_at)
-    unheard_read = Ahead(connection, _UNHEARD_COUNTED, {"up_to": enough + 1})
-    page_read = Ahead(connection, _page(limit), {"skip": offset, **window})
+    unheard_read = Ahead(session.connection(), _UNHEARD_COUNTED, {"up_to": enough + 1})
+    listing = _listing_ahead(session, _page(limit), offset, limit, forecasts_at)
 
-    def page(low: int) -> Page:
+    def page(summary: Summary) -> Page:
         unheard = unheard_read.row()[0]
-        total = low + min(unheard, enough)
-        first = offset
-        if first >= total and first:
-            first = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-        rows = (
-            page_read.rows()
-            if first == offset
-            else connection.execute(_page(limit), {"skip": first, **window}).all()
-        )
-        shown, forecasts = listed_with_forecasts(rows, forecasts_at)
-        return Page(shown, total, first, limit, more=unheard > enough, forecasts=forecasts)
+        return listing(summary.below_level + min(unheard, enough), unheard > enough)
 
     return page
 
 
 def needs_attention(
-    session: Session,
-    *,
-    offset: int = 0,
-    limit: int = 10,
-    low: int | None = None,
-    forecasts_at: datetime | None = None,
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime | None = None
 ) -> Page:
     """Accounts below their reminder level (furthest below first), then, by name, active accounts
     whose reminder is off or has no recipients. The second group is counted up to COUNT_LIMIT.
-
-    `low` is how many are below their level when the caller has the summary already; the page
-    carries each listed account's forecast at `forecasts_at` (now, if not given).
-    """
+    The page carries each listed account's forecast at `forecasts_at` (now, if not given)."""
     page = needs_attention_ahead(
         session, offset=offset, limit=limit, forecasts_at=forecasts_at or datetime.now(UTC)
     )
-    return page(summary(session).below_level if low is None else low)
+    return page(summary(session))
 
 
-def inactive(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
-    """Inactive accounts by name, so an admin can find one to activate again."""
-    total = session.connection().scalar(select(func.count()).select_from(Account).where(_INACTIVE)) or 0
-    if offset >= total and offset:
-        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-    shown = session.scalars(
-        select(Account).where(_INACTIVE).order_by(LIST_ORDER, Account.id).offset(offset).limit(limit)
+@functools.cache
+def _inactive_page(take: int) -> Select[Any]:
+    shown = (
+        select(Account.id)
+        .where(_INACTIVE)
+        .order_by(LIST_ORDER, Account.id)
+        .offset(bindparam("skip"))
+        .limit(literal_column(str(int(take)), Integer))
+        .subquery("shown")
     )
-    return Page(list(shown), total, offset, limit)
+    return (
+        select(*Account.__table__.c, *forecast.USAGE)
+        .join_from(Account, shown, Account.id == shown.c.id)
+        .order_by(LIST_ORDER, Account.id)
+    )
+
+
+def inactive_ahead(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime
+) -> Callable[[Summary], Page]:
+    """inactive's page, read with the session's next statement; call with the summary (which
+    counts them) for the page."""
+    listing = _listing_ahead(session, _inactive_page(limit), offset, limit, forecasts_at)
+    return lambda summary: listing(summary.inactive, False)
+
+
+def inactive(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime | None = None
+) -> Page:
+    """Inactive accounts by name, so an admin can find one to activate again, with each one's
+    forecast at `forecasts_at` (now, if not given)."""
+    page = inactive_ahead(session, offset=offset, limit=limit, forecasts_at=forecasts_at or datetime.now(UTC))
+    return page(summary(session))
+
+
+def _listing_ahead(
+    session: Session, statement: Select[Any], offset: int, limit: int, forecasts_at: datetime
+) -> Callable[[int, bool], Page]:
+    """A page of `statement`'s accounts with their usage (rows of every column, then
+    forecast.USAGE's), read with the session's next statement; call with how many the list has
+    (and whether there are more than that) for the page, read again further up if the list shrank
+    under it."""
+    connection = session.connection()
+    window = forecast.window(forecasts_at)
+    read = Ahead(connection, statement, {"skip": offset, **window})
+
+    def page(total: int, more: bool) -> Page:
+        first = offset
+        if first >= total and first:
+            first = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
+        rows = (
+            read.rows() if first == offset else connection.execute(statement, {"skip": first, **window}).all()
+        )
+        shown, forecasts = listed_with_forecasts(rows, forecasts_at)
+        return Page(shown, total, first, limit, more=more, forecasts=forecasts)
+
+    return page
