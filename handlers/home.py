@@ -224,11 +224,24 @@ def home_view(
 ) -> dict[str, Any]:
     """The Home tab as this user may see it now; the inactive list is for admins only."""
     query, offset, inactive = listing.query, listing.offset, listing.inactive
+    now = services.clock()
+    # The role, the summary and the list go together, in one round trip where they can (PostgreSQL):
+    # with the list's reads, or with the search's first statement. The role is checked before
+    # anything is drawn.
     role_read = roles.role_ahead(session, user_id)
-    summary = overview.summary(session)  # the role read goes with it, in its round trip
+    summary_read = overview.summary_ahead(session)
+    listed: Callable[[Summary], Page]
+    if inactive:
+        listed = overview.inactive_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    elif query:
+        found = account_store.search(session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+        listed = lambda _summary: found  # noqa: E731 - the search's page, whatever the summary
+    else:
+        listed = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
     role = role_read()
     if role is None:
         return build_no_access_home(user_id)
+    summary = summary_read()
     if inactive and not role.allows(Role.ADMIN):
         inactive, note = (
             False,
@@ -238,19 +251,10 @@ def home_view(
                 )
             ),
         )
-    if inactive:
-        page = overview.inactive(session, offset=offset, limit=PAGE_SIZE)
-    elif query:
-        page = account_store.search(
-            session, query, offset=offset, limit=PAGE_SIZE, forecasts_at=services.clock()
-        )
-    else:
-        page = overview.needs_attention(session, offset=offset, limit=PAGE_SIZE, low=summary.below_level)
+        listed = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+    page = listed(summary)
     limits = services.limits
-    if page.forecasts is not None:
-        outlooks = forecast.texts(page.forecasts)
-    else:
-        outlooks = forecast.texts_for(session, [account.id for account in page.accounts], services.clock())
+    outlooks = forecast.texts(page.forecasts or {})
     place = page_value(query, page.offset, inactive=inactive)
     return build_home(
         role,

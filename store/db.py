@@ -49,6 +49,11 @@ READ_ONLY_OPTION = "admin_bot_read_only"
 # An execution option for statements whose best plan does not depend on their values (look-ups by
 # key in an index): on PostgreSQL they may use a generic plan, planned once per connection.
 GENERIC_PLAN = "admin_bot_generic_plan"
+# GENERIC_PLAN's value for a statement that always takes the generic plan: one whose generic plan
+# PostgreSQL costs far above the plans for each run's values only because it cannot see its LIMIT
+# and OFFSET (it takes each for a tenth of the rows), though the plan is the same; under auto it
+# would plan every run for its values.
+ALWAYS_GENERIC = "always"
 # An execution option: how many milliseconds a statement waits for another transaction's lock
 # before it gives up (waiting_at_most); 0 on PostgreSQL waits for ever.
 LOCK_TIMEOUT_MS = "admin_bot_lock_timeout_ms"
@@ -180,7 +185,7 @@ class Ahead:
             return
         compiled = _compiled(statement, self._connection.dialect)
         self._sql, self._driver_parameters = compiled.string, compiled.construct_params(parameters)
-        self._generic = bool(statement.get_execution_options().get(GENERIC_PLAN))
+        self._generic = statement.get_execution_options().get(GENERIC_PLAN, False)
         self._driver = self._connection.connection.driver_connection
         _riders.setdefault(self._driver, []).append(self)
 
@@ -229,7 +234,7 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     """The statement, then the Ahead reads waiting on its connection, in one round trip (a pipeline)."""
     connection = cursor.connection
     riders = _riders.pop(connection, []) if _riders else []
-    generic = bool(context.execution_options.get(GENERIC_PLAN))
+    generic = context.execution_options.get(GENERIC_PLAN, False)
     if not riders and not generic:
         return False
     sent = [rider._sending(connection) for rider in riders]
@@ -243,17 +248,22 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
 class _Pipelined(NamedTuple):
     """A statement for _planned, on its own cursor."""
 
-    generic: bool  # marked GENERIC_PLAN
+    generic: bool | str  # its GENERIC_PLAN mark: True, ALWAYS_GENERIC, or False for none
     cursor: Any
     statement: str
     parameters: Any
 
 
-_PLAN_CACHE_MODE = {True: "SET plan_cache_mode = auto", False: "SET plan_cache_mode = force_custom_plan"}
+_PLAN_CACHE_MODE = {
+    True: "SET plan_cache_mode = auto",
+    ALWAYS_GENERIC: "SET plan_cache_mode = force_generic_plan",
+    False: "SET plan_cache_mode = force_custom_plan",
+}
 
 
 def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
-    """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto.
+    """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto
+    (force_generic_plan for ALWAYS_GENERIC).
 
     Each execution otherwise costs a plan for its values (0.1-0.15 ms for the word path's). The
     setting is switched only where it changes, and back at the end (a SET each way around each
@@ -261,13 +271,13 @@ def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
     go in the same pipeline, one implicit transaction in autocommit, so if a statement fails the
     first SET is undone with it.
     """
-    auto = False
+    mode: bool | str = False
     for generic, cursor, statement, parameters in statements:
-        if generic != auto:
+        if generic != mode:
             connection.execute(_PLAN_CACHE_MODE[generic])
-            auto = generic
+            mode = generic
         cursor.execute(statement, parameters, prepare=True if generic else None)
-    if auto:
+    if mode:
         connection.execute(_PLAN_CACHE_MODE[False])
 
 

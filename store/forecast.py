@@ -158,11 +158,6 @@ def with_warnings(
     }
 
 
-def texts_for(session: Session, account_ids: Sequence[int], now: datetime) -> dict[int, str]:
-    """Each account's forecast line, e.g. for the accounts on one page, in one query."""
-    return texts(for_accounts(session, account_ids, now))
-
-
 def texts(forecasts: Mapping[int, Forecast]) -> dict[int, str]:
     """Each forecast's line, by account id."""
     return {account_id: outlook.text() for account_id, outlook in forecasts.items()}

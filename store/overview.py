@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
+from store import forecast
 from store.accounts import COUNT_LIMIT, Page
-from store.db import is_postgresql
+from store.db import ALWAYS_GENERIC, GENERIC_PLAN, Ahead, is_postgresql
 from store.models import LIST_ORDER, UNADDRESSED, UNHEARD, Account, account_totals
+from store.search import listed_with_forecasts
 from store.suggestions import spare_credits
 
 _ACTIVE = text("accounts.active")
@@ -34,15 +56,20 @@ class Summary:
         )
 
 
+# Zero written into the SQL, not bound: a generic plan then sees it, and estimates from the
+# statistics on these expressions (migration 0019) instead of a third of the table.
+_ZERO = literal_column("0", Integer)
+
+
 def _not_low() -> ColumnElement[bool]:
-    return or_(~Account.reminder_enabled, Account.balance - Account.reminder_level >= 0)
+    return or_(~Account.reminder_enabled, Account.balance - Account.reminder_level >= _ZERO)
 
 
 # An active account's spare credits are negative exactly when its reminder is on and its balance is
 # under the level (a balance is never negative), so ix_accounts_spare_credits lists the accounts
 # below their level, furthest below first, without reading a table row for each.
 _SPARE = spare_credits()
-_LOW = select(Account).where(_SPARE < 0, _ACTIVE)
+_LOW = select(Account).where(_SPARE < _ZERO, _ACTIVE)
 # The summary's numbers come from account_totals (migration 0019), a few rows whatever the number
 # of accounts, but for reminders without recipients, counted from ix_accounts_reminder_unaddressed.
 _TOTALS = account_totals.c
@@ -52,13 +79,23 @@ _SUMMARY = select(
     func.coalesce(func.sum(_TOTALS.below_level), 0),
     func.coalesce(func.sum(_TOTALS.inactive), 0),
     select(func.count()).select_from(Account).where(text(UNADDRESSED)).scalar_subquery(),
-)
+).execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 _UNHEARD = select(Account).where(text(UNHEARD), _not_low())
 
 
 def summary(session: Session) -> Summary:
     """The Home tab's totals, in one round trip."""
-    accounts, credits, below, inactive, unaddressed = session.connection().execute(_SUMMARY).one()
+    return _summary(session.connection().execute(_SUMMARY).one())
+
+
+def summary_ahead(session: Session) -> Callable[[], Summary]:
+    """summary, read with the session's next statement (a round trip fewer on PostgreSQL); call for it."""
+    ahead = Ahead(session.connection(), _SUMMARY, {})
+    return lambda: _summary(ahead.row())
+
+
+def _summary(row: Sequence[Any]) -> Summary:
+    accounts, credits, below, inactive, unaddressed = row
     return Summary(int(accounts), int(credits), int(below), int(unaddressed), int(inactive))
 
 
@@ -99,38 +136,140 @@ def fold_totals(session: Session) -> None:
 
 
 # Built once, with the page's place as parameters: building them cost about as much as running them.
-_UNHEARD_COUNTED = select(func.count()).select_from(
-    _UNHEARD.with_only_columns(Account.id).limit(bindparam("up_to")).subquery()
+# Their plans do not depend on the place, and planning the page for each run's values cost more
+# than running it (about a millisecond on a cold connection).
+_UNHEARD_COUNTED = (
+    select(func.count())
+    .select_from(_UNHEARD.with_only_columns(Account.id).limit(bindparam("up_to")).subquery())
+    .execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 )
-_LOW_PAGE = _LOW.order_by(_SPARE, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
-_UNHEARD_PAGE = _UNHEARD.order_by(LIST_ORDER, Account.id).offset(bindparam("skip")).limit(bindparam("take"))
+# A page of needs attention (:skip, and `take` accounts) in one statement: the accounts below their
+# level on it, then as many unheard as there is room for, after the unheard the earlier pages
+# showed (:skip less those below their level, which account_totals counts, in the same snapshot).
+# Each account shown comes with its usage (forecast.window's parameters), and as a plain row:
+# loading ORM objects cost more than the statement. `take` is written into the SQL: a generic plan
+# that took it for a tenth of the accounts cost above PostgreSQL's JIT threshold at 1M accounts,
+# and compiling it took 20 ms.
+_NO_SPARE, _NO_NAME = cast(null(), BigInteger), cast(null(), String)  # typed, for UNION ALL
+_BELOW_LEVEL = select(func.coalesce(func.sum(_TOTALS.below_level), 0)).scalar_subquery()
 
 
-def needs_attention(session: Session, *, offset: int = 0, limit: int = 10, low: int | None = None) -> Page:
+@functools.cache
+def _page(take: int) -> Select[Any]:
+    taken = literal_column(str(int(take)), Integer)
+    low = (
+        _LOW.with_only_columns(
+            Account.id, literal_column("0").label("part"), _SPARE.label("spare"), _NO_NAME.label("name_order")
+        )
+        .order_by(_SPARE, Account.id)
+        .offset(bindparam("skip"))
+        .limit(taken)
+        .cte("low_shown")
+    )
+    unheard = (
+        _UNHEARD.with_only_columns(
+            Account.id,
+            literal_column("1").label("part"),
+            _NO_SPARE.label("spare"),
+            LIST_ORDER.label("name_order"),
+        )
+        .order_by(LIST_ORDER, Account.id)
+        .offset(case((bindparam("skip") > _BELOW_LEVEL, bindparam("skip") - _BELOW_LEVEL), else_=0))
+        .limit(taken - select(func.count()).select_from(low).scalar_subquery())
+        .subquery()
+    )
+    # The whole's limit too: the planner cannot tell it from the parts'.
+    shown = union_all(select(*low.c), select(*unheard.c)).limit(taken).subquery("shown")
+    return (
+        select(*Account.__table__.c, *forecast.USAGE)
+        .join_from(Account, shown, Account.id == shown.c.id)
+        .order_by(shown.c.part, shown.c.spare, shown.c.name_order, shown.c.id)
+        .execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
+    )
+
+
+def needs_attention_ahead(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime
+) -> Callable[[Summary], Page]:
+    """needs_attention's reads, sent with the session's next statement (on PostgreSQL, in its round
+    trip: with the summary's, a Home tab's whole list); call with the summary for the page."""
+    enough = max(COUNT_LIMIT, offset + limit)
+    unheard_read = Ahead(session.connection(), _UNHEARD_COUNTED, {"up_to": enough + 1})
+    listing = _listing_ahead(session, _page(limit), offset, limit, forecasts_at)
+
+    def page(summary: Summary) -> Page:
+        unheard = unheard_read.row()[0]
+        return listing(summary.below_level + min(unheard, enough), unheard > enough)
+
+    return page
+
+
+def needs_attention(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime | None = None
+) -> Page:
     """Accounts below their reminder level (furthest below first), then, by name, active accounts
     whose reminder is off or has no recipients. The second group is counted up to COUNT_LIMIT.
-
-    `low` is how many are below their level when the caller has the summary already.
-    """
-    if low is None:
-        low = summary(session).below_level
-    enough = max(COUNT_LIMIT, offset + limit)
-    unheard = session.connection().scalar(_UNHEARD_COUNTED, {"up_to": enough + 1}) or 0
-    total = low + min(unheard, enough)
-    if offset >= total and offset:
-        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-    shown: list[Account] = list(session.scalars(_LOW_PAGE, {"skip": offset, "take": limit}))
-    if len(shown) < limit:
-        shown += session.scalars(_UNHEARD_PAGE, {"skip": max(offset - low, 0), "take": limit - len(shown)})
-    return Page(shown, total, offset, limit, more=unheard > enough)
-
-
-def inactive(session: Session, *, offset: int = 0, limit: int = 10) -> Page:
-    """Inactive accounts by name, so an admin can find one to activate again."""
-    total = session.connection().scalar(select(func.count()).select_from(Account).where(_INACTIVE)) or 0
-    if offset >= total and offset:
-        offset = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
-    shown = session.scalars(
-        select(Account).where(_INACTIVE).order_by(LIST_ORDER, Account.id).offset(offset).limit(limit)
+    The page carries each listed account's forecast at `forecasts_at` (now, if not given)."""
+    page = needs_attention_ahead(
+        session, offset=offset, limit=limit, forecasts_at=forecasts_at or datetime.now(UTC)
     )
-    return Page(list(shown), total, offset, limit)
+    return page(summary(session))
+
+
+@functools.cache
+def _inactive_page(take: int) -> Select[Any]:
+    shown = (
+        select(Account.id)
+        .where(_INACTIVE)
+        .order_by(LIST_ORDER, Account.id)
+        .offset(bindparam("skip"))
+        .limit(literal_column(str(int(take)), Integer))
+        .subquery("shown")
+    )
+    return (
+        select(*Account.__table__.c, *forecast.USAGE)
+        .join_from(Account, shown, Account.id == shown.c.id)
+        .order_by(LIST_ORDER, Account.id)
+    )
+
+
+def inactive_ahead(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime
+) -> Callable[[Summary], Page]:
+    """inactive's page, read with the session's next statement; call with the summary (which
+    counts them) for the page."""
+    listing = _listing_ahead(session, _inactive_page(limit), offset, limit, forecasts_at)
+    return lambda summary: listing(summary.inactive, False)
+
+
+def inactive(
+    session: Session, *, offset: int = 0, limit: int = 10, forecasts_at: datetime | None = None
+) -> Page:
+    """Inactive accounts by name, so an admin can find one to activate again, with each one's
+    forecast at `forecasts_at` (now, if not given)."""
+    page = inactive_ahead(session, offset=offset, limit=limit, forecasts_at=forecasts_at or datetime.now(UTC))
+    return page(summary(session))
+
+
+def _listing_ahead(
+    session: Session, statement: Select[Any], offset: int, limit: int, forecasts_at: datetime
+) -> Callable[[int, bool], Page]:
+    """A page of `statement`'s accounts with their usage (rows of every column, then
+    forecast.USAGE's), read with the session's next statement; call with how many the list has
+    (and whether there are more than that) for the page, read again further up if the list shrank
+    under it."""
+    connection = session.connection()
+    window = forecast.window(forecasts_at)
+    read = Ahead(connection, statement, {"skip": offset, **window})
+
+    def page(total: int, more: bool) -> Page:
+        first = offset
+        if first >= total and first:
+            first = max(total - 1, 0) // limit * limit  # the list shrank since the page was drawn
+        rows = (
+            read.rows() if first == offset else connection.execute(statement, {"skip": first, **window}).all()
+        )
+        shown, forecasts = listed_with_forecasts(rows, forecasts_at)
+        return Page(shown, total, first, limit, more=more, forecasts=forecasts)
+
+    return page

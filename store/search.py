@@ -96,6 +96,18 @@ _account_row: Callable[[Iterable[Any]], Any] = namedtuple(  # type: ignore[misc,
 )._make
 
 
+def listed_with_forecasts(rows: Iterable[Any], now: datetime) -> tuple[list[Listed], dict[int, Forecast]]:
+    """Rows of every column of accounts then forecast.USAGE's two: the accounts, as named tuples,
+    and each one's forecast at `now`."""
+    listed, forecasts = [], {}
+    for row in rows:
+        account = _account_row(row[: len(_COLUMNS)])
+        used, first_usage = row[len(_COLUMNS) :]
+        listed.append(account)
+        forecasts[account.id] = forecast.from_usage(account.balance, int(used), first_usage, now)
+    return listed, forecasts
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and how many matched: exactly, or "more than `total`"."""
@@ -687,14 +699,8 @@ class _Found:
                 if [row.id for row in guessed] == ids
                 else connection.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
             )
-            loaded, forecasts = {}, {}
-            for row in rows:
-                account = _account_row(row[: len(_COLUMNS)])
-                used, first_usage = row[len(_COLUMNS) :]
-                loaded[account.id] = account
-                forecasts[account.id] = forecast.from_usage(
-                    account.balance, int(used), first_usage, forecasts_at
-                )
+            accounts, forecasts = listed_with_forecasts(rows, forecasts_at)
+            loaded = {account.id: account for account in accounts}
             return [loaded[account_id] for account_id in ids], forecasts
         ahead: list[Listed] = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)

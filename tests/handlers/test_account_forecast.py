@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from store import accounts, ledger
 from store.models import EntryKind
@@ -23,6 +25,26 @@ NONE = "Forecast: No recent usage."
 def clock():
     """The bot's clock stands still at NOW."""
     return lambda: NOW
+
+
+def statements_sent(engine: Engine) -> list[str]:
+    """Every statement the engine's connections send from now on, those read ahead in a
+    PostgreSQL pipeline (store.db.Ahead, past SQLAlchemy's events) too."""
+    sent: list[str] = []
+
+    class Recording(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query))
+            return super().execute(query, *args, **kwargs)
+
+    def checkout(dbapi_connection: Any, *_: Any) -> None:
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.set_trace_callback(sent.append)
+        else:
+            dbapi_connection.cursor_factory = Recording
+
+    event.listen(engine, "checkout", checkout)
+    return sent
 
 
 def use(session_factory, reference: str, credits: int, ago: timedelta) -> None:
@@ -80,8 +102,7 @@ def test_home_tab_boxes_show_each_accounts_forecast(slack, admin, fake_slack, th
 def test_the_home_page_reads_usage_in_one_query_however_many_accounts_it_shows(
     slack, admin, fake_slack, engine, session_factory
 ):
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = statements_sent(engine)
 
     def usage_queries_for_home(first: int, more: int) -> int:
         for n in range(first, first + more):

@@ -87,6 +87,26 @@ def test_marked_and_unmarked_reads_in_one_round_trip_each_run_under_their_own_pl
         engine.dispose()
 
 
+def test_a_statement_marked_always_generic_runs_under_generic_plans_and_leaves_plans_for_values(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    engine = db.make_engine(database_url, pool_size=1)
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    mode = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
+    always = mode.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    try:
+        with reads.begin() as session:
+            connection = session.connection()
+            along = [db.Ahead(connection, read, {"n": 1}) for read in (always, mode)]
+            assert session.scalar(always, {"n": 1}) == "force_generic_plan"
+            assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
+        assert _plan_mode(reads) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
     # At READ COMMITTED every statement reads its own snapshot anyway; BEGIN and COMMIT were two
     # round trips a request. Writes keep their transaction.
