@@ -5,7 +5,8 @@ How a page is found, cheapest first:
     reference (the vocabulary in search_fragments says no word has it inside), the matches are
     read in list order, a page's worth at a time, from search_words (migration 0012) or, for
     two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7, 70-79,
-    each pair's entries merged in one statement); matches in references are fetched through the
+    each pair's entries merged in one statement; on SQLite each entry's account is read from the
+    name-order index, 0031); matches in references are fetched through the
     substring index by the needle's last characters, the exact reference first (SQLite: from the
     unique reference index alone when no reference is longer than the needle, 0023);
   - otherwise the exact reference is one look-up in the unique reference index;
@@ -36,6 +37,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     exists,
     func,
     literal_column,
@@ -46,7 +48,11 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import TableClause, UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
 from store.db import GENERIC_PLAN, Ahead, is_postgresql
@@ -410,15 +416,46 @@ def _entries(pairs: int, sqlite: bool) -> Any:
     return chunk
 
 
+class _IndexedBy(TableClause):
+    """A table read through one index it names (SQLite's INDEXED BY), as a copy of its columns."""
+
+    inherit_cache = True
+
+    def __init__(self, table: Any, index: str) -> None:
+        super().__init__(table.name, *(column(c.key, c.type) for c in table.c))
+        self.index = index
+
+
+@compiles(_IndexedBy, "sqlite")
+def _indexed_by(element: _IndexedBy, compiler: SQLCompiler, **kw: Any) -> str:
+    table = compiler.visit_table(element, **kw)
+    return f"{table} INDEXED BY {element.index}" if kw.get("asfrom") else table
+
+
+# SQLite: accounts as the name-order index holds them (migration 0031: with every column a word
+# search reads). Entries come in name order, so their accounts sit together there, where in the
+# table each was a page of its own; looked up by id, SQLite would read the table.
+_ACCOUNTS_IN_NAME_ORDER = _IndexedBy(Account.__table__, "ix_accounts_name_order")
+
+
 @functools.cache
 def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
     """_entries, each with whether it matches."""
     chunk = _entries(pairs, sqlite)
-    matches = and_(*_filters(shape), _like())
+    accounts: Any = _ACCOUNTS_IN_NAME_ORDER.c if sqlite else Account
+    found = accounts.id == chunk.c.account_id
+    if sqlite:
+        # A unary + drops sort_name's TEXT affinity, which the index's lower(name) lacks: with
+        # it, SQLite could not seek the index by name, and would scan it.
+        found = and_(
+            func.lower(accounts.name) == UnaryExpression(chunk.c.sort_name, operator=custom_op("+")), found
+        )
+    matches = and_(*_filters(shape, accounts), _like(accounts))
     flag = case((matches, True), else_=False)
     return (
-        select(chunk.c.sort_name, chunk.c.account_id, Account.reference, Account.name, flag)
-        .join(Account, Account.id == chunk.c.account_id)
+        select(chunk.c.sort_name, chunk.c.account_id, accounts.reference, accounts.name, flag)
+        .select_from(chunk)
+        .join(_ACCOUNTS_IN_NAME_ORDER if sqlite else Account, found)
         .execution_options(**{GENERIC_PLAN: True})
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from store import accounts, importing
 from store.accounts import COUNT_LIMIT
@@ -283,3 +283,32 @@ def test_a_word_and_a_number_lists_in_name_order_across_every_number_it_starts(s
         picked = accounts.first_matches(session, "Alerts 7", limit=5, with_credits_only=True)
         assert [a.name for a in picked] == with_credits[:5]
     assert every_page(session_factory, "alerts 7", limit=4) == sorted(names, key=str.lower)
+
+
+@pytest.mark.parametrize("query", ["acme", "alerts 7"])
+def test_a_word_search_reads_its_accounts_from_the_name_order_index_not_the_table(
+    database_url, engine, session_factory, query
+):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
+    add_accounts(session_factory, [(f"EX{n:07d}", f"Acme Alerts {n}") for n in range(60, 90)])
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "search_words" in statement or "search_pairs" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_factory.begin() as session:
+            found = accounts.first_matches(session, query, limit=10)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert len(found) == 10
+    entries, parameters = statements[-1]
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {entries}", parameters)
+        )
+    # Read from the table, each entry's account was a page of its own, read cold at a million.
+    assert "COVERING INDEX ix_accounts_name_order" in plan and "INTEGER PRIMARY KEY" not in plan, plan
