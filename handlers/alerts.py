@@ -5,6 +5,7 @@ Pure builders: they take an AlertState and know nothing of the database or of Sl
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -49,7 +50,9 @@ def slack_time(moment: datetime) -> str:
     return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
+@functools.lru_cache(maxsize=64)
 def _who(account_name: str, reference: str) -> str:
+    # Cached: every alert of a pass names the same suggested source.
     return f"{bold(account_name)} (`{escape(reference)}`)"
 
 
@@ -66,29 +69,25 @@ def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[di
     if suggestion is None:
         return [], []
     buttons = []
+    credits = f"{suggestion.credits:,}"
     if suggestion.source is not None:
-        source = suggestion.source
+        source, move = suggestion.source, suggestion.move_credits
         line = (
-            f"Suggested fix: move *{suggestion.move_credits:,}* credits in from "
-            f"{_who(source.name, source.reference)}, which has {source.spare:,} to spare"
+            f"Suggested fix: move *{move:,}* credits in from "
+            f"{_who(source.name, source.reference)}, which has {source.spare:,} to spare, or buy *{credits}*."
         )
         buttons.append(
             _button(
-                f"Move {suggestion.move_credits:,} credits",
+                f"Move {move:,} credits",
                 SUGGESTED_MOVE_ACTION,
-                f"{state.account_id}:{suggestion.move_credits}:{source.account_id}",
+                f"{state.account_id}:{move}:{source.account_id}",
                 "primary",
             )
         )
-        line += f", or buy *{suggestion.credits:,}*."
     else:
-        line = f"Suggested fix: buy *{suggestion.credits:,}* credits; no other account has credits to spare."
+        line = f"Suggested fix: buy *{credits}* credits; no other account has credits to spare."
     buttons.append(
-        _button(
-            f"Buy {suggestion.credits:,} credits",
-            SUGGESTED_BUY_ACTION,
-            f"{state.account_id}:{suggestion.credits}",
-        )
+        _button(f"Buy {credits} credits", SUGGESTED_BUY_ACTION, f"{state.account_id}:{suggestion.credits}")
     )
     if state.on_forecast:
         days = f"{state.warning_days} day{'' if state.warning_days == 1 else 's'}"
@@ -98,20 +97,22 @@ def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[di
     return [_section(line)], buttons
 
 
+# What every alert's snooze controls show alike, built once (the pass draws an alert per DM) and
+# shared by the messages, which are only ever serialized.
+_SNOOZE_PLACEHOLDER = _text("Snooze")
+_SNOOZE_LABELS = [(_text(label), key) for key, (label, _) in SNOOZE_CHOICES.items()]
+_SNOOZE_UNTIL = {
+    "type": "datepicker",
+    "action_id": SNOOZE_UNTIL_ACTION,
+    "placeholder": _text("Snooze until…"),
+}
+
+
 def _snooze_controls(state: AlertState) -> list[dict[str, Any]]:
     value = f"{state.account_id}:{state.episode}"
-    return [
-        {
-            "type": "static_select",
-            "action_id": SNOOZE_ACTION,
-            "placeholder": _text("Snooze"),
-            "options": [
-                {"text": _text(label), "value": f"{value}:{key}"}
-                for key, (label, _) in SNOOZE_CHOICES.items()
-            ],
-        },
-        {"type": "datepicker", "action_id": SNOOZE_UNTIL_ACTION, "placeholder": _text("Snooze until…")},
-    ]
+    options = [{"text": label, "value": f"{value}:{key}"} for label, key in _SNOOZE_LABELS]
+    select = {"type": "static_select", "action_id": SNOOZE_ACTION, "placeholder": _SNOOZE_PLACEHOLDER}
+    return [{**select, "options": options}, _SNOOZE_UNTIL]
 
 
 def build_alert(state: AlertState) -> dict[str, Any]:

@@ -30,7 +30,10 @@ METADATA_TYPE = "admin_bot_alert"  # marks our posts, so a lost answer is found,
 LEASE = timedelta(seconds=60)
 BATCH_SIZE = 20
 MAX_BATCH_SIZE = 1000
-BATCH_SECONDS = 1.0  # how long a batch should take: each is sized from how fast the last one went
+# How long a batch should take: each is sized from how fast the last one went. Every batch costs
+# a claim and a record, each a transaction of its own whose first statement finds the database
+# asleep after the DMs; a slow Slack still keeps batches at their smallest, so replicas share work.
+BATCH_SECONDS = 3.0
 # What Slack did within this long is recorded in one transaction: a fast Slack costs no commit per
 # message, and a slow one (a call that takes longer) has each recorded on its own.
 RECORD_WITHIN_SECONDS = 0.5

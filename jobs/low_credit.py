@@ -139,6 +139,8 @@ class _Pass:
         self.holder, self.report = _holder(), PassReport()
         self.poster = live.without_blind_retries(client)
         self.cache: dict[str, str] = {}
+        # Each Slack user's DM, opened once a pass: one person is often told about many accounts.
+        self.dm_channels: dict[str, str] = {}
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
         self.copies: dict[tuple[int, int, str], alerts.FirstCopy] = {}
@@ -244,7 +246,9 @@ class _Pass:
             sent_to = channel = alert.recipient.address
         else:
             sent_to = _slack_user(self.client, alert.recipient, self.cache)
-            channel = self.client.conversations_open(users=sent_to)["channel"]["id"]
+            if sent_to not in self.dm_channels:
+                self.dm_channels[sent_to] = self.client.conversations_open(users=sent_to)["channel"]["id"]
+            channel = self.dm_channels[sent_to]
         if copy.ts:  # posted and recorded by an earlier attempt, whose delivery record was lost
             ts = copy.ts
         else:

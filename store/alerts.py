@@ -7,6 +7,7 @@ behind is `stale`, and a pass claims stale messages with a lease and brings them
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     CursorResult,
+    DateTime,
     Integer,
     ScalarSelect,
     String,
@@ -34,11 +36,12 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, is_postgresql, unnest
+from store.db import among, is_postgresql, unnest, unnest_arrays
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -530,11 +533,20 @@ def record_deliveries(
         )
         names = [name for name, _ in FIRST_POST_COLUMNS]
         session.connection().execute(
-            _first_copies_from(session, given), [dict(zip(names, row, strict=True)) for row in rows]
+            _first_copies_from(_upsert(session), given), [dict(zip(names, row, strict=True)) for row in rows]
         )
         record_sent(session, [(alert, user) for alert, user, _ in sent], now)
         return
-    table = select(*unnest(FIRST_POST_COLUMNS, rows).c).cte("given")
+    session.connection().execute(
+        _recording_first_posts(), {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now}
+    )
+
+
+@functools.cache
+def _recording_first_posts() -> Any:
+    """PostgreSQL's record of first posts, built once: building it each time cost more than a
+    record's rows. The delivery update is a data-modifying CTE of the message insert."""
+    table = select(*unnest(FIRST_POST_COLUMNS).c).cte("given")
     delivered = (
         update(ReminderDelivery)
         .where(
@@ -544,16 +556,21 @@ def record_deliveries(
             table.c.user.is_not(None),
             ReminderDelivery.sent_at.is_(None),
         )
-        .values(sent_at=now, lease_until=None, slack_user_id=table.c.user)
+        .values(
+            sent_at=bindparam("now", type_=DateTime(timezone=True)),
+            lease_until=None,
+            slack_user_id=table.c.user,
+        )
         .returning(ReminderDelivery.id)
         .cte("delivered")
     )
-    session.execute(_first_copies_from(session, table).add_cte(delivered))
+    return _first_copies_from(postgresql_insert, table).add_cte(delivered)
 
 
-def _first_copies_from(session: Session, given: Any) -> Any:
-    """The upsert of first copies' message rows from `given` (FIRST_POST_COLUMNS: a table, or one
-    row's bound parameters), each marked stale when its alert moved on since what it shows."""
+def _first_copies_from(upsert: Any, given: Any) -> Any:
+    """The upsert (`upsert`: the dialect's INSERT) of first copies' message rows from `given`
+    (FIRST_POST_COLUMNS: a table, or one row's bound parameters), each marked stale when its alert
+    moved on since what it shows."""
     behind = and_(
         given.c.ts.is_not(None),
         or_(Alert.revision > given.c.shown_revision, Alert.seen_entry_id > given.c.replied_entry_id),
@@ -570,7 +587,7 @@ def _first_copies_from(session: Session, given: Any) -> Any:
         behind,
         given.c.pending_post,
     ).where(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode)
-    insert = _upsert(session)(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
+    insert = upsert(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
     kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
     return insert.on_conflict_do_update(
         index_elements=[

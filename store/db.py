@@ -325,22 +325,37 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def unnest(columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]) -> TableValuedAlias:
+def unnest(
+    columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]] | None = None
+) -> TableValuedAlias:
     """PostgreSQL: `rows` as a table to join or insert from, each column bound as one array.
 
     One statement for a whole batch, with as many parameters for 1,000 rows as for one: the
     server plans it once and the client compiles it once, where a row per statement (or a
-    VALUES list per batch) costs each again.
+    VALUES list per batch) costs each again. Without `rows`, for a statement built once, the
+    arrays are bound when it runs: `unnest_arrays(columns, rows)`.
     """
+    given = unnest_arrays(columns, rows) if rows is not None else None
     arrays = [
-        bindparam(f"rows_{name}", [row[i] for row in rows], type_=ARRAY(kind))
-        for i, (name, kind) in enumerate(columns)
+        bindparam(key, type_=ARRAY(kind)) if given is None else bindparam(key, given[key], type_=ARRAY(kind))
+        for key, (_, kind) in zip(_array_keys(columns), columns, strict=True)
     ]
     return (
         func.unnest(*arrays)
         .table_valued(*(column(name, kind) for name, kind in columns))
         .render_derived(with_types=False)
     )
+
+
+def unnest_arrays(
+    columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]
+) -> dict[str, list[Any]]:
+    """The parameters of an unnest() built without rows: one array per column."""
+    return {key: [row[i] for row in rows] for i, key in enumerate(_array_keys(columns))}
+
+
+def _array_keys(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> list[str]:
+    return [f"rows_{name}" for name, _ in columns]
 
 
 def among(

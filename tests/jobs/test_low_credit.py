@@ -156,6 +156,18 @@ def test_usage_below_level_dms_exactly_the_configured_recipients(session_factory
     assert deliveries(session_factory) == [("alice@example.com", 1), (BOB, 1)]
 
 
+def test_a_person_alerted_about_many_accounts_has_their_dm_opened_once_a_pass(session_factory, team, client):
+    bob = [reminders.Recipient(BOB, BOB)]
+    for reference in ("EX0000001", "EX0000002", "EX0000003"):
+        watch(session_factory, reference, f"Acme {reference}", credits=100, recipients=bob)
+
+    report = run_low_credit_pass(session_factory, client, NOW)
+
+    assert len(report.sent) == 3
+    assert [c.params["users"] for c in team.calls_to("conversations.open")] == [BOB]
+    assert [channel for channel, _ in dms(team)] == ["D" + BOB] * 3
+
+
 def accounts_id(session_factory, reference: str) -> int:
     with session_factory.begin() as session:
         return accounts.by_reference(session, reference).id
