@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
     Select,
@@ -209,7 +210,7 @@ class Ahead:
 
 
 @functools.cache
-def _compiled(statement: Select[Any] | TextClause, dialect: Any) -> tuple[str, Any]:
+def _compiled(statement: Select[Any] | CompoundSelect | TextClause, dialect: Any) -> tuple[str, Any]:
     """The statement's SQL for the driver, and its compiled form (for construct_params).
 
     Ahead's and read_together's statements are built once: compiling each time cost more than a
@@ -253,7 +254,9 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     return True
 
 
-Read = tuple[Select[Any] | TextClause, dict[str, Any]]  # a statement built once, and its parameters
+Read = tuple[
+    Select[Any] | CompoundSelect | TextClause, dict[str, Any]
+]  # a statement built once, and its parameters
 
 
 def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
@@ -289,7 +292,8 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
         )
     try:
         with driver.pipeline():
-            _planned(driver, [*sent, *ours])
+            # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
+            _planned(driver, sorted([*sent, *ours], key=lambda read: read.generic))
         for rider, rider_sent in zip(riders, sent, strict=True):
             rider._receive(rider_sent.cursor.fetchall())
         return [read.cursor.fetchall() for read in ours]

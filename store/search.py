@@ -315,12 +315,10 @@ _LISTED = (
 # round trip, not two.
 _LISTED_WITH_USAGE = _LISTED.add_columns(*forecast.USAGE)
 _LISTED_ID = _COLUMNS.index("id")  # where a _LISTED row holds the account id
-# PostgreSQL: the exact-reference account as _LISTED_WITH_USAGE reads it, from the unique index:
-# read with the screen, a first page that starts with it needs no round trip of its own.
-_EXACT_LISTED = (
-    select(*_LISTED_WITH_USAGE.selected_columns)
-    .where(Account.reference == bindparam("reference"))
-    .execution_options(**{GENERIC_PLAN: True})
+# PostgreSQL: the exact-reference account as _LISTED_WITH_USAGE reads it, from the unique index
+# (_guessed_first_page's).
+_EXACT_LISTED = select(*_LISTED_WITH_USAGE.selected_columns).where(
+    Account.reference == bindparam("reference")
 )
 
 
@@ -458,13 +456,14 @@ def _chunk_of(shape: _Shape, chunk: Any) -> Select[Any]:
 
 
 @functools.cache
-def _guessed_first_page(shape: _Shape, pairs: bool) -> Select[Any]:
-    """The first :page_size matches among _guessed_entries, as _LISTED_WITH_USAGE reads them.
+def _guessed_first_page(shape: _Shape, pairs: bool) -> Any:
+    """The first :page_size matches among _guessed_entries, and the account whose reference is
+    :reference, as _LISTED_WITH_USAGE reads them.
 
     Sent with the guessed chunk (PostgreSQL), a first page found there needs no round trip of its own.
     """
     chunk = _guessed_entries(pairs)
-    return (
+    first_matches = (
         select(*_LISTED_WITH_USAGE.selected_columns)
         .select_from(chunk)
         .join(Account, Account.id == chunk.c.account_id)
@@ -473,8 +472,9 @@ def _guessed_first_page(shape: _Shape, pairs: bool) -> Select[Any]:
         # the page stops at its last row.
         .order_by(chunk.c.sort_name, chunk.c.account_id)
         .limit(bindparam("page_size"))
-        .execution_options(**{GENERIC_PLAN: True})
+        .subquery()
     )
+    return union_all(select(first_matches), _EXACT_LISTED).execution_options(**{GENERIC_PLAN: True})
 
 
 @dataclass(frozen=True)
@@ -624,8 +624,6 @@ def _by_words_in_one_trip(
         reads.append((_in_references(asked.shape, False), {**parameters, "take": wanted + 1}))
     if first_page is not None:
         reads.append((_guessed_first_page(asked.shape, pairs), {**parameters, **first_page}))
-        if asked.reference is not None:
-            reads.append((_EXACT_LISTED, {**parameters, **first_page}))
     [(inside, _, _, starting)], guessed, *rest = read_together(connection, reads)
     if inside:
         return None, ()
