@@ -536,7 +536,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
 
 
 def _first_chunk(asked: _Query, driver: _Driver, wanted: int) -> dict[str, Any]:
-    """The parameters of a driver's first chunk (_chunk's, _first_page's)."""
+    """The parameters of a driver's first chunk (_chunk's; _guessed_chunk's take as many)."""
     keys = {f"key_{n}": key for n, key in enumerate(driver.keys)}
     return {**asked.parameters(), **keys, "after_name": "", "after_id": 0, "take": wanted + 8}
 
@@ -640,6 +640,8 @@ def _by_words_in_one_trip(
     in_references = sorted(row[:4] for row in rows if not row[4])
     sources = _Sources(words, starting.split(" ") if starting else [], bool(rows))
     # The driver _guessed_entries read for: every starting word (pairs: after the last but one word).
+    # Its statement saw these words or more (words are only ever added), and every row it flags
+    # is a match: its rows are this driver's first chunk.
     keys = tuple(sources.starting) if not pairs else tuple(f"{words[-2]} {word}" for word in sources.starting)
     walks = _walked_drivers(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
     page = [row for fetched in rest for row in fetched]
