@@ -1,6 +1,6 @@
 """Statements per search request, i.e. PostgreSQL round trips (store.db.Ahead reads go with a
-statement, in its pipeline, and are not counted): `python -m bench.round_trips URL`, against a
-loaded bench database (read only)."""
+statement, in its pipeline, and are not counted; store.db.read_together's reads, one round trip,
+count once): `python -m bench.round_trips URL`, against a loaded bench database (read only)."""
 
 from __future__ import annotations
 

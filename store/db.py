@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
     Select,
@@ -183,8 +184,8 @@ class Ahead:
         if self._connection.dialect.name != "postgresql":
             self._receive(self._connection.execute(statement, parameters).all())
             return
-        compiled = _compiled(statement, self._connection.dialect)
-        self._sql, self._driver_parameters = compiled.string, compiled.construct_params(parameters)
+        self._sql, compiled = _compiled(statement, self._connection.dialect)
+        self._driver_parameters = compiled.construct_params(parameters)
         self._generic = statement.get_execution_options().get(GENERIC_PLAN, False)
         self._driver = self._connection.connection.driver_connection
         _riders.setdefault(self._driver, []).append(self)
@@ -214,9 +215,22 @@ class Ahead:
 
 
 @functools.cache
-def _compiled(statement: Select[Any] | TextClause, dialect: Any) -> Any:
-    # Ahead's statements are built once (module constants): compiling each time cost more than a read.
-    return statement.compile(dialect=dialect)
+def _compiled(statement: Select[Any] | CompoundSelect | TextClause, dialect: Any) -> tuple[str, Any]:
+    """The statement's SQL for the driver, and its compiled form (for construct_params).
+
+    Ahead's and read_together's statements are built once: compiling each time cost more than a
+    read. Values SQLAlchemy renders into the SQL (literal_execute: aggregate_strings' separator)
+    are the statement's own constants, rendered here once; lists to expand are not supported (an
+    array parameter is: membership).
+    """
+    compiled = statement.compile(dialect=dialect)
+    if compiled.post_compile_params:
+        raise StoreError("a statement read straight on the driver cannot expand a list: use membership()")
+    if not compiled.literal_execute_params:
+        return compiled.string, compiled
+    values = dict.fromkeys(compiled.bind_names.values())
+    values.update({compiled.bind_names[bind]: bind.value for bind in compiled.literal_execute_params})
+    return compiled.construct_expanded_state(values).statement, compiled
 
 
 # Each driver connection's Ahead reads waiting for a statement.
@@ -245,6 +259,55 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     return True
 
 
+Read = tuple[
+    Select[Any] | CompoundSelect | TextClause, dict[str, Any]
+]  # a statement built once, and its parameters
+
+
+def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tuple[Any, ...]]]:
+    """Each read's rows, as plain tuples, in the order given.
+
+    PostgreSQL: all of them, after the connection's waiting Ahead reads, in one round trip (a
+    pipeline), straight on the driver's connection. Statements built once are compiled once, and
+    SQLAlchemy's per-statement machinery (events, contexts, result objects) is skipped: for the
+    index look-ups a request makes, it cost the client more than the server's work. Errors come
+    wrapped as SQLAlchemy's are, and a lost connection is invalidated. SQLite: one after another.
+    """
+    if connection.dialect.name != "postgresql":
+        return [
+            [tuple(row) for row in connection.execute(statement, parameters)]
+            for statement, parameters in reads
+        ]
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in use is open
+    riders = _riders.pop(driver, [])
+    sent = [rider._sending(driver) for rider in riders]
+    ours = []
+    for statement, parameters in reads:
+        sql, compiled = _compiled(statement, connection.dialect)
+        generic = statement.get_execution_options().get(GENERIC_PLAN, False)
+        ours.append(_Pipelined(generic, driver.cursor(), sql, compiled.construct_params(parameters)))
+    if connection.dispatch.before_cursor_execute:
+        # Listeners (tests, bench.round_trips) see one execution per round trip, as they see an
+        # Ahead read's: the statements sent, one after another.
+        sql = ";\n".join(read.statement for read in ours)
+        sent_parameters = [read.parameters for read in ours]
+        connection.dispatch.before_cursor_execute(
+            connection, ours[0].cursor, sql, sent_parameters, None, False
+        )
+    try:
+        with driver.pipeline():
+            # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
+            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]))
+        for rider, rider_sent in zip(riders, sent, strict=True):
+            rider._receive(rider_sent.cursor.fetchall())
+        return [read.cursor.fetchall() for read in ours]
+    except connection.dialect.loaded_dbapi.Error as error:
+        first = ours[0] if ours else sent[0]
+        connection._handle_dbapi_exception(error, first.statement, first.parameters, first.cursor, None)
+        raise  # not reached: the call above raises the wrapped error
+
+
 class _Pipelined(NamedTuple):
     """A statement for _planned, on its own cursor."""
 
@@ -259,6 +322,8 @@ _PLAN_CACHE_MODE = {
     ALWAYS_GENERIC: "SET plan_cache_mode = force_generic_plan",
     False: "SET plan_cache_mode = force_custom_plan",
 }
+# Reads sent together are grouped by plan mode, so that the mode is switched once for each.
+_PLAN_ORDER = {False: 0, True: 1, ALWAYS_GENERIC: 2}
 
 
 def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:

@@ -55,7 +55,7 @@ from sqlalchemy.sql.expression import TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
-from store.db import GENERIC_PLAN, Ahead, is_postgresql
+from store.db import GENERIC_PLAN, Read, is_postgresql, read_together
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -332,6 +332,12 @@ _LISTED = (
 # The same with each account's usage (forecast.window's parameters), its last two columns: one
 # round trip, not two.
 _LISTED_WITH_USAGE = _LISTED.add_columns(*forecast.USAGE)
+_LISTED_ID = _COLUMNS.index("id")  # where a _LISTED row holds the account id
+# PostgreSQL: the exact-reference account as _LISTED_WITH_USAGE reads it, from the unique index
+# (_guessed_first_page's).
+_EXACT_LISTED = select(*_LISTED_WITH_USAGE.selected_columns).where(
+    Account.reference == bindparam("reference")
+)
 
 
 @functools.cache
@@ -439,9 +445,52 @@ _ACCOUNTS_IN_NAME_ORDER = _IndexedBy(Account.__table__, "ix_accounts_name_order"
 
 
 @functools.cache
+def _guessed_entries(pairs: bool) -> Any:
+    """PostgreSQL: _entries of the driver the screen is likely to choose, its keys taken from the
+    vocabulary in the statement itself: the words starting with :last (pairs: each after
+    :pair_prefix, the last but one typed word and a space). Sent with the screen, it saves the
+    round trip that waited for the screen's answer."""
+    entries = search_pairs if pairs else search_words
+    key = (bindparam("pair_prefix", type_=String) + _STARTING.c.fragment) if pairs else _STARTING.c.fragment
+    keys = select(key.label("key")).subquery("keys")
+    in_order = (entries.c.sort_name, entries.c.account_id)
+    after = tuple_(*in_order) > tuple_(bindparam("after_name", type_=String), bindparam("after_id"))
+    # Each key's entries are an index range already in list order: :take of each, then of all.
+    each = (
+        select(*in_order)
+        .where((entries.c.pair if pairs else entries.c.word) == keys.c.key, after)
+        .order_by(*in_order)
+        .limit(bindparam("take"))
+        .lateral("each_key")
+    )
+    return (
+        select(each.c.sort_name, each.c.account_id)
+        .select_from(keys)
+        .join(each, literal_column("true"))
+        .order_by(each.c.sort_name, each.c.account_id)
+        .limit(bindparam("take"))
+        .subquery()
+    )
+
+
+def _matching(shape: _Shape, accounts: Any = Account) -> ColumnElement[bool]:
+    """Whether an entry's account matches, as a CASE: an expression no index serves."""
+    return case((and_(*_filters(shape, accounts), _like(accounts)), True), else_=False)
+
+
+@functools.cache
 def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
     """_entries, each with whether it matches."""
-    chunk = _entries(pairs, sqlite)
+    return _chunk_of(shape, _entries(pairs, sqlite), sqlite)
+
+
+@functools.cache
+def _guessed_chunk(shape: _Shape, pairs: bool) -> Select[Any]:
+    """_guessed_entries (PostgreSQL), each with whether it matches."""
+    return _chunk_of(shape, _guessed_entries(pairs), sqlite=False)
+
+
+def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool) -> Select[Any]:
     accounts: Any = _ACCOUNTS_IN_NAME_ORDER.c if sqlite else Account
     found = accounts.id == chunk.c.account_id
     if sqlite:
@@ -450,10 +499,14 @@ def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
         found = and_(
             func.lower(accounts.name) == UnaryExpression(chunk.c.sort_name, operator=custom_op("+")), found
         )
-    matches = and_(*_filters(shape, accounts), _like(accounts))
-    flag = case((matches, True), else_=False)
     return (
-        select(chunk.c.sort_name, chunk.c.account_id, accounts.reference, accounts.name, flag)
+        select(
+            chunk.c.sort_name,
+            chunk.c.account_id,
+            accounts.reference,
+            accounts.name,
+            _matching(shape, accounts),
+        )
         .select_from(chunk)
         .join(_ACCOUNTS_IN_NAME_ORDER if sqlite else Account, found)
         .execution_options(**{GENERIC_PLAN: True})
@@ -461,23 +514,28 @@ def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
 
 
 @functools.cache
-def _first_page(shape: _Shape, pairs: int) -> Select[Any]:
-    """The first :page_size matches among _entries, as _LISTED_WITH_USAGE reads them.
+def _guessed_first_page(shape: _Shape, pairs: bool) -> Any:
+    """The first :page_size matches among _guessed_entries, and the account whose reference is
+    :reference, as _LISTED_WITH_USAGE reads them.
 
-    Sent with a walk's first chunk (PostgreSQL), a first page found there needs no round trip of its own.
+    Sent with the guessed chunk (PostgreSQL), a first page found there needs no round trip of its own.
     """
-    chunk = _entries(pairs, sqlite=False)
-    return (
+    chunk = _guessed_entries(pairs)
+    first_matches = (
         select(*_LISTED_WITH_USAGE.selected_columns)
         .select_from(chunk)
         .join(Account, Account.id == chunk.c.account_id)
-        .where(*_filters(shape), _like())
+        # Tested on each entry's row, as _chunk_of tests it: the planner must not fetch the needle's
+        # matches through the trigram indexes and join them to the entries (it did, for
+        # "alerts 7", 1.5-2.5 ms instead of a page's worth of look-ups).
+        .where(_matching(shape))
         # The entries' own order (sort_name is compared by code point, as the walk compares it), so
         # the page stops at its last row.
         .order_by(chunk.c.sort_name, chunk.c.account_id)
         .limit(bindparam("page_size"))
-        .execution_options(**{GENERIC_PLAN: True})
+        .subquery()
     )
+    return union_all(select(first_matches), _EXACT_LISTED).execution_options(**{GENERIC_PLAN: True})
 
 
 @dataclass(frozen=True)
@@ -533,25 +591,31 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
 
 
 def _first_chunk(asked: _Query, driver: _Driver, wanted: int) -> dict[str, Any]:
-    """The parameters of a driver's first chunk (_chunk's, _first_page's)."""
+    """The parameters of a driver's first chunk (_chunk's; _guessed_chunk's take as many)."""
     keys = {f"key_{n}": key for n, key in enumerate(driver.keys)}
     return {**asked.parameters(), **keys, "after_name": "", "after_id": 0, "take": wanted + 8}
 
 
-def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -> list[_Match] | None:
+def _walk(
+    connection: Connection, asked: _Query, driver: _Driver, wanted: int, first: Sequence[Any] | None = None
+) -> list[_Match] | None:
     """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
-    None when fewer than 1 in WORD_BUDGET entries read so far matched."""
+    None when fewer than 1 in WORD_BUDGET entries read so far matched. `first`: its first chunk's
+    rows, if they were read already."""
     statement = _chunk(asked.shape, driver.paired_keys, asked.sqlite)
     parameters = _first_chunk(asked, driver, wanted)
     found: list[_Match] = []
     after: tuple[str, int] = ("", 0)
     read, take = 0, parameters["take"]
     while True:
-        rows = connection.execute(
-            statement, {**parameters, "after_name": after[0], "after_id": after[1], "take": take}
-        ).all()  # one fetchall: iterating the result fetched row by row
+        if first is None:
+            [first] = read_together(
+                connection,
+                [(statement, {**parameters, "after_name": after[0], "after_id": after[1], "take": take})],
+            )
         # Plain tuples: they compare in C, where sorting the Rows compared each pair in Python.
-        entries = sorted(map(tuple, rows))
+        entries = sorted(map(tuple, first))
+        first = None
         found += [entry[:4] for entry in entries if entry[4]]
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
@@ -563,19 +627,18 @@ def _walk(connection: Connection, asked: _Query, driver: _Driver, wanted: int) -
 
 def _by_words(
     connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None = None
-) -> tuple[list[_Match] | None, Ahead | None]:
+) -> tuple[list[_Match] | None, Sequence[Any]]:
     """The first `wanted` matches in list order (all, if fewer), read from search_words,
     search_pairs and the references; None when that cannot be done exactly and cheaply.
 
-    With `first_page` (_first_page's :page_size and forecast.window's parameters) on PostgreSQL,
-    also a guess at the first page's rows: the first matches of the only driver's first chunk,
-    read with that chunk. (Matches in references are not guessed: reading them twice, the trigram
-    index and a plan for the values, cost more than the round trip.)
+    With `first_page` (_guessed_first_page's :page_size and forecast.window's parameters) on
+    PostgreSQL, also rows (as _LISTED_WITH_USAGE reads them) likely to make the first page.
     """
+    if not asked.sqlite:
+        return _by_words_in_one_trip(connection, asked, wanted, first_page)
     sources = _word_drivers(connection, asked)
     if sources is None:
-        return None, None
-    page: Ahead | None = None
+        return None, ()
     exact: list[_Match] = []
     in_references: list[_Match] = []
     if sources.in_reference:
@@ -584,33 +647,93 @@ def _by_words(
             {**asked.parameters(), "take": wanted + 1},
         ).all()
         if len(rows) > wanted:
-            return None, None  # a needle in many references ("000"): the general path counts them
+            return None, ()  # a needle in many references ("000"): the general path counts them
         exact = [tuple(row[:4]) for row in rows if row[4]]
         in_references = sorted(tuple(row[:4]) for row in rows if not row[4])
-    walks: list[list[_Match]] = []
+    walks = _walked_drivers(connection, asked, sources, wanted)
+    return (None if walks is None else _merged(exact, in_references, walks, wanted)), ()
+
+
+def _by_words_in_one_trip(
+    connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None
+) -> tuple[list[_Match] | None, Sequence[Any]]:
+    """_by_words on PostgreSQL: the screen, the matches in references, and the guessed driver's first
+    chunk (and with `first_page`, its first page and the exact reference's row) in one round trip.
+
+    The references are read whenever the needle could be in one: the screen asking the trigram
+    index whether any is, and then the look-up asking again, read it twice.
+    """
+    needle = asked.needle
+    words = needle.split(" ")
+    if len(needle) < FTS_MIN_LENGTH or "" in words:
+        return None, ()
+    pairs = len(words) > 1
+    parameters = {
+        **asked.parameters(),
+        "first": words[0],
+        "last": words[-1],
+        "pair_prefix": f"{words[-2]} " if pairs else "",
+        "after_name": "",
+        "after_id": 0,
+        "take": wanted + 8,  # as _first_chunk's
+    }
+    reads: list[Read] = [
+        (_screen(False, False, False, pairs), parameters),
+        (_guessed_chunk(asked.shape, pairs), parameters),
+    ]
+    if needle.isalnum():
+        reads.append((_in_references(asked.shape, False), {**parameters, "take": wanted + 1}))
+    if first_page is not None:
+        reads.append((_guessed_first_page(asked.shape, pairs), {**parameters, **first_page}))
+    [(inside, _, _, starting)], guessed, *rest = read_together(connection, reads)
+    if inside:
+        return None, ()
+    rows = rest.pop(0) if needle.isalnum() else []
+    if len(rows) > wanted:
+        return None, ()  # a needle in many references ("000"): the general path counts them
+    exact = [row[:4] for row in rows if row[4]]
+    in_references = sorted(row[:4] for row in rows if not row[4])
+    sources = _Sources(words, starting.split(" ") if starting else [], bool(rows))
+    # The driver _guessed_entries read for: every starting word (pairs: after the last but one word).
+    # Its statement saw these words or more (words are only ever added), and every row it flags
+    # is a match: its rows are this driver's first chunk.
+    keys = tuple(sources.starting) if not pairs else tuple(f"{words[-2]} {word}" for word in sources.starting)
+    walks = _walked_drivers(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
+    page = [row for fetched in rest for row in fetched]
+    return (None if walks is None else _merged(exact, in_references, walks, wanted)), page
+
+
+def _walked_drivers(
+    connection: Connection,
+    asked: _Query,
+    sources: _Sources,
+    wanted: int,
+    guessed: tuple[_Driver, Sequence[Any]] | None = None,
+) -> list[list[_Match]] | None:
+    """The walks of the first set of drivers small and dense enough; None if no set is. `guessed`:
+    a driver whose first chunk was read already, and its rows."""
     for drivers in sources.candidates():
         if not drivers:
-            break  # a typed word that no name or keyword has: only references can match
-        if first_page is not None and page is None and len(drivers) == 1 and not (exact or in_references):
-            # The first chunk read is then likely to hold the first page: its rows go with it.
-            [driver] = drivers
-            page = Ahead(
-                connection,
-                _first_page(asked.shape, driver.paired_keys),
-                {**_first_chunk(asked, driver, wanted), **first_page},
-            )
-        walked = [_walk(connection, asked, driver, wanted) for driver in drivers]
+            return []  # a typed word that no name or keyword has: only references can match
+        walked = [
+            _walk(connection, asked, driver, wanted, guessed[1] if guessed and driver == guessed[0] else None)
+            for driver in drivers
+        ]
         if all(walk is not None for walk in walked):
-            walks = walked  # type: ignore[assignment]
-            break
-    else:
-        return None, None  # no set of drivers small and dense enough (or none at all)
+            return walked  # type: ignore[return-value]
+    return None
+
+
+def _merged(
+    exact: list[_Match], in_references: list[_Match], walks: list[list[_Match]], wanted: int
+) -> list[_Match]:
+    """The first `wanted` of the exact reference, then the other matches in list order, each once."""
     found = list(exact)
     for match in heapq.merge(in_references, *walks):
         # An account found twice (two of the words, or a word and its reference) comes twice in a row.
         if match not in exact and (len(found) == len(exact) or found[-1][_ID] != match[_ID]):
             found.append(match)
-    return found[:wanted], page
+    return found[:wanted]
 
 
 def search(
@@ -685,7 +808,8 @@ class _Found:
     exact: Account | None
     counted: int  # all matches, counted up to count_up_to + 1
     ordered: list[_Match] | None = None  # the first count_up_to + 1 matches, from the word path
-    first_page: Ahead | None = None  # the word path's guess at the first page's rows (with usage)
+    # Rows read with the word path, as _LISTED_WITH_USAGE reads them, likely to make the first page.
+    fetched: Sequence[Any] = ()
 
     @classmethod
     def find(
@@ -730,10 +854,10 @@ class _Found:
                 listed = map(_account_row, connection.execute(_LISTED, {"ids": ids}))
                 loaded = {account.id: account for account in listed}
                 return [loaded[account_id] for account_id in ids], None
-            guessed = self.first_page.rows() if self.first_page is not None and offset == 0 else ()
+            fetched = {row[_LISTED_ID]: row for row in self.fetched} if offset == 0 else {}
             rows = (
-                guessed
-                if [row.id for row in guessed] == ids
+                [fetched[account_id] for account_id in ids]
+                if all(account_id in fetched for account_id in ids)
                 else connection.execute(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
             )
             accounts, forecasts = listed_with_forecasts(rows, forecasts_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, exc, text
+from sqlalchemy import Engine, exc, func, literal_column, select, text
 
 from store import db
 from store.errors import StoreError
@@ -192,5 +192,49 @@ def test_a_read_ahead_fails_with_the_statement_it_went_with(database_url: str) -
                 ahead.row()
         with reads.begin() as session:
             assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
+    finally:
+        engine.dispose()
+
+
+def test_reads_together_answer_in_order_with_the_reads_ahead(database_url: str) -> None:
+    engine = db.make_engine(database_url, pool_size=1)
+    writes = db.make_session_factory(engine)
+    reads = db.make_read_session_factory(writes)
+    doubled = text("SELECT CAST(:n AS INTEGER) * 2")
+    marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
+    # aggregate_strings renders its separator into the SQL (literal_execute)
+    joined = select(func.aggregate_strings(literal_column("'a'"), " "))
+    try:
+        for factory in (reads, writes):
+            with factory.begin() as session:
+                ahead = db.Ahead(session.connection(), doubled, {"n": 20})
+                answers = db.read_together(
+                    session.connection(),
+                    [
+                        (doubled, {"n": 3}),
+                        (marked, {"n": 1}),
+                        (joined, {}),
+                        (text("SELECT 1 WHERE false"), {}),
+                    ],
+                )
+                assert answers == [[(6,)], [(2,)], [("a",)], []]
+                assert ahead.row() == (40,)
+            if _postgresql(engine):
+                assert _plan_mode(factory) == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
+def test_reads_together_fail_as_a_statement_does_and_leave_the_connection_usable(database_url: str) -> None:
+    engine = db.make_engine(database_url, pool_size=1)
+    reads = db.make_read_session_factory(db.make_session_factory(engine))
+    try:
+        # The driver's error, wrapped as SQLAlchemy wraps it.
+        with reads.begin() as session, pytest.raises(exc.DBAPIError):
+            db.read_together(
+                session.connection(), [(text("SELECT 2"), {}), (text("SELECT * FROM nowhere"), {})]
+            )
+        with reads.begin() as session:
+            assert db.read_together(session.connection(), [(text("SELECT :n"), {"n": 7})]) == [[(7,)]]
     finally:
         engine.dispose()
