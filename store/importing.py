@@ -311,10 +311,13 @@ def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Proble
                         (first_line + line, reference, name, keyword, True, credits, now, False, 0)
                     )
                     created += 1
-            copied = select((Account.id - first_line).label("line"), Account.reference).subquery()
-            _check_duplicates(session, problems, copied)
-            problems.reject()
-            connection.exec_driver_sql(f"ALTER TABLE accounts ADD CONSTRAINT {_REFERENCE_KEY} {key}")
+            # Building the key finds whether a reference repeats; only then are repeats looked for.
+            if problems.total or not _key_added(
+                session, f"ALTER TABLE accounts ADD CONSTRAINT {_REFERENCE_KEY} {key}"
+            ):
+                copied = select((Account.id - first_line).label("line"), Account.reference).subquery()
+                _check_duplicates(session, problems, copied)
+                problems.reject()
             if created:
                 session.execute(text(f"SELECT setval({_ACCOUNT_IDS}, (SELECT max(id) FROM accounts))"))
             session.execute(_opening_entries(actor, now, after=base))
@@ -402,6 +405,18 @@ def _opening_entries(actor: str, now: datetime, *, after: int) -> Any:
         literal(now),
     ).where(Account.id > after, Account.balance > 0)
     return insert(LedgerEntry).from_select(_OPENING_COLUMNS, opening)
+
+
+def _key_added(session: Session, statement: str) -> bool:
+    """Run `statement`, adding the accounts' reference key; False if a reference repeats."""
+    try:
+        with session.begin_nested():
+            session.connection().exec_driver_sql(statement)
+    except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != _REFERENCE_KEY:
+            raise
+        return False
+    return True
 
 
 def _insert_new(session: Session, statement: Any) -> None:
