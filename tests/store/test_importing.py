@@ -349,6 +349,25 @@ def test_a_rejected_first_import_leaves_nothing_behind_even_if_its_transaction_c
         assert [a.reference for a in accounts.search(session, "alerts 2").accounts] == ["BN00000002"]
 
 
+def test_a_first_import_whose_only_problems_are_repeated_references_names_each_repeat(session_factory):
+    # Into an empty PostgreSQL store, building the reference key is what finds the repeats.
+    with session_factory.begin() as session:
+        before = schema_of(session)
+    lines = [HEADER, *good_lines(3), "BN00000001,Again,,1\n", "\n", "BN00000003,Thrice,,1\n"]
+
+    with pytest.raises(importing.ImportRejected) as rejected, session_factory.begin() as session:
+        importing.load(session, lines, "cli")
+
+    assert str(rejected.value) == (
+        "Nothing imported: 2 problem(s).\n"
+        "line 5: reference BN00000001 already appears on line 2\n"
+        "line 7: reference BN00000003 already appears on line 4"
+    )
+    assert count_accounts(session_factory) == 0
+    with session_factory.begin() as session:
+        assert schema_of(session) == before
+
+
 # Another writer creating an account while a PostgreSQL import runs (SQLite has one writer at a
 # time, so there it waits for the import's transaction by construction). Into an empty store,
 # once the import holds the tables the writer waits for it to commit; into a store with accounts
