@@ -292,7 +292,10 @@ def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Proble
         if not alone:
             return None
         key = session.scalar(
-            text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name"),
+            text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'accounts'::regclass AND conname = :name"
+            ),
             {"name": _REFERENCE_KEY},
         )
         connection.exec_driver_sql(f"ALTER TABLE accounts DROP CONSTRAINT {_REFERENCE_KEY}")
