@@ -183,20 +183,23 @@ def _first(session: Session, query: Any) -> tuple[list[tuple[int, str]], int]:
     return shown, counted  # type: ignore[return-value]
 
 
-def _check_duplicates(session: Session, problems: _Problems) -> None:
+def _check_duplicates(session: Session, problems: _Problems, rows: Any = None) -> None:
+    """Note every row of `rows` (line, reference: the staging table's by default) whose
+    reference an earlier line already has."""
+    rows = _staging if rows is None else rows
     first = (
-        select(_staging.c.reference, func.min(_staging.c.line).label("first_line"))
-        .group_by(_staging.c.reference)
+        select(rows.c.reference, func.min(rows.c.line).label("first_line"))
+        .group_by(rows.c.reference)
         .having(func.count() > 1)
         .subquery()
     )
     repeats = select(
-        _staging.c.line,
+        rows.c.line.label("line"),
         literal("reference ")
-        + _staging.c.reference
+        + rows.c.reference
         + literal(" already appears on line ")
         + cast(first.c.first_line, String),
-    ).join(first, and_(first.c.reference == _staging.c.reference, _staging.c.line > first.c.first_line))
+    ).join(first, and_(first.c.reference == rows.c.reference, rows.c.line > first.c.first_line))
     problems.add_found(*_first(session, repeats))
 
 
@@ -221,6 +224,11 @@ def load(
     Raises ImportRejected, naming the lines, if any row is bad; then nothing has changed.
     """
     problems = _Problems()
+    if not update_existing and session.connection().dialect.name == "postgresql":
+        created = _copied_into_empty(session, lines, problems, actor)
+        if created is not None:
+            session.expire_all()
+            return ImportResult(created, 0)
     _stage(session, _rows(lines, problems))
     _check_duplicates(session, problems)
     problems.reject()
@@ -249,6 +257,75 @@ def load(
 
 
 _EXISTS = select(Account.id).where(Account.reference == _staging.c.reference).exists()
+# The columns the COPY into an empty store writes (_copied_into_empty), the others their defaults.
+_NEW_ACCOUNT = (
+    "id",
+    "reference",
+    "name",
+    "keyword",
+    "active",
+    "balance",
+    "created_at",
+    "reminder_enabled",
+    "reminder_level",
+)
+_ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'id')::regclass"
+
+
+def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Problems, actor: str) -> int | None:
+    """Into an empty PostgreSQL store, COPY the file's rows straight into accounts (the server
+    inserts while this process parses), without a staging table, and return how many accounts
+    were created; None, the file unread, if the store has accounts or its tables' locks were
+    refused (_built_after).
+
+    Each account's id is its line's, counted past the accounts' sequence, so a repeated reference,
+    found once all rows are in, is named by its line. A bad row or a repeat rejects the import and
+    the savepoint undoes it all: rows, dropped indexes and locks. The reference key is dropped for
+    the load and built again once the rows are checked: a repeat would stop the COPY midway, the
+    rest of the file unchecked.
+    """
+    if session.scalar(select(Account.id).limit(1)) is not None:
+        return None
+    now = datetime.now(UTC)
+    connection = session.connection()
+    with session.begin_nested(), _bulk_settings(session) as alone:
+        if not alone:
+            return None
+        key = session.scalar(
+            text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'accounts'::regclass AND conname = :name"
+            ),
+            {"name": _REFERENCE_KEY},
+        )
+        connection.exec_driver_sql(f"ALTER TABLE accounts DROP CONSTRAINT {_REFERENCE_KEY}")
+        base = session.scalar(text(f"SELECT coalesce(pg_sequence_last_value({_ACCOUNT_IDS}), 0)")) or 0
+        first_line = base - 1  # the header's line 1 takes no id
+        created = 0
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with search.maintained_in_bulk(connection, indexed=False) as search_rows:
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY accounts ({', '.join(_NEW_ACCOUNT)}) FROM STDIN") as copy,
+            ):
+                for line, reference, name, keyword, credits in _rows(lines, problems):
+                    copy.write_row(
+                        (first_line + line, reference, name, keyword, True, credits, now, False, 0)
+                    )
+                    created += 1
+            # Building the key finds whether a reference repeats; only then are repeats looked for.
+            if problems.total or not _key_added(
+                session, f"ALTER TABLE accounts ADD CONSTRAINT {_REFERENCE_KEY} {key}"
+            ):
+                copied = select((Account.id - first_line).label("line"), Account.reference).subquery()
+                _check_duplicates(session, problems, copied)
+                problems.reject()
+            if created:
+                session.execute(text(f"SELECT setval({_ACCOUNT_IDS}, (SELECT max(id) FROM accounts))"))
+            session.execute(_opening_entries(actor, now, after=base))
+            search_rows.add(_CREATED_ALONE, after=base)
+    return created
 
 
 def _create(
@@ -294,7 +371,6 @@ def _create(
         ],
         new_rows,
     )
-    columns = ["account_id", "kind", "credits", "balance_after", "actor", "created_at"]
     # Ids come from a sequence, so every account inserted now is past the highest seen before.
     highest = session.scalar(select(func.coalesce(func.max(Account.id), 0))) or 0
     if session.connection().dialect.name == "postgresql":
@@ -308,7 +384,7 @@ def _create(
             literal(actor),
             literal(now),
         ).where(created.c.balance > 0)
-        statement = insert(LedgerEntry).from_select(columns, opening)
+        statement = insert(LedgerEntry).from_select(_OPENING_COLUMNS, opening)
         if alone:  # no other writer can create an account now
             session.execute(statement)
         else:
@@ -318,6 +394,11 @@ def _create(
     # SQLite: this transaction holds the write lock, so every id past the highest is ours.
     session.execute(new_accounts)
     search_rows.add(_CREATED_ALONE, after=highest)
+    session.execute(_opening_entries(actor, now, after=highest))
+
+
+def _opening_entries(actor: str, now: datetime, *, after: int) -> Any:
+    """The insert of the opening entries of the accounts past id `after`, those with credits."""
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),
@@ -325,8 +406,20 @@ def _create(
         Account.balance,
         literal(actor),
         literal(now),
-    ).where(Account.id > highest, Account.balance > 0)
-    session.execute(insert(LedgerEntry).from_select(columns, opening))
+    ).where(Account.id > after, Account.balance > 0)
+    return insert(LedgerEntry).from_select(_OPENING_COLUMNS, opening)
+
+
+def _key_added(session: Session, statement: str) -> bool:
+    """Run `statement`, adding the accounts' reference key; False if a reference repeats."""
+    try:
+        with session.begin_nested():
+            session.connection().exec_driver_sql(statement)
+    except IntegrityError as error:
+        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) != _REFERENCE_KEY:
+            raise
+        return False
+    return True
 
 
 def _insert_new(session: Session, statement: Any) -> None:
@@ -351,6 +444,7 @@ def _insert_new(session: Session, statement: Any) -> None:
 
 
 _REFERENCE_KEY = "accounts_reference_key"
+_OPENING_COLUMNS = ["account_id", "kind", "credits", "balance_after", "actor", "created_at"]
 
 
 def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime) -> int:

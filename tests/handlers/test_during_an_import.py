@@ -19,26 +19,26 @@ from tests.slack_requests import SlackRequests
 
 USER = "U012AB3CD"
 FILE = ["reference,name,keyword,credits\n", *(f"BN{n:08d},Acme Alerts {n},KW{n},{n}\n" for n in range(1, 6))]
-# The import's last statement before its commit: by then it holds every lock it takes.
-LAST_STATEMENT = "DROP TABLE import_rows"
 
 
 @contextmanager
 def import_held_open(engine, session_factory) -> Iterator[None]:
-    """An import of FILE in a thread, held just before its commit until the block ends."""
+    """An import of FILE in a thread, held just before its commit until the block ends: by then
+    it holds every lock it takes."""
     reached, release = threading.Event(), threading.Event()
-
-    def hold(conn, cursor, statement, *args) -> None:
-        if statement.strip().startswith(LAST_STATEMENT):
-            reached.set()
-            release.wait(timeout=30)
 
     def run() -> None:
         with session_factory.begin() as session:
             importing.load(session, FILE, "cli")
 
-    event.listen(engine, "before_cursor_execute", hold)
     importer = threading.Thread(target=run)
+
+    def hold(conn) -> None:
+        if threading.current_thread() is importer:
+            reached.set()
+            release.wait(timeout=30)
+
+    event.listen(engine, "commit", hold)
     importer.start()
     try:
         assert reached.wait(timeout=30), "the import never got to its end"
@@ -46,7 +46,7 @@ def import_held_open(engine, session_factory) -> Iterator[None]:
     finally:
         release.set()
         importer.join(timeout=30)
-        event.remove(engine, "before_cursor_execute", hold)
+        event.remove(engine, "commit", hold)
 
 
 def test_a_search_during_a_first_import_answers_at_once(

@@ -312,6 +312,62 @@ def test_an_import_into_an_empty_table_leaves_every_index_and_constraint_as_it_w
     assert count_accounts(session_factory) == 55
 
 
+def test_a_rejected_first_import_leaves_nothing_behind_even_if_its_transaction_commits(session_factory):
+    # Into an empty PostgreSQL store the rows are copied into accounts (its reference key
+    # dropped) before they are checked, each account's id counted from its line: a rejection
+    # undoes the rows, the dropped indexes and constraints, and names the lines.
+    with session_factory.begin() as session:
+        before = schema_of(session)
+    lines = [
+        HEADER,
+        *good_lines(3),  # lines 2-4
+        "\n",  # line 5: blank, skipped
+        'BN99999991,"Two\n',  # lines 6-7: one row, a line break in its name
+        'lines",,5\n',
+        "BN00000002,Again,,1\n",  # line 8: first on line 3
+        "BN99999992,,,1\n",  # line 9: blank name
+    ]
+
+    # The rejection is caught inside the caller's transaction, which commits what is left of it.
+    with session_factory.begin() as session, pytest.raises(importing.ImportRejected) as rejected:
+        importing.load(session, lines, "cli")
+
+    two_lines = problem(accounts.clean_name, "Two\nlines")
+    assert str(rejected.value) == (
+        "Nothing imported: 3 problem(s).\n"
+        f"line 7: {two_lines}\n"
+        "line 8: reference BN00000002 already appears on line 3\n"
+        f"line 9: {problem(accounts.clean_name, '')}"
+    )
+    assert count_accounts(session_factory) == 0
+    with session_factory.begin() as session:
+        assert schema_of(session) == before
+        assert search_rows(session) == (set(), set(), set())
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+        importing.load(session, [HEADER, *good_lines(3)], "cli")
+    with session_factory.begin() as session:
+        assert [a.reference for a in accounts.search(session, "alerts 2").accounts] == ["BN00000002"]
+
+
+def test_a_first_import_whose_only_problems_are_repeated_references_names_each_repeat(session_factory):
+    # Into an empty PostgreSQL store, building the reference key is what finds the repeats.
+    with session_factory.begin() as session:
+        before = schema_of(session)
+    lines = [HEADER, *good_lines(3), "BN00000001,Again,,1\n", "\n", "BN00000003,Thrice,,1\n"]
+
+    with pytest.raises(importing.ImportRejected) as rejected, session_factory.begin() as session:
+        importing.load(session, lines, "cli")
+
+    assert str(rejected.value) == (
+        "Nothing imported: 2 problem(s).\n"
+        "line 5: reference BN00000001 already appears on line 2\n"
+        "line 7: reference BN00000003 already appears on line 4"
+    )
+    assert count_accounts(session_factory) == 0
+    with session_factory.begin() as session:
+        assert schema_of(session) == before
+
+
 # Another writer creating an account while a PostgreSQL import runs (SQLite has one writer at a
 # time, so there it waits for the import's transaction by construction). Into an empty store,
 # once the import holds the tables the writer waits for it to commit; into a store with accounts
@@ -323,8 +379,11 @@ def postgres_only(database_url: str) -> None:
         pytest.skip("concurrent writers need PostgreSQL")
 
 
-BEFORE_THE_LOCKS = "SET LOCAL plan_cache_mode"  # the first statement after the file is checked
-BEFORE_THE_INSERT = "INSERT INTO accounts"
+# The first statement after the file is checked (into an empty store: before it is read).
+BEFORE_THE_LOCKS = "SET LOCAL plan_cache_mode"
+# The opening entries' insert: the accounts are being inserted in the same statement or, into an
+# empty store, were copied in by this transaction.
+AT_THE_OPENING_ENTRIES = "INSERT INTO ledger_entries"
 
 
 @contextmanager
@@ -385,7 +444,7 @@ def test_another_writer_creating_an_account_during_an_import_and_the_import_are_
 
     with (
         another_writer(
-            engine, BEFORE_THE_INSERT, create_account(session_factory, "EX0000009", "Someone Else")
+            engine, AT_THE_OPENING_ENTRIES, create_account(session_factory, "EX0000009", "Someone Else")
         ) as outcome,
         session_factory.begin() as session,
     ):
@@ -407,7 +466,7 @@ def test_another_writer_creating_one_of_the_files_accounts_during_a_first_import
     # the reference is taken. (Into a store with accounts the writer goes first: next test.)
     with (
         another_writer(
-            engine, BEFORE_THE_INSERT, create_account(session_factory, "BN00000002", "Someone Else")
+            engine, AT_THE_OPENING_ENTRIES, create_account(session_factory, "BN00000002", "Someone Else")
         ) as outcome,
         session_factory.begin() as session,
     ):
@@ -423,7 +482,9 @@ def test_an_import_is_rejected_by_line_when_another_writer_created_one_of_its_ac
     postgres_only, engine, session_factory, store
 ):
     # The writer's account is in first: an insert that skipped it would lose the file's row and
-    # count it as created; the import is refused instead, naming the line.
+    # count it as created; the import is refused instead, naming the line. (Into an empty store
+    # the import takes its locks before it reads the file, so there the writer's account is
+    # found like any existing one.)
     if store == "with accounts":
         make_account(session_factory, "EX0000001", "Already Here")
 
@@ -439,7 +500,11 @@ def test_an_import_is_rejected_by_line_when_another_writer_created_one_of_its_ac
     assert outcome == ["written"]
     assert str(rejected.value) == (
         "Nothing imported: 1 problem(s).\n"
-        "line 3: account BN00000002 was created by someone else during the import"
+        + (
+            "line 3: account BN00000002 already exists (use --update to change it)"
+            if store == "empty"
+            else "line 3: account BN00000002 was created by someone else during the import"
+        )
     )
     assert count_accounts(session_factory) == (2 if store == "with accounts" else 1)
     assert words_of(session_factory, "BN00000002") == ["else", "someone"]
