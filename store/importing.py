@@ -257,18 +257,25 @@ def load(
 
 
 _EXISTS = select(Account.id).where(Account.reference == _staging.c.reference).exists()
-# The columns the COPY into an empty store writes (_copied_into_empty), the others their defaults.
+# The columns an import writes of a new account (the others take their defaults): the file's,
+# then what every imported account starts as (_starting_as).
 _NEW_ACCOUNT = (
-    "id",
     "reference",
     "name",
     "keyword",
-    "active",
     "balance",
+    "active",
     "created_at",
     "reminder_enabled",
     "reminder_level",
 )
+
+
+def _starting_as(now: datetime) -> tuple[Any, ...]:
+    """An imported account's active, created_at, reminder_enabled and reminder_level."""
+    return True, now, False, 0
+
+
 _ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'id')::regclass"
 
 
@@ -307,12 +314,11 @@ def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Proble
         with search.maintained_in_bulk(connection, indexed=False) as search_rows:
             with (
                 driver.cursor() as cursor,
-                cursor.copy(f"COPY accounts ({', '.join(_NEW_ACCOUNT)}) FROM STDIN") as copy,
+                cursor.copy(f"COPY accounts (id, {', '.join(_NEW_ACCOUNT)}) FROM STDIN") as copy,
             ):
+                starting_as = _starting_as(now)
                 for line, reference, name, keyword, credits in _rows(lines, problems):
-                    copy.write_row(
-                        (first_line + line, reference, name, keyword, True, credits, now, False, 0)
-                    )
+                    copy.write_row((first_line + line, reference, name, keyword, credits, *starting_as))
                     created += 1
             # Building the key finds whether a reference repeats; only then are repeats looked for.
             if problems.total or not _key_added(
@@ -349,28 +355,13 @@ def _create(
             _staging.c.reference,
             _staging.c.name,
             _staging.c.keyword,
-            literal(True),
             _staging.c.credits,
-            literal(now),
-            literal(False),
-            literal(0),
+            *map(literal, _starting_as(now)),
         )
         .where(true() if checked_new else ~_EXISTS)
         .order_by(_staging.c.line)
     )
-    new_accounts = insert(Account).from_select(
-        [
-            "reference",
-            "name",
-            "keyword",
-            "active",
-            "balance",
-            "created_at",
-            "reminder_enabled",
-            "reminder_level",
-        ],
-        new_rows,
-    )
+    new_accounts = insert(Account).from_select(list(_NEW_ACCOUNT), new_rows)
     # Ids come from a sequence, so every account inserted now is past the highest seen before.
     highest = session.scalar(select(func.coalesce(func.max(Account.id), 0))) or 0
     if session.connection().dialect.name == "postgresql":
