@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -278,11 +279,23 @@ def test_accounts_written_after_an_import_in_its_transaction_get_search_rows_fro
         assert ("BN00000001", "quokka parade", "quokka parade") in search_rows(session)[2]
 
 
+def same_meaning(definition: str) -> str:
+    """An index definition without its casts and parentheses: PostgreSQL shows a predicate built
+    again from its own text (an import into an empty store rebuilds the indexes) with the casts
+    moved, `(ARRAY['a'::character varying])::text[]` becoming `ARRAY[('a'::character varying)::text]`."""
+    return re.sub(r"::[a-z ]+(\[\])?|[()]", "", definition)
+
+
 def schema_of(session) -> set:
     """Every index and constraint definition of the store's tables, as the database shows them."""
     if session.get_bind().dialect.name == "sqlite":
         return set(session.execute(text("SELECT type, name, sql FROM sqlite_master WHERE type <> 'table'")))
-    indexes = session.execute(text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'"))
+    indexes = [
+        (table, same_meaning(definition))
+        for table, definition in session.execute(
+            text("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        )
+    ]
     constraints = session.execute(
         text(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
