@@ -902,15 +902,6 @@ def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) 
     return [(row[0], Reply(*row[1:])) for row in rows]
 
 
-def replies_owed(session: Session, copy: Copy) -> list[Reply]:
-    """Credits in since the copy's last thread reply, up to what its alert has taken in, oldest first."""
-    seen = session.scalar(
-        select(Alert.seen_entry_id).where(Alert.account_id == copy.account_id, Alert.episode == copy.episode)
-    )
-    news = _credits_in_since(session, [copy.account_id], copy.replied_entry_id)
-    return [reply for _, reply in news if reply.entry_id <= (seen or 0)]
-
-
 def set_pending(session: Session, message_id: int, key: str | None) -> None:
     """Note a post about to be made (or that none is), before making it."""
     session.execute(
