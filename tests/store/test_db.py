@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine, exc, func, literal_column, select, text
 
@@ -9,6 +11,8 @@ from store import db
 from store.errors import StoreError
 
 PLAN_MODE = text("SELECT current_setting('plan_cache_mode')")
+# The same, with a parameter for a statement to be prepared with.
+PLAN_MODE_OF = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
 
 
 def _plan_mode(factory: db.SessionFactory) -> str | None:
@@ -16,95 +20,90 @@ def _plan_mode(factory: db.SessionFactory) -> str | None:
         return session.scalar(PLAN_MODE)
 
 
+@pytest.fixture
+def one_connection(database_url: str) -> Iterator[Engine]:
+    """An engine of one pooled connection: a check reads the very connection the statements ran on."""
+    engine = db.make_engine(database_url, pool_size=1)
+    yield engine
+    engine.dispose()
+
+
 def _postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def test_a_generic_plan_statement_answers_and_leaves_plans_for_values(database_url: str) -> None:
+def test_a_generic_plan_statement_answers_and_leaves_plans_for_values(one_connection: Engine) -> None:
     # One connection, so the checks below read the very connection the statements ran on.
-    engine = db.make_engine(database_url, pool_size=1)
-    writes = db.make_session_factory(engine)
+    writes = db.make_session_factory(one_connection)
     reads = db.make_read_session_factory(writes)
     marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
-    try:
-        for factory in (reads, writes):
-            for n in range(8):  # past psycopg's and PostgreSQL's thresholds for a generic plan
-                with factory.begin() as session:
-                    assert session.scalar(marked, {"n": n}) == n + 1
-        if _postgresql(engine):
-            assert _plan_mode(reads) == _plan_mode(writes) == "force_custom_plan"
-    finally:
-        engine.dispose()
+    for factory in (reads, writes):
+        for n in range(8):  # past psycopg's and PostgreSQL's thresholds for a generic plan
+            with factory.begin() as session:
+                assert session.scalar(marked, {"n": n}) == n + 1
+    if _postgresql(one_connection):
+        assert _plan_mode(reads) == _plan_mode(writes) == "force_custom_plan"
 
 
-def test_a_failed_generic_plan_statement_leaves_plans_for_values(database_url: str) -> None:
+def test_a_failed_generic_plan_statement_leaves_plans_for_values(
+    database_url: str, one_connection: Engine
+) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("plan_cache_mode is PostgreSQL's")
-    engine = db.make_engine(database_url, pool_size=1)
-    writes = db.make_session_factory(engine)
+    writes = db.make_session_factory(one_connection)
     reads = db.make_read_session_factory(writes)
     failing = text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True})
-    try:
-        for factory in (reads, writes):
-            with pytest.raises(exc.DataError), factory.begin() as session:
-                session.execute(failing, {"n": 0})
-            assert _plan_mode(factory) == "force_custom_plan"
-    finally:
-        engine.dispose()
+    for factory in (reads, writes):
+        with pytest.raises(exc.DataError), factory.begin() as session:
+            session.execute(failing, {"n": 0})
+        assert _plan_mode(factory) == "force_custom_plan"
 
 
 def test_marked_and_unmarked_reads_in_one_round_trip_each_run_under_their_own_plan_mode(
-    database_url: str,
+    database_url: str, one_connection: Engine
 ) -> None:
     # A marked statement's read ahead may be marked or not: the setting is switched only where
     # it changes along the pipeline, and each statement sees the one its mark asks for.
     if not database_url.startswith("postgresql"):
         pytest.skip("plan_cache_mode is PostgreSQL's")
-    engine = db.make_engine(database_url, pool_size=1)
-    reads = db.make_read_session_factory(db.make_session_factory(engine))
-    mode = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
-    marked_mode = mode.execution_options(**{db.GENERIC_PLAN: True})
-    try:
-        with reads.begin() as session:
-            connection = session.connection()
-            along = [db.Ahead(connection, read, {"n": 1}) for read in (marked_mode, mode, marked_mode, mode)]
-            assert session.scalar(marked_mode, {"n": 1}) == "auto"
-            assert [ahead.row() for ahead in along] == [
-                ("auto",),
-                ("force_custom_plan",),
-                ("auto",),
-                ("force_custom_plan",),
-            ]
-            failing = db.Ahead(
-                connection, text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0}
-            )
-            with pytest.raises(exc.DataError):
-                session.execute(marked_mode, {"n": 1})
-            with pytest.raises(StoreError):
-                failing.row()
-        assert _plan_mode(reads) == "force_custom_plan"
-    finally:
-        engine.dispose()
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    marked_mode = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
+    with reads.begin() as session:
+        connection = session.connection()
+        along = [
+            db.Ahead(connection, read, {"n": 1})
+            for read in (marked_mode, PLAN_MODE_OF, marked_mode, PLAN_MODE_OF)
+        ]
+        assert session.scalar(marked_mode, {"n": 1}) == "auto"
+        assert [ahead.row() for ahead in along] == [
+            ("auto",),
+            ("force_custom_plan",),
+            ("auto",),
+            ("force_custom_plan",),
+        ]
+        failing = db.Ahead(
+            connection, text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0}
+        )
+        with pytest.raises(exc.DataError):
+            session.execute(marked_mode, {"n": 1})
+        with pytest.raises(StoreError):
+            failing.row()
+    assert _plan_mode(reads) == "force_custom_plan"
 
 
 def test_a_statement_marked_always_generic_runs_under_generic_plans_and_leaves_plans_for_values(
-    database_url: str,
+    database_url: str, one_connection: Engine
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("plan_cache_mode is PostgreSQL's")
-    engine = db.make_engine(database_url, pool_size=1)
-    reads = db.make_read_session_factory(db.make_session_factory(engine))
-    mode = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
-    always = mode.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
-    try:
-        with reads.begin() as session:
-            connection = session.connection()
-            along = [db.Ahead(connection, read, {"n": 1}) for read in (always, mode)]
-            assert session.scalar(always, {"n": 1}) == "force_generic_plan"
-            assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
-        assert _plan_mode(reads) == "force_custom_plan"
-    finally:
-        engine.dispose()
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    with reads.begin() as session:
+        connection = session.connection()
+        along = [db.Ahead(connection, read, {"n": 1}) for read in (always, PLAN_MODE_OF)]
+        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
+        assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
+    assert _plan_mode(reads) == "force_custom_plan"
 
 
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
@@ -142,99 +141,79 @@ def test_a_lock_timeout_holds_for_its_own_sessions_only_on_a_shared_connection(e
     assert _lock_wait_ms(plain) == waits_for_ever
 
 
-def test_a_read_ahead_answers_with_the_next_statement_or_alone(database_url: str) -> None:
-    engine = db.make_engine(database_url, pool_size=1)
-    writes = db.make_session_factory(engine)
+def test_a_read_ahead_answers_with_the_next_statement_or_alone(one_connection: Engine) -> None:
+    writes = db.make_session_factory(one_connection)
     reads = db.make_read_session_factory(writes)
     read = text("SELECT CAST(:n AS INTEGER) * 2")
     marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
-    try:
-        for factory in (reads, writes):
-            with factory.begin() as session:
-                sent_along = db.Ahead(session.connection(), read, {"n": 20})
-                assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
-                assert sent_along.row() == (40,)
-                with_marked = db.Ahead(session.connection(), read, {"n": 5})
-                assert session.scalar(marked, {"n": 1}) == 2
-                assert with_marked.row() == (10,)
-                assert db.Ahead(session.connection(), read, {"n": 3}).row() == (
-                    6,
-                )  # no statement came: alone
-                assert db.Ahead(session.connection(), text("SELECT 1 WHERE false"), {}).row() is None
-    finally:
-        engine.dispose()
-
-
-def test_a_read_ahead_nobody_asked_for_stays_with_its_request(database_url: str) -> None:
-    # One connection: the next request's statements run on the very connection the read was left on.
-    engine = db.make_engine(database_url, pool_size=1)
-    reads = db.make_read_session_factory(db.make_session_factory(engine))
-    try:
-        with reads.begin() as session:
-            db.Ahead(session.connection(), text("SELECT 1 / 0"), {})
-        with reads.begin() as session:
+    for factory in (reads, writes):
+        with factory.begin() as session:
+            sent_along = db.Ahead(session.connection(), read, {"n": 20})
             assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
-    finally:
-        engine.dispose()
+            assert sent_along.row() == (40,)
+            with_marked = db.Ahead(session.connection(), read, {"n": 5})
+            assert session.scalar(marked, {"n": 1}) == 2
+            assert with_marked.row() == (10,)
+            assert db.Ahead(session.connection(), read, {"n": 3}).row() == (6,)  # no statement came: alone
+            assert db.Ahead(session.connection(), text("SELECT 1 WHERE false"), {}).row() is None
 
 
-def test_a_read_ahead_fails_with_the_statement_it_went_with(database_url: str) -> None:
+def test_a_read_ahead_nobody_asked_for_stays_with_its_request(one_connection: Engine) -> None:
+    # One connection: the next request's statements run on the very connection the read was left on.
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    with reads.begin() as session:
+        db.Ahead(session.connection(), text("SELECT 1 / 0"), {})
+    with reads.begin() as session:
+        assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
+
+
+def test_a_read_ahead_fails_with_the_statement_it_went_with(
+    database_url: str, one_connection: Engine
+) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite runs a read ahead at once")
-    engine = db.make_engine(database_url, pool_size=1)
-    reads = db.make_read_session_factory(db.make_session_factory(engine))
-    try:
-        with reads.begin() as session:
-            ahead = db.Ahead(session.connection(), text("SELECT 2"), {})
-            with pytest.raises(exc.DataError):
-                session.execute(text("SELECT 1 / :n"), {"n": 0})
-            with pytest.raises(StoreError):
-                ahead.row()
-        with reads.begin() as session:
-            assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
-    finally:
-        engine.dispose()
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    with reads.begin() as session:
+        ahead = db.Ahead(session.connection(), text("SELECT 2"), {})
+        with pytest.raises(exc.DataError):
+            session.execute(text("SELECT 1 / :n"), {"n": 0})
+        with pytest.raises(StoreError):
+            ahead.row()
+    with reads.begin() as session:
+        assert session.scalar(text("SELECT :n"), {"n": 7}) == 7
 
 
-def test_reads_together_answer_in_order_with_the_reads_ahead(database_url: str) -> None:
-    engine = db.make_engine(database_url, pool_size=1)
-    writes = db.make_session_factory(engine)
+def test_reads_together_answer_in_order_with_the_reads_ahead(one_connection: Engine) -> None:
+    writes = db.make_session_factory(one_connection)
     reads = db.make_read_session_factory(writes)
     doubled = text("SELECT CAST(:n AS INTEGER) * 2")
     marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
     # aggregate_strings renders its separator into the SQL (literal_execute)
     joined = select(func.aggregate_strings(literal_column("'a'"), " "))
-    try:
-        for factory in (reads, writes):
-            with factory.begin() as session:
-                ahead = db.Ahead(session.connection(), doubled, {"n": 20})
-                answers = db.read_together(
-                    session.connection(),
-                    [
-                        (doubled, {"n": 3}),
-                        (marked, {"n": 1}),
-                        (joined, {}),
-                        (text("SELECT 1 WHERE false"), {}),
-                    ],
-                )
-                assert answers == [[(6,)], [(2,)], [("a",)], []]
-                assert ahead.row() == (40,)
-            if _postgresql(engine):
-                assert _plan_mode(factory) == "force_custom_plan"
-    finally:
-        engine.dispose()
-
-
-def test_reads_together_fail_as_a_statement_does_and_leave_the_connection_usable(database_url: str) -> None:
-    engine = db.make_engine(database_url, pool_size=1)
-    reads = db.make_read_session_factory(db.make_session_factory(engine))
-    try:
-        # The driver's error, wrapped as SQLAlchemy wraps it.
-        with reads.begin() as session, pytest.raises(exc.DBAPIError):
-            db.read_together(
-                session.connection(), [(text("SELECT 2"), {}), (text("SELECT * FROM nowhere"), {})]
+    for factory in (reads, writes):
+        with factory.begin() as session:
+            ahead = db.Ahead(session.connection(), doubled, {"n": 20})
+            answers = db.read_together(
+                session.connection(),
+                [
+                    (doubled, {"n": 3}),
+                    (marked, {"n": 1}),
+                    (joined, {}),
+                    (text("SELECT 1 WHERE false"), {}),
+                ],
             )
-        with reads.begin() as session:
-            assert db.read_together(session.connection(), [(text("SELECT :n"), {"n": 7})]) == [[(7,)]]
-    finally:
-        engine.dispose()
+            assert answers == [[(6,)], [(2,)], [("a",)], []]
+            assert ahead.row() == (40,)
+        if _postgresql(one_connection):
+            assert _plan_mode(factory) == "force_custom_plan"
+
+
+def test_reads_together_fail_as_a_statement_does_and_leave_the_connection_usable(
+    one_connection: Engine,
+) -> None:
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    # The driver's error, wrapped as SQLAlchemy wraps it.
+    with reads.begin() as session, pytest.raises(exc.DBAPIError):
+        db.read_together(session.connection(), [(text("SELECT 2"), {}), (text("SELECT * FROM nowhere"), {})])
+    with reads.begin() as session:
+        assert db.read_together(session.connection(), [(text("SELECT :n"), {"n": 7})]) == [[(7,)]]
