@@ -217,3 +217,80 @@ def test_reads_together_fail_as_a_statement_does_and_leave_the_connection_usable
         db.read_together(session.connection(), [(text("SELECT 2"), {}), (text("SELECT * FROM nowhere"), {})])
     with reads.begin() as session:
         assert db.read_together(session.connection(), [(text("SELECT :n"), {"n": 7})]) == [[(7,)]]
+
+
+@pytest.fixture(params=[True, False], ids=["queued", "psycopg_execute"])
+def queueing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, database_url: str) -> bool:
+    """PostgreSQL's pipelined statements queued and written at once, or, with a psycopg that lacks
+    the generators that queueing runs on, sent by psycopg's own execute(): either way they
+    answer the same."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pipelines are PostgreSQL's")
+    monkeypatch.setattr(db, "_QUEUEING", request.param)
+    return bool(request.param)
+
+
+def test_this_psycopg_queues_a_pipeline_s_statements() -> None:
+    pytest.importorskip("psycopg")
+    assert db.psycopg_queues()
+
+
+def test_pipelined_reads_answer_in_order_queued_or_not(queueing: bool, one_connection: Engine) -> None:
+    writes = db.make_session_factory(one_connection)
+    reads = db.make_read_session_factory(writes)
+    doubled = text("SELECT CAST(:n AS INTEGER) * 2")
+    marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
+    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    for factory in (reads, writes):
+        for n in range(8):  # past psycopg's threshold for preparing a statement
+            with factory.begin() as session:
+                ahead = db.Ahead(session.connection(), doubled, {"n": n})
+                along = db.Ahead(session.connection(), PLAN_MODE_OF, {"n": n})
+                answers = db.read_together(
+                    session.connection(), [(marked, {"n": n}), (doubled, {"n": 3}), (always, {"n": n})]
+                )
+                assert answers == [[(n + 1,)], [(6,)], [("force_generic_plan",)]]
+                assert (ahead.row(), along.row()) == ((2 * n,), ("force_custom_plan",))
+                after = db.Ahead(session.connection(), doubled, {"n": 1})
+                assert session.scalar(marked, {"n": n}) == n + 1  # a SQLAlchemy statement's riders
+                assert after.row() == (2,)
+        assert _plan_mode(factory) == "force_custom_plan"
+
+
+def test_pipelined_reads_fail_as_a_statement_does_queued_or_not(
+    queueing: bool, one_connection: Engine
+) -> None:
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    with reads.begin() as session, pytest.raises(exc.ProgrammingError):
+        db.read_together(session.connection(), [(text("SELECT 2"), {}), (text("SELECT * FROM nowhere"), {})])
+    with reads.begin() as session:
+        ahead = db.Ahead(session.connection(), text("SELECT 2"), {})
+        with pytest.raises(exc.DataError):
+            session.execute(text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0})
+        with pytest.raises(StoreError):
+            ahead.row()
+    with reads.begin() as session:
+        assert db.read_together(session.connection(), [(text("SELECT :n"), {"n": 7})]) == [[(7,)]]
+    assert _plan_mode(reads) == "force_custom_plan"
+
+
+def test_pipelined_reads_on_a_lost_connection_fail_as_unavailable_and_the_next_reconnects(
+    queueing: bool, database_url: str, one_connection: Engine
+) -> None:
+    # The server ended the connection between two requests (a restart, a terminated backend):
+    # the request fails as "database unavailable", which the handlers answer with a message.
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
+    with pytest.raises(exc.DBAPIError) as failed, reads.begin() as session:
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        db.Ahead(session.connection(), text("SELECT 2"), {})
+        killer = db.make_engine(database_url, pool_size=1)
+        try:
+            with killer.connect() as other:
+                assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            killer.dispose()
+        db.read_together(session.connection(), [(text("SELECT 2"), {}), (marked, {"n": 1})])
+    assert db.unavailable(failed.value)
+    with reads.begin() as session:
+        assert db.read_together(session.connection(), [(marked, {"n": 1})]) == [[(2,)]]
