@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import operator
 import os
 import select
 import sqlite3
@@ -625,10 +626,9 @@ class _OnDriver(NamedTuple):
     """A statement as sqlite_rows runs it, for one length of each list it expands."""
 
     sql: str
-    positions: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # each ?'s value, and its bind processor
-    results: (
-        tuple[Callable[[Any], Any] | None, ...] | None
-    )  # each column's result processor; None: none has one
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # each ?'s value, from the parameters by name
+    bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # the values bound with a processor, and it
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns read with a processor, and it
 
 
 @functools.cache
@@ -653,14 +653,17 @@ def _on_driver(
         return None
     processors = state.processors
     results = tuple(
-        column[3]._cached_result_processor(dialect, None)
-        for column in compiled._result_columns  # type: ignore[attr-defined]
+        (at, process)
+        for at, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None)) is not None
     )
-    return _OnDriver(
-        state.statement,
-        tuple((name, processors.get(name)) for name in state.positiontup),
-        results if any(results) else None,
+    names = state.positiontup
+    # In C for the usual several; a tuple for one (or none), which itemgetter would not give.
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+        operator.itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names)
     )
+    bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
+    return _OnDriver(state.statement, getter, bound, results)
 
 
 def sqlite_rows(
@@ -692,9 +695,12 @@ def sqlite_rows(
         return [tuple(row) for row in connection.execute(statement, parameters).all()]
     for name, _ in lengths:
         given.update((f"{name}_{n}", value) for n, value in enumerate(given[name], 1))
-    values = tuple(
-        given[name] if process is None else process(given[name]) for name, process in on_driver.positions
-    )
+    values = on_driver.values(given)
+    if on_driver.bound:
+        processed = list(values)
+        for at, bind in on_driver.bound:
+            processed[at] = bind(processed[at])
+        values = tuple(processed)
     driver = connection.connection.driver_connection
     assert driver is not None  # a connection in use is open
     cursor = driver.cursor()
@@ -708,13 +714,15 @@ def sqlite_rows(
         raise  # not reached: the call above raises the wrapped error
     finally:
         cursor.close()
-    if on_driver.results is None:
+    if not on_driver.results:
         return rows  # type: ignore[no-any-return]
-    processors = on_driver.results
-    return [
-        tuple(
-            value if process is None else process(value)
-            for value, process in zip(row, processors, strict=True)
-        )
-        for row in rows
-    ]
+    if len(on_driver.results) == 1:  # the usual case (a flag, a time): sliced in C around it
+        [(at, process)] = on_driver.results
+        return [(*row[:at], process(row[at]), *row[at + 1 :]) for row in rows]
+    read = []
+    for row in rows:
+        columns = list(row)
+        for at, process in on_driver.results:
+            columns[at] = process(columns[at])
+        read.append(tuple(columns))
+    return read
