@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import operator
 import os
 import select
 import sqlite3
@@ -274,10 +275,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     wrapped as SQLAlchemy's are, and a lost connection is invalidated. SQLite: one after another.
     """
     if connection.dialect.name != "postgresql":
-        return [
-            [tuple(row) for row in connection.execute(statement, parameters)]
-            for statement, parameters in reads
-        ]
+        return [sqlite_rows(connection, statement, parameters) for statement, parameters in reads]
     driver = connection.connection.driver_connection
     assert driver is not None  # a connection in use is open
     riders = _riders.pop(driver, [])
@@ -674,3 +672,112 @@ def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int 
             if attempt == attempts or not retryable(error):
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --------------------------------------------------------------- SQLite reads on the driver
+
+
+class _OnDriver(NamedTuple):
+    """A statement as sqlite_rows runs it, for one length of each list it expands."""
+
+    sql: str
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # each ?'s value, from the parameters by name
+    bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # the values bound with a processor, and it
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns read with a processor, and it
+
+
+@functools.cache
+def _sqlite_compiled(statement: Select[Any] | CompoundSelect | TextClause, dialect: Any) -> Any:
+    return statement.compile(dialect=dialect)
+
+
+@functools.cache
+def _on_driver(
+    statement: Select[Any] | CompoundSelect | TextClause, dialect: Any, lengths: tuple[tuple[str, int], ...]
+) -> _OnDriver | None:
+    """The statement's SQL with `lengths` values in each list, as SQLAlchemy would render it; None
+    if it renders lists in a way sqlite_rows does not follow (then SQLAlchemy runs it)."""
+    compiled = _sqlite_compiled(statement, dialect)
+    values: dict[str, Any] = dict.fromkeys(compiled.bind_names.values())
+    values.update({compiled.bind_names[bind]: bind.value for bind in compiled.literal_execute_params})
+    values.update({name: [None] * length for name, length in lengths})
+    state = compiled.construct_expanded_state(values)
+    expanded = {f"{name}_{n}" for name, length in lengths for n in range(1, length + 1)}
+    named = set(values) | expanded
+    if state.positiontup is None or not set(state.positiontup) <= named:
+        return None
+    processors = state.processors
+    results = tuple(
+        (at, process)
+        for at, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None)) is not None
+    )
+    names = state.positiontup
+    # In C for the usual several; a tuple for one (or none), which itemgetter would not give.
+    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+        operator.itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names)
+    )
+    bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
+    return _OnDriver(state.statement, getter, bound, results)
+
+
+def sqlite_rows(
+    connection: Connection, statement: Select[Any] | CompoundSelect | TextClause, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """connection.execute(statement, parameters)'s rows as plain tuples, on SQLite straight on the
+    driver's connection (in the connection's transaction).
+
+    For the statements a search request makes, each built once: SQLAlchemy's per-statement
+    machinery (the cache key, the execution context, events, a cursor result fetched row by row)
+    cost the request more than SQLite's work. The values are bound and the columns read with
+    SQLAlchemy's own processors for their types; listeners of before_cursor_execute still see the
+    statement, and errors come wrapped as SQLAlchemy's are. A statement whose lists are empty,
+    or that takes values SQLAlchemy renders into its SQL, runs through SQLAlchemy.
+    """
+    compiled = _sqlite_compiled(statement, connection.dialect)
+    given = compiled.construct_params(parameters)
+    lengths = sorted(
+        (compiled.bind_names[bind], len(given.get(compiled.bind_names[bind]) or ()))
+        for bind in compiled.post_compile_params
+    )
+    on_driver = (
+        None
+        if any(length == 0 for _, length in lengths)
+        or any(compiled.bind_names[bind] in parameters for bind in compiled.literal_execute_params)
+        else _on_driver(statement, connection.dialect, tuple(lengths))
+    )
+    if on_driver is None:
+        return [tuple(row) for row in connection.execute(statement, parameters).all()]
+    for name, _ in lengths:
+        given.update((f"{name}_{n}", value) for n, value in enumerate(given[name], 1))
+    values = on_driver.values(given)
+    if on_driver.bound:
+        processed = list(values)
+        for at, bind in on_driver.bound:
+            processed[at] = bind(processed[at])
+        values = tuple(processed)
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in use is open
+    cursor = driver.cursor()
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, cursor, on_driver.sql, values, None, False)
+    try:
+        cursor.execute(on_driver.sql, values)
+        rows = cursor.fetchall()
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, on_driver.sql, values, cursor, None)
+        raise  # not reached: the call above raises the wrapped error
+    finally:
+        cursor.close()
+    if not on_driver.results:
+        return rows  # type: ignore[no-any-return]
+    if len(on_driver.results) == 1:  # the usual case (a flag, a time): sliced in C around it
+        [(at, process)] = on_driver.results
+        return [(*row[:at], process(row[at]), *row[at + 1 :]) for row in rows]
+    read = []
+    for row in rows:
+        columns = list(row)
+        for at, process in on_driver.results:
+            columns[at] = process(columns[at])
+        read.append(tuple(columns))
+    return read

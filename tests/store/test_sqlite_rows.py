@@ -1,0 +1,64 @@
+"""SQLite's reads straight on the driver (store.db.sqlite_rows) answer as SQLAlchemy's Core does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, bindparam, event, exc, func, select, text
+
+from store import accounts, db
+from store.models import Account
+
+
+@pytest.fixture(autouse=True)
+def sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's reads go through Core or read_together's pipeline")
+
+
+def test_rows_and_their_types_are_those_core_reads(
+    engine: Engine, session_factory: db.SessionFactory
+) -> None:
+    with session_factory.begin() as session:
+        for n in range(3):
+            accounts.create(session, f"EX{n:07d}", f"Acme {n}")
+    listed = select(
+        Account.id,
+        Account.active,  # a boolean: SQLite stores 1
+        Account.created_at,  # a time: SQLite stores text
+        Account.keyword,
+        Account.active.is_(bindparam("active")),  # a bound boolean
+        Account.created_at < bindparam("now"),  # a bound time
+        select(func.aggregate_strings(Account.name, " | ")).scalar_subquery(),  # a value in the SQL
+    ).where(Account.id.in_(bindparam("ids", expanding=True)))
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        for ids in ([1], [1, 2, 3], [2, 3], [3, 1], [9]):
+            parameters = {"ids": ids, "active": True, "now": now}
+            core = [tuple(row) for row in connection.execute(listed, parameters)]
+            rows = db.sqlite_rows(connection, listed, parameters)
+            assert rows == core
+            assert [[type(value) for value in row] for row in rows] == [
+                [type(value) for value in row] for row in core
+            ]
+        assert db.sqlite_rows(connection, listed, {"ids": [], "active": True, "now": now}) == []
+
+
+def test_listeners_see_the_statement_and_errors_come_as_sqlalchemys(engine: Engine) -> None:
+    seen: list[str] = []
+
+    def keep(_connection, _cursor, statement, _parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with engine.connect() as connection:
+            assert db.sqlite_rows(connection, text("SELECT :n + 1"), {"n": 1}) == [(2,)]
+            # A database error is told as one (db.unavailable, the user's "temporarily unavailable").
+            with pytest.raises(exc.OperationalError) as raised:
+                db.sqlite_rows(connection, text("SELECT * FROM nowhere"), {})
+            assert db.unavailable(raised.value)
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert seen == ["SELECT ? + 1", "SELECT * FROM nowhere"]
