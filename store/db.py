@@ -732,8 +732,11 @@ def sqlite_rows(
     cost the request more than SQLite's work. The values are bound and the columns read with
     SQLAlchemy's own processors for their types; listeners of before_cursor_execute still see the
     statement, and errors come wrapped as SQLAlchemy's are. A statement whose lists are empty,
-    or that takes values SQLAlchemy renders into its SQL, runs through SQLAlchemy.
+    or that takes values SQLAlchemy renders into its SQL, runs through SQLAlchemy (as does any
+    statement on PostgreSQL).
     """
+    if connection.dialect.name != "sqlite":
+        return [tuple(row) for row in connection.execute(statement, parameters).all()]
     compiled = _sqlite_compiled(statement, connection.dialect)
     given = compiled.construct_params(parameters)
     lengths = sorted(
