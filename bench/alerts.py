@@ -56,11 +56,9 @@ def seed(engine: Engine, size: int) -> None:
         f"SELECT n, 1, true FROM {_numbers(engine, size)} WHERE {low}",
         f"INSERT INTO alerts (account_id, episode, revision, seen_entry_id, resolved) "
         f"SELECT n, 1, 1, 0, false FROM {_numbers(engine, size)} WHERE {low}",
-        f"INSERT INTO reminder_deliveries (account_id, episode, address, slack_user_id, sent_at) "
-        f"SELECT n, 1, 'U0BENCH01', 'U0BENCH01', '{now}' FROM {_numbers(engine, size)} WHERE {low}",
         f"INSERT INTO alert_messages (account_id, episode, address, number, channel, ts, shown_revision, "
-        f"replied_entry_id, stale) SELECT n, 1, 'U0BENCH01', 1, 'DU0BENCH01', n || '.000100', 1, 0, false "
-        f"FROM {_numbers(engine, size)} WHERE {low}",
+        f"replied_entry_id, stale, sent_at, slack_user_id) SELECT n, 1, 'U0BENCH01', 1, 'DU0BENCH01', "
+        f"n || '.000100', 1, 0, false, '{now}', 'U0BENCH01' FROM {_numbers(engine, size)} WHERE {low}",
     ]
     with engine.begin() as connection:
         for statement in statements:

@@ -144,7 +144,7 @@ class _Pass:
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
         self.copies: dict[tuple[int, int, str], alerts.FirstCopy] = {}
-        self.unrecorded: list[tuple[reminders.DueAlert, str, alerts.FirstPost]] = []  # posted
+        self.unrecorded: list[tuple[str, alerts.FirstPost]] = []  # posted, with whom each reached
         self.maybe_posted: list[alerts.FirstPost] = []  # failed without an answer: may be in Slack
         self.oldest_unrecorded: float | None = None  # when the first unrecorded post started
         self.pricing: invoices.Pricing | None = None
@@ -208,8 +208,7 @@ class _Pass:
     ) -> tuple[list[reminders.DueAlert], reminders.Position]:
         """Claim a batch, with what each copy shows, in one transaction; where to go on from."""
         batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, self.position)
-        wanted = [(alert.account_id, alert.episode, alert.recipient.address) for alert in batch]
-        self.copies = alerts.first_copies(session, wanted, self.now) if batch else {}
+        self.copies = alerts.first_copies(session, batch, self.now) if batch else {}
         return batch, position
 
     def _send(self, usable_until: float) -> None:
@@ -249,28 +248,25 @@ class _Pass:
             if sent_to not in self.dm_channels:
                 self.dm_channels[sent_to] = self.client.conversations_open(users=sent_to)["channel"]["id"]
             channel = self.dm_channels[sent_to]
-        if copy.ts:  # posted and recorded by an earlier attempt, whose delivery record was lost
-            ts = copy.ts
-        else:
-            maybe_posted = alert.maybe_posted or copy.maybe_posted
-            try:
-                ts = live.post_or_find(
-                    self.poster,
-                    channel,
-                    alerts.first_copy_key(alert.account_id, alert.episode),
-                    maybe_posted,
-                    build_alert(copy.state),
+        maybe_posted = alert.maybe_posted or copy.maybe_posted
+        try:
+            ts = live.post_or_find(
+                self.poster,
+                channel,
+                alerts.first_copy_key(alert.account_id, alert.episode),
+                maybe_posted,
+                build_alert(copy.state),
+            )
+        except live.SLACK_ERRORS as error:
+            # Only a post Slack answered with an error is certainly not there.
+            if maybe_posted or not isinstance(error, SlackApiError):
+                self.maybe_posted.append(alerts.FirstPost(alert.recipient.address, channel, None, copy))
+            elif alert.recipient.is_channel and live.error_code(error) in live.CHANNEL_PROBLEMS:
+                live.report_channel_problem(
+                    self.session_factory, self.client, alert.account_id, alert.episode, channel, error
                 )
-            except live.SLACK_ERRORS as error:
-                # Only a post Slack answered with an error is certainly not there.
-                if maybe_posted or not isinstance(error, SlackApiError):
-                    self.maybe_posted.append(alerts.FirstPost(alert.recipient.address, channel, None, copy))
-                elif alert.recipient.is_channel and live.error_code(error) in live.CHANNEL_PROBLEMS:
-                    live.report_channel_problem(
-                        self.session_factory, self.client, alert.account_id, alert.episode, channel, error
-                    )
-                raise
-        self.unrecorded.append((alert, sent_to, alerts.FirstPost(alert.recipient.address, channel, ts, copy)))
+            raise
+        self.unrecorded.append((sent_to, alerts.FirstPost(alert.recipient.address, channel, ts, copy)))
         return sent_to
 
     def _record(self) -> None:
@@ -283,7 +279,7 @@ class _Pass:
     def _write_records(
         self,
         session: Session,
-        sent: list[tuple[reminders.DueAlert, str, alerts.FirstPost]],
+        sent: list[tuple[str, alerts.FirstPost]],
         maybe: list[alerts.FirstPost],
     ) -> None:
         # A record lost with the database server is a lost answer like any other: the claim it

@@ -20,7 +20,6 @@ from sqlalchemy import (
     CursorResult,
     DateTime,
     Integer,
-    ScalarSelect,
     String,
     and_,
     bindparam,
@@ -30,13 +29,12 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
-    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
@@ -50,11 +48,18 @@ from store.models import (
     EntryKind,
     Invoice,
     LedgerEntry,
-    ReminderDelivery,
     ReminderEpisode,
     ReminderRecipient,
 )
-from store.reminders import DueAlert, Recipient, _upsert, record_sent
+from store.reminders import (
+    DueAlert,
+    Recipient,
+    _upsert,
+    credits_in,
+    newest_credit_in,
+    unsent_first_copies,
+    unsent_still,
+)
 from store.suggestions import Suggestion
 
 STALE_BATCH = 500
@@ -137,17 +142,8 @@ def _open() -> ColumnElement[bool]:
     return ~literal_column("alerts.resolved", Boolean)
 
 
-def _credits_in() -> Any:
-    # Written to match the WHERE clause of ix_ledger_entries_credits_in.
-    return text("ledger_entries.kind IN ('purchase', 'transfer_in')")
-
-
-def _newest_credit_in(account_id: Any) -> ScalarSelect[Any]:
-    return (
-        select(func.coalesce(func.max(LedgerEntry.id), 0))
-        .where(LedgerEntry.account_id == account_id, _credits_in())
-        .scalar_subquery()
-    )
+_credits_in = credits_in
+_newest_credit_in = newest_credit_in
 
 
 def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
@@ -406,22 +402,6 @@ def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
     return (Alert.account_id == state.account_id, Alert.episode == state.episode)
 
 
-def _ensure_alerts(session: Session, account_ids: Sequence[int]) -> None:
-    # A replica may post an episode's first copies before the pass that marked it has opened its alert.
-    current = select(
-        ReminderEpisode.account_id,
-        ReminderEpisode.number,
-        literal(1),
-        _newest_credit_in(ReminderEpisode.account_id),
-        false(),
-    ).where(among(session, ReminderEpisode.account_id, account_ids))
-    session.execute(
-        _upsert(session)(Alert)
-        .from_select(["account_id", "episode", "revision", "seen_entry_id", "resolved"], current)
-        .on_conflict_do_nothing()
-    )
-
-
 def _seen(session: Session, account_ids: Sequence[int]) -> dict[tuple[int, int], int]:
     """The newest credits in each of these accounts' alerts has taken in, by (account id, episode)."""
     rows = session.execute(
@@ -438,47 +418,32 @@ class FirstCopy:
 
     state: AlertState
     seen_entry_id: int  # the newest credits in that `state` shows
-    ts: str | None  # recorded by an earlier attempt: there is nothing to post
     maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
 
 
 def first_copies(
-    session: Session, wanted: Sequence[tuple[int, int, str]], now: datetime
+    session: Session, claimed: Sequence[DueAlert], now: datetime
 ) -> dict[tuple[int, int, str], FirstCopy]:
-    """What each (account id, episode, address) copy shows, and what earlier attempts left of it."""
-    ids = sorted({account_id for account_id, _, _ in wanted})
-    alerts = {(account_id, episode) for account_id, episode, _ in wanted}
-    seen = _seen(session, ids)
-    if missing := alerts - seen.keys():
-        _ensure_alerts(session, sorted({account_id for account_id, _ in missing}))
-        seen = _seen(session, ids)
-    shown = states(session, sorted(alerts), now)
-    earlier = {
-        (row.account_id, row.episode, row.address): row
-        for row in session.execute(
-            select(
-                AlertMessage.account_id,
-                AlertMessage.episode,
-                AlertMessage.address,
-                AlertMessage.ts,
-                AlertMessage.pending_post,
-            ).where(among(session, AlertMessage.account_id, ids), AlertMessage.number == 1)
-        )
-    }
+    """What each claimed alert's first copy shows, and whether an earlier attempt may have posted it.
+
+    The claim read each alert's news and the copy's earlier attempt; an alert the claim opened
+    shows the credits it was opened with.
+    """
+    shown = states(session, sorted({(alert.account_id, alert.episode) for alert in claimed}), now)
+    opened = [alert.account_id for alert in claimed if alert.seen_entry_id is None]
+    seen = _seen(session, sorted(set(opened))) if opened else {}
     copies = {}
     in_channel: dict[tuple[int, int], AlertState] = {}
-    for account_id, episode, address in wanted:
-        row = earlier.get((account_id, episode, address))
-        alert = (account_id, episode)
+    for alert in claimed:
+        key = (alert.account_id, alert.episode)
         # A first copy has no snooze or link: it shows its alert's state as is, or a channel's copy of it.
-        state = shown[alert]
-        if Recipient(address).is_channel:
-            state = in_channel.get(alert) or in_channel.setdefault(alert, replace(state, in_channel=True))
-        copies[(account_id, episode, address)] = FirstCopy(
+        state = shown[key]
+        if alert.recipient.is_channel:
+            state = in_channel.get(key) or in_channel.setdefault(key, replace(state, in_channel=True))
+        copies[(alert.account_id, alert.episode, alert.recipient.address)] = FirstCopy(
             state,
-            seen[alert],
-            row.ts if row else None,
-            bool(row and row.pending_post == _posting_key(account_id, episode, 1)),
+            seen[key] if alert.seen_entry_id is None else alert.seen_entry_id,
+            alert.pending_post == _posting_key(alert.account_id, alert.episode, 1),
         )
     return copies
 
@@ -514,91 +479,73 @@ FIRST_POST_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
 
 def record_deliveries(
     session: Session,
-    sent: Sequence[tuple[DueAlert, str, FirstPost]],
+    sent: Sequence[tuple[str, FirstPost]],
     maybe: Sequence[FirstPost],
     now: datetime,
 ) -> None:
-    """Record first copies posted (each alert with the Slack user it reached) and those that may have been.
+    """Record first copies posted (each with the Slack user it reached) and those that may have been.
 
-    A posted copy's delivery is marked sent, unless another holder recorded it; every copy's
-    message row is written, owed any news since what it shows. On PostgreSQL one statement does
-    both: the delivery update is a data-modifying CTE of the message insert.
+    A posted copy is marked sent, with where it is and what it shows (stale if its alert moved on
+    since), and its claim is done; one that another holder recorded keeps theirs. A copy that may
+    have been posted keeps its claim and notes the post to look for. One statement on PostgreSQL.
     """
     if not sent and not maybe:
         return
-    rows = [_first_post_row(post, user) for _, user, post in sent] + [_first_post_row(post) for post in maybe]
-    if not is_postgresql(session):  # the same insert, run once per copy with its values bound
-        given = SimpleNamespace(
-            c=SimpleNamespace(**{n: bindparam(n, type_=t) for n, t in FIRST_POST_COLUMNS})
-        )
-        names = [name for name, _ in FIRST_POST_COLUMNS]
-        session.connection().execute(
-            _first_copies_from(_upsert(session), given), [dict(zip(names, row, strict=True)) for row in rows]
-        )
-        record_sent(session, [(alert, user) for alert, user, _ in sent], now)
-        return
-    session.connection().execute(
-        _recording_first_posts(), {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now}
-    )
+    rows = [_first_post_row(post, user) for user, post in sent] + [_first_post_row(post) for post in maybe]
+    names = [f"p_{name}" for name, _ in FIRST_POST_COLUMNS]
+    if is_postgresql(session):
+        given: Any = {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now}
+    else:  # an executemany, one parameter set per copy
+        given = [{**dict(zip(names, row, strict=True)), "now": now} for row in rows]
+    session.connection().execute(_recording_first_posts(is_postgresql(session)), given)
 
 
 @functools.cache
-def _recording_first_posts() -> Any:
-    """PostgreSQL's record of first posts, built once: building it each time cost more than a
-    record's rows. The delivery update is a data-modifying CTE of the message insert."""
-    table = select(*unnest(FIRST_POST_COLUMNS).c).cte("given")
-    delivered = (
-        update(ReminderDelivery)
-        .where(
-            ReminderDelivery.account_id == table.c.account_id,
-            ReminderDelivery.episode == table.c.episode,
-            ReminderDelivery.address == table.c.address,
-            table.c.user.is_not(None),
-            ReminderDelivery.sent_at.is_(None),
+def _recording_first_posts(postgresql: bool) -> Any:
+    """The record of first posts, built once (building it cost more than a record's rows): an
+    update of the claimed rows from one array per column on PostgreSQL, an executemany on SQLite."""
+    given: Any
+    message = AlertMessage
+    if postgresql:
+        given = unsent_first_copies(unnest(FIRST_POST_COLUMNS))
+        found: tuple[ColumnElement[bool], ...] = unsent_still(given)
+    else:
+        given = SimpleNamespace(
+            c=SimpleNamespace(**{n: bindparam(f"p_{n}", type_=t) for n, t in FIRST_POST_COLUMNS})
         )
-        .values(
-            sent_at=bindparam("now", type_=DateTime(timezone=True)),
-            lease_until=None,
-            slack_user_id=table.c.user,
+        found = (
+            message.account_id == given.c.account_id,
+            message.episode == given.c.episode,
+            message.address == given.c.address,
+            message.number == 1,
+            message.sent_at.is_(None),  # another pass's record of the same post stands
         )
-        .returning(ReminderDelivery.id)
-        .cte("delivered")
-    )
-    return _first_copies_from(postgresql_insert, table).add_cte(delivered)
-
-
-def _first_copies_from(upsert: Any, given: Any) -> Any:
-    """The upsert (`upsert`: the dialect's INSERT) of first copies' message rows from `given`
-    (FIRST_POST_COLUMNS: a table, or one row's bound parameters), each marked stale when its alert
-    moved on since what it shows."""
-    behind = and_(
-        given.c.ts.is_not(None),
+    posted = given.c.ts.is_not(None)
+    delivered = given.c.user.is_not(None)
+    behind = exists().where(
+        Alert.account_id == message.account_id,
+        Alert.episode == message.episode,
         or_(Alert.revision > given.c.shown_revision, Alert.seen_entry_id > given.c.replied_entry_id),
     )
-    copies = select(
-        given.c.account_id,
-        given.c.episode,
-        given.c.address,
-        literal(1),
-        given.c.channel,
-        given.c.ts,
-        given.c.shown_revision,
-        given.c.replied_entry_id,
-        behind,
-        given.c.pending_post,
-    ).where(Alert.account_id == given.c.account_id, Alert.episode == given.c.episode)
-    insert = upsert(AlertMessage).from_select(list(FIRST_COPY_COLUMNS), copies)
-    kept = ("channel", "ts", "shown_revision", "replied_entry_id", "stale", "pending_post")
-    return insert.on_conflict_do_update(
-        index_elements=[
-            AlertMessage.account_id,
-            AlertMessage.episode,
-            AlertMessage.address,
-            AlertMessage.number,
-        ],
-        set_={column: insert.excluded[column] for column in kept},
-        where=AlertMessage.ts.is_(None),  # another pass's record of the same post stands
+    statement = (
+        update(AlertMessage)
+        .where(*found)
+        .values(
+            channel=given.c.channel,
+            ts=given.c.ts,
+            shown_revision=given.c.shown_revision,
+            replied_entry_id=given.c.replied_entry_id,
+            stale=and_(posted, behind),
+            pending_post=given.c.pending_post,
+            sent_at=case((delivered, bindparam("now", type_=DateTime(timezone=True)))),
+            slack_user_id=given.c.user,
+            # A sent copy's claim is done; one that may be in Slack keeps it until it is given back.
+            claimed_by=case((delivered, null()), else_=message.claimed_by),
+            lease_until=case((delivered, null()), else_=message.lease_until),
+        )
+        .execution_options(synchronize_session=False)
     )
+    return statement
 
 
 def _first_post_row(post: FirstPost, user: str | None = None) -> tuple[Any, ...]:
@@ -615,20 +562,6 @@ def _first_post_row(post: FirstPost, user: str | None = None) -> tuple[Any, ...]
         pending,
         user,
     )
-
-
-FIRST_COPY_COLUMNS = (
-    "account_id",
-    "episode",
-    "address",
-    "number",
-    "channel",
-    "ts",
-    "shown_revision",
-    "replied_entry_id",
-    "stale",
-    "pending_post",
-)
 
 
 @dataclass(frozen=True)

@@ -336,9 +336,9 @@ class AutoTopUpAttempt(Base):
 class Alert(Base):
     """What every copy of one episode's alert shows; `revision` counts its changes.
 
-    On PostgreSQL its foreign key references its account's reminder_episodes row, as the delivery's
-    does, and a message's references its alert (migration 0022): a key on `accounts` locked the
-    account's row for every row written. SQLite keeps the keys on `accounts` declared here.
+    On PostgreSQL its foreign key references its account's reminder_episodes row, and a message's
+    references its alert (migration 0022): a key on `accounts` locked the account's row for every
+    row written. SQLite keeps the keys on `accounts` declared here.
     """
 
     __tablename__ = "alerts"
@@ -367,6 +367,10 @@ class AlertMessage(Base):
 
     Written with `ts` empty before chat.postMessage, so a pass that lost Slack's answer looks for
     the message instead of posting it again.
+
+    A recipient's first copy (`number` 1) is also the record that they were told, once per episode
+    (migration 0033; it was a row of its own): a pass claims it with a lease before posting, and
+    `sent_at` is set when Slack accepted it. Until then it is a claim that lapses at `lease_until`.
     """
 
     __tablename__ = "alert_messages"
@@ -377,7 +381,7 @@ class AlertMessage(Base):
     episode: Mapped[int] = mapped_column(Integer)
     address: Mapped[str] = mapped_column(String(254))  # the recipient, as in reminder_recipients
     number: Mapped[int] = mapped_column(Integer)  # 1, then 2 for the reminder after a snooze
-    channel: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))  # empty while a first copy is only claimed
     ts: Mapped[str | None] = mapped_column(String(32))
     shown_revision: Mapped[int] = mapped_column(Integer)
     replied_entry_id: Mapped[int] = mapped_column(Integer)  # the last ledger entry replied in its thread
@@ -390,6 +394,8 @@ class AlertMessage(Base):
     first_link: Mapped[str | None] = mapped_column(String(300))  # a reminder's link to the first copy
     # The error (e.g. not_in_channel) whoever added a channel was told about, so they are told once.
     problem_reported: Mapped[str | None] = mapped_column(String(40))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a first copy Slack accepted
+    slack_user_id: Mapped[str | None] = mapped_column(String(20))  # whom a sent first copy reached
 
 
 Index("ix_alert_messages_stale", AlertMessage.id, sqlite_where=text("stale"), postgresql_where=text("stale"))
@@ -409,34 +415,6 @@ class ReminderRecipient(Base):
     added_by: Mapped[str | None] = mapped_column(String(40))  # the actor who added it; told of problems
 
     account: Mapped[Account] = relationship(back_populates="recipients")
-
-
-class ReminderDelivery(Base):
-    """A reminder DM to one recipient for one low-credit episode: claimed by a pass, then sent.
-
-    Its row makes the DM once-only; until `sent_at` is set it is a claim that lapses at `lease_until`.
-    """
-
-    __tablename__ = "reminder_deliveries"
-    __table_args__ = (UniqueConstraint("account_id", "episode", "address"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    episode: Mapped[int] = mapped_column(Integer)
-    address: Mapped[str] = mapped_column(String(254))
-    slack_user_id: Mapped[str | None] = mapped_column(String(20))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claimed_by: Mapped[str | None] = mapped_column(String(100))  # the pass that claimed (and sent) it
-    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-# A holder's unsent claims, released when its pass stops; sent rows leave the index.
-Index(
-    "ix_reminder_deliveries_unsent",
-    ReminderDelivery.claimed_by,
-    sqlite_where=text("sent_at IS NULL"),
-    postgresql_where=text("sent_at IS NULL"),
-)
 
 
 class RoleGrant(Base):

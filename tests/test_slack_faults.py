@@ -22,7 +22,7 @@ from bot.retries import IDEMPOTENT_METHODS
 from handlers.messages import COPY_OUTCOME_UNKNOWN
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, invoices, reminders
-from store.models import ReminderDelivery, ReminderRecipient
+from store.models import AlertMessage, ReminderRecipient
 from tests.blockkit import visible_text
 from tests.conftest import make_account
 from tests.fake_slack import FakeSlack
@@ -124,7 +124,7 @@ def low_credit_pass(slack, fake_slack, session_factory, config) -> Outcome:
     fake_slack.clear_faults()
     run_low_credit_pass(session_factory, client, NOW)
     with session_factory.begin() as session:
-        delivered = len(session.scalars(select(ReminderDelivery)).all())
+        delivered = len(session.scalars(select(AlertMessage).where(AlertMessage.number == 1)).all())
     return Outcome(len(fake_slack.messages), _texts(fake_slack), (delivered, len(first.failed)))
 
 

@@ -20,7 +20,7 @@ from bot.app import make_client
 from jobs import alerts as live
 from jobs.low_credit import run_low_credit_pass
 from store import db
-from store.models import ReminderDelivery
+from store.models import AlertMessage
 from tests.fake_slack import FakeSlack
 from tests.jobs.test_low_credit import ALICE_AND_BOB, BOB, NOW, deliveries, watch
 
@@ -79,7 +79,7 @@ def wait_for_posts(fake: FakeSlack, count: int, timeout: float = 30) -> None:
 def wait_out_leases(session_factory) -> None:
     """Sleep until every claim's lease has run out."""
     with session_factory.begin() as session:
-        last = session.scalar(select(func.max(ReminderDelivery.lease_until)))
+        last = session.scalar(select(func.max(AlertMessage.lease_until)))
     if last is not None:
         last = last if last.tzinfo else last.replace(tzinfo=UTC)
         time.sleep(max(0.0, (last - datetime.now(UTC)).total_seconds()) + 0.2)

@@ -132,3 +132,78 @@ def test_postgresql_estimates_accounts_below_their_level_from_statistics(databas
         ).scalar_one()
     estimated = plan[0]["Plan"]["Plans"][0]["Plan Rows"]
     assert 50 <= estimated <= 800, estimated  # 200 really; a third of 20,000 without the statistics
+
+
+def test_deliveries_become_first_copies_and_come_back(engine: Engine, session_factory):
+    # Migration 0033: a recipient's first copy of an alert is also the record of their DM.
+    command.downgrade(db.alembic_config(engine), "0031_name_order_covers_search")
+    for n in (1, 2):
+        make_account(session_factory, f"EX000000{n}", f"Low {n}")
+    lease = "2026-11-30 10:00:00+00:00"
+    with engine.begin() as connection:
+        for statement in (
+            # Account 1 is low in episode 2; account 2 recovered from its only episode.
+            "INSERT INTO reminder_episodes (account_id, number, low) VALUES (1, 2, true), (2, 1, false)",
+            "INSERT INTO alerts (account_id, episode, revision, seen_entry_id, resolved) "
+            "VALUES (1, 2, 1, 0, false)",
+            # Episode 1 of account 1 was delivered before live alerts; so was account 2's.
+            "INSERT INTO reminder_deliveries (account_id, episode, address, slack_user_id, sent_at) VALUES "
+            "(1, 1, 'ann@example.com', 'U0ANN0001', '2026-11-01 09:00:00+00:00'), "
+            "(2, 1, 'U0BOB0001', 'U0BOB0001', '2026-11-02 09:00:00+00:00')",
+            # Episode 2: Ann's DM sent and posted, Bob's claimed and maybe posted, Cy's claim given back.
+            "INSERT INTO reminder_deliveries (account_id, episode, address, slack_user_id, sent_at, "
+            f"claimed_by, lease_until) VALUES (1, 2, 'ann@example.com', 'U0ANN0001', '{lease}', 'p1', NULL), "
+            f"(1, 2, 'U0BOB0001', NULL, NULL, 'p2', '{lease}'), (1, 2, 'U0CY00001', NULL, NULL, NULL, NULL)",
+            "INSERT INTO alert_messages (account_id, episode, address, number, channel, ts, shown_revision, "
+            "replied_entry_id, stale, pending_post) VALUES "
+            "(1, 2, 'ann@example.com', 1, 'D0ANN0001', '1.0001', 1, 0, false, NULL), "
+            "(1, 2, 'U0BOB0001', 1, 'D0BOB0001', NULL, 0, 0, false, 'alert:1:2:1'), "
+            # Dee's copy was posted and recorded, but not its delivery.
+            "(1, 2, 'U0DEE0001', 1, 'D0DEE0001', '1.0002', 1, 0, false, NULL)",
+        ):
+            connection.execute(text(statement))
+    db.upgrade(engine)
+    first_copies = (
+        "SELECT account_id, episode, address, channel, ts, pending_post, claimed_by, "
+        "lease_until IS NOT NULL, sent_at IS NOT NULL, slack_user_id FROM alert_messages "
+        "WHERE number = 1"
+    )
+    with engine.connect() as connection:
+        assert sorted(connection.execute(text(first_copies)).all()) == [
+            (1, 1, "ann@example.com", "", None, None, None, False, True, "U0ANN0001"),
+            (1, 2, "U0BOB0001", "D0BOB0001", None, "alert:1:2:1", "p2", True, False, None),
+            (1, 2, "U0CY00001", "", None, None, None, False, False, None),
+            (1, 2, "U0DEE0001", "D0DEE0001", "1.0002", None, None, False, True, None),
+            (1, 2, "ann@example.com", "D0ANN0001", "1.0001", None, None, False, True, "U0ANN0001"),
+            (2, 1, "U0BOB0001", "", None, None, None, False, True, "U0BOB0001"),
+        ]
+        # Every first copy belongs to an alert: the episodes delivered before live alerts are resolved.
+        assert connection.execute(
+            text("SELECT account_id, episode, resolved FROM alerts ORDER BY account_id, episode")
+        ).all() == [(1, 1, True), (1, 2, False), (2, 1, True)]
+    command.downgrade(db.alembic_config(engine), "0031_name_order_covers_search")
+    with engine.connect() as connection:
+        assert sorted(
+            connection.execute(
+                text(
+                    "SELECT account_id, episode, address, slack_user_id, sent_at IS NOT NULL, claimed_by, "
+                    "lease_until IS NOT NULL FROM reminder_deliveries"
+                )
+            ).all()
+        ) == [
+            (1, 1, "ann@example.com", "U0ANN0001", True, None, False),
+            (1, 2, "U0BOB0001", None, False, "p2", True),
+            (1, 2, "U0DEE0001", None, True, None, False),
+            (1, 2, "ann@example.com", "U0ANN0001", True, None, False),
+            (2, 1, "U0BOB0001", "U0BOB0001", True, None, False),
+        ]
+        assert sorted(
+            connection.execute(
+                text("SELECT address, channel, ts, pending_post, claimed_by FROM alert_messages")
+            ).all()
+        ) == [
+            ("U0BOB0001", "D0BOB0001", None, "alert:1:2:1", None),
+            ("U0DEE0001", "D0DEE0001", "1.0002", None, None),
+            ("ann@example.com", "D0ANN0001", "1.0001", None, None),
+        ]
+    db.upgrade(engine)
