@@ -28,14 +28,17 @@ def clock():
 
 
 def statements_sent(engine: Engine) -> list[str]:
-    """Every statement the engine's connections send from now on, those read ahead in a
-    PostgreSQL pipeline (store.db.Ahead, past SQLAlchemy's events) too."""
+    """Every statement the engine's connections send from now on, those read in a PostgreSQL
+    pipeline (store.db.Ahead and read_together, past SQLAlchemy's events) too.
+
+    On PostgreSQL each statement is recorded where psycopg converts it for sending, which both
+    execute() and store.db's queued pipeline reads go through."""
     sent: list[str] = []
 
     class Recording(psycopg.Cursor):  # type: ignore[type-arg]
-        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+        def _convert_query(self, query: Any, *args: Any, **kwargs: Any) -> Any:
             sent.append(str(query))
-            return super().execute(query, *args, **kwargs)
+            return super()._convert_query(query, *args, **kwargs)
 
     def checkout(dbapi_connection: Any, *_: Any) -> None:
         if engine.dialect.name == "sqlite":
