@@ -142,10 +142,6 @@ def _open() -> ColumnElement[bool]:
     return ~literal_column("alerts.resolved", Boolean)
 
 
-_credits_in = credits_in
-_newest_credit_in = newest_credit_in
-
-
 def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
     return [(account_id, episode) for account_id, episode in session.execute(statement)]
 
@@ -190,7 +186,7 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         ReminderEpisode.account_id,
         ReminderEpisode.number,
         literal(1),
-        _newest_credit_in(ReminderEpisode.account_id),
+        newest_credit_in(ReminderEpisode.account_id),
         false(),
     ).where(low, ~current)
     # Sorted for the reason mark_crossings sorts: every check is done before the first row is written.
@@ -207,7 +203,7 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
     ).all()
     # A new alert (revision 1) has no copies yet; a reopened one's copies are behind.
     reopened = [(account_id, episode) for account_id, episode, revision in opened if revision > 1]
-    newest = _newest_credit_in(Alert.account_id)
+    newest = newest_credit_in(Alert.account_id)
     news = _returned(
         session,
         update(Alert)
@@ -829,7 +825,7 @@ def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) 
     """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
     rows = session.execute(
         _CREDITS_IN.where(
-            among(session, LedgerEntry.account_id, account_ids), _credits_in(), LedgerEntry.id > after
+            among(session, LedgerEntry.account_id, account_ids), credits_in(), LedgerEntry.id > after
         )
     )
     return [(row[0], Reply(*row[1:])) for row in rows]
