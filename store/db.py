@@ -275,7 +275,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     wrapped as SQLAlchemy's are, and a lost connection is invalidated. SQLite: one after another.
     """
     if connection.dialect.name != "postgresql":
-        return [sqlite_rows(connection, statement, parameters) for statement, parameters in reads]
+        return [rows_of(connection, statement, parameters) for statement, parameters in reads]
     driver = connection.connection.driver_connection
     assert driver is not None  # a connection in use is open
     riders = _riders.pop(driver, [])
@@ -678,7 +678,7 @@ def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int 
 
 
 class _OnDriver(NamedTuple):
-    """A statement as sqlite_rows runs it, for one length of each list it expands."""
+    """A statement as rows_of runs it, for one length of each list it expands."""
 
     sql: str
     values: Callable[[dict[str, Any]], tuple[Any, ...]]  # each ?'s value, from the parameters by name
@@ -696,7 +696,7 @@ def _on_driver(
     statement: Select[Any] | CompoundSelect | TextClause, dialect: Any, lengths: tuple[tuple[str, int], ...]
 ) -> _OnDriver | None:
     """The statement's SQL with `lengths` values in each list, as SQLAlchemy would render it; None
-    if it renders lists in a way sqlite_rows does not follow (then SQLAlchemy runs it)."""
+    if it renders lists in a way rows_of does not follow (then SQLAlchemy runs it)."""
     compiled = _sqlite_compiled(statement, dialect)
     values: dict[str, Any] = dict.fromkeys(compiled.bind_names.values())
     values.update({compiled.bind_names[bind]: bind.value for bind in compiled.literal_execute_params})
@@ -721,7 +721,7 @@ def _on_driver(
     return _OnDriver(state.statement, getter, bound, results)
 
 
-def sqlite_rows(
+def rows_of(
     connection: Connection, statement: Select[Any] | CompoundSelect | TextClause, parameters: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
     """connection.execute(statement, parameters)'s rows as plain tuples, on SQLite straight on the

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store import audit
-from store.db import Ahead, sqlite_rows
+from store.db import Ahead, rows_of
 from store.errors import StoreError
 from store.models import Role, RoleGrant
 
@@ -19,26 +19,18 @@ _ROLE_OF = select(RoleGrant.role).where(RoleGrant.slack_user_id == bindparam("us
 
 
 def role_of(session: Session, slack_user_id: str) -> Role | None:
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        return _role_on_sqlite(connection, slack_user_id)
-    return _role(connection.scalar(_ROLE_OF, {"user_id": slack_user_id}))
+    rows = rows_of(session.connection(), _ROLE_OF, {"user_id": slack_user_id})
+    return _role(rows[0][0] if rows else None)
 
 
 def role_ahead(session: Session, slack_user_id: str) -> Callable[[], Role | None]:
     """role_of, read with the session's next statement (a round trip fewer on PostgreSQL); call for it."""
     connection = session.connection()
-    if connection.dialect.name == "sqlite":  # no round trip to save: read now
-        role = _role_on_sqlite(connection, slack_user_id)
+    if connection.dialect.name == "sqlite":  # no round trip to save: read now, on the driver
+        role = role_of(session, slack_user_id)
         return lambda: role
     ahead = Ahead(connection, _ROLE_OF, {"user_id": slack_user_id})
     return lambda: _role(None if (row := ahead.row()) is None else row[0])
-
-
-def _role_on_sqlite(connection: Connection, slack_user_id: str) -> Role | None:
-    """SQLite: the role read straight on the driver (sqlite_rows), a fifth of what Core cost."""
-    rows = sqlite_rows(connection, _ROLE_OF, {"user_id": slack_user_id})
-    return _role(rows[0][0] if rows else None)
 
 
 def _role(raw: str | None) -> Role | None:

@@ -55,7 +55,7 @@ from sqlalchemy.sql.expression import TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
-from store.db import GENERIC_PLAN, Read, is_postgresql, read_together, sqlite_rows
+from store.db import GENERIC_PLAN, Read, is_postgresql, read_together, rows_of
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -577,7 +577,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
-    [(inside, in_reference, none_longer, starting)] = sqlite_rows(
+    [(inside, in_reference, none_longer, starting)] = rows_of(
         connection,
         _screen(asked.sqlite, needle.isalnum(), needle.isascii(), len(words) > 1),
         {
@@ -645,7 +645,7 @@ def _by_words(
     exact: list[_Match] = []
     in_references: list[_Match] = []
     if sources.in_reference:
-        rows = sqlite_rows(
+        rows = rows_of(
             connection,
             _in_references(asked.shape, sources.exact_reference_only),
             {**asked.parameters(), "take": wanted + 1},
@@ -839,9 +839,7 @@ class _Found:
         if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered, page)
         survey = (_survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1})
-        exact_id, counted = (
-            sqlite_rows(connection, *survey)[0] if asked.sqlite else connection.execute(*survey).one()
-        )
+        [(exact_id, counted)] = rows_of(connection, *survey)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
 
@@ -855,17 +853,15 @@ class _Found:
             if not ids:
                 return [], {} if forecasts_at is not None else None
             connection = self.session.connection()
-            # SQLite's statements straight on the driver (sqlite_rows); PostgreSQL's through Core.
-            rows_of = functools.partial(sqlite_rows, connection) if self.query.sqlite else connection.execute
             if forecasts_at is None:
-                listed = map(_account_row, rows_of(_LISTED, {"ids": ids}))
+                listed = map(_account_row, rows_of(connection, _LISTED, {"ids": ids}))
                 loaded = {account.id: account for account in listed}
                 return [loaded[account_id] for account_id in ids], None
             fetched = {row[_LISTED_ID]: row for row in self.fetched} if offset == 0 else {}
             rows = (
                 [fetched[account_id] for account_id in ids]
                 if all(account_id in fetched for account_id in ids)
-                else rows_of(_LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
+                else rows_of(connection, _LISTED_WITH_USAGE, {"ids": ids, **forecast.window(forecasts_at)})
             )
             accounts, forecasts = listed_with_forecasts(rows, forecasts_at)
             loaded = {account.id: account for account in accounts}

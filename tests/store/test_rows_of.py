@@ -1,4 +1,4 @@
-"""SQLite's reads straight on the driver (store.db.sqlite_rows) answer as SQLAlchemy's Core does
+"""SQLite's reads straight on the driver (store.db.rows_of) answer as SQLAlchemy's Core does
 (PostgreSQL's go through Core, and answer the same)."""
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ def test_rows_and_their_types_are_those_core_reads(
         for ids in ([1], [1, 2, 3], [2, 3], [3, 1], [9]):
             parameters = {"ids": ids, "active": True, "now": now}
             core = [tuple(row) for row in connection.execute(listed, parameters)]
-            rows = db.sqlite_rows(connection, listed, parameters)
+            rows = db.rows_of(connection, listed, parameters)
             assert rows == core
             assert [[type(value) for value in row] for row in rows] == [
                 [type(value) for value in row] for row in core
             ]
-        assert db.sqlite_rows(connection, listed, {"ids": [], "active": True, "now": now}) == []
+        assert db.rows_of(connection, listed, {"ids": [], "active": True, "now": now}) == []
 
 
 def test_listeners_see_the_statement_and_errors_come_as_sqlalchemys(engine: Engine) -> None:
@@ -51,10 +51,10 @@ def test_listeners_see_the_statement_and_errors_come_as_sqlalchemys(engine: Engi
     event.listen(engine, "before_cursor_execute", keep)
     try:
         with engine.connect() as connection:
-            assert db.sqlite_rows(connection, text("SELECT :n + 1"), {"n": 1}) == [(2,)]
+            assert db.rows_of(connection, text("SELECT :n + 1"), {"n": 1}) == [(2,)]
             # A database error is told as one (db.unavailable, the user's "temporarily unavailable").
             with pytest.raises(exc.OperationalError) as raised:
-                db.sqlite_rows(connection, text("SELECT * FROM nowhere"), {})
+                db.rows_of(connection, text("SELECT * FROM nowhere"), {})
             assert db.unavailable(raised.value)
     finally:
         event.remove(engine, "before_cursor_execute", keep)
