@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from handlers import messages
 from handlers.common import bold, escape
@@ -39,6 +39,39 @@ def _reminder_line(account: Listed) -> str:
     return line
 
 
+class _Controls(NamedTuple):
+    """What a box under one role shows for an account in one state: the same for every such box."""
+
+    buttons: tuple[tuple[str, str], ...]  # (text, action id) of the plain buttons, in order
+    status: tuple[str, str, str] | None  # (change, action id, confirmation) of Deactivate/Activate
+    no_credits_note: bool  # an admin's active account with no credits says why Move is missing
+
+
+@functools.cache
+def _controls(role: Role, active: bool, has_credits: bool) -> _Controls:
+    """Only the buttons this role can use; Slack can't grey one out, so an empty account says so."""
+    admin = role.allows(Role.ADMIN)
+    buttons: list[tuple[str, str]] = []
+    if active:
+        if admin:
+            buttons.append(("Rename", RENAME_ACTION))
+        if role.allows(Role.BILLING):
+            buttons.append(("Buy credits", BUY_ACTION))
+        if admin and has_credits:
+            buttons.append(("Move credits", MOVE_ACTION))
+        buttons.append(("Low credit reminder", REMINDER_ACTION))
+    buttons.append(("History", HISTORY_ACTION))
+    status = None
+    if admin:
+        # Deactivate or Activate, each asking first and saying the credits stay.
+        status = (
+            ("Deactivate", DEACTIVATE_ACTION, messages.DEACTIVATE_CONFIRM)
+            if active
+            else ("Activate", ACTIVATE_ACTION, messages.ACTIVATE_CONFIRM)
+        )
+    return _Controls(tuple(buttons), status, admin and active and not has_credits)
+
+
 def build_account_box(
     account: Listed, role: Role | None = None, place: str | None = None, outlook: str | None = None
 ) -> list[dict[str, Any]]:
@@ -58,7 +91,7 @@ def build_account_box(
     details = f"{named}\n`{escape(account.reference)}`"
     if keyword:
         details += f" · keyword _{escape(keyword)}_"
-    reminder = _reminder_line(account)
+    reminder = {"type": "mrkdwn", "text": _reminder_line(account)}
     blocks: list[dict[str, Any]] = [
         {
             "type": "section",
@@ -71,17 +104,15 @@ def build_account_box(
         },
         {
             "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": reminder},
-                {"type": "mrkdwn", "text": f"Forecast: {outlook}"},
-            ]
+            "elements": [reminder, {"type": "mrkdwn", "text": f"Forecast: {outlook}"}]
             if outlook
-            else [{"type": "mrkdwn", "text": reminder}],
+            else [reminder],
         },
     ]
     if role is not None:
-        blocks.append(_buttons(account_id, named, balance, active, role, place))
-        if balance <= 0 and active and role.allows(Role.ADMIN):
+        controls = _controls(role, active, balance > 0)
+        blocks.append(_actions(account_id, named, balance, controls, place))
+        if controls.no_credits_note:
             blocks.append(_no_credits_note())
     blocks.append({"type": "divider"})
     return blocks
@@ -97,42 +128,10 @@ def button(text: str, action_id: str, account_id: int) -> dict[str, Any]:
     }
 
 
-def _status_button(account_id: int, named: str, balance: int, active: bool) -> dict[str, Any]:
-    """Deactivate or Activate, each asking first and saying the credits stay."""
-    if active:
-        change, action_id, text = "Deactivate", DEACTIVATE_ACTION, messages.DEACTIVATE_CONFIRM
-    else:
-        change, action_id, text = "Activate", ACTIVATE_ACTION, messages.ACTIVATE_CONFIRM
-    status = button(change, action_id, account_id)
-    status["confirm"] = {
-        "title": {"type": "plain_text", "text": f"{change} this account?"},
-        "text": {"type": "mrkdwn", "text": text.format(name=named, credits=balance)},
-        "confirm": {"type": "plain_text", "text": change},
-        "deny": {"type": "plain_text", "text": "Cancel"},
-    }
-    return status
-
-
-@functools.cache
-def _button_labels(role: Role, active: bool, has_credits: bool) -> tuple[tuple[str, str], ...]:
-    """(text, action id) of the buttons before the status button, for a role and an account."""
-    labels: list[tuple[str, str]] = []
-    if active:
-        if role.allows(Role.ADMIN):
-            labels.append(("Rename", RENAME_ACTION))
-        if role.allows(Role.BILLING):
-            labels.append(("Buy credits", BUY_ACTION))
-        if role.allows(Role.ADMIN) and has_credits:
-            labels.append(("Move credits", MOVE_ACTION))
-        labels.append(("Low credit reminder", REMINDER_ACTION))
-    labels.append(("History", HISTORY_ACTION))
-    return tuple(labels)
-
-
-def _buttons(
-    account_id: int, named: str, balance: int, active: bool, role: Role, place: str | None
+def _actions(
+    account_id: int, named: str, balance: int, controls: _Controls, place: str | None
 ) -> dict[str, Any]:
-    """Only the buttons this role can use; Slack can't grey one out, so an empty account says so."""
+    """The box's actions block: its buttons, each naming the account."""
     value = str(account_id)
     elements: list[dict[str, Any]] = [
         {
@@ -141,10 +140,24 @@ def _buttons(
             "action_id": action_id,
             "value": value,
         }
-        for text, action_id in _button_labels(role, active, balance > 0)
+        for text, action_id in controls.buttons
     ]
-    if role.allows(Role.ADMIN):
-        elements.append(_status_button(account_id, named, balance, active))
+    if controls.status is not None:
+        change, action_id, confirmation = controls.status
+        elements.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": change},
+                "action_id": action_id,
+                "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": f"{change} this account?"},
+                    "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
+                    "confirm": {"type": "plain_text", "text": change},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            }
+        )
     block_id = f"manage-{account_id}{PLACE_SEPARATOR}{place}" if place else f"manage-{account_id}"
     return {"type": "actions", "block_id": block_id[:255], "elements": elements}
 

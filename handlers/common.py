@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,16 @@ def escape(text: object) -> str:
 # Characters that start mrkdwn formatting, and look-alikes that do not: a name inside *bold* must
 # not end the bold early or start italics, strike-through or code.
 FORMATTING_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+# Translating to non-ASCII look-alikes costs a dict lookup per character; most names have none.
+_FORMATTING = re.compile("[" + re.escape("".join(map(chr, FORMATTING_LOOKALIKES))) + "]")
 
 
 def bold(text: object) -> Mrkdwn:
     """User text shown in bold: escaped, with formatting characters drawn as look-alikes."""
-    return Mrkdwn(f"*{escape(text).translate(FORMATTING_LOOKALIKES)}*")
+    escaped = escape(text)
+    if _FORMATTING.search(escaped):
+        escaped = escaped.translate(FORMATTING_LOOKALIKES)
+    return Mrkdwn(f"*{escaped}*")
 
 
 def join_within(items: list[str], limit: int, separator: str = ", ") -> str:

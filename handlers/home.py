@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,9 +77,11 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}}
 
 
-def help_sections(help_text: str) -> list[dict[str, Any]]:
-    """The help, a paragraph per section (each inside Slack's 3,000 characters)."""
-    return [_section(part) for part in help_text.split("\n\n") if part.strip()]
+@functools.cache  # one help text for the life of the process, drawn under every Home tab
+def help_sections(help_text: str) -> tuple[dict[str, Any], ...]:
+    """The help, a paragraph per section (each inside Slack's 3,000 characters); shared by every
+    view that shows it, so never changed."""
+    return tuple(_section(part) for part in help_text.split("\n\n") if part.strip())
 
 
 def build_no_access_home(user_id: str) -> dict[str, Any]:
