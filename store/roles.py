@@ -9,13 +9,18 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store import audit
-from store.db import Ahead, rows_of
+from store.db import GENERIC_PLAN, Ahead, rows_of
 from store.errors import StoreError
 from store.models import Role, RoleGrant
 
 # Checked on every request, so built once and run on the session's connection: a column, not an
-# ORM object, is all it needs, and Core execution skips the ORM's per-statement bookkeeping.
-_ROLE_OF = select(RoleGrant.role).where(RoleGrant.slack_user_id == bindparam("user_id"))
+# ORM object, is all it needs, and Core execution skips the ORM's per-statement bookkeeping. A
+# look-up by key: on PostgreSQL planned once per connection, not for each request's user.
+_ROLE_OF = (
+    select(RoleGrant.role)
+    .where(RoleGrant.slack_user_id == bindparam("user_id"))
+    .execution_options(**{GENERIC_PLAN: True})
+)
 
 
 def role_of(session: Session, slack_user_id: str) -> Role | None:

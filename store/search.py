@@ -317,6 +317,11 @@ _NONE_LONGER = {
     True: ~exists().where(func.length(Account.reference) > bindparam("needle_length")),
     False: literal_column("0") == 1,
 }
+# PostgreSQL: the length of the longest reference (migration 0034's index: one seek), or None. The
+# screen reads it in the same round trip as the reference read, so it can only tell the next
+# search on the connection whether that read may skip the trigram index.
+_LONGEST_REFERENCE = select(func.max(func.length(Account.reference))).scalar_subquery()
+_LONGEST_SEEN = "admin_bot_longest_reference"  # the connection's last reading of it (its pool record's info)
 _MAX_STARTING = max(MAX_DRIVER_WORDS, MAX_DRIVER_PAIRS) + 1
 _STARTING = _fragment("w", "last").order_by(search_fragments.c.fragment).limit(_MAX_STARTING).subquery()
 # The words starting with the last typed word, at most _MAX_STARTING, joined by spaces (a word has
@@ -343,13 +348,20 @@ _EXACT_LISTED = select(*_LISTED_WITH_USAGE.selected_columns).where(
 @functools.cache
 def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool) -> Select[Any]:
     """One row: whether some word has the needle inside, whether some reference might, whether
-    only the exact reference can, and the words that start with the last typed word."""
+    only the exact reference can, and the words that start with the last typed word; on
+    PostgreSQL also the longest reference's length."""
     in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
+    columns = [
+        _INSIDE_A_WORD[exact],
+        in_reference,
+        _NONE_LONGER[sqlite and alnum and ascii_needle],
+        _STARTING_WORDS,
+    ]
+    if not sqlite:
+        columns.append(_LONGEST_REFERENCE)
     # Look-ups of index ranges, the same plan whatever the words: PostgreSQL planned it for its
     # values each time, which took longer than running it (0.1-0.2 ms against 0.05).
-    return select(
-        _INSIDE_A_WORD[exact], in_reference, _NONE_LONGER[sqlite and alnum and ascii_needle], _STARTING_WORDS
-    ).execution_options(**{GENERIC_PLAN: True})
+    return select(*columns).execution_options(**{GENERIC_PLAN: True})
 
 
 @functools.cache
@@ -366,9 +378,11 @@ def _in_references(shape: _Shape, exact_only: bool) -> Select[Any]:
         )
     else:
         statement = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
-    return statement.where(
+    statement = statement.where(
         func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
     ).limit(bindparam("take"))
+    # The exact reference is a look-up in the unique index, whatever the values.
+    return statement.execution_options(**{GENERIC_PLAN: True}) if exact_only else statement
 
 
 # A match as the word path finds it: (sort_name, id, reference, name), in list order. A plain
@@ -665,7 +679,10 @@ def _by_words_in_one_trip(
     chunk (and with `first_page`, its first page and the exact reference's row) in one round trip.
 
     The references are read whenever the needle could be in one: the screen asking the trigram
-    index whether any is, and then the look-up asking again, read it twice.
+    index whether any is, and then the look-up asking again, read it twice. A reference typed
+    whole is looked up alone when, as the connection's last screen found, no reference is
+    longer: asked of the trigram index, its last characters matched most references' postings.
+    This screen checks that still holds, else the trigram index is asked after all.
     """
     needle = asked.needle
     words = needle.split(" ")
@@ -685,14 +702,23 @@ def _by_words_in_one_trip(
         (_screen(False, False, False, pairs), parameters),
         (_guessed_chunk(asked.shape, pairs), parameters),
     ]
+    known = connection.connection.info
+    longest_known = known.get(_LONGEST_SEEN)
+    exact_only = longest_known is not None and needle.isascii() and len(needle) >= longest_known
+    in_a_reference = (_in_references(asked.shape, exact_only), {**parameters, "take": wanted + 1})
     if needle.isalnum():
-        reads.append((_in_references(asked.shape, False), {**parameters, "take": wanted + 1}))
+        reads.append(in_a_reference)
     if first_page is not None:
         reads.append((_guessed_first_page(asked.shape, pairs), {**parameters, **first_page}))
-    [(inside, _, _, starting)], guessed, *rest = read_together(connection, reads)
+    [(inside, _, _, starting, longest)], guessed, *rest = read_together(connection, reads)
+    known[_LONGEST_SEEN] = longest or 0
     if inside:
         return None, ()
-    rows = rest.pop(0) if needle.isalnum() else []
+    rows: Sequence[Any] = []
+    if needle.isalnum():
+        rows = rest.pop(0)
+        if exact_only and len(needle) < (longest or 0):  # a longer reference came since the last screen
+            [rows] = read_together(connection, [(_in_references(asked.shape, False), in_a_reference[1])])
     if len(rows) > wanted:
         return None, ()  # a needle in many references ("000"): the general path counts them
     exact = [row[:4] for row in rows if row[4]]
