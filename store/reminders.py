@@ -427,7 +427,7 @@ def _key_row(alert: DueAlert) -> tuple[int, int, str]:
     return (alert.account_id, alert.episode, alert.recipient.address)
 
 
-SCAN_ACCOUNTS = 1000  # low accounts a claim looks at in one step
+SCAN_ACCOUNTS = 1000  # the most low accounts a claim looks at in one step
 LAST_RECIPIENT = 2**31 - 1  # a position past every recipient of an account
 Position = tuple[int, int]  # (account id, recipient id): where a pass's walk over due alerts is
 START: Position = (0, 0)
@@ -444,13 +444,17 @@ def claim_due(
     PostgreSQL, replicas claiming at once skip each other's rows instead of waiting for them; the
     insert's conflict rule is what makes a claim exclusive, so a lapsed lease can be taken over.
     """
+    # A step looks at as many low accounts as the batch wants alerts, since a newly low account
+    # owes at least one; one that finds too few looks twice as far the next time (a steady pass
+    # finds none owed), up to SCAN_ACCOUNTS.
+    window = min(limit, SCAN_ACCOUNTS)
     while True:
         accounts = list(
             session.scalars(
                 select(ReminderEpisode.account_id)
                 .where(_in_episode(), ReminderEpisode.account_id >= after[0])
                 .order_by(ReminderEpisode.account_id)
-                .limit(SCAN_ACCOUNTS)
+                .limit(window)
             )
         )
         due = _due_among(session, now, accounts, after, limit) if accounts else []
@@ -459,8 +463,9 @@ def claim_due(
         elif accounts:
             after = (accounts[-1], LAST_RECIPIENT)
         claimed = _claim(session, holder, now, lease_until, due)
-        if claimed or (len(accounts) < SCAN_ACCOUNTS and len(due) < limit):
+        if claimed or (len(accounts) < window and len(due) < limit):
             return claimed, after
+        window = min(2 * window, SCAN_ACCOUNTS)
 
 
 def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:

@@ -39,6 +39,22 @@ def test_postgresql_trigram_indexes_have_small_pending_lists(database_url: str, 
     }
 
 
+def test_postgresql_alert_messages_keep_room_for_updated_copies(database_url: str, engine: Engine):
+    # Migration 0035: a copy's record and later edits stay on its page (HOT), not in every index.
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite updates rows in place")
+
+    def options() -> list[str] | None:
+        with engine.connect() as connection:
+            return connection.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'alert_messages'"))
+
+    assert options() == ["fillfactor=50"]
+    command.downgrade(db.alembic_config(engine), "0033_first_copy_is_delivery")
+    assert options() is None
+    db.upgrade(engine)
+    assert options() == ["fillfactor=50"]
+
+
 def test_reminder_state_moves_to_its_own_table_and_back(engine: Engine, session_factory):
     command.downgrade(db.alembic_config(engine), "0003_bounded_gin_pending_lists")
     with engine.begin() as connection:  # one account mid-episode (no credits), one never low
