@@ -152,10 +152,6 @@ def _configure_postgresql(dbapi_connection: Any, record: Any) -> None:
     record.info[PLAN_MODE] = False
 
 
-# libpq's transaction statuses (PQtransactionStatus): outside a transaction, and in one that failed.
-_IDLE, _INERROR = 0, 3
-
-
 def _forget_plan_mode_on_rollback(connection: Connection, *_: Any) -> None:
     # A plan_cache_mode switched inside the transaction (or savepoint) is undone with it; outside
     # one (autocommit) there is nothing to undo. A lost connection's successor is configured anew.
@@ -179,8 +175,12 @@ def _server_side(cursor: Any) -> bool:
 
 
 def _status(driver_connection: Any) -> int:
-    """The connection's transaction status (_IDLE, _INERROR, ...)."""
+    """The connection's transaction status (libpq's PQtransactionStatus)."""
     return int(driver_connection.pgconn.transaction_status)
+
+
+# libpq's transaction statuses: outside a transaction, and in one that failed.
+_IDLE, _INERROR = 0, 3
 
 
 def _begin_postgresql(connection: Connection) -> None:
@@ -297,15 +297,14 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
             return False
         cursor.execute(statement, parameters, prepare=True)
         return True
-    failed = _status(connection) == _INERROR
-    if failed or _server_side(cursor):
+    if _status(connection) == _INERROR or _server_side(cursor):
         # The statement goes alone, and the reads with the next one (or alone, when asked for). In
         # a failed transaction only a rollback (to a savepoint) can run, and nothing may go before
         # it; a server-side cursor (yield_per) cannot run in a pipeline, so the setting goes first.
         if riders:
             _riders[connection] = riders
         info.pop(PLAN_MODE, None)
-        if not failed:
+        if _status(connection) != _INERROR:
             connection.execute(_PLAN_CACHE_MODE[generic])
             info[PLAN_MODE] = generic
         return False
