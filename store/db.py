@@ -168,12 +168,6 @@ def _forget_plan_mode_on_reset(dbapi_connection: Any, record: Any, _state: Any) 
         record.info.pop(PLAN_MODE, None)
 
 
-def _server_side(cursor: Any) -> bool:
-    from psycopg import ServerCursor  # PostgreSQL's driver; SQLite needs none
-
-    return isinstance(cursor, ServerCursor)
-
-
 def _status(driver_connection: Any) -> int:
     """The connection's transaction status (libpq's PQtransactionStatus)."""
     return int(driver_connection.pgconn.transaction_status)
@@ -297,16 +291,9 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
             return False
         cursor.execute(statement, parameters, prepare=True)
         return True
-    if _status(connection) == _INERROR or _server_side(cursor):
-        # The statement goes alone, and the reads with the next one (or alone, when asked for). In
-        # a failed transaction only a rollback (to a savepoint) can run, and nothing may go before
-        # it; a server-side cursor (yield_per) cannot run in a pipeline, so the setting goes first.
-        if riders:
-            _riders[connection] = riders
+    if _status(connection) == _INERROR:
+        # Only a rollback (to a savepoint) can run now, and nothing may go before it.
         info.pop(PLAN_MODE, None)
-        if _status(connection) != _INERROR:
-            connection.execute(_PLAN_CACHE_MODE[generic])
-            info[PLAN_MODE] = generic
         return False
     sent = [rider._sending(connection) for rider in riders]
     # The statement first (it may write, and the reads see what it wrote), then the reads.

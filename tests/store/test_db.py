@@ -170,29 +170,6 @@ def test_each_statement_sees_its_own_plan_mode_after_searches_failures_and_rollb
     assert balance_of(writes, "EX0000002") == 3
 
 
-def test_a_streamed_read_after_a_marked_one_on_the_same_connection_runs_under_plans_for_its_values(
-    database_url: str, one_connection: Engine
-) -> None:
-    # The monthly statements stream their rows through a server-side cursor, which cannot go in a
-    # pipeline; a search may have left the connection in another plan mode just before.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    reads = db.make_read_session_factory(writes)
-    streaming = db.make_read_session_factory(writes, streaming=True)
-    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
-    with reads.begin() as session:
-        assert session.scalar(marked, {"n": 1}) == "auto"
-    with streaming.begin() as session:
-        streamed = session.execute(select(func.generate_series(1, 2500)).execution_options(yield_per=1000))
-        assert sum(1 for _ in streamed) == 2500
-        assert session.execute(PLAN_MODE_OF.execution_options(yield_per=10), {"n": 1}).scalar() == (
-            "force_custom_plan"
-        )
-    with reads.begin() as session:
-        assert session.scalar(marked, {"n": 1}) == "auto"
-
-
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
     # At READ COMMITTED every statement reads its own snapshot anyway; BEGIN and COMMIT were two
     # round trips a request. Writes keep their transaction.
