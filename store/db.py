@@ -56,9 +56,6 @@ GENERIC_PLAN = "admin_bot_generic_plan"
 # and OFFSET (it takes each for a tenth of the rows), though the plan is the same; under auto it
 # would plan every run for its values.
 ALWAYS_GENERIC = "always"
-# A pooled connection's info: the plan_cache_mode its server session is in, as the GENERIC_PLAN
-# mark of the statements it suits (False: force_custom_plan); absent when not known for sure.
-PLAN_MODE = "admin_bot_plan_mode"
 # An execution option: how many milliseconds a statement waits for another transaction's lock
 # before it gives up (waiting_at_most); 0 on PostgreSQL waits for ever.
 LOCK_TIMEOUT_MS = "admin_bot_lock_timeout_ms"
@@ -106,9 +103,6 @@ def make_engine(url: str, pool_size: int = 10, **options: Any) -> Engine:
     event.listen(engine, "begin", _begin_postgresql)
     event.listen(engine, "do_execute", _execute_with_riders)
     event.listen(engine, "checkin", _drop_riders)
-    event.listen(engine, "rollback", _forget_plan_mode_on_rollback)
-    event.listen(engine, "rollback_savepoint", _forget_plan_mode_on_rollback)
-    event.listen(engine, "reset", _forget_plan_mode_on_reset)
     if pre_ping:
         event.listen(engine, "checkout", _ping_unless_quiet(engine))
     return engine
@@ -149,32 +143,6 @@ def _configure_postgresql(dbapi_connection: Any, record: Any) -> None:
         cursor.execute("SET plan_cache_mode = force_custom_plan")
     dbapi_connection.commit()
     record.info[LOCK_TIMEOUT_MS] = 0
-    record.info[PLAN_MODE] = False
-
-
-def _forget_plan_mode_on_rollback(connection: Connection, *_: Any) -> None:
-    # A plan_cache_mode switched inside the transaction (or savepoint) is undone with it; outside
-    # one (autocommit) there is nothing to undo. A lost connection's successor is configured anew.
-    if connection.invalidated:
-        return
-    pooled = connection.connection
-    if _status(pooled.driver_connection) != _IDLE:
-        pooled.info.pop(PLAN_MODE, None)
-
-
-def _forget_plan_mode_on_reset(dbapi_connection: Any, record: Any, _state: Any) -> None:
-    # The pool rolls back a connection checked in inside a transaction.
-    if dbapi_connection is not None and _status(dbapi_connection) != _IDLE:
-        record.info.pop(PLAN_MODE, None)
-
-
-def _status(driver_connection: Any) -> int:
-    """The connection's transaction status (libpq's PQtransactionStatus)."""
-    return int(driver_connection.pgconn.transaction_status)
-
-
-# libpq's transaction statuses: outside a transaction, and in one that failed.
-_IDLE, _INERROR = 0, 3
 
 
 def _begin_postgresql(connection: Connection) -> None:
@@ -282,23 +250,11 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     connection = cursor.connection
     riders = _riders.pop(connection, []) if _riders else []
     generic = context.execution_options.get(GENERIC_PLAN, False)
-    try:
-        info = context.root_connection.connection.info
-    except NotImplementedError:  # the dialect's first look at a new connection: plain statements
-        return False
-    if not riders and generic == info.get(PLAN_MODE):
-        if not generic:
-            return False
-        cursor.execute(statement, parameters, prepare=True)
-        return True
-    if _status(connection) == _INERROR:
-        # Only a rollback (to a savepoint) can run now, and nothing may go before it.
-        info.pop(PLAN_MODE, None)
+    if not riders and not generic:
         return False
     sent = [rider._sending(connection) for rider in riders]
-    # The statement first (it may write, and the reads see what it wrote), then the reads.
-    ahead = _grouped(sent, generic)
-    _send_planned(connection, info, [_Pipelined(generic, cursor, statement, parameters), *ahead])
+    with connection.pipeline():
+        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent])
     for rider, rider_sent in zip(riders, sent, strict=True):
         rider._receive(rider_sent.cursor.fetchall())
     return True
@@ -338,8 +294,9 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
             connection, ours[0].cursor, sql, sent_parameters, None, False
         )
     try:
-        info = connection.connection.info
-        _send_planned(driver, info, _grouped([*sent, *ours], info.get(PLAN_MODE)))
+        with driver.pipeline():
+            # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
+            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]))
         for rider, rider_sent in zip(riders, sent, strict=True):
             rider._receive(rider_sent.cursor.fetchall())
         return [read.cursor.fetchall() for read in ours]
@@ -363,50 +320,33 @@ _PLAN_CACHE_MODE = {
     ALWAYS_GENERIC: "SET plan_cache_mode = force_generic_plan",
     False: "SET plan_cache_mode = force_custom_plan",
 }
+# Reads sent together are grouped by plan mode, so that the mode is switched once for each.
 _PLAN_ORDER = {False: 0, True: 1, ALWAYS_GENERIC: 2}
 
 
-def _grouped(reads: Sequence[_Pipelined], mode: bool | str | None) -> list[_Pipelined]:
-    """Reads in the order to send them after a statement leaving the connection in plan mode `mode`
-    (None: not known): those it suits first, then each other mode's together, so that the mode is
-    switched at most once for each."""
-    return sorted(reads, key=lambda read: (read.generic != mode, _PLAN_ORDER[read.generic]))
+def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
+    """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto
+    (force_generic_plan for ALWAYS_GENERIC).
 
-
-def _send_planned(connection: Any, info: dict[str, Any], statements: Sequence[_Pipelined]) -> None:
-    """_planned's statements in one pipeline, on the connection whose pool record's info is `info`.
-
-    The connection is left in the last plan mode switched to, and `info` says which once the
-    pipeline went through; if it failed, the server undid the switches with the statements
-    (one implicit transaction in autocommit, or the transaction's rollback), and `info` does
-    not say.
+    Each execution otherwise costs a plan for its values (0.1-0.15 ms for the word path's). The
+    setting is switched only where it changes, and back at the end (a SET each way around each
+    marked statement was four for the word path's chunk and its first page, 15-50 us): all
+    go in the same pipeline, one implicit transaction in autocommit, so if a statement fails the
+    first SET is undone with it.
     """
-    with connection.pipeline():
-        mode = _planned(connection, statements, info.pop(PLAN_MODE, None))
-    info[PLAN_MODE] = mode
-
-
-def _planned(connection: Any, statements: Sequence[_Pipelined], mode: bool | str | None) -> bool | str | None:
-    """Each cursor.execute(), in a pipeline, under the plan_cache_mode its GENERIC_PLAN mark asks for
-    (auto for True, force_generic_plan for ALWAYS_GENERIC, else force_custom_plan); the mode it
-    leaves the connection in, which was in `mode` (None: not known).
-
-    Marked statements are prepared: each execution otherwise costs a plan for its values (0.1-0.15
-    ms for the word path's). The setting is switched where it changes, and not back at the end:
-    a request whose statements are all marked, after another such request, switches it none (a
-    SET each way cost each request 0.05-0.1 ms, mostly in psycopg reading their results).
-    """
+    mode: bool | str = False
     for generic, cursor, statement, parameters in statements:
         if generic != mode:
             _queue(connection.cursor(), _PLAN_CACHE_MODE[generic])
             mode = generic
         _queue(cursor, statement, parameters, prepare=True if generic else None)
+    if mode:
+        _queue(connection.cursor(), _PLAN_CACHE_MODE[False])
     # Into libpq's buffer, all of them, for the pipeline's end to write out at once (without this,
     # psycopg writes each queued statement with a poll before it).
     commands = getattr(connection._pipeline, "command_queue", None) if _queueing() else None
     while commands:
         commands.popleft()()
-    return mode
 
 
 def _queue(cursor: Any, statement: str, parameters: Any = None, prepare: bool | None = None) -> None:

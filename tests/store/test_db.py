@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, exc, func, literal_column, select, text
 
-from store import db, ledger
+from store import db
 from store.errors import StoreError
-from tests.conftest import balance_of, make_account
 
 PLAN_MODE = text("SELECT current_setting('plan_cache_mode')")
 # The same, with a parameter for a statement to be prepared with.
@@ -106,68 +104,6 @@ def test_a_statement_marked_always_generic_runs_under_generic_plans_and_leaves_p
         assert session.scalar(always, {"n": 1}) == "force_generic_plan"
         assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
     assert _plan_mode(reads) == "force_custom_plan"
-
-
-def test_each_statement_sees_its_own_plan_mode_after_searches_failures_and_rollbacks(
-    database_url: str, one_connection: Engine
-) -> None:
-    # A connection is left in the plan mode its last statement needed. A switch made in a
-    # transaction that is rolled back (whole, or to a savepoint), or in a pipeline that failed, is
-    # undone by the server: the statements after it still run under the mode their mark asks for,
-    # and a transfer in the rolled-back transaction is not kept.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    reads = db.make_read_session_factory(writes)
-    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
-    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
-    source = make_account(writes, "EX0000001", "Source", credits=10)
-    destination = make_account(writes, "EX0000002", "Destination")
-
-    def modes(factory: db.SessionFactory, *statements: Any) -> list[str]:
-        with factory.begin() as session:
-            return [session.scalar(statement, {"n": 1}) for statement in statements]
-
-    for factory in (reads, writes):
-        assert modes(factory, marked, marked, PLAN_MODE_OF, always, marked) == [
-            "auto",
-            "auto",
-            "force_custom_plan",
-            "force_generic_plan",
-            "auto",
-        ]
-        assert modes(factory, PLAN_MODE_OF, marked) == ["force_custom_plan", "auto"]
-    with pytest.raises(ZeroDivisionError), writes.begin() as session:
-        ledger.transfer(session, source.id, destination.id, 4, "test", "key-1")
-        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
-        raise ZeroDivisionError  # rolled back: the transfer, and the switch
-    assert modes(writes, always) == ["force_generic_plan"]
-    assert modes(reads, PLAN_MODE_OF, marked) == ["force_custom_plan", "auto"]
-    with writes.begin() as session:
-        savepoint = session.begin_nested()
-        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
-        savepoint.rollback()
-        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
-        ledger.transfer(session, source.id, destination.id, 3, "test", "key-2")
-        savepoint = session.begin_nested()
-        assert session.scalar(marked, {"n": 1}) == "auto"
-        with pytest.raises(exc.DataError):
-            session.execute(text("SELECT 1 / :n"), {"n": 0})
-        savepoint.rollback()  # the transaction carries on, and its transfer is kept
-        assert session.scalar(PLAN_MODE_OF, {"n": 1}) == "force_custom_plan"
-        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
-    with reads.begin() as session:
-        connection = session.connection()
-        failing = db.Ahead(
-            connection, text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0}
-        )
-        with pytest.raises(exc.DataError):
-            session.execute(always, {"n": 1})
-        with pytest.raises(StoreError):
-            failing.row()
-    assert modes(reads, always, marked) == ["force_generic_plan", "auto"]
-    assert balance_of(writes, "EX0000001") == 7
-    assert balance_of(writes, "EX0000002") == 3
 
 
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
