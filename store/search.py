@@ -918,6 +918,8 @@ _SQLITE_PAIRS = " UNION ALL ".join(
 )
 _SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
 _GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
+# The references' trigrams are lowered once found distinct, not once per account: SQLite's
+# lower() folds ASCII letters only, one character for one, so the order makes the same rows.
 _SQLITE_ADD = [
     f"""INSERT OR IGNORE INTO search_words (word, sort_name, account_id)
         SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w
@@ -931,9 +933,10 @@ _SQLITE_ADD = [
         SELECT 's', substr(word, p.value) FROM added, json_each('{_SUFFIX_STARTS}') AS p
         WHERE p.value <= length(word)
         UNION ALL
-        SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
-        FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
-        WHERE ({{accounts}}) AND p.value <= length(a.reference) - 2""",
+        SELECT 'r', lower(gram) FROM (
+            SELECT DISTINCT substr(a.reference, p.value, 3) AS gram
+            FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
+            WHERE ({{accounts}}) AND p.value <= length(a.reference) - 2)""",
     f"INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ({_SQLITE_PAIRS}) "
     "ORDER BY 1, 2, 3",
 ]
