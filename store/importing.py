@@ -179,6 +179,8 @@ def _stage(session: Session, rows: Iterator[tuple[Any, ...]]) -> None:
 def _first(session: Session, query: Any) -> tuple[list[tuple[int, str]], int]:
     """The first MAX_PROBLEMS_SHOWN (line, problem) rows of `query`, and how many it has."""
     counted = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if not counted:  # as in nearly every import: no second pass over the file's rows
+        return [], 0
     shown = [tuple(row) for row in session.execute(query.order_by("line").limit(MAX_PROBLEMS_SHOWN))]
     return shown, counted  # type: ignore[return-value]
 

@@ -925,25 +925,37 @@ class _Found:
 BULK_SETTING = "admin_bot.search_in_bulk"  # PostgreSQL: 'on' turns the triggers aside
 
 
+def _sqlite_words(text: str) -> str:
+    """The JSON array of the words of `text`: json_quote escapes, and each space splits."""
+    return f"""'[' || replace(json_quote({text}), ' ', '","') || ']'"""
+
+
 def _sqlite_split(text: str) -> str:
-    """json_each() of the words of `text`: json_quote escapes, and each space splits."""
-    return f"""json_each('[' || replace(json_quote({text}), ' ', '","') || ']')"""
+    """json_each() of the words of `text`."""
+    return f"json_each({_sqlite_words(text)})"
 
 
 # The words of account `a`'s name and keyword.
 _SQLITE_WORDS = _sqlite_split("lower(a.name || ' ' || coalesce(a.keyword, ''))")
 # Migration 0017's row trigger: the adjacent word pairs of each name, then of each keyword, as
 # (pair, sort name, id) (one without a space has none: most keywords, so they are not split at all).
-_SQLITE_PAIRS = " UNION ALL ".join(
-    f"""SELECT w1.value || ' ' || w2.value, lower(a.name), a.id
-        FROM accounts AS a, {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w1,
-            {_sqlite_split(f"lower(coalesce(a.{column}, ''))")} AS w2
-        WHERE ({{accounts}}) AND instr(a.{column}, ' ') > 0
-            AND w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
-    for column in ("name", "keyword")
+# Each account's arrays are made once (MATERIALIZED): as arguments of the joined json_each()
+# they were made again for every word of the first, a third of the statement.
+_SQLITE_PAIRS = f"""WITH s AS MATERIALIZED (
+        SELECT a.id, lower(a.name) AS sort_name,
+            CASE WHEN instr(a.name, ' ') > 0 THEN {_sqlite_words("lower(a.name)")} END AS name_words,
+            CASE WHEN instr(a.keyword, ' ') > 0 THEN {_sqlite_words("lower(a.keyword)")} END AS keyword_words
+        FROM accounts AS a WHERE ({{accounts}}) AND (instr(a.name, ' ') > 0 OR instr(a.keyword, ' ') > 0))
+    """ + " UNION ALL ".join(
+    f"""SELECT w1.value || ' ' || w2.value, s.sort_name, s.id
+        FROM s, json_each(s.{words}) AS w1, json_each(s.{words}) AS w2
+        WHERE w2.key = w1.key + 1 AND w1.value <> '' AND w2.value <> ''"""
+    for words in ("name_words", "keyword_words")
 )
 _SUFFIX_STARTS = "[" + ",".join(map(str, range(2, max(NAME_MAX_LENGTH, KEYWORD_MAX_LENGTH) + 1))) + "]"
 _GRAM_STARTS = "[" + ",".join(map(str, range(1, REFERENCE_MAX_LENGTH - 1))) + "]"
+# The references' trigrams are lowered once found distinct, not once per account: SQLite's
+# lower() folds ASCII letters only, one character for one, so the order makes the same rows.
 _SQLITE_ADD = [
     f"""INSERT OR IGNORE INTO search_words (word, sort_name, account_id)
         SELECT w.value, lower(a.name), a.id FROM accounts AS a, {_SQLITE_WORDS} AS w
@@ -957,9 +969,10 @@ _SQLITE_ADD = [
         SELECT 's', substr(word, p.value) FROM added, json_each('{_SUFFIX_STARTS}') AS p
         WHERE p.value <= length(word)
         UNION ALL
-        SELECT DISTINCT 'r', substr(lower(a.reference), p.value, 3)
-        FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
-        WHERE ({{accounts}}) AND p.value <= length(a.reference) - 2""",
+        SELECT 'r', lower(gram) FROM (
+            SELECT DISTINCT substr(a.reference, p.value, 3) AS gram
+            FROM accounts AS a, json_each('{_GRAM_STARTS}') AS p
+            WHERE ({{accounts}}) AND p.value <= length(a.reference) - 2)""",
     f"INSERT OR IGNORE INTO search_pairs (pair, sort_name, account_id) SELECT * FROM ({_SQLITE_PAIRS}) "
     "ORDER BY 1, 2, 3",
 ]

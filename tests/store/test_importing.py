@@ -194,6 +194,12 @@ SEARCH_TRICKY = [
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000006", "x", None),
     ("EX0000008", "Acme Alerts Acme Alerts", "ACME ALERTS"),
+    ("ÉTÉ2026ÆB", "Été Camp", None),
+    (
+        "EX0000009",
+        "Zenith",
+        "ZEN ITH",
+    ),  # pairs in its keyword only  # a reference's trigrams, some with letters lower() keeps
 ]
 # Every kind of change --update makes: the name, the keyword, both, a keyword removed, nothing,
 # and a new account.
