@@ -144,6 +144,7 @@ class _Pass:
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
         self.copies: dict[tuple[int, int, str], alerts.FirstCopy] = {}
+        self.payloads: dict[int, dict[str, Any]] = {}  # each copy's message, by id() of its state
         self.unrecorded: list[tuple[str, alerts.FirstPost]] = []  # posted, with whom each reached
         self.maybe_posted: list[alerts.FirstPost] = []  # failed without an answer: may be in Slack
         self.oldest_unrecorded: float | None = None  # when the first unrecorded post started
@@ -172,6 +173,7 @@ class _Pass:
                 if not batch:
                     break
                 self.unsent = batch
+                self._draw()
                 # Send only in the first half of the lease, by this process's clock: a holder hung
                 # past that never sends what another replica may have taken over. The other half
                 # covers the DM in flight and clock differences between replicas.
@@ -210,6 +212,17 @@ class _Pass:
         batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, self.position)
         self.copies = alerts.first_copies(session, batch, self.now) if batch else {}
         return batch, position
+
+    def _draw(self) -> None:
+        """Build the batch's messages together, before any is sent.
+
+        In one loop the builder's code and data stay warm, where between two Web API calls each
+        build started cold; and the recipients of one alert share its message, only ever serialized.
+        """
+        self.payloads = {}
+        for copy in self.copies.values():
+            if id(copy.state) not in self.payloads:
+                self.payloads[id(copy.state)] = build_alert(copy.state)
 
     def _send(self, usable_until: float) -> None:
         """DM the claimed batch, recording as it goes, until it is done or time runs out."""
@@ -255,7 +268,7 @@ class _Pass:
                 channel,
                 alerts.first_copy_key(alert.account_id, alert.episode),
                 maybe_posted,
-                build_alert(copy.state),
+                self.payloads[id(copy.state)],
             )
         except live.SLACK_ERRORS as error:
             # Only a post Slack answered with an error is certainly not there.

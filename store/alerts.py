@@ -400,7 +400,7 @@ def _alert_of(state: AlertState) -> tuple[ColumnElement[bool], ...]:
 
 def _seen(session: Session, account_ids: Sequence[int]) -> dict[tuple[int, int], int]:
     """The newest credits in each of these accounts' alerts has taken in, by (account id, episode)."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
             among(session, Alert.account_id, account_ids)
         )
@@ -904,9 +904,12 @@ def states(
     if not wanted:
         return {}
     ids = sorted({account_id for account_id, _ in wanted})
+    # Plain column reads go straight to the connection: the ORM's execution machinery added to
+    # every batch a pass claims, and these rows are only read.
+    connection = session.connection()
     accounts = {
         row.id: row
-        for row in session.execute(
+        for row in connection.execute(
             select(
                 Account.id,
                 Account.reference,
@@ -917,7 +920,7 @@ def states(
             ).where(among(session, Account.id, ids))
         )
     }
-    rows = session.execute(
+    rows = connection.execute(
         select(
             Alert.account_id, Alert.episode, Alert.revision, Alert.resolved, Alert.handler, Alert.handled_at
         ).where(among(session, Alert.account_id, ids))

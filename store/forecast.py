@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ class Forecast:
         """True when there is enough usage to forecast from."""
         return self.used > 0 and self.history >= MIN_HISTORY
 
-    @property
+    # Cached: the pass asks each alert's forecast for it several times (its fix, its text, its wording).
+    @functools.cached_property
     def per_day(self) -> float:
         return self.used / (self.history / timedelta(days=1)) if self.known else 0.0
 
