@@ -338,7 +338,9 @@ class Alert(Base):
 
     On PostgreSQL its foreign key references its account's reminder_episodes row, and a message's
     references its alert (migration 0022): a key on `accounts` locked the account's row for every
-    row written. SQLite keeps the keys on `accounts` declared here.
+    row written. Those keys, and the episode's on `accounts`, are checked there by a trigger once
+    per statement instead of a locking query per row (migration 0037). SQLite keeps the keys on
+    `accounts` declared here.
     """
 
     __tablename__ = "alerts"

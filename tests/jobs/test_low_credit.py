@@ -452,7 +452,7 @@ REMINDER_TABLES = (ReminderEpisode, Alert, AlertMessage)
 
 
 def test_an_accounts_reminder_rows_go_with_it_and_none_exist_without_one(session_factory, team, client):
-    # On PostgreSQL alerts reference the episode row and messages their alert (migration 0022), not
+    # On PostgreSQL alerts reference the episode row and messages their alert (migrations 0022, 0037), not
     # accounts: the chain must keep what the keys on accounts kept. A recipient's first copy is
     # also the record of their DM (migration 0033), sent or only claimed.
     watch(session_factory, credits=10)
@@ -488,6 +488,37 @@ def test_an_accounts_reminder_rows_go_with_it_and_none_exist_without_one(session
     ):
         with pytest.raises(IntegrityError), session_factory.begin() as session:
             session.add(row)
+
+
+def test_a_statement_writing_one_reminder_row_without_its_parent_writes_none(session_factory, team, client):
+    # On PostgreSQL the keys are checked once per statement (migration 0037), as the pass writes
+    # a batch in one statement: one orphan among good rows must still refuse the whole batch.
+    watch(session_factory, credits=10)
+    assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
+    other = make_account(session_factory, "EX0000002", "Acme EU", credits=10).id
+    with session_factory.begin() as session:
+        low = accounts.by_reference(session, "EX0000001").id
+    missing = other + 1000
+    message = {"number": 1, "channel": "", "shown_revision": 0, "replied_entry_id": 0, "stale": False}
+    batches = [
+        (ReminderEpisode, [{"account_id": other, "number": 0, "low": False}, {"account_id": missing}]),
+        (Alert, [{"account_id": low, "episode": 2}, {"account_id": missing, "episode": 1}]),
+        (
+            AlertMessage,
+            [{"account_id": low, "episode": 1, "address": CAROL}, {"account_id": missing, "episode": 1}],
+        ),
+    ]
+    defaults = {
+        ReminderEpisode: {"number": 1, "low": True},
+        Alert: {"revision": 1, "seen_entry_id": 0, "resolved": False},
+        AlertMessage: {"address": BOB, **message},
+    }
+    counts = [1, 1, 2]
+    for table, rows in batches:
+        with pytest.raises(IntegrityError), session_factory.begin() as session:
+            session.execute(table.__table__.insert().values([{**defaults[table], **row} for row in rows]))
+        with session_factory.begin() as session:
+            assert [session.scalar(select(func.count()).select_from(t)) for t in REMINDER_TABLES] == counts
 
 
 class SomeoneHandlesItDuringTheFirstDM(WebClient):
