@@ -221,6 +221,7 @@ def update_copies(
         if not batch:
             return report
         done: list[alerts.Progress] = []
+        recorded: set[int] = set()
         oldest: float | None = None
         try:
             for copy, owed, state in work:
@@ -236,11 +237,15 @@ def update_copies(
                 oldest = began if oldest is None else oldest
                 if time.monotonic() - oldest >= RECORD_WITHIN_SECONDS:
                     _record_updates(session_factory, holder, done)
+                    recorded.update(progress.message_id for progress in done)
                     done, oldest = [], None
         finally:
             _record_updates(session_factory, holder, done)
-            with session_factory.begin() as session:
-                alerts.release(session, holder, [copy.id for copy in batch])
+            recorded.update(progress.message_id for progress in done)
+            # A record gives its copies back; what was never recorded goes back here.
+            if unrecorded := [copy.id for copy in batch if copy.id not in recorded]:
+                with session_factory.begin() as session:
+                    alerts.release(session, holder, unrecorded)
         size = next_batch_size(size, time.monotonic() - started, batch_size)
 
 

@@ -118,6 +118,10 @@ class Copy:
     taken_over: bool = False
 
 
+# Copy's fields as claim_stale reads them, before whether the copy was taken over.
+_CopyRow = tuple[int, int, int, str, str, str, int, int, str | None, datetime | None, str | None]
+
+
 @dataclass(frozen=True)
 class Reply:
     """Credits that came into the account while its alert was open: one thread reply."""
@@ -666,11 +670,13 @@ def claim_stale(
         ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
     if is_postgresql(session):
         ids = ids.with_for_update(skip_locked=True)
-    held = {message_id: by for message_id, by in session.execute(ids.add_columns(AlertMessage.claimed_by))}
+    # Core statements on the connection: the ORM's bulk-update machinery cost more than the rows.
+    connection = session.connection()
+    held = {message_id: by for message_id, by in connection.execute(ids.add_columns(AlertMessage.claimed_by))}
     chosen = sorted(held)
     if not chosen:
         return []
-    rows = session.execute(
+    rows = connection.execute(
         update(AlertMessage)
         .where(among(session, AlertMessage.id, chosen), free)
         .values(claimed_by=holder, lease_until=now + lease)
@@ -687,9 +693,9 @@ def claim_stale(
             AlertMessage.snoozed_until,
             AlertMessage.first_link,
         )
-        .execution_options(synchronize_session=False)
     )
-    copies = (Copy(**row._asdict(), taken_over=held[row.id] is not None) for row in rows)
+    # The returned columns are Copy's fields, in order.
+    copies = (Copy(*row, taken_over=held[row[0]] is not None) for row in cast(Iterable[_CopyRow], rows))
     return sorted(copies, key=lambda copy: copy.id)
 
 
@@ -741,10 +747,11 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     if not done:
         return
     message = AlertMessage
+    connection = session.connection()  # Core statements, as claim_stale's
     if is_postgresql(session):
         rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
         given = unnest(PROGRESS_COLUMNS, rows)
-        session.execute(
+        connection.execute(
             update(AlertMessage)
             .where(message.id == given.c.message_id)
             .values(
@@ -752,16 +759,14 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
                 shown_revision=func.greatest(message.shown_revision, given.c.shown_revision),
                 pending_post=given.c.pending_post,
             )
-            .execution_options(synchronize_session=False)
         )
     else:
         _record_progress(session, done)
     ids = sorted(progress.message_id for progress in done)
-    session.execute(
+    connection.execute(
         update(AlertMessage)
         .where(among(session, AlertMessage.id, ids), AlertMessage.claimed_by == holder)
         .values(stale=_behind(), claimed_by=None, lease_until=None)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -886,11 +891,10 @@ def _settle(session: Session, message_id: int) -> None:
 def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
     """Give back `holder`'s claims on copies it did not finish, for any pass to retry."""
     if message_ids:
-        session.execute(
+        session.connection().execute(
             update(AlertMessage)
             .where(among(session, AlertMessage.id, message_ids), AlertMessage.claimed_by == holder)
             .values(claimed_by=None, lease_until=None)
-            .execution_options(synchronize_session=False)
         )
 
 
