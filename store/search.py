@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import operator
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -385,11 +386,13 @@ def _in_references(shape: _Shape, exact_only: bool) -> Select[Any]:
     return statement.execution_options(**{GENERIC_PLAN: True}) if exact_only else statement
 
 
-# A match as the word path finds it: (sort_name, id, reference, name), in list order. A plain
+# A match as the word path finds it: (sort_name, id, reference, name), in list order (reference
+# and name None where they were not asked for: _by_words' `named`). A plain
 # tuple, sliced from its row: the word path reads up to COUNT_LIMIT + 1 of them per search, and
 # a NamedTuple's constructor is a Python call each.
-_Match = tuple[str, int, str, str]
+_Match = tuple[str, int, str | None, str | None]
 _ID = 1  # where a _Match holds the account id
+_IN_LIST_ORDER = operator.itemgetter(0, _ID)
 
 
 @dataclass(frozen=True)
@@ -489,9 +492,11 @@ def _guessed_entries(pairs: bool) -> Any:
     )
 
 
-def _matching(shape: _Shape, accounts: Any = Account) -> ColumnElement[bool]:
-    """Whether an entry's account matches, as a CASE: an expression no index serves."""
-    return case((and_(*_filters(shape, accounts), _like(accounts)), True), else_=False)
+def _matching(shape: _Shape, accounts: Any = Account, holds_text: bool = False) -> ColumnElement[bool]:
+    """Whether an entry's account matches, as a CASE: an expression no index serves. `holds_text`:
+    the entry's key holds the typed text (_holds_text), so only the other filters are tested."""
+    tests = _filters(shape, accounts) if holds_text else [*_filters(shape, accounts), _like(accounts)]
+    return case((and_(literal_column("true"), *tests), True), else_=False)
 
 
 @functools.cache
@@ -501,12 +506,12 @@ def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
 
 
 @functools.cache
-def _guessed_chunk(shape: _Shape, pairs: bool) -> Select[Any]:
+def _guessed_chunk(shape: _Shape, pairs: bool, holds_text: bool) -> Select[Any]:
     """_guessed_entries (PostgreSQL), each with whether it matches."""
-    return _chunk_of(shape, _guessed_entries(pairs), sqlite=False)
+    return _chunk_of(shape, _guessed_entries(pairs), sqlite=False, holds_text=holds_text)
 
 
-def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool) -> Select[Any]:
+def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool, holds_text: bool = False) -> Select[Any]:
     accounts: Any = _ACCOUNTS_IN_NAME_ORDER.c if sqlite else Account
     found = accounts.id == chunk.c.account_id
     if sqlite:
@@ -521,7 +526,7 @@ def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool) -> Select[Any]:
             chunk.c.account_id,
             accounts.reference,
             accounts.name,
-            _matching(shape, accounts),
+            _matching(shape, accounts, holds_text),
         )
         .select_from(chunk)
         .join(_ACCOUNTS_IN_NAME_ORDER if sqlite else Account, found)
@@ -529,8 +534,46 @@ def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool) -> Select[Any]:
     )
 
 
+# PostgreSQL: accounts that are not active, as the probe of _entry_matches reads them (migration
+# 0036's partial index: a few entries, where looking up each entry's account read the table).
+_INACTIVE = Account.__table__.alias("inactive")
+
+
+def _entry_matches(shape: _Shape, entries: Any) -> ColumnElement[bool]:
+    """Whether an entry's account matches, for entries whose key holds the typed text: the rest
+    of the filters, tested without reading the account."""
+    filters: list[ColumnElement[bool]] = []
+    if not shape.include_inactive:
+        filters.append(~exists().where(_INACTIVE.c.id == entries.c.account_id, ~_INACTIVE.c.active))
+    if shape.excluding:
+        filters.append(entries.c.account_id != bindparam("exclude_id"))
+    return and_(*filters) if filters else literal_column("true")
+
+
 @functools.cache
-def _guessed_first_page(shape: _Shape, pairs: bool) -> Any:
+def _guessed_matches(shape: _Shape, pairs: bool) -> Select[Any]:
+    """_guessed_entries (PostgreSQL), each with whether it matches, as _guessed_chunk's rows without
+    the reference and name: for a search whose typed text every entry holds (see _holds_text),
+    tested on the entries alone.
+
+    Counting "more than 100" read each entry's account, 109 look-ups in the table; a page of
+    results reads its few accounts afterwards."""
+    chunk = _guessed_entries(pairs)
+    nothing: ColumnElement[Any] = literal_column("NULL")
+    return select(
+        chunk.c.sort_name, chunk.c.account_id, nothing, nothing, _entry_matches(shape, chunk)
+    ).execution_options(**{GENERIC_PLAN: True})
+
+
+def _holds_text(words: list[str]) -> bool:
+    """Whether each of _guessed_entries' entries holds the typed words, so that only the filters
+    that are not about text are left to test: one typed word starts each entry's word, and two
+    typed words start each entry's pair (of more, the pair holds the last two only)."""
+    return len(words) <= 2
+
+
+@functools.cache
+def _guessed_first_page(shape: _Shape, pairs: bool, holds_text: bool) -> Any:
     """The first :page_size matches among _guessed_entries, and the account whose reference is
     :reference, as _LISTED_WITH_USAGE reads them.
 
@@ -544,7 +587,7 @@ def _guessed_first_page(shape: _Shape, pairs: bool) -> Any:
         # Tested on each entry's row, as _chunk_of tests it: the planner must not fetch the needle's
         # matches through the trigram indexes and join them to the entries (it did, for
         # "alerts 7", 1.5-2.5 ms instead of a page's worth of look-ups).
-        .where(_matching(shape))
+        .where(_matching(shape, holds_text=holds_text))
         # The entries' own order (sort_name is compared by code point, as the walk compares it), so
         # the page stops at its last row.
         .order_by(chunk.c.sort_name, chunk.c.account_id)
@@ -643,16 +686,22 @@ def _walk(
 
 
 def _by_words(
-    connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None = None
+    connection: Connection,
+    asked: _Query,
+    wanted: int,
+    first_page: dict[str, Any] | None = None,
+    named: bool = True,
 ) -> tuple[list[_Match] | None, Sequence[Any]]:
     """The first `wanted` matches in list order (all, if fewer), read from search_words,
     search_pairs and the references; None when that cannot be done exactly and cheaply.
 
     With `first_page` (_guessed_first_page's :page_size and forecast.window's parameters) on
     PostgreSQL, also rows (as _LISTED_WITH_USAGE reads them) likely to make the first page.
+    `named` False: the caller lists the matches by id only, and on PostgreSQL their reference and
+    name may be None (they were not read).
     """
     if not asked.sqlite:
-        return _by_words_in_one_trip(connection, asked, wanted, first_page)
+        return _by_words_in_one_trip(connection, asked, wanted, first_page, named)
     sources = _word_drivers(connection, asked)
     if sources is None:
         return None, ()
@@ -673,7 +722,7 @@ def _by_words(
 
 
 def _by_words_in_one_trip(
-    connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None
+    connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None, named: bool
 ) -> tuple[list[_Match] | None, Sequence[Any]]:
     """_by_words on PostgreSQL: the screen, the matches in references, and the guessed driver's first
     chunk (and with `first_page`, its first page and the exact reference's row) in one round trip.
@@ -688,7 +737,7 @@ def _by_words_in_one_trip(
     words = needle.split(" ")
     if len(needle) < FTS_MIN_LENGTH or "" in words:
         return None, ()
-    pairs = len(words) > 1
+    pairs, holds_text = len(words) > 1, _holds_text(words)
     parameters = {
         **asked.parameters(),
         "first": words[0],
@@ -700,7 +749,12 @@ def _by_words_in_one_trip(
     }
     reads: list[Read] = [
         (_screen(False, False, False, pairs), parameters),
-        (_guessed_chunk(asked.shape, pairs), parameters),
+        (
+            _guessed_matches(asked.shape, pairs)
+            if holds_text and not named and not asked.with_credits_only  # a balance is the account's
+            else _guessed_chunk(asked.shape, pairs, holds_text),
+            parameters,
+        ),
     ]
     known = connection.connection.info
     longest_known = known.get(_LONGEST_SEEN)
@@ -709,7 +763,7 @@ def _by_words_in_one_trip(
     if needle.isalnum():
         reads.append(in_a_reference)
     if first_page is not None:
-        reads.append((_guessed_first_page(asked.shape, pairs), {**parameters, **first_page}))
+        reads.append((_guessed_first_page(asked.shape, pairs, holds_text), {**parameters, **first_page}))
     [(inside, _, _, starting, longest)], guessed, *rest = read_together(connection, reads)
     known[_LONGEST_SEEN] = longest or 0
     if inside:
@@ -759,9 +813,11 @@ def _merged(
 ) -> list[_Match]:
     """The first `wanted` of the exact reference, then the other matches in list order, each once."""
     found = list(exact)
-    for match in heapq.merge(in_references, *walks):
+    exact_ids = {match[_ID] for match in exact}
+    # In list order only: a match from the entries alone has no reference or name to compare.
+    for match in heapq.merge(in_references, *walks, key=_IN_LIST_ORDER):
         # An account found twice (two of the words, or a word and its reference) comes twice in a row.
-        if match not in exact and (len(found) == len(exact) or found[-1][_ID] != match[_ID]):
+        if match[_ID] not in exact_ids and (len(found) == len(exact) or found[-1][_ID] != match[_ID]):
             found.append(match)
     return found[:wanted]
 
@@ -789,7 +845,9 @@ def search(
         if forecasts_at is not None and offset == 0 and is_postgresql(session)
         else None
     )
-    found = _Found.find(session, query, include_inactive, exclude_id, with_credits_only, enough, first_page)
+    found = _Found.find(
+        session, query, include_inactive, exclude_id, with_credits_only, enough, first_page, named=False
+    )
     listed, forecasts = found.listing(offset, limit, forecasts_at)
     if not listed and offset:
         # Accounts closed since the Next button was drawn: show the last page there still is.
@@ -821,9 +879,11 @@ def first_matches(
     """The first `limit` matches in search order, counted only as far as the page: what a picker offers."""
     found = _Found.find(session, query, False, exclude_id, with_credits_only, limit)
     if found.ordered is not None:
-        # The word path read each option's reference and name already: no ORM objects, no look-up.
+        # The word path read each option's reference and name already (find's `named`): no ORM
+        # objects, no look-up.
         return [
-            Choice(account_id, reference, name) for _, account_id, reference, name in found.ordered[:limit]
+            Choice(account_id, reference, name)  # type: ignore[arg-type]
+            for _, account_id, reference, name in found.ordered[:limit]
         ]
     listed, _ = found.listing(0, limit)
     return [Choice(account.id, account.reference, account.name) for account in listed]
@@ -851,6 +911,7 @@ class _Found:
         with_credits_only: bool,
         count_up_to: int,
         first_page: dict[str, Any] | None = None,
+        named: bool = True,
     ) -> _Found:
         asked = _Query(
             query,
@@ -861,7 +922,7 @@ class _Found:
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = session.connection()
-        ordered, page = _by_words(connection, asked, count_up_to + 1, first_page)
+        ordered, page = _by_words(connection, asked, count_up_to + 1, first_page, named)
         if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered, page)
         survey = (_survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1})

@@ -55,6 +55,27 @@ def test_postgresql_alert_messages_keep_room_for_updated_copies(database_url: st
     assert options() == ["fillfactor=50"]
 
 
+def test_postgresql_indexes_the_accounts_that_are_not_active(database_url: str, engine: Engine):
+    # Migration 0036: a word search asks this index whether each entry's account is active.
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite's word search reads each account from the name-order index")
+
+    def definition() -> str | None:
+        with engine.connect() as connection:
+            return connection.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_accounts_inactive'")
+            )
+
+    assert (
+        definition()
+        == "CREATE INDEX ix_accounts_inactive ON public.accounts USING btree (id) WHERE (NOT active)"
+    )
+    command.downgrade(db.alembic_config(engine), "0035_messages_updated_in_place")
+    assert definition() is None
+    db.upgrade(engine)
+    assert definition() is not None
+
+
 def test_reminder_state_moves_to_its_own_table_and_back(engine: Engine, session_factory):
     command.downgrade(db.alembic_config(engine), "0003_bounded_gin_pending_lists")
     with engine.begin() as connection:  # one account mid-episode (no credits), one never low

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import event, select
 
@@ -312,3 +314,69 @@ def test_a_word_search_reads_its_accounts_from_the_name_order_index_not_the_tabl
         )
     # Read from the table, each entry's account was a page of its own, read cold at a million.
     assert "COVERING INDEX ix_accounts_name_order" in plan and "INTEGER PRIMARY KEY" not in plan, plan
+
+
+def counted_and_first(session_factory, query: str, **options) -> tuple[str, list[str], list[str]]:
+    """What /accounts (with forecasts, as the handlers ask), the Move picker and a later page show."""
+    with session_factory.begin() as session:
+        page = accounts.search(session, query, limit=8, forecasts_at=datetime.now(UTC), **options)
+        picked = accounts.first_matches(
+            session, query, limit=COUNT_LIMIT, exclude_id=options.get("exclude_id")
+        )
+        assert page.forecasts is not None and set(page.forecasts) == {a.id for a in page.accounts}
+    return page.counted, [a.name for a in page.accounts], [choice.name for choice in picked]
+
+
+@pytest.mark.parametrize("query", ["florist", "Florist Shop"])
+def test_word_searches_count_and_list_only_active_accounts_as_they_change(session_factory, query):
+    # The count of a word search ("100" or "more than 100") is read from the word's entries,
+    # with whether each account is active asked of the accounts that are not.
+    add_accounts(
+        session_factory, [(f"FL{n:07d}", f"Florist Shop {n:03d}") for n in range(1, COUNT_LIMIT + 5)]
+    )
+    names = [f"Florist Shop {n:03d}" for n in range(1, COUNT_LIMIT + 5)]
+    assert counted_and_first(session_factory, query) == ("more than 100", names[:8], names[:COUNT_LIMIT])
+
+    with session_factory.begin() as session:  # deactivated: left out of the count, pages and picker
+        for n in (1, 3, 50, 104):
+            accounts.set_active(session, accounts.by_reference(session, f"FL{n:07d}"), False, "U012AB3CD")
+    active = [name for n, name in enumerate(names, 1) if n not in (1, 3, 50, 104)]
+    assert counted_and_first(session_factory, query) == ("100", active[:8], active)
+    assert every_page(session_factory, query) == active
+    with session_factory.begin() as session:
+        excluded = accounts.by_reference(session, "FL0000002").id
+    assert counted_and_first(session_factory, query, exclude_id=excluded) == ("99", active[1:9], active[1:])
+    with session_factory.begin() as session:
+        every = accounts.search(session, query, limit=8, include_inactive=True)
+        assert (every.counted, [a.name for a in every.accounts]) == ("more than 100", names[:8])
+
+    with session_factory.begin() as session:  # active again, renamed away, created, imported
+        accounts.set_active(session, accounts.by_reference(session, "FL0000003"), True, "U012AB3CD")
+        accounts.rename(session, accounts.by_reference(session, "FL0000004"), "Baker 004", "U012AB3CD")
+    active = [name for n, name in enumerate(names, 1) if n not in (1, 4, 50, 104)]
+    assert counted_and_first(session_factory, query) == ("100", active[:8], active)
+    make_account(session_factory, "FL0000000", "Florist Shop 000", active=False)
+    make_account(session_factory, "FL0000200", "Florist Shop 200")
+    assert counted_and_first(session_factory, query)[0] == "more than 100"
+    with session_factory.begin() as session:
+        accounts.set_active(session, accounts.by_reference(session, "FL0000200"), False, "U012AB3CD")
+        importing.load(
+            session, ["reference,name,keyword,credits\n", "FL0000150,Florist Shop 150,,0\n"], "cli"
+        )
+    active.append("Florist Shop 150")
+    assert counted_and_first(session_factory, query) == ("more than 100", active[:8], active[:COUNT_LIMIT])
+    assert every_page(session_factory, query) == active
+
+
+def test_word_searches_count_only_active_accounts_after_an_import_into_an_empty_store(session_factory):
+    # PostgreSQL's import into an empty store drops the indexes of accounts and builds them again.
+    rows = [f"IM{n:07d},Importer {n:03d},,0\n" for n in range(1, COUNT_LIMIT + 3)]
+    with session_factory.begin() as session:
+        importing.load(session, ["reference,name,keyword,credits\n", *rows], "cli")
+    with session_factory.begin() as session:
+        for n in (2, 7):
+            accounts.set_active(session, accounts.by_reference(session, f"IM{n:07d}"), False, "U012AB3CD")
+    active = [f"Importer {n:03d}" for n in range(1, COUNT_LIMIT + 3) if n not in (2, 7)]
+    assert counted_and_first(session_factory, "importer") == ("100", active[:8], active)
+    hundreds = [name for name in active if name.startswith("Importer 1")]
+    assert counted_and_first(session_factory, "IMPORTER 1") == (str(len(hundreds)), hundreds, hundreds)
