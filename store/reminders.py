@@ -20,7 +20,6 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
-    TableValuedAlias,
     TextClause,
     Update,
     and_,
@@ -698,7 +697,7 @@ def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     )
 
 
-def unsent_first_copies(given: TableValuedAlias, holder: str | None = None) -> Subquery:
+def unsent_first_copies(given: Subquery, holder: str | None = None) -> Subquery:
     """PostgreSQL: `given` (unnest() rows with KEY_COLUMNS) with the id, `sent_at` (NULL) and claim
     of each one's unsent first copy (only those `holder` claims, if given); an update joins it
     with `unsent_still(rows)`.
