@@ -810,3 +810,108 @@ def rows_of(
             columns[at] = process(columns[at])
         read.append(tuple(columns))
     return read
+
+
+class _ManyOnDriver(NamedTuple):
+    """A statement as execute_many runs it: for rows of values of some names, the rest shared."""
+
+    sql: str
+    shared: tuple[str, ...]  # the other values' names, in the order they follow a row's
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # a row's values then the shared -> each ?'s
+    bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # a row's values bound with a processor, and it
+    returning: bool
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns returned with a processor, and it
+
+
+@functools.cache
+def _many_on_driver(statement: Any, dialect: Any, names: tuple[str, ...]) -> _ManyOnDriver:
+    compiled = _sqlite_compiled(statement, dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params or compiled.positiontup is None:
+        raise StoreError("execute_many runs statements whose values are all bound as they are")
+    processors = compiled._bind_processors
+    shared = tuple(name for name in dict.fromkeys(compiled.positiontup) if name not in names)
+    place = {name: at for at, name in enumerate((*names, *shared))}
+    places = [place[name] for name in compiled.positiontup]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+        operator.itemgetter(*places) if len(places) > 1 else lambda given: tuple(given[at] for at in places)
+    )
+    bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
+    results = tuple(
+        (at, process)
+        for at, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None)) is not None
+    )
+    return _ManyOnDriver(compiled.string, shared, pick, bound, bool(compiled.effective_returning), results)
+
+
+def execute_many(
+    connection: Connection,
+    statement: Any,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    shared: dict[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The statement once for each of `rows` (values of `names`, in that order), with `shared` the
+    same for every row; the rows it returns, if it has RETURNING, as plain tuples.
+
+    On SQLite straight on the driver's connection (in the connection's transaction), for a
+    statement built once: SQLAlchemy's executemany turned each row into a dict of every parameter
+    and processed each value of each (a time on every row), which cost a batch more than SQLite's
+    work. Here the statement is compiled once, the shared values (and the statement's own) are
+    processed once with SQLAlchemy's processors for their types, and a row's values go as a
+    tuple; listeners of before_cursor_execute see it, and errors come wrapped as SQLAlchemy's
+    are. On PostgreSQL through SQLAlchemy (a statement at a time if it returns rows).
+    """
+    given = shared or {}
+    if connection.dialect.name != "sqlite":
+        parameters = [{**dict(zip(names, row, strict=True)), **given} for row in rows]
+        if not statement._returning:
+            if parameters:
+                connection.execute(statement, parameters)
+            return []
+        return [tuple(row) for each in parameters for row in connection.execute(statement, each)]
+    if not rows:
+        return []
+    plan = _many_on_driver(statement, connection.dialect, tuple(names))
+    compiled = _sqlite_compiled(statement, connection.dialect)
+    defaults = compiled.construct_params({**given, **dict.fromkeys(names)})
+    processors = compiled._bind_processors
+    constants = tuple(
+        process(defaults[name]) if (process := processors.get(name)) is not None else defaults[name]
+        for name in plan.shared
+    )
+    if plan.bound:  # a row's own values that need processing (none in the pass's statements)
+        processed = [list(row) for row in rows]
+        for row in processed:
+            for at, process in plan.bound:
+                row[at] = process(row[at])
+        rows = processed
+    pick = plan.pick
+    values = [pick((*row, *constants)) for row in rows]
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in use is open
+    cursor = driver.cursor()
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, values, None, True)
+    returned: list[Any] = []
+    try:
+        if plan.returning:
+            for row_values in values:
+                cursor.execute(plan.sql, row_values)
+                returned.extend(cursor.fetchall())
+        else:
+            cursor.executemany(plan.sql, values)
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, plan.sql, values, cursor, None)
+        raise  # not reached: the call above raises the wrapped error
+    finally:
+        cursor.close()
+    if not plan.results:
+        return returned
+    read = []
+    for row in returned:
+        columns = list(row)
+        for at, process in plan.results:
+            columns[at] = process(columns[at])
+        read.append(tuple(columns))
+    return read

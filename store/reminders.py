@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, is_postgresql, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, unnest, unnest_arrays
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -339,6 +339,7 @@ KEY_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("episode", Integer()),
     ("address", String()),
 )
+KEY_NAMES = tuple(name for name, _ in KEY_COLUMNS)
 
 
 def mark_crossings(
@@ -416,10 +417,6 @@ class DueAlert:
     def position(self) -> Position:
         """Just before this alert in a pass's walk."""
         return (self.account_id, self.recipient_id - 1)
-
-
-def _key(alert: DueAlert) -> dict[str, Any]:
-    return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
 
 
 def _key_row(alert: DueAlert) -> tuple[int, int, str]:
@@ -656,32 +653,21 @@ def _claim(
     claim = {"holder": holder, "lease_until": lease_until, "now": now}
     postgresql = is_postgresql(session)
     statement = _claim_statement(postgresql)
+    keys = [_key_row(alert) for alert in alerts]
+    connection = session.connection()
     if postgresql:
-        given: Any = {**unnest_arrays(KEY_COLUMNS, [_key_row(alert) for alert in alerts]), **claim}
-    else:  # one parameter set per row, sent as multi-row inserts
-        given = [{**_key(alert), **claim} for alert in alerts]
-    mine = {tuple(row) for row in session.connection().execute(statement, given)}
+        mine = {
+            tuple(row) for row in connection.execute(statement, {**unnest_arrays(KEY_COLUMNS, keys), **claim})
+        }
+    else:  # a row at a time, on the driver
+        mine = set(execute_many(connection, statement, KEY_NAMES, keys, claim))
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
-
-
-def _by_key() -> tuple[ColumnElement[bool], ...]:
-    return (
-        AlertMessage.account_id == bindparam("k_account"),
-        AlertMessage.episode == bindparam("k_episode"),
-        AlertMessage.address == bindparam("k_address"),
-        AlertMessage.number == 1,
-    )
-
-
-def _key_params(alert: DueAlert) -> dict[str, Any]:
-    return {"k_account": alert.account_id, "k_episode": alert.episode, "k_address": alert.recipient.address}
 
 
 def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
     if not alerts:
         return
-    mine = (AlertMessage.claimed_by == holder, AlertMessage.sent_at.is_(None))
     if is_postgresql(session):
         rows = unsent_first_copies(unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts]), holder)
         session.execute(
@@ -691,9 +677,27 @@ def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
             .execution_options(synchronize_session=False)
         )
         return
-    session.connection().execute(
-        update(AlertMessage).where(*_by_key(), *mine).values(claimed_by=None, lease_until=None),
-        [_key_params(alert) for alert in alerts],
+    execute_many(
+        session.connection(),
+        _releasing(),
+        KEY_NAMES,
+        [_key_row(alert) for alert in alerts],
+        {"holder": holder},
+    )
+
+
+@functools.cache
+def _releasing() -> Update:
+    """SQLite: the release of one first copy by its key (KEY_NAMES), built once and run for each."""
+    return (
+        update(AlertMessage)
+        .where(
+            *(getattr(AlertMessage, name) == bindparam(name) for name in KEY_NAMES),
+            AlertMessage.number == 1,
+            AlertMessage.claimed_by == bindparam("holder"),
+            AlertMessage.sent_at.is_(None),
+        )
+        .values(claimed_by=None, lease_until=None)
     )
 
 
