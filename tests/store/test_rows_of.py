@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, bindparam, event, exc, func, select, text, update
+from sqlalchemy import Engine, bindparam, event, exc, func, insert, select, text, update
 
 from store import accounts, db
-from store.models import Account
+from store.models import Account, RoleGrant
 
 
 def test_rows_and_their_types_are_those_core_reads(
@@ -94,3 +94,30 @@ def test_statements_run_for_many_rows_store_and_return_what_core_does(
         assert db.execute_many(connection, plain, ("new", "ref"), [("Renamed", "EX0000005")]) == []
         assert db.execute_many(connection, plain, ("new", "ref"), []) == []
         assert connection.scalar(select(Account.name).where(Account.reference == "EX0000005")) == "Renamed"
+
+
+def test_an_insert_for_many_rows_returns_and_stores_what_core_does(engine: Engine) -> None:
+    granting = (
+        insert(RoleGrant)
+        .values(
+            slack_user_id=bindparam("user"),
+            role=bindparam("role"),
+            granted_by="U0ADMIN",
+            granted_at=bindparam("at"),
+        )
+        .returning(RoleGrant.slack_user_id, RoleGrant.granted_at)
+    )
+    at = datetime(2026, 11, 30, 9, 1, 2, 345678, tzinfo=UTC)
+    stored = text("SELECT role, granted_by, granted_at FROM roles WHERE slack_user_id = :user")
+    with engine.begin() as connection:
+        core = connection.execute(granting, [{"user": "U01", "role": "admin", "at": at}]).all()
+        many = db.execute_many(connection, granting, ("user", "role"), [("U02", "admin")], {"at": at})
+        assert [row[1:] for row in many] == [tuple(row)[1:] for row in core]
+        assert (
+            connection.execute(stored, {"user": "U01"}).one()
+            == connection.execute(stored, {"user": "U02"}).one()
+        )
+        # More rows than one statement takes: each row once, whatever the pages.
+        users = [(f"U1{n:05d}", "billing") for n in range(db.MANY_ROWS + 5)]
+        returned = db.execute_many(connection, granting, ("user", "role"), users, {"at": at})
+        assert sorted(user for user, _ in returned) == [user for user, _ in users]
