@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, execute_many, is_postgresql, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, rows_of, unnest, unnest_arrays
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -444,15 +444,10 @@ def claim_due(
     # owes at least one; one that finds too few looks twice as far the next time (a steady pass
     # finds none owed), up to SCAN_ACCOUNTS.
     window = min(limit, SCAN_ACCOUNTS)
+    connection = session.connection()
     while True:
-        accounts = list(
-            session.scalars(
-                select(ReminderEpisode.account_id)
-                .where(_in_episode(), ReminderEpisode.account_id >= after[0])
-                .order_by(ReminderEpisode.account_id)
-                .limit(window)
-            )
-        )
+        range_read = {"after_account": after[0], "window": window}
+        accounts = [account_id for (account_id,) in rows_of(connection, _LOW_ACCOUNTS, range_read)]
         due = _due_among(session, now, accounts, after, limit) if accounts else []
         if len(due) == limit:
             after = (due[-1].account_id, due[-1].recipient_id)
@@ -462,6 +457,15 @@ def claim_due(
         if claimed or (len(accounts) < window and len(due) < limit):
             return claimed, after
         window = min(2 * window, SCAN_ACCOUNTS)
+
+
+# The next low accounts of a pass's walk, in id order; built once, as _due_statement is.
+_LOW_ACCOUNTS = (
+    select(ReminderEpisode.account_id)
+    .where(_in_episode(), ReminderEpisode.account_id >= bindparam("after_account"))
+    .order_by(ReminderEpisode.account_id)
+    .limit(bindparam("window", type_=Integer()))
+)
 
 
 def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:
@@ -475,7 +479,8 @@ def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:
 def _due_among(
     session: Session, now: datetime, accounts: list[int], after: Position, limit: int
 ) -> list[DueAlert]:
-    rows = session.execute(
+    rows = rows_of(
+        session.connection(),
         _due_statement(is_postgresql(session)),
         {
             "now": now,
