@@ -821,15 +821,6 @@ class _ManyOnDriver(NamedTuple):
     bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # a row's values bound with a processor, and it
     returning: bool
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns returned with a processor, and it
-    # An INSERT ... VALUES with RETURNING: its row of VALUES, sent once per row in one statement
-    # (the first `width` values of each row's), as SQLAlchemy's executemany does; else None.
-    values_row: str | None
-    width: int
-
-
-# The most rows of VALUES in one statement: SQLAlchemy's page, within SQLite's 32,766 values.
-MANY_ROWS = 1000
-SQLITE_MAX_VALUES = 32_766
 
 
 @functools.cache
@@ -850,30 +841,7 @@ def _many_on_driver(statement: Any, dialect: Any, names: tuple[str, ...]) -> _Ma
         for at, column in enumerate(compiled._result_columns)
         if (process := column[3]._cached_result_processor(dialect, None)) is not None
     )
-    returning = bool(compiled.effective_returning)
-    values_row = (
-        f"({compiled.insert_single_values_expr})"
-        if returning and compiled.insert_single_values_expr
-        else None
-    )
-    width = values_row.count("?") if values_row is not None else 0
-    sql = compiled.string
-    if (
-        values_row is not None
-        and (
-            sql.count(values_row) != 1
-            or sql[: sql.index(values_row)].count("?")  # a value bound before the rows'
-            or any(name in names for name in compiled.positiontup[width:])  # a row's value after them
-        )
-    ):
-        values_row = None
-    return _ManyOnDriver(sql, shared, pick, bound, returning, results, values_row, width)
-
-
-@functools.cache
-def _many_rows(sql: str, values_row: str, count: int) -> str:
-    """An INSERT with `count` rows of VALUES where it had one."""
-    return sql.replace(values_row, ", ".join([values_row] * count))
+    return _ManyOnDriver(compiled.string, shared, pick, bound, bool(compiled.effective_returning), results)
 
 
 def execute_many(
@@ -891,9 +859,10 @@ def execute_many(
     and processed each value of each (a time on every row), which cost a batch more than SQLite's
     work. Here the statement is compiled once, the shared values (and the statement's own) are
     processed once with SQLAlchemy's processors for their types, and a row's values go as a
-    tuple (for an INSERT with RETURNING, as rows of one VALUES list, as SQLAlchemy sends it).
-    Listeners of before_cursor_execute see it, and errors come wrapped as SQLAlchemy's are. On
-    PostgreSQL through SQLAlchemy (a statement at a time if it returns rows).
+    tuple (an executemany; an execute a row for a statement with RETURNING, whose rows the
+    driver's executemany does not return). Listeners of before_cursor_execute see it, and errors
+    come wrapped as SQLAlchemy's are. On PostgreSQL through SQLAlchemy (a statement at a time if
+    it returns rows).
     """
     given = shared or {}
     if connection.dialect.name != "sqlite":
@@ -928,15 +897,7 @@ def execute_many(
         connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, values, None, True)
     returned: list[Any] = []
     try:
-        if plan.values_row is not None:
-            width, after = plan.width, values[0][plan.width :]
-            page = max(1, min(MANY_ROWS, SQLITE_MAX_VALUES // max(width, 1)))
-            for start in range(0, len(values), page):
-                rows_sent = values[start : start + page]
-                flat = [value for row_values in rows_sent for value in row_values[:width]]
-                cursor.execute(_many_rows(plan.sql, plan.values_row, len(rows_sent)), (*flat, *after))
-                returned.extend(cursor.fetchall())
-        elif plan.returning:
+        if plan.returning:
             for row_values in values:
                 cursor.execute(plan.sql, row_values)
                 returned.extend(cursor.fetchall())
