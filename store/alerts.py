@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, is_postgresql, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, unnest, unnest_arrays
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -475,6 +475,7 @@ FIRST_POST_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("pending_post", String()),
     ("user", String()),
 )
+FIRST_POST_NAMES = tuple(f"p_{name}" for name, _ in FIRST_POST_COLUMNS)  # as SQLite's statement binds them
 
 
 def record_deliveries(
@@ -492,12 +493,12 @@ def record_deliveries(
     if not sent and not maybe:
         return
     rows = [_first_post_row(post, user) for user, post in sent] + [_first_post_row(post) for post in maybe]
-    names = [f"p_{name}" for name, _ in FIRST_POST_COLUMNS]
-    if is_postgresql(session):
-        given: Any = {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now}
-    else:  # an executemany, one parameter set per copy
-        given = [{**dict(zip(names, row, strict=True)), "now": now} for row in rows]
-    session.connection().execute(_recording_first_posts(is_postgresql(session)), given)
+    postgresql = is_postgresql(session)
+    statement = _recording_first_posts(postgresql)
+    if postgresql:
+        session.connection().execute(statement, {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now})
+    else:  # a row at a time, on the driver
+        execute_many(session.connection(), statement, FIRST_POST_NAMES, rows, {"now": now})
 
 
 @functools.cache
@@ -511,7 +512,12 @@ def _recording_first_posts(postgresql: bool) -> Any:
         found: tuple[ColumnElement[bool], ...] = unsent_still(given)
     else:
         given = SimpleNamespace(
-            c=SimpleNamespace(**{n: bindparam(f"p_{n}", type_=t) for n, t in FIRST_POST_COLUMNS})
+            c=SimpleNamespace(
+                **{
+                    name: bindparam(bound, type_=kind)
+                    for (name, kind), bound in zip(FIRST_POST_COLUMNS, FIRST_POST_NAMES, strict=True)
+                }
+            )
         )
         found = (
             message.account_id == given.c.account_id,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import operator
 import os
-import select
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
+from select import POLLIN, POLLPRI, poll
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,19 +24,22 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
-    TableValuedAlias,
+    String,
+    Subquery,
     TextClause,
     any_,
     bindparam,
-    column,
+    cast,
     create_engine,
     event,
     exc,
     func,
+    literal_column,
     make_url,
+    select,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import QueryableAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeEngine
@@ -130,8 +137,8 @@ def _ping_unless_quiet(engine: Engine) -> Callable[[Any, Any, Any], None]:
 
 def _readable(fileno: int) -> bool:
     """Whether the socket has something to read (data, or the other end closed it) right now."""
-    poller = select.poll()
-    poller.register(fileno, select.POLLIN | select.POLLPRI)
+    poller = poll()
+    poller.register(fileno, POLLIN | POLLPRI)
     return bool(poller.poll(0))
 
 
@@ -445,35 +452,54 @@ def is_postgresql(session: Session) -> bool:
 
 def unnest(
     columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]] | None = None
-) -> TableValuedAlias:
-    """PostgreSQL: `rows` as a table to join or insert from, each column bound as one array.
+) -> Subquery:
+    """PostgreSQL: `rows` as a table to join or insert from, all of them bound as one parameter.
 
-    One statement for a whole batch, with as many parameters for 1,000 rows as for one: the
-    server plans it once and the client compiles it once, where a row per statement (or a
-    VALUES list per batch) costs each again. Without `rows`, for a statement built once, the
-    arrays are bound when it runs: `unnest_arrays(columns, rows)`.
+    One statement for a whole batch, with one parameter for 1,000 rows as for one: the server
+    plans it once and the client compiles it once, where a row per statement (or a VALUES list per
+    batch) costs each again. The rows go as one JSON array of arrays, each column cast back to its
+    type from its text: an array per column was dumped by psycopg in Python item by item, and the
+    server parses text arrays slowly; json.dumps is C, and jsonb's parser is fast. Without `rows`,
+    for a statement built once, they are bound when it runs: `unnest_arrays(columns, rows)`.
     """
-    given = unnest_arrays(columns, rows) if rows is not None else None
-    arrays = [
-        bindparam(key, type_=ARRAY(kind)) if given is None else bindparam(key, given[key], type_=ARRAY(kind))
-        for key, (_, kind) in zip(_array_keys(columns), columns, strict=True)
-    ]
+    given = None if rows is None else unnest_arrays(columns, rows)[UNNEST_ROWS]
+    elements = func.jsonb_array_elements(cast(bindparam(UNNEST_ROWS, given, type_=String()), JSONB))
+    row = elements.table_valued("value").render_derived()
     return (
-        func.unnest(*arrays)
-        .table_valued(*(column(name, kind) for name, kind in columns))
-        .render_derived(with_types=False)
+        select(
+            *(
+                cast(row.c.value.op("->>")(literal_column(str(at))), kind).label(name)
+                for at, (name, kind) in enumerate(columns)
+            )
+        )
+        .select_from(row)
+        .subquery()
     )
+
+
+UNNEST_ROWS = "unnest_rows"  # the parameter unnest() binds its rows as
 
 
 def unnest_arrays(
     columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]
-) -> dict[str, list[Any]]:
-    """The parameters of an unnest() built without rows: one array per column."""
-    return {key: [row[i] for row in rows] for i, key in enumerate(_array_keys(columns))}
+) -> dict[str, str]:
+    """The parameters of an unnest() built without rows: the rows as one JSON array of arrays.
+
+    Each value as the column's cast reads it back: a time in ISO 8601 with its offset (a time
+    without one is read in the session's time zone, as a timestamp bound alone would be).
+    """
+    width = len(columns)
+    if any(len(row) != width for row in rows):
+        raise ValueError(f"unnest() rows must have {width} values each, one for each column")
+    return {UNNEST_ROWS: json.dumps(rows, default=_json_text, ensure_ascii=False, allow_nan=False)}
 
 
-def _array_keys(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> list[str]:
-    return [f"rows_{name}" for name, _ in columns]
+def _json_text(value: Any) -> str:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"unnest() cannot bind a {type(value).__name__}")
 
 
 def among(
@@ -781,6 +807,113 @@ def rows_of(
     for row in rows:
         columns = list(row)
         for at, process in on_driver.results:
+            columns[at] = process(columns[at])
+        read.append(tuple(columns))
+    return read
+
+
+class _ManyOnDriver(NamedTuple):
+    """A statement as execute_many runs it: for rows of values of some names, the rest shared."""
+
+    sql: str
+    shared: tuple[str, ...]  # the other values' names, in the order they follow a row's
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # a row's values then the shared -> each ?'s
+    bound: tuple[tuple[int, Callable[[Any], Any]], ...]  # a row's values bound with a processor, and it
+    returning: bool
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns returned with a processor, and it
+
+
+@functools.cache
+def _many_on_driver(statement: Any, dialect: Any, names: tuple[str, ...]) -> _ManyOnDriver:
+    compiled = _sqlite_compiled(statement, dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params or compiled.positiontup is None:
+        raise StoreError("execute_many runs statements whose values are all bound as they are")
+    processors = compiled._bind_processors
+    shared = tuple(name for name in dict.fromkeys(compiled.positiontup) if name not in names)
+    place = {name: at for at, name in enumerate((*names, *shared))}
+    places = [place[name] for name in compiled.positiontup]
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
+        operator.itemgetter(*places) if len(places) > 1 else lambda given: tuple(given[at] for at in places)
+    )
+    bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
+    results = tuple(
+        (at, process)
+        for at, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None)) is not None
+    )
+    return _ManyOnDriver(compiled.string, shared, pick, bound, bool(compiled.effective_returning), results)
+
+
+def execute_many(
+    connection: Connection,
+    statement: Any,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    shared: dict[str, Any] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The statement once for each of `rows` (values of `names`, in that order), with `shared` the
+    same for every row; the rows it returns, if it has RETURNING, as plain tuples.
+
+    On SQLite straight on the driver's connection (in the connection's transaction), for a
+    statement built once: SQLAlchemy's executemany turned each row into a dict of every parameter
+    and processed each value of each (a time on every row), which cost a batch more than SQLite's
+    work. Here the statement is compiled once, the shared values (and the statement's own) are
+    processed once with SQLAlchemy's processors for their types, and a row's values go as a
+    tuple (an executemany; an execute a row for a statement with RETURNING, whose rows the
+    driver's executemany does not return). Listeners of before_cursor_execute see it, and errors
+    come wrapped as SQLAlchemy's are. On PostgreSQL through SQLAlchemy (a statement at a time if
+    it returns rows).
+    """
+    given = shared or {}
+    if connection.dialect.name != "sqlite":
+        parameters = [{**dict(zip(names, row, strict=True)), **given} for row in rows]
+        if not statement._returning:
+            if parameters:
+                connection.execute(statement, parameters)
+            return []
+        return [tuple(row) for each in parameters for row in connection.execute(statement, each)]
+    if not rows:
+        return []
+    plan = _many_on_driver(statement, connection.dialect, tuple(names))
+    compiled = _sqlite_compiled(statement, connection.dialect)
+    defaults = compiled.construct_params({**given, **dict.fromkeys(names)})
+    processors = compiled._bind_processors
+    constants = tuple(
+        process(defaults[name]) if (process := processors.get(name)) is not None else defaults[name]
+        for name in plan.shared
+    )
+    if plan.bound:  # a row's own values that need processing (none in the pass's statements)
+        processed = [list(row) for row in rows]
+        for row in processed:
+            for at, process in plan.bound:
+                row[at] = process(row[at])
+        rows = processed
+    pick = plan.pick
+    values = [pick((*row, *constants)) for row in rows]
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in use is open
+    cursor = driver.cursor()
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, values, None, True)
+    returned: list[Any] = []
+    try:
+        if plan.returning:
+            for row_values in values:
+                cursor.execute(plan.sql, row_values)
+                returned.extend(cursor.fetchall())
+        else:
+            cursor.executemany(plan.sql, values)
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, plan.sql, values, cursor, None)
+        raise  # not reached: the call above raises the wrapped error
+    finally:
+        cursor.close()
+    if not plan.results:
+        return returned
+    read = []
+    for row in returned:
+        columns = list(row)
+        for at, process in plan.results:
             columns[at] = process(columns[at])
         read.append(tuple(columns))
     return read

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
-    TableValuedAlias,
     TextClause,
     Update,
     and_,
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, is_postgresql, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, rows_of, unnest, unnest_arrays
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -340,6 +339,7 @@ KEY_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("episode", Integer()),
     ("address", String()),
 )
+KEY_NAMES = tuple(name for name, _ in KEY_COLUMNS)
 
 
 def mark_crossings(
@@ -419,10 +419,6 @@ class DueAlert:
         return (self.account_id, self.recipient_id - 1)
 
 
-def _key(alert: DueAlert) -> dict[str, Any]:
-    return {"account_id": alert.account_id, "episode": alert.episode, "address": alert.recipient.address}
-
-
 def _key_row(alert: DueAlert) -> tuple[int, int, str]:
     return (alert.account_id, alert.episode, alert.recipient.address)
 
@@ -448,15 +444,10 @@ def claim_due(
     # owes at least one; one that finds too few looks twice as far the next time (a steady pass
     # finds none owed), up to SCAN_ACCOUNTS.
     window = min(limit, SCAN_ACCOUNTS)
+    connection = session.connection()
     while True:
-        accounts = list(
-            session.scalars(
-                select(ReminderEpisode.account_id)
-                .where(_in_episode(), ReminderEpisode.account_id >= after[0])
-                .order_by(ReminderEpisode.account_id)
-                .limit(window)
-            )
-        )
+        range_read = {"after_account": after[0], "window": window}
+        accounts = [account_id for (account_id,) in rows_of(connection, _LOW_ACCOUNTS, range_read)]
         due = _due_among(session, now, accounts, after, limit) if accounts else []
         if len(due) == limit:
             after = (due[-1].account_id, due[-1].recipient_id)
@@ -466,6 +457,15 @@ def claim_due(
         if claimed or (len(accounts) < window and len(due) < limit):
             return claimed, after
         window = min(2 * window, SCAN_ACCOUNTS)
+
+
+# The next low accounts of a pass's walk, in id order; built once, as _due_statement is.
+_LOW_ACCOUNTS = (
+    select(ReminderEpisode.account_id)
+    .where(_in_episode(), ReminderEpisode.account_id >= bindparam("after_account"))
+    .order_by(ReminderEpisode.account_id)
+    .limit(bindparam("window", type_=Integer()))
+)
 
 
 def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:
@@ -479,7 +479,8 @@ def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:
 def _due_among(
     session: Session, now: datetime, accounts: list[int], after: Position, limit: int
 ) -> list[DueAlert]:
-    rows = session.execute(
+    rows = rows_of(
+        session.connection(),
         _due_statement(is_postgresql(session)),
         {
             "now": now,
@@ -657,32 +658,21 @@ def _claim(
     claim = {"holder": holder, "lease_until": lease_until, "now": now}
     postgresql = is_postgresql(session)
     statement = _claim_statement(postgresql)
+    keys = [_key_row(alert) for alert in alerts]
+    connection = session.connection()
     if postgresql:
-        given: Any = {**unnest_arrays(KEY_COLUMNS, [_key_row(alert) for alert in alerts]), **claim}
-    else:  # one parameter set per row, sent as multi-row inserts
-        given = [{**_key(alert), **claim} for alert in alerts]
-    mine = {tuple(row) for row in session.connection().execute(statement, given)}
+        mine = {
+            tuple(row) for row in connection.execute(statement, {**unnest_arrays(KEY_COLUMNS, keys), **claim})
+        }
+    else:  # a row at a time, on the driver
+        mine = set(execute_many(connection, statement, KEY_NAMES, keys, claim))
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
-
-
-def _by_key() -> tuple[ColumnElement[bool], ...]:
-    return (
-        AlertMessage.account_id == bindparam("k_account"),
-        AlertMessage.episode == bindparam("k_episode"),
-        AlertMessage.address == bindparam("k_address"),
-        AlertMessage.number == 1,
-    )
-
-
-def _key_params(alert: DueAlert) -> dict[str, Any]:
-    return {"k_account": alert.account_id, "k_episode": alert.episode, "k_address": alert.recipient.address}
 
 
 def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
     """Give back `holder`'s unsent claims on these alerts, so any pass may send them at once."""
     if not alerts:
         return
-    mine = (AlertMessage.claimed_by == holder, AlertMessage.sent_at.is_(None))
     if is_postgresql(session):
         rows = unsent_first_copies(unnest(KEY_COLUMNS, [_key_row(alert) for alert in alerts]), holder)
         session.execute(
@@ -692,13 +682,31 @@ def release(session: Session, holder: str, alerts: Sequence[DueAlert]) -> None:
             .execution_options(synchronize_session=False)
         )
         return
-    session.connection().execute(
-        update(AlertMessage).where(*_by_key(), *mine).values(claimed_by=None, lease_until=None),
-        [_key_params(alert) for alert in alerts],
+    execute_many(
+        session.connection(),
+        _releasing(),
+        KEY_NAMES,
+        [_key_row(alert) for alert in alerts],
+        {"holder": holder},
     )
 
 
-def unsent_first_copies(given: TableValuedAlias, holder: str | None = None) -> Subquery:
+@functools.cache
+def _releasing() -> Update:
+    """SQLite: the release of one first copy by its key (KEY_NAMES), built once and run for each."""
+    return (
+        update(AlertMessage)
+        .where(
+            *(getattr(AlertMessage, name) == bindparam(name) for name in KEY_NAMES),
+            AlertMessage.number == 1,
+            AlertMessage.claimed_by == bindparam("holder"),
+            AlertMessage.sent_at.is_(None),
+        )
+        .values(claimed_by=None, lease_until=None)
+    )
+
+
+def unsent_first_copies(given: Subquery, holder: str | None = None) -> Subquery:
     """PostgreSQL: `given` (unnest() rows with KEY_COLUMNS) with the id, `sent_at` (NULL) and claim
     of each one's unsent first copy (only those `holder` claims, if given); an update joins it
     with `unsent_still(rows)`.

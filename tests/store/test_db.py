@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, exc, func, literal_column, select, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Engine, String, exc, func, literal_column, select, text
 
 from store import db
 from store.errors import StoreError
@@ -294,3 +295,53 @@ def test_pipelined_reads_on_a_lost_connection_fail_as_unavailable_and_the_next_r
     assert db.unavailable(failed.value)
     with reads.begin() as session:
         assert db.read_together(session.connection(), [(marked, {"n": 1})]) == [[(2,)]]
+
+
+AWKWARD_COLUMNS = (
+    ("n", BigInteger()),
+    ("word", String()),
+    ("flag", Boolean()),
+    ("at", DateTime(timezone=True)),
+)
+AWKWARD_ROWS = [
+    (
+        2**63 - 1,
+        'it\'s "quoted", {braced}, back\\slashed \\\\ and \\u0041 \\n',
+        True,
+        datetime(2026, 11, 30, 9, 1, 2, 345678, tzinfo=UTC),
+    ),
+    (
+        -(2**63),
+        "Zoë, Ĳsselmeer, 東京, مرحبا, 🧾👩🏽‍💻, e\u0301, \u200b",
+        False,
+        datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    ),
+    (0, "NULL", None, datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-11)))),
+    (None, None, True, None),
+    (7, "", False, datetime(2026, 1, 1, tzinfo=UTC)),
+    (
+        8,
+        "  spaces, tab\tand\nnew line  ",
+        None,
+        datetime(2026, 6, 1, 12, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+    ),
+    (9, '"', True, datetime(2026, 6, 1, 12, tzinfo=timezone(timedelta(hours=14)))),
+]
+
+
+def test_unnest_rows_come_back_exactly_as_bound_on_postgresql(engine: Engine) -> None:
+    # A batch's keys and records go to the server through unnest(): each value must come back
+    # with its type and its exact contents, whatever characters a name or an address holds.
+    if not _postgresql(engine):
+        pytest.skip("unnest() is PostgreSQL's")
+    built_with_rows = db.unnest(AWKWARD_COLUMNS, AWKWARD_ROWS)
+    bound_later = db.unnest(AWKWARD_COLUMNS)
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(select(built_with_rows))] == AWKWARD_ROWS
+        given = db.unnest_arrays(AWKWARD_COLUMNS, AWKWARD_ROWS)
+        assert [tuple(row) for row in connection.execute(select(bound_later), given)] == AWKWARD_ROWS
+        assert connection.execute(select(bound_later), db.unnest_arrays(AWKWARD_COLUMNS, [])).all() == []
+        kinds = connection.execute(
+            select(*(func.pg_typeof(column) for column in bound_later.c)), given
+        ).first()
+    assert kinds == ("bigint", "character varying", "boolean", "timestamp with time zone")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, bindparam, event, exc, func, select, text
+from sqlalchemy import Engine, bindparam, event, exc, func, insert, select, text, update
 
 from store import accounts, db
-from store.models import Account
+from store.models import Account, RoleGrant
 
 
 def test_rows_and_their_types_are_those_core_reads(
@@ -59,3 +59,62 @@ def test_listeners_see_the_statement_and_errors_come_as_sqlalchemys(engine: Engi
     finally:
         event.remove(engine, "before_cursor_execute", keep)
     assert seen == ["SELECT ? + 1", "SELECT * FROM nowhere"]
+
+
+def test_statements_run_for_many_rows_store_and_return_what_core_does(
+    engine: Engine, session_factory: db.SessionFactory
+) -> None:
+    with session_factory.begin() as session:
+        for n in range(6):
+            accounts.create(session, f"EX{n:07d}", f"Acme {n}")
+    # A time shared by every row (SQLite stores its text), a boolean of each row's own.
+    changing = (
+        update(Account)
+        .where(Account.reference == bindparam("ref"))
+        .values(created_at=bindparam("at"), active=bindparam("on"))
+        .returning(Account.id, Account.created_at, Account.active)
+    )
+    at = datetime(2026, 11, 30, 9, 1, 2, 345678, tzinfo=UTC)
+    rows = [(f"EX{n:07d}", n % 3 == 0) for n in range(6)]  # the same booleans in each half
+    stored = text("SELECT created_at, active FROM accounts WHERE reference = :ref")
+    with engine.begin() as connection:
+        core = [
+            tuple(connection.execute(changing, {"ref": ref, "on": on, "at": at}).one())
+            for ref, on in rows[:3]
+        ]
+        many = db.execute_many(connection, changing, ("ref", "on"), rows[3:], {"at": at})
+        assert [row[1:] for row in many] == [row[1:] for row in core]
+        assert [[type(value) for value in row] for row in many] == [
+            [type(value) for value in row] for row in core
+        ]
+        raw = [tuple(connection.execute(stored, {"ref": ref}).one()) for ref, _ in rows]
+        assert raw[:3] == raw[3:]
+        # Without RETURNING, an executemany; a row's values may be given by any names' order.
+        plain = update(Account).where(Account.reference == bindparam("ref")).values(name=bindparam("new"))
+        assert db.execute_many(connection, plain, ("new", "ref"), [("Renamed", "EX0000005")]) == []
+        assert db.execute_many(connection, plain, ("new", "ref"), []) == []
+        assert connection.scalar(select(Account.name).where(Account.reference == "EX0000005")) == "Renamed"
+
+
+def test_an_insert_for_many_rows_returns_and_stores_what_core_does(engine: Engine) -> None:
+    granting = (
+        insert(RoleGrant)
+        .values(
+            slack_user_id=bindparam("user"),
+            role=bindparam("role"),
+            granted_by="U0ADMIN",
+            granted_at=bindparam("at"),
+        )
+        .returning(RoleGrant.slack_user_id, RoleGrant.granted_at)
+    )
+    at = datetime(2026, 11, 30, 9, 1, 2, 345678, tzinfo=UTC)
+    stored = text("SELECT role, granted_by, granted_at FROM roles WHERE slack_user_id = :user")
+    with engine.begin() as connection:
+        core = connection.execute(granting, [{"user": "U01", "role": "admin", "at": at}]).all()
+        users = [(f"U1{n:05d}", "admin") for n in range(5)]
+        many = db.execute_many(connection, granting, ("user", "role"), users, {"at": at})
+        assert sorted(many) == [(user, core[0][1]) for user, _ in users]
+        assert (
+            connection.execute(stored, {"user": "U01"}).one()
+            == connection.execute(stored, {"user": "U100000"}).one()
+        )
