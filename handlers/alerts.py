@@ -63,33 +63,27 @@ def _button(label: str, action_id: str, value: str, style: str | None = None) ->
     return button
 
 
-def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _suggestion_blocks(
+    state: AlertState, on_forecast: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The suggested fix's explanation and its two prefilled buttons."""
     suggestion = state.suggestion
     if suggestion is None:
         return [], []
-    buttons = []
     credits = f"{suggestion.credits:,}"
+    buy = _button(f"Buy {credits} credits", SUGGESTED_BUY_ACTION, f"{state.account_id}:{suggestion.credits}")
     if suggestion.source is not None:
         source, move = suggestion.source, suggestion.move_credits
         line = (
             f"Suggested fix: move *{move:,}* credits in from "
             f"{_who(source.name, source.reference)}, which has {source.spare:,} to spare, or buy *{credits}*."
         )
-        buttons.append(
-            _button(
-                f"Move {move:,} credits",
-                SUGGESTED_MOVE_ACTION,
-                f"{state.account_id}:{move}:{source.account_id}",
-                "primary",
-            )
-        )
+        value = f"{state.account_id}:{move}:{source.account_id}"
+        buttons = [_button(f"Move {move:,} credits", SUGGESTED_MOVE_ACTION, value, "primary"), buy]
     else:
         line = f"Suggested fix: buy *{credits}* credits; no other account has credits to spare."
-    buttons.append(
-        _button(f"Buy {credits} credits", SUGGESTED_BUY_ACTION, f"{state.account_id}:{suggestion.credits}")
-    )
-    if state.on_forecast:
+        buttons = [buy]
+    if on_forecast:
         days = f"{state.warning_days} day{'' if state.warning_days == 1 else 's'}"
         line += f" It brings the runway back to {days} and covers a week of usage."
     else:
@@ -97,9 +91,10 @@ def _suggestion_blocks(state: AlertState) -> tuple[list[dict[str, Any]], list[di
     return [_section(line)], buttons
 
 
-# What every alert's snooze controls show alike, built once (the pass draws an alert per DM) and
-# shared by the messages, which are only ever serialized.
-_SNOOZE_PLACEHOLDER = _text("Snooze")
+# What every alert shows alike, built once (the pass draws an alert per DM) and shared by the
+# messages, which are only ever serialized.
+_ACKNOWLEDGE_LABEL = _text("I'm on it")
+_SNOOZE_SELECT = {"type": "static_select", "action_id": SNOOZE_ACTION, "placeholder": _text("Snooze")}
 _SNOOZE_LABELS = [(_text(label), key) for key, (label, _) in SNOOZE_CHOICES.items()]
 _SNOOZE_UNTIL = {
     "type": "datepicker",
@@ -108,18 +103,18 @@ _SNOOZE_UNTIL = {
 }
 
 
-def _snooze_controls(state: AlertState) -> list[dict[str, Any]]:
-    value = f"{state.account_id}:{state.episode}"
+def _snooze_controls(value: str) -> list[dict[str, Any]]:
+    """The snooze choices and date picker for the alert `value` names ("<account>:<episode>")."""
     options = [{"text": label, "value": f"{value}:{key}"} for label, key in _SNOOZE_LABELS]
-    select = {"type": "static_select", "action_id": SNOOZE_ACTION, "placeholder": _SNOOZE_PLACEHOLDER}
-    return [{**select, "options": options}, _SNOOZE_UNTIL]
+    return [{**_SNOOZE_SELECT, "options": options}, _SNOOZE_UNTIL]
 
 
 def build_alert(state: AlertState) -> dict[str, Any]:
     """The alert as one recipient sees it now: open with its buttons, or resolved without them."""
+    reference = escape(state.reference)
     if state.resolved:
         summary = f"Resolved: {state.name} is back to {state.balance:,} credits"
-        blocks = [_section(f":white_check_mark: {bold(summary)} (`{escape(state.reference)}`).")]
+        blocks = [_section(f":white_check_mark: {bold(summary)} (`{reference}`).")]
         # With a forecast warning, the runway it is back to says why it resolved.
         runway = state.forecast if state.warning_days else None
         notes = [line for line in (runway, state.top_up, _handled(state)) if line]
@@ -127,9 +122,9 @@ def build_alert(state: AlertState) -> dict[str, Any]:
             blocks.append(_context(*notes))
         return {"text": escape(summary), "blocks": blocks}
     outlook = state.outlook if state.on_forecast else None
-    blocks = [_section(_low_text(state, outlook))]
-    whose = "the" if state.in_channel else "your"
+    blocks = [_section(_low_text(state, reference, outlook))]
     if state.first_alert_link:
+        whose = "the" if state.in_channel else "your"
         blocks.append(
             _context(f"Still low after {whose} snooze. <{state.first_alert_link}|See the first alert>.")
         )
@@ -138,25 +133,24 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     notes = [line for line in (forecast, state.top_up, _handled(state), _snoozed(state)) if line]
     if notes:
         blocks.append(_context(*notes))
-    fix, fix_buttons = _suggestion_blocks(state)
+    fix, buttons = _suggestion_blocks(state, outlook is not None)
     blocks.extend(fix)
     value = f"{state.account_id}:{state.episode}"
-    acknowledge = [] if state.handler else [_button("I'm on it", ACKNOWLEDGE_ACTION, value)]
+    if not state.handler:
+        buttons.append(
+            {"type": "button", "text": _ACKNOWLEDGE_LABEL, "action_id": ACKNOWLEDGE_ACTION, "value": value}
+        )
+    buttons.extend(_snooze_controls(value))
     blocks.append(
-        {
-            "type": "actions",
-            "block_id": f"alert-{state.account_id}-{state.episode}",
-            "elements": [*fix_buttons, *acknowledge, *_snooze_controls(state)],
-        }
+        {"type": "actions", "block_id": f"alert-{state.account_id}-{state.episode}", "elements": buttons}
     )
     has = f"{outlook.runway()} of credits left" if outlook else f"{state.balance:,} credits"
-    plain = f"Low credit: {escape(state.name)} ({escape(state.reference)}) has {has}"
-    return {"text": plain, "blocks": blocks}
+    return {"text": f"Low credit: {escape(state.name)} ({reference}) has {has}", "blocks": blocks}
 
 
-def _low_text(state: AlertState, outlook: Forecast | None) -> str:
+def _low_text(state: AlertState, reference: str, outlook: Forecast | None) -> str:
     """The open alert's own text. Plain formatting, not a template: the pass builds one per DM."""
-    who = f"{bold(state.name)} (`{escape(state.reference)}`)"
+    who = f"{bold(state.name)} (`{reference}`)"
     if outlook:
         reason = (
             f":warning: *Credits running out:* {who} has {escape(outlook.runway())} of credits left at "

@@ -39,12 +39,13 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, execute_many, is_postgresql, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, membership, unnest, unnest_arrays
 from store.forecast import Forecast
 from store.models import (
     Account,
     Alert,
     AlertMessage,
+    AutoTopUpAttempt,
     EntryKind,
     Invoice,
     LedgerEntry,
@@ -904,67 +905,100 @@ def release(session: Session, holder: str, message_ids: Sequence[int]) -> None:
         )
 
 
+# Each alert with its account, the account's usage for its forecast, and whether auto top-up tried
+# for its episode: one read for a batch, built once for each database (:ids, :episodes and the
+# forecast window). The episodes narrow the alerts read to about those wanted; the caller picks.
+_STATES = (
+    select(
+        Alert.account_id,
+        Alert.episode,
+        Alert.revision,
+        Alert.resolved,
+        Alert.handler,
+        Alert.handled_at,
+        Account.reference,
+        Account.name,
+        Account.balance,
+        Account.reminder_level,
+        Account.runway_warning_days,
+        *forecast.USAGE,
+        AutoTopUpAttempt.account_id.is_not(None),
+    )
+    .join(Account, Account.id == Alert.account_id)
+    .outerjoin(
+        AutoTopUpAttempt,
+        and_(AutoTopUpAttempt.account_id == Alert.account_id, AutoTopUpAttempt.episode == Alert.episode),
+    )
+)
+_STATES_AMONG = {
+    postgresql: _STATES.where(
+        membership(Alert.account_id, postgresql=postgresql, name="ids"),
+        membership(Alert.episode, postgresql=postgresql, name="episodes"),
+    )
+    for postgresql in (False, True)
+}
+
+
 def states(
     session: Session, wanted: Sequence[tuple[int, int]], now: datetime
 ) -> dict[tuple[int, int], AlertState]:
-    """What each of these alerts (account id, episode) shows now, in a few queries for all of them.
+    """What each of these alerts (account id, episode) shows now, in one read for all of them.
 
     Snoozes and follow-up links are per copy: the caller adds them.
     """
     if not wanted:
         return {}
-    ids = sorted({account_id for account_id, _ in wanted})
-    # Plain column reads go straight to the connection: the ORM's execution machinery added to
-    # every batch a pass claims, and these rows are only read.
-    connection = session.connection()
-    accounts = {
-        row.id: row
-        for row in connection.execute(
-            select(
-                Account.id,
-                Account.reference,
-                Account.name,
-                Account.balance,
-                Account.reminder_level,
-                Account.runway_warning_days,
-            ).where(among(session, Account.id, ids))
-        )
+    # Plain rows straight from the connection: the ORM's execution machinery and named rows added
+    # to every batch a pass claims, and these rows are only read.
+    given = {
+        **forecast.window(now),
+        "ids": sorted({account_id for account_id, _ in wanted}),
+        "episodes": sorted({episode for _, episode in wanted}),
     }
-    rows = connection.execute(
-        select(
-            Alert.account_id, Alert.episode, Alert.revision, Alert.resolved, Alert.handler, Alert.handled_at
-        ).where(among(session, Alert.account_id, ids))
-    )
-    found = {(alert.account_id, alert.episode): alert for alert in rows}
-    outlooks = forecast.for_accounts(session, ids, now)
+    rows = session.connection().execute(_STATES_AMONG[is_postgresql(session)], given)
+    found = {(row[0], row[1]): row for row in rows}
     best = suggestions.best_sources(session)
-    outcomes = top_up.outcomes_for(session, wanted, now)
     result = {}
     for key in wanted:
-        account, alert, outlook = accounts[key[0]], found[key], outlooks[key[0]]
+        (
+            account_id,
+            episode,
+            revision,
+            resolved,
+            handler,
+            handled_at,
+            reference,
+            name,
+            balance,
+            level,
+            warning_days,
+            spent,
+            started,
+            tried,
+        ) = found[key]
+        outlook = forecast.from_usage(balance, int(spent), started, now)
         fix = None
-        if not alert.resolved:
-            needed = suggestions.needed(
-                account.balance, account.reminder_level, outlook, account.runway_warning_days
-            )
-            fix = Suggestion(needed, suggestions.source_for(account.id, best))
-        outcome = outcomes.get(key)
+        if not resolved:
+            needed = suggestions.needed(balance, level, outlook, warning_days)
+            fix = Suggestion(needed, suggestions.source_for(account_id, best))
+        # Only an episode auto top-up tried for has an outcome to show: most have none to look up.
+        outcome = top_up.outcome_for(session, account_id, episode, now) if tried else None
         result[key] = AlertState(
-            account_id=account.id,
-            episode=key[1],
-            reference=account.reference,
-            name=account.name,
-            balance=account.balance,
-            level=account.reminder_level,
-            resolved=alert.resolved,
+            account_id=account_id,
+            episode=episode,
+            reference=reference,
+            name=name,
+            balance=balance,
+            level=level,
+            resolved=resolved,
             forecast=outlook.text(),
             suggestion=fix,
-            handler=alert.handler,
-            handled_at=forecast.as_utc(alert.handled_at) if alert.handled_at else None,
+            handler=handler,
+            handled_at=forecast.as_utc(handled_at) if handled_at else None,
             top_up=outcome.text() if outcome else None,
-            revision=alert.revision,
+            revision=revision,
             outlook=outlook,
-            warning_days=account.runway_warning_days,
+            warning_days=warning_days,
         )
     return result
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
@@ -17,6 +16,7 @@ from store.models import Account, EntryKind, LedgerEntry
 WINDOW_DAYS = 7
 MIN_HISTORY = timedelta(days=1)  # less usage history than this is too little to forecast from
 LONG_RUNWAY_DAYS = 365
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -26,16 +26,19 @@ class Forecast:
     balance: int
     used: int  # credits used in the window; only usage burns credits
     history: timedelta  # how much of the window that usage covers
+    # Credits a day at the recent rate; 0.0 without a forecast. Worked out once, when the forecast
+    # is made: the pass asks each alert's forecast for it several times (its fix, its text, its
+    # wording), and functools.cached_property takes a lock for each first read on Python 3.11.
+    per_day: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        per_day = self.used / (self.history / ONE_DAY) if self.known else 0.0
+        object.__setattr__(self, "per_day", per_day)
 
     @property
     def known(self) -> bool:
         """True when there is enough usage to forecast from."""
         return self.used > 0 and self.history >= MIN_HISTORY
-
-    # Cached: the pass asks each alert's forecast for it several times (its fix, its text, its wording).
-    @functools.cached_property
-    def per_day(self) -> float:
-        return self.used / (self.history / timedelta(days=1)) if self.known else 0.0
 
     @property
     def days_left(self) -> float | None:
@@ -74,7 +77,7 @@ class Forecast:
 
     def basis(self) -> str:
         """The usage it goes by, and its rate: "the last 7 days' usage (≈ 410 credits a day)"."""
-        window = round(self.history / timedelta(days=1))
+        window = round(self.history / ONE_DAY)
         basis = "the last day's usage" if window <= 1 else f"the last {window} days' usage"
         rate = max(1, round(self.per_day))
         return f"{basis} (≈ {rate:,} credit{'' if rate == 1 else 's'} a day)"

@@ -52,16 +52,19 @@ def needed(balance: int, level: int, forecast: Forecast, warning_days: int | Non
     return max(1, max(0, target - balance) + forecast.credits_for(COVER_DAYS))
 
 
+_SPARE = spare_credits()
+# Built once: the pass asks for it with every batch it claims.
+_BEST_SOURCES = (
+    select(Account.id, Account.reference, Account.name, _SPARE)
+    .where(literal_column("accounts.active"))
+    .order_by(_SPARE.desc(), Account.id.desc())
+    .limit(2)
+)
+
+
 def best_sources(session: Session) -> list[Source]:
     """The two active accounts with the most spare credits, best first: an index walk of two rows."""
-    spare = spare_credits()
-    rows = session.execute(
-        select(Account.id, Account.reference, Account.name, spare)
-        .where(literal_column("accounts.active"))
-        .order_by(spare.desc(), Account.id.desc())
-        .limit(2)
-    )
-    return [Source(*row) for row in rows]
+    return [Source(*row) for row in session.connection().execute(_BEST_SOURCES)]
 
 
 def source_for(account_id: int, best: list[Source]) -> Source | None:

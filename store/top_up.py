@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,7 +10,6 @@ from sqlalchemy import Boolean, exists, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from store import audit, invoices, ledger
-from store.db import among
 from store.errors import InvalidCredits, StoreError
 from store.ledger import parse_credits
 from store.models import Account, AutoTopUp, AutoTopUpAttempt, ReminderEpisode
@@ -213,24 +211,6 @@ def due(session: Session) -> list[tuple[int, int]]:
         .order_by(ReminderEpisode.account_id)
     )
     return [(account_id, episode) for account_id, episode in rows]
-
-
-def outcomes_for(
-    session: Session, alerts: Sequence[tuple[int, int]], now: datetime
-) -> dict[tuple[int, int], Outcome]:
-    """What auto top-up did for each of these episodes (account id, episode) that it tried for."""
-    wanted = set(alerts)
-    tried = session.execute(
-        select(AutoTopUpAttempt.account_id, AutoTopUpAttempt.episode).where(
-            among(session, AutoTopUpAttempt.account_id, sorted({account_id for account_id, _ in wanted}))
-        )
-    )
-    found = {}
-    for account_id, episode in tried:
-        outcome = outcome_for(session, account_id, episode, now) if (account_id, episode) in wanted else None
-        if outcome is not None:
-            found[(account_id, episode)] = outcome
-    return found
 
 
 def outcome_for(session: Session, account_id: int, episode: int, now: datetime) -> Outcome | None:
