@@ -101,6 +101,9 @@ def readable(
             read(request.body)
     except Exception as error:  # noqa: BLE001 - whatever Bolt would trip on
         raise Refusal("400 Bad Request", f"unreadable payload ({type(error).__name__})") from None
+    # Bolt's own middleware (authorization, its self-event filter) reads an event before ours runs.
+    if request.body.get("type") == "event_callback" and not isinstance(request.body.get("event"), dict):
+        raise Refusal("400 Bad Request", "no event")
     return request
 
 
@@ -167,27 +170,89 @@ def guard_wsgi(app: App, path: str) -> WsgiApp:
     return guarded
 
 
+# What Slack sends in a block element's state (and in an action or a suggestion request), by type.
+ELEMENT_FIELDS: dict[str, type] = {
+    "action_id": str,
+    "value": str,
+    "selected_date": str,
+    "selected_time": str,
+    "selected_user": str,
+    "selected_conversation": str,
+    "selected_channel": str,
+    "selected_option": dict,
+    "selected_options": list,
+    "selected_users": list,
+    "selected_conversations": list,
+    "selected_channels": list,
+}
+SELECTED_IDS = ("selected_users", "selected_conversations", "selected_channels")
+
+
 def shape_problem(body: dict[str, Any]) -> str | None:
-    """Why a signed payload cannot be from Slack, or None."""
+    """Why a signed payload cannot be from Slack, or None.
+
+    Handlers read payloads as Slack shapes them; a field of another type is refused here rather
+    than failing inside a handler.
+    """
     kind = body.get("type")
-    if "ssl_check" in body:
+    if "ssl_check" in body or kind in ("url_verification", "event_callback"):  # events: see readable()
         return None
-    if kind == "url_verification" or kind == "event_callback":
-        return None if kind == "url_verification" or isinstance(body.get("event"), dict) else "no event"
     try:
         user_of(body)
     except Malformed as malformed:
         return str(malformed)
-    if kind in ("view_submission", "view_closed"):
-        view = body.get("view")
-        if not isinstance(view, dict) or not isinstance(view.get("state", {}), dict):
-            return "no view"
+    view = body.get("view")
+    if kind in ("view_submission", "view_closed") and not isinstance(view, dict):
+        return "no view"
+    if isinstance(view, dict) and (problem := _state_problem(view, required=kind == "view_submission")):
+        return problem
     if kind == "block_actions":
         actions = body.get("actions")
-        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+        if not isinstance(actions, list) or not actions:
             return "no actions"
+        return next(filter(None, map(_action_problem, actions)), None)
+    if kind == "block_suggestion":
+        return _action_problem(body)
     if kind is None and not isinstance(body.get("command"), str):
         return "not a command, an interaction or an event"
+    return None
+
+
+def _state_problem(view: dict[str, Any], *, required: bool) -> str | None:
+    """Why a view's state is not {block id: {action id: element state}}, or None."""
+    if "state" not in view and not required:
+        return None
+    state = view.get("state")
+    values = state.get("values", {}) if isinstance(state, dict) else None
+    if not isinstance(values, dict) or not all(isinstance(block, dict) for block in values.values()):
+        return "no view state"
+    elements = (element for block in values.values() for element in block.values())
+    return next(filter(None, map(_element_problem, elements)), None)
+
+
+def _action_problem(action: Any) -> str | None:
+    """An action (or a suggestion request) is an element's state that names its element."""
+    if isinstance(action, dict) and not isinstance(action.get("action_id"), str):
+        return "an action without an action_id"
+    return _element_problem(action)
+
+
+def _element_problem(element: Any) -> str | None:
+    """Why an element's state (or an action) is not shaped as Slack sends it, or None."""
+    if not isinstance(element, dict):
+        return "an element is not an object"
+    for field, kind in ELEMENT_FIELDS.items():
+        value = element.get(field)
+        if value is not None and not isinstance(value, kind):
+            return f"{field} is not a {kind.__name__}"
+    options = [element.get("selected_option"), *(element.get("selected_options") or ())]
+    if not all(
+        option is None or isinstance(option, dict) and isinstance(option.get("value"), str)
+        for option in options
+    ):
+        return "an option without a value"
+    if not all(isinstance(chosen, str) for field in SELECTED_IDS for chosen in element.get(field) or ()):
+        return "a selected id is not a string"
     return None
 
 
