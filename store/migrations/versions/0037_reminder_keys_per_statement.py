@@ -1,7 +1,7 @@
 """the reminder tables' keys checked once per statement, not once per row (PostgreSQL)
 
 Revision ID: 0037_reminder_keys_per_statement
-Revises: 0035_messages_updated_in_place
+Revises: 0036_inactive_accounts_index
 Create Date: 2026-11-30
 
 A foreign key checks each row it is given with a query of its own that locks the parent row
@@ -27,7 +27,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0037_reminder_keys_per_statement"
-down_revision = "0035_messages_updated_in_place"
+down_revision = "0036_inactive_accounts_index"
 branch_labels = None
 depends_on = None
 
