@@ -717,6 +717,56 @@ def _sqlite_compiled(statement: Select[Any] | CompoundSelect | TextClause, diale
     return statement.compile(dialect=dialect)
 
 
+def _result_processors(compiled: Any, dialect: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The columns a compiled statement returns that SQLAlchemy reads with a processor, and each's."""
+    return tuple(
+        (at, process)
+        for at, column in enumerate(compiled._result_columns)
+        if (process := column[3]._cached_result_processor(dialect, None)) is not None
+    )
+
+
+def _picker(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """Reads these keys of a row or mapping, in order, as a tuple: in C for the usual several; for one
+    (or none) a tuple all the same, which itemgetter would not give."""
+    return operator.itemgetter(*keys) if len(keys) > 1 else lambda given: tuple(given[key] for key in keys)
+
+
+def _on_driver_cursor(
+    connection: Connection, sql: str, values: Any, many: bool, run: Callable[[Any], list[Any]]
+) -> list[Any]:
+    """`run(cursor)` on a cursor of the driver's connection, as SQLAlchemy would run `sql` with
+    `values`: listeners of before_cursor_execute see it, and errors come wrapped as SQLAlchemy's."""
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection in use is open
+    cursor = driver.cursor()
+    if connection.dispatch.before_cursor_execute:
+        connection.dispatch.before_cursor_execute(connection, cursor, sql, values, None, many)
+    try:
+        return run(cursor)
+    except connection.dialect.loaded_dbapi.Error as error:
+        connection._handle_dbapi_exception(error, sql, values, cursor, None)
+        raise  # not reached: the call above raises the wrapped error
+    finally:
+        cursor.close()
+
+
+def _read(rows: list[Any], results: tuple[tuple[int, Callable[[Any], Any]], ...]) -> list[tuple[Any, ...]]:
+    """The driver's rows with each processed column read through its processor."""
+    if not results:
+        return rows
+    if len(results) == 1:  # the usual case (a flag, a time): sliced in C around it
+        [(at, process)] = results
+        return [(*row[:at], process(row[at]), *row[at + 1 :]) for row in rows]
+    read = []
+    for row in rows:
+        columns = list(row)
+        for at, process in results:
+            columns[at] = process(columns[at])
+        read.append(tuple(columns))
+    return read
+
+
 @functools.cache
 def _on_driver(
     statement: Select[Any] | CompoundSelect | TextClause, dialect: Any, lengths: tuple[tuple[str, int], ...]
@@ -733,18 +783,9 @@ def _on_driver(
     if state.positiontup is None or not set(state.positiontup) <= named:
         return None
     processors = state.processors
-    results = tuple(
-        (at, process)
-        for at, column in enumerate(compiled._result_columns)
-        if (process := column[3]._cached_result_processor(dialect, None)) is not None
-    )
     names = state.positiontup
-    # In C for the usual several; a tuple for one (or none), which itemgetter would not give.
-    getter: Callable[[dict[str, Any]], tuple[Any, ...]] = (
-        operator.itemgetter(*names) if len(names) > 1 else lambda given: tuple(given[name] for name in names)
-    )
     bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
-    return _OnDriver(state.statement, getter, bound, results)
+    return _OnDriver(state.statement, _picker(names), bound, _result_processors(compiled, dialect))
 
 
 def rows_of(
@@ -785,31 +826,12 @@ def rows_of(
         for at, bind in on_driver.bound:
             processed[at] = bind(processed[at])
         values = tuple(processed)
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a connection in use is open
-    cursor = driver.cursor()
-    if connection.dispatch.before_cursor_execute:
-        connection.dispatch.before_cursor_execute(connection, cursor, on_driver.sql, values, None, False)
-    try:
+
+    def fetch(cursor: Any) -> list[Any]:
         cursor.execute(on_driver.sql, values)
-        rows = cursor.fetchall()
-    except connection.dialect.loaded_dbapi.Error as error:
-        connection._handle_dbapi_exception(error, on_driver.sql, values, cursor, None)
-        raise  # not reached: the call above raises the wrapped error
-    finally:
-        cursor.close()
-    if not on_driver.results:
-        return rows  # type: ignore[no-any-return]
-    if len(on_driver.results) == 1:  # the usual case (a flag, a time): sliced in C around it
-        [(at, process)] = on_driver.results
-        return [(*row[:at], process(row[at]), *row[at + 1 :]) for row in rows]
-    read = []
-    for row in rows:
-        columns = list(row)
-        for at, process in on_driver.results:
-            columns[at] = process(columns[at])
-        read.append(tuple(columns))
-    return read
+        return cursor.fetchall()  # type: ignore[no-any-return]
+
+    return _read(_on_driver_cursor(connection, on_driver.sql, values, False, fetch), on_driver.results)
 
 
 class _ManyOnDriver(NamedTuple):
@@ -831,17 +853,12 @@ def _many_on_driver(statement: Any, dialect: Any, names: tuple[str, ...]) -> _Ma
     processors = compiled._bind_processors
     shared = tuple(name for name in dict.fromkeys(compiled.positiontup) if name not in names)
     place = {name: at for at, name in enumerate((*names, *shared))}
-    places = [place[name] for name in compiled.positiontup]
-    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = (
-        operator.itemgetter(*places) if len(places) > 1 else lambda given: tuple(given[at] for at in places)
-    )
+    pick = _picker([place[name] for name in compiled.positiontup])
     bound = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name) is not None)
-    results = tuple(
-        (at, process)
-        for at, column in enumerate(compiled._result_columns)
-        if (process := column[3]._cached_result_processor(dialect, None)) is not None
+    returning = bool(compiled.effective_returning)
+    return _ManyOnDriver(
+        compiled.string, shared, pick, bound, returning, _result_processors(compiled, dialect)
     )
-    return _ManyOnDriver(compiled.string, shared, pick, bound, bool(compiled.effective_returning), results)
 
 
 def execute_many(
@@ -890,30 +907,15 @@ def execute_many(
         rows = processed
     pick = plan.pick
     values = [pick((*row, *constants)) for row in rows]
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a connection in use is open
-    cursor = driver.cursor()
-    if connection.dispatch.before_cursor_execute:
-        connection.dispatch.before_cursor_execute(connection, cursor, plan.sql, values, None, True)
-    returned: list[Any] = []
-    try:
-        if plan.returning:
-            for row_values in values:
-                cursor.execute(plan.sql, row_values)
-                returned.extend(cursor.fetchall())
-        else:
+
+    def run(cursor: Any) -> list[Any]:
+        if not plan.returning:
             cursor.executemany(plan.sql, values)
-    except connection.dialect.loaded_dbapi.Error as error:
-        connection._handle_dbapi_exception(error, plan.sql, values, cursor, None)
-        raise  # not reached: the call above raises the wrapped error
-    finally:
-        cursor.close()
-    if not plan.results:
+            return []
+        returned = []
+        for row_values in values:
+            cursor.execute(plan.sql, row_values)
+            returned.extend(cursor.fetchall())
         return returned
-    read = []
-    for row in returned:
-        columns = list(row)
-        for at, process in plan.results:
-            columns[at] = process(columns[at])
-        read.append(tuple(columns))
-    return read
+
+    return _read(_on_driver_cursor(connection, plan.sql, values, True, run), plan.results)
