@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, execute_many, is_postgresql, membership, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, membership, unnest, unnest_parameters
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -157,7 +157,7 @@ ALERT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (("account_id", Integer
 def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
     if not alerts:
         return
-    if is_postgresql(session):  # one statement with two arrays, however many alerts
+    if is_postgresql(session):  # one statement with one parameter, however many alerts
         given = unnest(ALERT_COLUMNS, alerts)
         session.execute(
             update(AlertMessage)
@@ -497,7 +497,7 @@ def record_deliveries(
     postgresql = is_postgresql(session)
     statement = _recording_first_posts(postgresql)
     if postgresql:
-        session.connection().execute(statement, {**unnest_arrays(FIRST_POST_COLUMNS, rows), "now": now})
+        session.connection().execute(statement, {**unnest_parameters(FIRST_POST_COLUMNS, rows), "now": now})
     else:  # a row at a time, on the driver
         execute_many(session.connection(), statement, FIRST_POST_NAMES, rows, {"now": now})
 
@@ -505,7 +505,7 @@ def record_deliveries(
 @functools.cache
 def _recording_first_posts(postgresql: bool) -> Any:
     """The record of first posts, built once (building it cost more than a record's rows): an
-    update of the claimed rows from one array per column on PostgreSQL, an executemany on SQLite."""
+    update of the claimed rows from unnest() rows on PostgreSQL, a row at a time on SQLite."""
     given: Any
     message = AlertMessage
     if postgresql:

@@ -460,9 +460,9 @@ def unnest(
     batch) costs each again. The rows go as one JSON array of arrays, each column cast back to its
     type from its text: an array per column was dumped by psycopg in Python item by item, and the
     server parses text arrays slowly; json.dumps is C, and jsonb's parser is fast. Without `rows`,
-    for a statement built once, they are bound when it runs: `unnest_arrays(columns, rows)`.
+    for a statement built once, they are bound when it runs: `unnest_parameters(columns, rows)`.
     """
-    given = None if rows is None else unnest_arrays(columns, rows)[UNNEST_ROWS]
+    given = None if rows is None else unnest_parameters(columns, rows)[UNNEST_ROWS]
     elements = func.jsonb_array_elements(cast(bindparam(UNNEST_ROWS, given, type_=String()), JSONB))
     row = elements.table_valued("value").render_derived()
     return (
@@ -480,7 +480,7 @@ def unnest(
 UNNEST_ROWS = "unnest_rows"  # the parameter unnest() binds its rows as
 
 
-def unnest_arrays(
+def unnest_parameters(
     columns: Sequence[tuple[str, TypeEngine[Any]]], rows: Sequence[Sequence[Any]]
 ) -> dict[str, str]:
     """The parameters of an unnest() built without rows: the rows as one JSON array of arrays.

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, execute_many, is_postgresql, rows_of, unnest, unnest_arrays
+from store.db import among, execute_many, is_postgresql, rows_of, unnest, unnest_parameters
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -614,8 +614,8 @@ UNPOSTED = {"number": 1, "channel": "", "shown_revision": 0, "replied_entry_id":
 
 @functools.cache
 def _claim_statement(postgresql: bool) -> Insert:
-    """The claim of first copies, built once: on PostgreSQL from one array per key column, on
-    SQLite an executemany. A row already there is taken only while it is unsent and no live
+    """The claim of first copies, built once: on PostgreSQL from the keys as unnest() rows, on
+    SQLite a row at a time (execute_many). A row already there is taken only while it is unsent and no live
     lease holds it, so a lapsed lease can be taken over.
     """
     claim = {
@@ -662,7 +662,8 @@ def _claim(
     connection = session.connection()
     if postgresql:
         mine = {
-            tuple(row) for row in connection.execute(statement, {**unnest_arrays(KEY_COLUMNS, keys), **claim})
+            tuple(row)
+            for row in connection.execute(statement, {**unnest_parameters(KEY_COLUMNS, keys), **claim})
         }
     else:  # a row at a time, on the driver
         mine = set(execute_many(connection, statement, KEY_NAMES, keys, claim))

@@ -338,9 +338,9 @@ def test_unnest_rows_come_back_exactly_as_bound_on_postgresql(engine: Engine) ->
     bound_later = db.unnest(AWKWARD_COLUMNS)
     with engine.connect() as connection:
         assert [tuple(row) for row in connection.execute(select(built_with_rows))] == AWKWARD_ROWS
-        given = db.unnest_arrays(AWKWARD_COLUMNS, AWKWARD_ROWS)
+        given = db.unnest_parameters(AWKWARD_COLUMNS, AWKWARD_ROWS)
         assert [tuple(row) for row in connection.execute(select(bound_later), given)] == AWKWARD_ROWS
-        assert connection.execute(select(bound_later), db.unnest_arrays(AWKWARD_COLUMNS, [])).all() == []
+        assert connection.execute(select(bound_later), db.unnest_parameters(AWKWARD_COLUMNS, [])).all() == []
         kinds = connection.execute(
             select(*(func.pg_typeof(column) for column in bound_later.c)), given
         ).first()
