@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, execute_many, is_postgresql, rows_of, unnest, unnest_parameters
+from store.db import among, execute_many, is_postgresql, read_together, unnest, unnest_parameters
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -447,7 +447,8 @@ def claim_due(
     connection = session.connection()
     while True:
         range_read = {"after_account": after[0], "window": window}
-        accounts = [account_id for (account_id,) in rows_of(connection, _LOW_ACCOUNTS, range_read)]
+        [low] = read_together(connection, [(_LOW_ACCOUNTS, range_read)])
+        accounts = [account_id for (account_id,) in low]
         due = _due_among(session, now, accounts, after, limit) if accounts else []
         if len(due) == limit:
             after = (due[-1].account_id, due[-1].recipient_id)
@@ -479,17 +480,23 @@ def _active_unindexed(postgresql: bool) -> ColumnElement[bool]:
 def _due_among(
     session: Session, now: datetime, accounts: list[int], after: Position, limit: int
 ) -> list[DueAlert]:
-    rows = rows_of(
+    # Read on the driver on PostgreSQL too: SQLAlchemy's machinery cost a batch of 1,000 more
+    # (1.7 ms) than building its alerts.
+    [rows] = read_together(
         session.connection(),
-        _due_statement(is_postgresql(session)),
-        {
-            "now": now,
-            "first": accounts[0],
-            "last": accounts[-1],
-            "after_account": after[0],
-            "after_recipient": after[1],
-            "limit": limit,
-        },
+        [
+            (
+                _due_statement(is_postgresql(session)),
+                {
+                    "now": now,
+                    "first": accounts[0],
+                    "last": accounts[-1],
+                    "after_account": after[0],
+                    "after_recipient": after[1],
+                    "limit": limit,
+                },
+            )
+        ],
     )
     return [
         DueAlert(

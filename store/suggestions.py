@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, literal_column, select
+from sqlalchemy import ColumnElement, Select, case, literal_column, select
 from sqlalchemy.orm import Session
 
+from store.db import Read
 from store.forecast import Forecast
 from store.models import Account
 
@@ -54,17 +57,27 @@ def needed(balance: int, level: int, forecast: Forecast, warning_days: int | Non
 
 _SPARE = spare_credits()
 # Built once: the pass asks for it with every batch it claims.
-_BEST_SOURCES = (
+_BEST_SOURCES = cast(
+    Select[Any],
     select(Account.id, Account.reference, Account.name, _SPARE)
     .where(literal_column("accounts.active"))
     .order_by(_SPARE.desc(), Account.id.desc())
-    .limit(2)
+    .limit(2),
 )
+
+
+# best_sources' read, for read_together with a caller's own reads; `sources` reads its rows.
+BEST_SOURCES_READ: Read = (_BEST_SOURCES, {})
+
+
+def sources(rows: Iterable[Sequence[Any]]) -> list[Source]:
+    """best_sources from its read's rows."""
+    return [Source(*row) for row in rows]
 
 
 def best_sources(session: Session) -> list[Source]:
     """The two active accounts with the most spare credits, best first: an index walk of two rows."""
-    return [Source(*row) for row in session.connection().execute(_BEST_SOURCES)]
+    return sources(session.connection().execute(_BEST_SOURCES))
 
 
 def source_for(account_id: int, best: list[Source]) -> Source | None:
