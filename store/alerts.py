@@ -56,6 +56,7 @@ from store.models import (
 from store.reminders import (
     DueAlert,
     Recipient,
+    _in_episode,
     _upsert,
     credits_in,
     newest_credit_in,
@@ -144,8 +145,9 @@ class Reply:
 
 
 def _open() -> ColumnElement[bool]:
-    # Written to match the WHERE clause of ix_alerts_open.
-    return ~literal_column("alerts.resolved", Boolean)
+    # Written to match the WHERE clause of ix_alerts_open ("WHERE NOT resolved"), on SQLite too:
+    # typed Boolean, it was written "resolved = 0" there, which SQLite does not match to the index.
+    return cast(ColumnElement[bool], ~literal_column("alerts.resolved"))
 
 
 def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
@@ -184,7 +186,7 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
     Returns (opened, resolved) as (account id, episode). Each statement is driven by an index of
     low episodes or open alerts, so the cost grows with the number of low accounts, not the total.
     """
-    low = literal_column("reminder_episodes.low", Boolean)  # ix_reminder_episodes_low
+    low = _in_episode()  # ix_reminder_episodes_low
     current = exists().where(
         Alert.account_id == ReminderEpisode.account_id, Alert.episode == ReminderEpisode.number, _open()
     )

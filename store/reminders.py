@@ -257,8 +257,10 @@ def _due() -> ColumnElement[bool]:
 
 
 def _in_episode() -> ColumnElement[bool]:
-    # Written to match the WHERE clause of ix_reminder_episodes_low.
-    return literal_column("reminder_episodes.low", Boolean)
+    # Written to match the WHERE clause of ix_reminder_episodes_low ("WHERE low"), on SQLite too:
+    # typed Boolean, it was written "low = 1" there, which SQLite does not match to the index's
+    # "low", so a claim's due read went through every recipient of its range of account ids.
+    return cast(ColumnElement[bool], literal_column("reminder_episodes.low"))
 
 
 def _has_floor() -> TextClause:

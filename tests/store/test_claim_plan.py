@@ -45,3 +45,6 @@ def test_a_claim_reads_the_episode_range_not_every_active_account(
         )
     # Driven from every active account, each claim cost the whole table (3 s a pass at 1M).
     assert "ix_accounts_active_balance" not in plan and "SCAN accounts" not in plan, plan
+    # Driven from every recipient in the range of account ids, a batch of 1,000 cost 8.5 ms at 1M
+    # instead of 3.7: the episodes are read through their index of low ones.
+    assert "ix_reminder_episodes_low" in plan, plan
