@@ -43,7 +43,15 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import audit, forecast
-from store.db import among, execute_many, is_postgresql, read_together, unnest, unnest_parameters
+from store.db import (
+    among,
+    execute_many,
+    is_postgresql,
+    read_together,
+    sqlite_unnest,
+    unnest,
+    unnest_parameters,
+)
 from store.errors import StoreError
 from store.ledger import as_typed, parse_credits
 from store.models import (
@@ -623,23 +631,20 @@ UNPOSTED = {"number": 1, "channel": "", "shown_revision": 0, "replied_entry_id":
 
 @functools.cache
 def _claim_statement(postgresql: bool) -> Insert:
-    """The claim of first copies, built once: on PostgreSQL from the keys as unnest() rows, on
-    SQLite a row at a time (execute_many). A row already there is taken only while it is unsent and no live
-    lease holds it, so a lapsed lease can be taken over.
+    """The claim of first copies, built once, from the keys as unnest() rows (sqlite_unnest() on
+    SQLite). A row already there is taken only while it is unsent and no live lease holds it, so a
+    lapsed lease can be taken over.
     """
     claim = {
         "claimed_by": bindparam("holder", type_=String()),
         "lease_until": bindparam("lease_until", type_=DateTime(timezone=True)),
     }
-    if postgresql:
-        keys = unnest(KEY_COLUMNS)
-        insert: Any = postgresql_insert(AlertMessage).from_select(
-            [*keys.c.keys(), *claim, *UNPOSTED],
-            select(*keys.c, *claim.values(), *(literal(value) for value in UNPOSTED.values())),
-        )
-    else:
-        keys_bound: dict[str, Any] = {name: bindparam(name) for name, _ in KEY_COLUMNS}
-        insert = sqlite_insert(AlertMessage).values({**keys_bound, **claim, **UNPOSTED})
+    keys = unnest(KEY_COLUMNS) if postgresql else sqlite_unnest(KEY_COLUMNS)
+    # SQLite takes ON CONFLICT after a SELECT only with a WHERE clause (else it reads it as a join's).
+    rows = select(*keys.c, *claim.values(), *(literal(value) for value in UNPOSTED.values())).where(true())
+    insert: Any = (postgresql_insert if postgresql else sqlite_insert)(AlertMessage).from_select(
+        [*keys.c.keys(), *claim, *UNPOSTED], rows
+    )
     message = AlertMessage
     return cast(
         Insert,
@@ -665,17 +670,10 @@ def _claim(
     if missing := sorted({alert.account_id for alert in alerts if alert.seen_entry_id is None}):
         ensure_alerts(session, missing)  # a first copy's row references its alert
     claim = {"holder": holder, "lease_until": lease_until, "now": now}
-    postgresql = is_postgresql(session)
-    statement = _claim_statement(postgresql)
+    statement = _claim_statement(is_postgresql(session))
     keys = [_key_row(alert) for alert in alerts]
-    connection = session.connection()
-    if postgresql:
-        mine = {
-            tuple(row)
-            for row in connection.execute(statement, {**unnest_parameters(KEY_COLUMNS, keys), **claim})
-        }
-    else:  # a row at a time, on the driver
-        mine = set(execute_many(connection, statement, KEY_NAMES, keys, claim))
+    given = {**unnest_parameters(KEY_COLUMNS, keys), **claim}
+    mine = {tuple(row) for row in session.connection().execute(statement, given)}
     return [alert for alert in alerts if (alert.account_id, alert.episode, alert.recipient.address) in mine]
 
 
