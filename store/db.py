@@ -440,16 +440,10 @@ def commit_without_waiting(session: Session) -> None:
     """Let this transaction's commit return before it is on disk (PostgreSQL; SQLite is unchanged).
 
     Only for writes whose loss in a server crash the caller recovers from: the server keeps
-    everything else in order, and any later ordinary commit makes this one durable too. The
-    setting goes with the transaction's next statement, in its round trip (alone it cost a round
-    trip and 0.4 ms each time the reminder pass recorded DMs); a transaction with no statement
-    after it has nothing to commit.
+    everything else in order, and any later ordinary commit makes this one durable too.
     """
     if is_postgresql(session):
-        Ahead(session.connection(), _WITHOUT_WAITING, {})
-
-
-_WITHOUT_WAITING = text("SELECT set_config('synchronous_commit', 'off', true)")  # SET LOCAL, as a read
+        session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def is_postgresql(session: Session) -> bool:

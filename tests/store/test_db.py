@@ -159,21 +159,6 @@ def test_a_read_ahead_answers_with_the_next_statement_or_alone(one_connection: E
             assert db.Ahead(session.connection(), text("SELECT 1 WHERE false"), {}).row() is None
 
 
-def test_a_commit_without_waiting_is_set_by_the_next_statement_and_for_its_transaction_only(
-    database_url: str, one_connection: Engine
-) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("synchronous_commit is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    waiting = text("SELECT current_setting('synchronous_commit')")
-    with writes.begin() as session:
-        db.commit_without_waiting(session)
-        session.execute(text("SELECT 1"))
-        assert session.scalar(waiting) == "off"
-    with writes.begin() as session:
-        assert session.scalar(waiting) == "on"
-
-
 def test_a_read_ahead_nobody_asked_for_stays_with_its_request(one_connection: Engine) -> None:
     # One connection: the next request's statements run on the very connection the read was left on.
     reads = db.make_read_session_factory(db.make_session_factory(one_connection))
