@@ -750,31 +750,20 @@ class Progress:
 
 
 def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> None:
-    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind."""
+    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind.
+
+    One statement: on PostgreSQL for the whole batch, on SQLite a row at a time on the driver.
+    """
     if not done:
         return
-    message = AlertMessage
-    connection = session.connection()  # Core statements, as claim_stale's
-    if is_postgresql(session):
-        rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
-        given = unnest(PROGRESS_COLUMNS, rows)
-        connection.execute(
-            update(AlertMessage)
-            .where(message.id == given.c.message_id)
-            .values(
-                replied_entry_id=func.greatest(message.replied_entry_id, given.c.replied_entry_id),
-                shown_revision=func.greatest(message.shown_revision, given.c.shown_revision),
-                pending_post=given.c.pending_post,
-            )
-        )
+    rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+    postgresql = is_postgresql(session)
+    statement = _recording_progress(postgresql)
+    if postgresql:
+        parameters = {**unnest_parameters(PROGRESS_COLUMNS, rows), "holder": holder}
+        session.connection().execute(statement, parameters)
     else:
-        _record_progress(session, done)
-    ids = sorted(progress.message_id for progress in done)
-    connection.execute(
-        update(AlertMessage)
-        .where(among(session, AlertMessage.id, ids), AlertMessage.claimed_by == holder)
-        .values(stale=_behind(), claimed_by=None, lease_until=None)
-    )
+        execute_many(session.connection(), statement, PROGRESS_NAMES, rows, {"holder": holder})
 
 
 # Progress, as unnest() columns, in its fields' order.
@@ -784,23 +773,51 @@ PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("shown_revision", Integer()),
     ("pending_post", String()),
 )
+PROGRESS_NAMES = tuple(f"p_{name}" for name, _ in PROGRESS_COLUMNS)  # as SQLite's statement binds them
 
 
-def _record_progress(session: Session, done: Sequence[Progress]) -> None:
-    """SQLite: an executemany, one parameter set per copy."""
+@functools.cache
+def _recording_progress(postgresql: bool) -> Any:
+    """The record of copies brought up to date, built once: an update from unnest() rows on
+    PostgreSQL, a row at a time on SQLite.
+
+    A copy never goes back: a reply or revision another pass recorded meanwhile stands. Only a copy
+    still claimed by `holder` is settled (stale if its alert moved on past what it now shows) and
+    given back, in the same statement: the progress and the settling each cost a statement and a
+    look-up of every row.
+    """
+    given: Any
+    greatest: Any
     message = AlertMessage
-    session.connection().execute(
+    if postgresql:
+        given = unnest(PROGRESS_COLUMNS)
+        greatest = func.greatest
+    else:
+        given = SimpleNamespace(
+            c=SimpleNamespace(
+                **{
+                    name: bindparam(bound, type_=kind)
+                    for (name, kind), bound in zip(PROGRESS_COLUMNS, PROGRESS_NAMES, strict=True)
+                }
+            )
+        )
+        greatest = func.max  # SQLite's max() of two values
+    replied = greatest(message.replied_entry_id, given.c.replied_entry_id)
+    shown = greatest(message.shown_revision, given.c.shown_revision)
+    behind = exists().where(*_alert_of_message(), or_(Alert.revision > shown, Alert.seen_entry_id > replied))
+    mine = message.claimed_by == bindparam("holder", type_=String())
+    return (
         update(AlertMessage)
-        .where(message.id == bindparam("message_id"))
+        .where(message.id == given.c.message_id)
         .values(
-            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id")),
-            shown_revision=case(
-                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
-                else_=message.shown_revision,
-            ),
-            pending_post=bindparam("pending_post"),
-        ),
-        [progress.__dict__ for progress in done],
+            replied_entry_id=replied,
+            shown_revision=shown,
+            pending_post=given.c.pending_post,
+            stale=case((mine, behind), else_=message.stale),
+            claimed_by=case((mine, null()), else_=message.claimed_by),
+            lease_until=case((mine, null()), else_=message.lease_until),
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
