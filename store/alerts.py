@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, execute_many, is_postgresql, membership, unnest, unnest_parameters
+from store.db import Ahead, among, execute_many, is_postgresql, membership, unnest, unnest_parameters
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -714,12 +714,16 @@ def updates_for(
         return []
     ids = sorted({copy.account_id for copy in copies})
     alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
-    shown = states(session, alerts, now)
-    seen = _seen(session, ids)
+    # The alerts' news and the credits that came in go with the states' read, in its round trip.
+    postgresql, connection = is_postgresql(session), session.connection()
+    seen_read = Ahead(connection, _SEEN_AMONG[postgresql], {"ids": ids})
     since = min(copy.replied_entry_id for copy in copies)
+    credits_read = Ahead(connection, _CREDITS_IN_AMONG[postgresql], {"ids": ids, "after": since})
+    shown = states(session, alerts, now)
+    seen = {(account_id, episode): entry_id for account_id, episode, entry_id in seen_read.rows()}
     news: dict[int, list[Reply]] = {}
-    for account_id, reply in _credits_in_since(session, ids, since):
-        news.setdefault(account_id, []).append(reply)
+    for account_id, *reply in credits_read.rows():
+        news.setdefault(account_id, []).append(Reply(*reply))
     work = []
     for copy in copies:
         newest = seen[(copy.account_id, copy.episode)]
@@ -850,14 +854,22 @@ _CREDITS_IN = (
 )
 
 
-def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
-    """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
-    rows = session.execute(
-        _CREDITS_IN.where(
-            among(session, LedgerEntry.account_id, account_ids), credits_in(), LedgerEntry.id > after
-        )
+# updates_for's reads, built once for each database.
+_SEEN_AMONG: dict[bool, Any] = {
+    postgresql: select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+        membership(Alert.account_id, postgresql=postgresql, name="ids")
     )
-    return [(row[0], Reply(*row[1:])) for row in rows]
+    for postgresql in (False, True)
+}
+# Each purchase or move into these accounts after entry `after`, oldest first.
+_CREDITS_IN_AMONG: dict[bool, Any] = {
+    postgresql: _CREDITS_IN.where(
+        membership(LedgerEntry.account_id, postgresql=postgresql, name="ids"),
+        credits_in(),
+        LedgerEntry.id > bindparam("after", type_=Integer()),
+    )
+    for postgresql in (False, True)
+}
 
 
 def set_pending(session: Session, message_id: int, key: str | None) -> None:
