@@ -40,7 +40,16 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
 from store import forecast, suggestions, top_up
-from store.db import among, execute_many, is_postgresql, membership, read_together, unnest, unnest_parameters
+from store.db import (
+    Ahead,
+    among,
+    execute_many,
+    is_postgresql,
+    membership,
+    read_together,
+    unnest,
+    unnest_parameters,
+)
 from store.forecast import Forecast
 from store.models import (
     Account,
@@ -717,12 +726,16 @@ def updates_for(
         return []
     ids = sorted({copy.account_id for copy in copies})
     alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
-    shown = states(session, alerts, now)
-    seen = _seen(session, ids)
+    # The alerts' news and the credits that came in go with the states' read, in its round trip.
+    postgresql, connection = is_postgresql(session), session.connection()
+    seen_read = Ahead(connection, _SEEN_AMONG[postgresql], {"ids": ids})
     since = min(copy.replied_entry_id for copy in copies)
+    credits_read = Ahead(connection, _CREDITS_IN_AMONG[postgresql], {"ids": ids, "after": since})
+    shown = states(session, alerts, now)
+    seen = {(account_id, episode): entry_id for account_id, episode, entry_id in seen_read.rows()}
     news: dict[int, list[Reply]] = {}
-    for account_id, reply in _credits_in_since(session, ids, since):
-        news.setdefault(account_id, []).append(reply)
+    for account_id, *reply in credits_read.rows():
+        news.setdefault(account_id, []).append(Reply(*reply))
     work = []
     for copy in copies:
         newest = seen[(copy.account_id, copy.episode)]
@@ -753,31 +766,20 @@ class Progress:
 
 
 def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> None:
-    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind."""
+    """Record how far copies got and give back `holder`'s claims on them; stale only if still behind.
+
+    One statement: on PostgreSQL for the whole batch, on SQLite a row at a time on the driver.
+    """
     if not done:
         return
-    message = AlertMessage
-    connection = session.connection()  # Core statements, as claim_stale's
-    if is_postgresql(session):
-        rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
-        given = unnest(PROGRESS_COLUMNS, rows)
-        connection.execute(
-            update(AlertMessage)
-            .where(message.id == given.c.message_id)
-            .values(
-                replied_entry_id=func.greatest(message.replied_entry_id, given.c.replied_entry_id),
-                shown_revision=func.greatest(message.shown_revision, given.c.shown_revision),
-                pending_post=given.c.pending_post,
-            )
-        )
+    rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+    postgresql = is_postgresql(session)
+    statement = _recording_progress(postgresql)
+    if postgresql:
+        parameters = {**unnest_parameters(PROGRESS_COLUMNS, rows), "holder": holder}
+        session.connection().execute(statement, parameters)
     else:
-        _record_progress(session, done)
-    ids = sorted(progress.message_id for progress in done)
-    connection.execute(
-        update(AlertMessage)
-        .where(among(session, AlertMessage.id, ids), AlertMessage.claimed_by == holder)
-        .values(stale=_behind(), claimed_by=None, lease_until=None)
-    )
+        execute_many(session.connection(), statement, PROGRESS_NAMES, rows, {"holder": holder})
 
 
 # Progress, as unnest() columns, in its fields' order.
@@ -787,23 +789,51 @@ PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("shown_revision", Integer()),
     ("pending_post", String()),
 )
+PROGRESS_NAMES = tuple(f"p_{name}" for name, _ in PROGRESS_COLUMNS)  # as SQLite's statement binds them
 
 
-def _record_progress(session: Session, done: Sequence[Progress]) -> None:
-    """SQLite: an executemany, one parameter set per copy."""
+@functools.cache
+def _recording_progress(postgresql: bool) -> Any:
+    """The record of copies brought up to date, built once: an update from unnest() rows on
+    PostgreSQL, a row at a time on SQLite.
+
+    A copy never goes back: a reply or revision another pass recorded meanwhile stands. Only a copy
+    still claimed by `holder` is settled (stale if its alert moved on past what it now shows) and
+    given back, in the same statement: the progress and the settling each cost a statement and a
+    look-up of every row.
+    """
+    given: Any
+    greatest: Any
     message = AlertMessage
-    session.connection().execute(
+    if postgresql:
+        given = unnest(PROGRESS_COLUMNS)
+        greatest = func.greatest
+    else:
+        given = SimpleNamespace(
+            c=SimpleNamespace(
+                **{
+                    name: bindparam(bound, type_=kind)
+                    for (name, kind), bound in zip(PROGRESS_COLUMNS, PROGRESS_NAMES, strict=True)
+                }
+            )
+        )
+        greatest = func.max  # SQLite's max() of two values
+    replied = greatest(message.replied_entry_id, given.c.replied_entry_id)
+    shown = greatest(message.shown_revision, given.c.shown_revision)
+    behind = exists().where(*_alert_of_message(), or_(Alert.revision > shown, Alert.seen_entry_id > replied))
+    mine = message.claimed_by == bindparam("holder", type_=String())
+    return (
         update(AlertMessage)
-        .where(message.id == bindparam("message_id"))
+        .where(message.id == given.c.message_id)
         .values(
-            replied_entry_id=func.max(message.replied_entry_id, bindparam("replied_entry_id")),
-            shown_revision=case(
-                (message.shown_revision < bindparam("shown_revision"), bindparam("shown_revision")),
-                else_=message.shown_revision,
-            ),
-            pending_post=bindparam("pending_post"),
-        ),
-        [progress.__dict__ for progress in done],
+            replied_entry_id=replied,
+            shown_revision=shown,
+            pending_post=given.c.pending_post,
+            stale=case((mine, behind), else_=message.stale),
+            claimed_by=case((mine, null()), else_=message.claimed_by),
+            lease_until=case((mine, null()), else_=message.lease_until),
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -836,14 +866,22 @@ _CREDITS_IN = (
 )
 
 
-def _credits_in_since(session: Session, account_ids: Sequence[int], after: int) -> list[tuple[int, Reply]]:
-    """(account id, reply) for each purchase or move into these accounts after entry `after`, oldest first."""
-    rows = session.execute(
-        _CREDITS_IN.where(
-            among(session, LedgerEntry.account_id, account_ids), credits_in(), LedgerEntry.id > after
-        )
+# updates_for's reads, built once for each database.
+_SEEN_AMONG: dict[bool, Any] = {
+    postgresql: select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
+        membership(Alert.account_id, postgresql=postgresql, name="ids")
     )
-    return [(row[0], Reply(*row[1:])) for row in rows]
+    for postgresql in (False, True)
+}
+# Each purchase or move into these accounts after entry `after`, oldest first.
+_CREDITS_IN_AMONG: dict[bool, Any] = {
+    postgresql: _CREDITS_IN.where(
+        membership(LedgerEntry.account_id, postgresql=postgresql, name="ids"),
+        credits_in(),
+        LedgerEntry.id > bindparam("after", type_=Integer()),
+    )
+    for postgresql in (False, True)
+}
 
 
 def set_pending(session: Session, message_id: int, key: str | None) -> None:

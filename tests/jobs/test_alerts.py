@@ -11,7 +11,7 @@ from bot.app import make_client
 from jobs import alerts as live
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, alerts, invoices, ledger, reminders
-from store.models import ReminderEpisode
+from store.models import AlertMessage, ReminderEpisode
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import make_account
 from tests.fake_slack import FakeSlack
@@ -211,3 +211,35 @@ def test_a_dip_within_the_cooldown_reopens_the_alert_instead_of_alerting_again(
     use(session_factory, 500)
     follow(session_factory, NOW + timedelta(days=1, hours=6))
     assert episode_of(session_factory) == (2, True)
+
+
+def test_a_late_record_counts_its_progress_but_leaves_the_copy_to_whoever_took_it_over(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory, people=(ALICE,))
+    use(session_factory, 560)
+    follow(session_factory)
+    post_alerts(session_factory, client)
+    bring_in(session_factory, account_id, "purchase")
+    follow(session_factory)
+    with session_factory.begin() as session:
+        (copy,) = alerts.claim_stale(session, "replica-a", NOW, live.LEASE, 10)
+    # Replica A hangs past its lease; B takes the copy over before A's record comes in.
+    with session_factory.begin() as session:
+        (taken,) = alerts.claim_stale(session, "replica-b", NOW + 2 * live.LEASE, live.LEASE, 10)
+        ((_, owed, state),) = alerts.updates_for(session, [taken], NOW)
+    done = alerts.Progress(copy.id, owed[-1].entry_id, state.revision, None)
+    with session_factory.begin() as session:
+        alerts.record_updates(session, "replica-a", [done])
+    with session_factory() as session:
+        row = session.get(AlertMessage, copy.id)
+        # A's edit and reply are in Slack, so they count; the claim and settling are B's.
+        assert (row.shown_revision, row.replied_entry_id) == (state.revision, owed[-1].entry_id)
+        assert (row.claimed_by, row.stale) == ("replica-b", True)
+    # B's record of less progress (it failed early) takes nothing back, and settles the copy.
+    with session_factory.begin() as session:
+        alerts.record_updates(session, "replica-b", [alerts.Progress(copy.id, 0, 0, None)])
+    with session_factory() as session:
+        row = session.get(AlertMessage, copy.id)
+        assert (row.shown_revision, row.replied_entry_id) == (state.revision, owed[-1].entry_id)
+        assert (row.claimed_by, row.lease_until, row.stale) == (None, None, False)
