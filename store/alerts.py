@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     CursorResult,
     DateTime,
@@ -29,7 +28,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     null,
     or_,
     select,
@@ -44,6 +42,7 @@ from store.db import (
     Ahead,
     among,
     execute_many,
+    indexed_flag,
     is_postgresql,
     membership,
     read_together,
@@ -154,9 +153,7 @@ class Reply:
 
 
 def _open() -> ColumnElement[bool]:
-    # Written to match the WHERE clause of ix_alerts_open ("WHERE NOT resolved"), on SQLite too:
-    # typed Boolean, it was written "resolved = 0" there, which SQLite does not match to the index.
-    return cast(ColumnElement[bool], ~literal_column("alerts.resolved"))
+    return ~indexed_flag("alerts.resolved")  # ix_alerts_open
 
 
 def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
@@ -679,7 +676,7 @@ def claim_stale(
     free = or_(AlertMessage.lease_until.is_(None), AlertMessage.lease_until <= now)
     ids = (
         select(AlertMessage.id)
-        .where(literal_column("alert_messages.stale", Boolean), AlertMessage.ts.is_not(None), free)
+        .where(indexed_flag("alert_messages.stale"), AlertMessage.ts.is_not(None), free)
         .order_by(AlertMessage.id)
         .limit(limit)
     )

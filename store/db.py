@@ -446,6 +446,17 @@ def commit_without_waiting(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
+def indexed_flag(column: str) -> ColumnElement[bool]:
+    """The boolean `column` ("table.column") written as a partial index's WHERE clause names it.
+
+    Typed Boolean, SQLAlchemy writes it "column = 1" on SQLite, which SQLite does not take to imply
+    an index's bare "WHERE column": a claim's due read went through every recipient in its range of
+    account ids instead of the low episodes. On PostgreSQL the SQL is the same either way.
+    """
+    flag: ColumnElement[bool] = literal_column(column)
+    return flag
+
+
 def is_postgresql(session: Session) -> bool:
     """Whether the session talks to PostgreSQL (else SQLite)."""
     return session.get_bind().dialect.name == "postgresql"

@@ -46,6 +46,7 @@ from store import audit, forecast
 from store.db import (
     among,
     execute_many,
+    indexed_flag,
     is_postgresql,
     read_together,
     sqlite_unnest,
@@ -265,10 +266,7 @@ def _due() -> ColumnElement[bool]:
 
 
 def _in_episode() -> ColumnElement[bool]:
-    # Written to match the WHERE clause of ix_reminder_episodes_low ("WHERE low"), on SQLite too:
-    # typed Boolean, it was written "low = 1" there, which SQLite does not match to the index's
-    # "low", so a claim's due read went through every recipient of its range of account ids.
-    return cast(ColumnElement[bool], literal_column("reminder_episodes.low"))
+    return indexed_flag("reminder_episodes.low")  # ix_reminder_episodes_low
 
 
 def _has_floor() -> TextClause:

@@ -6,10 +6,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, exists, func, literal_column, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from store import audit, invoices, ledger
+from store.db import indexed_flag
 from store.errors import InvalidCredits, StoreError
 from store.ledger import parse_credits
 from store.models import Account, AutoTopUp, AutoTopUpAttempt, ReminderEpisode
@@ -204,7 +205,7 @@ def due(session: Session) -> list[tuple[int, int]]:
         .join(AutoTopUp, AutoTopUp.account_id == ReminderEpisode.account_id)
         .join(Account, Account.id == ReminderEpisode.account_id)
         .where(
-            literal_column("reminder_episodes.low", Boolean),
+            indexed_flag("reminder_episodes.low"),
             ~tried,
             Account.balance < Account.reminder_level,
         )

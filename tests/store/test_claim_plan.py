@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, event
 
-from store import accounts, reminders
+from store import accounts, alerts, reminders
 from store.db import SessionFactory
 from tests.conftest import make_account
 
@@ -48,3 +48,29 @@ def test_a_claim_reads_the_episode_range_not_every_active_account(
     # Driven from every recipient in the range of account ids, a batch of 1,000 cost 8.5 ms at 1M
     # instead of 3.7: the episodes are read through their index of low ones.
     assert "ix_reminder_episodes_low" in plan, plan
+
+
+def test_a_claim_of_stale_copies_reads_the_index_of_stale_ones(
+    database_url: str, engine: Engine, session_factory: SessionFactory
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT") and "alert_messages" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        with session_factory.begin() as session:
+            assert alerts.claim_stale(session, "test", NOW, timedelta(minutes=1), 20) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    [(claim, parameters)] = statements
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", parameters)
+        )
+    # Written "stale = 1", the read walked every alert message in id order for each batch.
+    assert "ix_alert_messages_stale" in plan, plan
