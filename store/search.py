@@ -56,7 +56,7 @@ from sqlalchemy.sql.expression import TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
-from store.db import GENERIC_PLAN, Read, is_postgresql, read_together, rows_of
+from store.db import ALWAYS_GENERIC, GENERIC_PLAN, Read, is_postgresql, read_together, rows_of
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -366,8 +366,11 @@ def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool) -> Selec
 
 
 @functools.cache
-def _in_references(shape: _Shape, exact_only: bool) -> Select[Any]:
-    """At most :take matches in a reference, as _Match and whether it is the exact reference."""
+def _in_references(shape: _Shape, exact_only: bool, planned_once: bool = False) -> Select[Any]:
+    """At most :take matches in a reference, as _Match and whether it is the exact reference.
+
+    `planned_once` (PostgreSQL): the generic plan, through the trigram index, for a probe few
+    references hold (_rare_in_references); planning it for its values cost 0.1 ms, more than the read."""
     exact = Account.reference == bindparam("reference")
     columns = (func.lower(Account.name), Account.id, Account.reference, Account.name, exact)
     statement = _filtered(select(*columns), shape)
@@ -382,8 +385,33 @@ def _in_references(shape: _Shape, exact_only: bool) -> Select[Any]:
     statement = statement.where(
         func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
     ).limit(bindparam("take"))
-    # The exact reference is a look-up in the unique index, whatever the values.
-    return statement.execution_options(**{GENERIC_PLAN: True}) if exact_only else statement
+    if exact_only:  # a look-up in the unique index, whatever the values
+        return statement.execution_options(**{GENERIC_PLAN: True})
+    return statement.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else statement
+
+
+# PostgreSQL: the references ANALYZE sampled (pg_stats' histogram: up to 101, spread evenly over
+# them), lower-cased as the trigram index reads them; none before the first ANALYZE.
+_REFERENCE_SAMPLE = text(
+    "SELECT lower(sampled) FROM pg_stats, unnest(histogram_bounds::text::text[]) AS sampled"
+    " WHERE schemaname = current_schema() AND tablename = 'accounts' AND attname = 'reference'"
+)
+# The connection's reading of it, as trigrams (its pool record's info): references are added, but
+# what a sample of them holds hardly changes.
+_SAMPLED_GRAMS = "admin_bot_reference_sample"
+
+
+def _trigrams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def _rare_in_references(probe: str, sampled_grams: frozenset[str]) -> bool:
+    """Whether some three characters of the probe are in none of the sampled references, and so
+    in few references (about 3% at most): the trigram index finds them fast whatever they are.
+    Otherwise ("000", "bn0001": in most references) the read is planned for its values, which
+    reads the table in order until it has :take rows rather than the index's long posting lists.
+    Only the plan depends on it, never what is found."""
+    return bool(sampled_grams) and not _trigrams(probe) <= sampled_grams
 
 
 # A match as the word path finds it: (sort_name, id, reference, name), in list order (reference
@@ -520,6 +548,10 @@ def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool, holds_text: bool = False)
         found = and_(
             func.lower(accounts.name) == UnaryExpression(chunk.c.sort_name, operator=custom_op("+")), found
         )
+    else:
+        # By name and id, so that the look-up is an index-only scan of ix_accounts_name_order
+        # (migration 0039): where each entry's account was a page of the table, often cold, at 1M.
+        found = and_(chunk.c.sort_name == LIST_ORDER, found)
     return (
         select(
             chunk.c.sort_name,
@@ -757,15 +789,26 @@ def _by_words_in_one_trip(
         ),
     ]
     known = connection.connection.info
+    sampling = _SAMPLED_GRAMS not in known  # read once per connection, with its first word search
+    if sampling:
+        reads.append((_REFERENCE_SAMPLE, {}))
     longest_known = known.get(_LONGEST_SEEN)
     exact_only = longest_known is not None and needle.isascii() and len(needle) >= longest_known
-    in_a_reference = (_in_references(asked.shape, exact_only), {**parameters, "take": wanted + 1})
+    planned_once = not exact_only and _rare_in_references(
+        needle[-PROBE_LENGTH:], known.get(_SAMPLED_GRAMS, frozenset())
+    )
+    in_a_reference = (
+        _in_references(asked.shape, exact_only, planned_once),
+        {**parameters, "take": wanted + 1},
+    )
     if needle.isalnum():
         reads.append(in_a_reference)
     if first_page is not None:
         reads.append((_guessed_first_page(asked.shape, pairs, holds_text), {**parameters, **first_page}))
     [(inside, _, _, starting, longest)], guessed, *rest = read_together(connection, reads)
     known[_LONGEST_SEEN] = longest or 0
+    if sampling:
+        known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
     if inside:
         return None, ()
     rows: Sequence[Any] = []

@@ -167,6 +167,19 @@ def test_every_needle_lists_what_a_scan_of_every_account_would(session_factory, 
     assert every_page(session_factory, needle, limit=3) == brute_force(rows, needle)
 
 
+def test_needles_list_what_a_scan_would_once_analyze_has_sampled_the_references(session_factory, engine):
+    # PostgreSQL plans a search's read of the references by what ANALYZE sampled of them ("acme"
+    # through the trigram index, "ex00000" for its values): only the plan may differ.
+    rows = [(f"EX{n:07d}", name, keyword) for n, (name, keyword) in enumerate(MIXED * 3, 1)]
+    with session_factory.begin() as session:
+        for reference, name, keyword in rows:
+            accounts.create(session, reference, name, keyword)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE accounts")
+    for needle in ["acme", "ex00000", "xacmex", "000", "zeta", "acmes", "00002"]:
+        assert every_page(session_factory, needle, limit=3) == brute_force(rows, needle), needle
+
+
 def test_renames_and_keyword_changes_are_seen_by_the_next_search(session_factory):
     make_account(session_factory, "EX0000001", "Northwind Alerts", keyword="NW")
     make_account(session_factory, "EX0000002", "Northwind Billing")
