@@ -550,7 +550,7 @@ def _chunk_of(shape: _Shape, chunk: Any, sqlite: bool, holds_text: bool = False)
         )
     else:
         # By name and id, so that the look-up is an index-only scan of ix_accounts_name_order
-        # (migration 0039): where each entry's account was a page of the table, often cold, at 1M.
+        # (migration 0038): where each entry's account was a page of the table, often cold, at 1M.
         found = and_(chunk.c.sort_name == LIST_ORDER, found)
     return (
         select(

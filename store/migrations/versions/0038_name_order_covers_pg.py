@@ -1,6 +1,6 @@
 """the name-order index carries what the Move picker reads of each account (PostgreSQL)
 
-Revision ID: 0039_name_order_covers_pg
+Revision ID: 0038_name_order_covers_pg
 Revises: 0037_reminder_keys_per_statement
 Create Date: 2026-11-30
 
@@ -14,7 +14,7 @@ scan where neighbours in the list sit in the same leaf pages. SQLite's has held 
 
 from store.migrations.versions import execute_for_dialect
 
-revision = "0039_name_order_covers_pg"
+revision = "0038_name_order_covers_pg"
 down_revision = "0037_reminder_keys_per_statement"
 branch_labels = None
 depends_on = None
