@@ -2,7 +2,7 @@
 
 Three layers, outermost first:
 - guard_wsgi: bodies Bolt cannot parse or route (it does both before it verifies the signature)
-  get 400, a timestamp header that is not a number gets 401, each with one log line.
+  get 400, a timestamp header that is not a number of seconds gets 401, each with one log line.
 - socket_request: a Socket Mode payload gets both checks above (it has no signature), and is
   acknowledged without being dispatched.
 - RejectMalformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY = 1_000_000  # bytes; Slack's payloads are far smaller
+MAX_TIMESTAMP_DIGITS = 20
 # How Bolt reads a payload for its listeners (the `options`, `action`, ... arguments).
 PAYLOAD_READERS = (to_options, to_shortcut, to_action, to_view, to_command, to_event, to_message, to_step)
 PAYLOAD_FIELD = "payload="  # an interactive request's whole form body: payload=<JSON, URL-encoded>
@@ -61,7 +62,9 @@ class Refusal(Exception):
 def _checked_request(environ: dict[str, Any]) -> tuple[bytes, BoltRequest]:
     """The request body, and the request as Bolt parses it, or Refusal if Bolt could not parse it."""
     timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    # Seconds since 1970 (10 digits). Past ~309 digits Bolt's clock check overflows a float instead
+    # of refusing; any time within its five minutes has far fewer than MAX_TIMESTAMP_DIGITS.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
         raise Refusal("401 Unauthorized", "missing or non-numeric timestamp header")
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
