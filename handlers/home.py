@@ -353,7 +353,7 @@ def open_invoices(args: Args) -> None:
 
     view = checked(it, Role.BILLING, invoices.DOING, notice(invoices.TITLE), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), view, None)
+        open_view(it, view)
 
 
 def register(app: App) -> None:

@@ -104,15 +104,19 @@ def reply(it: Interaction, text: str, block: str | None = None) -> None:
 
 
 def say_privately(it: Interaction, text: str, block: str | None = None) -> None:
-    """An ephemeral message where the user clicked, through response_url (works in DMs too)."""
-    tell(it.respond, text)
+    """An ephemeral message where the user clicked, through response_url (works in DMs too); a DM
+    where Slack gives no response_url (a click on the Home tab or in a modal)."""
+    if it.respond is None or it.respond.response_url is None:
+        direct_message(it, text)
+    else:
+        tell(it.respond, text)
 
 
 def notice(title: str) -> Surface:
     """A notice modal opened on the click's trigger; if that fails, an ephemeral message."""
 
     def show(it: Interaction, text: str, block: str | None = None) -> None:
-        open_view(it.client, it.body.get("trigger_id", ""), build_notice_view(title, text), it.respond)
+        open_view(it, build_notice_view(title, text))
 
     return show
 
@@ -426,7 +430,7 @@ def open_account_form(
 
     view = checked(it, needed, doing, notice(title), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), stamp(view, origin_of(it.body)), it.respond)
+        open_view(it, stamp(view, origin_of(it.body)))
 
 
 def acknowledge(ack: Ack) -> None:
@@ -444,14 +448,15 @@ def slack_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def open_view(client: WebClient, trigger_id: str, view: dict[str, Any], respond: Respond | None) -> None:
-    """views.open; if Slack refuses or the connection fails, say so privately where the user clicked."""
+def open_view(it: Interaction, view: dict[str, Any]) -> None:
+    """views.open on the request's trigger; if Slack refuses or the connection fails, say so
+    privately where the user clicked."""
     try:
-        client.views_open(trigger_id=trigger_id, view=view)
+        it.client.views_open(trigger_id=it.body.get("trigger_id", ""), view=view)
     except (SlackApiError, SlackClientError, OSError) as error:
         reason = slack_reason(error)
         log.warning("views.open failed: %s", reason)
-        tell(respond, messages.NOT_OPENED.format(reason=reason))
+        say_privately(it, messages.NOT_OPENED.format(reason=reason))
 
 
 def update_view(

@@ -8,6 +8,8 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from urllib.parse import quote_plus, unquote_plus
 
 import pytest
@@ -23,7 +25,7 @@ from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAM
 from handlers.buy import BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW
-from store import accounts, db
+from store import accounts, db, invoices
 from tests.blockkit import visible_text
 from tests.conftest import SIGNING_SECRET, make_account
 from tests.slack_requests import (
@@ -36,8 +38,10 @@ from tests.slack_requests import (
     plain_text,
     view_submission_payload,
 )
+from tests.slack_ui import button
 
 FORM = "application/x-www-form-urlencoded"
+PRICING = invoices.Pricing(Decimal("0.05"), Decimal("0.20"), "GBP")
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -256,3 +260,32 @@ def test_an_engine_on_a_dead_port_really_is_down():
         engine.connect()
     assert db.unavailable(failed.value)
     engine.dispose()
+
+
+# A click on the Home tab carries no response_url, so when Slack cannot open the window the click
+# asked for (a trigger that expired, an outage), the bot's DM is the only place the user can hear it.
+HOME_CLICKS = ["Buy credits", "History", "Invoices"]
+OPEN_FAILURES = [
+    pytest.param("expired_trigger_id", 200, id="expired trigger"),
+    pytest.param("internal_error", 500, id="Slack 500"),
+]
+
+
+@pytest.mark.parametrize("label", HOME_CLICKS)
+@pytest.mark.parametrize(("error", "status"), OPEN_FAILURES)
+def test_a_home_tab_click_whose_window_slack_cannot_open_is_told_by_dm(
+    slack: SlackRequests, fake_slack, admin, session_factory, label, error, status
+):
+    make_account(session_factory, credits=100)
+    with session_factory.begin() as session:
+        invoices.purchase(session, 1, 100, PRICING, admin, "home-click-invoice", date.today())
+    slack.event({"type": "app_home_opened", "user": admin, "tab": "home"})
+    home = fake_slack.wait_for("views.publish")[-1].params["view"]
+    clicked = button(home["blocks"], label)
+    fake_slack.fail("views.open", error=error, status=status, times=None)
+    answer = slack.block_action(clicked.action_id, value=clicked.value, view=fake_slack.home_views[admin])
+    assert answer.status == 200
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert dm.params["channel"] == admin
+    assert dm.params["text"] == messages.NOT_OPENED.format(reason=error)
+    assert fake_slack.calls_to("response_url") == []
