@@ -23,6 +23,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.payload_utils import (
@@ -35,9 +36,11 @@ from slack_bolt.request.payload_utils import (
     to_step,
     to_view,
 )
+from slack_sdk import WebClient
 
 from handlers import messages
-from handlers.interaction import build_notice_view, failure_message, tell
+from handlers.common import escape
+from handlers.interaction import build_notice_view, failure_message, tell_privately
 from handlers.messages import Malformed
 from handlers.parse import user_of
 
@@ -287,21 +290,43 @@ class RejectMalformed(Middleware):
         return next()
 
 
-def answer_failure(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:
-    """Bolt's global error handler: one log line with a reference, and words for the user."""
+def answer_failure(error: Exception, body: dict[str, Any], respond: Any, client: WebClient) -> BoltResponse:
+    """Bolt's global error handler: one log line with a reference, and words for the user.
+
+    It also answers what no listener handles (the app raises for unhandled requests): a button or
+    form drawn by an older version of the bot, with an id this version does not know, is out of date.
+    """
     if isinstance(error, Malformed):
         log.warning("refused a malformed payload: %s", error)
         return BoltResponse(status=400, body="")
-    text = failure_message(error)
     kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(error, BoltUnhandledRequestError):
+        log.warning("no listener for a %s request: answered as out of date", kind or "command")
+        return _out_of_date(kind, body, respond, client)
+    text = failure_message(error)
     if kind == "view_submission":
         view = build_notice_view(messages.FAILED_TITLE, text)
         return BoltResponse(status=200, body={"response_action": "update", "view": view})
     if kind == "block_suggestion":
         return BoltResponse(status=200, body={"options": []})
     if kind == "block_actions":
-        tell(respond, text)
+        tell_privately(client, respond, user_of(body), text)
         return BoltResponse(status=200, body="")
     if isinstance(body, dict) and "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return BoltResponse(status=200, body="")
+
+
+def _out_of_date(kind: str | None, body: dict[str, Any], respond: Any, client: WebClient) -> BoltResponse:
+    """The answer to a request no listener handles; events and closed forms are just acknowledged."""
+    if kind == "view_submission":
+        view = build_notice_view(messages.FAILED_TITLE, messages.STALE_FORM)
+        return BoltResponse(status=200, body={"response_action": "update", "view": view})
+    if kind == "block_suggestion":
+        return BoltResponse(status=200, body={"options": []})
+    if kind == "block_actions":
+        tell_privately(client, respond, user_of(body), messages.STALE_BUTTON)
+    elif "command" in body:
+        text = messages.UNKNOWN_COMMAND.format(command=escape(str(body.get("command"))[:40]))
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     return BoltResponse(status=200, body="")

@@ -106,10 +106,7 @@ def reply(it: Interaction, text: str, block: str | None = None) -> None:
 def say_privately(it: Interaction, text: str, block: str | None = None) -> None:
     """An ephemeral message where the user clicked, through response_url (works in DMs too); a DM
     where Slack gives no response_url (a click on the Home tab or in a modal)."""
-    if it.respond is None or it.respond.response_url is None:
-        direct_message(it, text)
-    else:
-        tell(it.respond, text)
+    tell_privately(it.client, it.respond, it.user_id, text)
 
 
 def notice(title: str) -> Surface:
@@ -167,10 +164,7 @@ def no_options(it: Interaction, text: str, block: str | None = None) -> None:
 
 def direct_message(it: Interaction, text: str, block: str | None = None) -> None:
     """A DM from the bot, for work done after the acknowledgement with no response_url."""
-    try:
-        it.client.chat_postMessage(channel=it.user_id, text=text)
-    except (SlackApiError, SlackClientError, OSError) as error:
-        log.warning("could not DM %s: %s", it.user_id, slack_reason(error))
+    dm(it.client, it.user_id, text)
 
 
 def quietly(it: Interaction, text: str, block: str | None = None) -> None:
@@ -478,6 +472,22 @@ def sections_text(view: dict[str, Any]) -> str:
     return "\n".join(
         block["text"]["text"] for block in view.get("blocks", []) if block.get("type") == "section"
     )[:SECTION_LIMIT]
+
+
+def tell_privately(client: WebClient, respond: Respond | None, user_id: str, text: str) -> None:
+    """Ephemeral through the request's response_url; a DM where Slack gives none."""
+    if respond is None or respond.response_url is None:
+        dm(client, user_id, text)
+    else:
+        tell(respond, text)
+
+
+def dm(client: WebClient, user_id: str, text: str) -> None:
+    """A DM from the bot; logged if Slack refuses it."""
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        log.warning("could not DM %s: %s", user_id, slack_reason(error))
 
 
 def tell(respond: Respond | None, text: str) -> None:

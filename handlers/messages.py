@@ -46,6 +46,9 @@ FAILED_TITLE = "Nothing was changed"
 # Stale or crafted payloads
 STALE_BUTTON = "That button is out of date; run `/accounts` again."
 STALE_FORM = "This form is out of date, please open it again."
+UNKNOWN_COMMAND = (
+    "admin-bot has no {command} command; use `/accounts` or `/invoices` (`/accounts help` explains both)."
+)
 STALE_PAGE = "That page link is not valid any more; run `/accounts` again."
 ACCOUNT_GONE = "{problem} Run `/accounts` to see current accounts."
 
