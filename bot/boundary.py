@@ -192,6 +192,7 @@ ELEMENT_FIELDS: dict[str, type] = {
     "selected_channels": list,
 }
 SELECTED_IDS = ("selected_users", "selected_conversations", "selected_channels")
+VIEW_IDS = ("id", "callback_id")  # a submitted or closed modal's, as Slack always sends them: strings
 
 
 def shape_problem(body: dict[str, Any]) -> str | None:
@@ -208,7 +209,9 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     except Malformed as malformed:
         return str(malformed)
     view = body.get("view")
-    if kind in ("view_submission", "view_closed") and not isinstance(view, dict):
+    if kind in ("view_submission", "view_closed") and not (
+        isinstance(view, dict) and all(isinstance(view.get(key), str) for key in VIEW_IDS)
+    ):
         return "no view"
     if isinstance(view, dict) and (problem := _state_problem(view, required=kind == "view_submission")):
         return problem
@@ -229,7 +232,7 @@ def _state_problem(view: dict[str, Any], *, required: bool) -> str | None:
     if "state" not in view and not required:
         return None
     state = view.get("state")
-    values = state.get("values", {}) if isinstance(state, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
     if not isinstance(values, dict) or not all(isinstance(block, dict) for block in values.values()):
         return "no view state"
     elements = (element for block in values.values() for element in block.values())

@@ -162,7 +162,19 @@ def _shapes_slack_never_sends(url: str) -> list[dict]:
     del no_state["view"]["state"]
     values_a_string = view_submission_payload(rename_view(), {})
     values_a_string["view"]["state"]["values"] = "x"
+    no_values = view_submission_payload(buy, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
+    del no_values["view"]["state"]["values"]
+    no_view_id = view_submission_payload(buy, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
+    del no_view_id["view"]["id"]
+    number_view_id = view_submission_payload(
+        {**buy, "id": 5}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}}
+    )
+    number_callback_id = view_submission_payload({**buy, "callback_id": 5}, {})
     return [
+        no_values,
+        no_view_id,
+        number_view_id,
+        number_callback_id,
         no_action_id,
         number_action_id,
         number_value,
