@@ -359,3 +359,30 @@ def test_a_payload_from_an_older_version_is_told_it_is_out_of_date(
         [call] = fake_slack.wait_for(method)
         assert call.params["text"] == text
     assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+# Paging and searching on the Home tab show nothing but the redraw; if Slack will not publish it,
+# a DM says so rather than leaving the click unanswered.
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [pytest.param("Next", None, id="Next"), pytest.param(None, "acme", id="search")],
+)
+def test_a_home_tab_redraw_slack_refuses_is_told_by_dm(
+    slack: SlackRequests, fake_slack, admin, session_factory, label, value
+):
+    for n in range(10):
+        make_account(session_factory, f"EX00000{n:02d}", f"Acme {n:02d}", credits=10)
+    slack.event({"type": "app_home_opened", "user": admin, "tab": "home"})
+    fake_slack.wait_for("views.publish")
+    home = fake_slack.home_views[admin]
+    fake_slack.fail("views.publish", error="internal_error", status=500, times=None)
+    if label is not None:
+        clicked = button(home["blocks"], label)
+        slack.block_action(clicked.action_id, value=clicked.value, view=home)
+    else:
+        slack.block_action("home_search_input", value=value, action_type="plain_text_input", view=home)
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert (dm.params["channel"], dm.params["text"]) == (
+        admin,
+        messages.HOME_NOT_REDRAWN.format(reason="internal_error"),
+    )
