@@ -74,6 +74,8 @@ def create_app(
         # slow work (DMs, PDFs) runs in lazy listeners after the response.
         process_before_response=True,
         token_verification_enabled=False,
+        # What no listener handles reaches answer_failure, which says it is out of date (not a 404).
+        raise_error_for_unhandled_request=True,
     )
 
     app.use(ProvideServices(make_services(config, session_factory, clock)))

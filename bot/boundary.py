@@ -2,7 +2,7 @@
 
 Three layers, outermost first:
 - guard_wsgi: bodies Bolt cannot parse or route (it does both before it verifies the signature)
-  get 400, a timestamp header that is not a number gets 401, each with one log line.
+  get 400, a timestamp header that is not a number of seconds gets 401, each with one log line.
 - socket_request: a Socket Mode payload gets both checks above (it has no signature), and is
   acknowledged without being dispatched.
 - RejectMalformed: signed payloads whose shape Slack would never send (no user, no view) get 400.
@@ -23,6 +23,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.payload_utils import (
@@ -35,9 +36,11 @@ from slack_bolt.request.payload_utils import (
     to_step,
     to_view,
 )
+from slack_sdk import WebClient
 
 from handlers import messages
-from handlers.interaction import build_notice_view, failure_message, tell
+from handlers.common import escape
+from handlers.interaction import build_notice_view, failure_message, tell_privately
 from handlers.messages import Malformed
 from handlers.parse import user_of
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY = 1_000_000  # bytes; Slack's payloads are far smaller
+MAX_TIMESTAMP_DIGITS = 20
 # How Bolt reads a payload for its listeners (the `options`, `action`, ... arguments).
 PAYLOAD_READERS = (to_options, to_shortcut, to_action, to_view, to_command, to_event, to_message, to_step)
 PAYLOAD_FIELD = "payload="  # an interactive request's whole form body: payload=<JSON, URL-encoded>
@@ -61,7 +65,9 @@ class Refusal(Exception):
 def _checked_request(environ: dict[str, Any]) -> tuple[bytes, BoltRequest]:
     """The request body, and the request as Bolt parses it, or Refusal if Bolt could not parse it."""
     timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    # Seconds since 1970 (10 digits). Past ~309 digits Bolt's clock check overflows a float instead
+    # of refusing; any time within its five minutes has far fewer than MAX_TIMESTAMP_DIGITS.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
         raise Refusal("401 Unauthorized", "missing or non-numeric timestamp header")
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -186,6 +192,7 @@ ELEMENT_FIELDS: dict[str, type] = {
     "selected_channels": list,
 }
 SELECTED_IDS = ("selected_users", "selected_conversations", "selected_channels")
+VIEW_IDS = ("id", "callback_id")  # a submitted or closed modal's, as Slack always sends them: strings
 
 
 def shape_problem(body: dict[str, Any]) -> str | None:
@@ -202,7 +209,9 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     except Malformed as malformed:
         return str(malformed)
     view = body.get("view")
-    if kind in ("view_submission", "view_closed") and not isinstance(view, dict):
+    if kind in ("view_submission", "view_closed") and not (
+        isinstance(view, dict) and all(isinstance(view.get(key), str) for key in VIEW_IDS)
+    ):
         return "no view"
     if isinstance(view, dict) and (problem := _state_problem(view, required=kind == "view_submission")):
         return problem
@@ -223,7 +232,7 @@ def _state_problem(view: dict[str, Any], *, required: bool) -> str | None:
     if "state" not in view and not required:
         return None
     state = view.get("state")
-    values = state.get("values", {}) if isinstance(state, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
     if not isinstance(values, dict) or not all(isinstance(block, dict) for block in values.values()):
         return "no view state"
     elements = (element for block in values.values() for element in block.values())
@@ -284,21 +293,43 @@ class RejectMalformed(Middleware):
         return next()
 
 
-def answer_failure(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:
-    """Bolt's global error handler: one log line with a reference, and words for the user."""
+def answer_failure(error: Exception, body: dict[str, Any], respond: Any, client: WebClient) -> BoltResponse:
+    """Bolt's global error handler: one log line with a reference, and words for the user.
+
+    It also answers what no listener handles (the app raises for unhandled requests): a button or
+    form drawn by an older version of the bot, with an id this version does not know, is out of date.
+    """
     if isinstance(error, Malformed):
         log.warning("refused a malformed payload: %s", error)
         return BoltResponse(status=400, body="")
-    text = failure_message(error)
     kind = body.get("type") if isinstance(body, dict) else None
+    if isinstance(error, BoltUnhandledRequestError):
+        log.warning("no listener for a %s request: answered as out of date", kind or "command")
+        return _out_of_date(kind, body, respond, client)
+    text = failure_message(error)
     if kind == "view_submission":
         view = build_notice_view(messages.FAILED_TITLE, text)
         return BoltResponse(status=200, body={"response_action": "update", "view": view})
     if kind == "block_suggestion":
         return BoltResponse(status=200, body={"options": []})
     if kind == "block_actions":
-        tell(respond, text)
+        tell_privately(client, respond, user_of(body), text)
         return BoltResponse(status=200, body="")
     if isinstance(body, dict) and "command" in body:
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return BoltResponse(status=200, body="")
+
+
+def _out_of_date(kind: str | None, body: dict[str, Any], respond: Any, client: WebClient) -> BoltResponse:
+    """The answer to a request no listener handles; events and closed forms are just acknowledged."""
+    if kind == "view_submission":
+        view = build_notice_view(messages.FAILED_TITLE, messages.STALE_FORM)
+        return BoltResponse(status=200, body={"response_action": "update", "view": view})
+    if kind == "block_suggestion":
+        return BoltResponse(status=200, body={"options": []})
+    if kind == "block_actions":
+        tell_privately(client, respond, user_of(body), messages.STALE_BUTTON)
+    elif "command" in body:
+        text = messages.UNKNOWN_COMMAND.format(command=escape(str(body.get("command"))[:40]))
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     return BoltResponse(status=200, body="")

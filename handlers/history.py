@@ -105,7 +105,7 @@ def open_history(args: Args) -> None:
 
     view = checked(it, Role.VIEWER, SEEING, notice("History"), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), view, it.respond)
+        open_view(it, view)
 
 
 def turn_history_page(args: Args) -> None:

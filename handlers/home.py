@@ -25,6 +25,7 @@ from handlers.interaction import (
     Interaction,
     acknowledge,
     checked,
+    dm,
     failure_message,
     notice,
     open_view,
@@ -273,8 +274,10 @@ def home_view(
 
 def publish(
     client: WebClient, services: Services, user_id: str, listing: Listing = Listing(), note: str | None = None
-) -> None:
-    """Draw the user's Home tab as things are now; a failure is drawn there too, never a blank tab."""
+) -> str | None:
+    """Draw the user's Home tab as things are now; a failure is drawn there too, never a blank tab.
+
+    None once Slack shows it, else Slack's reason it did not."""
     try:
         with services.reads.begin() as session:
             view = home_view(session, services, user_id, listing, note)
@@ -284,6 +287,15 @@ def publish(
         client.views_publish(user_id=user_id, view=view)
     except (SlackApiError, SlackClientError, OSError) as error:
         log.warning("views.publish failed for %s: %s", user_id, slack_reason(error))
+        return slack_reason(error)
+    return None
+
+
+def publish_for_click(client: WebClient, services: Services, user_id: str, listing: Listing) -> None:
+    """publish() for a page or search click, whose only answer is the redraw: a DM if Slack refuses it."""
+    reason = publish(client, services, user_id, listing)
+    if reason is not None:
+        dm(client, user_id, messages.HOME_NOT_REDRAWN.format(reason=reason))
 
 
 def redraw(
@@ -334,14 +346,16 @@ def search_home(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Enter in the search box: the list is filtered in place."""
-    publish(client, services(context), parse.user_of(body), Listing(parse.text(action.get("value"))))
+    publish_for_click(
+        client, services(context), parse.user_of(body), Listing(parse.text(action.get("value")))
+    )
 
 
 def turn_home_page(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Previous / Next / Needs attention / Inactive accounts on the Home tab."""
-    publish(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
+    publish_for_click(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
 
 
 def open_invoices(args: Args) -> None:
@@ -353,7 +367,7 @@ def open_invoices(args: Args) -> None:
 
     view = checked(it, Role.BILLING, invoices.DOING, notice(invoices.TITLE), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), view, None)
+        open_view(it, view)
 
 
 def register(app: App) -> None:

@@ -104,15 +104,16 @@ def reply(it: Interaction, text: str, block: str | None = None) -> None:
 
 
 def say_privately(it: Interaction, text: str, block: str | None = None) -> None:
-    """An ephemeral message where the user clicked, through response_url (works in DMs too)."""
-    tell(it.respond, text)
+    """An ephemeral message where the user clicked, through response_url (works in DMs too); a DM
+    where Slack gives no response_url (a click on the Home tab or in a modal)."""
+    tell_privately(it.client, it.respond, it.user_id, text)
 
 
 def notice(title: str) -> Surface:
     """A notice modal opened on the click's trigger; if that fails, an ephemeral message."""
 
     def show(it: Interaction, text: str, block: str | None = None) -> None:
-        open_view(it.client, it.body.get("trigger_id", ""), build_notice_view(title, text), it.respond)
+        open_view(it, build_notice_view(title, text))
 
     return show
 
@@ -163,10 +164,7 @@ def no_options(it: Interaction, text: str, block: str | None = None) -> None:
 
 def direct_message(it: Interaction, text: str, block: str | None = None) -> None:
     """A DM from the bot, for work done after the acknowledgement with no response_url."""
-    try:
-        it.client.chat_postMessage(channel=it.user_id, text=text)
-    except (SlackApiError, SlackClientError, OSError) as error:
-        log.warning("could not DM %s: %s", it.user_id, slack_reason(error))
+    dm(it.client, it.user_id, text)
 
 
 def quietly(it: Interaction, text: str, block: str | None = None) -> None:
@@ -426,7 +424,7 @@ def open_account_form(
 
     view = checked(it, needed, doing, notice(title), load)
     if view is not None:
-        open_view(it.client, it.body.get("trigger_id", ""), stamp(view, origin_of(it.body)), it.respond)
+        open_view(it, stamp(view, origin_of(it.body)))
 
 
 def acknowledge(ack: Ack) -> None:
@@ -444,14 +442,15 @@ def slack_reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def open_view(client: WebClient, trigger_id: str, view: dict[str, Any], respond: Respond | None) -> None:
-    """views.open; if Slack refuses or the connection fails, say so privately where the user clicked."""
+def open_view(it: Interaction, view: dict[str, Any]) -> None:
+    """views.open on the request's trigger; if Slack refuses or the connection fails, say so
+    privately where the user clicked."""
     try:
-        client.views_open(trigger_id=trigger_id, view=view)
+        it.client.views_open(trigger_id=it.body.get("trigger_id", ""), view=view)
     except (SlackApiError, SlackClientError, OSError) as error:
         reason = slack_reason(error)
         log.warning("views.open failed: %s", reason)
-        tell(respond, messages.NOT_OPENED.format(reason=reason))
+        say_privately(it, messages.NOT_OPENED.format(reason=reason))
 
 
 def update_view(
@@ -473,6 +472,22 @@ def sections_text(view: dict[str, Any]) -> str:
     return "\n".join(
         block["text"]["text"] for block in view.get("blocks", []) if block.get("type") == "section"
     )[:SECTION_LIMIT]
+
+
+def tell_privately(client: WebClient, respond: Respond | None, user_id: str, text: str) -> None:
+    """Ephemeral through the request's response_url; a DM where Slack gives none."""
+    if respond is None or respond.response_url is None:
+        dm(client, user_id, text)
+    else:
+        tell(respond, text)
+
+
+def dm(client: WebClient, user_id: str, text: str) -> None:
+    """A DM from the bot; logged if Slack refuses it."""
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except (SlackApiError, SlackClientError, OSError) as error:
+        log.warning("could not DM %s: %s", user_id, slack_reason(error))
 
 
 def tell(respond: Respond | None, text: str) -> None:

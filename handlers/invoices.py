@@ -306,7 +306,7 @@ def open_invoices(args: Args) -> None:
         failures=say_privately,
     )
     if view is not None:
-        open_view(it.client, command.get("trigger_id", ""), view, it.respond)
+        open_view(it, view)
 
 
 def refresh_listing(args: Args) -> None:

@@ -46,6 +46,9 @@ FAILED_TITLE = "Nothing was changed"
 # Stale or crafted payloads
 STALE_BUTTON = "That button is out of date; run `/accounts` again."
 STALE_FORM = "This form is out of date, please open it again."
+UNKNOWN_COMMAND = (
+    "admin-bot has no {command} command; use `/accounts` or `/invoices` (`/accounts help` explains both)."
+)
 STALE_PAGE = "That page link is not valid any more; run `/accounts` again."
 ACCOUNT_GONE = "{problem} Run `/accounts` to see current accounts."
 
@@ -111,6 +114,7 @@ NOT_AVAILABLE = (
     "Some of the selected invoices are not available to you. Run `/invoices` again and choose from the list."
 )
 NOTHING_TO_DOWNLOAD = "There was nothing to download. Run `/invoices` again to choose invoices."
+HOME_NOT_REDRAWN = "Sorry, Slack would not redraw your Home tab ({reason}). Open it again in a moment."
 LISTING_NOT_REFRESHED = (
     "Sorry, I couldn't refresh the invoice list ({reason}). Close it and run `/invoices` again."
 )

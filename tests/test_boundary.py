@@ -8,6 +8,8 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from urllib.parse import quote_plus, unquote_plus
 
 import pytest
@@ -23,7 +25,7 @@ from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAM
 from handlers.buy import BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW
-from store import accounts, db
+from store import accounts, db, invoices
 from tests.blockkit import visible_text
 from tests.conftest import SIGNING_SECRET, make_account
 from tests.slack_requests import (
@@ -34,10 +36,13 @@ from tests.slack_requests import (
     event_payload,
     open_view,
     plain_text,
+    view_closed_payload,
     view_submission_payload,
 )
+from tests.slack_ui import button
 
 FORM = "application/x-www-form-urlencoded"
+PRICING = invoices.Pricing(Decimal("0.05"), Decimal("0.20"), "GBP")
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -117,10 +122,12 @@ def test_an_interactive_payload_with_a_bad_signature_is_a_401(slack: SlackReques
     assert slack.post_interactive(payload, signature="v0=" + "0" * 64).status == 401
 
 
-@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "12.5", "-5"])
-def test_a_timestamp_header_that_is_not_a_number_is_a_401(slack: SlackRequests, caplog, timestamp):
+# "9" * 400: digits, but past any float, so the signature check's clock arithmetic overflowed.
+@pytest.mark.parametrize("timestamp", ["abc", "", "1e9", "12.5", "-5", "9" * 400, "1" + "0" * 309])
+@pytest.mark.parametrize("signature", ["v0=0000", None], ids=["unsigned", "signed"])
+def test_a_timestamp_header_that_is_not_a_time_is_a_401(slack: SlackRequests, caplog, timestamp, signature):
     body = b"command=%2Faccounts&user_id=U012AB3CD"
-    assert slack.post(body, FORM, timestamp=timestamp, signature="v0=0000").status == 401
+    assert slack.post(body, FORM, timestamp=timestamp, signature=signature).status == 401
     assert not any(r.exc_info for r in caplog.records)
 
 
@@ -155,7 +162,19 @@ def _shapes_slack_never_sends(url: str) -> list[dict]:
     del no_state["view"]["state"]
     values_a_string = view_submission_payload(rename_view(), {})
     values_a_string["view"]["state"]["values"] = "x"
+    no_values = view_submission_payload(buy, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
+    del no_values["view"]["state"]["values"]
+    no_view_id = view_submission_payload(buy, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
+    del no_view_id["view"]["id"]
+    number_view_id = view_submission_payload(
+        {**buy, "id": 5}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}}
+    )
+    number_callback_id = view_submission_payload({**buy, "callback_id": 5}, {})
     return [
+        no_values,
+        no_view_id,
+        number_view_id,
+        number_callback_id,
         no_action_id,
         number_action_id,
         number_value,
@@ -254,3 +273,116 @@ def test_an_engine_on_a_dead_port_really_is_down():
         engine.connect()
     assert db.unavailable(failed.value)
     engine.dispose()
+
+
+# A click on the Home tab carries no response_url, so when Slack cannot open the window the click
+# asked for (a trigger that expired, an outage), the bot's DM is the only place the user can hear it.
+HOME_CLICKS = ["Buy credits", "History", "Invoices"]
+OPEN_FAILURES = [
+    pytest.param("expired_trigger_id", 200, id="expired trigger"),
+    pytest.param("internal_error", 500, id="Slack 500"),
+]
+
+
+@pytest.mark.parametrize("label", HOME_CLICKS)
+@pytest.mark.parametrize(("error", "status"), OPEN_FAILURES)
+def test_a_home_tab_click_whose_window_slack_cannot_open_is_told_by_dm(
+    slack: SlackRequests, fake_slack, admin, session_factory, label, error, status
+):
+    make_account(session_factory, credits=100)
+    with session_factory.begin() as session:
+        invoices.purchase(session, 1, 100, PRICING, admin, "home-click-invoice", date.today())
+    slack.event({"type": "app_home_opened", "user": admin, "tab": "home"})
+    home = fake_slack.wait_for("views.publish")[-1].params["view"]
+    clicked = button(home["blocks"], label)
+    fake_slack.fail("views.open", error=error, status=status, times=None)
+    answer = slack.block_action(clicked.action_id, value=clicked.value, view=fake_slack.home_views[admin])
+    assert answer.status == 200
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert dm.params["channel"] == admin
+    assert dm.params["text"] == messages.NOT_OPENED.format(reason=error)
+    assert fake_slack.calls_to("response_url") == []
+
+
+# A message or modal drawn by an older version of the bot can carry an action or callback id this
+# version has no listener for. Bolt alone answers 404, which Slack shows as a bare connection error.
+def _old_button(fake_slack) -> dict:
+    return block_actions_payload("open_topup", value="1", response_url=fake_slack.response_url())
+
+
+def _old_home_button(fake_slack) -> dict:
+    return block_actions_payload("home_old_tab", value="1", view={"id": "V0HOME0001", "type": "home"})
+
+
+def _old_form(fake_slack) -> dict:
+    return view_submission_payload({**rename_view(), "callback_id": "rename_account_v0"}, {})
+
+
+def _old_picker(fake_slack) -> dict:
+    view = {**rename_view(), "callback_id": "move_v0"}
+    return block_suggestion_payload("destination_v0", "acme", block_id="destination_v0", view=view)
+
+
+def _old_closed_form(fake_slack) -> dict:
+    return view_closed_payload({**rename_view(), "callback_id": "rename_account_v0"})
+
+
+def test_a_command_this_version_does_not_have_names_the_ones_it_has(slack: SlackRequests, admin, caplog):
+    answer = slack.command("/topup", "acme").json()
+    assert answer == {"response_type": "ephemeral", "text": messages.UNKNOWN_COMMAND.format(command="/topup")}
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("build", "answer", "told"),
+    [
+        pytest.param(_old_button, None, ("response_url", messages.STALE_BUTTON), id="message button"),
+        pytest.param(
+            _old_home_button, None, ("chat.postMessage", messages.STALE_BUTTON), id="Home tab button"
+        ),
+        pytest.param(_old_form, {"response_action": "update"}, None, id="form"),
+        pytest.param(_old_picker, {"options": []}, None, id="picker"),
+        pytest.param(_old_closed_form, None, None, id="closed form"),
+    ],
+)
+def test_a_payload_from_an_older_version_is_told_it_is_out_of_date(
+    slack: SlackRequests, fake_slack, admin, caplog, build, answer, told
+):
+    response = slack.post_interactive(build(fake_slack))
+    assert response.status == 200
+    if answer is not None:
+        assert answer.items() <= response.json().items()
+    if answer == {"response_action": "update"}:
+        assert visible_text(response.json()["view"]) == messages.STALE_FORM
+    if told is not None:
+        method, text = told
+        [call] = fake_slack.wait_for(method)
+        assert call.params["text"] == text
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+# Paging and searching on the Home tab show nothing but the redraw; if Slack will not publish it,
+# a DM says so rather than leaving the click unanswered.
+@pytest.mark.parametrize(
+    ("label", "value"),
+    [pytest.param("Next", None, id="Next"), pytest.param(None, "acme", id="search")],
+)
+def test_a_home_tab_redraw_slack_refuses_is_told_by_dm(
+    slack: SlackRequests, fake_slack, admin, session_factory, label, value
+):
+    for n in range(10):
+        make_account(session_factory, f"EX00000{n:02d}", f"Acme {n:02d}", credits=10)
+    slack.event({"type": "app_home_opened", "user": admin, "tab": "home"})
+    fake_slack.wait_for("views.publish")
+    home = fake_slack.home_views[admin]
+    fake_slack.fail("views.publish", error="internal_error", status=500, times=None)
+    if label is not None:
+        clicked = button(home["blocks"], label)
+        slack.block_action(clicked.action_id, value=clicked.value, view=home)
+    else:
+        slack.block_action("home_search_input", value=value, action_type="plain_text_input", view=home)
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert (dm.params["channel"], dm.params["text"]) == (
+        admin,
+        messages.HOME_NOT_REDRAWN.format(reason="internal_error"),
+    )

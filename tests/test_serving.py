@@ -8,6 +8,7 @@ import urllib.request
 
 from bot.app import QuickMatcher, create_app
 from bot.config import Config
+from handlers import messages
 from store import db
 from tests.slack_requests import SlackRequests
 
@@ -33,8 +34,10 @@ def test_timestamp_older_than_five_minutes_gets_401(slack: SlackRequests) -> Non
     assert response.status == 401
 
 
-def test_unknown_command_gets_404(slack: SlackRequests, admin: str) -> None:
-    assert slack.command("/nonsense").status == 404
+def test_unknown_command_is_told_which_commands_there_are(slack: SlackRequests, admin: str) -> None:
+    answer = slack.command("/nonsense")
+    assert answer.status == 200
+    assert answer.json()["text"] == messages.UNKNOWN_COMMAND.format(command="/nonsense")
 
 
 def test_healthz_answers_200_when_database_reachable(bot_server: str) -> None:
