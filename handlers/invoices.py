@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.error import HTTPError
 
@@ -359,18 +359,22 @@ def submit_download(view: dict[str, Any], session: Session, services: Services) 
 
 def send_copies(args: Args) -> None:
     """Render each selected invoice and upload it to the user's DM; report any that failed."""
-    it, client = Interaction(args), args.client
-    chosen = selected_ids(args.view or {})[1]
+    it, client, view = Interaction(args), args.client, args.view or {}
+    chosen = selected_ids(view)[1]
+
+    def owed(session: Session, _: Role) -> list[Invoice] | None:
+        invoices = chosen_invoices(session, it.services, chosen)
+        if invoices is None:
+            return None
+        # A replayed submission of the same form sends nothing: the first is sending its copies.
+        first = invoice_store.first_request_for_copies(
+            session, str(view["id"]), it.user_id, datetime.now(UTC)
+        )
+        return invoices if first else []
+
     # A refusal was already the acknowledgement's answer; only failures are told here.
-    invoices = checked(
-        it,
-        Role.BILLING,
-        DOING,
-        quietly,
-        lambda session, _: chosen_invoices(session, it.services, chosen),
-        failures=direct_message,
-    )
-    if invoices is None:
+    invoices = checked(it, Role.BILLING, DOING, quietly, owed, writes=True, failures=direct_message)
+    if not invoices:
         return
     user_id = it.user_id
     invoices.sort(key=lambda invoice: (invoice.issued_on, invoice.id), reverse=True)

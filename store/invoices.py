@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, joinedload
 
 from store import ledger
+from store.db import is_postgresql
 from store.errors import DuplicateOperation, InactiveAccount
-from store.models import Account, EntryKind, Invoice, LedgerEntry
+from store.models import Account, CopyRequest, EntryKind, Invoice, LedgerEntry
 
 PENNY = Decimal("0.01")
 
@@ -152,3 +155,19 @@ def available(session: Session, ids: list[int], *, since: date) -> list[Invoice]
         return []
     statement = listing(since=since).where(Invoice.id.in_(ids))
     return list(session.scalars(statement).unique())
+
+
+def first_request_for_copies(session: Session, view_id: str, user_id: str, now: datetime) -> bool:
+    """Record that this download form's copies are being sent; False if they already were.
+
+    The form's view id names one request: Slack never submits a replaced form again, so a second
+    submission of it is a replay or a duplicate, and its copies would be sent twice.
+    """
+    insert = postgresql_insert if is_postgresql(session) else sqlite_insert
+    statement = (
+        insert(CopyRequest)
+        .values(view_id=view_id, user_id=user_id, requested_at=now)
+        .on_conflict_do_nothing(index_elements=["view_id"])
+        .returning(CopyRequest.view_id)
+    )
+    return session.scalar(statement) is not None

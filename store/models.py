@@ -461,6 +461,16 @@ class UsageRecord(Base):
     entry: Mapped[LedgerEntry] = relationship()
 
 
+class CopyRequest(Base):
+    """One invoice download form whose copies were sent: a replay of the form sends nothing again."""
+
+    __tablename__ = "copy_requests"
+
+    view_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class StatementRun(Base):
     """One scheduled statement slot, claimed by one replica; its state says what became of it."""
 

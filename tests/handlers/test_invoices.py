@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pypdf
+import pytest
 
 from bot.app import make_services
 from bot.config import Config
@@ -346,6 +347,25 @@ def test_download_sends_each_selected_invoice_as_a_pdf_to_the_dm(
         assert "Example SMS Ltd" in text and "GB123456789" in text and "VAT at 20%" in text
     assert "1,000" in first_text and "GBP 0.0450" in first_text and "Net: GBP 45.00" in first_text
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_replayed_download_form_sends_its_copies_once(
+    slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory
+):
+    acme = make_account(session_factory, "EX0000001", "Acme Marketing")
+    chosen = issue(session_factory, acme.id, 1000, "2024-05-01")
+    view = open_invoices(slack, fake_slack)
+    state = selection_state(view, [str(chosen.id)])
+    assert slack.view_submission(view, state).json()["response_action"] == "update"
+    fake_slack.wait_for("files.completeUploadExternal", 1)
+
+    # The same form again (a replayed or duplicated request): answered as before, nothing re-sent.
+    replay = slack.view_submission(view, state).json()
+    assert "Your copies are on their way to your DM" in visible_text(replay["view"])
+    with pytest.raises(AssertionError):
+        fake_slack.wait_for("files.completeUploadExternal", 2, timeout=2)
+    assert len(fake_slack.uploaded_files()) == 1
+    assert len(fake_slack.calls_to("conversations.open")) == 1
 
 
 def test_a_failed_upload_is_reported_in_the_dm(
