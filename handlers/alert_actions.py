@@ -17,19 +17,21 @@ from handlers.alerts import (
     snooze_until,
 )
 from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
-from handlers.interaction import Interaction, acknowledge, open_account_form, say_privately, show
+from handlers.interaction import Interaction, acknowledge, guarded, open_account_form, say_privately, show
 from handlers.messages import Refused
 from handlers.move import AMOUNT_ACTION, DOING, INTO, SOURCE_ACTION, TITLE, account_label, build_move_modal
 from jobs import alerts as live
 from store import alerts
-from store.models import Account, Role
+from store.models import Account, Alert, Role
 
 
-def _message(it: Interaction) -> alerts.AlertMessage | None:
-    """The alert copy the click came from, by where Slack says it is."""
+def _message(session: Session, it: Interaction) -> alerts.AlertMessage:
+    """The alert copy the click came from, by where Slack says it is; refused if it is not ours."""
     container = it.body.get("container") or {}
-    with it.services.reads.begin() as session:
-        return alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
+    message = alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
+    if message is None:
+        raise Refused(messages.ALERT_UNTRACKED)
+    return message
 
 
 def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
@@ -43,14 +45,18 @@ def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
 def take_on_alert(args: Args) -> None:
     """I'm on it: the first to click is shown, with the time, on every recipient's copy."""
     it = Interaction(args)
-    message = _message(it)
-    if message is None:
-        say_privately(it, messages.ALERT_UNTRACKED)
-        return
-    with it.services.session_factory.begin() as session:
-        alert = alerts.acknowledge(
-            session, message.account_id, message.episode, it.user_id, it.services.clock()
+
+    def take(session: Session, user_id: str) -> tuple[alerts.AlertMessage, Alert | None]:
+        message = _message(session, it)
+        return message, alerts.acknowledge(
+            session, message.account_id, message.episode, user_id, it.services.clock()
         )
+
+    # A database that went away is told where the user clicked, as everywhere else.
+    taken = guarded(it, say_privately, take, writes=True)
+    if taken is None:
+        return
+    message, alert = taken
     if alert is None or alert.resolved:
         say_privately(it, messages.ALERT_RESOLVED)
     elif alert.handler != it.user_id:
@@ -65,13 +71,15 @@ def snooze_alert(args: Args) -> None:
     if until is None:
         say_privately(it, messages.SNOOZE_NOT_AFTER_TODAY)
         return
-    message = _message(it)
-    if message is None:
-        say_privately(it, messages.ALERT_UNTRACKED)
-        return
-    with it.services.session_factory.begin() as session:
+
+    def snooze(session: Session, _: str) -> alerts.AlertMessage:
+        message = _message(session, it)
         alerts.snooze(session, message.id, until)
-    _refresh(it, message)
+        return message
+
+    message = guarded(it, say_privately, snooze, writes=True)
+    if message is not None:
+        _refresh(it, message)
 
 
 def prefilled(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

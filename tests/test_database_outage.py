@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from bot.app import create_app
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
+from handlers.alerts import ACKNOWLEDGE_ACTION, SNOOZE_ACTION
 from store import db, ledger
 from store.models import Role
 from tests.blockkit import visible_text
@@ -34,7 +35,13 @@ pytestmark = needs_own_postgres
 
 # handlers/messages.py UNAVAILABLE on the issue-10 branch, the wording issue 10 asks for.
 UNAVAILABLE = "temporarily unavailable, nothing was changed"
-PAGE_SIZE_PLUS = 12  # more "Acme" accounts than one page of /accounts shows
+PAGE_SIZE_PLUS = 12
+ALERT_MESSAGE = {
+    "type": "message",
+    "ts": "1700000000.000100",
+    "text": "EX0000001 is low",
+    "blocks": [],
+}  # more "Acme" accounts than one page of /accounts shows
 
 
 @dataclass
@@ -166,6 +173,16 @@ SURFACES: dict[str, Callable[[Rig], Response]] = {
     "Reminder button": _click("Reminder"),
     "Reminder submission": _submit("Reminder", {"Remind when": "100", "Email addresses": "ana@example.com"}),
     "/invoices": lambda rig: rig.slack.command("/invoices"),
+    "I'm on it": lambda rig: rig.slack.block_action(
+        ACKNOWLEDGE_ACTION, message=ALERT_MESSAGE, channel_id="D0ALERT"
+    ),
+    "Snooze": lambda rig: rig.slack.block_action(
+        SNOOZE_ACTION,
+        action_type="static_select",
+        selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "snooze:1d"},
+        message=ALERT_MESSAGE,
+        channel_id="D0ALERT",
+    ),
     "app_home_opened": lambda rig: rig.slack.event(
         {"type": "app_home_opened", "user": DEFAULT_USER_ID, "channel": "D0HOME", "tab": "home"}
     ),
