@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,35 +16,47 @@ from tests.conftest import make_account
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
+@contextmanager
+def plan_of_read(engine: Engine, table: str) -> Iterator[list[str]]:
+    """SQLite's plan (EXPLAIN QUERY PLAN) for the one SELECT from `table` run inside the block."""
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT") and table in statement:
+            statements.append((statement, parameters))
+
+    plan: list[str] = []
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield plan
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    [(read, parameters)] = statements
+    with engine.connect() as connection:
+        plan.append(
+            " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {read}", parameters))
+        )
+
+
+def only_sqlite(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
+
+
 def test_a_claim_reads_the_episode_range_not_every_active_account(
     database_url: str, engine: Engine, session_factory: SessionFactory
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
+    only_sqlite(database_url)
     for n in range(1, 4):
         make_account(session_factory, f"EX{n}", f"Low {n}", credits=5)
         with session_factory.begin() as session:
             account = accounts.by_reference(session, f"EX{n}")
             reminders.configure(session, account, True, 100, [reminders.Recipient("U012AB3CD")], "U012AB3CD")
-    statements: list[tuple[str, object]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().startswith("SELECT") and "reminder_recipients" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with session_factory.begin() as session:
-            reminders.mark_crossings(session, NOW)
-            claimed, _ = reminders.claim_due(session, "test", NOW, NOW + timedelta(minutes=1), 20)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
+    with plan_of_read(engine, "reminder_recipients") as planned, session_factory.begin() as session:
+        reminders.mark_crossings(session, NOW)
+        claimed, _ = reminders.claim_due(session, "test", NOW, NOW + timedelta(minutes=1), 20)
     assert len(claimed) == 3
-    [(claim, parameters)] = statements
-    with engine.connect() as connection:
-        plan = " ".join(
-            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", parameters)
-        )
+    [plan] = planned
     # Driven from every active account, each claim cost the whole table (3 s a pass at 1M).
     assert "ix_accounts_active_balance" not in plan and "SCAN accounts" not in plan, plan
     # Driven from every recipient in the range of account ids, a batch of 1,000 cost 8.5 ms at 1M
@@ -53,24 +67,9 @@ def test_a_claim_reads_the_episode_range_not_every_active_account(
 def test_a_claim_of_stale_copies_reads_the_index_of_stale_ones(
     database_url: str, engine: Engine, session_factory: SessionFactory
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL chooses its plan from statistics; SQLite's is fixed by the query")
-    statements: list[tuple[str, object]] = []
-
-    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().startswith("SELECT") and "alert_messages" in statement:
-            statements.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with session_factory.begin() as session:
-            assert alerts.claim_stale(session, "test", NOW, timedelta(minutes=1), 20) == []
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
-    [(claim, parameters)] = statements
-    with engine.connect() as connection:
-        plan = " ".join(
-            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {claim}", parameters)
-        )
+    only_sqlite(database_url)
+    with plan_of_read(engine, "alert_messages") as planned, session_factory.begin() as session:
+        assert alerts.claim_stale(session, "test", NOW, timedelta(minutes=1), 20) == []
+    [plan] = planned
     # Written "stale = 1", the read walked every alert message in id order for each batch.
     assert "ix_alert_messages_stale" in plan, plan
