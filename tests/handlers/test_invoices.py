@@ -368,6 +368,21 @@ def test_a_replayed_download_form_sends_its_copies_once(
     assert len(fake_slack.calls_to("conversations.open")) == 1
 
 
+def test_a_form_corrected_after_an_error_still_sends_its_copies(
+    slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory
+):
+    account = make_account(session_factory)
+    chosen = issue(session_factory, account.id, 10, "2024-01-15")
+    view = open_invoices(slack, fake_slack)
+    refused = slack.view_submission(view, selection_state(view, [])).json()
+    assert refused["response_action"] == "errors"
+    # The same form (its view id unchanged), now with an invoice chosen.
+    sent = slack.view_submission(view, selection_state(view, [str(chosen.id)])).json()
+    assert "Your copies are on their way to your DM" in visible_text(sent["view"])
+    fake_slack.wait_for("files.completeUploadExternal", 1)
+    assert [f["filename"] for f in fake_slack.uploaded_files()] == [f"{chosen.number}.pdf"]
+
+
 def test_a_failed_upload_is_reported_in_the_dm(
     slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory
 ):
