@@ -26,7 +26,7 @@ from handlers.buy import BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
 from handlers.move import DESTINATION_ACTION, DESTINATION_BLOCK, build_move_modal
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW
 from store import accounts, db, invoices
-from tests.blockkit import visible_text
+from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import SIGNING_SECRET, make_account
 from tests.slack_requests import (
     SlackRequests,
@@ -330,6 +330,9 @@ def _old_closed_form(fake_slack) -> dict:
 def test_a_command_this_version_does_not_have_names_the_ones_it_has(slack: SlackRequests, admin, caplog):
     answer = slack.command("/topup", "acme").json()
     assert answer == {"response_type": "ephemeral", "text": messages.UNKNOWN_COMMAND.format(command="/topup")}
+    # The name is Slack's to send, but it is shown in mrkdwn: escaped, never a link or a mention.
+    crafted = slack.command("/top<!here>&", "acme").json()["text"]
+    assert "/top&lt;!here&gt;&amp;" in crafted and "<!here>" not in crafted
     assert not any(r.levelno >= logging.ERROR for r in caplog.records)
 
 
@@ -353,6 +356,7 @@ def test_a_payload_from_an_older_version_is_told_it_is_out_of_date(
     if answer is not None:
         assert answer.items() <= response.json().items()
     if answer == {"response_action": "update"}:
+        assert_valid_view(response.json()["view"])
         assert visible_text(response.json()["view"]) == messages.STALE_FORM
     if told is not None:
         method, text = told
