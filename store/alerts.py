@@ -11,7 +11,6 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -41,6 +40,7 @@ from store import forecast, suggestions, top_up
 from store.db import (
     Ahead,
     among,
+    bound_row,
     execute_many,
     indexed_flag,
     is_postgresql,
@@ -485,7 +485,7 @@ FIRST_POST_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("pending_post", String()),
     ("user", String()),
 )
-FIRST_POST_NAMES = tuple(f"p_{name}" for name, _ in FIRST_POST_COLUMNS)  # as SQLite's statement binds them
+FIRST_POST_NAMES = bound_row(FIRST_POST_COLUMNS)[1]  # as SQLite's statement binds them
 
 
 def record_deliveries(
@@ -521,14 +521,7 @@ def _recording_first_posts(postgresql: bool) -> Any:
         given = unsent_first_copies(unnest(FIRST_POST_COLUMNS))
         found: tuple[ColumnElement[bool], ...] = unsent_still(given)
     else:
-        given = SimpleNamespace(
-            c=SimpleNamespace(
-                **{
-                    name: bindparam(bound, type_=kind)
-                    for (name, kind), bound in zip(FIRST_POST_COLUMNS, FIRST_POST_NAMES, strict=True)
-                }
-            )
-        )
+        given = bound_row(FIRST_POST_COLUMNS)[0]
         found = (
             message.account_id == given.c.account_id,
             message.episode == given.c.episode,
@@ -786,7 +779,7 @@ PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("shown_revision", Integer()),
     ("pending_post", String()),
 )
-PROGRESS_NAMES = tuple(f"p_{name}" for name, _ in PROGRESS_COLUMNS)  # as SQLite's statement binds them
+PROGRESS_NAMES = bound_row(PROGRESS_COLUMNS)[1]  # as SQLite's statement binds them
 
 
 @functools.cache
@@ -806,14 +799,7 @@ def _recording_progress(postgresql: bool) -> Any:
         given = unnest(PROGRESS_COLUMNS)
         greatest = func.greatest
     else:
-        given = SimpleNamespace(
-            c=SimpleNamespace(
-                **{
-                    name: bindparam(bound, type_=kind)
-                    for (name, kind), bound in zip(PROGRESS_COLUMNS, PROGRESS_NAMES, strict=True)
-                }
-            )
-        )
+        given = bound_row(PROGRESS_COLUMNS)[0]
         greatest = func.max  # SQLite's max() of two values
     replied = greatest(message.replied_entry_id, given.c.replied_entry_id)
     shown = greatest(message.shown_revision, given.c.shown_revision)

@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from select import POLLIN, POLLPRI, poll
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID
 
@@ -508,6 +509,16 @@ def sqlite_unnest(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> Subquery:
         .select_from(elements)
         .subquery()
     )
+
+
+def bound_row(columns: Sequence[tuple[str, TypeEngine[Any]]]) -> tuple[Any, tuple[str, ...]]:
+    """SQLite: one row's values as bound parameters, named as unnest()'s columns (`.c.name`), for
+    a statement built once with the same expressions as PostgreSQL's and run a row at a time
+    (execute_many); and the names execute_many binds them by.
+    """
+    names = tuple(f"p_{name}" for name, _ in columns)  # clear of the table's own column names
+    bound = {name: bindparam(named, type_=kind) for (name, kind), named in zip(columns, names, strict=True)}
+    return SimpleNamespace(c=SimpleNamespace(**bound)), names
 
 
 def unnest_parameters(

@@ -12,12 +12,16 @@ from store import accounts, db
 from store.models import Account, RoleGrant
 
 
+def create_accounts(session_factory: db.SessionFactory, count: int) -> None:
+    with session_factory.begin() as session:
+        for n in range(count):
+            accounts.create(session, f"EX{n:07d}", f"Acme {n}")
+
+
 def test_rows_and_their_types_are_those_core_reads(
     engine: Engine, session_factory: db.SessionFactory
 ) -> None:
-    with session_factory.begin() as session:
-        for n in range(3):
-            accounts.create(session, f"EX{n:07d}", f"Acme {n}")
+    create_accounts(session_factory, 3)
     listed = select(
         Account.id,
         Account.active,  # a boolean: SQLite stores 1
@@ -64,9 +68,7 @@ def test_listeners_see_the_statement_and_errors_come_as_sqlalchemys(engine: Engi
 def test_statements_run_for_many_rows_store_and_return_what_core_does(
     engine: Engine, session_factory: db.SessionFactory
 ) -> None:
-    with session_factory.begin() as session:
-        for n in range(6):
-            accounts.create(session, f"EX{n:07d}", f"Acme {n}")
+    create_accounts(session_factory, 6)
     # A time shared by every row (SQLite stores its text), a boolean of each row's own.
     changing = (
         update(Account)
