@@ -305,8 +305,22 @@ def answer_failure(error: Exception, body: dict[str, Any], respond: Any, client:
     kind = body.get("type") if isinstance(body, dict) else None
     if isinstance(error, BoltUnhandledRequestError):
         log.warning("no listener for a %s request: answered as out of date", kind or "command")
-        return _out_of_date(kind, body, respond, client)
-    text = failure_message(error)
+        return _answer(kind, body, respond, client, _out_of_date(kind, body))
+    return _answer(kind, body, respond, client, failure_message(error))
+
+
+def _out_of_date(kind: str | None, body: dict[str, Any]) -> str:
+    """What a request no listener handles is told (events and closed forms are only acknowledged)."""
+    if kind == "view_submission":
+        return messages.STALE_FORM
+    if kind == "block_actions":
+        return messages.STALE_BUTTON
+    return messages.UNKNOWN_COMMAND.format(command=escape(str(body.get("command"))[:40]))
+
+
+def _answer(kind: str | None, body: Any, respond: Any, client: WebClient, text: str) -> BoltResponse:
+    """`text` where the request came from: a form becomes a notice, a click is told privately, a
+    command answered; a picker gets no options, anything else an empty acknowledgement."""
     if kind == "view_submission":
         view = build_notice_view(messages.FAILED_TITLE, text)
         return BoltResponse(status=200, body={"response_action": "update", "view": view})
@@ -316,20 +330,5 @@ def answer_failure(error: Exception, body: dict[str, Any], respond: Any, client:
         tell_privately(client, respond, user_of(body), text)
         return BoltResponse(status=200, body="")
     if isinstance(body, dict) and "command" in body:
-        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
-    return BoltResponse(status=200, body="")
-
-
-def _out_of_date(kind: str | None, body: dict[str, Any], respond: Any, client: WebClient) -> BoltResponse:
-    """The answer to a request no listener handles; events and closed forms are just acknowledged."""
-    if kind == "view_submission":
-        view = build_notice_view(messages.FAILED_TITLE, messages.STALE_FORM)
-        return BoltResponse(status=200, body={"response_action": "update", "view": view})
-    if kind == "block_suggestion":
-        return BoltResponse(status=200, body={"options": []})
-    if kind == "block_actions":
-        tell_privately(client, respond, user_of(body), messages.STALE_BUTTON)
-    elif "command" in body:
-        text = messages.UNKNOWN_COMMAND.format(command=escape(str(body.get("command"))[:40]))
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     return BoltResponse(status=200, body="")
