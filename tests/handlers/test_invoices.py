@@ -467,26 +467,25 @@ def test_crafted_unknown_or_too_old_invoice_ids_are_refused(
     assert fake_slack.calls_to("files.getUploadURLExternal") == []
 
 
-def test_pdf_prints_names_in_any_european_script(session_factory):
-    account = make_account(session_factory, "EX0000009", "Łódź Taxis · Αθήνα · Київ")
+def _invoice_pdf_text(session_factory, account_name: str) -> tuple[str, Invoice]:
+    """The text of the PDF of an invoice issued to a new account called `account_name`."""
+    account = make_account(session_factory, "EX0000009", account_name)
     invoice = issue(session_factory, account.id, 10, "2024-01-15")
     with session_factory.begin() as session:
         loaded = session.get(Invoice, invoice.id)
         assert loaded is not None
         content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
-    text = pdf_text(content)
+    return pdf_text(content), invoice
+
+
+def test_pdf_prints_names_in_any_european_script(session_factory):
+    text, invoice = _invoice_pdf_text(session_factory, "Łódź Taxis · Αθήνα · Київ")
     assert "Łódź Taxis · Αθήνα · Київ" in text
     assert invoice.number in text and "15 January 2024" in text
 
 
 def test_pdf_survives_characters_no_font_has(session_factory):
-    account = make_account(session_factory, "EX0000009", "Rocket 🚀 Ltd")
-    invoice = issue(session_factory, account.id, 10, "2024-01-15")
-    with session_factory.begin() as session:
-        loaded = session.get(Invoice, invoice.id)
-        assert loaded is not None
-        content = render_invoice_pdf(loaded, make_services(Config(), session_factory).supplier)
-    text = pdf_text(content)
+    text, invoice = _invoice_pdf_text(session_factory, "Rocket 🚀 Ltd")
     assert "Rocket" in text and "Ltd" in text and invoice.number in text
 
 
