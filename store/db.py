@@ -289,11 +289,17 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     assert driver is not None  # a connection in use is open
     riders = _riders.pop(driver, [])
     sent = [rider._sending(driver) for rider in riders]
-    ours = []
+    ours: list[_Pipelined] = []
+    kept = connection.connection.info.setdefault(_KEPT_CURSORS, {})
     for statement, parameters in reads:
         sql, compiled = _compiled(statement, connection.dialect)
         generic = statement.get_execution_options().get(GENERIC_PLAN, False)
-        ours.append(_Pipelined(generic, driver.cursor(), sql, compiled.construct_params(parameters)))
+        cursor = kept.get(sql) if generic else None
+        if cursor is None or any(read.cursor is cursor for read in ours):  # sent twice: a cursor each
+            cursor = driver.cursor()
+            if generic:
+                kept[sql] = cursor
+        ours.append(_Pipelined(generic, cursor, sql, compiled.construct_params(parameters)))
     if connection.dispatch.before_cursor_execute:
         # Listeners (tests, bench.round_trips) see one execution per round trip, as they see an
         # Ahead read's: the statements sent, one after another.
@@ -313,6 +319,13 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
         first = ours[0] if ours else sent[0]
         connection._handle_dbapi_exception(error, first.statement, first.parameters, first.cursor, None)
         raise  # not reached: the call above raises the wrapped error
+
+
+# The connection's cursor for each statement of read_together's marked GENERIC_PLAN (its pool
+# record's info, cleared with the connection): sent again on the cursor that sent it last, a prepared
+# statement's parameters and columns keep the adapters psycopg found for them, which a new cursor
+# looks up afresh. Only those: their rows are a look-up's few, and each cursor holds its last.
+_KEPT_CURSORS = "admin_bot_kept_cursors"
 
 
 class _Pipelined(NamedTuple):
