@@ -262,8 +262,9 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     if not riders and not generic:
         return False
     sent = [rider._sending(connection) for rider in riders]
+    kept = context.root_connection.connection.info.setdefault(_KEPT_CURSORS, {})
     with connection.pipeline():
-        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent])
+        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept)
     for rider, rider_sent in zip(riders, sent, strict=True):
         rider._receive(rider_sent.cursor.fetchall())
     return True
@@ -311,7 +312,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     try:
         with driver.pipeline():
             # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
-            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]))
+            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]), kept)
         for rider, rider_sent in zip(riders, sent, strict=True):
             rider._receive(rider_sent.cursor.fetchall())
         return [read.cursor.fetchall() for read in ours]
@@ -326,6 +327,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
 # statement's parameters and columns keep the adapters psycopg found for them, which a new cursor
 # looks up afresh. Only those: their rows are a look-up's few, and each cursor holds its last.
 _KEPT_CURSORS = "admin_bot_kept_cursors"
+_SETTING = "SET"  # the kept cursor that sends each SET of plan_cache_mode (their results are not read)
 
 
 class _Pipelined(NamedTuple):
@@ -346,7 +348,7 @@ _PLAN_CACHE_MODE = {
 _PLAN_ORDER = {False: 0, True: 1, ALWAYS_GENERIC: 2}
 
 
-def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
+def _planned(connection: Any, statements: Sequence[_Pipelined], kept: dict[str, Any]) -> None:
     """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto
     (force_generic_plan for ALWAYS_GENERIC).
 
@@ -356,14 +358,17 @@ def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
     go in the same pipeline, one implicit transaction in autocommit, so if a statement fails the
     first SET is undone with it.
     """
+    setting = kept.get(_SETTING)
+    if setting is None:
+        setting = kept[_SETTING] = connection.cursor()
     mode: bool | str = False
     for generic, cursor, statement, parameters in statements:
         if generic != mode:
-            _queue(connection.cursor(), _PLAN_CACHE_MODE[generic])
+            _queue(setting, _PLAN_CACHE_MODE[generic])
             mode = generic
         _queue(cursor, statement, parameters, prepare=True if generic else None)
     if mode:
-        _queue(connection.cursor(), _PLAN_CACHE_MODE[False])
+        _queue(setting, _PLAN_CACHE_MODE[False])
     # Into libpq's buffer, all of them, for the pipeline's end to write out at once (without this,
     # psycopg writes each queued statement with a poll before it).
     commands = getattr(connection._pipeline, "command_queue", None) if _queueing() else None
