@@ -262,8 +262,9 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     if not riders and not generic:
         return False
     sent = [rider._sending(connection) for rider in riders]
+    kept = context.root_connection.connection.info.setdefault(_KEPT_CURSORS, {})
     with connection.pipeline():
-        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent])
+        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept)
     for rider, rider_sent in zip(riders, sent, strict=True):
         rider._receive(rider_sent.cursor.fetchall())
     return True
@@ -289,11 +290,17 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     assert driver is not None  # a connection in use is open
     riders = _riders.pop(driver, [])
     sent = [rider._sending(driver) for rider in riders]
-    ours = []
+    ours: list[_Pipelined] = []
+    kept = connection.connection.info.setdefault(_KEPT_CURSORS, {})
     for statement, parameters in reads:
         sql, compiled = _compiled(statement, connection.dialect)
         generic = statement.get_execution_options().get(GENERIC_PLAN, False)
-        ours.append(_Pipelined(generic, driver.cursor(), sql, compiled.construct_params(parameters)))
+        cursor = kept.get(sql) if generic else None
+        if cursor is None or any(read.cursor is cursor for read in ours):  # sent twice: a cursor each
+            cursor = driver.cursor()
+            if generic:
+                kept[sql] = cursor
+        ours.append(_Pipelined(generic, cursor, sql, compiled.construct_params(parameters)))
     if connection.dispatch.before_cursor_execute:
         # Listeners (tests, bench.round_trips) see one execution per round trip, as they see an
         # Ahead read's: the statements sent, one after another.
@@ -305,7 +312,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     try:
         with driver.pipeline():
             # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
-            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]))
+            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]), kept)
         for rider, rider_sent in zip(riders, sent, strict=True):
             rider._receive(rider_sent.cursor.fetchall())
         return [read.cursor.fetchall() for read in ours]
@@ -313,6 +320,14 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
         first = ours[0] if ours else sent[0]
         connection._handle_dbapi_exception(error, first.statement, first.parameters, first.cursor, None)
         raise  # not reached: the call above raises the wrapped error
+
+
+# The connection's cursor for each statement of read_together's marked GENERIC_PLAN (its pool
+# record's info, cleared with the connection): sent again on the cursor that sent it last, a prepared
+# statement's parameters and columns keep the adapters psycopg found for them, which a new cursor
+# looks up afresh. Only those: their rows are a look-up's few, and each cursor holds its last.
+_KEPT_CURSORS = "admin_bot_kept_cursors"
+_SETTING = "SET"  # the kept cursor that sends each SET of plan_cache_mode (their results are not read)
 
 
 class _Pipelined(NamedTuple):
@@ -333,7 +348,7 @@ _PLAN_CACHE_MODE = {
 _PLAN_ORDER = {False: 0, True: 1, ALWAYS_GENERIC: 2}
 
 
-def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
+def _planned(connection: Any, statements: Sequence[_Pipelined], kept: dict[str, Any]) -> None:
     """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto
     (force_generic_plan for ALWAYS_GENERIC).
 
@@ -343,14 +358,17 @@ def _planned(connection: Any, statements: Sequence[_Pipelined]) -> None:
     go in the same pipeline, one implicit transaction in autocommit, so if a statement fails the
     first SET is undone with it.
     """
+    setting = kept.get(_SETTING)
+    if setting is None:
+        setting = kept[_SETTING] = connection.cursor()
     mode: bool | str = False
     for generic, cursor, statement, parameters in statements:
         if generic != mode:
-            _queue(connection.cursor(), _PLAN_CACHE_MODE[generic])
+            _queue(setting, _PLAN_CACHE_MODE[generic])
             mode = generic
         _queue(cursor, statement, parameters, prepare=True if generic else None)
     if mode:
-        _queue(connection.cursor(), _PLAN_CACHE_MODE[False])
+        _queue(setting, _PLAN_CACHE_MODE[False])
     # Into libpq's buffer, all of them, for the pipeline's end to write out at once (without this,
     # psycopg writes each queued statement with a poll before it).
     commands = getattr(connection._pipeline, "command_queue", None) if _queueing() else None

@@ -340,7 +340,7 @@ _LISTED = (
 _LISTED_WITH_USAGE = _LISTED.add_columns(*forecast.USAGE)
 _LISTED_ID = _COLUMNS.index("id")  # where a _LISTED row holds the account id
 # PostgreSQL: the exact-reference account as _LISTED_WITH_USAGE reads it, from the unique index
-# (_guessed_first_page's).
+# (_guessed_with_first_page's).
 _EXACT_LISTED = select(*_LISTED_WITH_USAGE.selected_columns).where(
     Account.reference == bindparam("reference")
 )
@@ -604,29 +604,54 @@ def _holds_text(words: list[str]) -> bool:
     return len(words) <= 2
 
 
-@functools.cache
-def _guessed_first_page(shape: _Shape, pairs: bool, holds_text: bool) -> Any:
-    """The first :page_size matches among _guessed_entries, and the account whose reference is
-    :reference, as _LISTED_WITH_USAGE reads them.
+# The columns of a guessed chunk's row, named for _guessed_with_first_page, which reads them back.
+_CHUNK_COLUMNS = ("sort_name", "account_id", "reference", "name", "matches")
 
-    Sent with the guessed chunk (PostgreSQL), a first page found there needs no round trip of its own.
+
+@functools.cache
+def _guessed_with_first_page(chunk: Select[Any]) -> Any:
+    """A guessed chunk's rows (_guessed_matches' or _guessed_chunk's), then the first :page_size
+    matches among them and the account whose reference is :reference, as _LISTED_WITH_USAGE reads
+    them: a chunk row has its five columns then NULLs, a listed row five NULLs first.
+
+    One statement (PostgreSQL), so the entries are read and tested once: a first page found there
+    needs no round trip of its own, and no second read of the entries.
     """
-    chunk = _guessed_entries(pairs)
+    flagged = chunk.with_only_columns(
+        *(value.label(name) for value, name in zip(chunk.selected_columns, _CHUNK_COLUMNS, strict=True)),
+        maintain_column_froms=True,
+    ).cte("flagged")
     first_matches = (
-        select(*_LISTED_WITH_USAGE.selected_columns)
-        .select_from(chunk)
-        .join(Account, Account.id == chunk.c.account_id)
-        # Tested on each entry's row, as _chunk_of tests it: the planner must not fetch the needle's
-        # matches through the trigram indexes and join them to the entries (it did, for
-        # "alerts 7", 1.5-2.5 ms instead of a page's worth of look-ups).
-        .where(_matching(shape, holds_text=holds_text))
-        # The entries' own order (sort_name is compared by code point, as the walk compares it), so
-        # the page stops at its last row.
-        .order_by(chunk.c.sort_name, chunk.c.account_id)
+        select(flagged.c.sort_name, flagged.c.account_id)
+        # As the chunk tested each entry's own row: the planner must not fetch the needle's matches
+        # through the trigram indexes and join them to the entries ("alerts 7" took 1.5-2.5 ms so).
+        .where(flagged.c.matches)
+        # The entries' own order (sort_name is compared by code point, as the walk compares it).
+        .order_by(flagged.c.sort_name, flagged.c.account_id)
         .limit(bindparam("page_size"))
         .subquery()
     )
-    return union_all(select(first_matches), _EXACT_LISTED).execution_options(**{GENERIC_PLAN: True})
+    listed = _LISTED_WITH_USAGE.selected_columns
+    return union_all(
+        select(flagged, *_nothing(len(listed))),
+        select(*_nothing(len(_CHUNK_COLUMNS)), *listed)
+        .select_from(first_matches)
+        .join(Account, Account.id == first_matches.c.account_id),
+        _EXACT_LISTED.with_only_columns(
+            *_nothing(len(_CHUNK_COLUMNS)), *_EXACT_LISTED.selected_columns, maintain_column_froms=True
+        ),
+    ).execution_options(**{GENERIC_PLAN: True})
+
+
+def _nothing(count: int) -> list[ColumnElement[Any]]:
+    return [literal_column("NULL").label(f"nothing_{n}") for n in range(count)]
+
+
+def _split_first_page(rows: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """_guessed_with_first_page's rows: the chunk's, and the listed accounts'."""
+    width = len(_CHUNK_COLUMNS)
+    chunk = [row[:width] for row in rows if row[0] is not None]  # an entry always has its sort name
+    return chunk, [row[width:] for row in rows if row[0] is None]
 
 
 @dataclass(frozen=True)
@@ -727,7 +752,7 @@ def _by_words(
     """The first `wanted` matches in list order (all, if fewer), read from search_words,
     search_pairs and the references; None when that cannot be done exactly and cheaply.
 
-    With `first_page` (_guessed_first_page's :page_size and forecast.window's parameters) on
+    With `first_page` (_guessed_with_first_page's :page_size and forecast.window's parameters) on
     PostgreSQL, also rows (as _LISTED_WITH_USAGE reads them) likely to make the first page.
     `named` False: the caller lists the matches by id only, and on PostgreSQL their reference and
     name may be None (they were not read).
@@ -779,14 +804,16 @@ def _by_words_in_one_trip(
         "after_id": 0,
         "take": wanted + 8,  # as _first_chunk's
     }
+    guessed_chunk = (
+        _guessed_matches(asked.shape, pairs)
+        if holds_text and not named and not asked.with_credits_only  # a balance is the account's
+        else _guessed_chunk(asked.shape, pairs, holds_text)
+    )
     reads: list[Read] = [
         (_screen(False, False, False, pairs), parameters),
-        (
-            _guessed_matches(asked.shape, pairs)
-            if holds_text and not named and not asked.with_credits_only  # a balance is the account's
-            else _guessed_chunk(asked.shape, pairs, holds_text),
-            parameters,
-        ),
+        (guessed_chunk, parameters)
+        if first_page is None
+        else (_guessed_with_first_page(guessed_chunk), {**parameters, **first_page}),
     ]
     known = connection.connection.info
     sampling = _SAMPLED_GRAMS not in known  # read once per connection, with its first word search
@@ -803,9 +830,10 @@ def _by_words_in_one_trip(
     )
     if needle.isalnum():
         reads.append(in_a_reference)
-    if first_page is not None:
-        reads.append((_guessed_first_page(asked.shape, pairs, holds_text), {**parameters, **first_page}))
     [(inside, _, _, starting, longest)], guessed, *rest = read_together(connection, reads)
+    page: Sequence[Any] = ()
+    if first_page is not None:
+        guessed, page = _split_first_page(guessed)
     known[_LONGEST_SEEN] = longest or 0
     if sampling:
         known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
@@ -826,7 +854,6 @@ def _by_words_in_one_trip(
     # is a match: its rows are this driver's first chunk.
     keys = tuple(sources.starting) if not pairs else tuple(f"{words[-2]} {word}" for word in sources.starting)
     walks = _walked_drivers(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
-    page = [row for fetched in rest for row in fetched]
     return (None if walks is None else _merged(exact, in_references, walks, wanted)), page
 
 
