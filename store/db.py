@@ -262,7 +262,7 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     if not riders and not generic:
         return False
     sent = [rider._sending(connection) for rider in riders]
-    kept = context.root_connection.connection.info.setdefault(_KEPT_CURSORS, {})
+    kept = context.root_connection.connection.info.setdefault(KEPT_CURSORS, {})
     with connection.pipeline():
         _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept)
     for rider, rider_sent in zip(riders, sent, strict=True):
@@ -291,7 +291,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     riders = _riders.pop(driver, [])
     sent = [rider._sending(driver) for rider in riders]
     ours: list[_Pipelined] = []
-    kept = connection.connection.info.setdefault(_KEPT_CURSORS, {})
+    kept = connection.connection.info.setdefault(KEPT_CURSORS, {})
     for statement, parameters in reads:
         sql, compiled = _compiled(statement, connection.dialect)
         generic = statement.get_execution_options().get(GENERIC_PLAN, False)
@@ -326,7 +326,7 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
 # record's info, cleared with the connection): sent again on the cursor that sent it last, a prepared
 # statement's parameters and columns keep the adapters psycopg found for them, which a new cursor
 # looks up afresh. Only those: their rows are a look-up's few, and each cursor holds its last.
-_KEPT_CURSORS = "admin_bot_kept_cursors"
+KEPT_CURSORS = "admin_bot_kept_cursors"
 _SETTING = "SET"  # the kept cursor that sends each SET of plan_cache_mode (their results are not read)
 
 

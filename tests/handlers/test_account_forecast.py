@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, event
 
-from store import accounts, ledger
+from store import accounts, db, ledger
 from store.models import EntryKind
 from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import make_account
@@ -40,11 +40,13 @@ def statements_sent(engine: Engine) -> list[str]:
             sent.append(str(query))
             return super()._convert_query(query, *args, **kwargs)
 
-    def checkout(dbapi_connection: Any, *_: Any) -> None:
+    def checkout(dbapi_connection: Any, connection_record: Any, *_: Any) -> None:
         if engine.dialect.name == "sqlite":
             dbapi_connection.set_trace_callback(sent.append)
         else:
             dbapi_connection.cursor_factory = Recording
+            # Cursors store.db keeps from before would send past the recorder.
+            connection_record.info.pop(db.KEPT_CURSORS, None)
 
     event.listen(engine, "checkout", checkout)
     return sent
