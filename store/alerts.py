@@ -48,6 +48,7 @@ from store.db import (
     read_together,
     unnest,
     unnest_parameters,
+    without_jit,
 )
 from store.forecast import Forecast
 from store.models import (
@@ -156,10 +157,6 @@ def _open() -> ColumnElement[bool]:
     return ~indexed_flag("alerts.resolved")  # ix_alerts_open
 
 
-def _returned(session: Session, statement: Any) -> list[tuple[int, int]]:
-    return [(account_id, episode) for account_id, episode in session.execute(statement)]
-
-
 ALERT_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (("account_id", Integer()), ("episode", Integer()))
 
 
@@ -186,12 +183,16 @@ def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
         )
 
 
-def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def follow_episodes(session: Session) -> None:
     """Open an alert for each new (or reopened) episode; take in news; resolve recovered ones.
 
-    Returns (opened, resolved) as (account id, episode). Each statement is driven by an index of
-    low episodes or open alerts, so the cost grows with the number of low accounts, not the total.
+    Each statement is driven by an index of low episodes or open alerts, so the cost grows with the
+    number of low accounts, not the total.
     """
+    # Each look-up is an index probe, but the planner prices the open alerts' news and resolving
+    # high enough to compile it, and compiling took longer than running it.
+    without_jit(session)
+    postgresql, connection = is_postgresql(session), session.connection()
     low = _in_episode()  # ix_reminder_episodes_low
     current = exists().where(
         Alert.account_id == ReminderEpisode.account_id, Alert.episode == ReminderEpisode.number, _open()
@@ -209,36 +210,30 @@ def follow_episodes(session: Session) -> tuple[list[tuple[int, int]], list[tuple
         ["account_id", "episode", "revision", "seen_entry_id", "resolved"], fresh
     )
     # An episode reopened within the cooldown finds its resolved alert and opens it again.
-    opened = session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[Alert.account_id, Alert.episode],
-            set_={"resolved": False, "revision": Alert.revision + 1},
-        ).returning(Alert.account_id, Alert.episode, Alert.revision)
-    ).all()
-    # A new alert (revision 1) has no copies yet; a reopened one's copies are behind.
-    reopened = [(account_id, episode) for account_id, episode, revision in opened if revision > 1]
+    opened = insert.on_conflict_do_update(
+        index_elements=[Alert.account_id, Alert.episode],
+        set_={"resolved": False, "revision": Alert.revision + 1},
+    ).returning(Alert.account_id, Alert.episode, Alert.revision)
+    # A new alert (revision 1) has no copies yet; a reopened one's copies are behind. PostgreSQL
+    # keeps the new ones, nearly all of them, rather than send each back to be dropped here.
+    if postgresql:
+        rows = opened.cte("opened")
+        opened = select(rows.c.account_id, rows.c.episode, rows.c.revision).where(rows.c.revision > 1)
+    reopened = [
+        (account_id, episode) for account_id, episode, revision in connection.execute(opened) if revision > 1
+    ]
     newest = newest_credit_in(Alert.account_id)
-    news = _returned(
-        session,
-        update(Alert)
-        .where(_open(), newest > Alert.seen_entry_id)
-        .values(seen_entry_id=newest, revision=Alert.revision + 1)
-        .returning(Alert.account_id, Alert.episode)
-        .execution_options(synchronize_session=False),
-    )
     still_low = exists().where(
         ReminderEpisode.account_id == Alert.account_id, ReminderEpisode.number == Alert.episode, low
     )
-    resolved = _returned(
-        session,
+    # News and resolving in one statement: an alert that has both is read and written once.
+    changed = connection.execute(
         update(Alert)
-        .where(_open(), ~still_low)
-        .values(resolved=True, revision=Alert.revision + 1)
+        .where(_open(), or_(newest > Alert.seen_entry_id, ~still_low))
+        .values(seen_entry_id=newest, resolved=~still_low, revision=Alert.revision + 1)
         .returning(Alert.account_id, Alert.episode)
-        .execution_options(synchronize_session=False),
     )
-    _mark_stale(session, sorted(set(reopened + news + resolved)))
-    return [(account_id, episode) for account_id, episode, _ in opened], resolved
+    _mark_stale(session, sorted({*reopened, *((account_id, episode) for account_id, episode in changed)}))
 
 
 def acknowledge(session: Session, account_id: int, episode: int, user: str, now: datetime) -> Alert | None:

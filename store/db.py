@@ -462,7 +462,21 @@ def commit_without_waiting(session: Session) -> None:
     everything else in order, and any later ordinary commit makes this one durable too.
     """
     if is_postgresql(session):
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+        # With the transaction's next statement, in its round trip: the setting counts at commit.
+        Ahead(session.connection(), _NOT_WAITING, {})
+
+
+_NOT_WAITING = text("SELECT set_config('synchronous_commit', 'off', true)")
+
+
+def without_jit(session: Session) -> None:
+    """Run this transaction's statements without JIT compilation (PostgreSQL; SQLite has none).
+
+    For statements whose few rows an index picks, but whose correlated look-ups make the planner's
+    cost estimate large: past its thresholds, compiling them took longer than running them.
+    """
+    if is_postgresql(session):
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def indexed_flag(column: str) -> ColumnElement[bool]:

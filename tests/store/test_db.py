@@ -345,3 +345,31 @@ def test_unnest_rows_come_back_exactly_as_bound_on_postgresql(engine: Engine) ->
             select(*(func.pg_typeof(column) for column in bound_later.c)), given
         ).first()
     assert kinds == ("bigint", "character varying", "boolean", "timestamp with time zone")
+
+
+def test_a_commit_without_waiting_is_set_by_the_next_statement_for_its_transaction_only(
+    one_connection: Engine,
+) -> None:
+    if not _postgresql(one_connection):
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    factory = db.make_session_factory(one_connection)
+    setting = text("SELECT current_setting('synchronous_commit')")
+    with factory.begin() as session:
+        db.commit_without_waiting(session)
+        session.execute(text("SELECT 1"))
+        assert session.scalar(setting) == "off"
+    with factory.begin() as session:
+        assert session.scalar(setting) == "on"
+
+
+def test_a_transaction_without_jit_leaves_the_next_one_with_it(one_connection: Engine) -> None:
+    if not _postgresql(one_connection):
+        pytest.skip("JIT compilation is a PostgreSQL setting")
+    factory = db.make_session_factory(one_connection)
+    setting = text("SELECT current_setting('jit')")
+    with factory.begin() as session:
+        before = session.scalar(setting)
+        db.without_jit(session)
+        assert session.scalar(setting) == "off"
+    with factory.begin() as session:
+        assert session.scalar(setting) == before
