@@ -279,6 +279,7 @@ def _starting_as(now: datetime) -> tuple[Any, ...]:
 
 
 _ACCOUNT_IDS = "pg_get_serial_sequence('accounts', 'id')::regclass"
+_LEDGER_IDS = "pg_get_serial_sequence('ledger_entries', 'id')::regclass"
 
 
 def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Problems, actor: str) -> int | None:
@@ -308,7 +309,7 @@ def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Proble
             {"name": _REFERENCE_KEY},
         )
         connection.exec_driver_sql(f"ALTER TABLE accounts DROP CONSTRAINT {_REFERENCE_KEY}")
-        base = session.scalar(text(f"SELECT coalesce(pg_sequence_last_value({_ACCOUNT_IDS}), 0)")) or 0
+        base = _last_id(session, _ACCOUNT_IDS)
         first_line = base - 1  # the header's line 1 takes no id
         created = 0
         driver = connection.connection.driver_connection
@@ -334,9 +335,12 @@ def _copied_into_empty(session: Session, lines: Iterable[str], problems: _Proble
                 copied = select((Account.id - first_line).label("line"), Account.reference).subquery()
                 _check_duplicates(session, problems, copied)
                 problems.reject()
-            if created:
-                session.execute(text(f"SELECT setval({_ACCOUNT_IDS}, (SELECT max(id) FROM accounts))"))
-            session.execute(_opening_entries(actor, now, after=base))
+            # The ledger is empty and locked too, so its entries are numbered as their accounts are,
+            # without a call of its sequence per entry.
+            entries_after = _last_id(session, _LEDGER_IDS) - base
+            session.execute(_opening_entries(actor, now, after=base, numbered_past=entries_after))
+            for table, ids in (("accounts", _ACCOUNT_IDS), ("ledger_entries", _LEDGER_IDS)):
+                session.execute(text(f"SELECT setval({ids}, (SELECT max(id) FROM {table}))"))  # None: no-op
             search_rows.add(_CREATED_ALONE, after=base)
     return created
 
@@ -405,8 +409,9 @@ def _create(
     session.execute(_opening_entries(actor, now, after=highest))
 
 
-def _opening_entries(actor: str, now: datetime, *, after: int) -> Any:
-    """The insert of the opening entries of the accounts past id `after`, those with credits."""
+def _opening_entries(actor: str, now: datetime, *, after: int, numbered_past: int | None = None) -> Any:
+    """The insert of the opening entries of the accounts past id `after`, those with credits;
+    with `numbered_past`, each entry's id is its account's plus that, not the ledger sequence's."""
     opening = select(
         Account.id,
         literal(EntryKind.OPENING.value),
@@ -415,7 +420,15 @@ def _opening_entries(actor: str, now: datetime, *, after: int) -> Any:
         literal(actor),
         literal(now),
     ).where(Account.id > after, Account.balance > 0)
-    return insert(LedgerEntry).from_select(_OPENING_COLUMNS, opening)
+    if numbered_past is None:
+        return insert(LedgerEntry).from_select(_OPENING_COLUMNS, opening)
+    numbered = opening.add_columns(Account.id + numbered_past)
+    return insert(LedgerEntry).from_select([*_OPENING_COLUMNS, "id"], numbered)
+
+
+def _last_id(session: Session, sequence: str) -> int:
+    """The last id the sequence `sequence` gave; 0 if none."""
+    return session.scalar(text(f"SELECT coalesce(pg_sequence_last_value({sequence}), 0)")) or 0
 
 
 def _key_added(session: Session, statement: str) -> bool:
@@ -577,20 +590,25 @@ _SEARCH_KEYS = text(
     WHERE conrelid IN ('search_words'::regclass, 'search_pairs'::regclass) AND contype = 'p'
     ORDER BY 1"""
 )
-# The ledger's foreign keys to accounts, each as the statement that adds it again (and checks
-# every entry in one join, where the constraint's trigger looked up each account in turn).
-_LEDGER_FOREIGN_KEYS = text(
+# The ledger's foreign keys to accounts (added again, each checks every entry in one join, where
+# the constraint's trigger looked up each account in turn) and its unique keys that no foreign key
+# refers to (the idempotency key's: every imported entry inserted a NULL into it), each as the
+# statement that adds it again.
+_LEDGER_CONSTRAINTS = text(
     """SELECT conname, 'ALTER TABLE ledger_entries ADD CONSTRAINT ' || quote_ident(conname) || ' '
         || pg_get_constraintdef(oid)
-    FROM pg_constraint
-    WHERE conrelid = 'ledger_entries'::regclass AND confrelid = 'accounts'::regclass AND contype = 'f'
+    FROM pg_constraint AS c
+    WHERE conrelid = 'ledger_entries'::regclass
+        AND (contype = 'f' AND confrelid = 'accounts'::regclass
+             OR contype = 'u' AND NOT EXISTS (
+                SELECT FROM pg_constraint AS f WHERE f.contype = 'f' AND f.conindid = c.conindid))
     ORDER BY 1"""
 )
 
 
 def _built_after(session: Session) -> list[str] | None:
     """Into an empty store, drop the secondary indexes of accounts and ledger_entries, the
-    ledger's foreign keys to accounts and the search tables' primary keys for the import, and
+    ledger's constraints (_LEDGER_CONSTRAINTS) and the search tables' primary keys for the import, and
     return the statements that build them again; else None, and the import maintains them row by
     row.
 
@@ -615,14 +633,14 @@ def _built_after(session: Session) -> list[str] | None:
     indexes = session.execute(_SECONDARY_INDEXES).all()
     for name, _ in indexes:
         session.execute(text(f"DROP INDEX {name}"))
-    foreign_keys = session.execute(_LEDGER_FOREIGN_KEYS).all()
-    for name, _ in foreign_keys:
+    constraints = session.execute(_LEDGER_CONSTRAINTS).all()
+    for name, _ in constraints:
         session.execute(text(f'ALTER TABLE ledger_entries DROP CONSTRAINT "{name}"'))
     keys = session.execute(_SEARCH_KEYS).all()
     for table, name, _ in keys:
         session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
     return [
-        *(definition for _, definition in [*indexes, *foreign_keys]),
+        *(definition for _, definition in [*indexes, *constraints]),
         *(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in keys),
     ]
 

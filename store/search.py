@@ -1118,16 +1118,18 @@ _SQLITE_REMOVE = [
 # their bytes (COLLATE "C": abbreviated keys, no strcoll()); the index keeps its own order.
 # An account's repeated word or pair is dropped where it repeats (array_position finds an earlier
 # copy), not by a DISTINCT over every account's rows: that hashed millions of rows, and spilled.
-# OFFSET 0 computes each account's array once.
+# OFFSET 0 computes each account's array and sort name once. The arrays are expanded by functions
+# in the select list, which stream their rows; in FROM, each call's rows were first stored.
 _POSTGRESQL_ADD = [
     # search_words_of() inlined, for each word's position.
     """WITH new_words AS MATERIALIZED (
-            SELECT t.w AS word, lower(a.name) COLLATE "C" AS sort_name, a.id AS account_id
-            FROM accounts AS a,
-                LATERAL (SELECT string_to_array(lower(a.name || ' ' || coalesce(a.keyword, '')), ' ')
-                         OFFSET 0) AS s (ws),
-                unnest(s.ws) WITH ORDINALITY AS t (w, i)
-            WHERE ({accounts}) AND t.w <> '' AND array_position(s.ws, t.w) = t.i
+            SELECT w AS word, sort_name, account_id
+            FROM (SELECT unnest(ws) AS w, generate_subscripts(ws, 1) AS i, ws, sort_name, account_id
+                  FROM (SELECT string_to_array(lower(a.name || ' ' || coalesce(a.keyword, '')), ' '),
+                            lower(a.name) COLLATE "C", a.id
+                        FROM accounts AS a WHERE ({accounts}) OFFSET 0) AS s (ws, sort_name, account_id)
+                  ) AS t
+            WHERE w <> '' AND array_position(ws, w) = i
             {order}),
         inserted AS (
             INSERT INTO search_words (word, sort_name, account_id) SELECT * FROM new_words)
@@ -1144,16 +1146,17 @@ _POSTGRESQL_ADD = [
     # The name's words, a NULL (no pair spans it), the keyword's; a pair whose first word repeats
     # an earlier one (rare) is checked against every earlier pair.
     """INSERT INTO search_pairs (pair, sort_name, account_id)
-    SELECT s.w[i] || ' ' || s.w[i + 1], lower(a.name) COLLATE "C", a.id
-    FROM accounts AS a,
-        LATERAL (SELECT string_to_array(lower(a.name), ' ') || NULL::text
-                     || string_to_array(lower(a.keyword), ' ')
-                 OFFSET 0) AS s (w),
-        generate_series(1, cardinality(s.w) - 1) AS i
-    WHERE ({accounts}) AND s.w[i] <> '' AND s.w[i + 1] <> ''
-        AND (array_position(s.w, s.w[i]) = i
+    SELECT w[i] || ' ' || w[i + 1], sort_name, account_id
+    FROM (SELECT w, generate_series(1, cardinality(w) - 1) AS i, sort_name, account_id
+          FROM (SELECT string_to_array(lower(a.name), ' ') || NULL::text
+                       || string_to_array(lower(a.keyword), ' '),
+                    lower(a.name) COLLATE "C", a.id
+                FROM accounts AS a WHERE ({accounts}) OFFSET 0) AS s (w, sort_name, account_id)
+          ) AS p
+    WHERE w[i] <> '' AND w[i + 1] <> ''
+        AND (array_position(w, w[i]) = i
              OR NOT EXISTS (SELECT FROM generate_series(1, i - 1) AS j
-                            WHERE s.w[j] = s.w[i] AND s.w[j + 1] = s.w[i + 1]))
+                            WHERE w[j] = w[i] AND w[j + 1] = w[i + 1]))
     {order}""",
 ]
 _POSTGRESQL_REMOVE = [
