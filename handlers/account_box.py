@@ -144,13 +144,20 @@ def _actions(
     ]
     if controls.status is not None:
         change, action_id, confirmation = controls.status
-        confirm = {
-            "title": {"type": "plain_text", "text": f"{change} this account?"},
-            "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
-            "confirm": {"type": "plain_text", "text": change},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
-        elements.append({**button(change, action_id, account_id), "confirm": confirm})
+        elements.append(
+            {  # button()'s, with its confirmation
+                "type": "button",
+                "text": {"type": "plain_text", "text": change},
+                "action_id": action_id,
+                "value": value,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": f"{change} this account?"},
+                    "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
+                    "confirm": {"type": "plain_text", "text": change},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            }
+        )
     block_id = f"manage-{account_id}{PLACE_SEPARATOR}{place}" if place else f"manage-{account_id}"
     return {"type": "actions", "block_id": block_id[:255], "elements": elements}
 

@@ -30,7 +30,7 @@ from handlers.origin import origin_of, stamp
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
-from store.db import atomic, lock_timed_out, unavailable
+from store.db import atomic, lock_timed_out, reading, unavailable
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -247,7 +247,7 @@ def answered(
         role()
         return result
 
-    return guarded(it, refuse, run, failures=failures)
+    return guarded(it, refuse, run, failures=failures, read_only=True)
 
 
 def _refusal(role: Callable[[], Role]) -> Refused | None:
@@ -268,14 +268,19 @@ def guarded(
     *,
     writes: bool = False,
     failures: Surface | None = None,
+    read_only: bool = False,
 ) -> Any:
-    """work(session, user_id) in one transaction; None after a refusal or failure, shown on its surface."""
+    """work(session, user_id) in one transaction; None after a refusal or failure, shown on its surface.
+
+    `read_only`: the work only reads (a role_ahead listener), so its session is closed uncommitted.
+    """
     if it.context.get(TOLD):
         return None
     factory = it.services.session_factory if writes else it.services.reads
+    run = reading if read_only else atomic
     try:
         user_id = it.user_id
-        return atomic(factory, lambda session: work(session, user_id))
+        return run(factory, lambda session: work(session, user_id))
     except Malformed:
         raise  # the error boundary answers 400
     except Refused as refused:

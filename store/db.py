@@ -773,6 +773,24 @@ def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def reading(factory: SessionFactory, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
+    """work(session) for work that only reads, rerun as `atomic` reruns it; the session is closed,
+    not committed.
+
+    A read has nothing to commit, and the ORM's commit bookkeeping is a good part of what a search
+    request's session costs. Closing ends SQLite's read transaction (a rollback, which frees it as a
+    commit would); a PostgreSQL read session (autocommit) has none to end.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with factory() as session:
+                return work(session)
+        except exc.DBAPIError as error:
+            if attempt == attempts or not retryable(error):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 # --------------------------------------------------------------- SQLite reads on the driver
 
 
