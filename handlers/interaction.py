@@ -30,7 +30,7 @@ from handlers.origin import origin_of, stamp
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
-from store.db import atomic, lock_timed_out, reading, unavailable
+from store.db import atomic, lock_timed_out, unavailable
 from store.errors import StoreError
 from store.models import Account, Role
 
@@ -277,10 +277,9 @@ def guarded(
     if it.context.get(TOLD):
         return None
     factory = it.services.session_factory if writes else it.services.reads
-    run = reading if read_only else atomic
     try:
         user_id = it.user_id
-        return run(factory, lambda session: work(session, user_id))
+        return atomic(factory, lambda session: work(session, user_id), read_only=read_only)
     except Malformed:
         raise  # the error boundary answers 400
     except Refused as refused:

@@ -761,29 +761,23 @@ def unavailable(error: BaseException) -> bool:
     return isinstance(error, exc.TimeoutError | exc.DisconnectionError)
 
 
-def atomic(factory: SessionFactory, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
-    """work(session) in one transaction, rerun a bounded number of times after a conflict aborts it."""
-    for attempt in range(1, attempts + 1):
-        try:
-            with factory.begin() as session:
-                return work(session)
-        except exc.DBAPIError as error:
-            if attempt == attempts or not retryable(error):
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+def atomic(
+    factory: SessionFactory,
+    work: Callable[[Session], T],
+    attempts: int = ATTEMPTS,
+    *,
+    read_only: bool = False,
+) -> T:
+    """work(session) in one transaction, rerun a bounded number of times after a conflict aborts it.
 
-
-def reading(factory: SessionFactory, work: Callable[[Session], T], attempts: int = ATTEMPTS) -> T:
-    """work(session) for work that only reads, rerun as `atomic` reruns it; the session is closed,
-    not committed.
-
-    A read has nothing to commit, and the ORM's commit bookkeeping is a good part of what a search
-    request's session costs. Closing ends SQLite's read transaction (a rollback, which frees it as a
-    commit would); a PostgreSQL read session (autocommit) has none to end.
+    `read_only`: the work only reads, so its session is closed, not committed. The ORM's commit
+    bookkeeping is a good part of what a search request's session costs; closing ends SQLite's read
+    transaction (a rollback, which frees it as a commit would), and a PostgreSQL read session
+    (autocommit) has none to end.
     """
     for attempt in range(1, attempts + 1):
         try:
-            with factory() as session:
+            with factory() if read_only else factory.begin() as session:
                 return work(session)
         except exc.DBAPIError as error:
             if attempt == attempts or not retryable(error):
