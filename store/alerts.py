@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Update,
     and_,
     bindparam,
     case,
@@ -73,8 +74,6 @@ from store.reminders import (
     unsent_still,
 )
 from store.suggestions import Suggestion
-
-STALE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -172,15 +171,24 @@ def _mark_stale(session: Session, alerts: Sequence[tuple[int, int]]) -> None:
             .execution_options(synchronize_session=False)
         )
         return
-    for start in range(0, len(alerts), STALE_BATCH):
-        session.execute(
-            update(AlertMessage)
-            .where(
-                tuple_(AlertMessage.account_id, AlertMessage.episode).in_(alerts[start : start + STALE_BATCH])
-            )
-            .values(stale=True)
-            .execution_options(synchronize_session=False)
+    # A row at a time on the driver: SQLAlchemy's expanding of (account, episode) pairs into an IN
+    # list cost about half as much again as SQLite's own work.
+    execute_many(session.connection(), _marking_stale(), ALERT_NAMES, alerts)
+
+
+ALERT_NAMES = tuple(name for name, _ in ALERT_COLUMNS)
+
+
+@functools.cache
+def _marking_stale() -> Update:
+    """SQLite: the copies of one alert (ALERT_NAMES) marked stale, built once and run for each."""
+    return (
+        update(AlertMessage)
+        .where(
+            AlertMessage.account_id == bindparam("account_id"), AlertMessage.episode == bindparam("episode")
         )
+        .values(stale=True)
+    )
 
 
 def follow_episodes(session: Session) -> None:

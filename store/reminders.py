@@ -585,7 +585,10 @@ def _due_statement(postgresql: bool) -> Select[Any]:
         .limit(bindparam("limit", type_=Integer()))
     )
     if postgresql:
-        due = due.with_for_update(of=ReminderRecipient, skip_locked=True)
+        # The range again on the recipients: PostgreSQL carries equalities across a join, not
+        # ranges, and without it hashed every recipient for each batch to find the range's few.
+        recipients_in_range = ReminderRecipient.account_id.between(bindparam("first"), bindparam("last"))
+        due = due.where(recipients_in_range).with_for_update(of=ReminderRecipient, skip_locked=True)
     return cast(Select[Any], due)
 
 
