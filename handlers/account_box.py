@@ -118,14 +118,18 @@ def build_account_box(
     return blocks
 
 
-def button(text: str, action_id: str, account_id: int) -> dict[str, Any]:
-    """A button that names an account; the shared form opener reads its value back."""
-    return {
+def button(text: str, action_id: str, value: str, confirm: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A button whose value is an account's id (str), which the shared form opener reads back;
+    with `confirm`, Slack asks before sending the click."""
+    made = {
         "type": "button",
         "text": {"type": "plain_text", "text": text},
         "action_id": action_id,
-        "value": str(account_id),
+        "value": value,
     }
+    if confirm is not None:
+        made["confirm"] = confirm
+    return made
 
 
 def _actions(
@@ -133,31 +137,16 @@ def _actions(
 ) -> dict[str, Any]:
     """The box's actions block: its buttons, each naming the account."""
     value = str(account_id)
-    elements: list[dict[str, Any]] = [
-        {
-            "type": "button",
-            "text": {"type": "plain_text", "text": text},
-            "action_id": action_id,
-            "value": value,
-        }
-        for text, action_id in controls.buttons
-    ]
+    elements = [button(text, action_id, value) for text, action_id in controls.buttons]
     if controls.status is not None:
         change, action_id, confirmation = controls.status
-        elements.append(
-            {  # button()'s, with its confirmation
-                "type": "button",
-                "text": {"type": "plain_text", "text": change},
-                "action_id": action_id,
-                "value": value,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": f"{change} this account?"},
-                    "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
-                    "confirm": {"type": "plain_text", "text": change},
-                    "deny": {"type": "plain_text", "text": "Cancel"},
-                },
-            }
-        )
+        confirm = {
+            "title": {"type": "plain_text", "text": f"{change} this account?"},
+            "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
+            "confirm": {"type": "plain_text", "text": change},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+        elements.append(button(change, action_id, value, confirm))
     block_id = f"manage-{account_id}{PLACE_SEPARATOR}{place}" if place else f"manage-{account_id}"
     return {"type": "actions", "block_id": block_id[:255], "elements": elements}
 
