@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store import audit
-from store.db import GENERIC_PLAN, Ahead, rows_of
+from store.db import GENERIC_PLAN, Ahead, connection_of, rows_of
 from store.errors import StoreError
 from store.models import Role, RoleGrant
 
@@ -30,7 +30,7 @@ def role_of(session: Session, slack_user_id: str) -> Role | None:
 
 def role_ahead(session: Session, slack_user_id: str) -> Callable[[], Role | None]:
     """role_of, read with the session's next statement (a round trip fewer on PostgreSQL); call for it."""
-    connection = session.connection()
+    connection = connection_of(session)
     if connection.dialect.name == "sqlite":  # no round trip to save: read now, on the driver
         role = role_of(session, slack_user_id)
         return lambda: role

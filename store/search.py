@@ -56,7 +56,7 @@ from sqlalchemy.sql.expression import TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
-from store.db import ALWAYS_GENERIC, GENERIC_PLAN, Read, is_postgresql, read_together, rows_of
+from store.db import ALWAYS_GENERIC, GENERIC_PLAN, Read, connection_of, is_postgresql, read_together, rows_of
 from store.forecast import Forecast
 from store.models import (
     KEYWORD_MAX_LENGTH,
@@ -991,7 +991,7 @@ class _Found:
             not is_postgresql(session),
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
-        connection = session.connection()
+        connection = connection_of(session)
         ordered, page = _by_words(connection, asked, count_up_to + 1, first_page, named)
         if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered, page)
@@ -1009,7 +1009,7 @@ class _Found:
             ids = [match[_ID] for match in self.ordered[offset : offset + limit]]
             if not ids:
                 return [], {} if forecasts_at is not None else None
-            connection = self.session.connection()
+            connection = connection_of(self.session)
             if forecasts_at is None:
                 listed = map(_account_row, rows_of(connection, _LISTED, {"ids": ids}))
                 loaded = {account.id: account for account in listed}

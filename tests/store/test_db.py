@@ -6,7 +6,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import BigInteger, Boolean, DateTime, Engine, String, exc, func, literal_column, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    String,
+    exc,
+    func,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session
 
 from store import db
 from store.errors import StoreError
@@ -115,6 +128,50 @@ def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
         assert session.scalar(text("SELECT 1")) == 1
         if _postgresql(engine):
             assert session.scalar(text("SELECT now() = statement_timestamp()"))
+
+
+def _in_a_transaction(session_or_connection: Session | Connection) -> bool:
+    """Whether a statement run on it leaves its driver's connection in a transaction (PostgreSQL)."""
+    from psycopg.pq import TransactionStatus  # PostgreSQL's driver
+
+    session_or_connection.execute(text("SELECT 1"))
+    connection = (
+        session_or_connection
+        if isinstance(session_or_connection, Connection)
+        else session_or_connection.connection()
+    )
+    return bool(connection.connection.driver_connection.info.transaction_status != TransactionStatus.IDLE)
+
+
+def test_a_read_only_unit_reads_on_its_own_connection_and_gives_it_back_for_transactions(
+    database_url: str, one_connection: Engine
+) -> None:
+    # atomic(read_only=True) checks a PostgreSQL connection out itself and puts it in autocommit on
+    # the driver; the ORM, if used, joins it. It goes back to the pool out of autocommit, also after
+    # a failed statement: a writer that takes it next shares one transaction across its statements.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("autocommit reads are PostgreSQL's")
+    writes = db.make_session_factory(one_connection)
+    reads = db.make_read_session_factory(writes)
+
+    def read(session: Session) -> int:
+        connection = db.connection_of(session)
+        assert not _in_a_transaction(connection)
+        assert session.connection().connection.dbapi_connection is connection.connection.dbapi_connection
+        assert not _in_a_transaction(session)
+        return int(session.scalar(text("SELECT 2")))
+
+    def fail(session: Session) -> None:
+        db.connection_of(session).execute(text("SELECT 1 / 0"))
+
+    assert db.atomic(reads, read, read_only=True) == 2
+    with writes.begin() as session:
+        assert _in_a_transaction(session)
+    with pytest.raises(exc.DataError):
+        db.atomic(reads, fail, read_only=True)
+    with writes.begin() as session:
+        assert _in_a_transaction(session)
+    assert db.atomic(reads, read, read_only=True) == 2
 
 
 def _lock_wait_ms(factory: db.SessionFactory) -> int:
