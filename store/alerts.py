@@ -727,14 +727,6 @@ def claim_stale(
         for row in cast(Iterable[_CopyRow], rows)
     )
     return sorted(copies, key=lambda copy: copy.id)
-    held = {message_id: by for message_id, by in connection.execute(ids.add_columns(AlertMessage.claimed_by))}
-    if not held:
-        return []
-    rows = connection.execute(
-        claim.where(among(session, AlertMessage.id, sorted(held)), free).returning(*_COPY_COLUMNS)
-    )
-    copies = (Copy(*row, taken_over=held[row[0]] is not None) for row in cast(Iterable[_CopyRow], rows))
-    return sorted(copies, key=lambda copy: copy.id)
 
 
 def updates_for(
