@@ -124,13 +124,32 @@ class Copy:
     pending_post: str | None
     snoozed_until: datetime | None
     first_link: str | None
+    seen_entry_id: int  # the newest credits its alert had taken in when it was claimed
     # Claimed before by a pass that never finished or gave it back (it died or hung): that pass
     # may have posted any of the replies owed, so each is looked for before it is posted.
     taken_over: bool = False
 
 
-# Copy's fields as claim_stale reads them, before whether the copy was taken over.
+# Copy's fields as claim_stale's update returns them on SQLite: up to its alert's news...
 _CopyRow = tuple[int, int, int, str, str, str, int, int, str | None, datetime | None, str | None]
+# ...and on PostgreSQL, all of them.
+_ClaimedRow = tuple[
+    int, int, int, str, str, str, int, int, str | None, datetime | None, str | None, int, bool
+]
+# The copy's own columns claim_stale returns: Copy's fields, in order, up to its alert's news.
+_COPY_COLUMNS = (
+    AlertMessage.id,
+    AlertMessage.account_id,
+    AlertMessage.episode,
+    AlertMessage.address,
+    AlertMessage.channel,
+    AlertMessage.ts,
+    AlertMessage.shown_revision,
+    AlertMessage.replied_entry_id,
+    AlertMessage.pending_post,
+    AlertMessage.snoozed_until,
+    AlertMessage.first_link,
+)
 
 
 @dataclass(frozen=True)
@@ -680,34 +699,33 @@ def claim_stale(
         ids = ids.where(AlertMessage.id.not_in(skip))
     if only is not None:
         ids = ids.where(tuple_(AlertMessage.account_id, AlertMessage.episode).in_(list(only)))
-    if is_postgresql(session):
-        ids = ids.with_for_update(skip_locked=True)
+    # Each with whoever held it before, and its alert's news (instead of a read of its own).
+    seen = select(Alert.seen_entry_id).where(*_alert_of_message()).scalar_subquery()
+    picked = ids.add_columns(AlertMessage.claimed_by, seen.label("seen_entry_id"))
+    claim = update(AlertMessage).values(claimed_by=holder, lease_until=now + lease)
     # Core statements on the connection: the ORM's bulk-update machinery cost more than the rows.
     connection = session.connection()
-    held = {message_id: by for message_id, by in connection.execute(ids.add_columns(AlertMessage.claimed_by))}
-    chosen = sorted(held)
-    if not chosen:
+    if is_postgresql(session):
+        # One statement, one round trip: the copies are picked, locked (skipping those another
+        # replica has locked) and claimed together.
+        chosen = picked.with_for_update(skip_locked=True).subquery()
+        rows = connection.execute(
+            claim.where(AlertMessage.id == chosen.c.id, free).returning(
+                *_COPY_COLUMNS, chosen.c.seen_entry_id, chosen.c.claimed_by.is_not(None)
+            )
+        )
+        copies = (Copy(*row) for row in cast(Iterable[_ClaimedRow], rows))
+        return sorted(copies, key=lambda copy: copy.id)
+    held = {message_id: (by, entry_id) for message_id, by, entry_id in connection.execute(picked)}
+    if not held:
         return []
     rows = connection.execute(
-        update(AlertMessage)
-        .where(among(session, AlertMessage.id, chosen), free)
-        .values(claimed_by=holder, lease_until=now + lease)
-        .returning(
-            AlertMessage.id,
-            AlertMessage.account_id,
-            AlertMessage.episode,
-            AlertMessage.address,
-            AlertMessage.channel,
-            AlertMessage.ts,
-            AlertMessage.shown_revision,
-            AlertMessage.replied_entry_id,
-            AlertMessage.pending_post,
-            AlertMessage.snoozed_until,
-            AlertMessage.first_link,
-        )
+        claim.where(among(session, AlertMessage.id, sorted(held)), free).returning(*_COPY_COLUMNS)
     )
-    # The returned columns are Copy's fields, in order.
-    copies = (Copy(*row, taken_over=held[row[0]] is not None) for row in cast(Iterable[_CopyRow], rows))
+    copies = (
+        Copy(*row, seen_entry_id=held[row[0]][1], taken_over=held[row[0]][0] is not None)
+        for row in cast(Iterable[_CopyRow], rows)
+    )
     return sorted(copies, key=lambda copy: copy.id)
 
 
@@ -719,23 +737,21 @@ def updates_for(
         return []
     ids = sorted({copy.account_id for copy in copies})
     alerts = sorted({(copy.account_id, copy.episode) for copy in copies})
-    # The alerts' news and the credits that came in go with the states' read, in its round trip.
+    # The credits that came in go with the states' read, in its round trip; the claim read the
+    # alerts' news.
     postgresql, connection = is_postgresql(session), session.connection()
-    seen_read = Ahead(connection, _SEEN_AMONG[postgresql], {"ids": ids})
     since = min(copy.replied_entry_id for copy in copies)
     credits_read = Ahead(connection, _CREDITS_IN_AMONG[postgresql], {"ids": ids, "after": since})
     shown = states(session, alerts, now)
-    seen = {(account_id, episode): entry_id for account_id, episode, entry_id in seen_read.rows()}
     news: dict[int, list[Reply]] = {}
     for account_id, *reply in credits_read.rows():
         news.setdefault(account_id, []).append(Reply(*reply))
     work = []
     for copy in copies:
-        newest = seen[(copy.account_id, copy.episode)]
         owed = [
             reply
             for reply in news.get(copy.account_id, ())
-            if copy.replied_entry_id < reply.entry_id <= newest
+            if copy.replied_entry_id < reply.entry_id <= copy.seen_entry_id
         ]
         state = for_copy(
             shown[(copy.account_id, copy.episode)],
@@ -853,12 +869,6 @@ _CREDITS_IN = (
 
 
 # updates_for's reads, built once for each database.
-_SEEN_AMONG: dict[bool, Any] = {
-    postgresql: select(Alert.account_id, Alert.episode, Alert.seen_entry_id).where(
-        membership(Alert.account_id, postgresql=postgresql, name="ids")
-    )
-    for postgresql in (False, True)
-}
 # Each purchase or move into these accounts after entry `after`, oldest first.
 _CREDITS_IN_AMONG: dict[bool, Any] = {
     postgresql: _CREDITS_IN.where(
