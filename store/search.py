@@ -82,6 +82,11 @@ PROBE_LENGTH = 6
 # A walk reads at most this many names per row it needs before giving up and sorting: pages of
 # matches shared by more than about 1 in WALK_BUDGET accounts come from a walk.
 WALK_BUDGET = 40
+# A needle too short for the substring indexes walks up to this many times, each WALK_GROWTH times
+# further, before its matches are sorted: "42" is in 5% of references, but by chance in few of the
+# first names (ties in name order go by id, and low ids have few digits).
+SHORT_NEEDLE_WALKS = 4
+WALK_GROWTH = 4
 # The word path reads at most this many search_words entries per match it needs (entries of a
 # word whose accounts fail the filters or the rest of the typed text), then leaves it to the rest.
 WORD_BUDGET = 20
@@ -1037,10 +1042,16 @@ class _Found:
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
+            # A needle too short for the substring indexes has its matches sorted by reading every
+            # account, so its walk goes on, further each time, past a sparse start.
+            walks = 1 if len(self.query.needle) >= FTS_MIN_LENGTH else SHORT_NEEDLE_WALKS
             budget = WALK_BUDGET * (skip + take + 1)
-            walked = list(self.session.scalars(_walked(shape), {**parameters, "budget": budget}))
-            if len(walked) == take:
-                others = walked
+            for _ in range(walks):
+                walked = list(self.session.scalars(_walked(shape), {**parameters, "budget": budget}))
+                if len(walked) == take:
+                    others = walked
+                    break
+                budget *= WALK_GROWTH
         if others is None:
             others = list(self.session.scalars(_sorted(shape), parameters))
         return (ahead if offset == 0 else []) + others, None
