@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import TableClause, UnaryExpression
+from sqlalchemy.sql.expression import CompoundSelect, TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from store import forecast
@@ -196,7 +196,16 @@ class _Query:
             "pattern": _contains(self.needle),
             "exclude_id": self.exclude_id,
             "reference": self.reference,
+            # The references starting with the typed one, as a range of the unique index (none if
+            # it cannot be a reference).
+            "starts_from": self.reference or "",
+            "starts_before": _next_after(self.reference or ""),
         }
+
+
+def _next_after(prefix: str) -> str:
+    """The first string past every one starting with `prefix` (code point order; "" for "")."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
 
 
 def _contains(needle: str) -> str:
@@ -247,11 +256,16 @@ def _matches(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
+def _exact(shape: _Shape) -> Select[Any]:
+    """The id of the account whose reference is the query, if it passes the filters."""
+    return _filtered(select(Account.id), shape).where(Account.reference == bindparam("reference"))
+
+
+@functools.cache
 def _survey(shape: _Shape) -> Select[Any]:
     """One row: the exact-reference account's id, and the matches counted up to :count_limit."""
-    exact = _filtered(select(Account.id), shape).where(Account.reference == bindparam("reference"))
     first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
-    return select(exact.scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
+    return select(_exact(shape).scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
 
 
 @functools.cache
@@ -371,28 +385,33 @@ def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool) -> Selec
 
 
 @functools.cache
-def _in_references(shape: _Shape, exact_only: bool, planned_once: bool = False) -> Select[Any]:
+def _in_references(
+    shape: _Shape, exact_only: bool, planned_once: bool = False
+) -> Select[Any] | CompoundSelect:
     """At most :take matches in a reference, as _Match and whether it is the exact reference.
 
     `planned_once` (PostgreSQL): the generic plan, through the trigram index, for a probe few
     references hold (_rare_in_references); planning it for its values cost 0.1 ms, more than the read."""
     exact = Account.reference == bindparam("reference")
     columns = (func.lower(Account.name), Account.id, Account.reference, Account.name, exact)
-    statement = _filtered(select(*columns), shape)
-    if exact_only:
-        statement = statement.where(exact)
-    elif shape.fts:
-        statement = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
-            text("accounts_fts MATCH :reference_phrase")
-        )
-    else:
-        statement = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
-    statement = statement.where(
-        func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
-    ).limit(bindparam("take"))
+    holds = func.lower(Account.reference).concat("").like(bindparam("pattern"), escape="/")
+    statement = _filtered(select(*columns), shape).where(holds)
     if exact_only:  # a look-up in the unique index, whatever the values
-        return statement.execution_options(**{GENERIC_PLAN: True})
-    return statement.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else statement
+        return statement.where(exact).limit(bindparam("take")).execution_options(**{GENERIC_PLAN: True})
+    # The references starting with the needle come first, from a range of the unique index: "bn0099"
+    # starts 1% of a million references, and the substring index's posting lists for its leading
+    # trigrams hold them all (12 ms). With :take of them, the rest is never read. The two arms split
+    # the references between them whatever the collation makes of the range.
+    starting = and_(
+        Account.reference >= bindparam("starts_from"), Account.reference < bindparam("starts_before")
+    )
+    rest = statement.where(~starting)
+    if shape.fts:
+        rest = rest.join(_FTS, _FTS.c.rowid == Account.id).where(text("accounts_fts MATCH :reference_phrase"))
+    else:
+        rest = rest.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
+    both = union_all(statement.where(starting), rest).limit(bindparam("take"))
+    return both.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else both
 
 
 # PostgreSQL: the references ANALYZE sampled (pg_stats' histogram: up to 101, spread evenly over
@@ -747,15 +766,30 @@ def _walk(
         after, take = entries[-1][:2], min(take * 2, WORD_BUDGET * wanted - read)
 
 
+class _WordPath(NamedTuple):
+    """What the word path found: the matches in list order, or None where it could not tell."""
+
+    ordered: list[_Match] | None
+    page: Sequence[Any]  # rows likely to make the first page (PostgreSQL, with `first_page`)
+    many_in_references: bool = False  # None because more references hold the needle than wanted
+
+
+_CANNOT = _WordPath(None, ())
+# A needle in many references ("000", "bn0099"): the count is past the limit, and the general path
+# lists the page without counting again.
+_MANY_IN_REFERENCES = _WordPath(None, (), many_in_references=True)
+
+
 def _by_words(
     connection: Connection,
     asked: _Query,
     wanted: int,
     first_page: dict[str, Any] | None = None,
     named: bool = True,
-) -> tuple[list[_Match] | None, Sequence[Any]]:
+) -> _WordPath:
     """The first `wanted` matches in list order (all, if fewer), read from search_words,
-    search_pairs and the references; None when that cannot be done exactly and cheaply.
+    search_pairs and the references; None when that cannot be done exactly and cheaply, saying
+    whether that is because more than `wanted` references hold the needle.
 
     With `first_page` (_guessed_with_first_page's :page_size and forecast.window's parameters) on
     PostgreSQL, also rows (as _LISTED_WITH_USAGE reads them) likely to make the first page.
@@ -766,7 +800,7 @@ def _by_words(
         return _by_words_in_one_trip(connection, asked, wanted, first_page, named)
     sources = _word_drivers(connection, asked)
     if sources is None:
-        return None, ()
+        return _CANNOT
     exact: list[_Match] = []
     in_references: list[_Match] = []
     if sources.in_reference:
@@ -776,16 +810,16 @@ def _by_words(
             {**asked.parameters(), "take": wanted + 1},
         )
         if len(rows) > wanted:
-            return None, ()  # a needle in many references ("000"): the general path counts them
+            return _MANY_IN_REFERENCES
         exact = [tuple(row[:4]) for row in rows if row[4]]
         in_references = sorted(tuple(row[:4]) for row in rows if not row[4])
     walks = _walked_drivers(connection, asked, sources, wanted)
-    return (None if walks is None else _merged(exact, in_references, walks, wanted)), ()
+    return _WordPath(None if walks is None else _merged(exact, in_references, walks, wanted), ())
 
 
 def _by_words_in_one_trip(
     connection: Connection, asked: _Query, wanted: int, first_page: dict[str, Any] | None, named: bool
-) -> tuple[list[_Match] | None, Sequence[Any]]:
+) -> _WordPath:
     """_by_words on PostgreSQL: the screen, the matches in references, and the guessed driver's first
     chunk (and with `first_page`, its first page and the exact reference's row) in one round trip.
 
@@ -798,7 +832,7 @@ def _by_words_in_one_trip(
     needle = asked.needle
     words = needle.split(" ")
     if len(needle) < FTS_MIN_LENGTH or "" in words:
-        return None, ()
+        return _CANNOT
     pairs, holds_text = len(words) > 1, _holds_text(words)
     parameters = {
         **asked.parameters(),
@@ -843,14 +877,14 @@ def _by_words_in_one_trip(
     if sampling:
         known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
     if inside:
-        return None, ()
+        return _CANNOT
     rows: Sequence[Any] = []
     if needle.isalnum():
         rows = rest.pop(0)
         if exact_only and len(needle) < (longest or 0):  # a longer reference came since the last screen
             [rows] = read_together(connection, [(_in_references(asked.shape, False), in_a_reference[1])])
     if len(rows) > wanted:
-        return None, ()  # a needle in many references ("000"): the general path counts them
+        return _MANY_IN_REFERENCES
     exact = [row[:4] for row in rows if row[4]]
     in_references = sorted(row[:4] for row in rows if not row[4])
     sources = _Sources(words, starting.split(" ") if starting else [], bool(rows))
@@ -859,7 +893,7 @@ def _by_words_in_one_trip(
     # is a match: its rows are this driver's first chunk.
     keys = tuple(sources.starting) if not pairs else tuple(f"{words[-2]} {word}" for word in sources.starting)
     walks = _walked_drivers(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
-    return (None if walks is None else _merged(exact, in_references, walks, wanted)), page
+    return _WordPath(None if walks is None else _merged(exact, in_references, walks, wanted), page)
 
 
 def _walked_drivers(
@@ -997,11 +1031,15 @@ class _Found:
         )
         # Plain values come back, so these run on the connection (Core), skipping the ORM.
         connection = connection_of(session)
-        ordered, page = _by_words(connection, asked, count_up_to + 1, first_page, named)
+        ordered, page, many_in_references = _by_words(connection, asked, count_up_to + 1, first_page, named)
         if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered, page)
-        survey = (_survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1})
-        [(exact_id, counted)] = rows_of(connection, *survey)
+        if many_in_references:
+            exact_ids = rows_of(connection, _exact(asked.shape), asked.parameters())
+            exact_id, counted = (exact_ids[0][0] if exact_ids else None), count_up_to + 1
+        else:
+            survey = (_survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1})
+            [(exact_id, counted)] = rows_of(connection, *survey)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
 
@@ -1028,6 +1066,8 @@ class _Found:
             accounts, forecasts = listed_with_forecasts(rows, forecasts_at)
             loaded = {account.id: account for account in accounts}
             return [loaded[account_id] for account_id in ids], forecasts
+        if not self.counted:  # nothing matched: reading for a page would read every match again
+            return [], {} if forecasts_at is not None else None
         ahead: list[Listed] = [self.exact] if self.exact is not None else []
         skip = max(offset - len(ahead), 0)
         take = limit - len(ahead) if offset == 0 else limit

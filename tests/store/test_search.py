@@ -134,6 +134,63 @@ def test_a_needle_too_short_for_the_indexes_walks_on_past_a_sparse_start_instead
     assert listings and all("budget" in given for given in listings), "a page was sorted, not walked"
 
 
+def statements_while(engine, search) -> list[str]:
+    """The SQL a search sends, one entry per round trip."""
+    sent: list[str] = []
+
+    def keep(_conn, _cursor, statement, _parameters, _context, _many) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        search()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    return sent
+
+
+def counts_matches(statement: str) -> bool:
+    # The general path's survey: the exact reference and the matches counted up to a limit.
+    return "count(*)" in statement and "FROM (SELECT accounts.id" in statement
+
+
+@pytest.mark.parametrize("query", ["rf0099", "RF00990", "f009"])
+def test_more_matches_in_references_than_a_page_are_counted_once(engine, session_factory, query):
+    # "BN0099" starts 1% of a million references, and its trigrams ("bn0", "n00") are in all of
+    # them: reading the references that hold it took 12 ms, and counting the matches afterwards as
+    # many again. Past the count limit, the read already says "more than 100".
+    add_accounts(session_factory, [(f"AL{n:07d}", f"Alpha {n:03d}") for n in range(50)])
+    add_accounts(
+        session_factory, [(f"RF00990{n:03d}", f"Zeta {n:03d}") for n in range(COUNT_LIMIT + 20, 0, -1)]
+    )
+    make_account(session_factory, "RF00990", "Omega exact")
+    with session_factory.begin() as session:
+        sent = statements_while(engine, lambda: accounts.search(session, query, offset=8, limit=8))
+        page = accounts.search(session, query, offset=8, limit=8)
+        first = accounts.search(session, query, limit=8)
+        picked = accounts.first_matches(session, query, limit=5)
+    zetas = [f"Zeta {n:03d}" for n in range(1, COUNT_LIMIT + 21)]
+    exact = ["Omega exact"] if query.upper() == "RF00990" else []
+    expected = exact + sorted([*zetas, *([] if exact else ["Omega exact"])])
+    assert [a.name for a in first.accounts] == expected[:8]
+    assert [a.name for a in page.accounts] == expected[8:16]
+    assert (page.counted, first.counted) == ("more than 100", "more than 100")
+    assert [choice.name for choice in picked] == expected[:5]
+    assert not any(counts_matches(statement) for statement in sent), sent
+
+
+def test_a_search_nothing_matches_lists_nothing_after_counting_none(engine, session_factory):
+    # One character is too short for the substring indexes: each read of the matches reads every
+    # account, and with none counted there is nothing to list.
+    add_accounts(session_factory, [(f"AL{n:07d}", f"Alpha {n:03d}") for n in range(20)])
+    with session_factory.begin() as session:
+        sent = statements_while(engine, lambda: accounts.search(session, "q"))
+        page = accounts.search(session, "q")
+    assert (page.accounts, page.counted, page.has_next) == ([], "0", False)
+    assert sum(counts_matches(statement) for statement in sent) == 1
+    assert len(sent) == 1, sent
+
+
 # Names as customers write them, with words inside other words, repeated words, a double space,
 # quotes and backslashes (which SQLite's trigger splits through JSON), and keywords.
 MIXED = [
