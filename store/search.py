@@ -398,6 +398,14 @@ def _in_references(
     statement = _filtered(select(*columns), shape).where(holds)
     if exact_only:  # a look-up in the unique index, whatever the values
         return statement.where(exact).limit(bindparam("take")).execution_options(**{GENERIC_PLAN: True})
+    if shape.fts:
+        indexed = statement.join(_FTS, _FTS.c.rowid == Account.id).where(
+            text("accounts_fts MATCH :reference_phrase")
+        )
+    else:
+        indexed = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
+    if planned_once:
+        return indexed.limit(bindparam("take")).execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
     # The references starting with the needle come first, from a range of the unique index: "bn0099"
     # starts 1% of a million references, and the substring index's posting lists for its leading
     # trigrams hold them all (12 ms). With :take of them, the rest is never read. The two arms split
@@ -405,13 +413,7 @@ def _in_references(
     starting = and_(
         Account.reference >= bindparam("starts_from"), Account.reference < bindparam("starts_before")
     )
-    rest = statement.where(~starting)
-    if shape.fts:
-        rest = rest.join(_FTS, _FTS.c.rowid == Account.id).where(text("accounts_fts MATCH :reference_phrase"))
-    else:
-        rest = rest.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
-    both = union_all(statement.where(starting), rest).limit(bindparam("take"))
-    return both.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else both
+    return union_all(statement.where(starting), indexed.where(~starting)).limit(bindparam("take"))
 
 
 # PostgreSQL: the references ANALYZE sampled (pg_stats' histogram: up to 101, spread evenly over
