@@ -144,7 +144,8 @@ def _by_code_point_postgresql(element: by_code_point, compiler: SQLCompiler, **k
 # Search results are listed in this order; see store.search.
 LIST_ORDER = by_code_point(func.lower(Account.name))
 # On SQLite it also holds active, name, reference and keyword (migration 0031), on PostgreSQL name,
-# reference, active and balance (0038): a word search reads its accounts from it.
+# reference, keyword, active and balance (0038, 0040): a word search reads its accounts from it, and
+# a walk of the names tests them there.
 Index("ix_accounts_name_order", LIST_ORDER, Account.id)
 # search_words' and search_pairs' sort_name (lower(name)): that order's values, compared so too.
 CODE_POINT_TEXT = String().with_variant(String(collation="C"), "postgresql")

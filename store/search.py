@@ -50,7 +50,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import CompoundSelect, TableClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -217,18 +217,16 @@ _FTS = table("accounts_fts", literal_column("rowid"))
 
 
 def _filters(shape: _Shape, accounts: Any = Account) -> list[ColumnElement[bool]]:
-    active, balance = accounts.active, accounts.balance
-    if shape.fts and accounts is Account:
-        # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search,
-        # not ix_accounts_active_balance scanning every active account and probing FTS5 with each.
-        active, balance = literal_column("+accounts.active"), literal_column("+accounts.balance")
+    plus = shape.fts and accounts is Account
+    # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search,
+    # not ix_accounts_active_balance scanning every active account and probing FTS5 with each.
     filters = []
     if not shape.include_inactive:
-        filters.append(active.is_(True))
+        filters.append((literal_column("+accounts.active") if plus else accounts.active).is_(True))
     if shape.excluding:
         filters.append(accounts.id != bindparam("exclude_id"))
     if shape.with_credits_only:
-        filters.append(balance > 0)
+        filters.append((literal_column("+accounts.balance") if plus else accounts.balance) > 0)
     return filters
 
 
@@ -288,17 +286,26 @@ def _sorted(shape: _Shape) -> Select[Any]:
 def _walked(shape: _Shape) -> Select[Any]:
     """The same slice from among the first :budget accounts in name order, each tested on its row.
 
-    Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth.
+    Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth. The
+    walk reads only what it tests, which the name-order index holds (migrations 0031 and 0040), and
+    the slice's accounts are read whole afterwards: reading each walked account's row cost four
+    times as much.
     """
-    walk = select(Account).order_by(LIST_ORDER, Account.id).limit(bindparam("budget")).subquery()
-    walked = aliased(Account, walk)
-    statement = _filtered(select(walked), shape, walked).where(
-        walked.id.is_distinct_from(bindparam("exact_id"))
+    columns = [Account.id, LIST_ORDER.label("sort_name"), Account.name, Account.reference, Account.keyword]
+    columns += [Account.active, Account.balance] if shape.with_credits_only else [Account.active]
+    walk = select(*columns).order_by(LIST_ORDER, Account.id).limit(bindparam("budget")).subquery()
+    # No ORDER BY in the slice: the walk is already in name order, and sorting it would read all of it.
+    found = _filtered(select(walk.c.id, walk.c.sort_name), shape, walk.c).where(
+        walk.c.id.is_distinct_from(bindparam("exact_id"))
     )
     if shape.fts or shape.like:
-        statement = statement.where(_like(walked))
-    # No outer ORDER BY: the walk is already in name order, and sorting it would read all of it.
-    return statement.offset(bindparam("skip")).limit(bindparam("take"))
+        found = found.where(_like(walk.c))
+    page = found.offset(bindparam("skip")).limit(bindparam("take")).subquery()
+    return (
+        select(Account)
+        .join(page, Account.id == page.c.id)
+        .order_by(by_code_point(page.c.sort_name), page.c.id)
+    )
 
 
 # ------------------------------------------------------------------------------ word path
