@@ -103,6 +103,10 @@ class SearchKind:
 
     name: str
     terms: Callable[[random.Random, int], str]  # (rng, accounts) -> a term
+    listed: bool = True  # one of the kinds issue 15 lists, with its targets
+
+
+ABSENT_LETTERS = "qxy"  # in no name, keyword or reference the bench makes
 
 
 SEARCH_KINDS = [
@@ -112,6 +116,22 @@ SEARCH_KINDS = [
     SearchKind("two words", lambda rng, size: f"{COMMON_WORD} {rng.choice(PURPOSES)}".lower()),
     SearchKind("a word and a number", lambda rng, size: f"{rng.choice(PURPOSES)} {rng.randint(2, 99)}"),
     SearchKind("no match", lambda rng, size: f"xyzzy{rng.randint(10, 99)}"),
+    # Beyond the issue's list: what people type on the way to those, or instead of them.
+    SearchKind(
+        "the first letters of a word",
+        lambda rng, size: rng.choice([COMMON_WORD, RARE_WORD])[: rng.randint(3, 5)].lower(),
+        listed=False,
+    ),
+    SearchKind(
+        "the start of a reference", lambda rng, size: reference(rng.randint(1, size))[:6], listed=False
+    ),
+    SearchKind("a number", lambda rng, size: str(rng.randint(2, 99)), listed=False),
+    SearchKind("one letter", lambda rng, size: rng.choice("aeiou"), listed=False),
+    SearchKind(
+        "two letters no account has",
+        lambda rng, size: "".join(rng.sample(ABSENT_LETTERS, 2)),
+        listed=False,
+    ),
 ]
 
 
