@@ -32,7 +32,12 @@ class StartupError(CliError):
 
 
 def _session_factory(config: Config) -> db.SessionFactory:
-    return db.make_session_factory(db.make_engine(config.database_url))
+    """Sessions on the configured database, once its schema is the one this code needs: a command
+    that read nothing the old schema lacks would otherwise answer as if all were well."""
+    engine = db.make_engine(config.database_url)
+    if problem := db.schema_problem(engine):
+        raise CliError(problem)
+    return db.make_session_factory(engine)
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:

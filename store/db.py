@@ -35,6 +35,7 @@ from sqlalchemy import (
     event,
     exc,
     func,
+    inspect,
     literal_column,
     make_url,
     select,
@@ -681,18 +682,19 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
         os.close(directory)  # releases the lock
 
 
-def head_revision() -> str | None:
-    """The schema revision this code expects."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
+def head_revision() -> str:
+    """The schema revision this code expects: the newest migration's, each being named after its
+    file, in order (tests/store/test_migrations.py checks both against Alembic's own reading)."""
+    return max(path.stem for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or None before the first migration (read as Alembic keeps it,
+    without importing Alembic: every command line run asks)."""
     with engine.connect() as connection:
-        from alembic.runtime.migration import MigrationContext
-
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def describe_error(error: SQLAlchemyError, url: str) -> str:
