@@ -260,10 +260,16 @@ def _exact(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
-def _survey(shape: _Shape) -> Select[Any]:
-    """One row: the exact-reference account's id, and the matches counted up to :count_limit."""
+def _survey(shape: _Shape, screened: bool = False) -> Select[Any]:
+    """One row: the exact-reference account's id, and the matches counted up to :count_limit.
+
+    `screened` (SQLite, a needle of one or two ASCII characters): counted only if the vocabulary
+    says some account might hold the needle (_SHORT_NEEDLE_MIGHT_MATCH), else 0."""
     first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
-    return select(_exact(shape).scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
+    count: Any = select(func.count()).select_from(first).scalar_subquery()
+    if screened:
+        count = case((_SHORT_NEEDLE_MIGHT_MATCH.scalar_subquery(), count), else_=0)
+    return select(_exact(shape).scalar_subquery(), count)
 
 
 @functools.cache
@@ -344,6 +350,21 @@ _NONE_LONGER = {
     True: ~exists().where(func.length(Account.reference) > bindparam("needle_length")),
     False: literal_column("0") == 1,
 }
+# SQLite, a needle of one or two ASCII characters, too short for the trigram index: whether any
+# name, keyword or reference might hold it, from the vocabulary, where counting its matches reads
+# every account. Every piece of a word starts the word or one of its proper suffixes; every piece of
+# a reference of three or more characters is in one of its trigrams; shorter references are few,
+# and indexed by length (0023). PostgreSQL keeps no reference trigrams.
+_SHORT_NEEDLE_MIGHT_MATCH = select(
+    or_(
+        _fragment("w", "needle").exists(),
+        _fragment("s", "needle").exists(),
+        exists().where(
+            search_fragments.c.kind == "r", func.instr(search_fragments.c.fragment, bindparam("needle")) > 0
+        ),
+        exists().where(func.length(Account.reference) < FTS_MIN_LENGTH),
+    )
+)
 # PostgreSQL: the length of the longest reference (migration 0034's index: one seek), or None. The
 # screen reads it in the same round trip as the reference read, so it can only tell the next
 # search on the connection whether that read may skip the trigram index.
@@ -1047,7 +1068,10 @@ class _Found:
             exact_ids = rows_of(connection, _exact(asked.shape), asked.parameters())
             exact_id, counted = (exact_ids[0][0] if exact_ids else None), count_up_to + 1
         else:
-            survey = (_survey(asked.shape), {**asked.parameters(), "count_limit": count_up_to + 1})
+            needle = asked.needle
+            screened = asked.sqlite and 0 < len(needle) < FTS_MIN_LENGTH and needle.isascii()
+            parameters = {**asked.parameters(), "count_limit": count_up_to + 1, "needle": needle}
+            survey = (_survey(asked.shape, screened), parameters)
             [(exact_id, counted)] = rows_of(connection, *survey)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
