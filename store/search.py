@@ -171,13 +171,18 @@ class _Query:
         return self.text.strip().lower()
 
     @property
+    def too_short(self) -> bool:
+        """Whether the needle is too short for the substring indexes (and for the word path)."""
+        return len(self.needle) < FTS_MIN_LENGTH
+
+    @property
     def reference(self) -> str | None:
         reference = self.text.strip().upper()
         return reference if reference.isalnum() and len(reference) <= REFERENCE_MAX_LENGTH else None
 
     @property
     def shape(self) -> _Shape:
-        fts = self.sqlite and len(self.needle) >= FTS_MIN_LENGTH
+        fts = self.sqlite and not self.too_short
         return _Shape(
             fts,
             bool(self.needle) and not fts,
@@ -741,7 +746,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
     """
     needle = asked.needle
     words = needle.split(" ")
-    if len(needle) < FTS_MIN_LENGTH or "" in words:
+    if asked.too_short or "" in words:
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
@@ -861,7 +866,7 @@ def _by_words_in_one_trip(
     """
     needle = asked.needle
     words = needle.split(" ")
-    if len(needle) < FTS_MIN_LENGTH or "" in words:
+    if asked.too_short or "" in words:
         return _CANNOT
     pairs, holds_text = len(words) > 1, _holds_text(words)
     parameters = {
@@ -1069,7 +1074,7 @@ class _Found:
             exact_id, counted = (exact_ids[0][0] if exact_ids else None), count_up_to + 1
         else:
             needle = asked.needle
-            screened = asked.sqlite and 0 < len(needle) < FTS_MIN_LENGTH and needle.isascii()
+            screened = asked.sqlite and asked.too_short and needle.isascii() and bool(needle)
             parameters = {**asked.parameters(), "count_limit": count_up_to + 1, "needle": needle}
             survey = (_survey(asked.shape, screened), parameters)
             [(exact_id, counted)] = rows_of(connection, *survey)
@@ -1117,7 +1122,7 @@ class _Found:
             # where the page is; matches that share a first word sit together, perhaps late.
             # A needle too short for the substring indexes has its matches sorted by reading every
             # account, so its walk goes on, further each time, past a sparse start.
-            walks = 1 if len(self.query.needle) >= FTS_MIN_LENGTH else SHORT_NEEDLE_WALKS
+            walks = SHORT_NEEDLE_WALKS if self.query.too_short else 1
             budget = WALK_BUDGET * (skip + take + 1)
             for _ in range(walks):
                 walked = list(self.session.scalars(_walked(shape), {**parameters, "budget": budget}))
