@@ -322,6 +322,9 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
         return [read.cursor.fetchall() for read in ours]
     except connection.dialect.loaded_dbapi.Error as error:
         first = ours[0] if ours else sent[0]
+        # SQLAlchemy closes the cursor it is given: a kept one must not stay kept, closed.
+        if kept.get(first.statement) is first.cursor:
+            del kept[first.statement]
         connection._handle_dbapi_exception(error, first.statement, first.parameters, first.cursor, None)
         raise  # not reached: the call above raises the wrapped error
 

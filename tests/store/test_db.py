@@ -332,6 +332,24 @@ def test_pipelined_reads_fail_as_a_statement_does_queued_or_not(
     assert _plan_mode(reads) == "force_custom_plan"
 
 
+def test_pipelined_reads_a_value_cannot_be_sent_for_leave_the_connection_reading(
+    queueing: bool, one_connection: Engine
+) -> None:
+    # A NUL, which PostgreSQL text cannot hold, fails in the driver before anything is sent. The
+    # error's handling closed the first read's cursor, a kept one here, and every later read of that
+    # statement on the pooled connection failed with "the cursor is closed" (found by a hostile-input
+    # run of search; the handlers drop NULs, but any failed read did the same).
+    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
+    marked = text("SELECT length(CAST(:word AS text))").execution_options(**{db.GENERIC_PLAN: True})
+    with reads.begin() as session:
+        assert db.read_together(session.connection(), [(marked, {"word": "ab"})]) == [[(2,)]]
+    with pytest.raises(exc.DataError), reads.begin() as session:
+        db.read_together(session.connection(), [(marked, {"word": "a\x00b"}), (text("SELECT 2"), {})])
+    for word in ("abc", "abcd"):
+        with reads.begin() as session:
+            assert db.read_together(session.connection(), [(marked, {"word": word})]) == [[(len(word),)]]
+
+
 def test_pipelined_reads_on_a_lost_connection_fail_as_unavailable_and_the_next_reconnects(
     queueing: bool, database_url: str, one_connection: Engine
 ) -> None:
