@@ -13,9 +13,11 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -34,6 +36,7 @@ JOB_ID = "low_credit_pass"
 DEFAULT_LEASE_SECONDS = 60
 BATCH_SIZE = 20
 DB_ATTEMPTS = 3
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,6 +63,16 @@ class PassReport:
     topped_up: list[str] = field(default_factory=list)  # what each auto top-up did
     follow_ups: live.UpdateReport = field(default_factory=live.UpdateReport)  # reminders after snoozes
     updates: live.UpdateReport = field(default_factory=live.UpdateReport)  # alerts edited in place
+
+
+@dataclass
+class _Claimed:
+    """A batch of claimed alerts, with what each copy shows and where the walk goes on from."""
+
+    batch: list[reminders.DueAlert]
+    position: reminders.Position
+    copies: dict[tuple[int, int, str], alerts.FirstCopy]
+    started: float  # time.monotonic() when the claim began: its lease's start, by this clock
 
 
 class _Undeliverable(Exception):
@@ -118,9 +131,37 @@ def run_low_credit_pass(
     # walk what the pass made rather than the whole process each time.
     gc.freeze()
     try:
-        return work.run(batch_size)
+        with _quick_thread_switches:
+            return work.run(batch_size)
     finally:
         gc.unfreeze()
+
+
+class _QuickThreadSwitches:
+    """Switch threads every SWITCH_INTERVAL_SECONDS while any pass runs; as before after the last.
+
+    The claiming thread waits on the database, then for the interpreter: at Python's default of
+    5 ms between switches it waited longer for the second than for the first.
+    """
+
+    def __init__(self) -> None:
+        self.lock, self.passes, self.before = threading.Lock(), 0, 0.0
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.passes == 0:
+                self.before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.before, SWITCH_INTERVAL_SECONDS))
+            self.passes += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.lock:
+            self.passes -= 1
+            if self.passes == 0:
+                sys.setswitchinterval(self.before)
+
+
+_quick_thread_switches = _QuickThreadSwitches()
 
 
 class _Pass:
@@ -151,7 +192,6 @@ class _Pass:
         self.pricing: invoices.Pricing | None = None
         self.cooldown = timedelta(0)
         self.marked = False
-        self.position = reminders.START
 
     def run(self, batch_size: int) -> PassReport:
         _in_transaction(self.session_factory, self._mark)
@@ -163,35 +203,39 @@ class _Pass:
             outcomes = live.top_up_low_accounts(self.session_factory, self.pricing, self.now)
             self.report.topped_up = [outcome.text() for outcome in outcomes]
         size = batch_size
-        try:
-            while not self.stop.is_set():
-                started, clock = time.monotonic(), datetime.now(UTC)
-                lease_until = clock + timedelta(seconds=self.lease_seconds)
-                batch, self.position = _in_transaction(
-                    self.session_factory, self._claim, clock, lease_until, size
-                )
-                if not batch:
-                    break
-                self.unsent = batch
-                self._draw()
-                # Send only in the first half of the lease, by this process's clock: a holder hung
-                # past that never sends what another replica may have taken over. The other half
-                # covers the DM in flight and clock differences between replicas.
-                self._send(started + self.lease_seconds / 2)
-                self._record()
-                if self.unsent:  # out of time: given back, and claimed again from there
-                    self.position = self.unsent[0].position
-                self._release(self.unsent)
-                self.unsent = []
-                size = live.next_batch_size(size, time.monotonic() - started, batch_size)
-        finally:
-            # What Slack accepted is recorded; what is left goes back at once, failures to be
-            # retried by the next pass on any replica. A DM cut short by an exception may or may
-            # not have reached Slack: its lease lapses, and whoever takes it over looks for it.
+        # The next batch is claimed while this one is drawn and sent: the database works on it
+        # while this process builds and posts messages, instead of each waiting for the other.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="low-credit-claims") as ahead:
+            upcoming: Future[_Claimed] | None = None
+            claimed: _Claimed | None = None
             try:
-                self._record()
+                claimed = self._claim_batch(size, reminders.START)
+                while claimed.batch and not self.stop.is_set():
+                    began = time.monotonic()
+                    self.unsent, self.copies, claimed.batch = claimed.batch, claimed.copies, []
+                    upcoming = ahead.submit(self._claim_batch, size, claimed.position)
+                    self._draw()
+                    # Send only in the first half of the lease, by this process's clock: a holder
+                    # hung past that never sends what another replica may have taken over. The
+                    # other half covers the DM in flight and clock differences between replicas.
+                    self._send(claimed.started + self.lease_seconds / 2)
+                    self._record()
+                    size = live.next_batch_size(size, time.monotonic() - began, batch_size)
+                    claimed, upcoming = upcoming.result(), None
+                    if self.unsent and not self.stop.is_set():
+                        # Out of time: the rest and the next batch go back, and the walk goes on
+                        # from the first of the rest.
+                        self._release(self.unsent + claimed.batch)
+                        after, self.unsent, claimed.batch = self.unsent[0].position, [], []
+                        claimed = self._claim_batch(size, after)
             finally:
-                self._release(self.unsent + self.failed)
+                # What Slack accepted is recorded; what is left goes back at once, failures to be
+                # retried by the next pass on any replica. A DM cut short by an exception may or
+                # may not have reached Slack: its lease lapses, and whoever takes it over looks for it.
+                try:
+                    self._record()
+                finally:
+                    self._release(self.unsent + self.failed + self._unstarted(claimed, upcoming))
         if not self.stop.is_set():
             self.report.follow_ups = live.remind_after_snoozes(
                 self.session_factory, self.client, self.now, self.holder
@@ -205,13 +249,35 @@ class _Pass:
             self.report.newly_low, self.report.recovered = crossings
             self.marked = True
 
+    def _claim_batch(self, size: int, after: reminders.Position) -> _Claimed:
+        """Claim up to `size` alerts after `after`, with what each copy shows, in one transaction."""
+        started, clock = time.monotonic(), datetime.now(UTC)
+        lease_until = clock + timedelta(seconds=self.lease_seconds)
+        return _in_transaction(self.session_factory, self._claim, clock, lease_until, size, after, started)
+
     def _claim(
-        self, session: Session, clock: datetime, lease_until: datetime, size: int
-    ) -> tuple[list[reminders.DueAlert], reminders.Position]:
-        """Claim a batch, with what each copy shows, in one transaction; where to go on from."""
-        batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, self.position)
-        self.copies = alerts.first_copies(session, batch, self.now) if batch else {}
-        return batch, position
+        self,
+        session: Session,
+        clock: datetime,
+        lease_until: datetime,
+        size: int,
+        after: reminders.Position,
+        started: float,
+    ) -> _Claimed:
+        batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, after)
+        copies = alerts.first_copies(session, batch, self.now) if batch else {}
+        return _Claimed(batch, position, copies, started)
+
+    @staticmethod
+    def _unstarted(claimed: _Claimed | None, upcoming: Future[_Claimed] | None) -> list[reminders.DueAlert]:
+        """The claims of batches not yet begun (a stop, or an error), to be given back."""
+        left = list(claimed.batch) if claimed else []
+        if upcoming is not None:
+            try:
+                left += upcoming.result().batch
+            except Exception as error:  # noqa: BLE001 - its transaction rolled back: nothing to give back
+                log.warning("claiming the next reminder batch failed: %s", type(error).__name__)
+        return left
 
     def _draw(self) -> None:
         """Build the batch's messages together, before any is sent.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import threading
 from datetime import UTC, datetime
 
@@ -24,7 +25,7 @@ from handlers.alerts import (
     SUGGESTED_MOVE_ACTION,
 )
 from handlers.move import AMOUNT_BLOCK, SOURCE_BLOCK
-from jobs.low_credit import run_low_credit_pass
+from jobs.low_credit import SWITCH_INTERVAL_SECONDS, run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store import alerts as store_alerts
 from store.models import (
@@ -429,6 +430,58 @@ def test_a_pass_stopped_mid_way_keeps_what_it_sent_and_the_next_pass_sends_only_
     assert len(dms(team)) == 3  # each account's alert arrived exactly once
 
 
+class DiesOnSecondDM(WebClient):
+    """The bot's client, but the process is stopped while sending the second DM."""
+
+    posted = 0
+
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage":
+            if self.posted == 1:
+                raise SystemExit("stopped by the operator")
+            self.posted += 1
+        return super().api_call(api_method, **kwargs)
+
+
+def test_a_pass_stopped_mid_batch_gives_back_the_batch_it_claimed_ahead(
+    session_factory, team, config, client
+):
+    # The pass claims its next batch while it sends this one: stopped, it gives that batch back
+    # too, so the next pass sends everything left at once instead of waiting out the leases.
+    references = [f"EX{number:07d}" for number in range(1, 6)]
+    for number, reference in enumerate(references, 1):
+        watch(session_factory, reference, f"Account {number}", credits=10, recipients=[ALICE_AND_BOB[1]])
+    dying = DiesOnSecondDM(token=config.slack_bot_token, base_url=config.slack_api_url)
+
+    with pytest.raises(SystemExit):
+        run_low_credit_pass(session_factory, dying, NOW, batch_size=2)
+
+    assert deliveries(session_factory) == [(BOB, 1)]
+    with session_factory.begin() as session:
+        held = session.scalar(select(func.count()).where(AlertMessage.claimed_by.is_not(None)))
+    assert held == 0
+    resumed = run_low_credit_pass(session_factory, client, NOW, batch_size=2)
+    assert sorted(s.reference for s in resumed.sent) == references[1:]
+    assert len(dms(team)) == 5  # each account's alert arrived exactly once
+
+
+def test_a_batch_claimed_ahead_whose_lease_half_ran_out_is_claimed_again_and_sent_once(
+    session_factory, team, client
+):
+    # The second batch is claimed while the first is sent, which takes longer than half its
+    # lease: the pass gives it back and claims it again from there, with a fresh lease.
+    references = [f"EX{number:07d}" for number in range(1, 5)]
+    for number, reference in enumerate(references, 1):
+        watch(session_factory, reference, f"Account {number}", credits=10, recipients=[ALICE_AND_BOB[1]])
+    team.delay("chat.postMessage", 0.3, times=None)
+
+    report = run_low_credit_pass(session_factory, client, NOW, lease_seconds=1, batch_size=2)
+
+    assert sorted(s.reference for s in report.sent) == references and report.failed == []
+    assert len(dms(team)) == 4
+    assert deliveries(session_factory) == [(BOB, 1)] * 4
+
+
 def test_a_large_pass_records_every_delivery_once(session_factory, team, client, monkeypatch):
     for number in range(1, 8):
         watch(
@@ -446,6 +499,34 @@ def test_a_pass_leaves_every_object_to_the_garbage_collector_again(session_facto
     watch(session_factory, credits=10)
     assert len(run_low_credit_pass(session_factory, client, NOW).sent) == 2
     assert gc.get_freeze_count() == 0
+
+
+class NotesThreadSwitching(WebClient):
+    """The bot's client, noting the interpreter's thread switch interval at each DM."""
+
+    seen: list[float]
+
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage":
+            self.seen.append(sys.getswitchinterval())
+        return super().api_call(api_method, **kwargs)
+
+
+def test_a_pass_switches_threads_often_while_it_runs_and_restores_the_interval_after(
+    session_factory, team, config
+):
+    # Its claiming thread would otherwise wait up to 5 ms for the interpreter after each query.
+    watch(session_factory, credits=10)
+    noting = NotesThreadSwitching(token=config.slack_bot_token, base_url=config.slack_api_url)
+    noting.seen = []
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
+    try:
+        assert len(run_low_credit_pass(session_factory, noting, NOW).sent) == 2
+        assert noting.seen == [SWITCH_INTERVAL_SECONDS] * 2
+        assert sys.getswitchinterval() == 0.004
+    finally:
+        sys.setswitchinterval(before)
 
 
 REMINDER_TABLES = (ReminderEpisode, Alert, AlertMessage)
