@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from copy import copy as shallow_copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -210,43 +211,100 @@ def update_copies(
     did is recorded together, at the latest RECORD_WITHIN_SECONDS after it was done.
     """
     report = UpdateReport()
-    skip: list[int] = []
+    skip: list[int] = []  # copies that failed this pass
     poster = without_blind_retries(client)
     size = batch_size
-    while True:
-        started = time.monotonic()
+
+    def claim(size: int, skipping: list[int]) -> _Claimed:
         with session_factory.begin() as session:
-            batch = alerts.claim_stale(session, holder, datetime.now(UTC), LEASE, size, skip=skip, only=only)
-            work = alerts.updates_for(session, batch, now)
-        if not batch:
-            return report
-        done: list[alerts.Progress] = []
-        recorded: set[int] = set()
-        oldest: float | None = None
+            batch = alerts.claim_stale(
+                session, holder, datetime.now(UTC), LEASE, size, skip=skipping, only=only
+            )
+            return _Claimed(batch, alerts.updates_for(session, batch, now))
+
+    # As for DMs, the next batch is claimed while this one is sent, so the database and this
+    # process work at once.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-updates") as ahead:
+        claimed, upcoming = claim(size, skip), None
         try:
-            for copy, owed, state in work:
-                began = time.monotonic()
-                progress, error = _bring_up_to_date(poster, copy, owed, state)
-                done.append(progress)
-                if error is None:
-                    report.updated.append(copy.id)
-                else:
-                    report.failed.append((copy.id, error_code(error)))
-                    log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
-                    skip.append(copy.id)
-                oldest = began if oldest is None else oldest
-                if time.monotonic() - oldest >= RECORD_WITHIN_SECONDS:
-                    _record_updates(session_factory, holder, done)
-                    recorded.update(progress.message_id for progress in done)
-                    done, oldest = [], None
+            while claimed.batch:
+                started = time.monotonic()
+                upcoming = ahead.submit(claim, size, list(skip))
+                _update_batch(session_factory, poster, holder, claimed, report, skip)
+                size = next_batch_size(size, time.monotonic() - started, batch_size)
+                claimed, upcoming = upcoming.result(), None
+                # Claimed before this batch's failures were known: they wait for a later pass.
+                if again := [copy.id for copy in claimed.batch if copy.id in skip]:
+                    _give_back(session_factory, holder, again)
+                    claimed = claimed.without(again)
         finally:
-            _record_updates(session_factory, holder, done)
-            recorded.update(progress.message_id for progress in done)
-            # A record gives its copies back; what was never recorded goes back here.
-            if unrecorded := [copy.id for copy in batch if copy.id not in recorded]:
-                with session_factory.begin() as session:
-                    alerts.release(session, holder, unrecorded)
-        size = next_batch_size(size, time.monotonic() - started, batch_size)
+            if upcoming is not None:
+                _give_back(session_factory, holder, [copy.id for copy in _claimed_or_none(upcoming)])
+    return report
+
+
+@dataclass
+class _Claimed:
+    """A batch of copies claimed to bring up to date, with what each owes and shows."""
+
+    batch: list[alerts.Copy]
+    work: list[tuple[alerts.Copy, list[alerts.Reply], alerts.AlertState]]
+
+    def without(self, ids: list[int]) -> _Claimed:
+        return _Claimed(
+            [copy for copy in self.batch if copy.id not in ids],
+            [item for item in self.work if item[0].id not in ids],
+        )
+
+
+def _claimed_or_none(upcoming: Future[_Claimed]) -> list[alerts.Copy]:
+    """The copies a claim made ahead holds; none if it failed (its transaction rolled back)."""
+    try:
+        return upcoming.result().batch
+    except Exception as error:  # noqa: BLE001 - on the way out of a failure already raised
+        log.warning("claiming the next alerts to update failed: %s", error_code(error))
+        return []
+
+
+def _give_back(session_factory: SessionFactory, holder: str, message_ids: list[int]) -> None:
+    if message_ids:
+        with session_factory.begin() as session:
+            alerts.release(session, holder, message_ids)
+
+
+def _update_batch(
+    session_factory: SessionFactory,
+    poster: WebClient,
+    holder: str,
+    claimed: _Claimed,
+    report: UpdateReport,
+    skip: list[int],
+) -> None:
+    """Bring a claimed batch up to date, recording what Slack did as it goes; failures join `skip`."""
+    done: list[alerts.Progress] = []
+    recorded: set[int] = set()
+    oldest: float | None = None
+    try:
+        for copy, owed, state in claimed.work:
+            began = time.monotonic()
+            progress, error = _bring_up_to_date(poster, copy, owed, state)
+            done.append(progress)
+            if error is None:
+                report.updated.append(copy.id)
+            else:
+                report.failed.append((copy.id, error_code(error)))
+                log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
+                skip.append(copy.id)
+            oldest = began if oldest is None else oldest
+            if time.monotonic() - oldest >= RECORD_WITHIN_SECONDS:
+                _record_updates(session_factory, holder, done)
+                recorded.update(progress.message_id for progress in done)
+                done, oldest = [], None
+    finally:
+        _record_updates(session_factory, holder, done)
+        recorded.update(progress.message_id for progress in done)
+        # A record gives its copies back; what was never recorded goes back here.
+        _give_back(session_factory, holder, [copy.id for copy in claimed.batch if copy.id not in recorded])
 
 
 def next_batch_size(size: int, seconds: float, smallest: int) -> int:
