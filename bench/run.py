@@ -44,7 +44,7 @@ from sqlalchemy import Engine, text
 from bench import alerts as live_alerts
 from bench import imports, replicas, usage_api
 from bench.dataset import ACCOUNT_COLUMNS, LOW_SHARE, SEARCH_KINDS, account_rows, share_matched, terms
-from bench.fake_process import FakeSlackProcess, TimedClient
+from bench.fake_process import FakeSlackProcess, InstantWebAPI, TimedClient
 from bench.http import KeepAliveRequests
 from bot.app import create_app, make_client, make_services
 from bot.config import Config
@@ -369,7 +369,10 @@ def moves_recorded(engine: Engine) -> int:
 # ------------------------------------------------------------------------------- reminders
 
 
-def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlackProcess) -> dict[str, float]:
+def reminder_pass(engine: Engine, fake: FakeSlackProcess) -> dict[str, float]:
+    """The first pass (DMs to the fake Slack, their time subtracted), the next one, and the first
+    again, on the store as it was, with every Web API call answered in process at once."""
+    session_factory = db.make_session_factory(engine)
     # Counts the calls of the copies the pass makes of it (its poster) too.
     client = TimedClient(token=BOT_TOKEN, base_url=fake.api_url)
     started = time.perf_counter()
@@ -380,13 +383,31 @@ def reminder_pass(session_factory: db.SessionFactory, fake: FakeSlackProcess) ->
     started = time.perf_counter()
     run_low_credit_pass(session_factory, client, datetime.now(UTC))
     steady = time.perf_counter() - started
+    forget_reminders(engine)
+    started = time.perf_counter()
+    instant = run_low_credit_pass(session_factory, InstantWebAPI(token=BOT_TOKEN), datetime.now(UTC))
+    in_process = time.perf_counter() - started
     return {
         "first": first,
         "first_without_dms": first - dm_seconds,
+        "first_in_process": in_process,
         "sent": sent,
-        "failed": failed,
+        "failed": failed + (sent - len(instant.sent)),
         "steady": steady,
     }
+
+
+def forget_reminders(engine: Engine) -> None:
+    """The store as it was before any pass: no episodes, alerts or copies (the deletes vacuumed,
+    as autovacuum would leave them, and analyzed, as before the first pass)."""
+    with engine.begin() as connection:
+        for table in ("alert_messages", "alerts", "reminder_episodes"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        tables = "alert_messages, alerts, reminder_episodes"
+        connection.exec_driver_sql(
+            f"VACUUM ANALYZE {tables}" if engine.dialect.name == "postgresql" else "ANALYZE"
+        )
 
 
 # ------------------------------------------------------------------------------------- RSS
@@ -467,7 +488,7 @@ def bench_one(
         if args.search_only:
             engine.dispose()
             return result
-        result.reminders = reminder_pass(session_factory, fake)
+        result.reminders = reminder_pass(engine, fake)
         engine.dispose()
         if not args.skip_rss and not args.only_pass:
             try:
@@ -583,17 +604,19 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     if any(r.reminders for r in results):
         lines += [
             "",
-            "| DB | accounts | low accounts | first pass s | without DM calls s "
-            "| without DM calls, per low account | DMs sent | failed | next pass s | target < 1 s at 1M |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| DB | accounts | low accounts | first pass s | without DM calls s (subtracted) "
+            "| without DM calls s (answered in process) | per low account | DMs sent | failed "
+            "| next pass s | target < 1 s at 1M (both) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in results:
             m = r.reminders
-            target = mark(m["first_without_dms"] < REMINDER_TARGET_S) if r.size >= 1_000_000 else ""
+            own = max(m["first_without_dms"], m["first_in_process"])
+            target = mark(own < REMINDER_TARGET_S) if r.size >= 1_000_000 else ""
             lines.append(
                 f"| {r.backend} | {r.size:,} | {int(r.size * LOW_SHARE):,} | {m['first']:.3f} "
-                f"| {m['first_without_dms']:.3f} "
-                f"| {m['first_without_dms'] / max(r.size * LOW_SHARE, 1) * 1e6:.0f} µs "
+                f"| {m['first_without_dms']:.3f} | {m['first_in_process']:.3f} "
+                f"| {own / max(r.size * LOW_SHARE, 1) * 1e6:.0f} µs "
                 f"| {int(m['sent']):,} | {int(m['failed'])} "
                 f"| {m['steady']:.3f} | {target} |"
             )

@@ -25,6 +25,10 @@ def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixt
     assert "| sqlite | 300 | " in out.split("Home tab publish p50 ms")[1]
     assert "moves/s" in out and "peak RSS" in out
     assert "| sqlite | 300 | 6 | " in out  # live alerts: 2% low, then 1% resolving
+    # The reminder pass, DM calls subtracted and answered in process: 1% low, each DM sent.
+    assert "without DM calls s (answered in process)" in out
+    [reminders] = [row for row in rows if row.startswith("| sqlite | 300 | 3 | ")]
+    assert "| 3 | 0 |" in reminders
     assert "failed" not in out.replace("| failed |", "")
 
 
