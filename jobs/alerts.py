@@ -229,17 +229,20 @@ def update_copies(
         try:
             while claimed.batch:
                 started = time.monotonic()
+                # Handed over: _update_batch records it or gives it back.
+                current, claimed = claimed, _Claimed([], [])
                 upcoming = ahead.submit(claim, size, list(skip))
-                _update_batch(session_factory, poster, holder, claimed, report, skip)
+                _update_batch(session_factory, poster, holder, current, report, skip)
                 size = next_batch_size(size, time.monotonic() - started, batch_size)
                 claimed, upcoming = upcoming.result(), None
                 # Claimed before this batch's failures were known: they wait for a later pass.
                 if again := [copy.id for copy in claimed.batch if copy.id in skip]:
-                    _give_back(session_factory, holder, again)
                     claimed = claimed.without(again)
+                    _give_back(session_factory, holder, again)
         finally:
-            if upcoming is not None:
-                _give_back(session_factory, holder, [copy.id for copy in _claimed_or_none(upcoming)])
+            # Claimed and not begun (the pass failed): given back, not left to their leases.
+            unbegun = claimed.batch + (_claimed_or_none(upcoming) if upcoming is not None else [])
+            _give_back(session_factory, holder, [copy.id for copy in unbegun])
     return report
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.app import make_client
 from jobs import alerts as live
@@ -18,7 +19,7 @@ from tests.fake_slack import FakeSlack
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PRICING = invoices.Pricing(Decimal("0.045"), Decimal("0.20"), "GBP")
-ALICE, BOB, ALEX = "U0ALICE01", "U0BOB0001", "U0ALEX001"
+ALICE, BOB, ALEX, DANA = "U0ALICE01", "U0BOB0001", "U0ALEX001", "U0DANA001"
 COOLDOWN = timedelta(days=1)
 
 
@@ -149,6 +150,44 @@ def test_an_edit_that_fails_twice_is_retried_by_later_passes(session_factory, fa
     # The thread reply went out once, on the first pass, however often the edit was retried.
     assert len(thread(fake_slack, "D" + ALICE)) == 1
     assert live.update_copies(session_factory, client, NOW, "replica-b").updated == []
+
+
+class StopsAtSecondReply(WebClient):
+    """The bot's client, but the process is stopped as it is about to post the second thread reply."""
+
+    replies = 0
+
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage" and (kwargs.get("json") or {}).get("thread_ts"):
+            if self.replies == 1:
+                raise SystemExit("stopped by the operator")
+            self.replies += 1
+        return super().api_call(api_method, **kwargs)
+
+
+def test_copies_claimed_ahead_of_an_interrupted_update_are_given_back_at_once(
+    session_factory, fake_slack, client, config
+):
+    # The next batch is claimed while one is sent; stopped, the pass gives it back, so another
+    # holder brings it up to date at once instead of waiting out the lease.
+    account_id = watch(session_factory, people=(ALICE, BOB, DANA))
+    use(session_factory, 560)
+    follow(session_factory)
+    assert sorted(post_alerts(session_factory, client)) == sorted([ALICE, BOB, DANA])
+    bring_in(session_factory, account_id, "purchase")
+    follow(session_factory)
+    stopping = live.without_blind_retries(
+        StopsAtSecondReply(token=config.slack_bot_token, base_url=config.slack_api_url)
+    )
+
+    with pytest.raises(SystemExit):
+        live.update_copies(session_factory, stopping, NOW, "replica-a", batch_size=1)
+
+    later = live.update_copies(session_factory, client, NOW, "replica-b")
+    assert len(later.updated) == 2 and later.failed == []
+    for user in (ALICE, BOB, DANA):
+        assert copies(fake_slack)["D" + user]["text"].startswith("Resolved:")
+        assert len(thread(fake_slack, "D" + user)) == 1
 
 
 @pytest.mark.parametrize("where", ["alert", "reply"])
