@@ -2,8 +2,9 @@
 
 Replicas share the work through claims in the database: each claims a batch of due alerts with a
 lease in a short transaction, sends them outside any transaction and records DMs as Slack accepts
-them. A holder that dies or hangs loses its claims when the lease runs out, and another takes over,
-looking for each DM the dead holder may have posted before posting it.
+them, claiming its next batch on a thread of its own meanwhile. A holder that dies or hangs loses
+its claims when the lease runs out, and another takes over, looking for each DM the dead holder may
+have posted before posting it.
 """
 
 from __future__ import annotations
