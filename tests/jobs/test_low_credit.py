@@ -395,14 +395,16 @@ def test_suggested_buttons_open_prefilled_buy_and_move_from_the_dm_with_permissi
     assert "billing role" in visible_text(refusal)
 
 
-class DiesOnThirdDM(WebClient):
-    """The bot's client, but the process is stopped while sending the third DM."""
+class StoppedAtDM(WebClient):
+    """The bot's client, but the process is stopped while sending DM number `at` (the first is 1)."""
 
-    posted = 0
+    def __init__(self, at: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.at, self.posted = at, 0
 
     def api_call(self, api_method, **kwargs):
         if api_method == "chat.postMessage":
-            if self.posted == 2:
+            if self.posted == self.at - 1:
                 raise SystemExit("stopped by the operator")
             self.posted += 1
         return super().api_call(api_method, **kwargs)
@@ -419,7 +421,7 @@ def test_a_pass_stopped_mid_way_keeps_what_it_sent_and_the_next_pass_sends_only_
             credits=10,
             recipients=[ALICE_AND_BOB[1]],
         )
-    dying = DiesOnThirdDM(token=config.slack_bot_token, base_url=config.slack_api_url)
+    dying = StoppedAtDM(3, token=config.slack_bot_token, base_url=config.slack_api_url)
 
     with pytest.raises(SystemExit):
         run_low_credit_pass(session_factory, dying, NOW)
@@ -430,19 +432,6 @@ def test_a_pass_stopped_mid_way_keeps_what_it_sent_and_the_next_pass_sends_only_
     assert len(dms(team)) == 3  # each account's alert arrived exactly once
 
 
-class DiesOnSecondDM(WebClient):
-    """The bot's client, but the process is stopped while sending the second DM."""
-
-    posted = 0
-
-    def api_call(self, api_method, **kwargs):
-        if api_method == "chat.postMessage":
-            if self.posted == 1:
-                raise SystemExit("stopped by the operator")
-            self.posted += 1
-        return super().api_call(api_method, **kwargs)
-
-
 def test_a_pass_stopped_mid_batch_gives_back_the_batch_it_claimed_ahead(
     session_factory, team, config, client
 ):
@@ -451,7 +440,7 @@ def test_a_pass_stopped_mid_batch_gives_back_the_batch_it_claimed_ahead(
     references = [f"EX{number:07d}" for number in range(1, 6)]
     for number, reference in enumerate(references, 1):
         watch(session_factory, reference, f"Account {number}", credits=10, recipients=[ALICE_AND_BOB[1]])
-    dying = DiesOnSecondDM(token=config.slack_bot_token, base_url=config.slack_api_url)
+    dying = StoppedAtDM(2, token=config.slack_bot_token, base_url=config.slack_api_url)
 
     with pytest.raises(SystemExit):
         run_low_credit_pass(session_factory, dying, NOW, batch_size=2)
