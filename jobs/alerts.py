@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from copy import copy as shallow_copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -44,6 +44,7 @@ SLACK_ERRORS = (SlackApiError, SlackClientError, OSError)
 CHANNEL_PROBLEMS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 log = logging.getLogger(__name__)
+Claim = TypeVar("Claim")
 
 
 def error_code(error: BaseException) -> str:
@@ -241,7 +242,8 @@ def update_copies(
                     _give_back(session_factory, holder, again)
         finally:
             # Claimed and not begun (the pass failed): given back, not left to their leases.
-            unbegun = claimed.batch + (_claimed_or_none(upcoming) if upcoming is not None else [])
+            next_batch = claimed_ahead(upcoming, "the next alerts to update")
+            unbegun = claimed.batch + (next_batch.batch if next_batch else [])
             _give_back(session_factory, holder, [copy.id for copy in unbegun])
     return report
 
@@ -260,13 +262,16 @@ class _Claimed:
         )
 
 
-def _claimed_or_none(upcoming: Future[_Claimed]) -> list[alerts.Copy]:
-    """The copies a claim made ahead holds; none if it failed (its transaction rolled back)."""
+def claimed_ahead(upcoming: Future[Claim] | None, what: str) -> Claim | None:
+    """What a claim made ahead came to, on the way out of a pass; None if there was none or it
+    failed (its transaction rolled back, so it holds nothing to give back)."""
+    if upcoming is None:
+        return None
     try:
-        return upcoming.result().batch
+        return upcoming.result()
     except Exception as error:  # noqa: BLE001 - on the way out of a failure already raised
-        log.warning("claiming the next alerts to update failed: %s", error_code(error))
-        return []
+        log.warning("claiming %s ahead failed: %s", what, error_code(error))
+        return None
 
 
 def _give_back(session_factory: SessionFactory, holder: str, message_ids: list[int]) -> None:

@@ -272,13 +272,8 @@ class _Pass:
     @staticmethod
     def _unstarted(claimed: _Claimed | None, upcoming: Future[_Claimed] | None) -> list[reminders.DueAlert]:
         """The claims of batches not yet begun (a stop, or an error), to be given back."""
-        left = list(claimed.batch) if claimed else []
-        if upcoming is not None:
-            try:
-                left += upcoming.result().batch
-            except Exception as error:  # noqa: BLE001 - its transaction rolled back: nothing to give back
-                log.warning("claiming the next reminder batch failed: %s", type(error).__name__)
-        return left
+        next_batch = live.claimed_ahead(upcoming, "the next reminder batch")
+        return (claimed.batch if claimed else []) + (next_batch.batch if next_batch else [])
 
     def _draw(self) -> None:
         """Build the batch's messages together, before any is sent.
