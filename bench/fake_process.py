@@ -105,7 +105,10 @@ class InstantWebAPI(WebClient):
             data["channel"] = {"id": f"D{body.get('users', '')}"}
         elif api_method in ("chat.postMessage", "chat.update"):
             self.posted[0] += 1
-            data.update(channel=body.get("channel"), ts=body.get("ts") or f"{self.posted[0]}.000100")
+            channel = str(body.get("channel") or "")
+            if channel[:1] in ("U", "W"):  # a post to a user id lands in their DM with the app
+                channel = f"D{channel}"
+            data.update(channel=channel, ts=body.get("ts") or f"{self.posted[0]}.000100")
         return SlackResponse(
             client=self,
             http_verb="POST",

@@ -86,6 +86,14 @@ def _find_posted(client: WebClient, channel: str, key: str, thread_ts: str | Non
     return None
 
 
+@dataclass(frozen=True)
+class Posted:
+    """Where a message is in Slack."""
+
+    channel: str  # the DM's channel when it was posted to a user id
+    ts: str
+
+
 def post_or_find(
     client: WebClient,
     channel: str,
@@ -93,18 +101,21 @@ def post_or_find(
     maybe_posted: bool,
     payload: dict[str, Any],
     thread_ts: str | None = None,
-) -> str:
-    """chat.postMessage marked `key`, unless an earlier attempt that may have posted it did; its ts.
+) -> Posted:
+    """chat.postMessage marked `key`, unless an earlier attempt that may have posted it did; where it is.
 
-    `client` should come from without_blind_retries, or the client itself may post twice.
+    `channel` may be a user id, which posts in the app's DM with them, but a look-up needs the
+    DM's own channel. `client` should come from without_blind_retries, or the client itself may
+    post twice.
     """
     found = _find_posted(client, channel, key, thread_ts) if maybe_posted else None
     if found:
-        return found
+        return Posted(channel, found)
     message = {"channel": channel, "metadata": _marker(key), **payload}
     if thread_ts:
         message["thread_ts"] = thread_ts
-    return str(call(client, "chat.postMessage", message)["ts"])
+    answer = call(client, "chat.postMessage", message)
+    return Posted(str(answer["channel"]), str(answer["ts"]))
 
 
 def call(client: WebClient, method: str, message: dict[str, Any]) -> SlackResponse:
@@ -129,7 +140,7 @@ def post_once(
         with session_factory.begin() as session:
             alerts.set_pending(session, message_id, key)
     try:
-        return post_or_find(client, key=key, maybe_posted=maybe_posted, **post)
+        return post_or_find(client, key=key, maybe_posted=maybe_posted, **post).ts
     except SlackApiError:
         if not maybe_posted:  # Slack answered the post: nothing was posted, nothing to look for
             with session_factory.begin() as session:

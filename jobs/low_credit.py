@@ -181,7 +181,7 @@ class _Pass:
         self.holder, self.report = _holder(), PassReport()
         self.poster = live.without_blind_retries(client)
         self.cache: dict[str, str] = {}
-        # Each Slack user's DM, opened once a pass: one person is often told about many accounts.
+        # The DMs looked in for posts that may be there, each opened once a pass.
         self.dm_channels: dict[str, str] = {}
         self.failed: list[reminders.DueAlert] = []
         self.unsent: list[reminders.DueAlert] = []  # claimed and not yet tried
@@ -316,16 +316,17 @@ class _Pass:
         """Post one recipient's copy of the alert in their DM or channel; who it went to, or raise."""
         key = (alert.account_id, alert.episode, alert.recipient.address)
         copy = self.copies[key]
+        maybe_posted = alert.maybe_posted or copy.maybe_posted
         if alert.recipient.is_channel:  # posted there once, for everyone in it
             sent_to = channel = alert.recipient.address
         else:
             sent_to = _slack_user(self.client, alert.recipient, self.cache)
-            if sent_to not in self.dm_channels:
-                self.dm_channels[sent_to] = self.client.conversations_open(users=sent_to)["channel"]["id"]
-            channel = self.dm_channels[sent_to]
-        maybe_posted = alert.maybe_posted or copy.maybe_posted
+            # Posted to the user id, Slack opens the DM itself: one call a DM, where
+            # conversations.open (about 50 a minute) would hold a first pass to its pace. Looking
+            # for a post that may be there needs the DM's channel.
+            channel = self._dm_channel(sent_to) if maybe_posted else sent_to
         try:
-            ts = live.post_or_find(
+            posted = live.post_or_find(
                 self.poster,
                 channel,
                 alerts.first_copy_key(alert.account_id, alert.episode),
@@ -341,8 +342,15 @@ class _Pass:
                     self.session_factory, self.client, alert.account_id, alert.episode, channel, error
                 )
             raise
-        self.unrecorded.append((sent_to, alerts.FirstPost(alert.recipient.address, channel, ts, copy)))
+        self.unrecorded.append(
+            (sent_to, alerts.FirstPost(alert.recipient.address, posted.channel, posted.ts, copy))
+        )
         return sent_to
+
+    def _dm_channel(self, user_id: str) -> str:
+        if user_id not in self.dm_channels:
+            self.dm_channels[user_id] = self.client.conversations_open(users=user_id)["channel"]["id"]
+        return self.dm_channels[user_id]
 
     def _record(self) -> None:
         """Record the DMs Slack accepted (and those it may have) in one transaction."""

@@ -68,8 +68,8 @@ def test_a_channel_gets_one_alert_that_is_edited_in_place(session_factory, fake_
     (alert,) = posted_in(fake_slack, OPS)
     assert_valid_blocks(alert["blocks"])
     assert "*Acme Marketing* (`EX0000001`) has *40* credits" in visible_text(alert)
-    # The channel is posted in directly; only Alice needed a DM opened.
-    assert [c.params["users"] for c in fake_slack.calls_to("conversations.open")] == [ALICE]
+    # The channel is posted in directly, and Alice at her user id.
+    assert sorted(c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")) == [OPS, ALICE]
 
     with session_factory.begin() as session:
         bought = invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())

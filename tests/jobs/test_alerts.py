@@ -211,7 +211,8 @@ def test_a_lost_answer_is_looked_for_instead_of_posted_twice(session_factory, fa
     assert len(copies(fake_slack)) == 1
     assert len(thread(fake_slack, "D" + ALICE)) == (1 if where == "reply" else 0)
     looked = "conversations.history" if where == "alert" else "conversations.replies"
-    assert len(fake_slack.calls_to(looked)) == 1
+    # Looked for in the DM itself: its channel, opened for the look-up (a user id is no channel to read).
+    assert [c.params["channel"] for c in fake_slack.calls_to(looked)] == ["D" + ALICE]
 
 
 def episode_of(session_factory) -> tuple[int, bool]:
