@@ -124,6 +124,9 @@ def load(engine: Engine, size: int, low_share: float = LOW_SHARE) -> Dataset:
         raw.commit()
     finally:
         raw.close()
+    # As `serve`'s upkeep leaves the search vocabulary within half a minute of a bulk load.
+    with db.make_session_factory(engine).begin() as session:
+        search.fold_reference_grams(session)
     # As autovacuum leaves tables in steady state: statistics, and on PostgreSQL a visibility map
     # that lets counts read indexes alone. VACUUM cannot run inside a transaction.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -553,6 +553,8 @@ def _bulk_settings(session: Session) -> Iterator[bool]:
         for definition in built_after or []:
             connection.exec_driver_sql(definition)
         return
+    # Before any account id is taken (maintained_in_bulk takes it again, for other bulk writers).
+    search.hold_off_reference_folds(connection)
     # Searches plan each statement for its values (store.db); the foreign-key checks of a bulk
     # insert run one prepared statement per row, and re-planning it each time cost 10x the check.
     connection.exec_driver_sql("SET LOCAL plan_cache_mode = auto")

@@ -164,6 +164,11 @@ search_fragments = Table(
     Column("kind", String(1), primary_key=True),  # w: a word, s: a proper suffix, r: in a reference
     Column("fragment", String, primary_key=True),
 )
+# PostgreSQL (migration 0041): the vocabulary holds the reference trigrams of every account up to
+# this id; store.search.fold_reference_grams adds those bulk writers left out.
+search_reference_coverage = Table(
+    "search_reference_coverage", Base.metadata, Column("upto", Integer, nullable=False)
+)
 # Each pair of adjacent words of a name, and of a keyword, as "first second" (migration 0017):
 # the accounts where `alerts` is followed by 7 are one pair's entries, in list order.
 search_pairs = Table(

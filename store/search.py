@@ -39,8 +39,10 @@ from sqlalchemy import (
     bindparam,
     case,
     column,
+    delete,
     exists,
     func,
+    insert,
     literal_column,
     or_,
     select,
@@ -67,6 +69,7 @@ from store.models import (
     by_code_point,
     search_fragments,
     search_pairs,
+    search_reference_coverage,
     search_words,
 )
 
@@ -265,15 +268,16 @@ def _exact(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
-def _survey(shape: _Shape, screened: bool = False) -> Select[Any]:
+def _survey(shape: _Shape, screened_on: bool | None = None) -> Select[Any]:
     """One row: the exact-reference account's id, and the matches counted up to :count_limit.
 
-    `screened` (SQLite, a needle of one or two ASCII characters): counted only if the vocabulary
-    says some account might hold the needle (_SHORT_NEEDLE_MIGHT_MATCH), else 0."""
+    `screened_on` (a needle of one or two ASCII characters: True on SQLite, False on PostgreSQL):
+    counted only if the vocabulary says some account might hold the needle
+    (_SHORT_NEEDLE_MIGHT_MATCH), else 0."""
     first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
     count: Any = select(func.count()).select_from(first).scalar_subquery()
-    if screened:
-        count = case((_SHORT_NEEDLE_MIGHT_MATCH.scalar_subquery(), count), else_=0)
+    if screened_on is not None:
+        count = case((_SHORT_NEEDLE_MIGHT_MATCH[screened_on].scalar_subquery(), count), else_=0)
     return select(_exact(shape).scalar_subquery(), count)
 
 
@@ -355,21 +359,35 @@ _NONE_LONGER = {
     True: ~exists().where(func.length(Account.reference) > bindparam("needle_length")),
     False: literal_column("0") == 1,
 }
-# SQLite, a needle of one or two ASCII characters, too short for the trigram index: whether any
-# name, keyword or reference might hold it, from the vocabulary, where counting its matches reads
-# every account. Every piece of a word starts the word or one of its proper suffixes; every piece of
-# a reference of three or more characters is in one of its trigrams; shorter references are few,
-# and indexed by length (0023). PostgreSQL keeps no reference trigrams.
-_SHORT_NEEDLE_MIGHT_MATCH = select(
-    or_(
+# PostgreSQL: whether the vocabulary holds the trigrams of every account's reference. Those a bulk
+# writer added (an import) have none until the next fold_reference_grams (`serve` runs it every
+# FOLD_REFERENCES_SECONDS); until then a short needle is counted the general way. The newest id is
+# one seek in the primary key.
+_NEWEST_ID = select(func.coalesce(func.max(Account.id), 0)).correlate(None).scalar_subquery()
+_COVERED_UPTO = select(func.coalesce(func.max(search_reference_coverage.c.upto), 0)).scalar_subquery()
+_REFERENCES_COVERED = _COVERED_UPTO >= _NEWEST_ID
+
+
+def _might_hold_short_needle(sqlite: bool) -> Select[Any]:
+    """A needle of one or two ASCII characters, too short for the trigram indexes: whether any
+    name, keyword or reference might hold it, from the vocabulary, where counting its matches
+    reads every account. Every piece of a word starts the word or one of its proper suffixes; every
+    piece of a reference of three or more characters is in one of its trigrams (PostgreSQL's since
+    0041, once covered); shorter references are few, and indexed by length (0023)."""
+    position = func.instr if sqlite else func.strpos
+    in_a_reference = exists().where(
+        search_fragments.c.kind == "r", position(search_fragments.c.fragment, bindparam("needle")) > 0
+    )
+    tests = [
         _fragment("w", "needle").exists(),
         _fragment("s", "needle").exists(),
-        exists().where(
-            search_fragments.c.kind == "r", func.instr(search_fragments.c.fragment, bindparam("needle")) > 0
-        ),
+        in_a_reference,
         exists().where(func.length(Account.reference) < FTS_MIN_LENGTH),
-    )
-)
+    ]
+    return select(or_(*tests) if sqlite else or_(~_REFERENCES_COVERED, *tests))
+
+
+_SHORT_NEEDLE_MIGHT_MATCH = {sqlite: _might_hold_short_needle(sqlite) for sqlite in (True, False)}
 # PostgreSQL: the length of the longest reference (migration 0034's index: one seek), or None. The
 # screen reads it in the same round trip as the reference read, so it can only tell the next
 # search on the connection whether that read may skip the trigram index.
@@ -1074,9 +1092,9 @@ class _Found:
             exact_id, counted = (exact_ids[0][0] if exact_ids else None), count_up_to + 1
         else:
             needle = asked.needle
-            screened = asked.sqlite and asked.too_short and needle.isascii() and bool(needle)
+            screened = asked.too_short and needle.isascii() and bool(needle)
             parameters = {**asked.parameters(), "count_limit": count_up_to + 1, "needle": needle}
-            survey = (_survey(asked.shape, screened), parameters)
+            survey = (_survey(asked.shape, asked.sqlite if screened else None), parameters)
             [(exact_id, counted)] = rows_of(connection, *survey)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
@@ -1301,9 +1319,49 @@ def maintained_in_bulk(connection: Connection, *, indexed: bool = True) -> Itera
     if connection.dialect.name == "sqlite":
         connection.execute(text("INSERT INTO search_words_deferred (since) VALUES (0)"))
     else:
+        hold_off_reference_folds(connection)
         connection.execute(text("SELECT set_config(:name, 'on', true)"), {"name": BULK_SETTING})
     yield BulkSearchRows(connection, indexed=indexed)
     if connection.dialect.name == "sqlite":
         connection.execute(text("DELETE FROM search_words_deferred"))
     else:
         connection.execute(text("SELECT set_config(:name, 'off', true)"), {"name": BULK_SETTING})
+
+
+# ------------------------------------------------------------ reference trigrams (PostgreSQL)
+
+# Any constant: it names the lock that bulk writers of accounts share and a fold takes alone.
+FOLD_LOCK_KEY = 0x52464F4C  # "RFOL"
+# Migration 0041's trigger, for the accounts after :upto up to :newest.
+_FOLDED_GRAMS = text(
+    """INSERT INTO search_fragments (kind, fragment)
+    SELECT DISTINCT 'r', substr(lower(a.reference), p, 3)
+    FROM accounts AS a, generate_series(1, length(a.reference) - 2) AS p
+    WHERE a.id > :upto AND a.id <= :newest
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING"""
+)
+
+
+def hold_off_reference_folds(connection: Connection) -> None:
+    """PostgreSQL, a bulk writer of accounts, before it takes any account id: no fold until this
+    transaction ends. A fold covers every id up to the newest it sees, and would cover ids this
+    writer takes now and commits later, without their trigrams."""
+    connection.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": FOLD_LOCK_KEY})
+
+
+def fold_reference_grams(session: Session) -> int | None:
+    """PostgreSQL: add the reference trigrams of the accounts bulk writers added since the last
+    fold, and cover them (migration 0041); how many ids it covered, or None while a bulk writer is
+    at work (the next fold does it). SQLite's bulk writers add them themselves."""
+    if not is_postgresql(session):
+        return 0
+    if not session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FOLD_LOCK_KEY}):
+        return None
+    upto, newest = session.execute(select(_COVERED_UPTO, _NEWEST_ID)).one()
+    if newest <= upto:
+        return 0
+    session.execute(_FOLDED_GRAMS, {"upto": upto, "newest": newest})
+    session.execute(delete(search_reference_coverage))  # one row, or none: nothing covered
+    session.execute(insert(search_reference_coverage).values(upto=newest))
+    return int(newest - upto)

@@ -255,3 +255,29 @@ def test_deliveries_become_first_copies_and_come_back(engine: Engine, session_fa
             ("ann@example.com", "D0ANN0001", "1.0001", None, None),
         ]
     db.upgrade(engine)
+
+
+def test_accounts_from_before_the_reference_vocabulary_are_found_by_two_characters_of_their_reference(
+    engine: Engine, session_factory
+):
+    # Two characters are answered from the vocabulary of reference trigrams (PostgreSQL's since
+    # 0041): without those of the accounts already there, "x7" would find nothing.
+    command.downgrade(db.alembic_config(engine), "0040_name_order_holds_keyword_pg")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
+                "reminder_level, recipient_count) VALUES "
+                "(1, 'EX7000001', 'Open Co', true, 700, CURRENT_TIMESTAMP, false, 0, 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
+                "VALUES (1, 'opening', 700, 700, 'test', CURRENT_TIMESTAMP)"
+            )
+        )
+    db.upgrade(engine)
+    with session_factory.begin() as session:
+        assert [a.reference for a in accounts.search(session, "x7").accounts] == ["EX7000001"]
+        assert accounts.search(session, "qx").accounts == []
