@@ -268,16 +268,15 @@ def _exact(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
-def _survey(shape: _Shape, screened_on: bool | None = None) -> Select[Any]:
+def _survey(shape: _Shape, screen: Select[Any] | None = None) -> Select[Any]:
     """One row: the exact-reference account's id, and the matches counted up to :count_limit.
 
-    `screened_on` (a needle of one or two ASCII characters: True on SQLite, False on PostgreSQL):
-    counted only if the vocabulary says some account might hold the needle
-    (_SHORT_NEEDLE_MIGHT_MATCH), else 0."""
+    `screen` (a needle of one or two ASCII characters: the dialect's _SHORT_NEEDLE_MIGHT_MATCH):
+    counted only if the vocabulary says some account might hold the needle, else 0."""
     first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
     count: Any = select(func.count()).select_from(first).scalar_subquery()
-    if screened_on is not None:
-        count = case((_SHORT_NEEDLE_MIGHT_MATCH[screened_on].scalar_subquery(), count), else_=0)
+    if screen is not None:
+        count = case((screen.scalar_subquery(), count), else_=0)
     return select(_exact(shape).scalar_subquery(), count)
 
 
@@ -1094,7 +1093,8 @@ class _Found:
             needle = asked.needle
             screened = asked.too_short and needle.isascii() and bool(needle)
             parameters = {**asked.parameters(), "count_limit": count_up_to + 1, "needle": needle}
-            survey = (_survey(asked.shape, asked.sqlite if screened else None), parameters)
+            screen = _SHORT_NEEDLE_MIGHT_MATCH[asked.sqlite] if screened else None
+            survey = (_survey(asked.shape, screen), parameters)
             [(exact_id, counted)] = rows_of(connection, *survey)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)

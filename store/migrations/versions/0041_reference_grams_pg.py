@@ -16,9 +16,9 @@ import, with the search triggers aside: migration 0018) does not: the trigrams o
 references cost an import of them a tenth of its time. Instead `search_reference_coverage.upto`
 says how far the vocabulary covers: every account with a greater id that a bulk writer added is
 counted the general way by a search of one or two characters, until `serve`'s upkeep job
-(store.search.fold_reference_grams) adds their trigrams and moves `upto` past them. No row there
-covers nothing. As for words, a stale trigram is never removed:
-it only sends a search down the slower, general path.
+(store.search.fold_reference_grams) adds their trigrams and moves `upto` past them; no row there
+covers nothing. As for words, a stale trigram is never removed: it only sends a search down the
+slower, general path.
 """
 
 from store.migrations.versions import execute_for_dialect
