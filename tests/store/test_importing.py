@@ -12,10 +12,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from store import accounts, audit, importing, ledger, search
+from bot.config import Config
+from bot.scheduler import FOLD_REFERENCES_JOB, fold_reference_grams, start_scheduler
+from store import accounts, audit, db, importing, ledger, search
 from store.errors import StoreError
 from store.models import Account, LedgerEntry, search_fragments, search_pairs, search_words
 from tests.conftest import balance_of, make_account
@@ -580,12 +583,6 @@ def test_a_fold_leaves_an_import_at_work_to_the_next_fold(database_url, session_
 
 
 def test_serve_folds_imported_references_every_30_seconds(session_factory, caplog):
-    from slack_sdk import WebClient
-
-    from bot.config import Config
-    from bot.scheduler import FOLD_REFERENCES_JOB, fold_reference_grams, start_scheduler
-    from store import db
-
     scheduler = start_scheduler(Config(), session_factory, WebClient(token="xoxb-test"))
     try:
         assert scheduler.get_job(FOLD_REFERENCES_JOB).trigger.interval.total_seconds() == 30
