@@ -11,6 +11,31 @@ from store.errors import StoreError
 from tests.conftest import make_account
 
 
+def written_before(engine: Engine, rows: list[tuple[int, str, str, bool, int]]) -> None:
+    """Accounts (id, reference, name, active, balance), each with its opening entry, as an older
+    schema's writer left them: raw SQL, since the models are the newest schema's."""
+    given = [
+        {"id": id_, "reference": reference, "name": name, "active": active, "balance": balance}
+        for id_, reference, name, active, balance in rows
+    ]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
+                "reminder_level, recipient_count) "
+                "VALUES (:id, :reference, :name, :active, :balance, CURRENT_TIMESTAMP, false, 0, 0)"
+            ),
+            given,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
+                "VALUES (:id, 'opening', :balance, :balance, 'test', CURRENT_TIMESTAMP)"
+            ),
+            given,
+        )
+
+
 def test_downgrading_to_nothing_and_upgrading_again_gives_a_working_store(engine: Engine, session_factory):
     db.upgrade(engine)
     head = db.current_revision(engine)
@@ -129,24 +154,14 @@ def test_an_sqlite_too_old_for_the_schema_is_named_before_anything_runs():
 
 def test_the_home_totals_start_from_the_accounts_already_there(engine: Engine, session_factory):
     command.downgrade(db.alembic_config(engine), "0015_runway_warning")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
-                "reminder_level, recipient_count) VALUES "
-                "(1, 'EX0000001', 'Open Co', true, 700, CURRENT_TIMESTAMP, false, 0, 0), "
-                "(2, 'EX0000002', 'Also Open', true, 50, CURRENT_TIMESTAMP, false, 0, 0), "
-                "(3, 'EX0000003', 'Closed Co', false, 9, CURRENT_TIMESTAMP, false, 0, 0)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
-                "VALUES (1, 'opening', 700, 700, 'test', CURRENT_TIMESTAMP), "
-                "(2, 'opening', 50, 50, 'test', CURRENT_TIMESTAMP), "
-                "(3, 'opening', 9, 9, 'test', CURRENT_TIMESTAMP)"
-            )
-        )
+    written_before(
+        engine,
+        [
+            (1, "EX0000001", "Open Co", True, 700),
+            (2, "EX0000002", "Also Open", True, 50),
+            (3, "EX0000003", "Closed Co", False, 9),
+        ],
+    )
     db.upgrade(engine)
     with session_factory.begin() as session:
         shown = overview.summary(session)
@@ -263,20 +278,7 @@ def test_accounts_from_before_the_reference_vocabulary_are_found_by_two_characte
     # Two characters are answered from the vocabulary of reference trigrams (PostgreSQL's since
     # 0041): without those of the accounts already there, "x7" would find nothing.
     command.downgrade(db.alembic_config(engine), "0040_name_order_holds_keyword_pg")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO accounts (id, reference, name, active, balance, created_at, reminder_enabled, "
-                "reminder_level, recipient_count) VALUES "
-                "(1, 'EX7000001', 'Open Co', true, 700, CURRENT_TIMESTAMP, false, 0, 0)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO ledger_entries (account_id, kind, credits, balance_after, actor, created_at) "
-                "VALUES (1, 'opening', 700, 700, 'test', CURRENT_TIMESTAMP)"
-            )
-        )
+    written_before(engine, [(1, "EX7000001", "Open Co", True, 700)])
     db.upgrade(engine)
     with session_factory.begin() as session:
         assert [a.reference for a in accounts.search(session, "x7").accounts] == ["EX7000001"]
