@@ -268,16 +268,10 @@ def _exact(shape: _Shape) -> Select[Any]:
 
 
 @functools.cache
-def _survey(shape: _Shape, screen: Select[Any] | None = None) -> Select[Any]:
-    """One row: the exact-reference account's id, and the matches counted up to :count_limit.
-
-    `screen` (a needle of one or two ASCII characters: the dialect's _SHORT_NEEDLE_MIGHT_MATCH):
-    counted only if the vocabulary says some account might hold the needle, else 0."""
+def _survey(shape: _Shape) -> Select[Any]:
+    """One row: the exact-reference account's id, and the matches counted up to :count_limit."""
     first = _matches(shape).with_only_columns(Account.id).limit(bindparam("count_limit")).subquery()
-    count: Any = select(func.count()).select_from(first).scalar_subquery()
-    if screen is not None:
-        count = case((screen.scalar_subquery(), count), else_=0)
-    return select(_exact(shape).scalar_subquery(), count)
+    return select(_exact(shape).scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
 
 
 @functools.cache
@@ -367,26 +361,25 @@ _COVERED_UPTO = select(func.coalesce(func.max(search_reference_coverage.c.upto),
 _REFERENCES_COVERED = _COVERED_UPTO >= _NEWEST_ID
 
 
-def _might_hold_short_needle(sqlite: bool) -> Select[Any]:
-    """A needle of one or two ASCII characters, too short for the trigram indexes: whether any
-    name, keyword or reference might hold it, from the vocabulary, where counting its matches
-    reads every account. Every piece of a word starts the word or one of its proper suffixes; every
+def _short_needle_in_a_reference(sqlite: bool) -> ColumnElement[bool]:
+    """A needle of one or two characters, too short for the trigram indexes: whether some reference
+    might hold it, from the vocabulary (the word path's screen: if none can, and no word has it
+    inside, its matches are all in search_words, where counting them read every account). Every
     piece of a reference of three or more characters is in one of its trigrams (PostgreSQL's since
     0041, once covered); shorter references are few, and indexed by length (0023)."""
     position = func.instr if sqlite else func.strpos
-    in_a_reference = exists().where(
-        search_fragments.c.kind == "r", position(search_fragments.c.fragment, bindparam("needle")) > 0
-    )
     tests = [
-        _fragment("w", "needle").exists(),
-        _fragment("s", "needle").exists(),
-        in_a_reference,
-        exists().where(func.length(Account.reference) < FTS_MIN_LENGTH),
+        exists().where(
+            search_fragments.c.kind == "r", position(search_fragments.c.fragment, bindparam("needle")) > 0
+        ),
+        # A constant, not a parameter: planned once for any value (the screen's generic plan), the
+        # test scanned every account where the index on the length finds none (58 ms at 1M).
+        exists().where(func.length(Account.reference) < literal_column(str(FTS_MIN_LENGTH))),
     ]
-    return select(or_(*tests) if sqlite else or_(~_REFERENCES_COVERED, *tests))
+    return or_(*tests) if sqlite else or_(~_REFERENCES_COVERED, *tests)
 
 
-_SHORT_NEEDLE_MIGHT_MATCH = {sqlite: _might_hold_short_needle(sqlite) for sqlite in (True, False)}
+_SHORT_NEEDLE_IN_A_REFERENCE = {sqlite: _short_needle_in_a_reference(sqlite) for sqlite in (True, False)}
 # PostgreSQL: the length of the longest reference (migration 0034's index: one seek), or None. The
 # screen reads it in the same round trip as the reference read, so it can only tell the next
 # search on the connection whether that read may skip the trigram index.
@@ -416,11 +409,16 @@ _EXACT_LISTED = select(*_LISTED_WITH_USAGE.selected_columns).where(
 
 
 @functools.cache
-def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool) -> Select[Any]:
+def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool, short: bool = False) -> Select[Any]:
     """One row: whether some word has the needle inside, whether some reference might, whether
     only the exact reference can, and the words that start with the last typed word; on
-    PostgreSQL also the longest reference's length."""
-    in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
+    PostgreSQL also the longest reference's length. `short`: a needle too short for the trigram
+    indexes, whose references are screened by the vocabulary (PostgreSQL's read of the references
+    is not sent, and the screen says whether one might hold it)."""
+    if short:
+        in_reference = _SHORT_NEEDLE_IN_A_REFERENCE[sqlite]
+    else:
+        in_reference = _IN_A_REFERENCE[sqlite] if alnum else literal_column("0") == 1
     columns = [
         _INSIDE_A_WORD[exact],
         in_reference,
@@ -763,24 +761,34 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
     """
     needle = asked.needle
     words = needle.split(" ")
-    if asked.too_short or "" in words:
+    if _no_word_path(asked, words):
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
     [(inside, in_reference, none_longer, starting)] = rows_of(
         connection,
-        _screen(asked.sqlite, needle.isalnum(), needle.isascii(), len(words) > 1),
+        _screen(asked.sqlite, needle.isalnum(), needle.isascii(), len(words) > 1, asked.too_short),
         {
             **asked.parameters(),
             "first": words[0],
             "grams": grams,
             "gram_count": len(grams),
             "last": words[-1],
+            "needle": needle,
             "needle_length": len(needle),
         },
     )
+    if inside or (asked.too_short and in_reference):
+        return None
     starting_words = starting.split(" ") if starting else []
-    return None if inside else _Sources(words, starting_words, bool(in_reference), bool(none_longer))
+    return _Sources(words, starting_words, bool(in_reference), bool(none_longer))
+
+
+def _no_word_path(asked: _Query, words: list[str]) -> bool:
+    """Whether the word path cannot list this search, whatever the vocabulary says: a typed word is
+    empty (two spaces), or the needle is too short for the trigram indexes and not ASCII (the
+    vocabulary's lower() may not fold it as Python's does)."""
+    return "" in words or (asked.too_short and not asked.needle.isascii())
 
 
 def _first_chunk(asked: _Query, driver: _Driver, wanted: int) -> dict[str, Any]:
@@ -883,13 +891,14 @@ def _by_words_in_one_trip(
     """
     needle = asked.needle
     words = needle.split(" ")
-    if asked.too_short or "" in words:
+    if _no_word_path(asked, words):
         return _CANNOT
     pairs, holds_text = len(words) > 1, _holds_text(words)
     parameters = {
         **asked.parameters(),
         "first": words[0],
         "last": words[-1],
+        "needle": needle,
         "pair_prefix": f"{words[-2]} " if pairs else "",
         "after_name": "",
         "after_id": 0,
@@ -901,7 +910,7 @@ def _by_words_in_one_trip(
         else _guessed_chunk(asked.shape, pairs, holds_text)
     )
     reads: list[Read] = [
-        (_screen(False, False, False, pairs), parameters),
+        (_screen(False, False, False, pairs, asked.too_short), parameters),
         (guessed_chunk, parameters)
         if first_page is None
         else (_guessed_with_first_page(guessed_chunk), {**parameters, **first_page}),
@@ -919,19 +928,20 @@ def _by_words_in_one_trip(
         _in_references(asked.shape, exact_only, planned_once),
         {**parameters, "take": wanted + 1},
     )
-    if needle.isalnum():
+    read_references = needle.isalnum() and not asked.too_short
+    if read_references:
         reads.append(in_a_reference)
-    [(inside, _, _, starting, longest)], guessed, *rest = read_together(connection, reads)
+    [(inside, short_in_reference, _, starting, longest)], guessed, *rest = read_together(connection, reads)
     page: Sequence[Any] = ()
     if first_page is not None:
         guessed, page = _split_first_page(guessed)
     known[_LONGEST_SEEN] = longest or 0
     if sampling:
         known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
-    if inside:
+    if inside or short_in_reference:
         return _CANNOT
     rows: Sequence[Any] = []
-    if needle.isalnum():
+    if read_references:
         rows = rest.pop(0)
         if exact_only and len(needle) < (longest or 0):  # a longer reference came since the last screen
             [rows] = read_together(connection, [(_in_references(asked.shape, False), in_a_reference[1])])
@@ -1090,12 +1100,8 @@ class _Found:
             exact_ids = rows_of(connection, _exact(asked.shape), asked.parameters())
             exact_id, counted = (exact_ids[0][0] if exact_ids else None), count_up_to + 1
         else:
-            needle = asked.needle
-            screened = asked.too_short and needle.isascii() and bool(needle)
-            parameters = {**asked.parameters(), "count_limit": count_up_to + 1, "needle": needle}
-            screen = _SHORT_NEEDLE_MIGHT_MATCH[asked.sqlite] if screened else None
-            survey = (_survey(asked.shape, screen), parameters)
-            [(exact_id, counted)] = rows_of(connection, *survey)
+            parameters = {**asked.parameters(), "count_limit": count_up_to + 1}
+            [(exact_id, counted)] = rows_of(connection, _survey(asked.shape), parameters)
         exact = session.get(Account, exact_id) if exact_id is not None else None
         return cls(session, asked, exact, counted)
 
