@@ -365,8 +365,9 @@ def _short_needle_in_a_reference(sqlite: bool) -> ColumnElement[bool]:
     """A needle of one or two characters, too short for the trigram indexes: whether some reference
     might hold it, from the vocabulary (the word path's screen: if none can, and no word has it
     inside, its matches are all in search_words, where counting them read every account). Every
-    piece of a reference of three or more characters is in one of its trigrams (PostgreSQL's since
-    0041, once covered); shorter references are few, and indexed by length (0023)."""
+    piece of a reference of three or more characters is in one of its trigrams (PostgreSQL's once
+    covered: the screen asks that apart, _REFERENCES_COVERED); shorter references are few, and
+    indexed by length (0023). Once true, true for good: trigrams are never removed."""
     position = func.instr if sqlite else func.strpos
     # Constants, not parameters: planned once for any values (the screen's generic plan), the tests
     # read every fragment (0.4 ms), and every account (58 ms at 1M), where indexes find the few.
@@ -377,7 +378,7 @@ def _short_needle_in_a_reference(sqlite: bool) -> ColumnElement[bool]:
         ),
         exists().where(func.length(Account.reference) < literal_column(str(FTS_MIN_LENGTH))),
     ]
-    return or_(*tests) if sqlite else or_(~_REFERENCES_COVERED, *tests)
+    return or_(*tests)
 
 
 _SHORT_NEEDLE_IN_A_REFERENCE = {sqlite: _short_needle_in_a_reference(sqlite) for sqlite in (True, False)}
@@ -415,7 +416,7 @@ def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool, short: b
     only the exact reference can, and the words that start with the last typed word; on
     PostgreSQL also the longest reference's length. `short`: a needle too short for the trigram
     indexes, whose references are screened by the vocabulary (PostgreSQL's read of the references
-    is not sent, and the screen says whether one might hold it)."""
+    is not sent; its row ends with whether the vocabulary does not cover every reference yet)."""
     if short:
         in_reference = _SHORT_NEEDLE_IN_A_REFERENCE[sqlite]
     else:
@@ -428,6 +429,8 @@ def _screen(sqlite: bool, alnum: bool, ascii_needle: bool, exact: bool, short: b
     ]
     if not sqlite:
         columns.append(_LONGEST_REFERENCE)
+        if short:
+            columns.append(~_REFERENCES_COVERED)
     # Look-ups of index ranges, the same plan whatever the words: PostgreSQL planned it for its
     # values each time, which took longer than running it (0.1-0.2 ms against 0.05).
     return select(*columns).execution_options(**{GENERIC_PLAN: True})
@@ -762,7 +765,7 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
     """
     needle = asked.needle
     words = needle.split(" ")
-    if _no_word_path(asked, words):
+    if _no_word_path(connection, asked, words):
         return None
     grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})
     # Followed by a space, a match inside a word ends that word with the first typed word.
@@ -779,17 +782,38 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
             "needle_length": len(needle),
         },
     )
-    if inside or (asked.too_short and in_reference):
+    if _declined_for_good(connection, asked, inside, in_reference):
         return None
     starting_words = starting.split(" ") if starting else []
     return _Sources(words, starting_words, bool(in_reference), bool(none_longer))
 
 
-def _no_word_path(asked: _Query, words: list[str]) -> bool:
-    """Whether the word path cannot list this search, whatever the vocabulary says: a typed word is
-    empty (two spaces), or the needle is too short for the trigram indexes and not ASCII (the
-    vocabulary's lower() may not fold it as Python's does)."""
-    return "" in words or (asked.too_short and not asked.needle.isascii())
+def _no_word_path(connection: Connection, asked: _Query, words: list[str]) -> bool:
+    """Whether the word path cannot list this search, without asking the vocabulary: a typed word
+    is empty (two spaces), or the needle is too short for the trigram indexes and not ASCII (the
+    vocabulary's lower() may not fold it as Python's does) or one this connection's screen already
+    found the word path can never list."""
+    if "" in words:
+        return True
+    needle = asked.needle
+    declined = connection.connection.info.get(_NEVER_BY_WORDS, ())
+    return asked.too_short and (not needle.isascii() or needle in declined)
+
+
+# The short needles the connection's screens found inside some word or in some reference (its pool
+# record's info): fragments are never removed, so the word path can never list them, and a letter
+# or a number need not pay for the screen each time (0.25-0.5 ms of a 1.5 ms search on PostgreSQL).
+# ASCII of one or two characters: a few thousand needles at the most.
+_NEVER_BY_WORDS = "admin_bot_never_by_words"
+
+
+def _declined_for_good(connection: Connection, asked: _Query, inside: bool, in_reference: bool) -> bool:
+    """Whether the screen found a short needle inside a word or in a reference (remembered), or
+    any needle inside a word: the word path cannot list it."""
+    if asked.too_short and (inside or in_reference):
+        connection.connection.info.setdefault(_NEVER_BY_WORDS, set()).add(asked.needle)
+        return True
+    return bool(inside)
 
 
 def _first_chunk(asked: _Query, driver: _Driver, wanted: int) -> dict[str, Any]:
@@ -892,7 +916,7 @@ def _by_words_in_one_trip(
     """
     needle = asked.needle
     words = needle.split(" ")
-    if _no_word_path(asked, words):
+    if _no_word_path(connection, asked, words):
         return _CANNOT
     pairs, holds_text = len(words) > 1, _holds_text(words)
     parameters = {
@@ -932,14 +956,18 @@ def _by_words_in_one_trip(
     read_references = needle.isalnum() and not asked.too_short
     if read_references:
         reads.append(in_a_reference)
-    [(inside, short_in_reference, _, starting, longest)], guessed, *rest = read_together(connection, reads)
+    [(inside, in_reference, _, starting, longest, *uncovered)], guessed, *rest = read_together(
+        connection, reads
+    )
     page: Sequence[Any] = ()
     if first_page is not None:
         guessed, page = _split_first_page(guessed)
     known[_LONGEST_SEEN] = longest or 0
     if sampling:
         known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
-    if inside or short_in_reference:
+    # A short needle's screen says whether a reference might hold it (and, apart, whether some
+    # reference's trigrams are not in the vocabulary yet); a longer one's references are read below.
+    if _declined_for_good(connection, asked, inside, asked.too_short and in_reference) or any(uncovered):
         return _CANNOT
     rows: Sequence[Any] = []
     if read_references:

@@ -239,6 +239,25 @@ def test_a_short_needle_only_ever_starting_words_is_listed_from_the_words(engine
     assert not any("accounts.name) ||" in statement for statement in sent), "the matches were sorted"
 
 
+@pytest.mark.parametrize("needle", ["l", "q"])
+def test_a_short_needle_the_words_cannot_list_asks_the_vocabulary_once_per_connection(
+    engine, session_factory, needle
+):
+    # "l" is inside "alpha" and "q" in every reference: the word path can never list them (the
+    # vocabulary only grows), and asking again cost each search a round trip on PostgreSQL.
+    add_accounts(session_factory, [(f"QX{n:07d}", f"Alpha {n:03d}") for n in range(30)])
+    with session_factory.begin() as session:  # as `serve` covers every account within 30 s
+        search.fold_reference_grams(session)
+    with session_factory.begin() as session:
+        first = statements_while(engine, lambda: accounts.search(session, needle))
+        again = statements_while(engine, lambda: accounts.search(session, needle.upper()))
+        page = accounts.search(session, needle, limit=3)
+    assert any("search_fragments" in statement for statement in first), first
+    assert not any("search_fragments" in statement for statement in again), again
+    assert [a.name for a in page.accounts] == ["Alpha 000", "Alpha 001", "Alpha 002"]
+    assert page.counted == "30"
+
+
 def test_a_short_needle_in_a_reference_too_short_for_trigrams_is_still_found(session_factory):
     make_account(session_factory, "Q7", "Alpha")
     make_account(session_factory, "EX0000001", "Beta")
