@@ -809,7 +809,8 @@ _NEVER_BY_WORDS = "admin_bot_never_by_words"
 
 def _declined_for_good(connection: Connection, asked: _Query, inside: bool, in_reference: bool) -> bool:
     """Whether the screen found a short needle inside a word or in a reference (remembered), or
-    any needle inside a word: the word path cannot list it."""
+    any needle inside a word: the word path cannot list it. A longer needle's `in_reference` only
+    says its references must be read."""
     if asked.too_short and (inside or in_reference):
         connection.connection.info.setdefault(_NEVER_BY_WORDS, set()).add(asked.needle)
         return True
@@ -967,7 +968,7 @@ def _by_words_in_one_trip(
         known[_SAMPLED_GRAMS] = frozenset(gram for [sampled] in rest.pop(0) for gram in _trigrams(sampled))
     # A short needle's screen says whether a reference might hold it (and, apart, whether some
     # reference's trigrams are not in the vocabulary yet); a longer one's references are read below.
-    if _declined_for_good(connection, asked, inside, asked.too_short and in_reference) or any(uncovered):
+    if _declined_for_good(connection, asked, inside, in_reference) or any(uncovered):
         return _CANNOT
     rows: Sequence[Any] = []
     if read_references:
