@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, TextClause, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from store.db import is_postgresql, membership
+from store.db import GENERIC_PLAN, connection_of, is_postgresql, membership, read_together
 from store.models import Account, EntryKind, LedgerEntry
 
 WINDOW_DAYS = 7
@@ -125,9 +125,13 @@ _FORECASTS = select(Account.id, Account.balance, *USAGE)
 
 
 # The same for a list of accounts, built once for each database: building the statement and its
-# cache key on every call cost twice as much as running it (8 ids on SQLite: 270 -> 100 µs).
+# cache key on every call cost twice as much as running it (8 ids on SQLite: 270 -> 100 µs). Its
+# plan (a look-up by key per id) does not depend on the ids: PostgreSQL planned it for each list,
+# 0.15 ms against 0.03 to run it.
 _FORECASTS_AMONG = {
-    postgresql: _FORECASTS.where(membership(Account.id, postgresql=postgresql, name="ids"))
+    postgresql: _FORECASTS.where(membership(Account.id, postgresql=postgresql, name="ids")).execution_options(
+        **{GENERIC_PLAN: True}
+    )
     for postgresql in (False, True)
 }
 
@@ -141,8 +145,11 @@ def for_accounts(session: Session, account_ids: Sequence[int], now: datetime) ->
     """Each account's forecast, in one query whose cost grows with the window's usage entries."""
     if not account_ids:
         return {}
-    rows = session.connection().execute(
-        _FORECASTS_AMONG[is_postgresql(session)], {**window(now), "ids": list(account_ids)}
+    # Plain rows straight from the driver, as a search's own reads come: SQLAlchemy's execution
+    # machinery cost more than the statement.
+    [rows] = read_together(
+        connection_of(session),
+        [(_FORECASTS_AMONG[is_postgresql(session)], {**window(now), "ids": list(account_ids)})],
     )
     return {
         account_id: from_usage(balance, int(spent), started, now)
