@@ -274,30 +274,46 @@ def _survey(shape: _Shape) -> Select[Any]:
     return select(_exact(shape).scalar_subquery(), select(func.count()).select_from(first).scalar_subquery())
 
 
-@functools.cache
-def _sorted(shape: _Shape) -> Select[Any]:
-    """A slice of the matches other than the exact one, by name, after fetching them all."""
-    # `|| ''` is an expression ix_accounts_name_order does not cover: the planner must fetch the
-    # matches and sort them, rather than walk the index on a guess. PostgreSQL guesses 1% for
-    # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
-    by_name = by_code_point(func.lower(Account.name).concat(""))
+def _accounts_in(page: Any, with_usage: bool) -> Select[Any]:
+    """Every column of the accounts a page subquery (id, sort_name) holds, in its order; with
+    `with_usage`, each one's forecast.USAGE too (forecast.window's parameters): the forecasts come
+    in the page's own round trip."""
+    columns = [*Account.__table__.c, *(forecast.USAGE if with_usage else ())]
     return (
-        _matches(shape)
-        .where(Account.id.is_distinct_from(bindparam("exact_id")))
-        .order_by(by_name, Account.id)
-        .offset(bindparam("skip"))
-        .limit(bindparam("take"))
+        select(*columns)
+        .join(page, Account.id == page.c.id)
+        .order_by(by_code_point(page.c.sort_name), page.c.id)
     )
 
 
 @functools.cache
-def _walked(shape: _Shape) -> Select[Any]:
+def _sorted(shape: _Shape, with_usage: bool = False) -> Select[Any]:
+    """A slice of the matches other than the exact one, by name, after fetching them all."""
+    # `|| ''` is an expression ix_accounts_name_order does not cover: the planner must fetch the
+    # matches and sort them, rather than walk the index on a guess. PostgreSQL guesses 1% for
+    # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
+    by_name = by_code_point(func.lower(Account.name).concat("")).label("sort_name")
+    page = (
+        _matches(shape)
+        .with_only_columns(Account.id, by_name)
+        .where(Account.id.is_distinct_from(bindparam("exact_id")))
+        .order_by(by_name, Account.id)  # by the label: the expression once per match
+        .offset(bindparam("skip"))
+        .limit(bindparam("take"))
+        .subquery()
+    )
+    return _accounts_in(page, with_usage)
+
+
+@functools.cache
+def _walked(shape: _Shape, with_usage: bool = False) -> Select[Any]:
     """The same slice from among the first :budget accounts in name order, each tested on its row.
 
     Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth. The
     walk reads only what it tests, which the name-order index holds (migrations 0031 and 0040), and
     the slice's accounts are read whole afterwards: reading each walked account's row cost four
-    times as much.
+    times as much. Its plan is the same whatever the values (PostgreSQL planned it for each, 0.2-0.3
+    ms, as long as running it).
     """
     columns = [Account.id, LIST_ORDER.label("sort_name"), Account.name, Account.reference, Account.keyword]
     columns += [Account.active, Account.balance] if shape.with_credits_only else [Account.active]
@@ -309,11 +325,7 @@ def _walked(shape: _Shape) -> Select[Any]:
     if shape.fts or shape.like:
         found = found.where(_like(walk.c))
     page = found.offset(bindparam("skip")).limit(bindparam("take")).subquery()
-    return (
-        select(Account)
-        .join(page, Account.id == page.c.id)
-        .order_by(by_code_point(page.c.sort_name), page.c.id)
-    )
+    return _accounts_in(page, with_usage).execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 
 
 # ------------------------------------------------------------------------------ word path
@@ -1054,8 +1066,10 @@ def search(
         # Accounts closed since the Next button was drawn: show the last page there still is.
         offset = max(found.counted - 1, 0) // limit * limit
         listed, forecasts = found.listing(offset, limit, forecasts_at)
-    if forecasts_at is not None and forecasts is None:
-        forecasts = forecast.for_accounts(session, [account.id for account in listed], forecasts_at)
+    if forecasts_at is not None:
+        # Those the listing did not read with the accounts (the exact-reference account's, say).
+        unread = [account.id for account in listed if forecasts is None or account.id not in forecasts]
+        forecasts = {**(forecasts or {}), **forecast.for_accounts(session, unread, forecasts_at)}
     return Page(
         listed, min(found.counted, enough), offset, limit, more=found.counted > enough, forecasts=forecasts
     )
@@ -1138,8 +1152,8 @@ class _Found:
     def listing(
         self, offset: int, limit: int, forecasts_at: datetime | None = None
     ) -> tuple[list[Listed], dict[int, Forecast] | None]:
-        """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, their
-        forecasts too when they could be read in the same statement (else None)."""
+        """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, the
+        forecasts of those read in the same statement (not the exact-reference account's)."""
         if self.ordered is not None:
             ids = [match[_ID] for match in self.ordered[offset : offset + limit]]
             if not ids:
@@ -1168,9 +1182,11 @@ class _Found:
             "exact_id": self.exact.id if self.exact is not None else None,
             "skip": skip,
             "take": take,
+            **(forecast.window(forecasts_at) if forecasts_at is not None else {}),
         }
-        shape = self.query.shape
-        others: list[Listed] | None = None
+        shape, with_usage = self.query.shape, forecasts_at is not None
+        connection = connection_of(self.session)
+        others: list[Any] | None = None
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
@@ -1179,14 +1195,18 @@ class _Found:
             walks = SHORT_NEEDLE_WALKS if self.query.too_short else 1
             budget = WALK_BUDGET * (skip + take + 1)
             for _ in range(walks):
-                walked = list(self.session.scalars(_walked(shape), {**parameters, "budget": budget}))
+                walked = rows_of(connection, _walked(shape, with_usage), {**parameters, "budget": budget})
                 if len(walked) == take:
                     others = walked
                     break
                 budget *= WALK_GROWTH
         if others is None:
-            others = list(self.session.scalars(_sorted(shape), parameters))
-        return (ahead if offset == 0 else []) + others, None
+            others = rows_of(connection, _sorted(shape, with_usage), parameters)
+        ahead = ahead if offset == 0 else []
+        if forecasts_at is None:
+            return ahead + [_account_row(row) for row in others], None
+        read, forecasts = listed_with_forecasts(others, forecasts_at)
+        return ahead + read, forecasts
 
 
 # ----------------------------------------------------------------------- bulk maintenance
