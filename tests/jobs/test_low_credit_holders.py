@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.app import make_client
 from jobs import alerts as live
@@ -23,6 +24,7 @@ from store import db
 from store.models import AlertMessage
 from tests.fake_slack import FakeSlack
 from tests.jobs.test_low_credit import ALICE_AND_BOB, BOB, NOW, deliveries, watch
+from tests.own_postgres import needs_own_postgres, own_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 6  # seconds: long enough for a pass started right after the kill to see live claims
@@ -239,3 +241,65 @@ def test_dms_sent_together_and_not_yet_recorded_are_found_by_the_next_holder_not
     assert alerts_per_account(team, references) == dict.fromkeys(references, 1)
     assert len(deliveries(session_factory)) == 5
     assert run_low_credit_pass(session_factory, make_client(config), NOW).sent == []
+
+
+class WaitsBeforeSecondDM(WebClient):
+    """The bot's client, but before its second DM it waits for the test to say go."""
+
+    def __init__(self, fake: FakeSlack, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.fake = fake
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def api_call(self, api_method, **kwargs):
+        if api_method == "chat.postMessage" and len(self.fake.calls_to(api_method)) == 1:
+            self.reached.set()
+            assert self.go.wait(30)
+        return super().api_call(api_method, **kwargs)
+
+
+@needs_own_postgres
+def test_an_outage_mid_batch_ends_the_pass_before_its_next_dm_and_the_next_pass_repeats_nothing(
+    fake_slack, monkeypatch
+):
+    # A DM Slack accepted whose record fails (the database went down) ends the pass before its
+    # next DM: every DM sent after it would be one more to look for once the outage is over.
+    fake_slack.add_user(BOB, "bob@example.com")
+    monkeypatch.setattr(live, "RECORD_WITHIN_SECONDS", 0.0)  # each DM recorded as soon as it is sent
+    with own_postgres() as server:
+        engine = db.make_engine(server.url)
+        try:
+            db.upgrade(engine)
+            session_factory = db.make_session_factory(engine)
+            references = watch_accounts(session_factory, 6)
+            client = WaitsBeforeSecondDM(fake_slack, token="xoxb-test-token", base_url=fake_slack.api_url)
+            failures: list[BaseException] = []
+
+            def holder() -> None:
+                try:
+                    run_low_credit_pass(session_factory, client, NOW, lease_seconds=2)
+                except BaseException as error:  # noqa: BLE001 - asserted below
+                    failures.append(error)
+
+            thread = threading.Thread(target=holder)
+            thread.start()
+            try:
+                assert client.reached.wait(30)
+                assert len(deliveries(session_factory)) == 1  # the first DM was recorded
+                server.stop()  # the second DM goes out while the database is down
+            finally:
+                client.go.set()
+                thread.join(timeout=60)
+            assert len(failures) == 1 and isinstance(failures[0], DBAPIError), failures
+            assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+            server.start()
+            wait_out_leases(session_factory)
+            later = run_low_credit_pass(
+                session_factory, WebClient(token="xoxb-test-token", base_url=fake_slack.api_url), NOW
+            )
+            assert len(later.sent) == 6 - 1  # the first DM was recorded before the outage
+            assert alerts_per_account(fake_slack, references) == dict.fromkeys(references, 1)
+            assert len(deliveries(session_factory)) == 6
+        finally:
+            engine.dispose()
