@@ -260,11 +260,10 @@ class WaitsBeforeSecondDM(WebClient):
 
 @needs_own_postgres
 def test_an_outage_mid_batch_ends_the_pass_before_its_next_dm_and_the_next_pass_repeats_nothing(
-    fake_slack, monkeypatch
+    team, monkeypatch
 ):
     # A DM Slack accepted whose record fails (the database went down) ends the pass before its
     # next DM: every DM sent after it would be one more to look for once the outage is over.
-    fake_slack.add_user(BOB, "bob@example.com")
     monkeypatch.setattr(live, "RECORD_WITHIN_SECONDS", 0.0)  # each DM recorded as soon as it is sent
     with own_postgres() as server:
         engine = db.make_engine(server.url)
@@ -272,7 +271,7 @@ def test_an_outage_mid_batch_ends_the_pass_before_its_next_dm_and_the_next_pass_
             db.upgrade(engine)
             session_factory = db.make_session_factory(engine)
             references = watch_accounts(session_factory, 6)
-            client = WaitsBeforeSecondDM(fake_slack, token="xoxb-test-token", base_url=fake_slack.api_url)
+            client = WaitsBeforeSecondDM(team, token="xoxb-test-token", base_url=team.api_url)
             failures: list[BaseException] = []
 
             def holder() -> None:
@@ -291,15 +290,15 @@ def test_an_outage_mid_batch_ends_the_pass_before_its_next_dm_and_the_next_pass_
                 client.go.set()
                 thread.join(timeout=60)
             assert len(failures) == 1 and isinstance(failures[0], DBAPIError), failures
-            assert len(fake_slack.calls_to("chat.postMessage")) == 2
+            assert len(team.calls_to("chat.postMessage")) == 2
 
             server.start()
             wait_out_leases(session_factory)
             later = run_low_credit_pass(
-                session_factory, WebClient(token="xoxb-test-token", base_url=fake_slack.api_url), NOW
+                session_factory, WebClient(token="xoxb-test-token", base_url=team.api_url), NOW
             )
             assert len(later.sent) == 6 - 1  # the first DM was recorded before the outage
-            assert alerts_per_account(fake_slack, references) == dict.fromkeys(references, 1)
+            assert alerts_per_account(team, references) == dict.fromkeys(references, 1)
             assert len(deliveries(session_factory)) == 6
         finally:
             engine.dispose()
