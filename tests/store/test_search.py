@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -113,8 +114,9 @@ def test_a_needle_too_short_for_the_indexes_walks_on_past_a_sparse_start_instead
 ):
     # One or two characters are too few for the substring indexes, so sorting the matches reads
     # every account: at a million, "42" (in 5% of references, few of them among the first names)
-    # took 280 ms on PostgreSQL and 580 ms on SQLite. The walk goes on, each time further. (Inside
-    # a word, as here, the words cannot list it.)
+    # took 280 ms on PostgreSQL and 580 ms on SQLite. The walk reaches further, in one statement:
+    # it stops at the page's last match, and walking again from the start cost a round trip.
+    # (Inside a word, as here, the words cannot list it.)
     alphas = [f"AL{n:07d},Alpha {n:04d},,0\n" for n in range(5000)]  # past the picker's first walk
     with session_factory.begin() as session:
         importing.load(session, ["reference,name,keyword,credits\n", *alphas], "cli")
@@ -132,6 +134,25 @@ def test_a_needle_too_short_for_the_indexes_walks_on_past_a_sparse_start_instead
     assert page.counted == "more than 100"
     assert [choice.name for choice in picked] == [f"Beta Aqx {n:03d}" for n in range(100)]
     assert not any(sorts_matches(statement) for statement in sent), "a page was sorted, not walked"
+    assert len([statement for statement in sent if walks_names(statement)]) == 2, "one walk each"
+    # Name, reference and keyword, each tested once: the needle is its own probe.
+    assert [statement.count(" LIKE ") for statement in sent if counts_matches(statement)] == [3, 3]
+
+
+@pytest.mark.parametrize("needle", ["qx", "eta aqx"])
+def test_a_picker_walking_the_names_offers_only_accounts_with_credits(engine, session_factory, needle):
+    # SQLite's name-order index lacks the balance, so the walk looks it up for the accounts that
+    # pass the other tests: every other one here has none.
+    betas = [f"BT{n:07d},Beta Aqx {n:03d},,{n % 2 * 5}\n" for n in range(250)]
+    picked: list[search.Choice] = []
+    with session_factory.begin() as session:
+        importing.load(session, ["reference,name,keyword,credits\n", *betas], "cli")
+        sent = statements_while(
+            engine,
+            lambda: picked.extend(accounts.first_matches(session, needle, limit=100, with_credits_only=True)),
+        )
+    assert [choice.name for choice in picked] == [f"Beta Aqx {n:03d}" for n in range(1, 201, 2)]
+    assert any(walks_names(statement) for statement in sent), "the matches were not walked"
 
 
 def statements_while(engine, search) -> list[str]:
@@ -152,6 +173,11 @@ def statements_while(engine, search) -> list[str]:
 def sorts_matches(statement: str) -> bool:
     # The general path's sorted page: every match fetched and sorted by `lower(name) || ''`.
     return "accounts.name) ||" in statement
+
+
+def walks_names(statement: str) -> bool:
+    # The general path's walk: accounts read in name order, up to a budget, and tested one by one.
+    return re.search(r"FROM accounts ORDER BY \(?lower\(accounts.name\)", statement) is not None
 
 
 def counts_matches(statement: str) -> bool:
