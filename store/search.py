@@ -156,6 +156,7 @@ class _Shape:
     fts: bool  # SQLite, with a needle the trigram index can serve
     like: bool  # a needle matched by LIKE (PostgreSQL, or a short needle on SQLite)
     probed: bool  # a needle longer than its probe: the index is asked for the probe alone
+    bare: bool  # a needle no index serves and lower() cannot change: tested on the columns as they are
     include_inactive: bool
     excluding: bool
     with_credits_only: bool
@@ -193,6 +194,7 @@ class _Query:
             fts,
             bool(self.needle) and not fts,
             len(self.needle) > PROBE_LENGTH,
+            self.too_short and self.needle.isascii() and not any(c.isalpha() for c in self.needle),
             self.include_inactive,
             self.exclude_id is not None,
             self.with_credits_only,
@@ -249,11 +251,14 @@ def _filtered(statement: Select[Any], shape: _Shape, accounts: Any = Account) ->
     return statement.where(*_filters(shape, accounts))
 
 
-def _like(accounts: Any = Account, pattern_name: str = "pattern") -> ColumnElement[bool]:
-    """The needle (or its probe) in name, reference or keyword, tested on the row itself."""
+def _like(accounts: Any = Account, pattern_name: str = "pattern", bare: bool = False) -> ColumnElement[bool]:
+    """The needle (or its probe) in name, reference or keyword, tested on the row itself. `bare`:
+    on the columns as they are, for a needle of ASCII digits, spaces and punctuation, which lower()
+    leaves as they are and never makes; lower() of each column of each row read was most of the
+    cost of testing a number ("42": counting its first 101 matches among a million, 0.53 -> 0.18 ms)."""
     pattern = bindparam(pattern_name, type_=String)
     columns = (accounts.name, accounts.reference, accounts.keyword)
-    return or_(*(func.lower(column).like(pattern, escape="/") for column in columns))
+    return or_(*((column if bare else func.lower(column)).like(pattern, escape="/") for column in columns))
 
 
 @functools.cache
@@ -266,7 +271,7 @@ def _matches(shape: _Shape) -> Select[Any]:
     elif shape.like and shape.probed:
         # Testing the probe as well as a needle no longer than it tested each row twice over.
         statement = statement.where(_like(pattern_name="probe"))
-    return statement.where(_like()) if shape.fts or shape.like else statement
+    return statement.where(_like(bare=shape.bare)) if shape.fts or shape.like else statement
 
 
 @functools.cache
@@ -339,7 +344,7 @@ def _walked(shape: _Shape, with_usage: bool = False) -> Select[Any]:
         walk.c.id.is_distinct_from(bindparam("exact_id"))
     )
     if shape.fts or shape.like:
-        found = found.where(_like(walk.c))
+        found = found.where(_like(walk.c, bare=shape.bare))
     if balance_apart:  # last, once the cheaper tests have passed
         found = found.where(select(Account.balance).where(Account.id == walk.c.id).scalar_subquery() > 0)
     page = found.offset(bindparam("skip")).limit(bindparam("take")).subquery()
@@ -631,7 +636,11 @@ def _guessed_entries(pairs: bool) -> Any:
 def _matching(shape: _Shape, accounts: Any = Account, holds_text: bool = False) -> ColumnElement[bool]:
     """Whether an entry's account matches, as a CASE: an expression no index serves. `holds_text`:
     the entry's key holds the typed text (_holds_text), so only the other filters are tested."""
-    tests = _filters(shape, accounts) if holds_text else [*_filters(shape, accounts), _like(accounts)]
+    tests = (
+        _filters(shape, accounts)
+        if holds_text
+        else [*_filters(shape, accounts), _like(accounts, bare=shape.bare)]
+    )
     return case((and_(literal_column("true"), *tests), True), else_=False)
 
 

@@ -155,6 +155,19 @@ def test_a_picker_walking_the_names_offers_only_accounts_with_credits(engine, se
     assert any(walks_names(statement) for statement in sent), "the matches were not walked"
 
 
+def test_a_number_is_tested_on_the_columns_as_they_are(engine, session_factory):
+    # lower() leaves digits as they are: lowering each column of each account read was most of the
+    # cost of counting a number's matches (counting the first 101 of "42" among a million: 0.53 ->
+    # 0.18 ms at the server).
+    add_accounts(session_factory, [(f"NB{n:07d}", f"ACME {n:03d}") for n in range(150)])
+    with session_factory.begin() as session:
+        found: dict[str, Any] = {}
+        sent = statements_while(engine, lambda: found.update(page=accounts.search(session, "42")))
+    assert [a.name for a in found["page"].accounts] == ["ACME 042", "ACME 142"]
+    counts = [statement for statement in sent if counts_matches(statement)]
+    assert counts and not any("lower(" in statement for statement in counts)
+
+
 def statements_while(engine, search) -> list[str]:
     """The SQL a search sends, one entry per round trip."""
     sent: list[str] = []
@@ -341,6 +354,10 @@ NEEDLES = [
     "x",
     "7",
     "ü",
+    # No letters: tested on the columns as they are.
+    "2",
+    '"',
+    "\\",
 ]
 
 
