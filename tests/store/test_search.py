@@ -142,7 +142,8 @@ def test_a_needle_too_short_for_the_indexes_walks_on_past_a_sparse_start_instead
 @pytest.mark.parametrize("needle", ["qx", "eta aqx"])
 def test_a_picker_walking_the_names_offers_only_accounts_with_credits(engine, session_factory, needle):
     # SQLite's name-order index lacks the balance, so the walk looks it up for the accounts that
-    # pass the other tests: every other one here has none.
+    # pass the other tests: every other one here has none. The options come from the walk itself,
+    # which holds each one's reference and name: reading the accounts again cost more than the walk.
     betas = [f"BT{n:07d},Beta Aqx {n:03d},,{n % 2 * 5}\n" for n in range(250)]
     picked: list[search.Choice] = []
     with session_factory.begin() as session:
@@ -151,8 +152,12 @@ def test_a_picker_walking_the_names_offers_only_accounts_with_credits(engine, se
             engine,
             lambda: picked.extend(accounts.first_matches(session, needle, limit=100, with_credits_only=True)),
         )
-    assert [choice.name for choice in picked] == [f"Beta Aqx {n:03d}" for n in range(1, 201, 2)]
-    assert any(walks_names(statement) for statement in sent), "the matches were not walked"
+    assert [(choice.reference, choice.name) for choice in picked] == [
+        (f"BT{n:07d}", f"Beta Aqx {n:03d}") for n in range(1, 201, 2)
+    ]
+    walks = [statement for statement in sent if walks_names(statement)]
+    assert walks, "the matches were not walked"
+    assert not any("FROM accounts JOIN" in statement for statement in walks), "the accounts were read again"
 
 
 def test_a_number_is_tested_on_the_columns_as_they_are(engine, session_factory):
