@@ -299,23 +299,39 @@ def _accounts_in(page: Any, with_usage: bool) -> Select[Any]:
     )
 
 
+def _choices_in(page: Any) -> Select[Any]:
+    """A page subquery's (id, reference, name), in its order: what a picker offers, from the
+    statement that found them. Reading each account again cost most of a walked page's statement
+    (0.54 of 0.79 ms for a picker's 100 of "e" at a million on PostgreSQL)."""
+    return select(page.c.id, page.c.reference, page.c.name).order_by(
+        by_code_point(page.c.sort_name), page.c.id
+    )
+
+
 @functools.cache
-def _sorted(shape: _Shape, with_usage: bool = False) -> Select[Any]:
-    """A slice of the matches other than the exact one, by name, after fetching them all."""
+def _sorted_page(shape: _Shape) -> Any:
+    """A slice of the matches other than the exact one, by name, after fetching them all:
+    (id, sort_name, reference, name)."""
     # `|| ''` is an expression ix_accounts_name_order does not cover: the planner must fetch the
     # matches and sort them, rather than walk the index on a guess. PostgreSQL guesses 1% for
     # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
     by_name = by_code_point(func.lower(Account.name).concat("")).label("sort_name")
-    page = (
+    return (
         _matches(shape)
-        .with_only_columns(Account.id, by_name)
+        .with_only_columns(Account.id, by_name, Account.reference, Account.name)
         .where(Account.id.is_distinct_from(bindparam("exact_id")))
         .order_by(by_name, Account.id)  # by the label: the expression once per match
         .offset(bindparam("skip"))
         .limit(bindparam("take"))
         .subquery()
     )
-    return _accounts_in(page, with_usage)
+
+
+@functools.cache
+def _sorted(shape: _Shape, with_usage: bool = False, choices: bool = False) -> Select[Any]:
+    """_sorted_page's accounts, read whole; with `choices`, as a picker offers them."""
+    page = _sorted_page(shape)
+    return _choices_in(page) if choices else _accounts_in(page, with_usage)
 
 
 @functools.cache
@@ -352,22 +368,11 @@ def _walked_page(shape: _Shape) -> Any:
 
 
 @functools.cache
-def _walked(shape: _Shape, with_usage: bool = False) -> Select[Any]:
-    """_walked_page's accounts, read whole."""
-    return _accounts_in(_walked_page(shape), with_usage).execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
-
-
-@functools.cache
-def _walked_choices(shape: _Shape) -> Select[Any]:
-    """_walked_page as a picker offers it, (id, reference, name), from the walk alone: reading each
-    account again cost most of the statement (0.54 of 0.79 ms for a picker's 100 of "e" at a
-    million on PostgreSQL)."""
+def _walked(shape: _Shape, with_usage: bool = False, choices: bool = False) -> Select[Any]:
+    """_walked_page's accounts, read whole; with `choices`, as a picker offers them."""
     page = _walked_page(shape)
-    return (
-        select(page.c.id, page.c.reference, page.c.name)
-        .order_by(page.c.sort_name, page.c.id)
-        .execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
-    )
+    statement = _choices_in(page) if choices else _accounts_in(page, with_usage)
+    return statement.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 
 
 # ------------------------------------------------------------------------------ word path
@@ -1200,7 +1205,7 @@ class _Found:
     ) -> tuple[list[Any], dict[int, Forecast] | None]:
         """Entries offset..offset+limit of [exact, *others by name]; with `forecasts_at`, the
         forecasts of those read in the same statement (not the exact-reference account's). With
-        `choices`, a walked page's entries may be Choices (a picker reads only id, reference and name)."""
+        `choices` (and no forecasts), the others are Choices: a picker reads only id, reference and name."""
         if self.ordered is not None:
             ids = [match[_ID] for match in self.ordered[offset : offset + limit]]
             if not ids:
@@ -1234,21 +1239,22 @@ class _Found:
         shape, with_usage = self.query.shape, forecasts_at is not None
         connection = connection_of(self.session)
         others: list[Any] | None = None
-        read_row = _account_row
+        choices = choices and not with_usage
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
             reach = SHORT_NEEDLE_REACH if self.query.too_short else 1
             budget = WALK_BUDGET * (skip + take + 1) * reach
-            walk = _walked_choices(shape) if choices and not with_usage else _walked(shape, with_usage)
-            walked = rows_of(connection, walk, {**parameters, "budget": budget})
+            walked = rows_of(
+                connection, _walked(shape, with_usage, choices), {**parameters, "budget": budget}
+            )
             if len(walked) == take:
                 others = walked
-                read_row = Choice._make if choices and not with_usage else _account_row
         if others is None:
-            others = rows_of(connection, _sorted(shape, with_usage), parameters)
+            others = rows_of(connection, _sorted(shape, with_usage, choices), parameters)
         ahead = ahead if offset == 0 else []
         if forecasts_at is None:
+            read_row = Choice._make if choices else _account_row
             return ahead + [read_row(row) for row in others], None
         read, forecasts = listed_with_forecasts(others, forecasts_at)
         return ahead + read, forecasts

@@ -157,7 +157,7 @@ def test_a_picker_walking_the_names_offers_only_accounts_with_credits(engine, se
     ]
     walks = [statement for statement in sent if walks_names(statement)]
     assert walks, "the matches were not walked"
-    assert not any("FROM accounts JOIN" in statement for statement in walks), "the accounts were read again"
+    assert not any("FROM accounts JOIN (" in statement for statement in walks), "the accounts were read again"
 
 
 def test_a_number_is_tested_on_the_columns_as_they_are(engine, session_factory):
@@ -387,6 +387,31 @@ def test_every_needle_lists_what_a_scan_of_every_account_would(session_factory, 
             accounts.create(session, reference, name, keyword)
 
     assert every_page(session_factory, needle, limit=3) == brute_force(rows, needle)
+
+
+@pytest.mark.parametrize("needle", ["cme", "me sup", "x", "7", '"'])
+def test_a_picker_offers_what_a_scan_would_from_the_statement_that_found_them(
+    engine, session_factory, needle
+):
+    # Few matches, some inside words: the general path sorts them, and a picker's options (reference
+    # and name) come from that statement, where reading each account again cost more.
+    rows = [(f"EX{n:07d}", name, keyword) for n, (name, keyword) in enumerate(MIXED * 3, 1)]
+    with session_factory.begin() as session:
+        for reference, name, keyword in rows:
+            accounts.create(session, reference, name, keyword)
+    picked: list[search.Choice] = []
+    with session_factory.begin() as session:
+        sent = statements_while(
+            engine, lambda: picked.extend(accounts.first_matches(session, needle, limit=100))
+        )
+    wanted = needle.lower()
+    held = [row for row in rows if any(wanted in (field or "").lower() for field in row)]
+    expected = [
+        (reference, name) for reference, name, _ in sorted(held, key=lambda row: (row[1].lower(), row[0]))
+    ]
+    assert [(choice.reference, choice.name) for choice in picked] == expected
+    sorts = [statement for statement in sent if sorts_matches(statement)]
+    assert not any("FROM accounts JOIN (" in statement for statement in sorts), "the accounts were read again"
 
 
 def test_needles_list_what_a_scan_would_once_analyze_has_sampled_the_references(session_factory, engine):
