@@ -366,15 +366,21 @@ NEEDLES = [
 ]
 
 
-def brute_force(rows: list[tuple[str, str, str | None]], needle: str) -> list[str]:
-    """What a search must list: every row holding the needle, by lower-case name then id."""
+def brute_force_rows(rows: list[tuple[str, str, str | None]], needle: str) -> list[tuple[str, str]]:
+    """What a search must list: (reference, name) of every row holding the needle, by lower-case
+    name then id."""
     needle = needle.strip().lower()
     hits = [
-        (name.lower(), n, name)
+        (name.lower(), n, reference, name)
         for n, (reference, name, keyword) in enumerate(rows)
         if any(needle in (field or "").lower() for field in (reference, name, keyword))
     ]
-    return [name for *_, name in sorted(hits)]
+    return [(reference, name) for *_, reference, name in sorted(hits)]
+
+
+def brute_force(rows: list[tuple[str, str, str | None]], needle: str) -> list[str]:
+    """The names of brute_force_rows."""
+    return [name for _, name in brute_force_rows(rows, needle)]
 
 
 @pytest.mark.parametrize("needle", NEEDLES)
@@ -404,12 +410,7 @@ def test_a_picker_offers_what_a_scan_would_from_the_statement_that_found_them(
         sent = statements_while(
             engine, lambda: picked.extend(accounts.first_matches(session, needle, limit=100))
         )
-    wanted = needle.lower()
-    held = [row for row in rows if any(wanted in (field or "").lower() for field in row)]
-    expected = [
-        (reference, name) for reference, name, _ in sorted(held, key=lambda row: (row[1].lower(), row[0]))
-    ]
-    assert [(choice.reference, choice.name) for choice in picked] == expected
+    assert [(choice.reference, choice.name) for choice in picked] == brute_force_rows(rows, needle)
     sorts = [statement for statement in sent if sorts_matches(statement)]
     assert not any("FROM accounts JOIN (" in statement for statement in sorts), "the accounts were read again"
 
