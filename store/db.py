@@ -743,9 +743,15 @@ def _unreachable(original: object) -> bool:
 
 
 def ping(engine: Engine) -> None:
-    """Raise unless the database answers."""
+    """Raise unless the database answers.
+
+    Committed, not left for the pool to roll back: psycopg deallocates every statement a
+    connection prepared when a transaction on it rolls back, and every health probe cost the next
+    searches on the connection it took their plans.
+    """
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+        connection.commit()
 
 
 def retryable(error: BaseException) -> bool:
