@@ -327,11 +327,14 @@ def _sorted_page(shape: _Shape) -> Any:
     )
 
 
+def _read_page(page: Any, with_usage: bool, choices: bool) -> Select[Any]:
+    """A page subquery's accounts, read whole; with `choices`, as a picker offers them."""
+    return _choices_in(page) if choices else _accounts_in(page, with_usage)
+
+
 @functools.cache
 def _sorted(shape: _Shape, with_usage: bool = False, choices: bool = False) -> Select[Any]:
-    """_sorted_page's accounts, read whole; with `choices`, as a picker offers them."""
-    page = _sorted_page(shape)
-    return _choices_in(page) if choices else _accounts_in(page, with_usage)
+    return _read_page(_sorted_page(shape), with_usage, choices)
 
 
 @functools.cache
@@ -369,9 +372,7 @@ def _walked_page(shape: _Shape) -> Any:
 
 @functools.cache
 def _walked(shape: _Shape, with_usage: bool = False, choices: bool = False) -> Select[Any]:
-    """_walked_page's accounts, read whole; with `choices`, as a picker offers them."""
-    page = _walked_page(shape)
-    statement = _choices_in(page) if choices else _accounts_in(page, with_usage)
+    statement = _read_page(_walked_page(shape), with_usage, choices)
     return statement.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 
 
