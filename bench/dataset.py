@@ -122,6 +122,14 @@ SEARCH_KINDS = [
         lambda rng, size: rng.choice([COMMON_WORD, RARE_WORD])[: rng.randint(3, 5)].lower(),
         listed=False,
     ),
+    # Typing "acme marketing", the picker is asked at each key: "acme m", "northwind sup".
+    SearchKind(
+        "a word and the first letters of the next",
+        lambda rng, size: (
+            f"{rng.choice([COMMON_WORD, RARE_WORD])} {rng.choice(PURPOSES)[: rng.randint(1, 3)]}".lower()
+        ),
+        listed=False,
+    ),
     SearchKind(
         "the start of a reference", lambda rng, size: reference(rng.randint(1, size))[:6], listed=False
     ),
