@@ -597,31 +597,23 @@ _IN_LIST_ORDER = operator.itemgetter(0, _ID)
 
 @dataclass(frozen=True)
 class _Driver:
-    """Entries of search_words holding one word, or of search_pairs holding any of some pairs."""
+    """Entries of search_words holding any of some words, or of search_pairs holding any of some pairs."""
 
     keys: tuple[str, ...]
     pairs: bool = False
 
-    @property
-    def paired_keys(self) -> int:
-        """How many keys it has in search_pairs (0: a word of search_words); _chunk's `pairs`."""
-        return len(self.keys) if self.pairs else 0
-
 
 @functools.cache
-def _entries(pairs: int, sqlite: bool) -> Any:
-    """The next :take entries of :key_0 (or of any of :key_0..:key_<pairs - 1> in search_pairs)
-    after (:after_name, :after_id), in list order."""
+def _entries(keys: int, pairs: bool, sqlite: bool) -> Any:
+    """The next :take entries of any of :key_0..:key_<keys - 1> (words, or pairs) after
+    (:after_name, :after_id), in list order: an account holding two of them comes twice in a row."""
     entries = search_pairs if pairs else search_words
     key = entries.c.pair if pairs else entries.c.word
     after = tuple_(entries.c.sort_name, entries.c.account_id) > tuple_(
         bindparam("after_name", type_=String), bindparam("after_id")
     )
     in_order = (entries.c.sort_name, entries.c.account_id)
-    arms = [
-        select(*in_order).where(key == bindparam(f"key_{n}", type_=String), after)
-        for n in range(max(pairs, 1))
-    ]
+    arms = [select(*in_order).where(key == bindparam(f"key_{n}", type_=String), after) for n in range(keys)]
     if len(arms) == 1:
         chunk = arms[0].order_by(*in_order).limit(bindparam("take")).subquery()
     elif sqlite:
@@ -703,9 +695,9 @@ def _matching(shape: _Shape, accounts: Any = Account, holds_text: bool = False) 
 
 
 @functools.cache
-def _chunk(shape: _Shape, pairs: int, sqlite: bool) -> Select[Any]:
+def _chunk(shape: _Shape, keys: int, pairs: bool, sqlite: bool) -> Select[Any]:
     """_entries, each with whether it matches."""
-    return _chunk_of(shape, _entries(pairs, sqlite), sqlite)
+    return _chunk_of(shape, _entries(keys, pairs, sqlite), sqlite)
 
 
 @functools.cache
@@ -841,13 +833,15 @@ class _Sources:
     def candidates(self) -> Iterator[list[_Driver]]:
         """Sets of drivers, each set's entries holding every match, most specific first.
 
-        Later words say more: "acme support" is found through "support", "alerts 7" through its pair.
+        Later words say more: "acme support" is found through "support", "alerts 7" through its
+        pair. The words starting with the last typed word are one driver, merged in one statement
+        ("nor": northwind, nora, norek...), as the screen's first chunk read them.
         """
         words, starting = self.words, self.starting
         if len(words) > 1 and 0 < len(starting) <= MAX_DRIVER_PAIRS:
             yield [_Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)]
         if len(starting) <= MAX_DRIVER_WORDS:
-            yield [_Driver((word,)) for word in starting]
+            yield [_Driver(tuple(starting))] if starting else []
         for word in words[-2::-1]:
             yield [_Driver((word,))]
 
@@ -932,7 +926,7 @@ def _walk(
     """The first `wanted` matches among the driver's entries, in list order; all of them if fewer.
     None when fewer than 1 in WORD_BUDGET entries read so far matched. `first`: its first chunk's
     rows, if they were read already."""
-    statement = _chunk(asked.shape, driver.paired_keys, asked.sqlite)
+    statement = _chunk(asked.shape, len(driver.keys), driver.pairs, asked.sqlite)
     parameters = _first_chunk(asked, driver, wanted)
     found: list[_Match] = []
     after: tuple[str, int] = ("", 0)
@@ -946,7 +940,10 @@ def _walk(
         # Plain tuples: they compare in C, where sorting the Rows compared each pair in Python.
         entries = sorted(map(tuple, first))
         first = None
-        found += [entry[:4] for entry in entries if entry[4]]
+        for entry in entries:
+            # An account holding two of the keys comes twice in a row: it is one match.
+            if entry[4] and (not found or found[-1][_ID] != entry[_ID]):
+                found.append(entry[:4])
         read += len(entries)
         if len(found) >= wanted or len(entries) < take:
             return found[:wanted]
