@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 
 from store import accounts, db, overview
 from store.errors import StoreError
+from store.models import Account
 from tests.conftest import make_account
 
 
@@ -110,6 +111,34 @@ def test_postgresql_indexes_the_accounts_that_are_not_active(database_url: str, 
     assert definition() is None
     db.upgrade(engine)
     assert definition() is not None
+
+
+def test_postgresql_compares_references_by_code_point(database_url: str, engine: Engine, session_factory):
+    # Migration 0042: the references starting with a text are one range of the unique index, as on
+    # SQLite, whatever the database's collation; a reference can still change afterwards.
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite compares text by its bytes")
+
+    def collation() -> str | None:
+        with engine.connect() as connection:
+            return connection.scalar(
+                text(
+                    "SELECT collation_name FROM information_schema.columns "
+                    "WHERE table_name = 'accounts' AND column_name = 'reference'"
+                )
+            )
+
+    assert collation() == "C"
+    command.downgrade(db.alembic_config(engine), "0041_reference_grams_pg")
+    assert collation() is None
+    db.upgrade(engine)
+    assert collation() == "C"
+    account = make_account(session_factory, "EX0000001")
+    with session_factory.begin() as session:
+        session.get(Account, account.id).reference = "EXQ0000001"
+    with engine.connect() as connection:
+        grams = connection.scalars(text("SELECT fragment FROM search_fragments WHERE kind = 'r'")).all()
+    assert "exq" in grams  # 0041's trigger, set aside while the column changed, is back
 
 
 def test_reminder_state_moves_to_its_own_table_and_back(engine: Engine, session_factory):

@@ -228,6 +228,45 @@ def test_more_matches_in_references_than_a_page_are_counted_once(engine, session
     assert not any(counts_matches(statement) for statement in sent), sent
 
 
+@pytest.mark.parametrize("elsewhere", [None, "XRF0099001"], ids=["starts-only", "also-inside"])
+def test_the_start_of_many_references_is_sorted_from_their_range_of_the_unique_index(
+    engine, session_factory, elsewhere
+):
+    # "BN0012" starts 1% of a million references and no name holds it. Sorting its matches asked
+    # the trigram index, whose postings for "bn0" and "n00" hold every reference: 25 ms on
+    # PostgreSQL, 28 on SQLite. When no reference has "rf" past its first character (the
+    # vocabulary's trigrams say), the references starting with it are all its matches: a range
+    # of the unique index, sorted by name.
+    alphas = [f"AL{n:07d},Alpha {n:04d},,0\n" for n in range(5000)]  # past every walk's budget
+    with session_factory.begin() as session:
+        importing.load(session, ["reference,name,keyword,credits\n", *alphas], "cli")
+    add_accounts(
+        session_factory, [(f"RF0099{n:03d}", f"Zeta {n:03d}") for n in range(COUNT_LIMIT + 20, 0, -1)]
+    )
+    if elsewhere:
+        make_account(session_factory, elsewhere, "Omega inside")
+    with session_factory.begin() as session:  # as `serve` covers every account within 30 s
+        search.fold_reference_grams(session)
+    with session_factory.begin() as session:
+        found: dict[str, Any] = {}
+
+        def both() -> None:
+            found["page"] = accounts.search(session, "rf0099", offset=8, limit=8, forecasts_at=FORECAST_NOW)
+            found["picked"] = accounts.first_matches(session, "RF0099", limit=100)
+
+        sent = statements_while(engine, both)
+    expected = sorted(
+        [f"Zeta {n:03d}" for n in range(1, COUNT_LIMIT + 21)] + (["Omega inside"] if elsewhere else [])
+    )
+    assert [a.name for a in found["page"].accounts] == expected[8:16]
+    assert found["page"].counted == "more than 100"
+    assert [choice.name for choice in found["picked"]] == expected[:100]
+    sorted_reads = [statement for statement in sent if sorts_matches(statement)]
+    assert len(sorted_reads) == 2, sent
+    from_the_range = [" LIKE " not in statement.split(" FROM accounts ")[-1] for statement in sorted_reads]
+    assert from_the_range == [not elsewhere] * 2, sorted_reads
+
+
 def test_a_search_nothing_matches_lists_nothing_after_counting_none(engine, session_factory):
     # One character is too short for the substring indexes: each read of the matches reads every
     # account, and with none counted there is nothing to list. Only a closed account holds "q", so
