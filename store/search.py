@@ -2,10 +2,12 @@
 
 How a page is found, cheapest first:
   - when every match has the typed text at the start of a word of its name or keyword, or in a
-    reference (the vocabulary in search_fragments says no word has it inside), the matches are
-    read in list order, a page's worth at a time, from search_words (migration 0012) or, for
-    two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7, 70-79,
-    each pair's entries merged in one statement; on SQLite each entry's account is read from the
+    reference (the vocabulary in search_fragments says no word has it inside, or names the few
+    words that have), the matches are read in list order, a page's worth at a time, from
+    search_words (migration 0012: the words the text starts, or holds, merged in one statement)
+    or, for two or more typed words, from search_pairs (0017: "alerts 7" is alerts followed by 7,
+    70-79, the pairs search_pairs has in that range, merged in one statement; failing those, the
+    earlier word or pair with fewest entries; on SQLite each entry's account is read from the
     name-order index, 0031); matches in references are fetched through the
     substring index by the needle's last characters, the exact reference first (SQLite: from the
     unique reference index alone when no reference is longer than the needle, 0023);
@@ -14,7 +16,8 @@ How a page is found, cheapest first:
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
   - a page of many matches is listed by walking ix_accounts_name_order and testing each row,
     for a bounded number of rows; a page of few matches (or a walk that ran out of budget, when
-    the matches cluster late in name order) by fetching the matches and sorting them.
+    the matches cluster late in name order) by fetching the matches and sorting them (the start
+    of many references, held nowhere else, from its range of the unique index, 0042).
 """
 
 from __future__ import annotations

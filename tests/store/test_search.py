@@ -121,15 +121,7 @@ def test_a_needle_too_short_for_the_indexes_walks_on_past_a_sparse_start_instead
     with session_factory.begin() as session:
         importing.load(session, ["reference,name,keyword,credits\n", *alphas], "cli")
     add_accounts(session_factory, [(f"BT{n:07d}", f"Beta Aqx {n:03d}") for n in range(150)])
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["page"] = accounts.search(session, needle, offset=8, limit=8)
-            found["picked"] = accounts.first_matches(session, needle, limit=100)
-
-        sent = statements_while(engine, both)
-    page, picked = found["page"], found["picked"]
+    page, picked, sent = page_and_picks(engine, session_factory, needle, offset=8)
     assert [a.name for a in page.accounts] == [f"Beta Aqx {n:03d}" for n in range(8, 16)]
     assert page.counted == "more than 100"
     assert [choice.name for choice in picked] == [f"Beta Aqx {n:03d}" for n in range(100)]
@@ -186,6 +178,20 @@ def statements_while(engine, search) -> list[str]:
     finally:
         event.remove(engine, "before_cursor_execute", keep)
     return sent
+
+
+def page_and_picks(engine, session_factory, query: str, *, offset: int = 0, limit: int = 8, **options):
+    """The page of `query` /accounts shows from `offset`, what the Move picker offers for it (100),
+    and the SQL the two sent, one entry per round trip."""
+    with session_factory.begin() as session:
+        found: dict[str, Any] = {}
+
+        def both() -> None:
+            found["page"] = accounts.search(session, query, offset=offset, limit=limit, **options)
+            found["picked"] = accounts.first_matches(session, query, limit=100)
+
+        sent = statements_while(engine, both)
+    return found["page"], found["picked"], sent
 
 
 def sorts_matches(statement: str) -> bool:
@@ -247,20 +253,15 @@ def test_the_start_of_many_references_is_sorted_from_their_range_of_the_unique_i
         make_account(session_factory, elsewhere, "Omega inside")
     with session_factory.begin() as session:  # as `serve` covers every account within 30 s
         search.fold_reference_grams(session)
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["page"] = accounts.search(session, "rf0099", offset=8, limit=8, forecasts_at=FORECAST_NOW)
-            found["picked"] = accounts.first_matches(session, "RF0099", limit=100)
-
-        sent = statements_while(engine, both)
+    page, picked, sent = page_and_picks(
+        engine, session_factory, "RF0099", offset=8, forecasts_at=FORECAST_NOW
+    )
     expected = sorted(
         [f"Zeta {n:03d}" for n in range(1, COUNT_LIMIT + 21)] + (["Omega inside"] if elsewhere else [])
     )
-    assert [a.name for a in found["page"].accounts] == expected[8:16]
-    assert found["page"].counted == "more than 100"
-    assert [choice.name for choice in found["picked"]] == expected[:100]
+    assert [a.name for a in page.accounts] == expected[8:16]
+    assert page.counted == "more than 100"
+    assert [choice.name for choice in picked] == expected[:100]
     sorted_reads = [statement for statement in sent if sorts_matches(statement)]
     assert len(sorted_reads) == 2, sent
     from_the_range = [" LIKE " not in statement.split(" FROM accounts ")[-1] for statement in sorted_reads]
@@ -510,17 +511,10 @@ def test_a_word_inside_few_words_is_listed_from_those_words(engine, session_fact
     make_account(session_factory, "ZZARKETING1", "Zulu Reference")
     make_account(session_factory, "ZZ0000001", "Zulu Keyword", keyword="SUPERMARKETING")
     make_account(session_factory, "ZZ0000002", "Beta Marketing shut", active=False)
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["last"] = accounts.search(session, needle, offset=120, limit=8)
-            found["picked"] = accounts.first_matches(session, needle, limit=100)
-
-        sent = statements_while(engine, both)
-    assert [a.name for a in found["last"].accounts] == ["Zulu Keyword", "Zulu Reference"]
-    assert found["last"].counted == "122"
-    assert [choice.name for choice in found["picked"]] == [f"Beta Marketing {n:03d}" for n in range(100)]
+    last, picked, sent = page_and_picks(engine, session_factory, needle, offset=120)
+    assert [a.name for a in last.accounts] == ["Zulu Keyword", "Zulu Reference"]
+    assert last.counted == "122"
+    assert [choice.name for choice in picked] == [f"Beta Marketing {n:03d}" for n in range(100)]
     assert not any(sorts_matches(statement) or walks_names(statement) for statement in sent), sent
 
 
@@ -618,18 +612,11 @@ def test_the_words_a_needle_starts_are_walked_together_in_one_statement(engine, 
     names = [f"{owner} {n:03d}" for n in range(50) for owner in owners] + ["Nora Norek 999"]
     add_accounts(session_factory, [(f"NR{n:07d}", name) for n, name in enumerate(names)])
     expected = sorted(names, key=str.lower)
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["page"] = accounts.search(session, "NOR", limit=8)
-            found["picked"] = accounts.first_matches(session, "nor", limit=100)
-
-        sent = statements_while(engine, both)
-    assert [a.name for a in found["page"].accounts] == expected[:8]
-    assert found["page"].counted == "more than 100"
+    page, picked, sent = page_and_picks(engine, session_factory, "nor")
+    assert [a.name for a in page.accounts] == expected[:8]
+    assert page.counted == "more than 100"
     # Nora Norek 999 holds two of the words, and is offered once.
-    assert [choice.name for choice in found["picked"]] == expected[:100]
+    assert [choice.name for choice in picked] == expected[:100]
     entries_read = [statement for statement in sent if "search_words" in statement]
     assert len(entries_read) == 2, entries_read  # one each: the merged words' first chunk
     assert not any(sorts_matches(statement) or walks_names(statement) for statement in sent), sent
@@ -647,17 +634,10 @@ def test_three_words_are_listed_from_the_fewest_entries_of_the_earlier_words_and
     matching = [f"Beta Alerts {n}" for n in (1, 12, 13, 2, 12)]
     add_accounts(session_factory, [(f"BA{n:07d}", name) for n, name in enumerate(matching)])
     expected = sorted((name for name in matching if query.strip().lower() in name.lower()), key=str.lower)
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["page"] = accounts.search(session, query, limit=3)
-            found["picked"] = accounts.first_matches(session, query, limit=100)
-
-        sent = statements_while(engine, both)
-    assert [a.name for a in found["page"].accounts] == expected[:3]
-    assert found["page"].counted == str(len(expected))
-    assert [choice.name for choice in found["picked"]] == expected
+    page, picked, sent = page_and_picks(engine, session_factory, query, limit=3)
+    assert [a.name for a in page.accounts] == expected[:3]
+    assert page.counted == str(len(expected))
+    assert [choice.name for choice in picked] == expected
     assert not any(sorts_matches(statement) or walks_names(statement) for statement in sent), sent
     assert every_page(session_factory, query, limit=2) == expected
 
@@ -675,17 +655,10 @@ def test_two_words_whose_last_starts_many_words_are_listed_from_the_pairs_they_a
     owner = "Acme Alerts" if "alerts" in query else "Acme"
     expected = [f"{owner} Marketing {n:03d}" for n in range(COUNT_LIMIT + 20)]
     add_accounts(session_factory, [(f"MK{n:07d}", name) for n, name in enumerate(expected)])
-    with session_factory.begin() as session:
-        found: dict[str, Any] = {}
-
-        def both() -> None:
-            found["page"] = accounts.search(session, query, offset=8, limit=8)
-            found["picked"] = accounts.first_matches(session, query, limit=100)
-
-        sent = statements_while(engine, both)
-    assert [a.name for a in found["page"].accounts] == expected[8:16]
-    assert found["page"].counted == "more than 100"
-    assert [choice.name for choice in found["picked"]] == expected[:100]
+    page, picked, sent = page_and_picks(engine, session_factory, query, offset=8)
+    assert [a.name for a in page.accounts] == expected[8:16]
+    assert page.counted == "more than 100"
+    assert [choice.name for choice in picked] == expected[:100]
     assert not any(sorts_matches(statement) or walks_names(statement) for statement in sent), sent
 
 
