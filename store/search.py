@@ -97,6 +97,8 @@ SHORT_NEEDLE_REACH = 64
 # The word path reads at most this many search_words entries per match it needs (entries of a
 # word whose accounts fail the filters or the rest of the typed text), then leaves it to the rest.
 WORD_BUDGET = 20
+# Of the typed words before the last, this many (the nearest) and their pairs are counted as drivers.
+EARLIER_WORDS = 3
 # A typed word that starts more distinct words than this ("a", "7") is listed the general way.
 MAX_DRIVER_WORDS = 8
 # Two typed words are listed from search_pairs when the last starts at most this many words
@@ -875,9 +877,10 @@ class _Sources:
             yield [_Driver(tuple(starting))] if starting else []
 
     def earlier(self) -> list[_Driver]:
-        """The typed words before the last, and the pairs they make: each whole in every match
-        (the first is no word's proper suffix, or the needle would be inside a word), pairs first."""
-        before = self.words[:-1]
+        """The last EARLIER_WORDS typed words before the last, and the pairs they make: each whole
+        in every match (the first typed word is no word's proper suffix, or the needle would be
+        inside a word), pairs first."""
+        before = self.words[:-1][-EARLIER_WORDS:]
         pairs = [_Driver((f"{first} {second}",), pairs=True) for first, second in itertools.pairwise(before)]
         return [*pairs, *(_Driver((word,)) for word in before)]
 
