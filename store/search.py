@@ -863,18 +863,19 @@ class _Sources:
     in_reference: bool  # some matches may be in a reference, not in the entries
     exact_reference_only: bool = False  # no reference but the exact one can hold the needle
 
-    def candidates(self) -> Iterator[list[_Driver]]:
-        """Sets of drivers, each set's entries holding every match, most specific first.
+    def candidates(self) -> Iterator[_Driver | None]:
+        """Drivers whose entries hold every match, most specific first; None: no name or keyword
+        can match (a typed word that none has), only references.
 
-        Later words say more: "acme support" is found through "support", "alerts 7" through its
-        pair. The words starting with the last typed word are one driver, merged in one statement
-        ("nor": northwind, nora, norek...), as the screen's first chunk read them.
+        "alerts 7" is found through its pairs, "acme support" through its pair, "nor" through
+        the words it starts (northwind, nora, norek...), one driver merged in one statement, as
+        the screen's first chunk read them.
         """
         words, starting = self.words, self.starting
         if len(words) > 1 and 0 < len(starting) <= MAX_DRIVER_PAIRS:
-            yield [_Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)]
+            yield _Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)
         if len(starting) <= MAX_DRIVER_WORDS:
-            yield [_Driver(tuple(starting))] if starting else []
+            yield _Driver(tuple(starting)) if starting else None
 
     def earlier(self) -> list[_Driver]:
         """The last EARLIER_WORDS typed words before the last, and the pairs they make: each whole
@@ -1090,8 +1091,8 @@ def _by_words(
             return _MANY_IN_REFERENCES[not sources.starting]
         exact = [tuple(row[:4]) for row in rows if row[4]]
         in_references = sorted(tuple(row[:4]) for row in rows if not row[4])
-    walks = _walked_drivers(connection, asked, sources, wanted)
-    return _WordPath(None if walks is None else _merged(exact, in_references, walks, wanted), ())
+    walk = _walked_driver(connection, asked, sources, wanted)
+    return _WordPath(None if walk is None else _merged(exact, in_references, walk, wanted), ())
 
 
 def _by_words_in_one_trip(
@@ -1177,33 +1178,32 @@ def _by_words_in_one_trip(
     # Its statement saw these words or more (words are only ever added), and every row it flags
     # is a match: its rows are this driver's first chunk.
     keys = tuple(starting_words) if not pairs else tuple(f"{words[-2]} {word}" for word in starting_words)
-    walks = _walked_drivers(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
-    return _WordPath(None if walks is None else _merged(exact, in_references, walks, wanted), page)
+    walk = _walked_driver(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
+    return _WordPath(None if walk is None else _merged(exact, in_references, walk, wanted), page)
 
 
-def _walked_drivers(
+def _walked_driver(
     connection: Connection,
     asked: _Query,
     sources: _Sources,
     wanted: int,
     guessed: tuple[_Driver, Sequence[Any]] | None = None,
-) -> list[list[_Match]] | None:
-    """The walks of the first set of drivers small and dense enough; None if no set is. `guessed`:
-    a driver whose first chunk was read already, and its rows.
+) -> list[_Match] | None:
+    """The walk of the first driver small and dense enough; None if none is. `guessed`: a driver
+    whose first chunk was read already, and its rows.
 
     Last, of the earlier typed words and their pairs, the one with fewest entries: read whole if
     they are few ("northwind support 1": 700 accounts have "northwind support", 30 of them
     match), else walked. Walked one after another, each of them was too sparse, and the matches
     were sorted (25 ms at 1M); counted, they cost one round trip."""
-    for drivers in sources.candidates():
-        if not drivers:
-            return []  # a typed word that no name or keyword has: only references can match
-        walked = [
-            _walk(connection, asked, driver, wanted, guessed[1] if guessed and driver == guessed[0] else None)
-            for driver in drivers
-        ]
-        if all(walk is not None for walk in walked):
-            return walked  # type: ignore[return-value]
+    for driver in sources.candidates():
+        if driver is None:
+            return []  # only references can match
+        walk = _walk(
+            connection, asked, driver, wanted, guessed[1] if guessed and driver == guessed[0] else None
+        )
+        if walk is not None:
+            return walk
     earlier = sources.earlier()
     if not earlier:
         return None
@@ -1213,8 +1213,7 @@ def _walked_drivers(
         [(_entry_counts(tuple(driver.pairs for driver in earlier)), _count_parameters(earlier, few))],
     )
     entries, fewest = min((count, n) for n, count in enumerate(counts))
-    walk = _walk(connection, asked, earlier[fewest], wanted, counted=entries if entries <= few else None)
-    return None if walk is None else [walk]
+    return _walk(connection, asked, earlier[fewest], wanted, counted=entries if entries <= few else None)
 
 
 @functools.cache
@@ -1239,16 +1238,16 @@ def _count_parameters(drivers: list[_Driver], few: int) -> dict[str, Any]:
 
 
 def _merged(
-    exact: list[_Match], in_references: list[_Match], walks: list[list[_Match]], wanted: int
+    exact: list[_Match], in_references: list[_Match], walk: list[_Match], wanted: int
 ) -> list[_Match]:
     """The first `wanted` of the exact reference, then the other matches in list order, each once."""
-    if not exact and not in_references and len(walks) == 1:
-        return walks[0][:wanted]  # a walk holds each account once (merging it alone: 13 us of 1 ms)
+    if not exact and not in_references:
+        return walk[:wanted]  # a walk holds each account once
     found = list(exact)
     exact_ids = {match[_ID] for match in exact}
     # In list order only: a match from the entries alone has no reference or name to compare.
-    for match in heapq.merge(in_references, *walks, key=_IN_LIST_ORDER):
-        # An account found twice (two of the words, or a word and its reference) comes twice in a row.
+    for match in heapq.merge(in_references, walk, key=_IN_LIST_ORDER):
+        # An account found twice (a word and its reference) comes twice in a row.
         if match[_ID] not in exact_ids and (len(found) == len(exact) or found[-1][_ID] != match[_ID]):
             found.append(match)
     return found[:wanted]
