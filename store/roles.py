@@ -24,7 +24,7 @@ _ROLE_OF = (
 
 
 def role_of(session: Session, slack_user_id: str) -> Role | None:
-    rows = rows_of(session.connection(), _ROLE_OF, {"user_id": slack_user_id})
+    rows = rows_of(connection_of(session), _ROLE_OF, {"user_id": slack_user_id})
     return _role(rows[0][0] if rows else None)
 
 
