@@ -25,7 +25,7 @@ from handlers.alerts import (
     SUGGESTED_MOVE_ACTION,
 )
 from handlers.move import AMOUNT_BLOCK, SOURCE_BLOCK
-from jobs.low_credit import SWITCH_INTERVAL_SECONDS, run_low_credit_pass
+from jobs.low_credit import PASS_GC_ALLOCATIONS, SWITCH_INTERVAL_SECONDS, run_low_credit_pass
 from store import accounts, db, ledger, reminders
 from store import alerts as store_alerts
 from store.models import (
@@ -500,32 +500,38 @@ def test_a_pass_leaves_every_object_to_the_garbage_collector_again(session_facto
     assert gc.get_freeze_count() == 0
 
 
-class NotesThreadSwitching(WebClient):
-    """The bot's client, noting the interpreter's thread switch interval at each DM."""
+class NotesInterpreterSettings(WebClient):
+    """The bot's client, noting at each DM the thread switch interval, the allocations between
+    garbage collections, and whether the older objects are set aside."""
 
-    seen: list[float]
+    seen: list[tuple[float, int, bool]]
 
     def api_call(self, api_method, **kwargs):
         if api_method == "chat.postMessage":
-            self.seen.append(sys.getswitchinterval())
+            self.seen.append((sys.getswitchinterval(), gc.get_threshold()[0], gc.get_freeze_count() > 0))
         return super().api_call(api_method, **kwargs)
 
 
-def test_a_pass_switches_threads_often_while_it_runs_and_restores_the_interval_after(
+def test_a_pass_switches_threads_often_and_collects_less_often_while_it_runs_and_restores_both_after(
     session_factory, team, config
 ):
-    # Its claiming thread would otherwise wait up to 5 ms for the interpreter after each query.
+    # Its claiming thread would otherwise wait up to 5 ms for the interpreter after each query,
+    # and every 700 allocations a collection walked the batch's messages and states again.
     watch(session_factory, credits=10)
-    noting = NotesThreadSwitching(token=config.slack_bot_token, base_url=config.slack_api_url)
+    noting = NotesInterpreterSettings(token=config.slack_bot_token, base_url=config.slack_api_url)
     noting.seen = []
-    before = sys.getswitchinterval()
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     sys.setswitchinterval(0.004)
+    gc.set_threshold(700, 10, 10)
     try:
         assert len(run_low_credit_pass(session_factory, noting, NOW).sent) == 2
-        assert noting.seen == [SWITCH_INTERVAL_SECONDS] * 2
+        assert noting.seen == [(SWITCH_INTERVAL_SECONDS, PASS_GC_ALLOCATIONS, True)] * 2
         assert sys.getswitchinterval() == 0.004
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.get_freeze_count() == 0
     finally:
         sys.setswitchinterval(before)
+        gc.set_threshold(*thresholds)
 
 
 REMINDER_TABLES = (ReminderEpisode, Alert, AlertMessage)
