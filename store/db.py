@@ -635,12 +635,14 @@ def make_read_session_factory(session_factory: SessionFactory, *, streaming: boo
     options: dict[str, Any] = {READ_ONLY_OPTION: True}
     if streaming:
         return sessionmaker(engine.execution_options(**options), expire_on_commit=False)
-    if is_sqlite(engine):
-        reads = engine.execution_options(**options)
-        return sessionmaker(reads, expire_on_commit=False, info={_READ_ENGINE: reads})
-    reads = engine.execution_options(**options, isolation_level="AUTOCOMMIT")
-    twin = {_AUTOCOMMIT_TWIN: engine.execution_options(**options)}
-    return sessionmaker(reads, expire_on_commit=False, info=twin)
+    checked_out = engine.execution_options(**options)  # by _reading, which binds the session to it
+    # The factory's own sessions (factory.begin()) hold no transaction on PostgreSQL either.
+    bind = (
+        checked_out
+        if is_sqlite(engine)
+        else engine.execution_options(**options, isolation_level="AUTOCOMMIT")
+    )
+    return sessionmaker(bind, expire_on_commit=False, info={_READ_ENGINE: checked_out})
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
@@ -805,10 +807,8 @@ def atomic(
 
 # The connection _reading checked out for a read-only session (the session's info key).
 _READ_CONNECTION = "admin_bot_read_connection"
-# A PostgreSQL read-only factory's engine without the AUTOCOMMIT isolation level (its info key),
-# whose connections _reading puts in autocommit itself.
-_AUTOCOMMIT_TWIN = "admin_bot_autocommit_twin"
-# A SQLite read-only factory's engine (its info key), whose connections _reading checks out itself.
+# A read-only factory's engine (its info key), whose connections _reading checks out itself (on
+# PostgreSQL without the AUTOCOMMIT isolation level: _reading puts them in autocommit itself).
 _READ_ENGINE = "admin_bot_read_engine"
 
 
@@ -825,31 +825,38 @@ def _reading(factory: SessionFactory) -> Iterator[Session]:
     ROLLBACK, through the ORM and Core, took about 0.1 ms a request (a search that matches
     nothing: 0.37-0.50 -> 0.32 ms in the server).
     """
-    info = factory.kw.get("info", {})
-    direct: Engine | None = info.get(_READ_ENGINE)
-    if direct is not None:
-        # SQLite: each statement store code runs on the driver (rows_of) is a read transaction of
-        # its own; a statement through SQLAlchemy begins one (deferred), rolled back at the end.
-        with direct.connect() as connection, factory(bind=connection) as session:
-            session.info[_READ_CONNECTION] = connection
-            yield session
-        return
-    twin: Engine | None = info.get(_AUTOCOMMIT_TWIN)
-    if twin is None:
+    engine: Engine | None = factory.kw.get("info", {}).get(_READ_ENGINE)
+    if engine is None:  # a streaming read factory, or a writers' one: its sessions keep their transaction
         with factory() as session:
             yield session
         return
-    with twin.connect() as connection:
-        driver = connection.connection.driver_connection
-        assert driver is not None  # a connection just checked out is open
-        driver.autocommit = True  # as the read engine's isolation level: no BEGIN, no COMMIT
-        try:
-            _begin_postgresql(connection)  # the lock timeout the engine asks for
-            with factory(bind=connection) as session:
-                session.info[_READ_CONNECTION] = connection
-                yield session
-        finally:
-            _end_autocommit(connection, driver)
+    with (
+        engine.connect() as connection,
+        _without_transaction(connection),
+        factory(bind=connection) as session,
+    ):
+        session.info[_READ_CONNECTION] = connection
+        yield session
+
+
+@contextmanager
+def _without_transaction(connection: Connection) -> Iterator[None]:
+    """PostgreSQL: the connection in autocommit on the driver (as the read engine's isolation level:
+    no BEGIN, no COMMIT), with the lock timeout its engine asks, and out of it again before the pool
+    takes it back. SQLite: store code's reads on the driver (rows_of) run outside a transaction as
+    they are, each a read transaction of its own; a statement through SQLAlchemy begins one
+    (deferred), rolled back at the end."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a connection just checked out is open
+    driver.autocommit = True
+    try:
+        _begin_postgresql(connection)
+        yield
+    finally:
+        _end_autocommit(connection, driver)
 
 
 def _end_autocommit(connection: Connection, driver: Any) -> None:

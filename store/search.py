@@ -873,9 +873,9 @@ class _Sources:
         """
         words, starting = self.words, self.starting
         if len(words) > 1 and 0 < len(starting) <= MAX_DRIVER_PAIRS:
-            yield _Driver(tuple(f"{words[-2]} {word}" for word in starting), pairs=True)
+            yield _starting_driver(words, starting, pairs=True)
         if len(starting) <= MAX_DRIVER_WORDS:
-            yield _Driver(tuple(starting)) if starting else None
+            yield _starting_driver(words, starting, pairs=False) if starting else None
 
     def earlier(self) -> list[_Driver]:
         """The last EARLIER_WORDS typed words before the last, and the pairs they make: each whole
@@ -924,6 +924,13 @@ def _word_drivers(connection: Connection, asked: _Query) -> _Sources | None:
 def _pair_prefix(words: list[str]) -> str:
     """The start of the pairs holding the last two typed words: the last but one and a space."""
     return f"{words[-2]} " if len(words) > 1 else ""
+
+
+def _starting_driver(words: list[str], starting: Sequence[str], pairs: bool) -> _Driver:
+    """The driver of `starting`, the words that start with the last typed word; with `pairs`, each
+    after the last but one, as the pairs search_pairs holds (and _STARTING_PAIRS finds)."""
+    prefix = _pair_prefix(words) if pairs else ""
+    return _Driver(tuple(prefix + word for word in starting), pairs)
 
 
 def _no_word_path(connection: Connection, asked: _Query, words: list[str]) -> bool:
@@ -1177,8 +1184,9 @@ def _by_words_in_one_trip(
     # The driver _guessed_entries read for: every starting word (pairs: after the last but one word).
     # Its statement saw these words or more (words are only ever added), and every row it flags
     # is a match: its rows are this driver's first chunk.
-    keys = tuple(starting_words) if not pairs else tuple(f"{words[-2]} {word}" for word in starting_words)
-    walk = _walked_driver(connection, asked, sources, wanted, (_Driver(keys, pairs), guessed))
+    walk = _walked_driver(
+        connection, asked, sources, wanted, (_starting_driver(words, starting_words, pairs), guessed)
+    )
     return _WordPath(None if walk is None else _merged(exact, in_references, walk, wanted), page)
 
 
