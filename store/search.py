@@ -16,8 +16,9 @@ How a page is found, cheapest first:
     trigram table `accounts_fts`, PostgreSQL's pg_trgm GIN indexes), never by the table;
   - a page of many matches is listed by walking ix_accounts_name_order and testing each row,
     for a bounded number of rows; a page of few matches (or a walk that ran out of budget, when
-    the matches cluster late in name order) by fetching the matches and sorting them (the start
-    of many references, held nowhere else, from its range of the unique index, 0042).
+    the matches cluster late in name order) by fetching the matches and sorting them. The start
+    of many references, held nowhere else, is a range of the unique index (0042): the walk
+    compares each reference with its ends, for at most what sorting the range would cost.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from store.models import (
     NAME_MAX_LENGTH,
     REFERENCE_MAX_LENGTH,
     Account,
+    account_totals,
     by_code_point,
     search_fragments,
     search_pairs,
@@ -94,6 +96,14 @@ WALK_BUDGET = 40
 # first names (ties in name order go by id, and low ids have few digits). A walk stops at the page's
 # last match, so the reach costs only when the walk comes up short.
 SHORT_NEEDLE_REACH = 64
+# References starting with the needle (a range of the unique index) are sorted by name after
+# reading each one's row, which costs as much as walking this many accounts in name order and
+# comparing each one's reference with the range's ends (0.42 against 0.16 µs on PostgreSQL, 0.48
+# against 0.24 on SQLite). A walk of a range is bounded by what sorting it costs.
+RANGE_WALK_PER_SORTED = 2
+# The range is counted up to this many references, to weigh the walk against the sort (0.3 ms on
+# PostgreSQL, 0.1 on SQLite).
+RANGE_COUNT_LIMIT = 5_000
 # The word path reads at most this many search_words entries per match it needs (entries of a
 # word whose accounts fail the filters or the rest of the typed text), then leaves it to the rest.
 WORD_BUDGET = 20
@@ -358,9 +368,10 @@ def _sorted(
 
 
 @functools.cache
-def _walked_page(shape: _Shape) -> Any:
+def _walked_page(shape: _Shape, in_reference_range: bool = False) -> Any:
     """The same slice from among the first :budget accounts in name order, each tested on its row:
-    (id, sort_name, reference, name).
+    (id, sort_name, reference, name). `in_reference_range`: as _sorted_page's, the test is a
+    comparison of the reference with the range's ends.
 
     Lazy: it stops reading as soon as it has the slice, so dense matches cost a page's worth. The
     walk reads only what it tests, which the name-order index holds (migrations 0031 and 0040), and
@@ -383,7 +394,11 @@ def _walked_page(shape: _Shape) -> Any:
     found = _filtered(
         select(walk.c.id, walk.c.sort_name, walk.c.reference, walk.c.name), tested, walk.c
     ).where(walk.c.id.is_distinct_from(bindparam("exact_id")))
-    if shape.fts or shape.like:
+    if in_reference_range:
+        found = found.where(
+            walk.c.reference >= bindparam("starts_from"), walk.c.reference < bindparam("starts_before")
+        )
+    elif shape.fts or shape.like:
         found = found.where(_like(walk.c, bare=shape.bare))
     if balance_apart:  # last, once the cheaper tests have passed
         found = found.where(select(Account.balance).where(Account.id == walk.c.id).scalar_subquery() > 0)
@@ -391,8 +406,10 @@ def _walked_page(shape: _Shape) -> Any:
 
 
 @functools.cache
-def _walked(shape: _Shape, with_usage: bool = False, choices: bool = False) -> Select[Any]:
-    statement = _read_page(_walked_page(shape), with_usage, choices)
+def _walked(
+    shape: _Shape, with_usage: bool = False, choices: bool = False, in_reference_range: bool = False
+) -> Select[Any]:
+    statement = _read_page(_walked_page(shape, in_reference_range), with_usage, choices)
     return statement.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
 
 
@@ -449,11 +466,24 @@ _LEAD_INSIDE = exists().where(
 _AT_THE_START_ONLY = {True: ~_LEAD_INSIDE, False: and_(~_LEAD_INSIDE, _REFERENCES_COVERED)}
 
 
+_IN_RANGE = (
+    select(func.count())
+    .select_from(
+        select(literal_column("1")).where(_STARTS_WITH_THE_NEEDLE).limit(RANGE_COUNT_LIMIT).subquery()
+    )
+    .scalar_subquery()
+)
+_ACCOUNTS = select(func.coalesce(func.sum(account_totals.c.accounts), 0)).scalar_subquery()
+
+
 @functools.cache
 def _exact_and_where(shape: _Shape) -> Select[Any]:
-    """One row: the exact-reference account's id, and whether the needle can be in a reference only
-    at its start (then the references holding it are those from :starts_from to :starts_before)."""
-    statement = select(_exact(shape).scalar_subquery(), _AT_THE_START_ONLY[shape.sqlite])
+    """One row: the exact-reference account's id, whether the needle can be in a reference only
+    at its start (then the references holding it are those from :starts_from to :starts_before),
+    how many start with it (up to RANGE_COUNT_LIMIT), and how many accounts there are."""
+    statement = select(
+        _exact(shape).scalar_subquery(), _AT_THE_START_ONLY[shape.sqlite], _IN_RANGE, _ACCOUNTS
+    )
     return statement.execution_options(**{GENERIC_PLAN: True})  # index look-ups, whatever the values
 
 
@@ -586,13 +616,13 @@ def _in_references(
         )
     else:
         indexed = statement.where(func.lower(Account.reference).like(bindparam("probe"), escape="/"))
-    if planned_once:
-        return indexed.limit(bindparam("take")).execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC})
     # The references starting with the needle come first, from a range of the unique index: "bn0099"
     # starts 1% of a million references, and the substring index's posting lists for its leading
-    # trigrams hold them all (12 ms). With :take of them, the rest is never read.
+    # trigrams hold them all (12 ms). With :take of them, the rest is never read. A probe the sample
+    # calls rare can still start many: "bn0012" (7 ms through the trigram index alone).
     starting = _STARTS_WITH_THE_NEEDLE
-    return union_all(statement.where(starting), indexed.where(~starting)).limit(bindparam("take"))
+    read = union_all(statement.where(starting), indexed.where(~starting)).limit(bindparam("take"))
+    return read.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else read
 
 
 # PostgreSQL: the references ANALYZE sampled (pg_stats' histogram: up to 101, spread evenly over
@@ -1341,7 +1371,9 @@ class _Found:
     ordered: list[_Match] | None = None  # the first count_up_to + 1 matches, from the word path
     # Rows read with the word path, as _LISTED_WITH_USAGE reads them, likely to make the first page.
     fetched: Sequence[Any] = ()
-    in_reference_range: bool = False  # every match is a reference starting with the needle
+    # Every match is a reference starting with the needle: how many references start with it (up
+    # to RANGE_COUNT_LIMIT), and how many accounts there are.
+    reference_range: tuple[int, int] | None = None
 
     @classmethod
     def find(
@@ -1369,16 +1401,30 @@ class _Found:
         )
         if ordered is not None:  # the exact reference, if any, is first
             return cls(session, asked, None, len(ordered), ordered, page)
-        in_range = False
+        reference_range = None
         if many_in_references:
             parameters = {**asked.parameters(), "lead": asked.needle[:2]}
-            [(exact_id, at_the_start_only)] = rows_of(connection, _exact_and_where(asked.shape), parameters)
-            counted, in_range = count_up_to + 1, only_in_references and bool(at_the_start_only)
+            [(exact_id, at_the_start_only, in_range, accounts)] = rows_of(
+                connection, _exact_and_where(asked.shape), parameters
+            )
+            counted = count_up_to + 1
+            if only_in_references and at_the_start_only:
+                reference_range = (in_range, int(accounts))
         else:
             parameters = {**asked.parameters(), "count_limit": count_up_to + 1}
             [(exact_id, counted)] = rows_of(connection, _survey(asked.shape), parameters)
         exact = session.get(Account, exact_id) if exact_id is not None else None
-        return cls(session, asked, exact, counted, in_reference_range=in_range)
+        return cls(session, asked, exact, counted, reference_range=reference_range)
+
+    def _walk_budget(self, needed: int) -> int:
+        """How many accounts in name order a walk for the first `needed` matches may read (0: none)."""
+        if self.reference_range is None:
+            return WALK_BUDGET * needed * (SHORT_NEEDLE_REACH if self.query.too_short else 1)
+        in_range, accounts = self.reference_range
+        budget = RANGE_WALK_PER_SORTED * in_range
+        # A walk meets one of the range about every accounts / in_range accounts (more often if
+        # the count stopped at its limit): walk only if the page is expected within half the budget.
+        return budget if 2 * needed * accounts <= budget * in_range else 0
 
     def listing(
         self, offset: int, limit: int, forecasts_at: datetime | None = None, *, choices: bool = False
@@ -1423,16 +1469,22 @@ class _Found:
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
-            reach = SHORT_NEEDLE_REACH if self.query.too_short else 1
-            budget = WALK_BUDGET * (skip + take + 1) * reach
-            walked = rows_of(
-                connection, _walked(shape, with_usage, choices), {**parameters, "budget": budget}
+            in_range = self.reference_range is not None
+            budget = self._walk_budget(skip + take + 1)
+            walked = (
+                rows_of(
+                    connection,
+                    _walked(shape, with_usage, choices, in_range),
+                    {**parameters, "budget": budget},
+                )
+                if budget
+                else []
             )
             if len(walked) == take:
                 others = walked
         if others is None:
             others = rows_of(
-                connection, _sorted(shape, with_usage, choices, self.in_reference_range), parameters
+                connection, _sorted(shape, with_usage, choices, self.reference_range is not None), parameters
             )
         ahead = ahead if offset == 0 else []
         if forecasts_at is None:
