@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from store import accounts, forecast, importing, search
+from store import accounts, forecast, importing, ledger, search
 from store.accounts import COUNT_LIMIT
-from store.models import Account, search_words
+from store.models import Account, EntryKind, search_words
 from tests.conftest import make_account
 from tests.store.test_forecast import NOW as FORECAST_NOW
 from tests.store.test_forecast import spend
@@ -295,6 +295,16 @@ def test_the_start_of_many_references_is_walked_in_name_order_when_that_costs_le
     walks = [statement for statement in sent if walks_names(statement)]
     assert all(" LIKE " not in statement for statement in walks), walks  # a range, not a pattern
     assert (len(walks), sum(map(sorts_matches, sent))) == ((2, 0) if layout == "spread" else (1, 2)), sent
+    # The Move picker's destinations: not the source, and only accounts with credits to send.
+    with session_factory.begin() as session:
+        funded = session.scalars(select(Account).where(Account.reference.like("RF0099_%"))).all()
+        for account in funded[::2]:
+            ledger.post(session, account, EntryKind.OPENING, 5, "test")
+        source = accounts.by_reference(session, "RF0099001").id
+        picked = accounts.first_matches(
+            session, "rf0099", limit=100, exclude_id=source, with_credits_only=True
+        )
+    assert [choice.name for choice in picked] == [name for _, name in matches[2::2]][:100]
 
 
 def test_a_search_nothing_matches_lists_nothing_after_counting_none(engine, session_factory):
