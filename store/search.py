@@ -244,11 +244,17 @@ def _contains(needle: str) -> str:
 
 
 _FTS = table("accounts_fts", literal_column("rowid"))
+
+
 # The references starting with the typed text: a range of the unique index, compared by code
 # point on both databases (migration 0042).
-_STARTS_WITH_THE_NEEDLE = and_(
-    Account.reference >= bindparam("starts_from"), Account.reference < bindparam("starts_before")
-)
+def _starts_with_the_needle(accounts: Any = Account) -> ColumnElement[bool]:
+    return and_(
+        accounts.reference >= bindparam("starts_from"), accounts.reference < bindparam("starts_before")
+    )
+
+
+_STARTS_WITH_THE_NEEDLE = _starts_with_the_needle()
 
 
 def _filters(shape: _Shape, accounts: Any = Account) -> list[ColumnElement[bool]]:
@@ -395,9 +401,7 @@ def _walked_page(shape: _Shape, in_reference_range: bool = False) -> Any:
         select(walk.c.id, walk.c.sort_name, walk.c.reference, walk.c.name), tested, walk.c
     ).where(walk.c.id.is_distinct_from(bindparam("exact_id")))
     if in_reference_range:
-        found = found.where(
-            walk.c.reference >= bindparam("starts_from"), walk.c.reference < bindparam("starts_before")
-        )
+        found = found.where(_starts_with_the_needle(walk.c))
     elif shape.fts or shape.like:
         found = found.where(_like(walk.c, bare=shape.bare))
     if balance_apart:  # last, once the cheaper tests have passed
@@ -1466,10 +1470,10 @@ class _Found:
         connection = connection_of(self.session)
         others: list[Any] | None = None
         choices = choices and not with_usage
+        in_range = self.reference_range is not None
         if self.counted > COUNT_LIMIT and self.counted > skip + take:
             # Many matches: walk the names for a bounded number of rows, in case they are dense
             # where the page is; matches that share a first word sit together, perhaps late.
-            in_range = self.reference_range is not None
             budget = self._walk_budget(skip + take + 1)
             walked = (
                 rows_of(
@@ -1483,9 +1487,7 @@ class _Found:
             if len(walked) == take:
                 others = walked
         if others is None:
-            others = rows_of(
-                connection, _sorted(shape, with_usage, choices, self.reference_range is not None), parameters
-            )
+            others = rows_of(connection, _sorted(shape, with_usage, choices, in_range), parameters)
         ahead = ahead if offset == 0 else []
         if forecasts_at is None:
             read_row = Choice._make if choices else _account_row
