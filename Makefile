@@ -31,7 +31,7 @@ lint: setup-test
 	$(BIN)/mypy
 
 # The benchmarks (not part of the tests): 100k and 1M accounts on SQLite and on the PostgreSQL
-# server at BENCH_POSTGRES, which takes hours on a shared machine. Fewer with, for example,
+# server at BENCH_POSTGRES: about a quarter of an hour on the 2-core machine. Fewer with, for example,
 # make bench BENCH_ARGS="--sizes 100000 --backends sqlite"
 BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 BENCH_ARGS ?= --sizes 100000,1000000
