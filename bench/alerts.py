@@ -4,8 +4,9 @@
 
 The low accounts' alerts are seeded as already sent, so the timings are the pass itself: a steady
 pass (nothing changed), then a pass after a purchase into each of a further 1% of accounts, which
-posts one thread reply and one chat.update per resolving alert, each after a checkpoint
-(settled). Time spent in Slack API calls (a local fake in another process) is subtracted.
+posts one thread reply and one chat.update per resolving alert. Each pass is timed after a
+checkpoint (settled), and the time spent in Slack API calls (a local fake in another process) is
+subtracted.
 """
 
 from __future__ import annotations
