@@ -254,9 +254,6 @@ def _starts_with_the_needle(accounts: Any = Account) -> ColumnElement[bool]:
     )
 
 
-_STARTS_WITH_THE_NEEDLE = _starts_with_the_needle()
-
-
 def _filters(shape: _Shape, accounts: Any = Account) -> list[ColumnElement[bool]]:
     plus = shape.sqlite and accounts is Account
     # SQLite's unary + keeps these off the indexes: the FTS5 table must drive the search, not
@@ -347,7 +344,7 @@ def _sorted_page(shape: _Shape, in_reference_range: bool = False) -> Any:
     # `reference LIKE '%008500%'` and would walk all 1M entries to find one account.
     by_name = by_code_point(func.lower(Account.name).concat("")).label("sort_name")
     matches = (
-        _filtered(select(Account), shape).where(_STARTS_WITH_THE_NEEDLE)
+        _filtered(select(Account), shape).where(_starts_with_the_needle())
         if in_reference_range
         else _matches(shape)
     )
@@ -473,7 +470,7 @@ _AT_THE_START_ONLY = {True: ~_LEAD_INSIDE, False: and_(~_LEAD_INSIDE, _REFERENCE
 _IN_RANGE = (
     select(func.count())
     .select_from(
-        select(literal_column("1")).where(_STARTS_WITH_THE_NEEDLE).limit(RANGE_COUNT_LIMIT).subquery()
+        select(literal_column("1")).where(_starts_with_the_needle()).limit(RANGE_COUNT_LIMIT).subquery()
     )
     .scalar_subquery()
 )
@@ -624,7 +621,7 @@ def _in_references(
     # starts 1% of a million references, and the substring index's posting lists for its leading
     # trigrams hold them all (12 ms). With :take of them, the rest is never read. A probe the sample
     # calls rare can still start many: "bn0012" (7 ms through the trigram index alone).
-    starting = _STARTS_WITH_THE_NEEDLE
+    starting = _starts_with_the_needle()
     read = union_all(statement.where(starting), indexed.where(~starting)).limit(bindparam("take"))
     return read.execution_options(**{GENERIC_PLAN: ALWAYS_GENERIC}) if planned_once else read
 
