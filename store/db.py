@@ -156,27 +156,37 @@ def _configure_postgresql(dbapi_connection: Any, record: Any) -> None:
         cursor.execute("SET max_parallel_workers_per_gather = 0")
     dbapi_connection.commit()
     record.info[LOCK_TIMEOUT_MS] = 0
+    record.info[PLAN_MODE] = False
 
 
 def _begin_postgresql(connection: Connection) -> None:
-    """Set the connection's lock_timeout to what this transaction's engine asks (waiting_at_most).
+    """Set the connection's lock_timeout to what this transaction's engine asks (waiting_at_most),
+    and for a transaction (not a read in autocommit) plan_cache_mode back to plans for values, if
+    reads before it left another (_planned).
 
-    Requests and jobs share the pool, so it is set only when it changes, and outside any
+    Requests and jobs share the pool, so each is set only when it changes, and outside any
     transaction (autocommit for that one statement), so that a rollback cannot quietly undo it.
     """
     wanted = connection.get_execution_options().get(LOCK_TIMEOUT_MS, 0)
     info = connection.connection.info
-    if info.get(LOCK_TIMEOUT_MS) == wanted:
-        return
     driver = connection.connection.driver_connection
     assert driver is not None  # a connection being begun is open
     autocommit = driver.autocommit
+    settings = []
+    if info.get(LOCK_TIMEOUT_MS) != wanted:
+        settings.append(f"set_config('lock_timeout', '{int(wanted)}', false)")
+    if not autocommit and info.get(PLAN_MODE) is not False:
+        settings.append(f"set_config('plan_cache_mode', '{_PLAN_CACHE_MODE[False]}', false)")
+    if not settings:
+        return
     driver.autocommit = True
     try:
-        driver.execute(f"SET lock_timeout = {int(wanted)}")
+        driver.execute(f"SELECT {', '.join(settings)}")
     finally:
         driver.autocommit = autocommit
     info[LOCK_TIMEOUT_MS] = wanted
+    if not autocommit:
+        info[PLAN_MODE] = False
 
 
 class Ahead:
@@ -263,12 +273,14 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     connection = cursor.connection
     riders = _riders.pop(connection, []) if _riders else []
     generic = context.execution_options.get(GENERIC_PLAN, False)
-    if not riders and not generic:
+    if not riders and not generic and not parameters:
+        return False  # one plan whatever the mode (and the dialect's first checks have no info)
+    info = context.root_connection.connection.info
+    if not riders and not generic and info.get(PLAN_MODE) is False:
         return False
     sent = [rider._sending(connection) for rider in riders]
-    kept = context.root_connection.connection.info.setdefault(KEPT_CURSORS, {})
-    with connection.pipeline():
-        _planned(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept)
+    kept = info.setdefault(KEPT_CURSORS, {})
+    _in_pipeline(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept, info)
     for rider, rider_sent in zip(riders, sent, strict=True):
         rider._receive(rider_sent.cursor.fetchall())
     return True
@@ -295,7 +307,8 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
     riders = _riders.pop(driver, [])
     sent = [rider._sending(driver) for rider in riders]
     ours: list[_Pipelined] = []
-    kept = connection.connection.info.setdefault(KEPT_CURSORS, {})
+    info = connection.connection.info
+    kept = info.setdefault(KEPT_CURSORS, {})
     for statement, parameters in reads:
         sql, compiled = _compiled(statement, connection.dialect)
         generic = statement.get_execution_options().get(GENERIC_PLAN, False)
@@ -314,9 +327,11 @@ def read_together(connection: Connection, reads: Sequence[Read]) -> list[list[tu
             connection, ours[0].cursor, sql, sent_parameters, None, False
         )
     try:
-        with driver.pipeline():
-            # Those marked GENERIC_PLAN last, together: one SET of plan_cache_mode each way.
-            _planned(driver, sorted([*sent, *ours], key=lambda read: _PLAN_ORDER[read.generic]), kept)
+        # Grouped by plan mode, the connection's own first: plan_cache_mode is switched once
+        # between groups, and not at all for reads that all take the mode it has.
+        has = info.get(PLAN_MODE)
+        grouped = sorted([*sent, *ours], key=lambda read: (read.generic != has, _PLAN_ORDER[read.generic]))
+        _in_pipeline(driver, grouped, kept, info)
         for rider, rider_sent in zip(riders, sent, strict=True):
             rider._receive(rider_sent.cursor.fetchall())
         return [read.cursor.fetchall() for read in ours]
@@ -346,41 +361,61 @@ class _Pipelined(NamedTuple):
     parameters: Any
 
 
-_PLAN_CACHE_MODE = {
-    True: "SET plan_cache_mode = auto",
-    ALWAYS_GENERIC: "SET plan_cache_mode = force_generic_plan",
-    False: "SET plan_cache_mode = force_custom_plan",
-}
+# The plan_cache_mode each GENERIC_PLAN mark runs under (False: unmarked, plans for values).
+_PLAN_CACHE_MODE = {True: "auto", ALWAYS_GENERIC: "force_generic_plan", False: "force_custom_plan"}
 # Reads sent together are grouped by plan mode, so that the mode is switched once for each.
 _PLAN_ORDER = {False: 0, True: 1, ALWAYS_GENERIC: 2}
+# The connection's plan_cache_mode now, as the mark that runs under it (its pool record's info);
+# absent while statements that may switch it run, and after they failed: not known.
+PLAN_MODE = "admin_bot_plan_mode"
 
 
-def _planned(connection: Any, statements: Sequence[_Pipelined], kept: dict[str, Any]) -> None:
+def _in_pipeline(
+    driver: Any, statements: Sequence[_Pipelined], kept: dict[str, Any], info: dict[str, Any]
+) -> None:
+    """_planned's statements in one round trip, noting the plan mode they leave the connection in."""
+    has = info.pop(PLAN_MODE, None)  # a failure undoes the switches with the rest
+    with driver.pipeline():
+        left = _planned(driver, statements, kept, has)
+    if left is not None:
+        info[PLAN_MODE] = left
+
+
+def _planned(
+    connection: Any, statements: Sequence[_Pipelined], kept: dict[str, Any], has: bool | str | None
+) -> bool | str | None:
     """Each cursor.execute(), in a pipeline; those marked GENERIC_PLAN prepared under plan_cache_mode = auto
-    (force_generic_plan for ALWAYS_GENERIC).
+    (force_generic_plan for ALWAYS_GENERIC), the rest under force_custom_plan. `has`: the mode the
+    connection has now (None: not known). Returns the mode it has after them (None: not known).
 
     Each execution otherwise costs a plan for its values (0.1-0.15 ms for the word path's). The
-    setting is switched only where it changes, and back at the end (a SET each way around each
-    marked statement was four for the word path's chunk and its first page, 15-50 us): all
-    go in the same pipeline, one implicit transaction in autocommit, so if a statement fails the
-    first SET is undone with it.
+    setting is switched only where it changes (a SET each way around each marked statement was
+    four for the word path's chunk and its first page, 15-50 us): all go in the same pipeline,
+    one implicit transaction in autocommit, so if a statement fails the SETs are undone with it.
+    Outside a transaction (a read unit) the last mode stays for the next statements, which
+    switch it if they need another: a search's reads keep theirs from request to request, where
+    switching to it and back made three of a search's seven statements SETs. In a transaction it
+    is switched back at the end: a rollback would undo the switches, and a writer's own statements
+    expect plans for their values.
     """
     setting = kept.get(_SETTING)
     if setting is None:
         setting = kept[_SETTING] = connection.cursor()
-    mode: bool | str = False
+    mode = has
     for generic, cursor, statement, parameters in statements:
         if generic != mode:
-            _queue(setting, _PLAN_CACHE_MODE[generic])
+            _queue(setting, f"SET plan_cache_mode = {_PLAN_CACHE_MODE[generic]}")
             mode = generic
         _queue(cursor, statement, parameters, prepare=True if generic else None)
-    if mode:
-        _queue(setting, _PLAN_CACHE_MODE[False])
+    in_transaction = not connection.autocommit
+    if in_transaction and has is not None and mode != has:
+        _queue(setting, f"SET plan_cache_mode = {_PLAN_CACHE_MODE[has]}")
     # Into libpq's buffer, all of them, for the pipeline's end to write out at once (without this,
     # psycopg writes each queued statement with a poll before it).
     commands = getattr(connection._pipeline, "command_queue", None) if _queueing() else None
     while commands:
         commands.popleft()()
+    return has if in_transaction else mode
 
 
 def _queue(cursor: Any, statement: str, parameters: Any = None, prepare: bool | None = None) -> None:

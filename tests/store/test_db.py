@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import (
@@ -20,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from store import db
 from store.errors import StoreError
@@ -30,8 +34,9 @@ PLAN_MODE_OF = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT N
 
 
 def _plan_mode(factory: db.SessionFactory) -> str | None:
+    """The plan mode a statement with parameters runs under (one without has a single plan)."""
     with factory.begin() as session:
-        return session.scalar(PLAN_MODE)
+        return session.scalar(PLAN_MODE_OF, {"n": 1})
 
 
 @pytest.fixture
@@ -118,6 +123,117 @@ def test_a_statement_marked_always_generic_runs_under_generic_plans_and_leaves_p
         assert session.scalar(always, {"n": 1}) == "force_generic_plan"
         assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
     assert _plan_mode(reads) == "force_custom_plan"
+
+
+@contextmanager
+def _sets_counted(connection: Connection) -> Iterator[list[int]]:
+    """The number of SET statements the server completes on this connection meanwhile, read from
+    libpq's trace of the wire once the block ends."""
+    from psycopg import pq  # PostgreSQL's driver
+
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    counted: list[int] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        driver.pgconn.trace(trace.fileno())
+        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield counted
+        finally:
+            driver.pgconn.untrace()
+            trace.seek(0)
+            counted.append(trace.read().count('CommandComplete\t "SET"'))
+
+
+def test_reads_outside_a_transaction_leave_their_plan_mode_for_the_next_request(
+    database_url: str, one_connection: Engine
+) -> None:
+    # A search's reads are marked for generic plans. Switching plan_cache_mode to them and back
+    # around every request made three of a search's seven statements SETs: now a request switches
+    # only where its reads need another mode than the connection has.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    writes = db.make_session_factory(one_connection)
+    reads = db.make_read_session_factory(writes)
+    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
+    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+
+    def search(*read: TextClause) -> Callable[[Session], tuple[list[list[tuple[Any, ...]]], list[int]]]:
+        def run(session: Session) -> tuple[list[list[tuple[Any, ...]]], list[int]]:
+            connection = db.connection_of(session)
+            with _sets_counted(connection) as sets:
+                answers = db.read_together(connection, [(each, {"n": 1}) for each in read])
+            return answers, sets
+
+        return run
+
+    for request in range(4):
+        answers, sets = db.atomic(reads, search(marked, always, marked), read_only=True)
+        assert answers == [[("auto",)], [("force_generic_plan",)], [("auto",)]]
+        if request:
+            assert sets == [1]
+    for request in range(3):
+        answers, sets = db.atomic(reads, search(always, always), read_only=True)
+        assert answers == [[("force_generic_plan",)]] * 2
+        assert sets == [0] if request else sets[0] <= 1
+    assert _plan_mode(reads) == _plan_mode(writes) == "force_custom_plan"
+
+
+def test_a_statement_not_marked_plans_for_its_values_whatever_reads_ran_before_it(
+    database_url: str, one_connection: Engine
+) -> None:
+    # Reads outside a transaction leave their plan mode on the pooled connection; whatever runs a
+    # statement with parameters next, unmarked, must still get plans for its values: a read, the
+    # ORM, a read ahead, a writer's transaction, after a failure or a rollback.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    writes = db.make_session_factory(one_connection)
+    reads = db.make_read_session_factory(writes)
+    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
+    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    failing = text("SELECT 1 / (:n - 1)").execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+
+    def reading(*read: TextClause) -> Callable[[Session], list[list[tuple[Any, ...]]]]:
+        return lambda session: db.read_together(
+            db.connection_of(session), [(each, {"n": 1}) for each in read]
+        )
+
+    def unmarked_read(session: Session) -> Any:
+        return db.connection_of(session).scalar(PLAN_MODE_OF, {"n": 1})
+
+    def through_the_orm(session: Session) -> Any:
+        return session.scalar(PLAN_MODE_OF, {"n": 1})
+
+    def read_ahead(session: Session) -> Any:
+        return db.Ahead(db.connection_of(session), PLAN_MODE_OF, {"n": 1}).row()[0]
+
+    def written(session: Session) -> Any:
+        assert db.read_together(session.connection(), [(always, {"n": 1})]) == [[("force_generic_plan",)]]
+        return session.scalar(PLAN_MODE_OF, {"n": 1})
+
+    for unmarked in (unmarked_read, through_the_orm, read_ahead):
+        assert db.atomic(reads, reading(always), read_only=True) == [[("force_generic_plan",)]]
+        assert db.atomic(reads, unmarked, read_only=True) == "force_custom_plan"
+        assert db.atomic(reads, reading(marked), read_only=True) == [[("auto",)]]
+        assert db.atomic(writes, unmarked) == "force_custom_plan"
+    assert db.atomic(reads, reading(always), read_only=True) == [[("force_generic_plan",)]]
+    assert db.atomic(writes, written) == "force_custom_plan"
+    with pytest.raises(ZeroDivisionError), writes.begin() as session:
+        assert written(session) == "force_custom_plan"
+        raise ZeroDivisionError  # rolled back
+    assert db.atomic(reads, unmarked_read, read_only=True) == "force_custom_plan"
+    assert db.atomic(reads, reading(marked, always), read_only=True) == [
+        [("auto",)],
+        [("force_generic_plan",)],
+    ]
+    with pytest.raises(exc.DataError):
+        db.atomic(reads, reading(marked, failing), read_only=True)
+    assert db.atomic(reads, unmarked_read, read_only=True) == "force_custom_plan"
+    assert db.atomic(reads, reading(always, marked), read_only=True) == [
+        [("force_generic_plan",)],
+        [("auto",)],
+    ]
+    assert _plan_mode(writes) == "force_custom_plan"
 
 
 def test_reads_hold_no_transaction_on_postgresql(engine: Engine) -> None:
