@@ -273,11 +273,13 @@ def _execute_with_riders(cursor: Any, statement: str, parameters: Any, context: 
     connection = cursor.connection
     riders = _riders.pop(connection, []) if _riders else []
     generic = context.execution_options.get(GENERIC_PLAN, False)
-    if not riders and not generic and not parameters:
-        return False  # one plan whatever the mode (and the dialect's first checks have no info)
-    info = context.root_connection.connection.info
-    if not riders and not generic and info.get(PLAN_MODE) is False:
+    # As it is, unless reads before it may have left the connection planning generically. A
+    # statement without parameters has one plan whatever the mode (and the dialect's first checks
+    # run on a connection not yet pooled, which has no info).
+    plain = not parameters or context.root_connection.connection.info.get(PLAN_MODE) is False
+    if not riders and not generic and plain:
         return False
+    info = context.root_connection.connection.info
     sent = [rider._sending(connection) for rider in riders]
     kept = info.setdefault(KEPT_CURSORS, {})
     _in_pipeline(connection, [_Pipelined(generic, cursor, statement, parameters), *sent], kept, info)

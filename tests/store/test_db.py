@@ -28,9 +28,11 @@ from sqlalchemy.sql.elements import TextClause
 from store import db
 from store.errors import StoreError
 
-PLAN_MODE = text("SELECT current_setting('plan_cache_mode')")
-# The same, with a parameter for a statement to be prepared with.
+# The connection's plan_cache_mode, with a parameter for a statement to be prepared with; marked
+# for a generic plan (auto) and for generic plans always.
 PLAN_MODE_OF = text("SELECT current_setting('plan_cache_mode') WHERE :n IS NOT NULL")
+MARKED_MODE_OF = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
+ALWAYS_GENERIC_MODE_OF = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
 
 
 def _plan_mode(factory: db.SessionFactory) -> str | None:
@@ -51,6 +53,15 @@ def _postgresql(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+@pytest.fixture
+def plan_units(database_url: str, one_connection: Engine) -> tuple[db.SessionFactory, db.SessionFactory]:
+    """(writes, reads) on one pooled PostgreSQL connection, for the checks of plan_cache_mode."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    writes = db.make_session_factory(one_connection)
+    return writes, db.make_read_session_factory(writes)
+
+
 def test_a_generic_plan_statement_answers_and_leaves_plans_for_values(one_connection: Engine) -> None:
     # One connection, so the checks below read the very connection the statements ran on.
     writes = db.make_session_factory(one_connection)
@@ -65,12 +76,9 @@ def test_a_generic_plan_statement_answers_and_leaves_plans_for_values(one_connec
 
 
 def test_a_failed_generic_plan_statement_leaves_plans_for_values(
-    database_url: str, one_connection: Engine
+    plan_units: tuple[db.SessionFactory, db.SessionFactory],
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    reads = db.make_read_session_factory(writes)
+    writes, reads = plan_units
     failing = text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True})
     for factory in (reads, writes):
         with pytest.raises(exc.DataError), factory.begin() as session:
@@ -79,21 +87,18 @@ def test_a_failed_generic_plan_statement_leaves_plans_for_values(
 
 
 def test_marked_and_unmarked_reads_in_one_round_trip_each_run_under_their_own_plan_mode(
-    database_url: str, one_connection: Engine
+    plan_units: tuple[db.SessionFactory, db.SessionFactory],
 ) -> None:
     # A marked statement's read ahead may be marked or not: the setting is switched only where
     # it changes along the pipeline, and each statement sees the one its mark asks for.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
-    marked_mode = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
+    _, reads = plan_units
     with reads.begin() as session:
         connection = session.connection()
         along = [
             db.Ahead(connection, read, {"n": 1})
-            for read in (marked_mode, PLAN_MODE_OF, marked_mode, PLAN_MODE_OF)
+            for read in (MARKED_MODE_OF, PLAN_MODE_OF, MARKED_MODE_OF, PLAN_MODE_OF)
         ]
-        assert session.scalar(marked_mode, {"n": 1}) == "auto"
+        assert session.scalar(MARKED_MODE_OF, {"n": 1}) == "auto"
         assert [ahead.row() for ahead in along] == [
             ("auto",),
             ("force_custom_plan",),
@@ -104,23 +109,20 @@ def test_marked_and_unmarked_reads_in_one_round_trip_each_run_under_their_own_pl
             connection, text("SELECT 1 / :n").execution_options(**{db.GENERIC_PLAN: True}), {"n": 0}
         )
         with pytest.raises(exc.DataError):
-            session.execute(marked_mode, {"n": 1})
+            session.execute(MARKED_MODE_OF, {"n": 1})
         with pytest.raises(StoreError):
             failing.row()
     assert _plan_mode(reads) == "force_custom_plan"
 
 
 def test_a_statement_marked_always_generic_runs_under_generic_plans_and_leaves_plans_for_values(
-    database_url: str, one_connection: Engine
+    plan_units: tuple[db.SessionFactory, db.SessionFactory],
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    reads = db.make_read_session_factory(db.make_session_factory(one_connection))
-    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    _, reads = plan_units
     with reads.begin() as session:
         connection = session.connection()
-        along = [db.Ahead(connection, read, {"n": 1}) for read in (always, PLAN_MODE_OF)]
-        assert session.scalar(always, {"n": 1}) == "force_generic_plan"
+        along = [db.Ahead(connection, read, {"n": 1}) for read in (ALWAYS_GENERIC_MODE_OF, PLAN_MODE_OF)]
+        assert session.scalar(ALWAYS_GENERIC_MODE_OF, {"n": 1}) == "force_generic_plan"
         assert [ahead.row() for ahead in along] == [("force_generic_plan",), ("force_custom_plan",)]
     assert _plan_mode(reads) == "force_custom_plan"
 
@@ -146,17 +148,13 @@ def _sets_counted(connection: Connection) -> Iterator[list[int]]:
 
 
 def test_reads_outside_a_transaction_leave_their_plan_mode_for_the_next_request(
-    database_url: str, one_connection: Engine
+    plan_units: tuple[db.SessionFactory, db.SessionFactory],
 ) -> None:
     # A search's reads are marked for generic plans. Switching plan_cache_mode to them and back
     # around every request made three of a search's seven statements SETs: now a request switches
     # only where its reads need another mode than the connection has.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    reads = db.make_read_session_factory(writes)
-    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
-    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    writes, reads = plan_units
+    marked, always = MARKED_MODE_OF, ALWAYS_GENERIC_MODE_OF
 
     def search(*read: TextClause) -> Callable[[Session], tuple[list[list[tuple[Any, ...]]], list[int]]]:
         def run(session: Session) -> tuple[list[list[tuple[Any, ...]]], list[int]]:
@@ -180,17 +178,13 @@ def test_reads_outside_a_transaction_leave_their_plan_mode_for_the_next_request(
 
 
 def test_a_statement_not_marked_plans_for_its_values_whatever_reads_ran_before_it(
-    database_url: str, one_connection: Engine
+    plan_units: tuple[db.SessionFactory, db.SessionFactory],
 ) -> None:
     # Reads outside a transaction leave their plan mode on the pooled connection; whatever runs a
     # statement with parameters next, unmarked, must still get plans for its values: a read, the
     # ORM, a read ahead, a writer's transaction, after a failure or a rollback.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("plan_cache_mode is PostgreSQL's")
-    writes = db.make_session_factory(one_connection)
-    reads = db.make_read_session_factory(writes)
-    marked = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: True})
-    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    writes, reads = plan_units
+    marked, always = MARKED_MODE_OF, ALWAYS_GENERIC_MODE_OF
     failing = text("SELECT 1 / (:n - 1)").execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
 
     def reading(*read: TextClause) -> Callable[[Session], list[list[tuple[Any, ...]]]]:
@@ -418,7 +412,7 @@ def test_pipelined_reads_answer_in_order_queued_or_not(queueing: bool, one_conne
     reads = db.make_read_session_factory(writes)
     doubled = text("SELECT CAST(:n AS INTEGER) * 2")
     marked = text("SELECT :n + 1").execution_options(**{db.GENERIC_PLAN: True})
-    always = PLAN_MODE_OF.execution_options(**{db.GENERIC_PLAN: db.ALWAYS_GENERIC})
+    always = ALWAYS_GENERIC_MODE_OF
     for factory in (reads, writes):
         for n in range(8):  # past psycopg's threshold for preparing a statement
             with factory.begin() as session:
