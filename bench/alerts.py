@@ -178,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--postgres", help="a PostgreSQL server URL; without it, SQLite")
     args = parser.parse_args(argv)
+    from bench.run import log_as_serve_does  # bench.run builds on this module
+
+    log_as_serve_does()
 
     @dataclass
     class Result:

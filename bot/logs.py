@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TextIO
 
 # Libraries that narrate routine work at INFO (fontTools: ~75 lines per invoice PDF; APScheduler:
 # every run of every job) or warn about what we chose on purpose; at DEBUG they speak again.
@@ -62,12 +63,12 @@ class _Json(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: str, format: str, secrets: Iterable[str]) -> None:
-    """Send every log record to stderr at `level`, as text or JSON, with `secrets` blanked out."""
+def configure_logging(level: str, format: str, secrets: Iterable[str], stream: TextIO | None = None) -> None:
+    """Send every log record to `stream` (stderr) at `level`, as text or JSON, with `secrets` blanked out."""
     inner = (
         _Json() if format == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(_Redacting(inner, secrets))
     handler.addFilter(_Expected())
     root = logging.getLogger()

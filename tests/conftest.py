@@ -3,6 +3,7 @@ a fake Slack Web API, and the real bot served over HTTP."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, create_engine, text
 from bot.app import create_app
 from bot.cli import main
 from bot.config import Config
+from bot.logs import CHATTY
 from bot.serving import ServerThread, make_http_server
 from store import accounts, db, ledger, roles
 from store.models import Account, Base, EntryKind, Role
@@ -109,6 +111,19 @@ def config(database_url: str, fake_slack: FakeSlack) -> Config:
         slack_api_url=fake_slack.api_url,
         database_url=database_url,
     )
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put logging back as pytest had it after a test that configures it as `serve` does."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    chatty = {name: logging.getLogger(name).level for name in CHATTY}
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, chatty_level in chatty.items():
+        logging.getLogger(name).setLevel(chatty_level)
+    logging.captureWarnings(False)
 
 
 @pytest.fixture

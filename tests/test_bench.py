@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,14 @@ from bench import imports, run
 from tests.databases import migrated
 
 
-def test_bench_prints_every_table_with_targets_marked(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_prints_every_table_with_targets_marked(
+    capsys: pytest.CaptureFixture[str], restore_logging: None
+) -> None:
     status = run.main(["--sizes", "300", "--requests", "2", "--rss-requests", "1", "--move-seconds", "0.2"])
     out = capsys.readouterr().out
     assert status == 0
+    # What the bot logs is part of what it costs: the bench logs as `serve` does by default.
+    assert logging.getLogger().getEffectiveLevel() == logging.INFO
     rows = out.splitlines()
     for kind in ("exact reference", "a word 50% share", "a word 1% share", "two words", "no match"):
         for surface in run.SURFACES:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,15 +23,6 @@ from tests.slack_requests import SlackRequests
 
 SECRETS = ("xoxb-test-token", "xapp-test-token", SIGNING_SECRET)
 PRINTED = re.compile(r"^admin-bot (listening|connected|health check)")
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Put the root logger back as pytest had it."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 def run_and_stop(database_url, fake_slack, tmp_path, mode: str, **settings) -> str:
