@@ -147,6 +147,8 @@ def build_move_modal(fixed: Account, direction: Direction = OUT) -> dict[str, An
 def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
     """The confirmation that replaces the form: what moved and both balances now."""
     source, destination = moved.source, moved.destination
+    # A repeated submission (a double click, Slack's retry) is answered with the move it repeats.
+    replayed = "This move was already made; it was not repeated.\n" if moved.replayed else ""
     return {
         "type": "modal",
         "callback_id": "move_credits_done",
@@ -157,7 +159,7 @@ def build_moved(moved: ledger.Transfer) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"Moved *{moved.credits:,}* credits from {bold(source.name)} "
+                    "text": f"{replayed}Moved *{moved.credits:,}* credits from {bold(source.name)} "
                     f"to {bold(destination.name)}.",
                 },
                 "fields": [

@@ -107,6 +107,10 @@ def test_double_submission_of_the_same_form_moves_once(slack, admin, session_fac
     first = submit(slack, view, destination.id, "60")
     second = submit(slack, view, destination.id, "60")
     assert first["response_action"] == second["response_action"] == "update"
+    # The second answer must not read as a second move.
+    assert "already made" not in visible_text(first["view"])
+    assert "This move was already made; it was not repeated." in visible_text(second["view"])
+    assert_valid_view(second["view"])
     assert balance_of(session_factory, "EX0000001") == 40
     assert balance_of(session_factory, "EX0000002") == 60
     assert len(transfer_entries(session_factory)) == 2
