@@ -291,8 +291,9 @@ def publish(
     return None
 
 
-def publish_for_click(client: WebClient, services: Services, user_id: str, listing: Listing) -> None:
-    """publish() for a page or search click, whose only answer is the redraw: a DM if Slack refuses it."""
+def publish_or_tell(client: WebClient, services: Services, user_id: str, listing: Listing) -> None:
+    """publish() where the redraw is the only answer (opening the tab, a page or search click): a DM
+    if Slack refuses it, else the user is left looking at an empty or stale tab."""
     reason = publish(client, services, user_id, listing)
     if reason is not None:
         dm(client, user_id, messages.HOME_NOT_REDRAWN.format(reason=reason))
@@ -337,7 +338,7 @@ def open_home(event: dict[str, Any], client: WebClient, context: BoltContext) ->
     user_id = parse.slack_user_id(event.get("user"))
     if event.get("tab") != "home" or user_id is None:
         return
-    publish(
+    publish_or_tell(
         client, services(context), user_id, Listing.read((event.get("view") or {}).get("private_metadata"))
     )
 
@@ -346,16 +347,14 @@ def search_home(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Enter in the search box: the list is filtered in place."""
-    publish_for_click(
-        client, services(context), parse.user_of(body), Listing(parse.text(action.get("value")))
-    )
+    publish_or_tell(client, services(context), parse.user_of(body), Listing(parse.text(action.get("value"))))
 
 
 def turn_home_page(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Previous / Next / Needs attention / Inactive accounts on the Home tab."""
-    publish_for_click(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
+    publish_or_tell(client, services(context), parse.user_of(body), Listing.read(action.get("value")))
 
 
 def open_invoices(args: Args) -> None:

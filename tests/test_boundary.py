@@ -369,7 +369,11 @@ def test_a_payload_from_an_older_version_is_told_it_is_out_of_date(
 # a DM says so rather than leaving the click unanswered.
 @pytest.mark.parametrize(
     ("label", "value"),
-    [pytest.param("Next", None, id="Next"), pytest.param(None, "acme", id="search")],
+    [
+        pytest.param("Next", None, id="Next"),
+        pytest.param(None, "acme", id="search"),
+        pytest.param(None, None, id="opening the tab again"),
+    ],
 )
 def test_a_home_tab_redraw_slack_refuses_is_told_by_dm(
     slack: SlackRequests, fake_slack, admin, session_factory, label, value
@@ -380,7 +384,9 @@ def test_a_home_tab_redraw_slack_refuses_is_told_by_dm(
     fake_slack.wait_for("views.publish")
     home = fake_slack.home_views[admin]
     fake_slack.fail("views.publish", error="internal_error", status=500, times=None)
-    if label is not None:
+    if label is None and value is None:
+        slack.event({"type": "app_home_opened", "user": admin, "tab": "home", "view": home})
+    elif label is not None:
         clicked = button(home["blocks"], label)
         slack.block_action(clicked.action_id, value=clicked.value, view=home)
     else:
