@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_bolt.kwargs_injection.args import Args
 from sqlalchemy.orm import Session
 
-from handlers import parse
+from handlers import messages, parse
 from handlers.account_box import BUY_ACTION
 from handlers.common import bold, escape, render
 from handlers.home import redraw_after_submit
@@ -23,7 +23,7 @@ from handlers.interaction import (
     field_error,
     needs,
     redraw,
-    update_view,
+    redraw_in_place,
 )
 from handlers.services import Services
 from store import accounts as account_store
@@ -181,7 +181,7 @@ def price_as_typed(args: Args) -> None:
 
     view = checked(it, Role.BILLING, BUYING, redraw("Buy credits"), load)
     if view is not None:
-        update_view(it.client, current.get("id", ""), view, current.get("hash"))
+        redraw_in_place(it, view, messages.FORM_NOT_REDRAWN)
 
 
 def register(app: App) -> None:

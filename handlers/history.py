@@ -10,10 +10,10 @@ from slack_bolt import App
 from slack_bolt.kwargs_injection.args import Args
 from sqlalchemy.orm import Session
 
-from handlers import parse
+from handlers import messages, parse
 from handlers.account_box import HISTORY_ACTION
 from handlers.common import escape
-from handlers.interaction import Interaction, acknowledge, checked, notice, open_view, redraw, update_view
+from handlers.interaction import Interaction, acknowledge, checked, notice, open_view, redraw, redraw_in_place
 from store import accounts as account_store
 from store import history
 from store.history import Event, HistoryPage
@@ -120,8 +120,7 @@ def turn_history_page(args: Args) -> None:
 
     view = checked(it, Role.VIEWER, SEEING, redraw("History"), load)
     if view is not None:
-        current = it.body.get("view") or {}
-        update_view(it.client, current.get("id", ""), view, current.get("hash"))
+        redraw_in_place(it, view, messages.FORM_NOT_REDRAWN)
 
 
 def register(app: App) -> None:

@@ -152,7 +152,8 @@ def redraw(title: str) -> Surface:
     """The open modal is redrawn as a notice (after a dispatch action was acknowledged)."""
 
     def show(it: Interaction, text: str, block: str | None = None) -> None:
-        update_view(it.client, (it.body.get("view") or {}).get("id", ""), build_notice_view(title, text))
+        if redraw_in_place(it, build_notice_view(title, text)):
+            direct_message(it, text)  # the notice itself, where Slack would not show it
 
     return show
 
@@ -469,6 +470,19 @@ def update_view(
             log.warning("views.update failed: %s", reason)
         return reason
     return None
+
+
+def redraw_in_place(it: Interaction, view: dict[str, Any], failed: str | None = None) -> str | None:
+    """The open modal becomes `view`, where the redraw is the click's only answer. If Slack refuses
+    (other than a newer redraw winning), its reason; with `failed` ({reason}), the user is told so
+    by DM rather than left looking at a form that did not change."""
+    current = it.body.get("view") or {}
+    reason = update_view(it.client, current.get("id", ""), view, current.get("hash"))
+    if reason in (None, "hash_conflict"):
+        return None
+    if failed is not None:
+        direct_message(it, failed.format(reason=reason))
+    return reason
 
 
 def sections_text(view: dict[str, Any]) -> str:

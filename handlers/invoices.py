@@ -27,11 +27,11 @@ from handlers.interaction import (
     open_view,
     quietly,
     redraw,
+    redraw_in_place,
     replace_form,
     reply,
     say_privately,
     slack_reason,
-    update_view,
 )
 from handlers.invoice_pdf import invoice_filename, long_date, render_invoice_pdf
 from handlers.services import Services
@@ -319,9 +319,7 @@ def refresh_listing(args: Args) -> None:
     )
     if view is None:
         return
-    reason = update_view(it.client, current.get("id", ""), view, current.get("hash"))
-    if reason not in (None, "hash_conflict"):  # a hash_conflict means a newer change already redrew it
-        direct_message(it, messages.LISTING_NOT_REFRESHED.format(reason=reason))
+    redraw_in_place(it, view, messages.LISTING_NOT_REFRESHED)
 
 
 def selected_ids(view: dict[str, Any]) -> tuple[str | None, list[str]]:

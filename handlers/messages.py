@@ -114,6 +114,7 @@ NOT_AVAILABLE = (
     "Some of the selected invoices are not available to you. Run `/invoices` again and choose from the list."
 )
 NOTHING_TO_DOWNLOAD = "There was nothing to download. Run `/invoices` again to choose invoices."
+FORM_NOT_REDRAWN = "Sorry, Slack would not redraw the open window ({reason}). Close it and open it again."
 HOME_NOT_REDRAWN = "Sorry, Slack would not redraw your Home tab ({reason}). Open it again in a moment."
 LISTING_NOT_REFRESHED = (
     "Sorry, I couldn't refresh the invoice list ({reason}). Close it and run `/invoices` again."

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import Config
+from handlers import messages
 from handlers.account_box import BUY_ACTION
 from handlers.buy import BOUGHT_VIEW, BUY_VIEW, CREDITS_BLOCK, CREDITS_INPUT
 from store.models import EntryKind, Invoice, LedgerEntry, Role
@@ -239,3 +240,20 @@ def test_the_form_prices_what_is_typed_and_the_invoice_pdf_agrees_to_the_penny(
         pdf = render_invoice_pdf(invoice, Supplier("Esendex", ("1 Street",), "GB123"))
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     assert "Total: GBP 179.99" in text
+
+
+def test_a_price_slack_will_not_redraw_is_told_by_dm(slack, fake_slack, admin, session_factory):
+    """Retyping the amount is answered only by the redrawn form: if Slack refuses it, a DM says so."""
+    account = make_account(session_factory, "EX0000001", "Acme Marketing", credits=300)
+    form = click_buy(slack, fake_slack, account.id)
+    fake_slack.fail("views.update", error="fatal_error", times=None)
+    slack.block_action(
+        CREDITS_INPUT, action_type="plain_text_input", value="12", block_id=CREDITS_BLOCK, view=form
+    )
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert (dm.params["channel"], dm.params["text"]) == (
+        admin,
+        messages.FORM_NOT_REDRAWN.format(reason="fatal_error"),
+    )
+    with session_factory.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Invoice)) == 0
