@@ -170,7 +170,12 @@ def _shapes_slack_never_sends(url: str) -> list[dict]:
         {**buy, "id": 5}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}}
     )
     number_callback_id = view_submission_payload({**buy, "callback_id": 5}, {})
+    # A money form's view id is its idempotency key: one longer than any Slack sends outgrew it.
+    long_view_id = view_submission_payload(
+        {**buy, "id": "V" * 300}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}}
+    )
     return [
+        long_view_id,
         no_values,
         no_view_id,
         number_view_id,
