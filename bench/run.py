@@ -84,7 +84,7 @@ def bench_config(api_url: str, database_url: str) -> Config:
 
 def log_as_serve_does() -> None:
     """Log as `admin-bot serve` does at its default settings, into /dev/null: what the bot logs is
-    part of what it costs (a line per reminder DM was a third of a pass), whoever reads it."""
+    part of what it costs (a line per reminder DM was a quarter of a pass), whoever reads it."""
     defaults = Config()
     sink = open(os.devnull, "w")  # noqa: SIM115 - the handler writes to it for the life of the process
     configure_logging(defaults.log_level, defaults.log_format, [BOT_TOKEN, SIGNING_SECRET], stream=sink)

@@ -150,7 +150,7 @@ def run_low_credit_pass(
     with _while_passes_run:
         report = work.run(batch_size)
     # One line a pass at `serve`'s default level, each DM at DEBUG: a line per DM cost a pass of
-    # 10,000 DMs a third of its time (formatting and writing them), and the store has them all.
+    # 10,000 DMs 0.45 s of 1.6-1.9 (formatting and writing them), and the store has them all.
     if summary := report.summary():
         log.info(summary)
     return report

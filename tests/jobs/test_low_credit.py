@@ -217,7 +217,7 @@ def test_a_pass_logs_one_summary_line_at_the_default_level_and_a_warning_per_fai
     session_factory, team, client, caplog
 ):
     """At `serve`'s default level a pass says what it did in one line, not a line per DM: formatting
-    and writing 10,000 lines cost a pass of 10,000 DMs about a third of its time."""
+    and writing 10,000 lines cost a pass of 10,000 DMs about a quarter of its time."""
     for number in range(1, 4):
         watch(session_factory, f"EX000000{number}", credits=10)
     team.fail(
