@@ -402,7 +402,7 @@ def mark_crossings(
     return len(fell), recovered
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen, for the reason AlertState is not: a pass builds one for each DM
 class DueAlert:
     """One DM owed: this recipient has not yet been told about this account's current episode."""
 
