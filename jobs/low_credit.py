@@ -91,7 +91,7 @@ class _Claimed:
 
     batch: list[reminders.DueAlert]
     position: reminders.Position
-    copies: dict[tuple[int, int, str], alerts.FirstCopy]
+    shown: alerts.FirstCopiesRead | None  # what the first copies show; built by the sending thread
     started: float  # time.monotonic() when the claim began: its lease's start, by this clock
 
 
@@ -244,7 +244,8 @@ class _Pass:
                 claimed = self._claim_batch(size, reminders.START)
                 while claimed.batch and not self.stop.is_set():
                     began = time.monotonic()
-                    self.unsent, self.copies, claimed.batch = claimed.batch, claimed.copies, []
+                    self.copies = alerts.build_first_copies(claimed.shown) if claimed.shown else {}
+                    self.unsent, claimed.batch = claimed.batch, []
                     upcoming = ahead.submit(self._claim_batch, size, claimed.position)
                     self._draw()
                     # Send only in the first half of the lease, by this process's clock: a holder
@@ -297,8 +298,8 @@ class _Pass:
         started: float,
     ) -> _Claimed:
         batch, position = reminders.claim_due(session, self.holder, clock, lease_until, size, after)
-        copies = alerts.first_copies(session, batch, self.now) if batch else {}
-        return _Claimed(batch, position, copies, started)
+        shown = alerts.read_first_copies(session, batch, self.now) if batch else None
+        return _Claimed(batch, position, shown, started)
 
     @staticmethod
     def _unstarted(claimed: _Claimed | None, upcoming: Future[_Claimed] | None) -> list[reminders.DueAlert]:

@@ -456,20 +456,37 @@ class FirstCopy:
     maybe_posted: bool  # an earlier attempt may have posted it without recording its ts
 
 
-def first_copies(
-    session: Session, claimed: Sequence[DueAlert], now: datetime
-) -> dict[tuple[int, int, str], FirstCopy]:
-    """What each claimed alert's first copy shows, and whether an earlier attempt may have posted it.
+@dataclass
+class FirstCopiesRead:
+    """What the first copies of claimed alerts show, as read in the claim's transaction."""
+
+    claimed: Sequence[DueAlert]
+    shown: StatesRead
+    seen: dict[tuple[int, int], int]  # what the alerts the claim opened have taken in
+
+
+def read_first_copies(session: Session, claimed: Sequence[DueAlert], now: datetime) -> FirstCopiesRead:
+    """Read what each claimed alert's first copy shows; build_first_copies makes the copies.
+
+    Apart, so a pass claiming its next batch in a thread of its own holds the interpreter only to
+    read: the building (forecasts, fixes, states) waits in the thread that sends, which was
+    otherwise idle waiting for the claim.
+    """
+    shown = read_states(session, sorted({(alert.account_id, alert.episode) for alert in claimed}), now)
+    opened = [alert.account_id for alert in claimed if alert.seen_entry_id is None]
+    return FirstCopiesRead(claimed, shown, _seen(session, sorted(set(opened))) if opened else {})
+
+
+def build_first_copies(read: FirstCopiesRead) -> dict[tuple[int, int, str], FirstCopy]:
+    """Each claimed alert's first copy, and whether an earlier attempt may have posted it.
 
     The claim read each alert's news and the copy's earlier attempt; an alert the claim opened
     shows the credits it was opened with.
     """
-    shown = states(session, sorted({(alert.account_id, alert.episode) for alert in claimed}), now)
-    opened = [alert.account_id for alert in claimed if alert.seen_entry_id is None]
-    seen = _seen(session, sorted(set(opened))) if opened else {}
+    shown = build_states(read.shown)
     copies = {}
     in_channel: dict[tuple[int, int], AlertState] = {}
-    for alert in claimed:
+    for alert in read.claimed:
         key = (alert.account_id, alert.episode)
         # A first copy has no snooze or link: it shows its alert's state as is, or a channel's copy of it.
         state = shown[key]
@@ -477,7 +494,7 @@ def first_copies(
             state = in_channel.get(key) or in_channel.setdefault(key, replace(state, in_channel=True))
         copies[(alert.account_id, alert.episode, alert.recipient.address)] = FirstCopy(
             state,
-            seen[key] if alert.seen_entry_id is None else alert.seen_entry_id,
+            read.seen[key] if alert.seen_entry_id is None else alert.seen_entry_id,
             alert.pending_post == _posting_key(alert.account_id, alert.episode, 1),
         )
     return copies
@@ -982,6 +999,17 @@ _STATES_AMONG: dict[bool, Select[Any]] = {
 }
 
 
+@dataclass
+class StatesRead:
+    """What states() reads in one round trip, before it builds anything from it."""
+
+    wanted: Sequence[tuple[int, int]]
+    rows: dict[tuple[int, int], Any]  # each alert's row, by (account id, episode)
+    sources: list[suggestions.Source]  # the best sources of a move
+    top_ups: dict[tuple[int, int], str]  # what auto top-up did, for episodes it tried
+    now: datetime
+
+
 def states(
     session: Session, wanted: Sequence[tuple[int, int]], now: datetime
 ) -> dict[tuple[int, int], AlertState]:
@@ -989,8 +1017,13 @@ def states(
 
     Snoozes and follow-up links are per copy: the caller adds them.
     """
+    return build_states(read_states(session, wanted, now))
+
+
+def read_states(session: Session, wanted: Sequence[tuple[int, int]], now: datetime) -> StatesRead:
+    """What states() shows, read: the alerts, their accounts and usage, and the best sources."""
     if not wanted:
-        return {}
+        return StatesRead(wanted, {}, [], {}, now)
     # Plain tuples read on the driver, the best sources in the same round trip: SQLAlchemy's
     # execution machinery (a list of ids expanded into the SQL on SQLite, a row object fetched
     # one at a time) cost a batch of 1,000 more than the database's work.
@@ -1003,9 +1036,18 @@ def states(
         session.connection(), [(_STATES_AMONG[is_postgresql(session)], given), suggestions.BEST_SOURCES_READ]
     )
     found = {(row[0], row[1]): row for row in rows}
-    best = suggestions.sources(sources)
-    result = {}
+    # Only an episode auto top-up tried for has an outcome to show: most have none to look up.
+    top_ups = {}
     for key in wanted:
+        if found[key][-1] and (outcome := top_up.outcome_for(session, *key, now)):
+            top_ups[key] = outcome.text()
+    return StatesRead(wanted, found, suggestions.sources(sources), top_ups, now)
+
+
+def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
+    """The states a read shows: each alert's forecast, suggested fix and what it says."""
+    result, now, best = {}, read.now, read.sources
+    for key in read.wanted:
         (
             account_id,
             episode,
@@ -1020,15 +1062,13 @@ def states(
             warning_days,
             spent,
             started,
-            tried,
-        ) = found[key]
+            _tried,
+        ) = read.rows[key]
         outlook = forecast.from_usage(balance, int(spent), started, now)
         fix = None
         if not resolved:
             needed = suggestions.needed(balance, level, outlook, warning_days)
             fix = Suggestion(needed, suggestions.source_for(account_id, best))
-        # Only an episode auto top-up tried for has an outcome to show: most have none to look up.
-        outcome = top_up.outcome_for(session, account_id, episode, now) if tried else None
         result[key] = AlertState(
             account_id=account_id,
             episode=episode,
@@ -1041,7 +1081,7 @@ def states(
             suggestion=fix,
             handler=handler,
             handled_at=forecast.as_utc(handled_at) if handled_at else None,
-            top_up=outcome.text() if outcome else None,
+            top_up=read.top_ups.get(key),
             revision=revision,
             outlook=outlook,
             warning_days=warning_days,
