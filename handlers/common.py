@@ -29,12 +29,17 @@ FORMATTING_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "
 _FORMATTING = re.compile("[" + re.escape("".join(map(chr, FORMATTING_LOOKALIKES))) + "]")
 
 
-def bold(text: object) -> Mrkdwn:
-    """User text shown in bold: escaped, with formatting characters drawn as look-alikes."""
+def literal(text: object) -> Mrkdwn:
+    """User text shown in mrkdwn as typed: escaped, with formatting characters drawn as look-alikes."""
     escaped = escape(text)
     if _FORMATTING.search(escaped):
         escaped = escaped.translate(FORMATTING_LOOKALIKES)
-    return Mrkdwn(f"*{escaped}*")
+    return Mrkdwn(escaped)
+
+
+def bold(text: object) -> Mrkdwn:
+    """User text shown in bold, literally."""
+    return Mrkdwn(f"*{literal(text)}*")
 
 
 def join_within(items: list[str], limit: int, separator: str = ", ") -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from handlers import messages, parse
 from handlers.account_box import HISTORY_ACTION
-from handlers.common import escape
+from handlers.common import bold, escape
 from handlers.interaction import Interaction, acknowledge, checked, notice, open_view, redraw, redraw_in_place
 from store import accounts as account_store
 from store import history
@@ -54,7 +54,7 @@ def build_history_modal(account: Account | None, page: HistoryPage) -> dict[str,
     """One page of history, newest first; `account` None means every account's recent activity."""
     account_id = account.id if account is not None else None
     heading = (
-        f"History of *{escape(account.name)}* (`{escape(account.reference)}`), newest first. "
+        f"History of {bold(account.name)} (`{escape(account.reference)}`), newest first. "
         f"Credits now: *{account.balance:,}*."
         if account is not None
         else "Recent activity on every account, newest first."

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from handlers import invoices, messages, parse
 from handlers.account_box import build_account_box
 from handlers.accounts import SEEING, page_value, search_reply
-from handlers.common import escape
+from handlers.common import bold, escape, literal
 from handlers.help import help_text
 from handlers.history import RECENT_ACTION
 from handlers.interaction import (
@@ -110,7 +110,7 @@ def _listing_heading(page: Page, query: str, inactive: bool) -> str:
     if page.total == 0:
         if query:
             return (
-                f"No active accounts match *{escape(query)}*. "
+                f"No active accounts match {bold(query)}. "
                 "Search by part of a name, a reference or a keyword."
             )
         return (
@@ -119,7 +119,7 @@ def _listing_heading(page: Page, query: str, inactive: bool) -> str:
         )
     if query:
         return (
-            f"*{page.counted.capitalize()} active account(s) match {escape(query)}* · showing {first}–{last}"
+            f"*{page.counted.capitalize()} active account(s) match {literal(query)}* · showing {first}–{last}"
         )
     return (
         f"*Needs attention: {page.counted} account(s)* · showing {first}–{last}\n"

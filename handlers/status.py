@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from handlers import parse
 from handlers.account_box import ACTIVATE_ACTION, DEACTIVATE_ACTION
-from handlers.common import escape
+from handlers.common import literal
 from handlers.home import redraw
 from handlers.interaction import Interaction, acknowledge, checked, say_privately, tell
 from handlers.origin import origin_of
@@ -33,9 +33,9 @@ def change_status(args: Args) -> None:
     if said is None:
         return
     origin = origin_of(it.body)
-    redraw(it.client, it.services, it.user_id, origin, escape(said))
+    redraw(it.client, it.services, it.user_id, origin, literal(said))
     if origin is None or "home" not in origin:
-        tell(it.respond, escape(said))
+        tell(it.respond, literal(said))
 
 
 def register(app: App) -> None:

@@ -365,3 +365,28 @@ def test_only_admins_see_or_use_the_inactive_list(slack, fake_slack, admin, sess
     with session_factory.begin() as session:
         assert account_store.get(session, closed.id).active is False
         assert audit.entries_for(session, closed.id) == []
+
+
+def test_user_text_in_home_headings_history_and_status_notes_cannot_format_itself(
+    slack, fake_slack, admin, session_factory
+):
+    # `&`, `<` and `>` were escaped here, but `*` and `_` ended the bold early or started
+    # italics: the name or search is drawn literally, as /accounts draws it.
+    account = make_account(session_factory, "EX0000001", "Acme *Bold* _it_ Ltd", credits=10)
+    home = open_home(slack, fake_slack)
+    searches = (("*bold*", "*1 active account(s) match ∗bold∗*"), ("_x_", "match *ˍxˍ*"))
+    for published, (typed, seen) in enumerate(searches, start=2):
+        slack.block_action(
+            HOME_SEARCH_ACTION,
+            action_type="plain_text_input",
+            value=typed,
+            block_id=HOME_SEARCH_BLOCK,
+            view=home,
+        )
+        assert seen in visible_text(latest_home(fake_slack, published))
+    slack.block_action(HISTORY_ACTION, value=str(account.id))
+    assert "History of *Acme ∗Bold∗ ˍitˍ Ltd* (`EX0000001`)" in visible_text(open_view(fake_slack))
+    url = fake_slack.response_url()
+    slack.block_action(DEACTIVATE_ACTION, value=str(account.id), response_url=url)
+    said = next(p.params for p in fake_slack.wait_for("response_url", 1))
+    assert said["text"].startswith("Acme ∗Bold∗ ˍitˍ Ltd (EX0000001) is now inactive.")
