@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote_plus
@@ -193,9 +194,9 @@ ELEMENT_FIELDS: dict[str, type] = {
 }
 SELECTED_IDS = ("selected_users", "selected_conversations", "selected_channels")
 VIEW_IDS = ("id", "callback_id")  # a submitted or closed modal's, as Slack always sends them: strings
-# Longer than any view id Slack sends (V and about ten letters and digits); a money form's view id
-# is its idempotency key, which the ledger holds in 200 characters.
-VIEW_ID_MAX_LENGTH = 64
+# Slack's view ids are V and about ten letters and digits. A money form's view id is its
+# idempotency key, which the ledger holds in 200 characters and PostgreSQL refuses with a NUL byte.
+VIEW_ID = re.compile(r"[A-Za-z0-9]{0,64}")
 
 
 def shape_problem(body: dict[str, Any]) -> str | None:
@@ -216,8 +217,8 @@ def shape_problem(body: dict[str, Any]) -> str | None:
         isinstance(view, dict) and all(isinstance(view.get(key), str) for key in VIEW_IDS)
     ):
         return "no view"
-    if isinstance(view, dict) and len(str(view.get("id", ""))) > VIEW_ID_MAX_LENGTH:
-        return "a view id longer than Slack's"
+    if isinstance(view, dict) and not VIEW_ID.fullmatch(str(view.get("id", ""))):
+        return "a view id unlike Slack's"
     if isinstance(view, dict) and (problem := _state_problem(view, required=kind == "view_submission")):
         return problem
     if kind == "block_actions":

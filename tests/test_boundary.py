@@ -174,8 +174,14 @@ def _shapes_slack_never_sends(url: str) -> list[dict]:
     long_view_id = view_submission_payload(
         {**buy, "id": "V" * 300}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}}
     )
+    # Nor are other characters: a NUL byte in one failed inside the transaction on PostgreSQL.
+    odd_view_ids = [
+        view_submission_payload({**buy, "id": odd}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
+        for odd in ("V0\x00AB", "V0 <!channel>", "V0É1")
+    ]
     return [
         long_view_id,
+        *odd_view_ids,
         no_values,
         no_view_id,
         number_view_id,
