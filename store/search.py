@@ -187,10 +187,7 @@ class _Query:
     exclude_id: int | None
     with_credits_only: bool
     sqlite: bool
-
-    @property
-    def needle(self) -> str:
-        return self.text.strip().lower()
+    needle: str  # the text as the database folds it: folded(connection, text)
 
     @property
     def too_short(self) -> bool:
@@ -231,6 +228,20 @@ class _Query:
             "starts_from": self.reference or "",
             "starts_before": _next_after(self.reference or ""),
         }
+
+
+_FOLDED = select(func.lower(bindparam("text", type_=String)))
+
+
+def folded(connection: Connection, text: str) -> str:
+    """`text` stripped and lower-cased as the database's lower(), which built the search's indexes,
+    folds it. Python folds ASCII alike, so only other text is sent: Python makes a word's last "Σ"
+    "ς" and "İ" two characters, where PostgreSQL makes "σ" and "i" and SQLite leaves them."""
+    stripped = text.strip()
+    if stripped.isascii():
+        return stripped.lower()
+    [(lowered,)] = rows_of(connection, _FOLDED, {"text": stripped})
+    return str(lowered)
 
 
 def _next_after(prefix: str) -> str:
@@ -1388,15 +1399,16 @@ class _Found:
         first_page: dict[str, Any] | None = None,
         named: bool = True,
     ) -> _Found:
+        # Plain values come back, so these run on the connection (Core), skipping the ORM.
+        connection = connection_of(session)
         asked = _Query(
             query,
             include_inactive,
             exclude_id,
             with_credits_only,
             not is_postgresql(session),
+            folded(connection, query),
         )
-        # Plain values come back, so these run on the connection (Core), skipping the ORM.
-        connection = connection_of(session)
         ordered, page, many_in_references, only_in_references = _by_words(
             connection, asked, count_up_to + 1, first_page, named
         )

@@ -844,3 +844,21 @@ def test_a_page_found_the_general_way_carries_each_listed_account_s_forecast(
     assert any(outlook.used for outlook in expected.values())
     if needle != "RF0000003":  # nothing is read after the page
         assert "ledger_entries" in sent[-1] and "LIMIT" in sent[-1], sent[-1]
+
+
+@pytest.mark.parametrize("typed", ["ΟΔΟΣ", "ΟΔΟΣ Street", "İstanbul", "İstanbul Taksi", "ΣΟΦΙΑ", "İ"])
+def test_a_name_typed_as_it_is_shown_finds_it_whatever_its_letters(session_factory, typed):
+    # Python folds "Σ" at a word's end to "ς" and "İ" to two characters, where the database's
+    # lower() (which built the search's indexes) makes "σ" and "i", or, on SQLite, leaves them.
+    add_accounts(
+        session_factory,
+        [
+            ("EX0000001", "ΟΔΟΣ Street"),
+            ("EX0000002", "İstanbul Taksi"),
+            ("EX0000003", "ΣΟΦΙΑ"),
+            ("EX0000004", "Kelp Co"),
+        ],
+    )
+    wanted = next(name for name in ("ΟΔΟΣ Street", "İstanbul Taksi", "ΣΟΦΙΑ") if typed in name)
+    assert wanted in every_page(session_factory, typed)
+    assert "Kelp Co" not in every_page(session_factory, typed)
