@@ -74,7 +74,7 @@ def clean_keyword(raw: str | None) -> str | None:
 def get(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise UnknownAccount(f"#{account_id}")
+        raise UnknownAccount(account_id)
     return account
 
 

@@ -8,8 +8,10 @@ class StoreError(Exception):
 
 
 class UnknownAccount(StoreError):
-    def __init__(self, reference: str):
-        super().__init__(f"No account has the reference {reference}.")
+    def __init__(self, reference: str | int):
+        # An int is an account's id, which only a button or a form carries (an old or crafted one).
+        what = f"the id {reference}" if isinstance(reference, int) else f"the reference {reference}"
+        super().__init__(f"No account has {what}.")
 
 
 class InactiveAccount(StoreError):

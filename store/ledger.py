@@ -69,7 +69,7 @@ def lock(session: Session, *account_ids: int) -> dict[int, Account]:
     found = {account.id: account for account in rows}
     for account_id in account_ids:
         if account_id not in found:
-            raise UnknownAccount(f"#{account_id}")
+            raise UnknownAccount(account_id)
     return found
 
 

@@ -415,7 +415,7 @@ for label in ("Rename", "Buy", "Move", "Reminder"):
     row(
         f"{label} button for an unknown account",
         click(label, "999999"),
-        "No account has the reference #999999. Run `/accounts` to see current accounts.",
+        "No account has the id 999999. Run `/accounts` to see current accounts.",
     )
     row(
         f"{label} button for an inactive account",

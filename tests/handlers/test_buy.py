@@ -151,11 +151,11 @@ def test_inactive_or_unknown_account_is_refused(slack, fake_slack, admin, sessio
     active = make_account(session_factory, "EX0000001", "Open Co")
     closed = make_account(session_factory, "EX0000002", "Closed Co", active=False)
     assert "Account EX0000002 is inactive" in visible_text(click_buy(slack, fake_slack, closed.id))
-    assert "No account has the reference" in visible_text(click_buy(slack, fake_slack, "999"))
+    assert "No account has the id 999" in visible_text(click_buy(slack, fake_slack, "999"))
     form = click_buy(slack, fake_slack, active.id)
     for crafted, message in (
         (str(closed.id), "Account EX0000002 is inactive."),
-        ("999", "No account has the reference #999."),
+        ("999", "No account has the id 999."),
         ("junk", "This form is out of date, please open it again."),
         ("99999999999999999999", "This form is out of date, please open it again."),
     ):

@@ -210,7 +210,7 @@ def test_the_form_opener_reads_loads_checks_and_opens(config, session_factory, f
     cases = [
         (str(active.id), "EX0000001 for a billing"),
         (str(closed.id), "Account EX0000002 is inactive. Run `/accounts` to see current accounts."),
-        ("999", "No account has the reference #999. Run `/accounts` to see current accounts."),
+        ("999", "No account has the id 999. Run `/accounts` to see current accounts."),
         ("10000000000000000000000000000000", messages.STALE_BUTTON),
         ("", messages.STALE_BUTTON),
     ]

@@ -137,7 +137,7 @@ def test_user_without_role_is_told_how_to_get_access(slack, fake_slack, session_
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("999", "No account has the reference #999. Run `/accounts` to see current accounts."),
+        ("999", "No account has the id 999. Run `/accounts` to see current accounts."),
         ("not-a-number", "That button is out of date; run `/accounts` again."),
         ("-1", "That button is out of date; run `/accounts` again."),
         ("99999999999999999999", "That button is out of date; run `/accounts` again."),
