@@ -1039,7 +1039,8 @@ def read_states(session: Session, wanted: Sequence[tuple[int, int]], now: dateti
     # Only an episode auto top-up tried for has an outcome to show: most have none to look up.
     top_ups = {}
     for key in wanted:
-        if found[key][-1] and (outcome := top_up.outcome_for(session, *key, now)):
+        tried = found[key][-1]  # the row's last column: whether auto top-up tried for the episode
+        if tried and (outcome := top_up.outcome_for(session, *key, now)):
             top_ups[key] = outcome.text()
     return StatesRead(wanted, found, suggestions.sources(sources), top_ups, now)
 
