@@ -978,8 +978,9 @@ def _starting_driver(words: list[str], starting: Sequence[str], pairs: bool) -> 
 def _no_word_path(connection: Connection, asked: _Query, words: list[str]) -> bool:
     """Whether the word path cannot list this search, without asking the vocabulary: a typed word
     is empty (two spaces), or the needle is too short for the trigram indexes and not ASCII (the
-    vocabulary's lower() may not fold it as Python's does) or one this connection's screen already
-    found the word path can never list."""
+    connection remembers declined short needles of ASCII alone, a few thousand at most, and the
+    general path lists the rest) or one this connection's screen already found the word path can
+    never list."""
     if "" in words:
         return True
     needle = asked.needle
