@@ -46,7 +46,7 @@ def take_on_alert(args: Args) -> None:
     """I'm on it: the first to click is shown, with the time, on every recipient's copy."""
     it = Interaction(args)
 
-    def take(session: Session, user_id: str) -> tuple[alerts.AlertMessage, Alert | None]:
+    def take(session: Session, user_id: str) -> tuple[alerts.AlertMessage, tuple[Alert | None, bool]]:
         message = _message(session, it)
         return message, alerts.acknowledge(
             session, message.account_id, message.episode, user_id, it.services.clock()
@@ -56,11 +56,13 @@ def take_on_alert(args: Args) -> None:
     taken = guarded(it, say_privately, take, writes=True)
     if taken is None:
         return
-    message, alert = taken
+    message, (alert, took_it) = taken
     if alert is None or alert.resolved:
         say_privately(it, messages.ALERT_RESOLVED)
     elif alert.handler != it.user_id:
         say_privately(it, messages.ALERT_HANDLED_BY.format(user=alert.handler))
+    elif not took_it:  # their copy already says so; a click that changes nothing still gets an answer
+        say_privately(it, messages.ALERT_ALREADY_YOURS)
     _refresh(it, message)
 
 

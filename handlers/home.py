@@ -110,8 +110,7 @@ def _listing_heading(page: Page, query: str, inactive: bool) -> str:
     if page.total == 0:
         if query:
             return (
-                f"No active accounts match {bold(query)}. "
-                "Search by part of a name, a reference or a keyword."
+                f"No active accounts match {bold(query)}. Search by part of a name, a reference or a keyword."
             )
         return (
             "*Needs attention*: nothing. Every active account is above its reminder level "

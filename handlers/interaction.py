@@ -31,7 +31,7 @@ from handlers.services import Services, services
 from store import accounts as account_store
 from store import roles
 from store.db import atomic, lock_timed_out, unavailable
-from store.errors import StoreError
+from store.errors import StoreError, UnknownAccount
 from store.models import Account, Role
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,8 @@ def guarded(
         raise  # the error boundary answers 400
     except Refused as refused:
         show(refuse, it, str(refused), refused.block)
+    except UnknownAccount as gone:  # an old button or message: say where the current accounts are
+        show(refuse, it, messages.ACCOUNT_GONE.format(problem=gone), None)
     except StoreError as refused:
         show(refuse, it, str(refused), None)
     except Exception as error:  # noqa: BLE001 - the boundary: the user hears, the log keeps the detail

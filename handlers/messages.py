@@ -131,6 +131,7 @@ NO_DM_FOR_COPIES = "Sorry, I couldn't open a DM to send your invoice copies ({re
 ALERT_UNTRACKED = "This alert is no longer tracked; the account's latest alert has the current buttons."
 ALERT_RESOLVED = "This alert is already resolved."
 ALERT_HANDLED_BY = "<@{user}> is already handling this."
+ALERT_ALREADY_YOURS = "You are already handling this alert."
 # Told to whoever added a channel to a reminder, once per episode, when its alert cannot be posted.
 INVITE_BEFORE_ALERT = (
     "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "

@@ -266,8 +266,13 @@ def follow_episodes(session: Session) -> None:
     _mark_stale(session, sorted({*reopened, *((account_id, episode) for account_id, episode in changed)}))
 
 
-def acknowledge(session: Session, account_id: int, episode: int, user: str, now: datetime) -> Alert | None:
-    """Record who is handling an open alert; the first to say so keeps it. None if there is no alert."""
+def acknowledge(
+    session: Session, account_id: int, episode: int, user: str, now: datetime
+) -> tuple[Alert | None, bool]:
+    """Record who is handling an open alert; the first to say so keeps it.
+
+    The alert as it is now (None if there is none), and whether this call is what took it.
+    """
     changed = cast(
         CursorResult[Any],
         session.execute(
@@ -284,7 +289,7 @@ def acknowledge(session: Session, account_id: int, episode: int, user: str, now:
     ).rowcount
     if changed:
         _mark_stale(session, [(account_id, episode)])
-    return session.get(Alert, (account_id, episode), populate_existing=True)
+    return session.get(Alert, (account_id, episode), populate_existing=True), bool(changed)
 
 
 def snooze(session: Session, message_id: int, until: datetime) -> None:

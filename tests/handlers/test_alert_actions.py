@@ -75,6 +75,18 @@ def test_im_on_it_shows_who_and_when_on_every_copy(slack, fake_slack, alerted):
     assert f"<@{ALICE}> is handling this" in visible_text(current(fake_slack, BOB))
 
 
+def test_a_second_click_by_whoever_is_handling_it_says_so_and_changes_nothing(slack, fake_slack, alerted):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
+    fake_slack.wait_for("chat.update", 2)
+    shown = visible_text(current(fake_slack, ALICE))
+
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=current(fake_slack, ALICE), user_id=ALICE)
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert ephemeral_texts(fake_slack) == ["You are already handling this alert."]
+    assert len(fake_slack.calls_to("chat.update")) == 2  # nothing changed, so nothing is edited
+    assert visible_text(current(fake_slack, ALICE)) == shown
+
+
 def test_a_click_on_an_untracked_message_says_so(slack, fake_slack, alerted):
     stranger = {**alerted[ALICE], "ts": "1.000001"}
     slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=stranger, user_id=ALICE)

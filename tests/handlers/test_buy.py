@@ -155,7 +155,7 @@ def test_inactive_or_unknown_account_is_refused(slack, fake_slack, admin, sessio
     form = click_buy(slack, fake_slack, active.id)
     for crafted, message in (
         (str(closed.id), "Account EX0000002 is inactive."),
-        ("999", "No account has the id 999."),
+        ("999", "No account has the id 999. Run `/accounts` to see current accounts."),
         ("junk", "This form is out of date, please open it again."),
         ("99999999999999999999", "This form is out of date, please open it again."),
     ):

@@ -390,3 +390,17 @@ def test_user_text_in_home_headings_history_and_status_notes_cannot_format_itsel
     slack.block_action(DEACTIVATE_ACTION, value=str(account.id), response_url=url)
     said = next(p.params for p in fake_slack.wait_for("response_url", 1))
     assert said["text"].startswith("Acme ∗Bold∗ ˍitˍ Ltd (EX0000001) is now inactive.")
+
+
+def test_a_button_for_an_account_that_does_not_exist_says_where_the_current_ones_are(
+    slack, fake_slack, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Acme", credits=10)
+    gone = "No account has the id 999. Run `/accounts` to see current accounts."
+    for said, action in enumerate((ACTIVATE_ACTION, DEACTIVATE_ACTION), start=1):
+        slack.block_action(action, value="999", response_url=fake_slack.response_url())
+        assert fake_slack.wait_for("response_url", said)[-1].params["text"] == gone
+    slack.block_action(HISTORY_ACTION, value="999")
+    assert visible_text(open_view(fake_slack)) == gone  # the notice opened where History was clicked
+    with session_factory.begin() as session:
+        assert audit.entries_for(session, 999) == []

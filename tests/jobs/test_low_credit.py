@@ -671,7 +671,7 @@ class SomeoneHandlesItDuringTheFirstDM(WebClient):
     def api_call(self, api_method, **kwargs):
         if api_method == "chat.postMessage" and not self.posted:
             with self.session_factory.begin() as session:
-                assert store_alerts.acknowledge(session, self.account_id, 1, CAROL, NOW) is not None
+                assert store_alerts.acknowledge(session, self.account_id, 1, CAROL, NOW)[0] is not None
         self.posted += api_method == "chat.postMessage"
         return super().api_call(api_method, **kwargs)
 
