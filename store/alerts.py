@@ -47,6 +47,7 @@ from store.db import (
     is_postgresql,
     membership,
     read_together,
+    through_indexes,
     unnest,
     unnest_parameters,
     without_jit,
@@ -550,6 +551,7 @@ def record_deliveries(
     if not sent and not maybe:
         return
     rows = [_first_post_row(post, user) for user, post in sent] + [_first_post_row(post) for post in maybe]
+    through_indexes(session)  # each copy is found by its key, and its row by id
     postgresql = is_postgresql(session)
     statement = _recording_first_posts(postgresql)
     if postgresql:
@@ -728,6 +730,7 @@ def claim_stale(
     seen = select(Alert.seen_entry_id).where(*_alert_of_message()).scalar_subquery()
     picked = ids.add_columns(AlertMessage.claimed_by, seen.label("seen_entry_id"))
     claim = update(AlertMessage).values(claimed_by=holder, lease_until=now + lease)
+    through_indexes(session)  # the stale ones by their index, each claimed by id
     # Core statements on the connection: the ORM's bulk-update machinery cost more than the rows.
     connection = session.connection()
     if is_postgresql(session):
@@ -807,6 +810,7 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     if not done:
         return
     rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+    through_indexes(session)  # each copy by id
     postgresql = is_postgresql(session)
     statement = _recording_progress(postgresql)
     if postgresql:

@@ -50,6 +50,7 @@ from store.db import (
     is_postgresql,
     read_together,
     sqlite_unnest,
+    through_indexes,
     unnest,
     unnest_parameters,
 )
@@ -452,14 +453,10 @@ def claim_due(
     # owes at least one; one that finds too few looks twice as far the next time (a steady pass
     # finds none owed), up to SCAN_ACCOUNTS.
     window = min(limit, SCAN_ACCOUNTS)
+    # The due read's estimate of a range's recipients is about a thousandth of them (its
+    # conditions are taken as independent): with alert_messages analyzed small, each was a scan.
+    through_indexes(session)
     connection = session.connection()
-    if is_postgresql(session):
-        # The due read's estimate of a range's recipients is about a thousandth of them (its
-        # conditions are taken as independent), and with alert_messages small when last
-        # analyzed, as it is before a deployment's first large pass, PostgreSQL read the whole
-        # table again for each recipient: a pass filling it went quadratic (0.5 s for one batch
-        # of 1,000 at 1,300 rows). Every read of a claim has an index to take instead.
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     while True:
         range_read = {"after_account": after[0], "window": window}
         [low] = read_together(connection, [(_LOW_ACCOUNTS, range_read)])
