@@ -21,6 +21,7 @@ REMINDER_ACTION = "open_reminder"
 HISTORY_ACTION = "open_history"
 DEACTIVATE_ACTION = "deactivate_account"
 ACTIVATE_ACTION = "activate_account"
+BLOCK_ID_LIMIT = 255  # Slack's
 PLACE_SEPARATOR = "|"  # an actions block id: manage-ID|PLACE, where PLACE names the page drawn
 
 
@@ -147,8 +148,10 @@ def _actions(
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
         elements.append(button(change, action_id, value, confirm))
-    block_id = f"manage-{account_id}{PLACE_SEPARATOR}{place}" if place else f"manage-{account_id}"
-    return {"type": "actions", "block_id": block_id[:255], "elements": elements}
+    block_id = f"manage-{account_id}"
+    if place and len(placed := f"{block_id}{PLACE_SEPARATOR}{place}") <= BLOCK_ID_LIMIT:
+        block_id = placed  # a place cut short would name another page: none is better
+    return {"type": "actions", "block_id": block_id, "elements": elements}
 
 
 def place_of(block_id: object) -> str | None:

@@ -171,3 +171,12 @@ def test_user_text_on_the_box_and_its_confirmation_is_escaped_and_stays_one_bold
         "*&lt;!channel&gt; ∗Best∗ &amp; ˍCoˍ* and its 1,500 credits are listed again"
     )
     assert_valid_blocks(blocks)
+
+
+def test_a_place_too_long_for_a_block_id_is_left_out_not_cut_into_another_page():
+    fits, too_long = '{"q":"' + "x" * 200 + '","offset":8}', '{"q":"' + "x" * 250 + '","offset":8}'
+    for place, kept in ((fits, fits), (too_long, None)):
+        blocks = build_account_box(account(), Role.ADMIN, place)
+        assert_valid_blocks(blocks)
+        [actions] = [block for block in blocks if block["type"] == "actions"]
+        assert place_of(actions["block_id"]) == kept

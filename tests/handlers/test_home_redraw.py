@@ -208,3 +208,31 @@ def test_a_form_submitted_after_its_account_was_deactivated_says_so(
     refused = slack.view_submission(form, values).json()
     assert refused["errors"][block] == "Account EX0000001 is inactive."
     assert balance_of(session_factory, "EX0000001") == 100
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "Региональная служба уведомлений Москва и област",  # escaped as \uXXXX, six times as long
+        "北京市朝阳区短信通知服务有限公司营销部门与上海浦东新区客户支持中心联合运营团队",
+    ],
+)
+def test_a_change_after_a_long_search_in_any_script_redraws_that_search(
+    query, slack, fake_slack, admin, session_factory
+):
+    for n in range(1, 4):
+        make_account(session_factory, f"EX000000{n}", f"{query} {n}", credits=10)
+    make_account(session_factory, "EX0000009", "Other", credits=10)
+    url = fake_slack.response_url()
+    drawn = slack.command("/accounts", query, response_url=url).json()
+    assert "3 matching" in visible_text(drawn), visible_text(drawn)
+    target = account_id_of(session_factory, "EX0000001")
+    block_id = box_block_id(drawn["blocks"], target)
+    assert len(block_id) <= 255
+
+    change(slack, fake_slack, "buy", target, 0, block_id=block_id, response_url=url)
+
+    replaced = fake_slack.wait_for("response_url", 1)[-1]
+    assert_valid_blocks(replaced.params["blocks"])
+    assert "3 matching" in visible_text(replaced.params), visible_text(replaced.params)
+    assert "*Credits*\n15" in box_text(replaced.params["blocks"], target)
