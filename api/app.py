@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/api"
 API_ACTOR = "api"
+INTEGER_DIGITS = 100  # longer JSON integers are read as 10**100 (sign kept): no count is near it
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, dict[str, Any] | list[Any], dict[str, str]]
@@ -142,7 +143,7 @@ def read_batch(environ: dict[str, Any]) -> list[Any]:
         raise Refusal(413, "body_too_large", f"A request body may be at most {MAX_BODY_BYTES:,} bytes.")
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     try:
-        batch = json.loads(body, parse_constant=_reject_constant)
+        batch = json.loads(body, parse_constant=_reject_constant, parse_int=_integer)
     except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise Refusal(400, "invalid_json", "The body is not valid JSON (UTF-8).") from None
     if not isinstance(batch, list) or not batch:
@@ -160,6 +161,14 @@ def read_batch(environ: dict[str, Any]) -> list[Any]:
             f"A batch may hold at most {MAX_ITEMS} items; this one has {len(batch):,}. Split it.",
         )
     return batch
+
+
+def _integer(digits: str) -> int:
+    """A JSON integer. Python reads at most 4,300 digits, so a longer one (valid JSON, and no count
+    of credits) is read as one as far out of range, for its item to be refused, not the batch."""
+    if len(digits) <= INTEGER_DIGITS:
+        return int(digits)
+    return -(10**INTEGER_DIGITS) if digits.startswith("-") else 10**INTEGER_DIGITS
 
 
 def _reject_constant(name: str) -> None:

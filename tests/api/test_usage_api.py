@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -201,6 +202,19 @@ REFUSALS = [
         "ISO",
     ),
 ]
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "9" * 5000])
+def test_a_number_too_long_to_read_refuses_its_item_not_the_batch(api_url: str, acme: str, digits):
+    # Python reads at most 4,300 digits: beyond that, a valid JSON number was called invalid JSON.
+    good = {"reference": REF, "credits": 5, "key": "fine"}
+    raw = f'[{{"reference": "{REF}", "credits": {digits}, "key": "long"}}, {json.dumps(good)}]'
+    answer = post(api_url, None, raw=raw.encode())
+    assert answer.status == 200, answer.body
+    long, fine = answer.body["results"]
+    assert (long["status"], long["reason"]) == ("refused", "invalid_credits")
+    assert "from 1 to" in long["message"]
+    assert fine["status"] == "applied"
 
 
 @pytest.mark.parametrize(
