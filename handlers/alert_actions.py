@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App, Args
@@ -17,29 +18,60 @@ from handlers.alerts import (
     snooze_until,
 )
 from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
-from handlers.interaction import Interaction, acknowledge, guarded, open_account_form, say_privately, show
+from handlers.interaction import (
+    Interaction,
+    acknowledge,
+    guarded,
+    open_account_form,
+    role_for,
+    say_privately,
+    show,
+)
 from handlers.messages import Refused
 from handlers.move import AMOUNT_ACTION, DOING, INTO, SOURCE_ACTION, TITLE, account_label, build_move_modal
 from jobs import alerts as live
 from store import alerts
+from store.db import unavailable
 from store.models import Account, Alert, Role
+from store.reminders import Recipient
+
+log = logging.getLogger(__name__)
+
+
+ACTING = "take or snooze an alert posted in a channel"
 
 
 def _message(session: Session, it: Interaction) -> alerts.AlertMessage:
-    """The alert copy the click came from, by where Slack says it is; refused if it is not ours."""
+    """The alert copy the click came from, by where Slack says it is; refused if it is not ours.
+
+    A DM's copy is its recipient's to act on, whom billing or an admin chose; anyone in a channel
+    can click its copy, so there the viewer role is needed, as for every other button.
+    """
     container = it.body.get("container") or {}
     message = alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
     if message is None:
         raise Refused(messages.ALERT_UNTRACKED)
+    if Recipient(message.address).is_channel:
+        role_for(session, it.user_id, Role.VIEWER, ACTING)
     return message
 
 
 def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
-    # Whatever fails here stays behind, and the next pass finishes it.
+    """Every copy of the alert redrawn now; the user hears if Slack would not (the click is saved,
+    and the next pass redraws what is still behind)."""
     only = [(message.account_id, message.episode)]
-    live.update_copies(
-        it.services.session_factory, it.client, it.services.clock(), f"click:{it.user_id}", only=only
-    )
+    try:
+        report = live.update_copies(
+            it.services.session_factory, it.client, it.services.clock(), f"click:{it.user_id}", only=only
+        )
+    except Exception as error:  # noqa: BLE001 - the click is saved: say so, and keep the detail
+        log.warning("redrawing alert %s after a click failed", message.id, exc_info=error)
+        reason = "the database is unavailable" if unavailable(error) else "an error on our side"
+    else:
+        if not report.failed:
+            return
+        reason = report.failed[0][1]
+    say_privately(it, messages.ALERT_NOT_REDRAWN.format(reason=reason))
 
 
 def take_on_alert(args: Args) -> None:
@@ -69,9 +101,10 @@ def take_on_alert(args: Args) -> None:
 def snooze_alert(args: Args) -> None:
     """Snooze this copy: no reminder until then, and one new reminder if the account is still low."""
     it = Interaction(args)
-    until = snooze_until(parse.snooze_choice(args.action or {}), it.services.clock())
-    if until is None:
-        say_privately(it, messages.SNOOZE_NOT_AFTER_TODAY)
+    try:
+        until = snooze_until(parse.snooze_choice(args.action or {}), it.services.clock())
+    except Refused as refused:
+        say_privately(it, str(refused))
         return
 
     def snooze(session: Session, _: str) -> alerts.AlertMessage:

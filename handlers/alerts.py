@@ -12,6 +12,7 @@ from typing import Any
 
 from handlers import messages
 from handlers.common import bold, escape
+from handlers.messages import Refused
 from store import top_up
 from store.alerts import AlertState, Reply
 from store.forecast import Forecast
@@ -27,6 +28,8 @@ SNOOZE_CHOICES = {
     "1d": ("1 day", timedelta(days=1)),
     "1w": ("1 week", timedelta(weeks=1)),
 }
+SNOOZE_MAX_DAYS = 90  # a snooze ends by then: an alert silenced for good is an alert lost
+PICKED_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 TEXT_LIMIT = 3000  # a section's text
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,19}")
 
@@ -210,13 +213,20 @@ def build_channel_problem(problem: str, channel: str, name: str, reference: str)
     return {"text": text, "blocks": [_section(text)]}
 
 
-def snooze_until(choice: str, now: datetime) -> datetime | None:
-    """When a snooze choice ("1h", "1d", "1w" or a picked YYYY-MM-DD) ends; None if it is not one."""
+def snooze_until(choice: str, now: datetime) -> datetime:
+    """When a snooze choice ("1h", "1d", "1w" or a picked YYYY-MM-DD) ends; Refused saying why if
+    it is not one to take."""
     if choice in SNOOZE_CHOICES:
         return now + SNOOZE_CHOICES[choice][1]
+    # Only the date picker's form: fromisoformat also takes weeks ("2026-W49-1") and bare digits.
+    if not PICKED_DAY.fullmatch(choice):
+        raise Refused(messages.SNOOZE_UNKNOWN)
     try:
         picked = date.fromisoformat(choice)
-    except ValueError:
-        return None
-    until = datetime(picked.year, picked.month, picked.day, tzinfo=UTC)
-    return until if until > now else None
+    except ValueError:  # 2026-02-30
+        raise Refused(messages.SNOOZE_UNKNOWN) from None
+    if picked <= now.date():
+        raise Refused(messages.SNOOZE_NOT_AFTER_TODAY)
+    if picked > now.date() + timedelta(days=SNOOZE_MAX_DAYS):
+        raise Refused(messages.SNOOZE_TOO_FAR.format(days=SNOOZE_MAX_DAYS))
+    return datetime(picked.year, picked.month, picked.day, tzinfo=UTC)

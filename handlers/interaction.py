@@ -495,11 +495,9 @@ def sections_text(view: dict[str, Any]) -> str:
 
 
 def tell_privately(client: WebClient, respond: Respond | None, user_id: str, text: str) -> None:
-    """Ephemeral through the request's response_url; a DM where Slack gives none."""
-    if respond is None or respond.response_url is None:
+    """Ephemeral through the request's response_url; a DM where Slack gives none, or it fails."""
+    if respond is None or respond.response_url is None or not _told(respond, text):
         dm(client, user_id, text)
-    else:
-        tell(respond, text)
 
 
 def dm(client: WebClient, user_id: str, text: str) -> None:
@@ -510,12 +508,14 @@ def dm(client: WebClient, user_id: str, text: str) -> None:
         log.warning("could not DM %s: %s", user_id, slack_reason(error))
 
 
-def tell(respond: Respond | None, text: str) -> None:
-    """An ephemeral message through response_url; logged if even that cannot reach the user."""
-    if respond is None:
-        log.warning("no response_url to tell the user: %s", text[:200])
-        return
+def _told(respond: Respond, text: str) -> bool:
+    """An ephemeral message through response_url; whether Slack took it (logged if not)."""
     try:
-        respond(text=text[:SECTION_LIMIT], response_type="ephemeral", replace_original=False)
-    except Exception as error:  # noqa: BLE001 - the user cannot be reached; nothing was changed
+        answer = respond(text=text[:SECTION_LIMIT], response_type="ephemeral", replace_original=False)
+    except Exception as error:  # noqa: BLE001 - a DM is tried instead; nothing was changed
         log.warning("could not tell the user (%s): %s", type(error).__name__, text[:200])
+        return False
+    if not 200 <= answer.status_code < 300:
+        log.warning("response_url answered %s; telling the user by DM", answer.status_code)
+        return False
+    return True

@@ -132,6 +132,9 @@ ALERT_UNTRACKED = "This alert is no longer tracked; the account's latest alert h
 ALERT_RESOLVED = "This alert is already resolved."
 ALERT_HANDLED_BY = "<@{user}> is already handling this."
 ALERT_ALREADY_YOURS = "You are already handling this alert."
+ALERT_NOT_REDRAWN = (
+    "Saved, but the alert could not be updated just now ({reason}); the next reminder pass will update it."
+)
 # Told to whoever added a channel to a reminder, once per episode, when its alert cannot be posted.
 INVITE_BEFORE_ALERT = (
     "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
@@ -142,3 +145,5 @@ ARCHIVED_BEFORE_ALERT = (
     "Unarchive it or choose another channel in the reminder."
 )
 SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."
+SNOOZE_TOO_FAR = "Pick a day within the next {days} days to snooze until."
+SNOOZE_UNKNOWN = "That is not a snooze this alert offers: choose 1 hour, 1 day, 1 week or a day."

@@ -10,7 +10,7 @@ from handlers import parse
 from handlers.account_box import ACTIVATE_ACTION, DEACTIVATE_ACTION
 from handlers.common import literal
 from handlers.home import redraw
-from handlers.interaction import Interaction, acknowledge, checked, say_privately, tell
+from handlers.interaction import Interaction, acknowledge, checked, say_privately
 from handlers.origin import origin_of
 from store import accounts as account_store
 from store.models import Role
@@ -35,7 +35,7 @@ def change_status(args: Args) -> None:
     origin = origin_of(it.body)
     redraw(it.client, it.services, it.user_id, origin, literal(said))
     if origin is None or "home" not in origin:
-        tell(it.respond, literal(said))
+        say_privately(it, literal(said))
 
 
 def register(app: App) -> None:

@@ -6,16 +6,19 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import make_client
 from handlers.alerts import ACKNOWLEDGE_ACTION, SNOOZE_ACTION, SNOOZE_UNTIL_ACTION
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, ledger, reminders
+from store import alerts as store_alerts
+from store.models import Alert, Role
 from tests.blockkit import assert_valid_blocks, visible_text
-from tests.conftest import make_account
+from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
 
-ALICE, BOB = "U0ALICE01", "U0BOB0001"
+ALICE, BOB, NOBODY = "U0ALICE01", "U0BOB0001", "U0NOROLE1"
 OPS = "C0OPS0001"
 
 
@@ -163,6 +166,7 @@ def alerted_in_ops(session_factory, fake_slack, client) -> dict:
         recipients = [reminders.Recipient(OPS), reminders.Recipient(BOB, BOB)]
         reminders.configure(session, account, True, 500, recipients, ALICE)
         ledger.record_usage(session, "EX0000001", 560, "test")
+    grant_role(session_factory, ALICE, Role.VIEWER)  # anyone in #ops can click: a role is needed
     assert len(run_low_credit_pass(session_factory, client, datetime.now(UTC)).sent) == 2
     ((ts, message),) = [(t, m) for (c, t), m in fake_slack.messages.items() if c == OPS]
     return {**message, "channel": OPS, "ts": ts}
@@ -193,3 +197,73 @@ def test_a_snooze_in_a_channel_says_it_is_the_channels(slack, fake_slack, alerte
         fake_slack.messages[(OPS, alerted_in_ops["ts"])]
     )
     assert "Snoozed" not in visible_text(current(fake_slack, BOB))
+
+
+def handler_of(session_factory) -> str | None:
+    with session_factory.begin() as session:
+        alert = session.get(Alert, (accounts.by_reference(session, "EX0000001").id, 1))
+        assert alert is not None
+        return alert.handler
+
+
+def test_in_a_channel_someone_without_a_role_can_neither_take_nor_snooze_the_alert(
+    slack, fake_slack, alerted_in_ops, session_factory
+):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted_in_ops, user_id=NOBODY)
+    slack.block_action(
+        SNOOZE_ACTION,
+        message=alerted_in_ops,
+        user_id=NOBODY,
+        action_type="static_select",
+        selected_option={"text": {"type": "plain_text", "text": "1 week"}, "value": "1:1:1w"},
+    )
+    wait_until(lambda: len(ephemeral_texts(fake_slack)) == 2)
+    for said in ephemeral_texts(fake_slack):
+        assert said.startswith("You don't have access to admin-bot yet"), said
+        assert f"admin-bot roles grant {NOBODY} viewer" in said
+    assert handler_of(session_factory) is None
+    with session_factory.begin() as session:
+        assert session.scalar(select(store_alerts.AlertMessage.snoozed_until)) is None
+    assert fake_slack.calls_to("chat.update") == []
+
+
+def test_a_recipient_without_a_role_can_still_take_the_alert_sent_to_them(
+    slack, fake_slack, alerted, session_factory
+):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[BOB], user_id=BOB)
+    fake_slack.wait_for("chat.update", 2)
+    assert handler_of(session_factory) == BOB
+
+
+@pytest.mark.parametrize("click", ["I'm on it", "Snooze"])
+def test_a_click_saved_while_slack_will_not_update_the_alert_is_answered(
+    slack, fake_slack, alerted, session_factory, click
+):
+    fake_slack.fail("chat.update", error="fatal_error", times=None)
+    if click == "I'm on it":
+        slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
+    else:
+        slack.block_action(
+            SNOOZE_ACTION,
+            message=alerted[ALICE],
+            user_id=ALICE,
+            action_type="static_select",
+            selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
+        )
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert ephemeral_texts(fake_slack) == [
+        "Saved, but the alert could not be updated just now (fatal_error); the next reminder pass "
+        "will update it."
+    ]
+    if click == "I'm on it":
+        assert handler_of(session_factory) == ALICE
+
+
+def test_an_answer_whose_response_url_fails_comes_as_a_dm_instead(slack, fake_slack, alerted, caplog):
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
+    fake_slack.wait_for("chat.update", 2)
+    fake_slack.fail("response_url", status=500)
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[BOB], user_id=BOB)
+    told = fake_slack.wait_for("chat.postMessage", 3)[-1]  # after the two alerts
+    assert (told.params["channel"], told.params["text"]) == (BOB, f"<@{ALICE}> is already handling this.")
+    assert any("response_url answered 500" in record.getMessage() for record in caplog.records)

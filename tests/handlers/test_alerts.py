@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers import parse
+from handlers import messages, parse
 from handlers.alerts import (
     ACKNOWLEDGE_ACTION,
     SNOOZE_ACTION,
@@ -167,12 +167,28 @@ def test_crafted_suggested_values_are_refused_as_out_of_date(value):
         ("1d", NOW + timedelta(days=1)),
         ("1w", NOW + timedelta(weeks=1)),
         ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),
-        ("2026-11-24", None),  # already begun
-        ("tomorrow", None),
+        ("2027-02-22", datetime(2027, 2, 22, tzinfo=UTC)),  # 90 days after today
     ],
 )
 def test_snooze_choices(choice, until):
     assert snooze_until(choice, NOW) == until
+
+
+@pytest.mark.parametrize(
+    ("choice", "why"),
+    [
+        ("2026-11-24", "Pick a day after today to snooze until."),  # already begun
+        ("2027-02-23", "Pick a day within the next 90 days to snooze until."),
+        ("9999-12-31", "Pick a day within the next 90 days to snooze until."),
+        # Neither a menu choice nor a day as the date picker sends it: crafted, or from a future form.
+        *((crafted, messages.SNOOZE_UNKNOWN) for crafted in ("tomorrow", "2y", "", "1D", "-1h")),
+        *((crafted, messages.SNOOZE_UNKNOWN) for crafted in ("20261201", "2026-W49-1", "2026-02-30")),
+    ],
+)
+def test_snooze_choices_that_are_not_taken_say_why(choice, why):
+    with pytest.raises(Refused) as refused:
+        snooze_until(choice, NOW)
+    assert str(refused.value) == why
 
 
 def test_names_with_formatting_characters_stay_one_bold_name():
