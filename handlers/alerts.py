@@ -29,7 +29,7 @@ SNOOZE_CHOICES = {
     "1w": ("1 week", timedelta(weeks=1)),
 }
 SNOOZE_MAX_DAYS = 90  # a snooze ends by then: an alert silenced for good is an alert lost
-PICKED_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PICKED_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 TEXT_LIMIT = 3000  # a section's text
 SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,19}")
 

@@ -183,6 +183,7 @@ def test_snooze_choices(choice, until):
         # Neither a menu choice nor a day as the date picker sends it: crafted, or from a future form.
         *((crafted, messages.SNOOZE_UNKNOWN) for crafted in ("tomorrow", "2y", "", "1D", "-1h")),
         *((crafted, messages.SNOOZE_UNKNOWN) for crafted in ("20261201", "2026-W49-1", "2026-02-30")),
+        ("２０２６-１２-０１", messages.SNOOZE_UNKNOWN),  # digits, but not as the picker sends them
     ],
 )
 def test_snooze_choices_that_are_not_taken_say_why(choice, why):
