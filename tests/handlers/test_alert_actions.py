@@ -59,6 +59,18 @@ def ephemeral_texts(fake: FakeSlack) -> list[str]:
     return [c.params.get("text", "") for c in fake.responses()]
 
 
+def snooze(slack, message: dict, user_id: str, choice: str) -> None:
+    """Choose `choice` ("1h", "1d", "1w") from the Snooze menu on this alert message."""
+    label = {"1h": "1 hour", "1d": "1 day", "1w": "1 week"}[choice]
+    slack.block_action(
+        SNOOZE_ACTION,
+        message=message,
+        user_id=user_id,
+        action_type="static_select",
+        selected_option={"text": {"type": "plain_text", "text": label}, "value": f"1:1:{choice}"},
+    )
+
+
 def test_im_on_it_shows_who_and_when_on_every_copy(slack, fake_slack, alerted):
     slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
     fake_slack.wait_for("chat.update", 2)
@@ -103,13 +115,7 @@ def test_snooze_then_one_reminder_linking_the_first_if_still_low(
     slack, fake_slack, alerted, session_factory, client, how
 ):
     if how == "1 day":
-        slack.block_action(
-            SNOOZE_ACTION,
-            message=alerted[ALICE],
-            user_id=ALICE,
-            action_type="static_select",
-            selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
-        )
+        snooze(slack, alerted[ALICE], ALICE, "1d")
     else:
         tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
         slack.block_action(
@@ -185,13 +191,7 @@ def test_im_on_it_clicked_in_a_channel_shows_on_the_channel_copy_and_each_dm(
 
 
 def test_a_snooze_in_a_channel_says_it_is_the_channels(slack, fake_slack, alerted_in_ops):
-    slack.block_action(
-        SNOOZE_ACTION,
-        message=alerted_in_ops,
-        user_id=ALICE,
-        action_type="static_select",
-        selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
-    )
+    snooze(slack, alerted_in_ops, ALICE, "1d")
     fake_slack.wait_for("chat.update", 1)
     assert "Snoozed in this channel until <!date^" in visible_text(
         fake_slack.messages[(OPS, alerted_in_ops["ts"])]
@@ -210,13 +210,7 @@ def test_in_a_channel_someone_without_a_role_can_neither_take_nor_snooze_the_ale
     slack, fake_slack, alerted_in_ops, session_factory
 ):
     slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted_in_ops, user_id=NOBODY)
-    slack.block_action(
-        SNOOZE_ACTION,
-        message=alerted_in_ops,
-        user_id=NOBODY,
-        action_type="static_select",
-        selected_option={"text": {"type": "plain_text", "text": "1 week"}, "value": "1:1:1w"},
-    )
+    snooze(slack, alerted_in_ops, NOBODY, "1w")
     wait_until(lambda: len(ephemeral_texts(fake_slack)) == 2)
     for said in ephemeral_texts(fake_slack):
         assert said.startswith("You don't have access to admin-bot yet"), said
@@ -243,13 +237,7 @@ def test_a_click_saved_while_slack_will_not_update_the_alert_is_answered(
     if click == "I'm on it":
         slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[ALICE], user_id=ALICE)
     else:
-        slack.block_action(
-            SNOOZE_ACTION,
-            message=alerted[ALICE],
-            user_id=ALICE,
-            action_type="static_select",
-            selected_option={"text": {"type": "plain_text", "text": "1 day"}, "value": "1:1:1d"},
-        )
+        snooze(slack, alerted[ALICE], ALICE, "1d")
     wait_until(lambda: ephemeral_texts(fake_slack))
     assert ephemeral_texts(fake_slack) == [
         "Saved, but the alert could not be updated just now (fatal_error); the next reminder pass "
