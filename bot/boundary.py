@@ -194,9 +194,11 @@ ELEMENT_FIELDS: dict[str, type] = {
 }
 SELECTED_IDS = ("selected_users", "selected_conversations", "selected_channels")
 VIEW_IDS = ("id", "callback_id")  # a submitted or closed modal's, as Slack always sends them: strings
-# Slack's view ids are V and about ten letters and digits. A money form's view id is its
-# idempotency key, which the ledger holds in 200 characters and PostgreSQL refuses with a NUL byte.
-VIEW_ID = re.compile(r"[A-Za-z0-9]{0,64}")
+# Slack's ids (a view's, a channel's) are a letter and about ten letters and digits. A money form's
+# view id is its idempotency key, which the ledger holds in 200 characters; and a handler looks ids
+# up in the database, which PostgreSQL refuses to do for text with a NUL byte.
+SLACK_ID = re.compile(r"[A-Za-z0-9]{0,64}")
+MESSAGE_TS = re.compile(r"[0-9]{1,20}\.[0-9]{1,12}")  # a message's ts, as Slack writes it
 
 
 def shape_problem(body: dict[str, Any]) -> str | None:
@@ -217,8 +219,10 @@ def shape_problem(body: dict[str, Any]) -> str | None:
         isinstance(view, dict) and all(isinstance(view.get(key), str) for key in VIEW_IDS)
     ):
         return "no view"
-    if isinstance(view, dict) and not VIEW_ID.fullmatch(str(view.get("id", ""))):
+    if isinstance(view, dict) and not SLACK_ID.fullmatch(str(view.get("id", ""))):
         return "a view id unlike Slack's"
+    if problem := _container_problem(body.get("container")):
+        return problem
     if isinstance(view, dict) and (problem := _state_problem(view, required=kind == "view_submission")):
         return problem
     if kind == "block_actions":
@@ -230,6 +234,20 @@ def shape_problem(body: dict[str, Any]) -> str | None:
         return _action_problem(body)
     if kind is None and not isinstance(body.get("command"), str):
         return "not a command, an interaction or an event"
+    return None
+
+
+def _container_problem(container: Any) -> str | None:
+    """Why where a click came from (a message's channel and ts) is not as Slack names it, or None."""
+    if container is None:
+        return None
+    if not isinstance(container, dict):
+        return "a container is not an object"
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if channel is not None and not (isinstance(channel, str) and SLACK_ID.fullmatch(channel)):
+        return "a channel id unlike Slack's"
+    if ts is not None and not (isinstance(ts, str) and MESSAGE_TS.fullmatch(ts)):
+        return "a message ts unlike Slack's"
     return None
 
 

@@ -179,9 +179,19 @@ def _shapes_slack_never_sends(url: str) -> list[dict]:
         view_submission_payload({**buy, "id": odd}, {CREDITS_BLOCK: {CREDITS_INPUT: plain_text("5")}})
         for odd in ("V0\x00AB", "V0 <!channel>", "V0É1")
     ]
+    # Where a click came from: a NUL byte in a message's ts failed inside the read on PostgreSQL.
+    odd_containers = []
+    for field, odd in (("message_ts", "1.0\x00"), ("message_ts", "²"), ("channel_id", "D0\x00AB")):
+        clicked = block_actions_payload(BUY_ACTION, value="1", response_url=url, message={"ts": "1.000100"})
+        clicked["container"][field] = odd
+        odd_containers.append(clicked)
+    not_an_object = block_actions_payload(BUY_ACTION, value="1", response_url=url)
+    not_an_object["container"] = "D0AB"
     return [
         long_view_id,
         *odd_view_ids,
+        *odd_containers,
+        not_an_object,
         no_values,
         no_view_id,
         number_view_id,
