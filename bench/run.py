@@ -69,6 +69,7 @@ P99_TARGET = 10.0
 RSS_TARGET_MB = 150
 REMINDER_TARGET_S = 1.0
 PASSES = 3  # first passes timed from the same state; their median is reported
+GAUGE_STEPS = 10_000_000  # the machine-speed gauge: an empty Python loop this long
 
 
 def bench_config(api_url: str, database_url: str) -> Config:
@@ -499,6 +500,17 @@ class SizeResult:
     usage_api: list[usage_api.UsageRun] = field(default_factory=list)
     home: Any = None  # bench.home.PublishRun: publishing the Home tab
     alerts: live_alerts.AlertsRun | None = None
+    gauges: dict[str, float] = field(default_factory=dict)  # machine_gauge() as each section began
+
+
+def machine_gauge() -> float:
+    """Seconds an empty loop of GAUGE_STEPS takes now. The shared machine's speed moves by 2x within
+    an hour (0.23-1.9 s in recorded runs): the ratios compare what ran at the same moment, and
+    this says how fast the moment was for the figures that are not ratios, such as the pass's."""
+    started = time.perf_counter()
+    for _ in range(GAUGE_STEPS):
+        pass
+    return time.perf_counter() - started
 
 
 def bench_one(
@@ -515,10 +527,12 @@ def bench_one(
         config = bench_config(fake.api_url, url)
         result = SizeResult(backend, size, load_seconds, Latency(), [])
         if not args.only_pass:
+            result.gauges["searches"] = machine_gauge()
             measure_requests(result, args, data, config, session_factory, engine, fake)
         if args.search_only:
             engine.dispose()
             return result
+        result.gauges["reminder pass"] = machine_gauge()
         result.reminders = reminder_pass(engine, fake)
         engine.dispose()
         if not args.skip_rss and not args.only_pass:
@@ -595,7 +609,17 @@ def mark(met: bool) -> str:
 
 
 def report(results: list[SizeResult], args: argparse.Namespace) -> str:
+    gauged = "; ".join(
+        f"{r.backend} {r.size:,} {section} {seconds:.2f} s"
+        for r in results
+        for section, seconds in r.gauges.items()
+    )
     lines: list[str] = []
+    if gauged:
+        lines += [
+            f"Machine speed (an empty loop of {GAUGE_STEPS:,} steps, as each section began): {gauged}.",
+            "",
+        ]
     if any(r.searches for r in results):
         lines += [
             f"Requests per search kind and surface: {args.requests}, each followed by one to the bare "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ def test_bench_prints_every_table_with_targets_marked(
     # What the bot logs is part of what it costs: the bench logs as `serve` does by default.
     assert logging.getLogger().getEffectiveLevel() == logging.INFO
     rows = out.splitlines()
+    # How fast the shared machine was, for the figures that are seconds rather than ratios.
+    assert re.search(r"sqlite 300 searches \d+\.\d\d s; sqlite 300 reminder pass \d+\.\d\d s", out)
     for kind in ("exact reference", "a word 50% share", "a word 1% share", "two words", "no match"):
         for surface in run.SURFACES:
             assert any(
