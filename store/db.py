@@ -154,6 +154,9 @@ def _configure_postgresql(dbapi_connection: Any, record: Any) -> None:
         # The bot's statements are short: starting parallel workers costs more than they save (a
         # search's count of 101 matches, 8-11 ms with two of them against 1.2 ms without).
         cursor.execute("SET max_parallel_workers_per_gather = 0")
+        # Times come back in the session's zone: in the server's or database's default (Tokyo, say)
+        # the ends of the years Python holds (a usage item dated 9999-12-31) could not be read back.
+        cursor.execute("SET TimeZone = 'UTC'")
     dbapi_connection.commit()
     record.info[LOCK_TIMEOUT_MS] = 0
     record.info[PLAN_MODE] = False

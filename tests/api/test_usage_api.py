@@ -6,6 +6,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -134,6 +135,44 @@ def test_a_replay_returns_the_original_result_and_changes_nothing(api_url: str, 
     assert [{**r, "replayed": False} for r in again.body["results"]] == first.body["results"]
     assert balance_of(session_factory, REF) == 849
     assert usage_entries(session_factory) == 3
+
+
+@pytest.mark.parametrize(
+    ("zone", "occurred_at"),
+    [("Asia/Tokyo", "9999-12-31T23:59:59Z"), ("America/New_York", "0001-01-01T00:00:00Z")],
+    ids=["ahead-of-utc", "behind-utc"],
+)
+def test_a_replay_reads_its_time_back_whatever_the_servers_time_zone(
+    api_url: str, acme: str, engine, session_factory, zone: str, occurred_at: str
+):
+    # PostgreSQL hands timestamps back in the session's zone, where these instants fall outside
+    # the years Python can hold: the replay of a stored key was a 500, for good.
+    item = {"reference": REF, "credits": 5, "key": "edge-of-time", "occurred_at": occurred_at}
+    with _database_time_zone(engine, zone):
+        first = post(api_url, [item])
+        again = post(api_url, [item])
+    assert (first.status, again.status) == (200, 200), again.body
+    assert again.body["results"][0]["replayed"] is True
+    assert again.body["results"][0]["occurred_at"] == first.body["results"][0]["occurred_at"]
+    assert balance_of(session_factory, REF) == 995
+
+
+@contextmanager
+def _database_time_zone(engine, zone: str) -> Iterator[None]:
+    """New connections to the test's PostgreSQL database default to `zone` (SQLite has none)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    name = engine.url.database
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql(f"ALTER DATABASE {name} SET TimeZone = '{zone}'")
+    engine.dispose()
+    try:
+        yield
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(f"ALTER DATABASE {name} RESET TimeZone")
+        engine.dispose()
 
 
 @pytest.mark.parametrize(
