@@ -34,7 +34,9 @@ STATUS_TEXT = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+RETRY_AFTER_SECONDS = 10  # after a 503: the database is away; a restart takes about this long
 
 
 class Refusal(Exception):
@@ -106,10 +108,8 @@ def create_api(session_factory: db.SessionFactory, token: str) -> Wsgi:
         except Refusal as refusal:
             status, headers = refusal.status, refusal.headers
             body = {"error": refusal.error, "message": refusal.message}
-        except Exception:  # noqa: BLE001 - a client gets JSON, the log gets the traceback
-            log.exception("usage API request failed")
-            status, headers = 500, {}
-            body = {"error": "internal_error", "message": "The request failed; nothing was half-applied."}
+        except Exception as error:  # noqa: BLE001 - a client gets JSON, the log gets the reason
+            status, body, headers = failed(error)
         payload = json.dumps(body).encode()
         start_response(
             f"{status} {STATUS_TEXT[status]}",
@@ -123,6 +123,19 @@ def create_api(session_factory: db.SessionFactory, token: str) -> Wsgi:
         return [payload]
 
     return wsgi
+
+
+def failed(error: Exception) -> Answer:
+    """The answer to a request that failed on our side: a batch is one transaction, so nothing was
+    applied. A database that is away is a 503 to send again later (the keys make that safe)."""
+    if db.unavailable(error):
+        log.warning("usage API request refused: the database is unavailable (%s)", type(error).__name__)
+        message = (
+            "The database is unavailable right now; nothing was changed. Send the same request again later."
+        )
+        return 503, {"error": "unavailable", "message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    log.error("usage API request failed", exc_info=error)
+    return 500, {"error": "internal_error", "message": "The request failed; nothing was half-applied."}, {}
 
 
 def allow(method: str, allowed: str) -> None:

@@ -22,6 +22,7 @@ ERRORS = (
     "invalid_batch",
     "too_many_items",
     "internal_error",
+    "unavailable",
 )
 
 ERROR = {
@@ -105,6 +106,13 @@ def document() -> dict[str, Any]:
         "404": _error("The API is off (no USAGE_API_TOKEN)."),
         "405": _error("Wrong method."),
     }
+    failures = {
+        "500": _error("Failed on our side (internal_error); nothing was applied."),
+        "503": {
+            **_error("The database is unavailable (unavailable); nothing was changed. Send it again later."),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+        },
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -163,6 +171,7 @@ def document() -> dict[str, Any]:
                         ),
                         "415": _error("Not application/json."),
                         "422": _error("Not a non-empty JSON array."),
+                        **failures,
                     },
                 }
             },
@@ -187,6 +196,7 @@ def document() -> dict[str, Any]:
                         },
                         **auth,
                         "404": _error("No such account, or the API is off."),
+                        **failures,
                     },
                 }
             },

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from api.app import create_api
 from bot.app import create_app
 from bot.config import Config
 from bot.serving import ServerThread, make_http_server
 from handlers.alerts import ACKNOWLEDGE_ACTION, SNOOZE_ACTION
 from store import db, ledger
 from store.models import Role
+from tests.api.client import TOKEN, call
 from tests.blockkit import visible_text
 from tests.conftest import SIGNING_SECRET, balance_of, grant_role, make_account
 from tests.fake_slack import FakeSlack
@@ -91,7 +93,9 @@ def rig() -> Iterator[Rig]:
         other = make_account(sessions, "EX0000002", "Acme Retail", credits=100)
         for n in range(PAGE_SIZE_PLUS):
             make_account(sessions, f"EX10000{n:02d}", f"Acme Branch {n:02d}", credits=10)
-        http = make_http_server(create_app(config, sessions), engine, "127.0.0.1", 0)
+        http = make_http_server(
+            create_app(config, sessions), engine, "127.0.0.1", 0, create_api(sessions, TOKEN)
+        )
         with ServerThread(http) as running:
             slack = SlackRequests(f"{running.url}/slack/events", SIGNING_SECRET, fake)
             listing = _message(slack.command("/accounts", "EX0000001"))
@@ -241,3 +245,32 @@ def test_after_a_restart_the_pooled_connections_are_replaced_and_searches_answer
         assert response.status == 200, f"{surface} answered {response.status}: {response.text}"
         shown = seen(rig, response, "account(s)")
         assert "account(s)" in shown and UNAVAILABLE not in shown, f"{surface} after the restart: {shown!r}"
+
+
+@pytest.mark.parametrize("request_of", ["record usage", "read an account"])
+def test_the_usage_api_during_an_outage_is_a_503_to_retry_and_changes_nothing(
+    outage: Rig, request_of: str
+) -> None:
+    usage = [{"reference": "EX0000001", "credits": 5, "key": "outage-1"}]
+    send = {
+        "record usage": lambda: call(outage.base_url, "POST", "/api/usage", usage),
+        "read an account": lambda: call(outage.base_url, "GET", "/api/accounts/EX0000001"),
+    }[request_of]
+    answer = send()
+    assert answer.status == 503, answer.body
+    assert answer.body["error"] == "unavailable"
+    assert "nothing was changed" in answer.body["message"]
+    assert int(answer.headers["Retry-After"]) > 0
+
+
+def test_usage_refused_during_an_outage_applies_once_when_sent_again(rig: Rig) -> None:
+    usage = [{"reference": "EX0000001", "credits": 7, "key": "after-outage"}]
+    before = balance_of(rig.sessions, "EX0000001")
+    rig.server.stop()
+    try:
+        assert call(rig.base_url, "POST", "/api/usage", usage).status == 503
+    finally:
+        rig.server.start()
+    sent = [call(rig.base_url, "POST", "/api/usage", usage) for _ in range(2)]
+    assert [answer.body["results"][0]["replayed"] for answer in sent] == [False, True]
+    assert balance_of(rig.sessions, "EX0000001") == before - 7
