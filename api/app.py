@@ -74,16 +74,17 @@ def create_api(session_factory: db.SessionFactory, token: str) -> Wsgi:
         applied = sum(isinstance(outcome, Applied) for outcome in outcomes)
         return 200, {"applied": applied, "refused": len(outcomes) - applied, "results": results}, {}
 
-    def get_account(environ: dict[str, Any], reference: str) -> Answer:
+    def get_account(environ: dict[str, Any], reference: str | None) -> Answer:
         authenticate(environ)
+        if reference == "":
+            raise Refusal(404, "unknown_reference", f"Put an account reference after {PREFIX}/accounts/.")
+        if reference is None or not usage.is_reference_like(reference):
+            raise Refusal(404, "unknown_reference", "No account has that reference.")
+        wanted = reference.strip().upper()
         with reads.begin() as session:
-            account = None
-            if usage.is_reference_like(reference):
-                account = session.scalar(
-                    select(Account).where(Account.reference == reference.strip().upper())
-                )
+            account = session.scalar(select(Account).where(Account.reference == wanted))
             if account is None:
-                raise Refusal(404, "unknown_reference", f"No account has the reference {reference.upper()}.")
+                raise Refusal(404, "unknown_reference", f"No account has the reference {wanted}.")
             return 200, account_body(account), {}
 
     def route(environ: dict[str, Any]) -> Answer:
@@ -97,7 +98,7 @@ def create_api(session_factory: db.SessionFactory, token: str) -> Wsgi:
             return post_usage(environ)
         if path.startswith(f"{PREFIX}/accounts/") and path.count("/") == 3:
             allow(method, "GET")
-            return get_account(environ, path.rsplit("/", 1)[1])
+            return get_account(environ, _from_url(path.rsplit("/", 1)[1]))
         raise Refusal(404, "not_found", f"No API endpoint at {path}; see {PREFIX}/openapi.json.")
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -136,6 +137,15 @@ def failed(error: Exception) -> Answer:
         return 503, {"error": "unavailable", "message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     log.error("usage API request failed", exc_info=error)
     return 500, {"error": "internal_error", "message": "The request failed; nothing was half-applied."}, {}
+
+
+def _from_url(segment: str) -> str | None:
+    """A path segment as it was sent: WSGI hands the URL's bytes over as Latin-1, and they are UTF-8
+    ("ÄBC1"). None: not UTF-8, so no reference."""
+    try:
+        return segment.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
 
 
 def allow(method: str, allowed: str) -> None:

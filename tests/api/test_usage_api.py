@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -387,6 +388,28 @@ def test_an_account_shows_its_balance_and_reminder_level(api_url: str, acme: str
     for reference in ("EX9999999", "EX%000001", "X" * 300):
         unknown = call(api_url, "GET", f"/api/accounts/{reference}")
         assert (unknown.status, unknown.body["error"]) == (404, "unknown_reference")
+
+
+@pytest.mark.parametrize("typed", ["ÄBC1", "äbc1"])
+def test_an_account_whose_reference_is_not_ascii_is_found(api_url: str, session_factory, typed: str):
+    # The server hands the path over as Latin-1 (WSGI); the URL's bytes are UTF-8.
+    make_account(session_factory, "ÄBC1", "Ärzte Nord", credits=40)
+    answer = call(api_url, "GET", f"/api/accounts/{urllib.parse.quote(typed)}")
+    assert (answer.status, answer.body.get("reference")) == (200, "ÄBC1"), answer.body
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/api/accounts/", "Put an account reference after /api/accounts/."),
+        ("/api/accounts/EX0000001%09", "No account has that reference."),
+        ("/api/accounts/%FF%FE", "No account has that reference."),
+    ],
+    ids=["none", "control-character", "not-utf-8"],
+)
+def test_a_reference_that_cannot_be_one_is_told_plainly(api_url: str, acme: str, path: str, says: str):
+    answer = call(api_url, "GET", path)
+    assert (answer.status, answer.body) == (404, {"error": "unknown_reference", "message": says})
 
 
 def test_the_openapi_document_is_served_without_a_token(api_url: str):
