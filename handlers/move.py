@@ -274,20 +274,24 @@ def _apply(
     actor: str,
     key: str,
 ) -> ledger.Transfer:
-    """The transfer, or Refused naming the field that explains the refusal."""
+    """The transfer (or the one this form already made), or Refused naming the field that explains
+    the refusal: the picker when it is the chosen account that is gone or inactive."""
     chosen_id = destination_id if direction is OUT else source_id
-    try:
-        account_store.active(session, chosen_id)
-    except UnknownAccount:
-        raise Refused(messages.CHOSEN_ACCOUNT_GONE, block=direction.picker_block) from None
-    except InactiveAccount as inactive:
-        raise Refused(messages.CHOOSE_ACTIVE.format(problem=inactive), block=direction.picker_block) from None
     try:
         return ledger.transfer(session, source_id, destination_id, credits, actor=actor, key=key)
     except InsufficientCredits as short:
         raise Refused(_too_many(short, credits, opened_balance), block=AMOUNT_BLOCK) from None
-    except (InactiveAccount, UnknownAccount) as gone:
+    except UnknownAccount as gone:
+        if gone.reference == chosen_id:
+            raise Refused(messages.CHOSEN_ACCOUNT_GONE, block=direction.picker_block) from None
         raise Refused(f"{gone} {direction.gone}", block=AMOUNT_BLOCK) from None
+    except InactiveAccount as inactive:
+        chosen = session.get(Account, chosen_id)  # locked by the transfer: no read
+        if chosen is not None and inactive.reference == chosen.reference:
+            raise Refused(
+                messages.CHOOSE_ACTIVE.format(problem=inactive), block=direction.picker_block
+            ) from None
+        raise Refused(f"{inactive} {direction.gone}", block=AMOUNT_BLOCK) from None
     except StoreError as refused:
         raise Refused(str(refused), block=AMOUNT_BLOCK) from None
 

@@ -10,12 +10,14 @@ class StoreError(Exception):
 class UnknownAccount(StoreError):
     def __init__(self, reference: str | int):
         # An int is an account's id, which only a button or a form carries (an old or crafted one).
+        self.reference = reference
         what = f"the id {reference}" if isinstance(reference, int) else f"the reference {reference}"
         super().__init__(f"No account has {what}.")
 
 
 class InactiveAccount(StoreError):
     def __init__(self, reference: str):
+        self.reference = reference
         super().__init__(f"Account {reference} is inactive.")
 
 

@@ -156,9 +156,7 @@ def transfer(
     source, destination = accounts[source_id], accounts[destination_id]
     earlier = entry_for_key(session, key)
     if earlier is not None:
-        if earlier.kind != EntryKind.TRANSFER_OUT or earlier.account_id != source_id:
-            raise DuplicateOperation(key)
-        return Transfer(earlier.transfer_id or "", -earlier.credits, source, destination, True)
+        return _transfer_made(session, earlier, key)
     for account in (source, destination):
         if not account.active:
             raise InactiveAccount(account.reference)
@@ -166,6 +164,21 @@ def transfer(
     post(session, source, EntryKind.TRANSFER_OUT, -credits, actor, transfer_id=transfer_id, key=key)
     post(session, destination, EntryKind.TRANSFER_IN, credits, actor, transfer_id=transfer_id)
     return Transfer(transfer_id, credits, source, destination, False)
+
+
+def _transfer_made(session: Session, earlier: LedgerEntry, key: str) -> Transfer:
+    """The move `key` already made, as recorded: a form sent again after Slack lost the answer may
+    have been changed since (another account, another amount), and it is that move that was made."""
+    if earlier.kind != EntryKind.TRANSFER_OUT:
+        raise DuplicateOperation(key)
+    destination_id = session.scalar(
+        select(LedgerEntry.account_id).where(
+            LedgerEntry.transfer_id == earlier.transfer_id, LedgerEntry.kind == EntryKind.TRANSFER_IN
+        )
+    )
+    source, destination = session.get(Account, earlier.account_id), session.get(Account, destination_id)
+    assert source is not None and destination is not None  # accounts are never deleted
+    return Transfer(earlier.transfer_id or "", -earlier.credits, source, destination, True)
 
 
 def balance_problems(session: Session) -> list[str]:

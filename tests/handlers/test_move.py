@@ -116,6 +116,44 @@ def test_double_submission_of_the_same_form_moves_once(slack, admin, session_fac
     assert len(transfer_entries(session_factory)) == 2
 
 
+def test_a_resubmitted_form_is_answered_with_the_move_it_made_whatever_it_now_says(
+    slack, admin, session_factory, fake_slack
+):
+    # Slack lost the first answer, so the form stayed open; the user changed it and sent it again.
+    source = make_account(session_factory, "EX0000001", "Acme", credits=100)
+    beta = make_account(session_factory, "EX0000002", "Beta")
+    gamma = make_account(session_factory, "EX0000003", "Gamma")
+    view = click_move(slack, fake_slack, source)
+    submit(slack, view, beta.id, "60")
+    again = submit(slack, view, gamma.id, "30")
+    assert again["response_action"] == "update", again
+    text = visible_text(again["view"])
+    assert "This move was already made; it was not repeated." in text
+    assert "Moved *60* credits from *Acme* to *Beta*." in text
+    assert "Gamma" not in text
+    assert "40 credits" in text and "60 credits" in text
+    assert [balance_of(session_factory, ref) for ref in ("EX0000001", "EX0000002", "EX0000003")] == [
+        40,
+        60,
+        0,
+    ]
+
+
+def test_a_resubmitted_form_whose_account_closed_since_is_answered_with_the_move_it_made(
+    slack, admin, session_factory, fake_slack
+):
+    source = make_account(session_factory, "EX0000001", "Acme", credits=100)
+    beta = make_account(session_factory, "EX0000002", "Beta")
+    view = click_move(slack, fake_slack, source)
+    submit(slack, view, beta.id, "60")
+    with session_factory.begin() as session:
+        session.get(Account, beta.id).active = False
+    again = submit(slack, view, beta.id, "60")
+    assert again["response_action"] == "update", again
+    assert "This move was already made; it was not repeated." in visible_text(again["view"])
+    assert balance_of(session_factory, "EX0000002") == 60
+
+
 def test_destination_suggestions_exclude_source_and_inactive(slack, admin, session_factory, fake_slack):
     source = make_account(session_factory, "EX0000001", "Acme Marketing", credits=10)
     make_account(session_factory, "EX0000002", "Acme Alerts", keyword="PROMO")
