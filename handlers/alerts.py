@@ -116,8 +116,14 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     """The alert as one recipient sees it now: open with its buttons, or resolved without them."""
     reference = escape(state.reference)
     if state.resolved:
-        summary = f"Resolved: {state.name} is back to {state.balance:,} credits"
+        summary = (
+            f"Resolved: {state.name} is back to {state.balance:,} credits"
+            if state.reminder_on
+            else f"Closed: the low-credit reminder for {state.name} was switched off"
+        )
         blocks = [_section(f":white_check_mark: {bold(summary)} (`{reference}`).")]
+        if not state.reminder_on:
+            blocks.append(_context(f"It has {state.balance:,} credits."))
         # With a forecast warning, the runway it is back to says why it resolved.
         runway = state.forecast if state.warning_days else None
         notes = [line for line in (runway, state.top_up, _handled(state)) if line]

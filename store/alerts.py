@@ -102,6 +102,7 @@ class AlertState:
     in_channel: bool = False  # a channel's one shared copy, not one person's
     outlook: Forecast | None = None  # what `forecast` says, for the warning's wording
     warning_days: int | None = None  # the account's forecast warning, if it has one
+    reminder_on: bool = True  # switched off, the alert closes without the credits coming back
 
     @property
     def on_forecast(self) -> bool:
@@ -987,6 +988,7 @@ _STATES = (
         Account.balance,
         Account.reminder_level,
         Account.runway_warning_days,
+        Account.reminder_enabled,
         *forecast.USAGE,
         AutoTopUpAttempt.account_id.is_not(None),
     )
@@ -1070,6 +1072,7 @@ def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
             balance,
             level,
             warning_days,
+            reminder_on,
             spent,
             started,
             _tried,
@@ -1095,6 +1098,7 @@ def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
             revision=revision,
             outlook=outlook,
             warning_days=warning_days,
+            reminder_on=bool(reminder_on),
         )
     return result
 

@@ -79,6 +79,31 @@ def bring_in(session_factory, account_id: int, how: str) -> str:
         return f"<@{ALEX}> moved 1,000 credits in from *Spare Co* (`EX0000002`). Balance 1,040."
 
 
+def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_credits_came(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_alerts(session_factory, client)
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        reminders.configure(session, account, False, 500, [], "U0BILL001")
+    follow(session_factory)
+    report = live.update_copies(session_factory, client, NOW, "test-holder")
+
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        assert message["text"] == "Closed: the low-credit reminder for Acme Marketing was switched off"
+        assert "40 credits" in visible_text(message["blocks"])
+        assert "back to" not in visible_text(message["blocks"])
+        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    with session_factory.begin() as session:
+        assert session.get(ReminderEpisode, account_id).low is False
+
+
 @pytest.mark.parametrize(("how", "balance"), [("purchase", "5,040"), ("move", "1,040")])
 def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_thread_reply(
     session_factory, fake_slack, client, how, balance
