@@ -241,6 +241,10 @@ def cmd_statement(args: argparse.Namespace, config: Config) -> int:
         statement_job.upload(make_client(config), config.statement_channel, drawn)
     except SlackApiError as error:
         raise CliError(f"Slack refused the statement: {error.response.get('error')}.") from None
+    except statement_job.NotSent as error:
+        raise CliError(
+            f"The statement did not reach Slack ({error}); nothing was posted, so it is safe to try again."
+        ) from None
     except Exception as error:  # noqa: BLE001 - a lost answer: it may have been posted
         raise CliError(
             f"No answer from Slack ({type(error).__name__}): "

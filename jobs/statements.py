@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.request import Request, urlopen
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -92,20 +93,37 @@ def upload_client(client: WebClient) -> WebClient:
     )
 
 
+class NotSent(Exception):
+    """A step before files.completeUploadExternal failed, so nothing was posted and sending again is safe."""
+
+
+def send_file(client: WebClient, content: bytes, filename: str, title: str) -> dict[str, str | None]:
+    """Upload one file's bytes, shared nowhere yet; returns its item for files.completeUploadExternal."""
+    reserved = client.files_getUploadURLExternal(filename=filename, length=len(content))
+    request = Request(str(reserved["upload_url"]), data=content, method="POST")
+    with urlopen(request, timeout=client.timeout, context=client.ssl):  # an error status raises HTTPError
+        pass
+    return {"id": str(reserved["file_id"]), "title": title}
+
+
 def upload(client: WebClient, channel: str, drawn: Drawn) -> None:
-    """Post the text with the PNG and the CSV attached, in one message."""
-    upload_client(client).files_upload_v2(
-        channel=channel,
-        initial_comment=drawn.text,
-        file_uploads=[
-            {
-                "content": drawn.chart,
-                "filename": chart_filename(drawn.statement),
-                "title": "Usage and balance",
-            },
-            {"content": drawn.csv, "filename": csv_filename(drawn.statement), "title": "Accounts"},
-        ],
-    )
+    """Post the text with the PNG and the CSV attached, in one message.
+
+    Only files.completeUploadExternal posts. SlackApiError means Slack refused a step and NotSent that
+    a step before the post failed: either way nothing was posted. Any other error is a lost answer
+    to the post itself, which may have been posted.
+    """
+    client = upload_client(client)
+    try:
+        files = [
+            send_file(client, drawn.chart, chart_filename(drawn.statement), "Usage and balance"),
+            send_file(client, drawn.csv, csv_filename(drawn.statement), "Accounts"),
+        ]
+    except SlackApiError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever failed, the post was never sent
+        raise NotSent(f"{type(error).__name__}: {error}") from error
+    client.files_completeUploadExternal(channel_id=channel, initial_comment=drawn.text, files=files)
 
 
 def post_due_statement(
@@ -132,6 +150,13 @@ def post_due_statement(
         statements.mark(session_factory, slot, RunState.FAILED, now, reason)
         log.warning("statement for %s not posted: %s; will retry", slot, reason)
         return f"Slack refused the statement for {slot:%Y-%m-%d %H:%M} UTC ({reason}); it will be retried."
+    except NotSent as error:
+        statements.mark(session_factory, slot, RunState.FAILED, now, str(error))
+        log.warning("statement for %s not posted: %s; will retry", slot, error)
+        return (
+            f"The statement for {slot:%Y-%m-%d %H:%M} UTC did not reach Slack ({error}); "
+            "nothing was posted, so it will be retried."
+        )
     except Exception as error:  # noqa: BLE001 - lost answer: posted or not, it is never sent twice
         statements.mark(session_factory, slot, RunState.UNKNOWN, now, repr(error))
         log.error("statement for %s: no answer from Slack (%r); not resending", slot, error)

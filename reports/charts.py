@@ -20,12 +20,13 @@ CHART_SIZE = (WIDTH, HEIGHT)
 USAGE_COLOUR, BALANCE_COLOUR, LEVEL_COLOUR = "#2E6FD8", "#1B8A5A", "#D9480F"
 
 
-def _credits(value: float, _position: float) -> str:
-    if abs(value) >= 1_000_000:
-        return f"{value / 1_000_000:g}M"
-    if abs(value) >= 1_000:
-        return f"{value / 1_000:g}k"
-    return f"{value:g}"
+CREDIT_STEPS = ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "k"), (1, ""))
+
+
+def credit_label(value: float, _position: float | None = None) -> str:
+    """An axis label such as 2.5k or 3T: the largest step that fits, in digits without an exponent."""
+    size, suffix = next((step for step in CREDIT_STEPS if abs(value) >= step[0]), CREDIT_STEPS[-1])
+    return f"{value / size:,.3f}".rstrip("0").rstrip(".") + suffix
 
 
 def draw_chart(series: DailySeries, title: str, level_label: str = "Reminder level") -> bytes:
@@ -47,7 +48,7 @@ def draw_chart(series: DailySeries, title: str, level_label: str = "Reminder lev
     balance_axes.xaxis.set_major_locator(WeekdayLocator(byweekday=series.days[-1].weekday()))
     balance_axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     for axes in (usage_axes, balance_axes):
-        axes.yaxis.set_major_formatter(FuncFormatter(_credits))
+        axes.yaxis.set_major_formatter(FuncFormatter(credit_label))
         axes.tick_params(labelsize=14)
         axes.grid(axis="y", alpha=0.3)
         axes.spines[["top", "right"]].set_visible(False)
@@ -55,8 +56,3 @@ def draw_chart(series: DailySeries, title: str, level_label: str = "Reminder lev
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
-
-
-def draw_account_chart(series: DailySeries, reference: str, name: str) -> bytes:
-    """One account's chart for its history view: the same drawing, its own level marked."""
-    return draw_chart(series, f"{name} ({reference}): last {len(series.days) // 7} weeks")

@@ -101,17 +101,18 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _in_period(period: Period) -> tuple[ColumnElement[bool], ...]:
+    """Ledger entries made in the period's local days: the one window every figure counts in."""
+    return LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end
+
+
 def _lines(period: Period) -> Select:
     """Every account with its week's usage and purchases."""
 
     def week_sum(kind: EntryKind, sign: int):  # type: ignore[no-untyped-def]
         return (
             select(LedgerEntry.account_id, (sign * func.sum(LedgerEntry.credits)).label("total"))
-            .where(
-                LedgerEntry.kind == kind.value,
-                LedgerEntry.created_at >= period.start,
-                LedgerEntry.created_at < period.end,
-            )
+            .where(LedgerEntry.kind == kind.value, *_in_period(period))
             .group_by(LedgerEntry.account_id)
             .subquery()
         )
@@ -164,18 +165,21 @@ def gather(session: Session, period: Period, now: datetime) -> Statement:
     if len(watch) < WATCH_COUNT:  # fill up with the accounts lowest against their level
         named = {line.reference for line in watch}
         watch += [line for line in below if line.reference not in named][: WATCH_COUNT - len(watch)]
-    week = (LedgerEntry.created_at >= period.start, LedgerEntry.created_at < period.end)
     moves, moved = session.execute(
         select(func.count(), func.coalesce(-func.sum(LedgerEntry.credits), 0)).where(
-            LedgerEntry.kind == EntryKind.TRANSFER_OUT.value, *week
+            LedgerEntry.kind == EntryKind.TRANSFER_OUT.value, *_in_period(period)
         )
     ).one()
+    # By the purchase's entry, not the invoice's date: Buy dates invoices in UTC, not in the period's zone.
     purchases, bought, invoiced = session.execute(
         select(
             func.count(),
-            func.coalesce(func.sum(Invoice.credits), 0),
+            func.coalesce(func.sum(LedgerEntry.credits), 0),
             func.coalesce(func.sum(Invoice.total), 0),
-        ).where(Invoice.issued_on >= period.first, Invoice.issued_on <= period.last)
+        )
+        .select_from(LedgerEntry)
+        .outerjoin(Invoice, Invoice.ledger_entry_id == LedgerEntry.id)
+        .where(LedgerEntry.kind == EntryKind.PURCHASE.value, *_in_period(period))
     ).one()
     series = total_series(session, period, now)
     return Statement(
@@ -195,12 +199,7 @@ def gather(session: Session, period: Period, now: datetime) -> Statement:
 
 
 def _series(
-    session: Session,
-    period: Period,
-    now: datetime,
-    balance_now: int,
-    level: int | None,
-    *where: ColumnElement[bool],
+    session: Session, period: Period, now: datetime, balance_now: int, level: int | None
 ) -> DailySeries:
     """Daily usage and end-of-day balance over CHART_DAYS ending with the period's last day."""
     days = [period.last - timedelta(days=n) for n in reversed(range(CHART_DAYS))]
@@ -210,7 +209,7 @@ def _series(
     after_window = 0
     rows = session.execute(
         select(LedgerEntry.created_at, LedgerEntry.kind, LedgerEntry.credits)
-        .where(LedgerEntry.created_at >= period.start_of(days[0]), LedgerEntry.created_at <= now, *where)
+        .where(LedgerEntry.created_at >= period.start_of(days[0]), LedgerEntry.created_at <= now)
         .execution_options(yield_per=5000)
     )
     for created_at, kind, credits in rows:
@@ -240,12 +239,6 @@ def total_series(session: Session, period: Period, now: datetime) -> DailySeries
     return _series(session, period, now, int(total), int(levels) or None)
 
 
-def account_series(session: Session, account: Account, period: Period, now: datetime) -> DailySeries:
-    """One account's daily usage and balance, with its reminder level when reminders are on."""
-    level = account.reminder_level if account.reminder_enabled else None
-    return _series(session, period, now, account.balance, level, LedgerEntry.account_id == account.id)
-
-
 # Statement runs: one row per scheduled slot makes each statement post once across replicas.
 
 
@@ -255,8 +248,8 @@ class RunState:
     CLAIMED = "claimed"  # being drawn; nothing sent yet
     SENDING = "sending"  # the upload was started
     POSTED = "posted"
-    FAILED = "failed"  # Slack refused it: nothing was posted, so a later pass tries again
-    UNKNOWN = "unknown"  # the answer was lost: it may have been posted, so it is never resent
+    FAILED = "failed"  # refused, or failed before the post: nothing was posted, so a later pass retries
+    UNKNOWN = "unknown"  # the post's answer was lost: it may have been posted, so it is never resent
 
 
 def claim(session_factory: SessionFactory, slot: datetime, now: datetime) -> bool:

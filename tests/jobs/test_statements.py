@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.app import make_client
 from bot.config import Config
 from jobs import statements as job
-from reports.charts import CHART_SIZE, draw_account_chart
+from reports.charts import CHART_SIZE, credit_label
 from store import accounts, db, invoices, ledger, reminders, statements
 from store.models import EntryKind, StatementRun
 from store.statements import Period, RunState
@@ -130,12 +130,61 @@ def test_days_follow_the_statement_time_zone(session_factory: db.SessionFactory)
     assert (in_tokyo.period.last, in_tokyo.used, in_tokyo.series.usage[-1]) == (date(2026, 11, 1), 0, 0)
 
 
-def test_an_account_chart_is_a_png_of_the_stated_size(week, session_factory: db.SessionFactory):
-    with session_factory.begin() as session:
-        account = accounts.by_reference(session, "EX0000002")
-        series = statements.account_series(session, account, Period.week_before(NOW, UTC_ZONE), NOW)
-    assert series.balance[-1] == 500 and series.level == 1_000 and sum(series.usage) == 0
-    assert_png(draw_account_chart(series, account.reference, account.name))
+def test_purchases_are_counted_on_the_statement_days_as_usage_and_the_csv_are(
+    session_factory: db.SessionFactory, tmp_path
+):
+    tokyo = ZoneInfo("Asia/Tokyo")  # the week 26 Oct – 1 Nov runs 25 Oct 15:00 to 1 Nov 15:00 UTC
+    make_account(session_factory, "EX0000001", "Acme", credits=1_000)
+    # Buy dates the invoice in UTC: 1 Nov 20:00 UTC is already 2 Nov in Tokyo, 25 Oct 20:00 is 26 Oct.
+    for credits, when, key in ((5_000, at(1, 11, hour=20), "after"), (2_000, at(25, hour=20), "inside")):
+        with session_factory.begin() as session:
+            invoices.purchase(session, 1, credits, PRICING, "U012AB3CD", key, when.date())
+            entry = ledger.entry_for_key(session, key)
+            assert entry is not None
+            entry.created_at = when
+    drawn = job.write_files(session_factory, tmp_path, Period.week_before(NOW, tokyo), NOW, "GBP")
+    assert "· 1 purchase of 2,000 credits (invoiced GBP 108.00) ·" in drawn.text
+    csv_row = (tmp_path / "statement-2026-11-01.csv").read_text().splitlines()[1]
+    assert csv_row == "EX0000001,Acme,yes,8000,,0,2000"
+
+
+# Each name as the message shows it: formatting characters drawn as look-alikes, so nothing styles.
+NAMES_SHOWN = {
+    "*Bold* _it_ ~st~": "∗Bold∗ ˍitˍ ∼st∼",
+    "`code` Co": "ˋcodeˋ Co",
+    "a_b_c": "aˍbˍc",
+}
+
+
+def test_account_names_show_literally_in_the_statement(session_factory: db.SessionFactory, tmp_path):
+    for number, name in enumerate(NAMES_SHOWN, start=1):
+        reference = f"EX000000{number}"
+        make_account(session_factory, reference, name, credits=500)
+        with session_factory.begin() as session:
+            reminders.configure(session, accounts.by_reference(session, reference), True, 1000, [], "test")
+        post_at(session_factory, reference, EntryKind.USAGE, -10 * number, at(27))
+    drawn = job.write_files(session_factory, tmp_path, Period.week_before(NOW, UTC_ZONE), NOW, "GBP")
+    for number, shown in enumerate(NAMES_SHOWN.values(), start=1):
+        # once under the shortest runway, once below the reminder level
+        assert drawn.text.count(f"• *{shown}* (`EX000000{number}`): ") == 2
+
+
+@pytest.mark.parametrize(
+    "value, label",
+    [
+        (0, "0"),
+        (950, "950"),
+        (2_500, "2.5k"),
+        (500_000, "500k"),
+        (3_000_000, "3M"),
+        (500_000_000_000, "500B"),
+        (3_000_000_000_000, "3T"),
+        (2_500_000_000_000_000, "2,500T"),
+        (9_000_000_000_000_000_000, "9,000,000T"),
+    ],
+)
+def test_chart_axis_labels_stay_short_at_any_size(value, label):
+    assert credit_label(value) == label
 
 
 # posting on the schedule
@@ -217,6 +266,30 @@ def test_a_lost_answer_is_never_uploaded_again(week, session_factory, client, se
     )
     assert len(fake_slack.calls_to("files.completeUploadExternal")) == 1
     assert len(uploads(fake_slack)) == 2  # the one message Slack did post
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        lambda fake: fake.fail("upload", status=500),
+        lambda fake: fake.drop("upload"),
+        lambda fake: fake.drop("files.getUploadURLExternal"),
+    ],
+    ids=["upload answers 500", "upload connection drops", "upload URL connection drops"],
+)
+def test_a_failure_before_posting_is_retried_by_the_next_pass(
+    week, session_factory, client, settings, fake_slack, fault
+):
+    fault(fake_slack)
+    said = job.post_due_statement(session_factory, client, settings, NOW)
+    assert said.startswith("The statement for 2026-11-02 09:00 UTC did not reach Slack (")
+    assert said.endswith("); nothing was posted, so it will be retried.")
+    assert run_state(session_factory, NOW) == RunState.FAILED
+    assert fake_slack.calls_to("files.completeUploadExternal") == []
+    assert job.post_due_statement(session_factory, client, settings, NOW + timedelta(minutes=15)).startswith(
+        "Posted"
+    )
+    assert len(uploads(fake_slack)) == 2
 
 
 def test_a_refused_upload_is_retried_by_the_next_pass(week, session_factory, client, settings, fake_slack):
@@ -320,6 +393,18 @@ def test_statement_now_posts_to_the_channel(week, cli, monkeypatch, fake_slack: 
         "",
         "admin-bot: Slack refused the statement: channel_not_found.\n",
     )
+
+
+def test_statement_now_says_a_failed_upload_posted_nothing(week, cli, monkeypatch, fake_slack: FakeSlack):
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("STATEMENT_CHANNEL", CHANNEL)
+    fake_slack.fail("upload", status=500)
+    code, out, err = cli("statement", "--now")
+    assert (code, out) == (1, "")
+    assert err.startswith("admin-bot: The statement did not reach Slack (")
+    assert err.endswith("); nothing was posted, so it is safe to try again.\n")
+    assert fake_slack.calls_to("files.completeUploadExternal") == []
 
 
 def test_statements_are_scheduled_only_with_a_channel(session_factory):
