@@ -223,6 +223,7 @@ def cmd_statement(args: argparse.Namespace, config: Config) -> int:
     from slack_sdk.errors import SlackApiError
 
     from bot.app import make_client
+    from handlers.uploads import NotSent
     from jobs import statements as statement_job
     from store.statements import Period
 
@@ -241,7 +242,7 @@ def cmd_statement(args: argparse.Namespace, config: Config) -> int:
         statement_job.upload(make_client(config), config.statement_channel, drawn)
     except SlackApiError as error:
         raise CliError(f"Slack refused the statement: {error.response.get('error')}.") from None
-    except statement_job.NotSent as error:
+    except NotSent as error:
         raise CliError(
             f"The statement did not reach Slack ({error}); nothing was posted, so it is safe to try again."
         ) from None

@@ -8,11 +8,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.error import HTTPError
 
 from slack_bolt import App, Args
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.orm import Session
 
 from handlers import messages, parse
@@ -35,6 +34,7 @@ from handlers.interaction import (
 )
 from handlers.invoice_pdf import invoice_filename, long_date, render_invoice_pdf
 from handlers.services import Services
+from handlers.uploads import NotSent, Upload, post_files
 from store import invoices as invoice_store
 from store.models import Invoice, Role
 
@@ -386,16 +386,15 @@ def send_copies(args: Args) -> None:
     unknown: list[str] = []  # the connection dropped: Slack may have shared it; never re-sent blindly
     for invoice in invoices:
         try:
-            client.files_upload_v2(
-                channel=channel,
-                filename=invoice_filename(invoice),
-                title=f"Invoice {invoice.number}",
-                content=render_invoice_pdf(invoice, it.services.supplier),
-                initial_comment=f"Copy of invoice {invoice.number}",
+            pdf = Upload(
+                render_invoice_pdf(invoice, it.services.supplier),
+                invoice_filename(invoice),
+                f"Invoice {invoice.number}",
             )
+            post_files(client, channel, f"Copy of invoice {invoice.number}", [pdf])
         except SlackApiError as error:
             failed.append((invoice.number, slack_reason(error)))
-        except (SlackRequestError, HTTPError):  # the file store answered with an error: nothing shared
+        except NotSent:
             failed.append((invoice.number, "upload failed"))
         except (SlackClientError, OSError) as error:
             log.warning("upload of %s: outcome unknown (%s)", invoice.number, slack_reason(error))

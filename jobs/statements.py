@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.request import Request, urlopen
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -16,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.config import Config
+from handlers.uploads import NotSent, Upload, post_files
 from reports.charts import draw_chart
 from reports.statement import chart_filename, csv_filename, statement_csv, statement_text
 from store import statements
@@ -93,37 +93,13 @@ def upload_client(client: WebClient) -> WebClient:
     )
 
 
-class NotSent(Exception):
-    """A step before files.completeUploadExternal failed, so nothing was posted and sending again is safe."""
-
-
-def send_file(client: WebClient, content: bytes, filename: str, title: str) -> dict[str, str | None]:
-    """Upload one file's bytes, shared nowhere yet; returns its item for files.completeUploadExternal."""
-    reserved = client.files_getUploadURLExternal(filename=filename, length=len(content))
-    request = Request(str(reserved["upload_url"]), data=content, method="POST")
-    with urlopen(request, timeout=client.timeout, context=client.ssl):  # an error status raises HTTPError
-        pass
-    return {"id": str(reserved["file_id"]), "title": title}
-
-
 def upload(client: WebClient, channel: str, drawn: Drawn) -> None:
-    """Post the text with the PNG and the CSV attached, in one message.
-
-    Only files.completeUploadExternal posts. SlackApiError means Slack refused a step and NotSent that
-    a step before the post failed: either way nothing was posted. Any other error is a lost answer
-    to the post itself, which may have been posted.
-    """
-    client = upload_client(client)
-    try:
-        files = [
-            send_file(client, drawn.chart, chart_filename(drawn.statement), "Usage and balance"),
-            send_file(client, drawn.csv, csv_filename(drawn.statement), "Accounts"),
-        ]
-    except SlackApiError:
-        raise
-    except Exception as error:  # noqa: BLE001 - whatever failed, the post was never sent
-        raise NotSent(f"{type(error).__name__}: {error}") from error
-    client.files_completeUploadExternal(channel_id=channel, initial_comment=drawn.text, files=files)
+    """Post the text with the PNG and the CSV attached, in one message (see handlers.uploads)."""
+    files = [
+        Upload(drawn.chart, chart_filename(drawn.statement), "Usage and balance"),
+        Upload(drawn.csv, csv_filename(drawn.statement), "Accounts"),
+    ]
+    post_files(upload_client(client), channel, drawn.text, files)
 
 
 def post_due_statement(

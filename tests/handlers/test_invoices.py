@@ -416,6 +416,22 @@ def test_a_rejected_file_upload_is_reported_and_nothing_claimed_sent(
     assert fake_slack.calls_to("files.completeUploadExternal") == []
 
 
+@pytest.mark.parametrize("dropped", ["upload", "files.getUploadURLExternal"])
+def test_a_copy_whose_file_never_reached_slack_is_reported_as_not_sent(
+    slack: SlackRequests, fake_slack: FakeSlack, admin, session_factory, dropped: str
+):
+    # Only files.completeUploadExternal shares a file: a connection dropped before it shared nothing.
+    account = make_account(session_factory)
+    invoice = issue(session_factory, account.id, 10, "2024-01-15")
+    fake_slack.drop(dropped, times=None)
+    view = open_invoices(slack, fake_slack)
+    slack.view_submission(view, selection_state(view, [str(invoice.id)]))
+    [message] = fake_slack.wait_for("chat.postMessage")
+    assert f"`{invoice.number}`: upload failed" in message.params["text"]
+    assert "may have arrived" not in message.params["text"]
+    assert fake_slack.calls_to("files.completeUploadExternal") == []
+
+
 def test_viewer_is_refused_with_the_role_needed(slack: SlackRequests, fake_slack: FakeSlack, session_factory):
     grant_role(session_factory, "U0VIEWER1", Role.VIEWER)
     reply = slack.command("/invoices", user_id="U0VIEWER1").json()
