@@ -16,6 +16,7 @@ from handlers.alerts import (
     SUGGESTED_BUY_ACTION,
     SUGGESTED_MOVE_ACTION,
     snooze_until,
+    snoozed_line,
 )
 from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
 from handlers.interaction import (
@@ -56,9 +57,9 @@ def _message(session: Session, it: Interaction) -> alerts.AlertMessage:
     return message
 
 
-def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
-    """Every copy of the alert redrawn now; the user hears if Slack would not (the click is saved,
-    and the next pass redraws what is still behind)."""
+def _refresh(it: Interaction, message: alerts.AlertMessage, saved: str | None) -> None:
+    """Every copy of the alert redrawn now; the user hears what was `saved` if their copy could not
+    be (Slack would not, or another click's redraw holds it: the next pass redraws what is behind)."""
     only = [(message.account_id, message.episode)]
     try:
         report = live.update_copies(
@@ -69,6 +70,8 @@ def _refresh(it: Interaction, message: alerts.AlertMessage) -> None:
         reason = "the database is unavailable" if unavailable(error) else "an error on our side"
     else:
         if not report.failed:
+            if saved and message.id not in report.updated:
+                say_privately(it, messages.ALERT_REDRAW_PENDING.format(saved=saved))
             return
         reason = report.failed[0][1]
     say_privately(it, messages.ALERT_NOT_REDRAWN.format(reason=reason))
@@ -95,7 +98,7 @@ def take_on_alert(args: Args) -> None:
         say_privately(it, messages.ALERT_HANDLED_BY.format(user=alert.handler))
     elif not took_it:  # their copy already says so; a click that changes nothing still gets an answer
         say_privately(it, messages.ALERT_ALREADY_YOURS)
-    _refresh(it, message)
+    _refresh(it, message, messages.YOU_HANDLE_IT if took_it else None)  # else it was answered above
 
 
 def snooze_alert(args: Args) -> None:
@@ -114,7 +117,7 @@ def snooze_alert(args: Args) -> None:
 
     message = guarded(it, say_privately, snooze, writes=True)
     if message is not None:
-        _refresh(it, message)
+        _refresh(it, message, snoozed_line(Recipient(message.address).is_channel, until))
 
 
 def prefilled(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

@@ -184,8 +184,12 @@ def _handled(state: AlertState) -> str | None:
 def _snoozed(state: AlertState) -> str | None:
     if state.snoozed_until is None:
         return None
-    where = "in this channel" if state.in_channel else "for you"
-    return f":zzz: Snoozed {where} until {slack_time(state.snoozed_until)}."
+    return f":zzz: {snoozed_line(state.in_channel, state.snoozed_until)}"
+
+
+def snoozed_line(in_channel: bool, until: datetime) -> str:
+    where = "in this channel" if in_channel else "for you"
+    return f"Snoozed {where} until {slack_time(until)}."
 
 
 def actor_mention(actor: str) -> str:

@@ -196,8 +196,8 @@ def _bring_up_to_date(
         # chat.update is safe to repeat: a lost answer only means doing it again.
         call(client, "chat.update", {"channel": copy.channel, "ts": copy.ts, **build_alert(state)})
     except SLACK_ERRORS as error:
-        return alerts.Progress(copy.id, replied, 0, pending), error
-    return alerts.Progress(copy.id, replied, state.revision, pending), None
+        return alerts.Progress(copy.id, replied, 0, pending, copy.snoozes), error
+    return alerts.Progress(copy.id, replied, state.revision, pending, copy.snoozes), None
 
 
 @dataclass

@@ -129,6 +129,7 @@ class Copy:
     pending_post: str | None
     snoozed_until: datetime | None
     first_link: str | None
+    snoozes: int  # as it was claimed: the snooze it shows is the one after this many
     seen_entry_id: int  # the newest credits its alert had taken in when it was claimed
     # Claimed before by a pass that never finished or gave it back (it died or hung): that pass
     # may have posted any of the replies owed, so each is looked for before it is posted.
@@ -136,10 +137,10 @@ class Copy:
 
 
 # Copy's fields as claim_stale's update returns them on SQLite: up to its alert's news...
-_CopyRow = tuple[int, int, int, str, str, str, int, int, str | None, datetime | None, str | None]
+_CopyRow = tuple[int, int, int, str, str, str, int, int, str | None, datetime | None, str | None, int]
 # ...and on PostgreSQL, all of them.
 _ClaimedRow = tuple[
-    int, int, int, str, str, str, int, int, str | None, datetime | None, str | None, int, bool
+    int, int, int, str, str, str, int, int, str | None, datetime | None, str | None, int, int, bool
 ]
 # The copy's own columns claim_stale returns: Copy's fields, in order, up to its alert's news.
 _COPY_COLUMNS = (
@@ -154,6 +155,7 @@ _COPY_COLUMNS = (
     AlertMessage.pending_post,
     AlertMessage.snoozed_until,
     AlertMessage.first_link,
+    AlertMessage.snoozes,
 )
 
 
@@ -299,7 +301,7 @@ def snooze(session: Session, message_id: int, until: datetime) -> None:
     session.execute(
         update(AlertMessage)
         .where(AlertMessage.id == message_id)
-        .values(snoozed_until=until, stale=True)
+        .values(snoozed_until=until, stale=True, snoozes=AlertMessage.snoozes + 1)
         .execution_options(synchronize_session=False)
     )
 
@@ -801,6 +803,7 @@ class Progress:
     replied_entry_id: int  # the last reply in its thread
     shown_revision: int  # 0 when the edit did not happen
     pending_post: str | None  # a reply that may be in Slack without its answer reaching us
+    snoozes: int  # the snoozes it was drawn after (Copy.snoozes)
 
 
 def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> None:
@@ -810,7 +813,7 @@ def record_updates(session: Session, holder: str, done: Sequence[Progress]) -> N
     """
     if not done:
         return
-    rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post) for p in done]
+    rows = [(p.message_id, p.replied_entry_id, p.shown_revision, p.pending_post, p.snoozes) for p in done]
     through_indexes(session)  # each copy by id
     postgresql = is_postgresql(session)
     statement = _recording_progress(postgresql)
@@ -827,6 +830,7 @@ PROGRESS_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("replied_entry_id", Integer()),
     ("shown_revision", Integer()),
     ("pending_post", String()),
+    ("snoozes", Integer()),
 )
 PROGRESS_NAMES = bound_row(PROGRESS_COLUMNS)[1]  # as SQLite's statement binds them
 
@@ -852,7 +856,10 @@ def _recording_progress(postgresql: bool) -> Any:
         greatest = func.max  # SQLite's max() of two values
     replied = greatest(message.replied_entry_id, given.c.replied_entry_id)
     shown = greatest(message.shown_revision, given.c.shown_revision)
-    behind = exists().where(*_alert_of_message(), or_(Alert.revision > shown, Alert.seen_entry_id > replied))
+    behind = or_(
+        exists().where(*_alert_of_message(), or_(Alert.revision > shown, Alert.seen_entry_id > replied)),
+        message.snoozes > given.c.snoozes,  # snoozed after it was drawn
+    )
     mine = message.claimed_by == bindparam("holder", type_=String())
     return (
         update(AlertMessage)

@@ -399,6 +399,8 @@ class AlertMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How often it was snoozed: a redraw drawn before the last snooze is behind (store.alerts).
+    snoozes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_link: Mapped[str | None] = mapped_column(String(300))  # a reminder's link to the first copy
     # The error (e.g. not_in_channel) whoever added a channel was told about, so they are told once.
     problem_reported: Mapped[str | None] = mapped_column(String(40))

@@ -132,8 +132,8 @@ def seen(rig: Rig, response: Response, needle: str, timeout: float = 5.0) -> str
     deadline = time.monotonic() + timeout
     while True:
         texts = [response.text]
-        for call in list(rig.fake.calls):
-            params = call.params
+        for made in list(rig.fake.calls):
+            params = made.params
             for key in ("text", "blocks", "view"):
                 value = params.get(key)
                 if isinstance(value, str) and key != "text":

@@ -13,7 +13,7 @@ from handlers.alerts import ACKNOWLEDGE_ACTION, SNOOZE_ACTION, SNOOZE_UNTIL_ACTI
 from jobs.low_credit import run_low_credit_pass
 from store import accounts, ledger, reminders
 from store import alerts as store_alerts
-from store.models import Alert, Role
+from store.models import Alert, AlertMessage, Role
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
@@ -147,6 +147,27 @@ def test_snooze_then_one_reminder_linking_the_first_if_still_low(
     assert f"Still low after your snooze. <{link}|See the first alert>." in visible_text(reminder)
     bob_alerts = [m for (c, _), m in fake_slack.messages.items() if c == "D" + BOB and not m.get("thread_ts")]
     assert len(bob_alerts) == 1
+
+
+def test_a_snooze_while_another_click_redraws_the_alert_is_answered_then_shown(
+    slack, fake_slack, alerted, session_factory, client
+):
+    # Bob's "I'm on it" redraws both copies slowly; Alice snoozes hers meanwhile. Her redraw cannot
+    # take her copy from his, and his draws it as it was before her snooze.
+    fake_slack.delay("chat.update", 1.0, times=2)
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[BOB], user_id=BOB)
+    wait_until(lambda: fake_slack.calls_to("chat.update"))
+    snooze(slack, alerted[ALICE], ALICE, "1d")
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert ephemeral_texts(fake_slack)[0].startswith("Snoozed for you until <!date^")
+    wait_until(lambda: len(fake_slack.calls_to("chat.update")) == 2)
+    time.sleep(1.2)  # Bob's redraw is answered and recorded
+    with session_factory.begin() as session:
+        [alices] = session.scalars(select(AlertMessage).where(AlertMessage.address == ALICE)).all()
+        assert alices.stale, "Bob's redraw recorded Alice's copy as up to date"
+    run_low_credit_pass(session_factory, client, datetime.now(UTC))
+    assert "Snoozed for you until <!date^" in visible_text(current(fake_slack, ALICE))
+    assert f"<@{BOB}> is handling this" in visible_text(current(fake_slack, ALICE))
 
 
 def test_snoozing_until_today_is_refused(slack, fake_slack, alerted):

@@ -293,7 +293,7 @@ def test_a_late_record_counts_its_progress_but_leaves_the_copy_to_whoever_took_i
     with session_factory.begin() as session:
         (taken,) = alerts.claim_stale(session, "replica-b", NOW + 2 * live.LEASE, live.LEASE, 10)
         ((_, owed, state),) = alerts.updates_for(session, [taken], NOW)
-    done = alerts.Progress(copy.id, owed[-1].entry_id, state.revision, None)
+    done = alerts.Progress(copy.id, owed[-1].entry_id, state.revision, None, copy.snoozes)
     with session_factory.begin() as session:
         alerts.record_updates(session, "replica-a", [done])
     with session_factory() as session:
@@ -303,7 +303,7 @@ def test_a_late_record_counts_its_progress_but_leaves_the_copy_to_whoever_took_i
         assert (row.claimed_by, row.stale) == ("replica-b", True)
     # B's record of less progress (it failed early) takes nothing back, and settles the copy.
     with session_factory.begin() as session:
-        alerts.record_updates(session, "replica-b", [alerts.Progress(copy.id, 0, 0, None)])
+        alerts.record_updates(session, "replica-b", [alerts.Progress(copy.id, 0, 0, None, copy.snoozes)])
     with session_factory() as session:
         row = session.get(AlertMessage, copy.id)
         assert (row.shown_revision, row.replied_entry_id) == (state.revision, owed[-1].entry_id)

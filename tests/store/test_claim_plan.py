@@ -179,7 +179,9 @@ def test_copies_to_update_on_postgresql_are_claimed_and_recorded_by_index_howeve
         claim_scans = seq_scans(session) - before
     with session_factory.begin() as session:
         before = seq_scans(session)
-        alerts.record_updates(session, "test", [alerts.Progress(c.id, 0, 2, None) for c in claimed])
+        alerts.record_updates(
+            session, "test", [alerts.Progress(c.id, 0, 2, None, c.snoozes) for c in claimed]
+        )
         record_scans = seq_scans(session) - before
     with session_factory.begin() as session:
         brought_up = session.execute(
