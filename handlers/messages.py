@@ -135,8 +135,10 @@ ALERT_ALREADY_YOURS = "You are already handling this alert."
 ALERT_NOT_REDRAWN = (
     "Saved, but the alert could not be updated just now ({reason}); the next reminder pass will update it."
 )
-# Another click's redraw holds the copy: it, or the next pass, shows the change.
-ALERT_REDRAW_PENDING = "{saved} The alert shows it once the update already under way is done."
+# Another click's redraw holds the copy, drawn before this change: the next pass redraws it.
+ALERT_REDRAW_PENDING = (
+    "{saved} Another update of this alert was under way; the next reminder pass shows this on it."
+)
 YOU_HANDLE_IT = "You are handling this alert."
 # Told to whoever added a channel to a reminder, once per episode, when its alert cannot be posted.
 INVITE_BEFORE_ALERT = (
