@@ -216,9 +216,10 @@ REASONS = {
     ("views.open", "500"): "internal_error",
     ("views.open", "dropped before"): "RemoteDisconnected",
     ("files.completeUploadExternal", "500"): "internal_error",
-    # A dropped connection may have come after Slack acted, so the user is told to check first.
-    ("upload", "dropped before"): COPY_OUTCOME_UNKNOWN,
-    ("upload", "lost after acting"): COPY_OUTCOME_UNKNOWN,
+    # Only files.completeUploadExternal shares a file: a connection dropped before it shared nothing...
+    ("upload", "dropped before"): "upload failed",
+    ("upload", "lost after acting"): "upload failed",
+    # ...where one dropped on it may have come after Slack acted, so the user is told to check first.
     ("files.completeUploadExternal", "dropped before"): COPY_OUTCOME_UNKNOWN,
 }
 XFAIL: dict[tuple[str, str], str] = {}
