@@ -25,6 +25,7 @@ from handlers.interaction import (
     redraw,
     redraw_in_place,
 )
+from handlers.origin import in_place_of
 from handlers.services import Services
 from store import accounts as account_store
 from store import invoices, ledger
@@ -176,8 +177,7 @@ def price_as_typed(args: Args) -> None:
     def load(session: Session, role: Role) -> dict[str, Any]:
         account = account_store.active(session, parse.form_account_id(current.get("private_metadata")))
         form = build_buy_modal(account, it.services.pricing, it.services.limits.max_purchase_credits, typed)
-        # The form keeps the account and where it was opened from.
-        return {**form, "private_metadata": current.get("private_metadata", "")}
+        return in_place_of(form, current)
 
     view = checked(it, Role.BILLING, BUYING, redraw("Buy credits"), load)
     if view is not None:

@@ -290,12 +290,16 @@ def publish(
     return None
 
 
-def publish_or_tell(client: WebClient, services: Services, user_id: str, listing: Listing) -> None:
-    """publish() where the redraw is the only answer (opening the tab, a page or search click): a DM
-    if Slack refuses it, else the user is left looking at an empty or stale tab."""
-    reason = publish(client, services, user_id, listing)
+def publish_or_tell(
+    client: WebClient, services: Services, user_id: str, listing: Listing, note: str | None = None
+) -> None:
+    """publish() where the user looks at the tab for the answer (opening it, a page or search click,
+    a change made there): if Slack refuses it, a DM says so, with `note`, else the user is left
+    looking at an empty or stale tab."""
+    reason = publish(client, services, user_id, listing, note)
     if reason is not None:
-        dm(client, user_id, messages.HOME_NOT_REDRAWN.format(reason=reason))
+        not_redrawn = messages.HOME_NOT_REDRAWN.format(reason=reason)
+        dm(client, user_id, f"{note}\n{not_redrawn}" if note else not_redrawn)
 
 
 def redraw(
@@ -307,7 +311,7 @@ def redraw(
 ) -> None:
     """After a change: the `/accounts` message it came from is replaced in place on the same page,
     and the acting user's Home tab is republished (on the page they were on, if it came from there,
-    with `note` saying what the change did)."""
+    with `note` saying what the change did, and said by DM if Slack will not show it there)."""
     if origin is not None and "response_url" in origin:
         shown = Listing.read(origin.get("page"))
         try:
@@ -321,8 +325,10 @@ def redraw(
             pass  # the role was taken away meanwhile: the message stays as it was
         except Exception as error:  # noqa: BLE001 - the change is made; only the redraw failed
             log.warning("could not redraw the /accounts message: %s", slack_reason(error))
-    listing = Listing.read(origin["home"]) if origin is not None and "home" in origin else Listing()
-    publish(client, services, user_id, listing, note)
+    if origin is not None and "home" in origin:
+        publish_or_tell(client, services, user_id, Listing.read(origin["home"]), note)
+    else:
+        publish(client, services, user_id, Listing(), note)
 
 
 def redraw_after_submit(body: dict[str, Any], client: WebClient, context: BoltContext) -> None:

@@ -149,11 +149,21 @@ def form(title: str) -> Surface:
 
 
 def redraw(title: str) -> Surface:
-    """The open modal is redrawn as a notice (after a dispatch action was acknowledged)."""
+    """The open modal is redrawn as a notice (after a dispatch action was acknowledged; after a
+    submission's acknowledgement updated it, redraw_submitted)."""
 
     def show(it: Interaction, text: str, block: str | None = None) -> None:
         if redraw_in_place(it, build_notice_view(title, text)):
             direct_message(it, text)  # the notice itself, where Slack would not show it
+
+    return show
+
+
+def redraw_submitted(title: str, failed: str) -> Surface:
+    """The modal a submission's acknowledgement updated is redrawn as a notice (see replace_submitted)."""
+
+    def show(it: Interaction, text: str, block: str | None = None) -> None:
+        replace_submitted(it, build_notice_view(title, text), failed)
 
     return show
 
@@ -485,6 +495,17 @@ def redraw_in_place(it: Interaction, view: dict[str, Any], failed: str | None = 
     if failed is not None:
         direct_message(it, failed.format(reason=reason))
     return reason
+
+
+def replace_submitted(it: Interaction, view: dict[str, Any], failed: str) -> None:
+    """The submitted modal becomes `view`, a lazy listener's answer after the acknowledgement updated it.
+
+    By view id alone: that update gave the modal a hash the submission does not carry, and only this
+    answer redraws it. If Slack refuses, `failed` ({reason}, {result}) says the answer by DM.
+    """
+    reason = update_view(it.client, (it.body.get("view") or {}).get("id", ""), view)
+    if reason is not None:
+        direct_message(it, failed.format(reason=reason, result=sections_text(view)))
 
 
 def sections_text(view: dict[str, Any]) -> str:

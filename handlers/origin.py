@@ -49,3 +49,8 @@ def form_origin(view: dict[str, Any]) -> dict[str, str] | None:
     if not isinstance(origin, dict) or not all(isinstance(value, str) for value in origin.values()):
         return None
     return origin
+
+
+def in_place_of(form: dict[str, Any], shown: dict[str, Any]) -> dict[str, Any]:
+    """`form` drawn again in place of `shown`, carrying what it carried: the account and the origin."""
+    return {**form, "private_metadata": shown.get("private_metadata", "")}

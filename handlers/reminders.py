@@ -22,15 +22,13 @@ from handlers.interaction import (
     account_form,
     acknowledge,
     checked,
-    direct_message,
     field_error,
     needs,
-    quietly,
-    redraw,
-    sections_text,
-    update_view,
+    redraw_submitted,
+    replace_submitted,
 )
 from handlers.messages import Refused
+from handlers.origin import in_place_of
 from handlers.services import Services
 from store import accounts as account_store
 from store import reminders, top_up
@@ -493,23 +491,22 @@ def finish_reminder(args: Args) -> None:
     if not (entered.emails or entered.channels):
         redraw_after_submit(args.body, client, args.context)  # saved in the acknowledgement
         return
-    if not checked(it, Role.BILLING, CHANGING, quietly, lambda session, role: True):
-        return  # refused in the acknowledgement: look nothing up for them
+    answer = redraw_submitted(TITLE, messages.RESULT_NOT_SHOWN)  # never leave the user at "Checking…"
+    if not checked(it, Role.BILLING, CHANGING, answer, lambda session, role: True):
+        return  # refused: look nothing up for them
     found, problems = _lookup_errors(client, entered.emails)
     warnings = [] if problems else _channel_warnings(client, entered.channels)
 
     def save(session: Session, role: Role) -> dict[str, Any]:
         if problems:
             account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
-            return build_settings_modal(account, entered, join_within(problems, SECTION_LIMIT - 20, " "))
+            problem = join_within(problems, SECTION_LIMIT - 20, " ")
+            return in_place_of(build_settings_modal(account, entered, problem), view)
         return _save(session, view, entered, found, it.user_id, it.services.clock(), warnings)
 
-    result = checked(it, Role.BILLING, CHANGING, redraw(TITLE), save, writes=True)
+    result = checked(it, Role.BILLING, CHANGING, answer, save, writes=True)
     if result is not None:
-        failed = update_view(client, view.get("id", ""), result)
-        if failed not in (None, "hash_conflict"):
-            # The window would stay at "Checking…": say what happened where the user will see it.
-            direct_message(it, messages.RESULT_NOT_SHOWN.format(reason=failed, result=sections_text(result)))
+        replace_submitted(it, result, messages.RESULT_NOT_SHOWN)
         if not problems:
             redraw_after_submit(args.body, client, args.context)
 

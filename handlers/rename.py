@@ -13,6 +13,7 @@ from handlers.common import bold, escape, render
 from handlers.home import redraw_after_submit
 from handlers.interaction import account_form, acknowledge, build_confirmation_view, field_error, needs
 from store import accounts as account_store
+from store import ledger
 from store.models import NAME_MAX_LENGTH, Account, Role
 
 RENAME_VIEW = "rename_account"
@@ -60,7 +61,7 @@ def build_rename_modal(account: Account) -> dict[str, Any]:
 
 
 def build_renamed_view(account: Account, old_name: str) -> dict[str, Any]:
-    """The confirmation that replaces the form: the new name and the account box."""
+    """The confirmation that replaces the form: the new name (or that it had it) and the account box."""
     text = render("rename_confirmation.md.j2", old_name=old_name, account=account)
     return build_confirmation_view(RENAMED_VIEW, "Account renamed", text, account)
 
@@ -74,7 +75,9 @@ open_rename_modal = account_form(
 def submit_rename(view: dict[str, Any], user_id: str, session: Session) -> dict[str, Any]:
     """Validate and save the new name; errors show under the field."""
     raw = view["state"]["values"].get(NAME_BLOCK, {}).get(NAME_INPUT, {}).get("value") or ""
-    account = account_store.active(session, parse.form_account_id(view.get("private_metadata")))
+    account_id = parse.form_account_id(view.get("private_metadata"))
+    ledger.lock(session, account_id)  # a second submission of the form waits, then finds the name set
+    account = account_store.active(session, account_id)
     old_name = account.name
     account_store.rename(session, account, raw, actor=user_id)
     return {"response_action": "update", "view": build_renamed_view(account, old_name)}

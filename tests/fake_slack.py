@@ -549,6 +549,21 @@ class FakeSlack:
         with self._cond:
             self.channels[channel_id]["is_member"] = True
 
+    def submission_answered(self, submitted: Params, answer: Any) -> None:
+        """The bot acknowledged a view submission: an "update" shows its view in the submitted one's
+        place with a new hash, as every update does in Slack (not in view_history, which holds what
+        the bot showed through the Web API). A view changed since it was submitted is left alone."""
+        if not (isinstance(answer, dict) and answer.get("response_action") == "update"):
+            return
+        with self._cond:
+            current = self.views.get(str(submitted.get("id")))
+            if current is None or current["hash"] != submitted.get("hash"):
+                return
+            merged = {"external_id": current.get("external_id", ""), **answer["view"]}
+            self.views[current["id"]] = self._store_view(
+                merged, view_id=current["id"], root_view_id=current["root_view_id"], modal=False
+            )
+
     def fail(
         self,
         method: str,

@@ -448,8 +448,11 @@ class SlackRequests:
         return self.post_interactive(payload)
 
     def view_submission(self, view: Payload, values: Payload, **fields: Any) -> Response:
-        """Submit a modal with the given input values."""
-        return self.post_interactive(view_submission_payload(view, values, **fields))
+        """Submit a modal with the given input values; the fake Slack applies the acknowledgement."""
+        response = self.post_interactive(view_submission_payload(view, values, **fields))
+        if response.status == 200 and response.text.startswith("{"):
+            self.fake.submission_answered(view, response.json())
+        return response
 
     def view_closed(self, view: Payload, **fields: Any) -> Response:
         """Close a modal that asked for notify_on_close."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from handlers.account_box import (
     ACTIVATE_ACTION,
     BUY_ACTION,
@@ -404,3 +406,50 @@ def test_a_button_for_an_account_that_does_not_exist_says_where_the_current_ones
     assert visible_text(open_view(fake_slack)) == gone  # the notice opened where History was clicked
     with session_factory.begin() as session:
         assert audit.entries_for(session, 999) == []
+
+
+HOME_FAULTS = {
+    "500": {"status": 500},
+    "429 with a long Retry-After": {"status": 429, "retry_after": 30},
+}
+
+
+@pytest.mark.parametrize("fault", HOME_FAULTS)
+def test_deactivate_on_home_is_told_by_dm_when_home_cannot_be_redrawn(
+    fault, slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=700)
+    home = open_home(slack, fake_slack)
+    fake_slack.fail("views.publish", times=None, **HOME_FAULTS[fault])
+
+    slack.block_action(
+        DEACTIVATE_ACTION, value=str(account.id), block_id=box_block_id(home["blocks"], account.id), view=home
+    )
+
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert dm.params["channel"] == DEFAULT_USER_ID
+    assert "Acme (EX0000001) is now inactive. It keeps its 700 credits" in dm.params["text"]
+    assert "Slack would not redraw your Home tab" in dm.params["text"]
+    with session_factory.begin() as session:
+        assert account_store.get(session, account.id).active is False
+
+
+def test_a_form_change_on_home_is_told_by_dm_when_home_cannot_be_redrawn(
+    slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=10)
+    home = open_home(slack, fake_slack)
+    slack.block_action(
+        RENAME_ACTION, value=str(account.id), block_id=box_block_id(home["blocks"], account.id), view=home
+    )
+    form = open_view(fake_slack)
+    fake_slack.fail("views.publish", status=500, times=None)
+
+    answer = slack.view_submission(form, {NAME_BLOCK: {NAME_INPUT: plain_text("Acme Ltd")}}).json()
+
+    assert "Renamed *Acme* to *Acme Ltd*" in visible_text(answer["view"])
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert (
+        dm.params["text"]
+        == "Sorry, Slack would not redraw your Home tab (internal_error). Open it again in a moment."
+    )

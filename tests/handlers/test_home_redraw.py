@@ -9,6 +9,7 @@ import pytest
 
 from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAME_ACTION
 from handlers.buy import CREDITS_BLOCK, CREDITS_INPUT
+from handlers.home import HOME_SEARCH_ACTION, HOME_SEARCH_BLOCK
 from handlers.move import AMOUNT_ACTION, AMOUNT_BLOCK, DESTINATION_ACTION, DESTINATION_BLOCK
 from handlers.rename import NAME_BLOCK, NAME_INPUT
 from store import accounts as account_store
@@ -236,3 +237,61 @@ def test_a_change_after_a_long_search_in_any_script_redraws_that_search(
     assert_valid_blocks(replaced.params["blocks"])
     assert "3 matching" in visible_text(replaced.params), visible_text(replaced.params)
     assert "*Credits*\n15" in box_text(replaced.params["blocks"], target)
+
+
+def remind_after_an_email_problem(
+    slack: SlackRequests, fake_slack: FakeSlack, target: int, **where: Any
+) -> None:
+    """Save `target`'s reminder with an email no one has, then again with it corrected."""
+    opened = len(fake_slack.view_history)
+    assert slack.block_action(REMINDER_ACTION, value=str(target), **where).status == 200
+    form = fake_slack.wait_for_views(opened + 1)[opened]
+    slack.view_submission(form, reminder_values(emails="nobody@example.com"))
+    again = fake_slack.wait_for_views(opened + 2)[opened + 1]
+    assert "No one in this Slack workspace has the email nobody@example.com." in visible_text(again)
+    slack.view_submission(again, reminder_values(emails="alice@example.com"))
+    saved = fake_slack.wait_for_views(opened + 3)[opened + 2]
+    assert "Saved the low credit reminder" in visible_text(saved)
+
+
+def test_a_reminder_corrected_after_an_email_problem_replaces_its_accounts_message(
+    slack, fake_slack, admin, session_factory
+):
+    fake_slack.add_user(ALICE, "alice@example.com")
+    page_url, second = second_page_of_ten(slack, fake_slack, session_factory)
+    target = account_id_of(session_factory, "EX0000009")
+
+    remind_after_an_email_problem(
+        slack, fake_slack, target, block_id=box_block_id(second["blocks"], target), response_url=page_url
+    )
+
+    replaced = fake_slack.wait_for("response_url", 2)[-1]
+    assert replaced.response_id == page_url.rsplit("/", 1)[-1] and replaced.params["replace_original"]
+    assert "showing 9-10" in visible_text(replaced.params)  # the same page as before
+    assert CHANGES["reminder"][1] in box_text(replaced.params["blocks"], target)
+
+
+def test_a_reminder_corrected_after_an_email_problem_republishes_home_where_it_was(
+    slack, fake_slack, admin, session_factory
+):
+    fake_slack.add_user(ALICE, "alice@example.com")
+    target = make_account(session_factory, "EX0000001", "Acme", credits=10).id
+    make_account(session_factory, "EX0000002", "Beta", credits=10)
+    home = open_home(slack, fake_slack)
+    slack.block_action(
+        HOME_SEARCH_ACTION,
+        action_type="plain_text_input",
+        value="acme",
+        block_id=HOME_SEARCH_BLOCK,
+        view=home,
+    )
+    searched = latest_home(fake_slack, 2)
+    assert "*1 active account(s) match acme*" in visible_text(searched)
+
+    remind_after_an_email_problem(
+        slack, fake_slack, target, block_id=box_block_id(searched["blocks"], target), view=searched
+    )
+
+    again = latest_home(fake_slack, 3)
+    assert "*1 active account(s) match acme*" in visible_text(again)  # the search it was opened from
+    assert CHANGES["reminder"][1] in box_text(again["blocks"], target)

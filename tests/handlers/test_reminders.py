@@ -33,7 +33,7 @@ from handlers.reminders import (
     WARNING_BLOCK,
     WARNING_INPUT,
 )
-from store import accounts, audit, top_up
+from store import accounts, audit, roles, top_up
 from store.models import Role
 from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
@@ -49,6 +49,7 @@ from tests.slack_requests import (
 )
 
 ALICE, BOB = "U0ALICE01", "U0BOB0001"
+BILLING = "U0BILLING"
 
 
 @pytest.fixture
@@ -268,6 +269,42 @@ def test_a_rate_limited_lookup_never_holds_the_acknowledgement(slack, admin, ses
     update = team.wait_for("views.update")[-1]
     assert "Slack could not check alice@example.com; try saving again." in visible_text(update.params["view"])
     assert len(team.calls_to("users.lookupByEmail")) == 1
+    assert saved(session_factory) == (False, 0, [])
+
+
+def deactivate(session_factory) -> None:
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        accounts.set_active(session, account, False, "U012AB3CD")
+
+
+def revoke_billing(session_factory) -> None:
+    with session_factory.begin() as session:
+        roles.revoke(session, BILLING, Role.BILLING, "U012AB3CD")
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "told"),
+    [
+        pytest.param(deactivate, "Account EX0000001 is inactive.", id="deactivated"),
+        pytest.param(revoke_billing, "You don't have access to admin-bot yet.", id="role revoked"),
+    ],
+)
+def test_a_save_refused_after_the_checking_window_is_shown_in_it(
+    meanwhile, told, slack, session_factory, team
+):
+    grant_role(session_factory, BILLING, Role.BILLING)
+    account = make_account(session_factory)
+    view = open_settings(slack, team, account.id, BILLING)
+    team.delay("users.lookupByEmail", 0.5)  # Slack shows "Checking…" (a new hash) before the save
+    reply = slack.view_submission(view, values(), user_id=BILLING).json()
+    assert reply["view"]["callback_id"] == CHECKING_VIEW
+    meanwhile(session_factory)
+
+    [update] = team.wait_for("views.update")
+    assert update.params["view_id"] == view["id"] and update.reply["ok"], update.reply
+    shown = visible_text(team.views[view["id"]])
+    assert told in shown and "Checking" not in shown
     assert saved(session_factory) == (False, 0, [])
 
 

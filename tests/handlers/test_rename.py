@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from sqlalchemy import create_engine, text
 
 from handlers.account_box import RENAME_ACTION
 from handlers.rename import NAME_BLOCK, NAME_INPUT, RENAME_VIEW, RENAMED_VIEW
@@ -11,7 +15,7 @@ from store import audit
 from store.models import Role
 from tests.blockkit import assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
-from tests.slack_requests import SlackRequests, open_view, plain_text
+from tests.slack_requests import SlackRequests, open_view, plain_text, view_submission_payload
 
 
 def click_rename(slack: SlackRequests, fake_slack, account_id: object, **fields) -> dict:
@@ -172,3 +176,66 @@ def test_views_open_failure_is_reported_to_the_user(slack, fake_slack, admin, se
     [posted] = fake_slack.wait_for("response_url")
     assert "expired_trigger_id" in posted.params["text"]
     assert posted.params["response_type"] == "ephemeral"
+
+
+RETRY = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+
+
+def test_a_rename_submitted_twice_says_the_second_time_that_it_was_already_made(
+    slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Alpha")
+    view = click_rename(slack, fake_slack, account.id)
+    values = {NAME_BLOCK: {NAME_INPUT: plain_text("Beta")}}
+
+    first = submit_name(slack, view, "Beta")
+    retried = slack.post_interactive(view_submission_payload(view, values), extra_headers=RETRY).json()
+    clicked_again = submit_name(slack, view, "Beta")
+
+    assert "Renamed *Alpha* to *Beta* (`EX0000001`)." in visible_text(first["view"])
+    for again in (retried, clicked_again):
+        assert_valid_view(again["view"])
+        text = visible_text(again["view"])
+        assert "The account is already named *Beta* (`EX0000001`); nothing changed." in text
+        assert "Renamed" not in text
+    assert audit_of(session_factory, account.id) == [("rename", "Alpha", "Beta", admin)]
+
+
+def test_a_rename_submitted_twice_at_once_renames_once(
+    slack, fake_slack, admin, session_factory, database_url
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: the two cannot overlap")
+    account = make_account(session_factory, "EX0000001", "Alpha")
+    view = click_rename(slack, fake_slack, account.id)
+    answers: list[dict] = []
+    engine = create_engine(database_url)
+    watching = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    try:
+        with engine.connect() as holder, watching.connect() as watcher:
+            # Someone holds the account, so both submissions are in flight together.
+            holder.execute(text("SELECT 1 FROM accounts WHERE id = :id FOR UPDATE"), {"id": account.id})
+            both = [
+                threading.Thread(target=lambda: answers.append(submit_name(slack, view, "Beta")))
+                for _ in range(2)
+            ]
+            for submission in both:
+                submission.start()
+            deadline = time.monotonic() + 10
+            while watcher.execute(text(waiting)).scalar() < 2:
+                assert time.monotonic() < deadline, "the two submissions never waited together"
+                time.sleep(0.02)
+            holder.rollback()
+            for submission in both:
+                submission.join(timeout=10)
+    finally:
+        engine.dispose()
+        watching.dispose()
+
+    texts = sorted(visible_text(answer["view"]) for answer in answers)
+    assert "Renamed *Alpha* to *Beta*" in texts[0] and "already named *Beta*" in texts[1]
+    assert audit_of(session_factory, account.id) == [("rename", "Alpha", "Beta", admin)]

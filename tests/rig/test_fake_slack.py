@@ -528,6 +528,29 @@ def test_bolt_understands_the_payloads(fake: FakeSlack) -> None:
     assert view_submission_payload(view, values)["view"]["id"] == view["id"]
 
 
+def test_a_submission_answered_with_update_shows_its_view_with_a_new_hash(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    app = App(signing_secret=SECRET, client=client)
+
+    @app.view("grant")
+    def on_submit(ack: Any) -> None:
+        ack(response_action="update", view={**MODAL, "callback_id": "granted"})
+
+    opened = client.views_open(trigger_id="1.2.abc", view=MODAL)["view"]
+    url, server = _serve_bolt(app)
+    try:
+        SlackRequests(url, SECRET, fake).view_submission(opened, {})
+    finally:
+        server.shutdown()
+        server.server_close()
+    shown = fake.views[opened["id"]]
+    assert shown["callback_id"] == "granted" and shown["hash"] != opened["hash"]
+    with pytest.raises(SlackApiError, match="hash_conflict"):
+        client.views_update(view_id=opened["id"], hash=opened["hash"], view=MODAL)
+    assert len(fake.view_history) == 1  # only what the bot showed through the Web API
+
+
 def test_drop_before_acting_posts_nothing(fake: FakeSlack) -> None:
     client = WebClient(base_url=fake.api_url, token="xoxb-test", retry_handlers=[])
     fake.drop("chat.postMessage")
