@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 from slack_sdk import WebClient
@@ -21,6 +23,7 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 PRICING = invoices.Pricing(Decimal("0.045"), Decimal("0.20"), "GBP")
 ALICE, BOB, ALEX, DANA = "U0ALICE01", "U0BOB0001", "U0ALEX001", "U0DANA001"
 COOLDOWN = timedelta(days=1)
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -68,6 +71,17 @@ def thread(fake: FakeSlack, channel: str) -> list[str]:
     return [m["text"] for (c, _), m in sorted(fake.messages.items()) if c == channel and m.get("thread_ts")]
 
 
+def alerted_then(session_factory, client, change: Callable[[], T]) -> tuple[live.UpdateReport, T]:
+    """Acme runs low (560 used) and its alerts go out; then `change`, then every copy is brought up
+    to date: what that did, and what `change` returned."""
+    use(session_factory, 560)
+    follow(session_factory)
+    assert len(post_alerts(session_factory, client)) == 2
+    changed = change()
+    follow(session_factory)
+    return live.update_copies(session_factory, client, NOW, "test-holder"), changed
+
+
 def bring_in(session_factory, account_id: int, how: str) -> str:
     """Credits come into Acme by a purchase of 5,000 or a move of 1,000 from Spare Co; the reply owed."""
     with session_factory.begin() as session:
@@ -83,15 +97,13 @@ def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_
     session_factory, fake_slack, client
 ):
     account_id = watch(session_factory)
-    use(session_factory, 560)
-    follow(session_factory)
-    post_alerts(session_factory, client)
-    with session_factory.begin() as session:
-        account = accounts.by_reference(session, "EX0000001")
-        reminders.configure(session, account, False, 500, [], "U0BILL001")
-    follow(session_factory)
-    report = live.update_copies(session_factory, client, NOW, "test-holder")
 
+    def switch_off() -> None:
+        with session_factory.begin() as session:
+            account = accounts.by_reference(session, "EX0000001")
+            reminders.configure(session, account, False, 500, [], "U0BILL001")
+
+    report, _ = alerted_then(session_factory, client, switch_off)
     assert len(report.updated) == 2 and report.failed == []
     for user in (ALICE, BOB):
         message = copies(fake_slack)["D" + user]
@@ -109,15 +121,7 @@ def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_threa
     session_factory, fake_slack, client, how, balance
 ):
     account_id = watch(session_factory)
-    use(session_factory, 560)
-    follow(session_factory)
-    post_alerts(session_factory, client)
-    assert len(fake_slack.calls_to("chat.postMessage")) == 2
-
-    reply = bring_in(session_factory, account_id, how)
-    follow(session_factory)
-    report = live.update_copies(session_factory, client, NOW, "test-holder")
-
+    report, reply = alerted_then(session_factory, client, lambda: bring_in(session_factory, account_id, how))
     assert len(report.updated) == 2 and report.failed == []
     for user in (ALICE, BOB):
         message = copies(fake_slack)["D" + user]
