@@ -38,6 +38,17 @@ def open_home(slack: SlackRequests, fake_slack: FakeSlack, user_id: str = DEFAUL
     return latest_home(fake_slack, published + 1, user_id)
 
 
+def search_home(
+    slack: SlackRequests, fake_slack: FakeSlack, home: dict[str, Any], typed: str
+) -> dict[str, Any]:
+    """Type `typed` in the Home tab's search box and press Enter; return the view then published."""
+    published = len(fake_slack.calls_to("views.publish"))
+    slack.block_action(
+        HOME_SEARCH_ACTION, action_type="plain_text_input", value=typed, block_id=HOME_SEARCH_BLOCK, view=home
+    )
+    return latest_home(fake_slack, published + 1)
+
+
 def latest_home(fake_slack: FakeSlack, count: int, user_id: str = DEFAULT_USER_ID) -> dict[str, Any]:
     call = fake_slack.wait_for("views.publish", count)[-1]
     assert call.params["user_id"] == user_id
@@ -98,14 +109,7 @@ def test_search_filters_the_list_in_place_and_pages(slack, fake_slack, admin, se
     make_account(session_factory, "EX0000099", "Gamma", credits=10)
     home = open_home(slack, fake_slack)
 
-    slack.block_action(
-        HOME_SEARCH_ACTION,
-        action_type="plain_text_input",
-        value="beta",
-        block_id=HOME_SEARCH_BLOCK,
-        view=home,
-    )
-    found = latest_home(fake_slack, 2)
+    found = search_home(slack, fake_slack, home, "beta")
     assert "*10 active account(s) match beta* · showing 1–8" in visible_text(found)
     assert "Gamma" not in visible_text(found)
     [next_button] = [
@@ -377,15 +381,8 @@ def test_user_text_in_home_headings_history_and_status_notes_cannot_format_itsel
     account = make_account(session_factory, "EX0000001", "Acme *Bold* _it_ Ltd", credits=10)
     home = open_home(slack, fake_slack)
     searches = (("*bold*", "*1 active account(s) match ∗bold∗*"), ("_x_", "match *ˍxˍ*"))
-    for published, (typed, seen) in enumerate(searches, start=2):
-        slack.block_action(
-            HOME_SEARCH_ACTION,
-            action_type="plain_text_input",
-            value=typed,
-            block_id=HOME_SEARCH_BLOCK,
-            view=home,
-        )
-        assert seen in visible_text(latest_home(fake_slack, published))
+    for typed, seen in searches:
+        assert seen in visible_text(search_home(slack, fake_slack, home, typed))
     slack.block_action(HISTORY_ACTION, value=str(account.id))
     assert "History of *Acme ∗Bold∗ ˍitˍ Ltd* (`EX0000001`)" in visible_text(open_view(fake_slack))
     url = fake_slack.response_url()

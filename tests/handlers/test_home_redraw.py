@@ -9,7 +9,6 @@ import pytest
 
 from handlers.account_box import BUY_ACTION, MOVE_ACTION, REMINDER_ACTION, RENAME_ACTION
 from handlers.buy import CREDITS_BLOCK, CREDITS_INPUT
-from handlers.home import HOME_SEARCH_ACTION, HOME_SEARCH_BLOCK
 from handlers.move import AMOUNT_ACTION, AMOUNT_BLOCK, DESTINATION_ACTION, DESTINATION_BLOCK
 from handlers.rename import NAME_BLOCK, NAME_INPUT
 from store import accounts as account_store
@@ -17,7 +16,14 @@ from store import ledger
 from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
 from tests.conftest import balance_of, make_account
 from tests.fake_slack import FakeSlack
-from tests.handlers.test_home import account_id_of, box_block_id, latest_home, open_home, second_page_of_ten
+from tests.handlers.test_home import (
+    account_id_of,
+    box_block_id,
+    latest_home,
+    open_home,
+    search_home,
+    second_page_of_ten,
+)
 from tests.handlers.test_reminders import values as reminder_values
 from tests.slack_requests import SlackRequests, external_select, plain_text
 
@@ -277,15 +283,7 @@ def test_a_reminder_corrected_after_an_email_problem_republishes_home_where_it_w
     fake_slack.add_user(ALICE, "alice@example.com")
     target = make_account(session_factory, "EX0000001", "Acme", credits=10).id
     make_account(session_factory, "EX0000002", "Beta", credits=10)
-    home = open_home(slack, fake_slack)
-    slack.block_action(
-        HOME_SEARCH_ACTION,
-        action_type="plain_text_input",
-        value="acme",
-        block_id=HOME_SEARCH_BLOCK,
-        view=home,
-    )
-    searched = latest_home(fake_slack, 2)
+    searched = search_home(slack, fake_slack, open_home(slack, fake_slack), "acme")
     assert "*1 active account(s) match acme*" in visible_text(searched)
 
     remind_after_an_email_problem(
