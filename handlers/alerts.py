@@ -116,13 +116,9 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     """The alert as one recipient sees it now: open with its buttons, or resolved without them."""
     reference = escape(state.reference)
     if state.resolved:
-        summary = (
-            f"Resolved: {state.name} is back to {state.balance:,} credits"
-            if state.reminder_on
-            else f"Closed: the low-credit reminder for {state.name} was switched off"
-        )
+        summary, closed = _ended(state)
         blocks = [_section(f":white_check_mark: {bold(summary)} (`{reference}`).")]
-        if not state.reminder_on:
+        if closed:
             blocks.append(_context(f"It has {state.balance:,} credits."))
         # With a forecast warning, the runway it is back to says why it resolved.
         runway = state.forecast if state.warning_days else None
@@ -155,6 +151,21 @@ def build_alert(state: AlertState) -> dict[str, Any]:
     )
     has = f"{outlook.runway()} of credits left" if outlook else f"{state.balance:,} credits"
     return {"text": f"Low credit: {escape(state.name)} ({reference}) has {has}", "blocks": blocks}
+
+
+def _ended(state: AlertState) -> tuple[str, bool]:
+    """Why the alert ended, and whether it was closed rather than resolved.
+
+    Resolved says where the balance stands against the level, which holds however it got there:
+    credits in (the thread says whose), or the level lowered. Closed says what switched it off.
+    """
+    if not state.active:
+        return f"Closed: {state.name} was deactivated", True
+    if not state.reminder_on:
+        return f"Closed: the low-credit reminder for {state.name} was switched off", True
+    against = "at" if state.balance == state.level else "above"
+    level = f", {against} its reminder level of {state.level:,}" if state.level else ""
+    return f"Resolved: {state.name} has {state.balance:,} credits{level}", False
 
 
 def _low_text(state: AlertState, reference: str, outlook: Forecast | None) -> str:

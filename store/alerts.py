@@ -103,6 +103,7 @@ class AlertState:
     outlook: Forecast | None = None  # what `forecast` says, for the warning's wording
     warning_days: int | None = None  # the account's forecast warning, if it has one
     reminder_on: bool = True  # switched off, the alert closes without the credits coming back
+    active: bool = True  # deactivated, likewise
 
     @property
     def on_forecast(self) -> bool:
@@ -996,6 +997,7 @@ _STATES = (
         Account.reminder_level,
         Account.runway_warning_days,
         Account.reminder_enabled,
+        Account.active,
         *forecast.USAGE,
         AutoTopUpAttempt.account_id.is_not(None),
     )
@@ -1080,6 +1082,7 @@ def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
             level,
             warning_days,
             reminder_on,
+            active,
             spent,
             started,
             _tried,
@@ -1106,6 +1109,7 @@ def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
             outlook=outlook,
             warning_days=warning_days,
             reminder_on=bool(reminder_on),
+            active=bool(active),
         )
     return result
 

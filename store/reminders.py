@@ -266,6 +266,14 @@ def _due() -> ColumnElement[bool]:
     return or_(_shortfall(), _runway_short())
 
 
+def _inactive(postgresql: bool) -> Select[int]:
+    """The accounts switched off: never due an alert, so deactivating a low one ends its episode.
+    Few, read from an index: ix_accounts_inactive on PostgreSQL, ix_accounts_active_balance's
+    leading column on SQLite (which takes "active = 0" to it, not "NOT active")."""
+    switched_off = ~indexed_flag("accounts.active") if postgresql else Account.active.is_(False)
+    return select(Account.id).where(switched_off).correlate(None)
+
+
 def _in_episode() -> ColumnElement[bool]:
     return indexed_flag("reminder_episodes.low")  # ix_reminder_episodes_low
 
@@ -368,8 +376,15 @@ def mark_crossings(
     # Sorted, so they are all found before the first is written: otherwise each check could scan
     # the rows this statement has just written (the planner may take the table for empty).
     still_low = exists().where(ReminderEpisode.account_id == Account.id, _in_episode())
-    below_level = select(Account.id, literal(1), true()).where(_shortfall(), ~still_low)
-    runway = _short_runways().add_columns(literal(1), true()).where(~_in_episode())
+    inactive = _inactive(is_postgresql(session))
+    below_level = select(Account.id, literal(1), true()).where(
+        _shortfall(), ~still_low, Account.id.not_in(inactive)
+    )
+    runway = (
+        _short_runways()
+        .add_columns(literal(1), true())
+        .where(~_in_episode(), ReminderEpisode.account_id.not_in(inactive))
+    )
     episode = _upsert(session)(ReminderEpisode).from_select(
         ["account_id", "number", "low"], below_level.union(runway).order_by(literal_column("1"))
     )
@@ -394,8 +409,13 @@ def mark_crossings(
         update(ReminderEpisode)
         .where(
             _in_episode(),
-            ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())),
-            ReminderEpisode.account_id.not_in(_short_runways()),
+            or_(
+                and_(
+                    ReminderEpisode.account_id.not_in(select(Account.id).where(_shortfall())),
+                    ReminderEpisode.account_id.not_in(_short_runways()),
+                ),
+                ReminderEpisode.account_id.in_(inactive),
+            ),
         )
         .values(low=False, recovered_at=now)
         .execution_options(synchronize_session=False),

@@ -112,7 +112,10 @@ def test_resolved_alert_has_no_buttons_and_keeps_what_happened():
             replace(OPEN, resolved=True, balance=5040, top_up=bought, handler="U0ALICE01", handled_at=NOW)
         )
     )
-    assert message["text"] == "Resolved: Acme &lt;Marketing&gt; &amp; Co is back to 5,040 credits"
+    assert (
+        message["text"]
+        == "Resolved: Acme &lt;Marketing&gt; &amp; Co has 5,040 credits, above its reminder level of 500"
+    )
     assert not [b for b in message["blocks"] if b["type"] == "actions"]
     text = visible_text(message)
     assert bought in text and "<@U0ALICE01> is handling this" in text
@@ -201,7 +204,10 @@ def test_names_with_formatting_characters_stay_one_bold_name():
     text = visible_text(valid(build_alert(tricky)))
     assert "from *Spare ∼Co∼ ˋxˋ* (`EX0000009`)" in text
     resolved = valid(build_alert(replace(tricky, resolved=True, balance=5040)))
-    assert "*Resolved: Acme ∗Best∗ˍCo is back to 5,040 credits* (`EX0000001`)" in visible_text(resolved)
+    assert (
+        "*Resolved: Acme ∗Best∗ˍCo has 5,040 credits, above its reminder level of 500* (`EX0000001`)"
+        in visible_text(resolved)
+    )
     reply = build_reply(Reply(12, "transfer_in", "U0ALEX001", 1000, 1040, None, "Spare *Co*", "EX0000009"))
     assert (
         reply["text"] == "<@U0ALEX001> moved 1,000 credits in from *Spare ∗Co∗* (`EX0000009`). Balance 1,040."
@@ -241,7 +247,9 @@ def test_an_alert_for_the_forecast_warning_says_why_and_escapes_the_name():
     back = Forecast(4100, 2870, timedelta(days=7))
     resolved = replace(state, resolved=True, balance=4100, forecast=back.text(), outlook=back)
     text = visible_text(valid(build_alert(resolved)))
-    assert "Resolved: Acme &lt;Marketing&gt; &amp; Co is back to 4,100 credits" in text
+    assert (
+        "Resolved: Acme &lt;Marketing&gt; &amp; Co has 4,100 credits, above its reminder level of 500" in text
+    )
     assert "About 10 days left at the last 7 days' usage" in text  # the runway it is back to
 
 

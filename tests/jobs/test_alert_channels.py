@@ -77,7 +77,7 @@ def test_a_channel_gets_one_alert_that_is_edited_in_place(session_factory, fake_
     run(session_factory, client, 10)
 
     (alert,) = posted_in(fake_slack, OPS)
-    assert alert["text"] == "Resolved: Acme Marketing is back to 5,040 credits"
+    assert alert["text"] == "Resolved: Acme Marketing has 5,040 credits, above its reminder level of 500"
     assert thread_in(fake_slack, OPS) == [
         f"<@{ALEX}> bought 5,000 credits ({bought.invoice.number}). Balance 5,040."
     ]

@@ -116,6 +116,62 @@ def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_
         assert session.get(ReminderEpisode, account_id).low is False
 
 
+def test_an_alert_resolved_by_lowering_the_level_does_not_say_credits_came_back(
+    session_factory, fake_slack, client
+):
+    watch(session_factory)
+
+    def lower_the_level() -> None:
+        with session_factory.begin() as session:
+            account = accounts.by_reference(session, "EX0000001")
+            recipients = [reminders.Recipient(user, user) for user in (ALICE, BOB)]
+            reminders.configure(session, account, True, 40, recipients, "U0BILL001")
+
+    report, _ = alerted_then(session_factory, client, lower_the_level)
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        assert message["text"] == "Resolved: Acme Marketing has 40 credits, at its reminder level of 40"
+        assert "back to" not in visible_text(message["blocks"])
+        assert thread(fake_slack, "D" + user) == []  # no credits came in: nothing to reply
+
+
+def test_an_account_deactivated_while_low_closes_its_alert_and_a_new_one_comes_when_it_is_back_and_low(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+
+    def set_active(active: bool) -> None:
+        with session_factory.begin() as session:
+            accounts.set_active(session, accounts.get(session, account_id), active, "U0BILL001")
+
+    report, _ = alerted_then(session_factory, client, lambda: set_active(False))
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        assert message["text"] == "Closed: Acme Marketing was deactivated"
+        assert "40 credits" in visible_text(message["blocks"])
+        assert "back to" not in visible_text(message["blocks"])
+        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    with session_factory.begin() as session:
+        assert session.get(ReminderEpisode, account_id).low is False
+    # While inactive, later passes leave it alone; activated again while still low (within the
+    # cooldown), the same alert opens again in every copy, without new DMs.
+    assert post_alerts(session_factory, client) == []
+    set_active(True)
+    follow(session_factory)
+    report = live.update_copies(session_factory, client, NOW, "test-holder")
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert message["text"] == "Low credit: Acme Marketing (EX0000001) has 40 credits"
+        assert [b for b in message["blocks"] if b["type"] == "actions"]
+    assert post_alerts(session_factory, client) == []
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+
 @pytest.mark.parametrize(("how", "balance"), [("purchase", "5,040"), ("move", "1,040")])
 def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_thread_reply(
     session_factory, fake_slack, client, how, balance
@@ -126,7 +182,10 @@ def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_threa
     for user in (ALICE, BOB):
         message = copies(fake_slack)["D" + user]
         assert_valid_blocks(message["blocks"])
-        assert message["text"] == f"Resolved: Acme Marketing is back to {balance} credits"
+        assert (
+            message["text"]
+            == f"Resolved: Acme Marketing has {balance} credits, above its reminder level of 500"
+        )
         assert not [b for b in message["blocks"] if b["type"] == "actions"]
         assert thread(fake_slack, "D" + user) == [reply]
     with session_factory.begin() as session:

@@ -123,7 +123,7 @@ def test_an_alert_already_out_gets_the_top_up_in_its_thread_and_resolves(
     assert replies == [
         f"Auto top-up (set up by <@{ALEX}>) bought 5,000 credits (INV-2026-000001). Balance 5,040."
     ]
-    assert alert["text"] == "Resolved: Acme Marketing is back to 5,040 credits"
+    assert alert["text"] == "Resolved: Acme Marketing has 5,040 credits, above its reminder level of 500"
     assert "Auto top-up bought 5,000 credits, INV-2026-000001; 1 of 4 purchases this month." in visible_text(
         alert
     )

@@ -163,7 +163,9 @@ def test_a_purchase_that_restores_the_runway_resolves_the_alert_in_place(session
     for user in (ALICE, BOB):
         (message,) = alerts_in(fake_slack)["D" + user]
         assert_valid_blocks(message["blocks"])
-        assert message["text"] == "Resolved: Acme Marketing is back to 2,230 credits"
+        assert (
+            message["text"] == "Resolved: Acme Marketing has 2,230 credits, above its reminder level of 500"
+        )
         assert "About 5 days left at the last 7 days' usage (≈ 410 credits a day)." in plain(message)
         assert not [b for b in message["blocks"] if b["type"] == "actions"]
         assert thread(fake_slack, "D" + user) == [first_reply, second_reply]
@@ -274,4 +276,4 @@ def test_auto_top_up_waits_for_the_balance_to_fall_below_the_level(session_facto
     assert run_low_credit_pass(session_factory, client, NOW, pricing=PRICING).topped_up == []
     assert balance_of(session_factory, "EX0000001") == 5430
     (message,) = alerts_in(fake_slack)["D" + ALICE]
-    assert message["text"] == "Resolved: Acme Marketing is back to 5,430 credits"
+    assert message["text"] == "Resolved: Acme Marketing has 5,430 credits, above its reminder level of 500"
