@@ -66,6 +66,32 @@ def test_a_claim_reads_the_episode_range_not_every_active_account(
     assert "ix_reminder_episodes_low" in plan, plan
 
 
+def test_marking_reads_the_accounts_below_their_level_by_index_not_every_account(
+    database_url: str, engine: Engine, session_factory: SessionFactory
+) -> None:
+    only_sqlite(database_url)
+    load(engine, 300, low_share=0.1)
+    episodes: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("INSERT INTO reminder_episodes"):
+            episodes.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    with session_factory.begin() as session:
+        fell, _ = reminders.mark_crossings(session, NOW)
+    event.remove(engine, "before_cursor_execute", keep)
+    assert fell == 30
+    [(insert, parameters)] = episodes
+    with engine.connect() as connection:
+        plan = " ".join(
+            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {insert}", parameters)
+        )
+    # Sorted by id, SQLite walked every account in id order to skip the sort: 8.5 ms a pass at
+    # 100k, against 0.5 through the index of accounts below their level.
+    assert "SCAN accounts" not in plan and "ix_accounts_reminder_shortfall" in plan, plan
+
+
 def test_a_claim_of_stale_copies_reads_the_index_of_stale_ones(
     database_url: str, engine: Engine, session_factory: SessionFactory
 ) -> None:
