@@ -793,9 +793,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--database needs --search-only, one size and one backend")
     if args.import_sizes is None:
         args.import_sizes = args.sizes
-    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    # A --database on PostgreSQL is a server to search, as --postgres is.
+    on_postgresql = args.postgres or (args.database or "").startswith("postgresql")
+    backends = ["sqlite"] + (["postgresql"] if on_postgresql else [])
     if args.backends:
-        backends = [b for b in backends if b in args.backends.split(",")]
+        asked = args.backends.split(",")
+        if unknown := [b for b in asked if b not in ("sqlite", "postgresql")]:
+            parser.error(f"--backends: no backend {', '.join(unknown)} (sqlite, postgresql)")
+        if "postgresql" in asked and not on_postgresql:
+            parser.error("--backends postgresql needs a server: --postgres URL")
+        backends = [b for b in backends if b in asked]
     log_as_serve_does()
     results = []
     with FakeSlackProcess() as fake, tempfile.TemporaryDirectory(prefix="admin-bot-bench-") as tmp:

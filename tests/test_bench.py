@@ -50,3 +50,20 @@ def test_an_imports_peak_rss_is_its_own_not_the_bench_processes(tmp_path: Path) 
     assert error == ""
     assert 0 < peak_mb < 250
     assert len(ballast) == 300 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--backends", "postgresql"],  # PostgreSQL asked for, with no server to run it on
+        ["--backends", "postgres"],  # no such backend
+        ["--backends", "sqlite,postgresql"],
+    ],
+)
+def test_a_bench_that_would_run_nothing_says_so_and_fails(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run.main(argv)
+    assert exited.value.code == 2
+    assert "--backends" in capsys.readouterr().err
