@@ -93,6 +93,18 @@ def bring_in(session_factory, account_id: int, how: str) -> str:
         return f"<@{ALEX}> moved 1,000 credits in from *Spare Co* (`EX0000002`). Balance 1,040."
 
 
+def ended_in_every_copy(fake: FakeSlack, report: live.UpdateReport, text: str) -> None:
+    """Both copies of Acme's alert (at 40 credits) edited to `text`: no buttons, no "back to"."""
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        assert message["text"] == text
+        shown = visible_text(message["blocks"])
+        assert "40 credits" in shown and "back to" not in shown
+        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+
+
 def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_credits_came(
     session_factory, fake_slack, client
 ):
@@ -104,14 +116,9 @@ def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_
             reminders.configure(session, account, False, 500, [], "U0BILL001")
 
     report, _ = alerted_then(session_factory, client, switch_off)
-    assert len(report.updated) == 2 and report.failed == []
-    for user in (ALICE, BOB):
-        message = copies(fake_slack)["D" + user]
-        assert_valid_blocks(message["blocks"])
-        assert message["text"] == "Closed: the low-credit reminder for Acme Marketing was switched off"
-        assert "40 credits" in visible_text(message["blocks"])
-        assert "back to" not in visible_text(message["blocks"])
-        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    ended_in_every_copy(
+        fake_slack, report, "Closed: the low-credit reminder for Acme Marketing was switched off"
+    )
     with session_factory.begin() as session:
         assert session.get(ReminderEpisode, account_id).low is False
 
@@ -128,12 +135,10 @@ def test_an_alert_resolved_by_lowering_the_level_does_not_say_credits_came_back(
             reminders.configure(session, account, True, 40, recipients, "U0BILL001")
 
     report, _ = alerted_then(session_factory, client, lower_the_level)
-    assert len(report.updated) == 2 and report.failed == []
+    ended_in_every_copy(
+        fake_slack, report, "Resolved: Acme Marketing has 40 credits, at its reminder level of 40"
+    )
     for user in (ALICE, BOB):
-        message = copies(fake_slack)["D" + user]
-        assert_valid_blocks(message["blocks"])
-        assert message["text"] == "Resolved: Acme Marketing has 40 credits, at its reminder level of 40"
-        assert "back to" not in visible_text(message["blocks"])
         assert thread(fake_slack, "D" + user) == []  # no credits came in: nothing to reply
 
 
@@ -147,14 +152,7 @@ def test_an_account_deactivated_while_low_closes_its_alert_and_a_new_one_comes_w
             accounts.set_active(session, accounts.get(session, account_id), active, "U0BILL001")
 
     report, _ = alerted_then(session_factory, client, lambda: set_active(False))
-    assert len(report.updated) == 2 and report.failed == []
-    for user in (ALICE, BOB):
-        message = copies(fake_slack)["D" + user]
-        assert_valid_blocks(message["blocks"])
-        assert message["text"] == "Closed: Acme Marketing was deactivated"
-        assert "40 credits" in visible_text(message["blocks"])
-        assert "back to" not in visible_text(message["blocks"])
-        assert not [b for b in message["blocks"] if b["type"] == "actions"]
+    ended_in_every_copy(fake_slack, report, "Closed: Acme Marketing was deactivated")
     with session_factory.begin() as session:
         assert session.get(ReminderEpisode, account_id).low is False
     # While inactive, later passes leave it alone; activated again while still low (within the
