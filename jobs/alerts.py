@@ -216,6 +216,7 @@ def update_copies(
     *,
     only: Iterable[tuple[int, int]] | None = None,
     batch_size: int = BATCH_SIZE,
+    lease: timedelta = LEASE,
 ) -> UpdateReport:
     """Bring every copy that is behind up to date, batch by batch; failures wait for a later pass.
 
@@ -229,10 +230,13 @@ def update_copies(
 
     def claim(size: int, skipping: list[int]) -> _Claimed:
         with session_factory.begin() as session:
+            claimed_at = time.monotonic()
             batch = alerts.claim_stale(
-                session, holder, datetime.now(UTC), LEASE, size, skip=skipping, only=only
+                session, holder, datetime.now(UTC), lease, size, skip=skipping, only=only
             )
-            return _Claimed(batch, alerts.updates_for(session, batch, now))
+            return _Claimed(
+                batch, alerts.updates_for(session, batch, now), claimed_at + lease.total_seconds() / 2
+            )
 
     # As for DMs, the next batch is claimed while this one is sent, so the database and this
     # process work at once.
@@ -265,11 +269,15 @@ class _Claimed:
 
     batch: list[alerts.Copy]
     work: list[tuple[alerts.Copy, list[alerts.Reply], alerts.AlertState]]
+    # time.monotonic() past which no copy is begun: half the lease, as for DMs (the other half
+    # covers the copy in flight), so no other holder takes over a copy this one may still post to.
+    begin_until: float = float("inf")
 
     def without(self, ids: list[int]) -> _Claimed:
         return _Claimed(
             [copy for copy in self.batch if copy.id not in ids],
             [item for item in self.work if item[0].id not in ids],
+            self.begin_until,
         )
 
 
@@ -306,6 +314,8 @@ def _update_batch(
     try:
         for copy, owed, state in claimed.work:
             began = time.monotonic()
+            if began >= claimed.begin_until:
+                break  # the rest are given back below, for this pass's next claim or another's
             progress, error = _bring_up_to_date(poster, copy, owed, state)
             done.append(progress)
             if error is None:
@@ -345,14 +355,18 @@ def _record_updates(session_factory: SessionFactory, holder: str, done: list[ale
 
 
 def remind_after_snoozes(
-    session_factory: SessionFactory, client: WebClient, now: datetime, holder: str
+    session_factory: SessionFactory, client: WebClient, now: datetime, holder: str, lease: timedelta = LEASE
 ) -> UpdateReport:
     """Post one new reminder, linking the first, to each recipient whose snooze ended while still low."""
     report = UpdateReport()
     poster = without_blind_retries(client)
+    begin_until = time.monotonic() + lease.total_seconds() / 2  # as for updates: see _Claimed
     with session_factory.begin() as session:
-        owed = alerts.claim_follow_ups(session, holder, now, datetime.now(UTC), LEASE)
-    for follow_up in owed:
+        owed = alerts.claim_follow_ups(session, holder, now, datetime.now(UTC), lease)
+    for done, follow_up in enumerate(owed):
+        if time.monotonic() >= begin_until:
+            _give_back(session_factory, holder, [later.posting.message_id for later in owed[done:]])
+            break
         posting = follow_up.posting
         try:
             link = str(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -9,6 +11,7 @@ from typing import TypeVar
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import select
 
 from bot.app import make_client
 from jobs import alerts as live
@@ -168,6 +171,61 @@ def test_an_account_deactivated_while_low_closes_its_alert_and_a_new_one_comes_w
         assert [b for b in message["blocks"] if b["type"] == "actions"]
     assert post_alerts(session_factory, client) == []
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+
+def test_an_update_pass_stops_beginning_copies_at_half_its_lease_so_no_reply_is_posted_twice(
+    session_factory, fake_slack, client
+):
+    people = tuple(f"U0PERS{n:03d}" for n in range(8))
+    account_id = watch(session_factory, people=people)
+    use(session_factory, 560)
+    follow(session_factory)
+    assert len(post_alerts(session_factory, client)) == 8
+    reply = bring_in(session_factory, account_id, "purchase")
+    follow(session_factory)
+    # Slack answers the first replies slowly, as a rate-limited Slack may. Had the first holder
+    # gone on past its lease, the second would have taken its copies over and both replied.
+    fake_slack.delay("chat.postMessage", 0.6, times=7)
+    lease = timedelta(seconds=2)
+    first = threading.Thread(
+        target=lambda: live.update_copies(session_factory, client, NOW, "holder-a", lease=lease)
+    )
+    first.start()
+    time.sleep(lease.total_seconds() + 0.3)
+    # Another holder, then later passes, bring up to date what the first gave back.
+    for _ in range(10):
+        if not live.update_copies(session_factory, client, NOW, "holder-b", lease=lease).updated:
+            break
+    first.join(30)
+    assert {user: thread(fake_slack, "D" + user) for user in people} == {user: [reply] for user in people}
+
+
+def test_reminders_after_snoozes_stop_beginning_at_half_their_lease_so_none_is_posted_twice(
+    session_factory, fake_slack, client
+):
+    people = tuple(f"U0PERS{n:03d}" for n in range(8))
+    watch(session_factory, people=people)
+    use(session_factory, 560)
+    follow(session_factory)
+    assert len(post_alerts(session_factory, client)) == 8
+    with session_factory.begin() as session:
+        for message in session.scalars(select(AlertMessage)):
+            alerts.snooze(session, message.id, NOW + timedelta(hours=1))
+    later = NOW + timedelta(hours=2)
+    fake_slack.delay("chat.postMessage", 0.6, times=7)
+    lease = timedelta(seconds=2)
+    first = threading.Thread(
+        target=lambda: live.remind_after_snoozes(session_factory, client, later, "holder-a", lease=lease)
+    )
+    first.start()
+    time.sleep(lease.total_seconds() + 0.3)
+    for _ in range(10):
+        if not live.remind_after_snoozes(session_factory, client, later, "holder-b", lease=lease).updated:
+            break
+    first.join(30)
+    for user in people:
+        posted = [m for (channel, _), m in fake_slack.messages.items() if channel == "D" + user]
+        assert ["Still low after your snooze" in visible_text(m["blocks"]) for m in posted] == [False, True]
 
 
 @pytest.mark.parametrize(("how", "balance"), [("purchase", "5,040"), ("move", "1,040")])
