@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from store import audit
+from store import alert_redraws, audit
 from store.errors import InactiveAccount, InvalidName, StoreError, UnknownAccount
 from store.models import KEYWORD_MAX_LENGTH, NAME_MAX_LENGTH, REFERENCE_MAX_LENGTH, Account
 from store.search import COUNT_LIMIT, Page, first_matches, search  # noqa: F401 - callers' old home
@@ -115,6 +115,7 @@ def rename(session: Session, account: Account, new_name: str, actor: str) -> Acc
     if name != account.name:
         audit.record(session, actor, "rename", account.reference, account.name, name, account.id)
         account.name = name
+        alert_redraws.open_alert_changed(session, account.id)
     return account
 
 

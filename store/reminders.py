@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.types import TypeEngine
 
-from store import audit, forecast
+from store import alert_redraws, audit, forecast
 from store.db import (
     among,
     execute_many,
@@ -193,6 +193,7 @@ def set_warning(session: Session, account: Account, days: int | None, actor: str
     )
     account.runway_warning_days = days
     session.flush()
+    alert_redraws.open_alert_changed(session, account.id)
     return True
 
 
@@ -211,6 +212,8 @@ def configure(
     if (account.reminder_enabled, account.reminder_level) != (enabled, level):
         audit.record(session, actor, "reminder", account.reference, old, new, account.id)
         account.reminder_enabled, account.reminder_level = enabled, level
+        session.flush()
+        alert_redraws.open_alert_changed(session, account.id)
         changed = True
     wanted = {recipient.address: recipient for recipient in recipients}
     current = {recipient.address: recipient for recipient in account.recipients}

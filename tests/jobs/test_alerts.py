@@ -108,6 +108,33 @@ def ended_in_every_copy(fake: FakeSlack, report: live.UpdateReport, text: str) -
         assert not [b for b in message["blocks"] if b["type"] == "actions"]
 
 
+def test_an_open_alert_is_redrawn_when_its_account_is_renamed_or_its_level_or_warning_changes(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+
+    def change() -> None:
+        with session_factory.begin() as session:
+            account = accounts.get(session, account_id)
+            accounts.rename(session, account, "Acme <EU>", "U0BILL001")
+            recipients = [reminders.Recipient(user, user) for user in (ALICE, BOB)]
+            reminders.configure(session, account, True, 2000, recipients, "U0BILL001")
+            reminders.set_warning(session, account, 5, "U0BILL001")
+
+    report, _ = alerted_then(session_factory, client, change)
+    assert len(report.updated) == 2 and report.failed == []
+    for user in (ALICE, BOB):
+        message = copies(fake_slack)["D" + user]
+        assert_valid_blocks(message["blocks"])
+        shown = visible_text(message["blocks"])
+        assert message["text"].startswith("Low credit: Acme &lt;EU&gt; (EX0000001)")
+        assert "below its reminder level of 2,000" in shown and "500" not in shown
+        assert "Buy 1,960 credits" in shown  # what restores the new level
+        assert thread(fake_slack, "D" + user) == []  # no credits came in: nothing to reply
+    # Nothing changed since: a later pass edits nothing.
+    assert live.update_copies(session_factory, client, NOW, "test-holder").updated == []
+
+
 def test_an_alert_closed_because_its_reminder_was_switched_off_says_so_not_that_credits_came(
     session_factory, fake_slack, client
 ):
