@@ -19,6 +19,7 @@ from handlers.alerts import (
     snoozed_line,
 )
 from handlers.buy import BUYING, CREDITS_INPUT, build_buy_modal
+from handlers.common import escape, literal
 from handlers.interaction import (
     Interaction,
     acknowledge,
@@ -171,7 +172,13 @@ def open_suggested_move(args: Args) -> None:
                 "text": {"type": "plain_text", "text": account_label(source)},
                 "value": str(source.id),
             }
-        return prefilled(build_move_modal(destination, INTO), values)
+        view = prefilled(build_move_modal(destination, INTO), values)
+        if source is not None and not source.active:  # else the picker is empty, and nothing says why
+            note = messages.SUGGESTED_SOURCE_INACTIVE.format(
+                name=literal(source.name), reference=escape(source.reference)
+            )
+            view["blocks"].insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        return view
 
     open_account_form(it, Role.ADMIN, DOING, TITLE, lambda: account_id, build)
 

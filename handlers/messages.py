@@ -152,3 +152,7 @@ ARCHIVED_BEFORE_ALERT = (
 SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."
 SNOOZE_TOO_FAR = "Pick a day within the next {days} days to snooze until."
 SNOOZE_UNKNOWN = "That is not a snooze this alert offers: choose 1 hour, 1 day, 1 week or a day."
+SUGGESTED_SOURCE_INACTIVE = (
+    "The alert suggested {name} (`{reference}`), which is inactive now: choose another account to "
+    "move credits from."
+)

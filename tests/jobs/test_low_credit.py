@@ -459,6 +459,30 @@ def test_suggested_buttons_open_prefilled_buy_and_move_from_the_dm_with_permissi
     assert "billing role" in visible_text(refusal)
 
 
+def test_a_suggested_move_from_a_source_deactivated_since_says_why_it_is_not_chosen(
+    slack, admin, session_factory, team, client
+):
+    watch(session_factory, credits=10)
+    spare = make_account(session_factory, "EX0000009", "Spare <Co> *", credits=20_000)
+    run_low_credit_pass(session_factory, client, NOW)
+    call = team.calls_to("chat.postMessage")[0]
+    message = {**call.reply["message"], "channel": call.reply["channel"]}
+    buttons = {b["action_id"]: b["value"] for b in message["blocks"][-1]["elements"] if "value" in b}
+    with session_factory.begin() as session:
+        accounts.set_active(session, accounts.get(session, spare.id), False, admin)
+
+    shown = len(team.view_history)
+    slack.block_action(SUGGESTED_MOVE_ACTION, value=buttons[SUGGESTED_MOVE_ACTION], message=message)
+    moving = open_view(team, shown)
+    assert_valid_view(team.calls_to("views.open")[-1].params["view"])
+    elements = {b["block_id"]: b["element"] for b in moving["blocks"] if b["type"] == "input"}
+    assert "initial_option" not in elements[SOURCE_BLOCK]
+    assert (
+        "The alert suggested Spare &lt;Co&gt; ∗ (`EX0000009`), which is inactive now: choose another "
+        "account to move credits from." in visible_text(moving)
+    )
+
+
 class StoppedAtDM(WebClient):
     """The bot's client, but the process is stopped while sending DM number `at` (the first is 1)."""
 
