@@ -227,9 +227,15 @@ def build_reply(reply: Reply) -> dict[str, Any]:
 ARCHIVED = "is_archived"  # Slack's error for a post in an archived channel; the others need an invite
 
 
-def build_channel_problem(problem: str, channel: str, name: str, reference: str) -> dict[str, Any]:
-    """The DM telling whoever added a channel why its alert cannot be posted there."""
-    wording = messages.ARCHIVED_BEFORE_ALERT if problem == ARCHIVED else messages.INVITE_BEFORE_ALERT
+def build_channel_problem(
+    problem: str, channel: str, name: str, reference: str, *, posted: bool = False
+) -> dict[str, Any]:
+    """The DM telling whoever added a channel why its alert cannot be posted (or, `posted`, kept up
+    to date) there."""
+    if problem == ARCHIVED:
+        wording = messages.ARCHIVED_AFTER_ALERT if posted else messages.ARCHIVED_BEFORE_ALERT
+    else:
+        wording = messages.INVITE_AFTER_ALERT if posted else messages.INVITE_BEFORE_ALERT
     text = wording.format(channel=channel, account=_who(name, reference))
     return {"text": text, "blocks": [_section(text)]}
 

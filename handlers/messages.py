@@ -149,6 +149,14 @@ ARCHIVED_BEFORE_ALERT = (
     "<#{channel}> is archived, so the low credit alert for {account} cannot be posted there. "
     "Unarchive it or choose another channel in the reminder."
 )
+INVITE_AFTER_ALERT = (
+    "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
+    "The low credit alert for {account} there is brought up to date as soon as it is in."
+)
+ARCHIVED_AFTER_ALERT = (
+    "<#{channel}> is archived, so the low credit alert for {account} there cannot be kept up to "
+    "date. Unarchive it or choose another channel in the reminder."
+)
 SNOOZE_NOT_AFTER_TODAY = "Pick a day after today to snooze until."
 SNOOZE_TOO_FAR = "Pick a day within the next {days} days to snooze until."
 SNOOZE_UNKNOWN = "That is not a snooze this alert offers: choose 1 hour, 1 day, 1 week or a day."

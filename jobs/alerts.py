@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from copy import copy as shallow_copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -42,6 +42,9 @@ SLACK_ERRORS = (SlackApiError, SlackClientError, OSError)
 # Slack's answers when the bot may not post in a channel: it must be invited (a private channel it is
 # not in looks not found to it), or the channel is archived.
 CHANNEL_PROBLEMS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+# A copy whose message is gone can never be edited or replied to: it is given up, not retried on
+# every pass. (A channel problem can be mended, by inviting the bot: that copy is retried.)
+MESSAGE_GONE = "message_not_found"
 
 log = logging.getLogger(__name__)
 Claim = TypeVar("Claim")
@@ -155,8 +158,11 @@ def report_channel_problem(
     episode: int,
     channel: str,
     error: SlackApiError,
+    *,
+    posted: bool = False,
 ) -> None:
-    """The bot may not post in `channel`: DM whoever added it, once per episode and problem."""
+    """The bot may not post in `channel` (or, `posted`, edit its alert there): DM whoever added it,
+    once per episode and problem."""
     problem = error_code(error)
     with session_factory.begin() as session:
         report = alerts.report_problem(session, account_id, episode, channel, problem)
@@ -169,7 +175,8 @@ def report_channel_problem(
     try:
         dm = client.conversations_open(users=tell)["channel"]["id"]
         client.chat_postMessage(
-            channel=dm, **build_channel_problem(problem, channel, report.name, report.reference)
+            channel=dm,
+            **build_channel_problem(problem, channel, report.name, report.reference, posted=posted),
         )
     except SLACK_ERRORS as error:
         log.warning("could not tell %s that %s needs attention: %s", tell, channel, error_code(error))
@@ -317,13 +324,27 @@ def _update_batch(
             if began >= claimed.begin_until:
                 break  # the rest are given back below, for this pass's next claim or another's
             progress, error = _bring_up_to_date(poster, copy, owed, state)
-            done.append(progress)
             if error is None:
                 report.updated.append(copy.id)
             else:
-                report.failed.append((copy.id, error_code(error)))
-                log.warning("updating low-credit alert %s failed: %s", copy.id, error_code(error))
+                code = error_code(error)
+                report.failed.append((copy.id, code))
+                log.warning("updating low-credit alert %s failed: %s", copy.id, code)
                 skip.append(copy.id)
+                if code == MESSAGE_GONE:  # nothing left to edit or reply to: as if shown
+                    replied = owed[-1].entry_id if owed else progress.replied_entry_id
+                    progress = replace(progress, replied_entry_id=replied, shown_revision=state.revision)
+                elif code in CHANNEL_PROBLEMS and isinstance(error, SlackApiError):
+                    report_channel_problem(
+                        session_factory,
+                        poster,
+                        copy.account_id,
+                        copy.episode,
+                        copy.channel,
+                        error,
+                        posted=True,
+                    )
+            done.append(progress)
             oldest = began if oldest is None else oldest
             if time.monotonic() - oldest >= RECORD_WITHIN_SECONDS:
                 _record_updates(session_factory, holder, done)

@@ -49,7 +49,7 @@ def posted_in(fake: FakeSlack, channel: str) -> list[dict]:
 def told(fake: FakeSlack, user: str) -> list[str]:
     """What the bot DMed the user besides alerts."""
     texts = [m["text"] for m in posted_in(fake, "D" + user)]
-    return [text for text in texts if not text.startswith("Low credit:")]
+    return [text for text in texts if not text.startswith(("Low credit:", "Resolved:", "Closed:"))]
 
 
 def thread_in(fake: FakeSlack, channel: str) -> list[str]:
@@ -129,6 +129,54 @@ def test_a_channel_the_bot_is_not_in_asks_whoever_set_it_to_invite_the_bot_once(
     assert len(posted_in(fake_slack, OPS)) == 1
     assert len(posted_in(fake_slack, "D" + ALICE)) == 2
     assert run(session_factory, client, 15).sent == []
+
+
+def test_a_channel_alert_the_bot_can_no_longer_edit_asks_whoever_set_it_to_invite_the_bot_once(
+    session_factory, fake_slack, client
+):
+    fake_slack.add_channel(OPS, "ops")
+    account_id = watch(session_factory)
+    with session_factory.begin() as session:
+        ledger.record_usage(session, "EX0000001", 560, "test")
+    assert sorted(d.address for d in run(session_factory, client).sent) == [OPS, ALICE]
+    fake_slack.channels[OPS]["is_member"] = False  # someone removed the bot from #ops
+    with session_factory.begin() as session:
+        invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+
+    failures = [run(session_factory, client, minutes).updates.failed for minutes in (5, 10)]
+
+    assert [[error for _, error in failed] for failed in failures] == [["not_in_channel"]] * 2
+    assert told(fake_slack, ALICE) == [
+        f"Invite @admin-bot to <#{OPS}> first: `/invite @admin-bot`. The low credit alert for "
+        "*Acme Marketing* (`EX0000001`) there is brought up to date as soon as it is in."
+    ]
+    fake_slack.invite_bot(OPS)
+    assert run(session_factory, client, 15).updates.failed == []
+    (alert,) = posted_in(fake_slack, OPS)
+    assert alert["text"].startswith("Resolved: Acme Marketing has 5,040 credits")
+
+
+def test_a_copy_whose_message_was_deleted_is_given_up_not_retried_on_every_pass(
+    session_factory, fake_slack, client
+):
+    fake_slack.add_channel(OPS, "ops")
+    account_id = watch(session_factory)
+    with session_factory.begin() as session:
+        ledger.record_usage(session, "EX0000001", 560, "test")
+    run(session_factory, client)
+    (alert,) = posted_in(fake_slack, OPS)
+    fake_slack.fail(
+        "chat.update", error="message_not_found", times=None, when=lambda p: p.get("ts") == alert["ts"]
+    )
+    with session_factory.begin() as session:
+        invoices.purchase(session, account_id, 5000, PRICING, ALEX, "view:V1", NOW.date())
+
+    first = run(session_factory, client, 5).updates
+    later = run(session_factory, client, 10).updates
+
+    assert [error for _, error in first.failed] == ["message_not_found"] and len(first.updated) == 1
+    assert later.failed == [] and later.updated == []
+    assert len(fake_slack.calls_to("chat.update")) == 2  # Alice's copy, and the one try at #ops'
 
 
 def test_an_archived_channel_is_reported_once_and_nothing_is_posted(session_factory, fake_slack, client):
