@@ -46,14 +46,17 @@ ACTING = "take or snooze an alert posted in a channel"
 def _message(session: Session, it: Interaction) -> alerts.AlertMessage:
     """The alert copy the click came from, by where Slack says it is; refused if it is not ours.
 
-    A DM's copy is its recipient's to act on, whom billing or an admin chose; anyone in a channel
-    can click its copy, so there the viewer role is needed, as for every other button.
+    A DM's copy is its recipient's to act on, whom billing or an admin chose, while they stay on
+    the reminder; anyone in a channel can click its copy, so there (and for someone taken off the
+    reminder) the viewer role is needed, as for every other button.
     """
     container = it.body.get("container") or {}
     message = alerts.message_at(session, str(container.get("channel_id")), str(container.get("message_ts")))
     if message is None:
         raise Refused(messages.ALERT_UNTRACKED)
-    if Recipient(message.address).is_channel:
+    if Recipient(message.address).is_channel or not alerts.still_reminded(
+        session, message.account_id, message.address
+    ):
         role_for(session, it.user_id, Role.VIEWER, ACTING)
     return message
 

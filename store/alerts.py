@@ -657,6 +657,8 @@ def claim_follow_ups(
         .execution_options(synchronize_session=False)
     ).all()
     for account_id, episode, address, number in ended:
+        if not still_reminded(session, account_id, address):
+            continue  # taken off the reminder while snoozed: the snooze just ends
         row = _copy_row(session, account_id, episode, address, number)
         begin_posting(session, account_id, episode, address, row.channel, number + 1)
     # Every reminder not yet posted whose lease is free: those just written, and any a dead pass left.
@@ -680,6 +682,14 @@ def claim_follow_ups(
         )
     session.flush()
     return follow_ups
+
+
+def still_reminded(session: Session, account_id: int, address: str) -> bool:
+    """Whether `address` is still one of the account's reminder recipients."""
+    found = select(ReminderRecipient.id).where(
+        ReminderRecipient.account_id == account_id, ReminderRecipient.address == address
+    )
+    return session.scalar(found) is not None
 
 
 def _alert_of_message() -> tuple[ColumnElement[bool], ...]:

@@ -276,3 +276,20 @@ def test_an_answer_whose_response_url_fails_comes_as_a_dm_instead(slack, fake_sl
     told = fake_slack.wait_for("chat.postMessage", 3)[-1]  # after the two alerts
     assert (told.params["channel"], told.params["text"]) == (BOB, f"<@{ALICE}> is already handling this.")
     assert any("response_url answered 500" in record.getMessage() for record in caplog.records)
+
+
+def test_someone_taken_off_the_reminder_acts_on_their_old_copy_only_with_a_role(
+    slack, session_factory, fake_slack, alerted
+):
+    with session_factory.begin() as session:
+        account = accounts.by_reference(session, "EX0000001")
+        reminders.configure(session, account, True, 500, [reminders.Recipient(ALICE, ALICE)], "test")
+    calls = len(fake_slack.calls_to("chat.update"))
+
+    slack.block_action(ACKNOWLEDGE_ACTION, value="x", message=alerted[BOB], user_id=BOB)
+
+    wait_until(lambda: ephemeral_texts(fake_slack))
+    assert "admin-bot roles grant U0BOB0001 viewer" in ephemeral_texts(fake_slack)[0]
+    with session_factory.begin() as session:
+        assert session.scalar(select(Alert.handler)) is None
+    assert len(fake_slack.calls_to("chat.update")) == calls

@@ -255,6 +255,34 @@ def test_reminders_after_snoozes_stop_beginning_at_half_their_lease_so_none_is_p
         assert ["Still low after your snooze" in visible_text(m["blocks"]) for m in posted] == [False, True]
 
 
+def test_no_reminder_after_a_snooze_goes_to_someone_taken_off_the_reminder_meanwhile(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    assert sorted(post_alerts(session_factory, client)) == [ALICE, BOB]
+    with session_factory.begin() as session:
+        for message in session.scalars(select(AlertMessage)):
+            alerts.snooze(session, message.id, NOW + timedelta(hours=1))
+        reminders.configure(
+            session,
+            accounts.get(session, account_id),
+            True,
+            500,
+            [reminders.Recipient(BOB, BOB)],
+            "U0BILL001",
+        )
+
+    report = live.remind_after_snoozes(session_factory, client, NOW + timedelta(hours=2), "test-holder")
+
+    assert len(report.updated) == 1 and report.failed == []
+    reminded = [
+        c for (c, _), m in fake_slack.messages.items() if "Still low after" in visible_text(m["blocks"])
+    ]
+    assert reminded == ["D" + BOB]
+
+
 @pytest.mark.parametrize(("how", "balance"), [("purchase", "5,040"), ("move", "1,040")])
 def test_credits_that_restore_the_level_resolve_every_copy_in_place_with_a_thread_reply(
     session_factory, fake_slack, client, how, balance
