@@ -261,11 +261,21 @@ def follow_episodes(session: Session) -> None:
     still_low = exists().where(
         ReminderEpisode.account_id == Alert.account_id, ReminderEpisode.number == Alert.episode, low
     )
-    # News and resolving in one statement: an alert that has both is read and written once.
+    # News and resolving in one statement: an alert that has both is read and written once. One
+    # that ends keeps how it ended, for copies drawn later.
+    ended = ~still_low
+    why = case((~Account.active, "inactive"), (~Account.reminder_enabled, "off"), else_="resolved")
     changed = connection.execute(
         update(Alert)
-        .where(_open(), or_(newest > Alert.seen_entry_id, ~still_low))
-        .values(seen_entry_id=newest, resolved=~still_low, revision=Alert.revision + 1)
+        .where(Account.id == Alert.account_id, _open(), or_(newest > Alert.seen_entry_id, ended))
+        .values(
+            seen_entry_id=newest,
+            resolved=ended,
+            revision=Alert.revision + 1,
+            ended_balance=case((ended, Account.balance), else_=null()),
+            ended_level=case((ended, Account.reminder_level), else_=null()),
+            ended_why=case((ended, why), else_=null()),
+        )
         .returning(Alert.account_id, Alert.episode)
     )
     _mark_stale(session, sorted({*reopened, *((account_id, episode) for account_id, episode in changed)}))
@@ -1008,6 +1018,9 @@ _STATES = (
         Account.runway_warning_days,
         Account.reminder_enabled,
         Account.active,
+        Alert.ended_balance,
+        Alert.ended_level,
+        Alert.ended_why,
         *forecast.USAGE,
         AutoTopUpAttempt.account_id.is_not(None),
     )
@@ -1093,10 +1106,16 @@ def build_states(read: StatesRead) -> dict[tuple[int, int], AlertState]:
             warning_days,
             reminder_on,
             active,
+            ended_balance,
+            ended_level,
+            ended_why,
             spent,
             started,
             _tried,
         ) = read.rows[key]
+        if resolved and ended_why is not None:  # as it was when the alert ended, however late drawn
+            balance, level = ended_balance, ended_level
+            reminder_on, active = ended_why != "off", ended_why != "inactive"
         outlook = forecast.from_usage(balance, int(spent), started, now)
         fix = None
         if not resolved:

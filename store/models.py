@@ -359,6 +359,11 @@ class Alert(Base):
     resolved: Mapped[bool]
     handler: Mapped[str | None] = mapped_column(String(20))  # who said "I'm on it"
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How it ended, as it was then (a copy drawn later says what was true): the balance, the
+    # level, and why ("resolved", "off": the reminder switched off, "inactive": deactivated).
+    ended_balance: Mapped[int | None] = mapped_column(BigInteger)
+    ended_level: Mapped[int | None] = mapped_column(BigInteger)
+    ended_why: Mapped[str | None] = mapped_column(String(10))
 
 
 # The alerts still open: what a pass checks for news, however many alerts there have been.

@@ -119,6 +119,8 @@ def test_readme_alert_life_quotes_what_the_bot_says():
         build_alert(low),
         build_alert(replace(low, handler=ALICE, handled_at=NOW)),
         build_alert(replace(low, resolved=True, balance=5040, handler=ALICE, handled_at=NOW)),
+        build_alert(replace(low, resolved=True, reminder_on=False)),
+        build_alert(replace(low, resolved=True, active=False)),
         build_alert(runway),
         build_reply(Reply(11, "purchase", ALEX, 5000, 5040, "INV-2026-000123", None, None)),
         build_reply(Reply(12, "transfer_in", ALEX, 1000, 1040, None, "Spare Co", "EX0000009")),

@@ -172,6 +172,31 @@ def test_an_alert_resolved_by_lowering_the_level_does_not_say_credits_came_back(
         assert thread(fake_slack, "D" + user) == []  # no credits came in: nothing to reply
 
 
+def test_a_resolved_copy_drawn_late_shows_the_account_as_it_was_when_the_alert_ended(
+    session_factory, fake_slack, client
+):
+    account_id = watch(session_factory)
+    use(session_factory, 560)
+    follow(session_factory)
+    post_alerts(session_factory, client)
+    bring_in(session_factory, account_id, "purchase")
+    follow(session_factory)
+    alice_ts = copies(fake_slack)["D" + ALICE]["ts"]
+    # Slack refuses the edit of Alice's copy for a while; meanwhile the account dips again, two
+    # days on: a new alert, with its own copies.
+    fake_slack.fail(
+        "chat.update", error="service_unavailable", times=None, when=lambda p: p.get("ts") == alice_ts
+    )
+    assert [copy for copy, _ in live.update_copies(session_factory, client, NOW, "test-holder").failed]
+    use(session_factory, 5000)
+    follow(session_factory, now=NOW + timedelta(days=2))
+    fake_slack.clear_faults()
+    live.update_copies(session_factory, client, NOW + timedelta(days=2), "test-holder")
+
+    first = next(m for (c, ts), m in fake_slack.messages.items() if (c, ts) == ("D" + ALICE, alice_ts))
+    assert first["text"] == "Resolved: Acme Marketing has 5,040 credits, above its reminder level of 500"
+
+
 def test_an_account_deactivated_while_low_closes_its_alert_and_a_new_one_comes_when_it_is_back_and_low(
     session_factory, fake_slack, client
 ):
