@@ -6,7 +6,7 @@ import functools
 from typing import Any, NamedTuple
 
 from handlers import messages
-from handlers.common import bold, escape
+from handlers.common import Mrkdwn, bold, escape, literal
 from store.models import Account, Role
 from store.search import Listed
 
@@ -22,6 +22,7 @@ HISTORY_ACTION = "open_history"
 DEACTIVATE_ACTION = "deactivate_account"
 ACTIVATE_ACTION = "activate_account"
 BLOCK_ID_LIMIT = 255  # Slack's
+CONFIRM_TEXT_LIMIT = 300  # Slack's, on a confirmation dialog's text
 PLACE_SEPARATOR = "|"  # an actions block id: manage-ID|PLACE, where PLACE names the page drawn
 
 
@@ -87,11 +88,10 @@ def build_account_box(
     # Each attribute is read once: a page draws eight boxes on every search, and an ORM
     # attribute costs more than the rest of a line.
     account_id, name, balance, active = account.id, account.name, account.balance, account.active
-    named = bold(name)
     keyword = account.keyword
-    details = f"{named}\n`{escape(account.reference)}`"
+    details = f"{bold(name)}\n`{escape(account.reference)}`"
     if keyword:
-        details += f" · keyword _{escape(keyword)}_"
+        details += f" · keyword _{literal(keyword)}_"
     reminder = {"type": "mrkdwn", "text": _reminder_line(account)}
     blocks: list[dict[str, Any]] = [
         {
@@ -112,7 +112,7 @@ def build_account_box(
     ]
     if role is not None:
         controls = _controls(role, active, balance > 0)
-        blocks.append(_actions(account_id, named, balance, controls, place))
+        blocks.append(_actions(account_id, name, balance, controls, place))
         if controls.no_credits_note:
             blocks.append(_no_credits_note())
     blocks.append({"type": "divider"})
@@ -134,7 +134,7 @@ def button(text: str, action_id: str, value: str, confirm: dict[str, Any] | None
 
 
 def _actions(
-    account_id: int, named: str, balance: int, controls: _Controls, place: str | None
+    account_id: int, name: str, balance: int, controls: _Controls, place: str | None
 ) -> dict[str, Any]:
     """The box's actions block: its buttons, each naming the account."""
     value = str(account_id)
@@ -143,7 +143,7 @@ def _actions(
         change, action_id, confirmation = controls.status
         confirm = {
             "title": {"type": "plain_text", "text": f"{change} this account?"},
-            "text": {"type": "mrkdwn", "text": confirmation.format(name=named, credits=balance)},
+            "text": {"type": "mrkdwn", "text": _confirmation_text(confirmation, name, balance)},
             "confirm": {"type": "plain_text", "text": change},
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
@@ -152,6 +152,21 @@ def _actions(
     if place and len(placed := f"{block_id}{PLACE_SEPARATOR}{place}") <= BLOCK_ID_LIMIT:
         block_id = placed  # a place cut short would name another page: none is better
     return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def _confirmation_text(confirmation: str, name: str, credits: int) -> str:
+    """The confirmation naming the account in bold, inside Slack's limit: escaping can make a
+    50-character name 250 long, so a name too long is cut, with an ellipsis."""
+    text = confirmation.format(name=bold(name), credits=credits)
+    over = len(text) - CONFIRM_TEXT_LIMIT
+    if over <= 0:
+        return text
+    drawn = literal(name)
+    kept = drawn[: max(len(drawn) - over - 1, 0)]  # one character for the ellipsis
+    entity = kept.rfind("&")
+    if entity != -1 and ";" not in kept[entity:]:
+        kept = kept[:entity]  # half an entity, such as "&am", would show as text
+    return confirmation.format(name=Mrkdwn(f"*{kept}…*"), credits=credits)
 
 
 def place_of(block_id: object) -> str | None:

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from handlers import parse
+from handlers import messages, parse
 from handlers.account_box import build_account_box
 from handlers.common import bold
 from handlers.help import help_text
-from handlers.interaction import needs, reply, say_privately
+from handlers.interaction import dm, needs, reply, say_privately
 from handlers.services import Services, services
 from store import accounts as account_store
 from store import forecast
 from store.models import Role
+
+log = logging.getLogger(__name__)
 
 ACCOUNTS_COMMAND = "/accounts"
 NEXT_PAGE_ACTION = "accounts_next_page"
@@ -128,13 +132,35 @@ def acknowledge_page(ack: Ack) -> None:
 
 @needs(Role.VIEWER, SEEING, say_privately, role_ahead=True)
 def turn_page(
-    action: dict[str, Any], respond: Respond, session: Session, role: Callable[[], Role], services: Services
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    session: Session,
+    role: Callable[[], Role],
+    services: Services,
+    user_id: str,
 ) -> None:
     """Next / Previous: replace the results message with the requested page (search_reply checks the
-    role before anything is sent)."""
+    role before anything is sent); if Slack will not, the user is told by DM, else the click is silent."""
     query, offset = parse.page(action.get("value"))
     reply = search_reply(session, query, services.clock(), offset, role=role)
-    respond(replace_original=True, response_type="ephemeral", **reply)
+    reason = _replace_results(respond, reply)
+    if reason is not None:
+        dm(client, user_id, messages.PAGE_NOT_SHOWN.format(reason=reason))
+
+
+def _replace_results(respond: Respond, reply: dict[str, Any]) -> str | None:
+    """Post the page over the results message; None once Slack took it, else why it did not."""
+    try:
+        answer = respond(replace_original=True, response_type="ephemeral", **reply)
+    except Exception as error:  # noqa: BLE001 - no connection to Slack: the caller tells the user
+        reason = type(error).__name__
+    else:
+        if 200 <= answer.status_code < 300:
+            return None
+        reason = str(answer.status_code)
+    log.warning("could not show a page of /accounts results: %s", reason)
+    return reason
 
 
 def register(app: App) -> None:

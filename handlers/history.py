@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from handlers import messages, parse
 from handlers.account_box import HISTORY_ACTION
-from handlers.common import bold, escape
+from handlers.common import bold, escape, literal
 from handlers.interaction import Interaction, acknowledge, checked, notice, open_view, redraw, redraw_in_place
 from store import accounts as account_store
 from store import history
@@ -35,10 +35,11 @@ def event_line(event: Event, with_account: bool) -> str:
     """One row: when, what, who, the change and the balance after."""
     when = event.at.strftime("%Y-%m-%d %H:%M")
     account = f"`{escape(event.reference)}` · " if with_account and event.reference else ""
-    head = f"*{when}* · {account}{escape(event.what)} · {who(event.actor)}"
+    # What happened and the change name accounts (a move's other one, a rename's two names).
+    head = f"*{when}* · {account}{literal(event.what)} · {who(event.actor)}"
     if event.credits is not None:
-        return f"{head}\n{escape(event.change)} · balance after *{event.balance_after:,}*"
-    return f"{head}\n{escape(event.change)}" if event.change else head
+        return f"{head}\n{literal(event.change)} · balance after *{event.balance_after:,}*"
+    return f"{head}\n{literal(event.change)}" if event.change else head
 
 
 def _page_button(text: str, account_id: int | None, offset: int) -> dict[str, Any]:
@@ -69,9 +70,13 @@ def build_history_modal(account: Account | None, page: HistoryPage) -> dict[str,
     else:
         nothing = "Nothing has happened yet." if not page.offset else "There is nothing older."
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": nothing}]})
+    # Slack pages through the newest MAX_EVENTS entries; history() reads no further back.
+    older = page.has_next and page.offset + page.limit < history.MAX_EVENTS
+    if page.has_next and not older:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _stops_in_slack(account)}]})
     paging = [_page_button("Newer", account_id, page.offset - page.limit)] * page.has_previous + [
         _page_button("Older", account_id, page.offset + page.limit)
-    ] * page.has_next
+    ] * older
     if paging:
         blocks.append({"type": "actions", "block_id": "history_paging", "elements": paging})
     return {
@@ -81,6 +86,16 @@ def build_history_modal(account: Account | None, page: HistoryPage) -> dict[str,
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": blocks,
     }
+
+
+def _stops_in_slack(account: Account | None) -> str:
+    """Where the history in Slack ends, and the CLI command that reads on from there."""
+    command = (
+        f"admin-bot accounts history {escape(account.reference)} --offset {history.MAX_EVENTS}"
+        if account is not None
+        else "admin-bot accounts history REFERENCE"
+    )
+    return messages.HISTORY_STOPS_IN_SLACK.format(count=history.MAX_EVENTS, command=command)
 
 
 # Listeners

@@ -211,15 +211,16 @@ class Listing:
     query: str = ""
     offset: int = 0
     inactive: bool = False
+    saved: bool = False  # read back from the tab as it was left, not asked for by a click now
 
     @classmethod
-    def read(cls, raw: object) -> Listing:
+    def read(cls, raw: object, *, saved: bool = False) -> Listing:
         """The list a Home button or the Home view's metadata names; the first page if unreadable."""
         try:
             query, offset = parse.page(raw)
         except Refused:
-            return cls()
-        return cls(query, offset, parse.lists_inactive(raw))
+            return cls(saved=saved)
+        return cls(query, offset, parse.lists_inactive(raw), saved)
 
 
 def home_view(
@@ -246,15 +247,14 @@ def home_view(
         return build_no_access_home(user_id)
     summary = summary_read()
     if inactive and not role.allows(Role.ADMIN):
-        inactive, note = (
-            False,
-            escape(
+        inactive = False
+        if not listing.saved:  # a click asked for the list; reopening the tab asked for nothing
+            note = escape(
                 messages.WRONG_ROLE.format(
                     needed=Role.ADMIN.value, doing=messages.SEEING_INACTIVE, role=role.value, user_id=user_id
                 )
-            ),
-        )
-        listed = overview.needs_attention_ahead(session, offset=offset, limit=PAGE_SIZE, forecasts_at=now)
+            )
+        listed = overview.needs_attention_ahead(session, offset=0, limit=PAGE_SIZE, forecasts_at=now)
     page = listed(summary)
     limits = services.limits
     outlooks = forecast.texts(page.forecasts or {})
@@ -343,9 +343,8 @@ def open_home(event: dict[str, Any], client: WebClient, context: BoltContext) ->
     user_id = parse.slack_user_id(event.get("user"))
     if event.get("tab") != "home" or user_id is None:
         return
-    publish_or_tell(
-        client, services(context), user_id, Listing.read((event.get("view") or {}).get("private_metadata"))
-    )
+    saved = (event.get("view") or {}).get("private_metadata")
+    publish_or_tell(client, services(context), user_id, Listing.read(saved, saved=True))
 
 
 def search_home(

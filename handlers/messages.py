@@ -62,7 +62,13 @@ ACTIVATE_CONFIRM = (
     "{name} and its {credits:,} credits are listed again, can be chosen, and its reminder works again."
 )
 SEEING_INACTIVE = "see inactive accounts"
+PAGE_NOT_SHOWN = "Sorry, Slack would not show that page of accounts ({reason}). Run `/accounts` again."
 NO_CREDITS_TO_MOVE = "No credits to move: {account} has 0 credits."
+
+# Account history
+HISTORY_STOPS_IN_SLACK = (
+    "The history in Slack stops here, at the latest {count:,} entries. For older ones run `{command}`."
+)
 
 # Move credits
 CHOOSE_DESTINATION = "Choose the account to move credits to."

@@ -148,7 +148,9 @@ def page(raw: object) -> tuple[str, int]:
         raise Refused(messages.STALE_PAGE)
     if not 0 <= offset <= MAX_OFFSET:
         raise Refused(messages.STALE_PAGE)
-    return command_text(query), offset
+    # The bot wrote this query itself (a button, a view's metadata, a box's place): Slack's
+    # slash-command escaping never applied to it, so "&amp;" here is what the user typed.
+    return text(query), offset
 
 
 def lists_inactive(raw: object) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from store.models import Account, AuditEntry, EntryKind, Invoice, LedgerEntry
 
-MAX_EVENTS = 1000  # a page further back than this is refused: the CLI and audit log go further
+MAX_EVENTS = 1000  # the furthest offset history() reads from; a larger one reads from here
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -171,6 +172,31 @@ def test_user_text_on_the_box_and_its_confirmation_is_escaped_and_stays_one_bold
         "*&lt;!channel&gt; ∗Best∗ &amp; ˍCoˍ* and its 1,500 credits are listed again"
     )
     assert_valid_blocks(blocks)
+
+
+# Names of 50 characters (the longest), and whether Activate's confirmation must shorten them.
+LONG_NAMES = [
+    ("&" * 40 + " Holdings", True),  # each "&" is drawn as "&amp;"
+    ("<" * 50, True),
+    ("xx" + "&" * 48, True),
+    ("*_" * 25, False),  # look-alikes are one character each
+]
+
+
+@pytest.mark.parametrize(("name", "shortened"), LONG_NAMES)
+def test_a_confirmation_stays_inside_slacks_300_characters_whatever_the_name(name, shortened):
+    for active in (True, False):
+        blocks = build_account_box(account(active=active, name=name, balance=10**15), Role.ADMIN)
+        assert_valid_blocks(blocks)
+        confirmation = blocks[2]["elements"][-1]["confirm"]["text"]["text"]
+        assert len(confirmation) <= 300
+    named = blocks[0]["text"]["text"].split("\n")[0]  # the box itself shows the whole name
+    said = confirmation.split(" and its 1,000,000,000,000,000 credits")[0]
+    assert (said != named) is shortened
+    if shortened:  # cut with an ellipsis, between characters, never inside an escape such as &amp;
+        cut = said.removesuffix("…*")
+        assert cut != said and named.startswith(cut)
+        assert re.fullmatch(r"\*([^&]|&(amp|lt|gt);)+", cut)
 
 
 def test_a_place_too_long_for_a_block_id_is_left_out_not_cut_into_another_page():

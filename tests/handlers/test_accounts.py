@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from store import accounts, ledger, roles
 from store.models import Account, Role
 from tests.blockkit import assert_valid_blocks, visible_text
 from tests.conftest import grant_role, make_account
-from tests.slack_requests import SlackRequests
+from tests.slack_requests import DEFAULT_USER_ID, SlackRequests
 
 
 def test_accounts_lists_active_accounts_privately(slack: SlackRequests, admin, session_factory):
@@ -216,6 +217,62 @@ def test_slash_text_is_unescaped_on_the_way_in_and_escaped_once_on_the_way_out(
     text = visible_text(reply)
     assert "1 matching *Smith &amp; Sons* account(s)" in text or "matching *Smith &amp; Sons*" in text
     assert "*Smith &amp; Sons*\n`EX0000001`" in text
+
+
+def test_a_search_for_an_escape_sequence_pages_through_the_same_search(
+    slack: SlackRequests, admin, session_factory, fake_slack
+):
+    for number in range(1, 11):
+        make_account(session_factory, f"EX{number:07d}", f"Smith &amp; Co {number:02d}")
+    make_account(session_factory, "EX0000099", "Jones & Co")
+    # The user typed "&amp;" literally; Slack escapes slash-command text, never the bot's own buttons.
+    reply = slack.command("/accounts", "&amp;amp;").json()
+    assert "10 matching *&amp;amp;* account(s); showing 1-8." in visible_text(reply)
+    next_button = reply["blocks"][-1]["elements"][-1]
+    slack.block_action(
+        NEXT_PAGE_ACTION, value=next_button["value"], response_url=fake_slack.response_url(), message=reply
+    )
+    [posted] = fake_slack.wait_for("response_url")
+    text = visible_text(posted.params)
+    assert "10 matching *&amp;amp;* account(s); showing 9-10." in text
+    assert "Jones" not in text
+
+
+# How Slack can refuse to replace the results message: an expired link, an outage, no connection.
+RESULTS_NOT_REPLACED = {"404": 404, "500": 500, "no connection": None}
+
+
+@pytest.mark.parametrize("refusal", RESULTS_NOT_REPLACED)
+def test_next_is_told_by_dm_once_when_slack_will_not_replace_the_results(
+    slack: SlackRequests, admin, session_factory, fake_slack, refusal
+):
+    for number in range(1, 11):
+        make_account(session_factory, f"EX{number:07d}", f"Account {number:02d}")
+    reply = slack.command("/accounts").json()
+    status = RESULTS_NOT_REPLACED[refusal]
+    if status is None:
+        response_url, reason = "http://127.0.0.1:1/response/gone", "URLError"  # nothing listens there
+    else:
+        response_url, reason = fake_slack.response_url(), str(status)
+        fake_slack.fail("response_url", status=status, error="expired_url", times=None)
+
+    next_button = reply["blocks"][-1]["elements"][-1]
+    slack.block_action(NEXT_PAGE_ACTION, value=next_button["value"], response_url=response_url, message=reply)
+
+    [dm] = fake_slack.wait_for("chat.postMessage")
+    assert dm.params["channel"] == DEFAULT_USER_ID
+    assert dm.params["text"] == (
+        f"Sorry, Slack would not show that page of accounts ({reason}). Run `/accounts` again."
+    )
+    time.sleep(0.5)  # the lazy listener has nothing left to say
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert len(fake_slack.calls_to("response_url")) == (0 if status is None else 1)
+
+
+def test_a_keyword_is_drawn_literally_not_as_formatting(slack: SlackRequests, admin, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", keyword="ACME_SMS_2")
+    text = visible_text(slack.command("/accounts").json())
+    assert "`EX0000001` · keyword _ACMEˍSMSˍ2_" in text
 
 
 @pytest.mark.parametrize("query", ["acme\x00", "\x00", "ac\x00me"])

@@ -19,7 +19,7 @@ from handlers.home import HOME_PAGE_ACTION, HOME_SEARCH_ACTION, HOME_SEARCH_BLOC
 from handlers.rename import NAME_BLOCK, NAME_INPUT
 from store import accounts as account_store
 from store import audit, ledger, reminders
-from store.models import Role
+from store.models import EntryKind, Role
 from tests.blockkit import assert_valid_blocks, assert_valid_view, visible_text
 from tests.conftest import grant_role, make_account
 from tests.fake_slack import FakeSlack
@@ -450,3 +450,117 @@ def test_a_form_change_on_home_is_told_by_dm_when_home_cannot_be_redrawn(
         dm.params["text"]
         == "Sorry, Slack would not redraw your Home tab (internal_error). Open it again in a moment."
     )
+
+
+def test_a_search_for_an_escape_sequence_stays_the_same_search_on_every_redraw(
+    slack, fake_slack, admin, session_factory
+):
+    smiths = [
+        make_account(session_factory, f"EX{number:07d}", f"Smith &amp; Co {number:02d}")
+        for number in range(1, 11)
+    ]
+    make_account(session_factory, "EX0000099", "Jones & Co")
+    home = open_home(slack, fake_slack)
+    found = search_home(slack, fake_slack, home, "&amp;")  # typed as it reads, not an escaped "&"
+    assert "*10 active account(s) match &amp;amp;* · showing 1–8" in visible_text(found)
+
+    next_page = home_button(found, "Next")
+    slack.block_action(next_page["action_id"], value=next_page["value"], view=found)
+    second = latest_home(fake_slack, 3)
+    assert "*10 active account(s) match &amp;amp;* · showing 9–10" in visible_text(second)
+
+    last = smiths[-1].id
+    slack.block_action(
+        DEACTIVATE_ACTION, value=str(last), block_id=box_block_id(second["blocks"], last), view=second
+    )
+    changed = latest_home(fake_slack, 4)
+    assert "*9 active account(s) match &amp;amp;* · showing 9–9" in visible_text(changed)
+
+    slack.event({"type": "app_home_opened", "user": DEFAULT_USER_ID, "tab": "home", "view": changed})
+    reopened = latest_home(fake_slack, 5)
+    assert "*9 active account(s) match &amp;amp;* · showing 9–9" in visible_text(reopened)
+    assert all("Jones" not in visible_text(view) for view in (found, second, changed, reopened))
+
+
+def test_history_in_slack_stops_at_the_latest_thousand_entries_and_names_the_cli_for_older(
+    slack, fake_slack, admin, session_factory
+):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=5_000)
+    with session_factory.begin() as session:
+        loaded = account_store.get(session, account.id)
+        for _ in range(1_000):  # with the opening balance, 1,001 entries
+            ledger.post(session, loaded, EntryKind.USAGE, -1, "api")
+    slack.block_action(HISTORY_ACTION, value=str(account.id))
+    modal = open_view(fake_slack)
+    # the 99th page, as the 98th page's Older asks for it; then its own Older, to the 100th
+    slack.block_action(
+        f"{HISTORY_PAGE_ACTION}_older", value=json.dumps({"account": account.id, "offset": 980}), view=modal
+    )
+    page_99 = open_view(fake_slack, 1)  # the modal as each click redrew it
+    older = page_99["blocks"][-1]["elements"][-1]
+    assert older["text"]["text"] == "Older"
+    slack.block_action(older["action_id"], value=older["value"], view=page_99)
+    page_100 = open_view(fake_slack, 2)
+
+    assert [button["text"]["text"] for button in page_100["blocks"][-1]["elements"]] == ["Newer"]
+    text = visible_text(page_100)
+    assert "Opening balance" not in text and text.count("Usage") == 10
+    assert (
+        "The history in Slack stops here, at the latest 1,000 entries. "
+        "For older ones run `admin-bot accounts history EX0000001 --offset 1000`." in text
+    )
+    slack.block_action(
+        f"{HISTORY_PAGE_ACTION}_older", value=json.dumps({"account": None, "offset": 990}), view=page_100
+    )
+    recent = open_view(fake_slack, 3)
+    assert [button["text"]["text"] for button in recent["blocks"][-1]["elements"]] == ["Newer"]
+    assert "For older ones run `admin-bot accounts history REFERENCE`." in visible_text(recent)
+
+
+def test_the_inactive_list_of_an_account_with_the_longest_escaped_name_is_published(
+    slack, fake_slack, admin, session_factory
+):
+    # 50 characters, each "&" drawn as "&amp;": the Activate confirmation would pass Slack's 300
+    make_account(session_factory, "EX0000001", "&" * 40 + " Holdings", credits=10**12, active=False)
+    home = open_home(slack, fake_slack)
+    inactive = home_button(home, "Inactive accounts")
+    slack.block_action(inactive["action_id"], value=inactive["value"], view=home)
+    listed = latest_home(fake_slack, 2)  # a valid view, so Slack shows it
+    assert "*" + "&amp;" * 40 + " Holdings*" in visible_text(listed)
+    assert buttons(listed, 1) == ["History", "Activate"]
+
+
+def test_history_rows_draw_names_literally(slack, fake_slack, admin, session_factory):
+    account = make_account(session_factory, "EX0000001", "Acme", credits=50)
+    other = make_account(session_factory, "EX0000002", "Beta *Bold* _it_", credits=50)
+    with session_factory.begin() as session:
+        account_store.rename(session, account_store.get(session, account.id), "Acme *New* _Ltd_", "cli")
+    with session_factory.begin() as session:
+        ledger.transfer(session, account.id, other.id, 5, "cli", "move-1")
+    slack.block_action(HISTORY_ACTION, value=str(account.id))
+    text = visible_text(open_view(fake_slack))
+    assert "Moved to Beta ∗Bold∗ ˍitˍ (EX0000002)" in text
+    assert "Acme → Acme ∗New∗ ˍLtdˍ" in text
+
+
+def test_reopening_home_on_the_inactive_list_after_losing_admin_quietly_shows_needs_attention(
+    slack, fake_slack, admin, session_factory
+):
+    make_account(session_factory, "EX0000001", "Quiet Co", credits=5)
+    make_account(session_factory, "EX0000002", "Shut Co", credits=5, active=False)
+    home = open_home(slack, fake_slack)
+    inactive = home_button(home, "Inactive accounts")
+    slack.block_action(inactive["action_id"], value=inactive["value"], view=home)
+    listed = latest_home(fake_slack, 2)
+    grant_role(session_factory, admin, Role.VIEWER)
+
+    slack.event({"type": "app_home_opened", "user": admin, "tab": "home", "view": listed})
+    reopened = visible_text(latest_home(fake_slack, 3))
+    assert "*Needs attention: 1 account(s)* · showing 1–1" in reopened and "Quiet Co" in reopened
+    assert "Shut Co" not in reopened and "You need the admin role" not in reopened
+
+    # clicking for the inactive list, on the stale tab, still says why not
+    slack.block_action(inactive["action_id"], value=inactive["value"], view=listed)
+    clicked = visible_text(latest_home(fake_slack, 4))
+    assert "You need the admin role to see inactive accounts; your role is viewer." in clicked
+    assert "Shut Co" not in clicked

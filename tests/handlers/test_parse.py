@@ -66,6 +66,8 @@ def test_metadata_ids_are_bounded(fields, key):
     [
         ('{"q": "acme", "offset": 8}', ("acme", 8)),
         ('{"q": "", "offset": 0}', ("", 0)),
+        # the bot wrote the query itself: Slack's slash-command escaping never applied to it
+        ('{"q": "&amp; &lt;b&gt;", "offset": 8}', ("&amp; &lt;b&gt;", 8)),
         ('{"q": "a", "offset": 1000000000000000000000000000000}', None),  # 10^30
         ('{"q": "a", "offset": -8}', None),
         ('{"q": "a", "offset": "8"}', None),
