@@ -155,6 +155,7 @@ ARCHIVED_BEFORE_ALERT = (
     "<#{channel}> is archived, so the low credit alert for {account} cannot be posted there. "
     "Unarchive it or choose another channel in the reminder."
 )
+SAME_PERSON_ONCE = "{email} is <@{user}>, already on the list: one recipient, one DM."
 INVITE_AFTER_ALERT = (
     "Invite @admin-bot to <#{channel}> first: `/invite @admin-bot`. "
     "The low credit alert for {account} there is brought up to date as soon as it is in."

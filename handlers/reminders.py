@@ -446,8 +446,17 @@ def _save(
     warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """Save the reminder and auto top-up (each audited); the confirmation."""
+    # One person, one DM: an email of someone also picked, or of another email's person, is one
+    # recipient, not two (deliveries go by address).
+    people, emails, notes = set(entered.people), list[str](), list(warnings or [])
+    for email in entered.emails:
+        if found[email] in people:
+            notes.append(messages.SAME_PERSON_ONCE.format(email=escape(email), user=found[email]))
+            continue
+        people.add(found[email])
+        emails.append(email)
     recipients = (
-        [reminders.Recipient(email, found[email]) for email in entered.emails]
+        [reminders.Recipient(email, found[email]) for email in emails]
         + [reminders.Recipient(person, person) for person in entered.people]
         + [reminders.Recipient(channel) for channel in entered.channels]
     )
@@ -457,7 +466,7 @@ def _save(
         reminders.set_warning(session, account, entered.warning_days, actor)
     if entered.top_up is not None:
         top_up.configure(session, account, entered.top_up.rule, actor, now)
-    return build_saved_modal(account, warnings, top_up.rule_of(session, account.id))
+    return build_saved_modal(account, notes, top_up.rule_of(session, account.id))
 
 
 @needs(Role.BILLING, CHANGING, field_error(ENABLED_BLOCK), writes=True)

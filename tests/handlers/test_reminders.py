@@ -141,11 +141,9 @@ def test_billing_user_saves_reminder_and_sees_state_and_level(slack, session_fac
     assert_valid_view(reply["view"])
     text = visible_text(reply["view"])
     assert "on, below 1,500 credits" in text and "alice@example.com" in text and f"<@{BOB}>" in text
-    assert saved(session_factory) == (
-        True,
-        1500,
-        [("alice@example.com", ALICE), ("bob@example.com", BOB), (BOB, BOB)],
-    )
+    # Bob by email and picked too is one recipient: one DM, not two.
+    assert f"bob@example.com is <@{BOB}>, already on the list: one recipient, one DM." in text
+    assert saved(session_factory) == (True, 1500, [("alice@example.com", ALICE), (BOB, BOB)])
     assert [c.params["email"] for c in team.calls_to("users.lookupByEmail")] == [
         "alice@example.com",
         "bob@example.com",
@@ -154,7 +152,7 @@ def test_billing_user_saves_reminder_and_sees_state_and_level(slack, session_fac
         log = [(e.actor, e.action, e.old_value, e.new_value) for e in audit.entries_for(session, account.id)]
     assert log == [
         ("U0BILLING", "reminder", "off", "on, below 1,500 credits"),
-        ("U0BILLING", "reminder_recipients", None, f"alice@example.com, bob@example.com, {BOB}"),
+        ("U0BILLING", "reminder_recipients", None, f"alice@example.com, {BOB}"),
     ]
     # The account box now shows the reminder's state and level.
     box = visible_text(slack.command("/accounts", user_id="U0BILLING").json())
