@@ -20,6 +20,7 @@ from store.errors import StoreError
 from store.models import Role
 
 CLI_ACTOR = "cli"
+LIST_LIMIT = 100_000  # `accounts list --limit`: far above any page an operator reads
 log = logging.getLogger("admin_bot")
 
 
@@ -29,6 +30,33 @@ class CliError(Exception):
 
 class StartupError(CliError):
     """`serve` cannot start as configured (a token Slack rejects, say); exits 2 like bad settings."""
+
+
+class BadArguments(CliError):
+    """Arguments that do not go together; exits 2, as argparse does for the ones it refuses."""
+
+
+def bounded_int(lowest: int, highest: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `lowest` to `highest`; argparse names the option."""
+
+    def parse(raw: str) -> int:
+        digits = raw.strip().removeprefix("-")
+        # ASCII only: int() also reads "١٢" and "１２"; 18 digits keep int() off huge strings.
+        if digits.isascii() and digits.isdigit() and len(digits) <= 18 and lowest <= int(raw) <= highest:
+            return int(raw)
+        raise argparse.ArgumentTypeError(f"must be a whole number from {lowest} to {highest} (not {raw!r})")
+
+    return parse
+
+
+def directory(raw: str) -> str:
+    """An argparse type: a directory to write to; an empty one ("$DIR" unset) is not "none given"."""
+    if not raw.strip():
+        raise argparse.ArgumentTypeError(f"must name a directory (not {raw!r})")
+    return raw
+
+
+PORT = bounded_int(0, 65535)  # 0: any free port, printed once listening
 
 
 def _session_factory(config: Config) -> db.SessionFactory:
@@ -48,12 +76,19 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from bot.logs import configure_logging
     from bot.scheduler import start_scheduler
 
+    for option, port, served in (
+        ("--health-port", args.health_port, "/healthz is"),
+        ("--api-port", args.api_port, "the usage API is"),
+    ):
+        if port is not None and not args.socket:
+            raise BadArguments(f"{option} is for --socket; over HTTP, {served} served on --port.")
     configure_logging(config.log_level, config.log_format, _secrets(config))
-    if args.health_port is not None and not args.socket:
-        raise StartupError("--health-port is for --socket; over HTTP, /healthz is served on --port.")
     engine = db.make_engine(config.database_url, pool_size=config.database_pool_size)
     if config.migrate_on_start:
-        db.upgrade(engine)
+        try:
+            db.upgrade(engine)
+        except StoreError as error:  # a schema a newer admin-bot migrated
+            raise StartupError(str(error)) from None
     elif problem := db.schema_problem(engine):
         raise StartupError(problem)
     session_factory = db.make_session_factory(engine)
@@ -66,6 +101,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     stop = serving.Stop(config.shutdown_grace_seconds)
     stop.on_signals(signal.SIGTERM, signal.SIGINT)
     scheduler = start_scheduler(config, session_factory, app.client, stop.event)
+    handler: serving.DrainingSocketModeHandler | None = None
     try:
         if args.socket:
             try:
@@ -93,6 +129,10 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
             )
             serving.run_waitress(server, stop, inflight)
         serving.drain_executor(app.listener_runner.listener_executor, stop.deadline)
+    except serving.CannotListen as problem:
+        if handler is not None:
+            handler.close_within(config.shutdown_grace_seconds)
+        raise StartupError(str(problem)) from None
     finally:
         stop.event.set()  # the reminder pass ends after the DM in flight, which it records
         serving.within(stop.deadline, scheduler.shutdown)
@@ -119,7 +159,7 @@ def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file)
 
     def load(session: Session) -> importing.ImportResult:
-        with path.open(newline="", encoding="utf-8-sig") as lines:  # read again if run again
+        with importing.open_csv(path) as lines:  # read again if run again
             return importing.load(session, lines, CLI_ACTOR, update_existing=args.update)
 
     try:
@@ -127,7 +167,8 @@ def cmd_accounts_import(args: argparse.Namespace, config: Config) -> int:
         result = db.atomic(_session_factory(config), load)
     except OSError as error:
         raise CliError(f"Cannot read {path}: {error.strerror}.") from None
-    print(f"Imported {path}: {result.created} created, {result.updated} updated.")
+    unchanged = f", {result.unchanged} unchanged" if args.update else ""
+    print(f"Imported {path}: {result.created} created, {result.updated} updated{unchanged}.")
     return 0
 
 
@@ -162,8 +203,10 @@ def cmd_accounts_history(args: argparse.Namespace, config: Config) -> int:
             print(f"{event.at:%Y-%m-%d %H:%M} {event.actor:<12} {change:>16} {balance:>14}  {what}")
         if not page.events:
             print("Nothing has happened to this account yet." if not args.offset else "No more history.")
+        elif page.has_next and (further := args.offset + args.limit) <= history.MAX_EVENTS:
+            print(f"More: admin-bot accounts history {account.reference} --offset {further}")
         elif page.has_next:
-            print(f"More: admin-bot accounts history {account.reference} --offset {args.offset + args.limit}")
+            print(f"Older entries go back further than --offset reaches (at most {history.MAX_EVENTS:,}).")
     return 0
 
 
@@ -198,8 +241,13 @@ def cmd_usage_import(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file)
     session_factory = _session_factory(config)
     counts = {"applied": 0, "already recorded": 0, "refused": 0}
+
+    def summary() -> str:
+        return ", ".join(f"{count:,} {what}" for what, count in counts.items())
+
+    applied_to = 0  # the last line of the chunks applied, each committed on its own
     try:
-        with path.open(newline="", encoding="utf-8-sig") as lines:
+        with importing.open_csv(path) as lines:
             for chunk in usage.read_csv(lines):
                 outcomes = usage.apply_batch(session_factory, [item for _, item in chunk], CLI_ACTOR)
                 for (line, _), outcome in zip(chunk, outcomes, strict=True):
@@ -208,12 +256,22 @@ def cmd_usage_import(args: argparse.Namespace, config: Config) -> int:
                         print(f"line {line}: {outcome.reason.value}: {outcome.message}")
                     else:
                         counts["already recorded" if outcome.replayed else "applied"] += 1
-    except OSError as error:
-        raise CliError(f"Cannot read {path}: {error.strerror}.") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{path} is not UTF-8 text.") from None
-    summary = ", ".join(f"{count:,} {what}" for what, count in counts.items())
-    print(f"Imported usage from {path}: {summary}.")
+                applied_to = chunk[-1][0]
+    except (OSError, SQLAlchemyError) as error:
+        problem = (
+            f"Cannot read {path}: {error.strerror}."
+            if isinstance(error, OSError)
+            else db.describe_error(error, config.database_url)
+        )
+        if not applied_to:
+            raise CliError(problem) from None
+        # Said, not undone: each applied row's key is recorded with it, so a rerun skips it.
+        print(f"Stopped importing usage from {path} after line {applied_to}: {summary()}.")
+        raise CliError(
+            f"{problem.rstrip('.')}. Lines up to {applied_to} were applied (counted above), later ones "
+            "perhaps not: import the same file again to finish; each key is applied at most once."
+        ) from None
+    print(f"Imported usage from {path}: {summary()}.")
     return 1 if counts["refused"] else 0
 
 
@@ -230,8 +288,15 @@ def cmd_statement(args: argparse.Namespace, config: Config) -> int:
     now = datetime.now(UTC)
     period = Period.week_before(now, ZoneInfo(config.statement_timezone))
     session_factory = _session_factory(config)
-    if args.out:
-        drawn = statement_job.write_files(session_factory, Path(args.out), period, now, config.currency)
+    if args.out is not None:
+        try:
+            drawn = statement_job.write_files(session_factory, Path(args.out), period, now, config.currency)
+        except FileExistsError:
+            raise CliError(
+                f"Cannot write the statement to {args.out}: it is a file, not a directory."
+            ) from None
+        except OSError as error:
+            raise CliError(f"Cannot write the statement to {args.out}: {error.strerror or error}.") from None
         print(drawn.text)
         print(f"Wrote the chart and CSV for {period.first} to {period.last} to {args.out}.")
         return 0
@@ -328,15 +393,29 @@ def cmd_reminders_run(args: argparse.Namespace, config: Config) -> int:
     return 1 if report.failed else 0
 
 
+RULE_OPTIONS = {"credits": "--credits", "limit": "--limit", "unit": "--per"}  # InvalidRule.part's option
+
+
 def cmd_reminders_auto_top_up(args: argparse.Namespace, config: Config) -> int:
     from store import top_up
 
+    rule_options = (args.credits, args.limit, args.per)
+    if args.off and rule_options != (None, None, None):
+        raise BadArguments("--off switches auto top-up off: leave out --credits, --limit and --per.")
+    if not args.off and (args.credits is None or args.limit is None):
+        raise BadArguments("Give --credits and --limit (or --off).")
     user_id = roles.validate_user_id(args.by)
     rule = None
     if not args.off:
-        if args.credits is None or args.limit is None:
-            raise CliError("Give --credits and --limit (or --off).")
-        rule = top_up.parse_rule(args.credits, args.limit, args.per, max_credits=config.max_purchase_credits)
+        try:
+            rule = top_up.parse_rule(
+                args.credits,
+                str(args.limit),
+                args.per or top_up.LimitUnit.PURCHASES,
+                max_credits=config.max_purchase_credits,
+            )
+        except top_up.InvalidRule as problem:
+            raise CliError(f"{RULE_OPTIONS[problem.part]}: {problem}") from None
     with _session_factory(config).begin() as session:
         role = roles.role_of(session, user_id)
         if role is None or not role.allows(Role.BILLING):
@@ -407,20 +486,27 @@ def build_parser() -> argparse.ArgumentParser:
             sub.set_defaults(handler=handler)
         return sub
 
-    serve = verb(verbs, "serve", cmd_serve, "Run the bot (migrates the database first).")
+    serve = verb(
+        verbs,
+        "serve",
+        cmd_serve,
+        "Run the bot (migrating the database first, unless MIGRATE_ON_START=false).",
+    )
     mode = serve.add_mutually_exclusive_group(required=True)
     mode.add_argument("--http", action="store_true", help="serve POST /slack/events and GET /healthz")
     mode.add_argument("--socket", action="store_true", help="connect over Socket Mode (no public URL)")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    serve.add_argument(
+        "--port", type=PORT, default=3000, help="HTTP port, 0 to 65535 (default 3000; 0: any free one)"
+    )
     serve.add_argument(
         "--health-port",
-        type=int,
+        type=PORT,
         help="Socket Mode only: serve GET /healthz on this port (WebSocket connected, database up)",
     )
     serve.add_argument(
         "--api-port",
-        type=int,
+        type=PORT,
         help="Socket Mode only: serve the usage API (/api/…) on this port of --host",
     )
 
@@ -452,7 +538,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("query", nargs="?", help="text to search for")
     listing.add_argument("--all", action="store_true", help="include inactive accounts")
-    listing.add_argument("--limit", type=int, default=100, help="most rows to print (default 100)")
+    listing.add_argument(
+        "--limit",
+        type=bounded_int(1, LIST_LIMIT),
+        default=100,
+        help=f"most rows to print, 1 to {LIST_LIMIT} (default 100)",
+    )
 
     past = verb(
         account_verbs,
@@ -461,8 +552,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Show an account's purchases, moves, usage and settings changes, newest first.",
     )
     past.add_argument("reference", help="account reference, e.g. EX0123456")
-    past.add_argument("--limit", type=int, default=50, help="most rows to print (default 50)")
-    past.add_argument("--offset", type=int, default=0, help="skip this many newer rows")
+    reach = history.MAX_EVENTS  # how far back the store pages
+    past.add_argument(
+        "--limit",
+        type=bounded_int(1, reach),
+        default=50,
+        help=f"most rows to print, 1 to {reach} (default 50)",
+    )
+    past.add_argument(
+        "--offset", type=bounded_int(0, reach), default=0, help=f"skip this many newer rows, 0 to {reach}"
+    )
     for name, handler, help in (
         ("deactivate", cmd_accounts_deactivate, "Make an account inactive; it keeps its credits."),
         ("activate", cmd_accounts_activate, "Make an inactive account active again."),
@@ -529,10 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     auto.add_argument("reference", help="account reference, e.g. EX0123456")
     auto.add_argument("--credits", help="credits each purchase buys")
-    auto.add_argument("--limit", help="most credits (or purchases) bought a month")
     auto.add_argument(
-        "--per", default="purchases", help="what --limit counts: purchases (default) or credits"
+        "--limit",
+        type=bounded_int(1, ledger.MAX_CREDITS),
+        help=f"most purchases (or credits, with --per credits) a month, 1 to {ledger.MAX_CREDITS}",
     )
+    auto.add_argument("--per", help="what --limit counts: purchases (default) or credits")
     auto.add_argument("--off", action="store_true", help="switch auto top-up off")
     auto.add_argument(
         "--by", required=True, help="Slack user id of the billing or admin user the purchases are made for"
@@ -559,15 +660,53 @@ def build_parser() -> argparse.ArgumentParser:
     where = statement.add_mutually_exclusive_group(required=True)
     where.add_argument("--now", action="store_true", help="post it to STATEMENT_CHANNEL now")
     where.add_argument(
-        "--out", metavar="DIR", help="write the PNG and CSV to DIR and print the text; no Slack"
+        "--out",
+        metavar="DIR",
+        type=directory,
+        help="write the PNG and CSV to DIR and print the text; no Slack",
     )
 
     verb(verbs, "demo", cmd_demo, "Load a realistic demo data set (a few dozen accounts).")
     return parser
 
 
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the verb given, whose arguments `args` holds."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return _chosen(action.choices[getattr(args, action.dest)], args)
+    return parser
+
+
+def _not_utf8(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The name of an argument given that is not UTF-8 text, or None if every one is.
+
+    Python reads argv bytes that are not UTF-8 as lone surrogates, which no output can print.
+    """
+    for action in _chosen(parser, args)._actions:
+        value = getattr(args, action.dest, None)
+        if isinstance(value, str) and not _is_utf8(value):
+            return "/".join(action.option_strings) or action.dest
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if name := _not_utf8(parser, args):
+        print(
+            f"admin-bot: argument {name} is not UTF-8 text; check the terminal's or script's encoding.",
+            file=sys.stderr,
+        )
+        return 2
     mode = ("socket" if args.socket else "http") if args.verb == "serve" else ""
     try:
         config = load_config(mode)
@@ -581,7 +720,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, config)
-    except StartupError as error:
+    except (StartupError, BadArguments) as error:
         print(f"admin-bot: {error}", file=sys.stderr)
         return 2
     except (CliError, StoreError) as error:

@@ -105,12 +105,33 @@ def _api_url(raw: str) -> str:
 
 
 def _database_url(raw: str) -> str:
+    from sqlalchemy.engine import make_url
+
     if raw.startswith("postgresql://"):
         # SQLAlchemy's bare postgresql:// means psycopg2; we ship psycopg 3.
-        return "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+        raw = "postgresql+psycopg://" + raw.removeprefix("postgresql://")
     if not raw.startswith(("sqlite://", "postgresql+psycopg://")):
         raise ValueError("must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    try:
+        url = make_url(raw)  # int() on whatever follows the host's colon
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise ValueError
+    except ValueError:
+        # The URL is not echoed: it may carry a password.
+        raise ValueError("has a port that is not a number from 1 to 65535") from None
+    if url.get_backend_name() == "sqlite" and _in_memory(url.database or "", url.query):
+        raise ValueError(
+            "is an in-memory SQLite database, lost when each command exits: "
+            "give a file, e.g. sqlite:///admin-bot.db"
+        )
     return raw
+
+
+def _in_memory(database: str, query: Mapping[str, Any]) -> bool:
+    """Whether SQLite keeps this database in memory: no file name, ":memory:", or a memory URI."""
+    return (
+        database in ("", ":memory:") or database.startswith("file::memory:") or query.get("mode") == "memory"
+    )
 
 
 def _cron(raw: str) -> str:

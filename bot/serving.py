@@ -116,11 +116,20 @@ def make_http_server(
     return make_wsgi_server(make_wsgi_app(app, engine, api, health, inflight), host, port)
 
 
+class CannotListen(Exception):
+    """A server could not take its address (in use, or a host unknown here); one line naming it."""
+
+
 def make_wsgi_server(wsgi: Wsgi, host: str, port: int) -> Any:
     """Any WSGI app on waitress (not started): the bot's, or a side server in Socket Mode."""
     from waitress.server import create_server
 
-    return create_server(wsgi, host=host, port=port, threads=8, ident="admin-bot")
+    try:
+        return create_server(wsgi, host=host, port=port, threads=8, ident="admin-bot")
+    except ValueError:  # waitress's word for a host getaddrinfo cannot resolve
+        raise CannotListen(f"cannot listen on {host}:{port}: unknown host.") from None
+    except OSError as error:
+        raise CannotListen(f"cannot listen on {host}:{port}: {error.strerror or error}.") from None
 
 
 class Stop:

@@ -15,12 +15,11 @@ from handlers import messages
 from handlers.messages import Malformed, Refused
 from store import reminders
 from store.accounts import FORMATTING, LINE_BREAKING
+from store.roles import USER_ID_PATTERN
 
 # Database ids are positive 32-bit integers; a longer value was crafted and names nothing.
 MAX_ID = 2**31 - 1
 ID_PATTERN = re.compile(r"[0-9]{1,10}")
-# Slack user ids: U or W then upper-case letters and digits (U012AB3CD, W0123ABCD).
-USER_ID_PATTERN = re.compile(r"[UW][A-Z0-9]{2,19}")
 MAX_OFFSET = 1_000_000  # far past any real result list; bounds what a crafted page link can ask
 QUERY_MAX_LENGTH = 100
 LIST, INACTIVE_LIST = "list", "inactive"  # a page link's key and value for the inactive accounts

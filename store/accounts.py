@@ -55,11 +55,28 @@ def clean_name(raw: str | None) -> str:
     return clean_text(raw, "name", NAME_MAX_LENGTH)
 
 
-def clean_reference(raw: str) -> str:
-    reference = raw.strip().upper()
-    if not reference or len(reference) > REFERENCE_MAX_LENGTH or not reference.isalnum():
+def as_reference(raw: str, *, new: bool = False) -> str | None:
+    """`raw` as references are stored (upper-case, surrounding spaces trimmed), or None if no
+    reference can be it.
+
+    A new reference is ASCII letters and digits only: str.isalnum() and str.upper() would take
+    lookalikes ("ＥＸ1", "EX²") as references beside the ones they imitate, and turn "exß1" into
+    "EXSS1". Look-ups stay as wide as earlier versions were, so a reference stored then is found.
+    """
+    text = raw.strip(" ")
+    if not (len(text) <= REFERENCE_MAX_LENGTH and text.isalnum()) or (new and not text.isascii()):
+        return None
+    reference = text.upper()
+    # "exß1" would look up EXSS1, another account: a reference upper-cases letter for letter.
+    return reference if len(reference) == len(text) else None
+
+
+def clean_reference(raw: str, *, new: bool = False) -> str:
+    """An account reference as stored, to look one up (or, `new`, to create one); or StoreError."""
+    reference = as_reference(raw, new=new)
+    if reference is None:
         raise StoreError(
-            f"{raw!r} is not an account reference: use 1-{REFERENCE_MAX_LENGTH} letters and digits."
+            f"{raw!r} is not an account reference: use 1-{REFERENCE_MAX_LENGTH} letters A-Z and digits 0-9."
         )
     return reference
 
@@ -78,10 +95,11 @@ def get(session: Session, account_id: int) -> Account:
     return account
 
 
-def by_reference(session: Session, reference: str) -> Account:
-    account = session.scalar(select(Account).where(Account.reference == reference.strip().upper()))
+def by_reference(session: Session, raw: str) -> Account:
+    reference = clean_reference(raw)
+    account = session.scalar(select(Account).where(Account.reference == reference))
     if account is None:
-        raise UnknownAccount(reference.strip().upper())
+        raise UnknownAccount(reference)
     return account
 
 
@@ -96,7 +114,7 @@ def create(
     session: Session, reference: str, name: str, keyword: str | None = None, active: bool = True
 ) -> Account:
     account = Account(
-        reference=clean_reference(reference),
+        reference=clean_reference(reference, new=True),
         name=clean_name(name),
         keyword=clean_keyword(keyword),
         active=active,

@@ -713,10 +713,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision`; replicas starting together take turns, the first migrates.
 
     On PostgreSQL a session advisory lock serializes them; on SQLite, an flock on the database's
-    directory (no lock file to leave behind). Either is released if the process dies.
+    directory (no lock file to leave behind). Either is released if the process dies. A schema a
+    newer admin-bot migrated is refused with a StoreError, not left to Alembic's traceback.
     """
     from alembic import command
 
+    if problem := _newer_schema_problem(current_revision(engine)):
+        raise StoreError(problem)
     if engine.dialect.name != "postgresql":
         with _sqlite_migration_lock(engine):
             command.upgrade(alembic_config(engine), revision)
@@ -745,10 +748,15 @@ def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
         os.close(directory)  # releases the lock
 
 
+def known_revisions() -> set[str]:
+    """Every schema revision this code has a migration for, each named after its file
+    (tests/store/test_migrations.py checks the names against Alembic's own reading)."""
+    return {path.stem for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")}
+
+
 def head_revision() -> str:
-    """The schema revision this code expects: the newest migration's, each being named after its
-    file, in order (tests/store/test_migrations.py checks both against Alembic's own reading)."""
-    return max(path.stem for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    """The schema revision this code expects: the newest migration's, the files being in order."""
+    return max(known_revisions())
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -788,9 +796,24 @@ def schema_problem(engine: Engine) -> str | None:
     have, need = current_revision(engine), head_revision()
     if have == need:
         return None
+    if problem := _newer_schema_problem(have):
+        return problem
     where = f"is at revision {have}" if have else "has no admin-bot schema yet"
     return (
         f"the database at DATABASE_URL {where}, but this admin-bot needs {need}: run `admin-bot db upgrade`."
+    )
+
+
+def _newer_schema_problem(have: str | None) -> str | None:
+    """Why this code can neither use nor migrate a schema at revision `have`, or None if it can.
+
+    A revision with no migration here is a newer admin-bot's: no upgrade can start from it.
+    """
+    if have is None or have in known_revisions():
+        return None
+    return (
+        f"the database at DATABASE_URL was migrated by a newer admin-bot (revision {have}); "
+        f"this admin-bot (at {head_revision()}) cannot use it: run the newer version."
     )
 
 

@@ -4,6 +4,9 @@ are applied in a few set-based statements, or none.
 Memory stays flat however large the file: rows go to the database as they are read, duplicates
 and existing accounts are found by joins there, and only the first MAX_PROBLEMS_SHOWN problems
 are kept in full.
+
+Both CSV imports (this one, and usage's: store.usage.read_csv) read their files here (open_csv,
+csv_rows, header_names): one encoding, one CSV dialect, one header rule, one way to name a line.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    case,
     cast,
     func,
     insert,
@@ -92,7 +97,8 @@ class ImportRejected(StoreError):
 @dataclass(frozen=True)
 class ImportResult:
     created: int
-    updated: int
+    updated: int  # existing accounts the file changed
+    unchanged: int = 0  # existing accounts the file left as they were (with update_existing)
 
 
 @dataclass
@@ -118,26 +124,93 @@ class _Problems:
             raise ImportRejected([text for _, text in self.shown], self.total)
 
 
-def _rows(lines: Iterable[str], problems: _Problems) -> Iterator[tuple[int, str, str, str | None, int]]:
-    """Validated (line, reference, name, keyword, credits), noting every bad line in `problems`."""
-    reader = csv.reader(lines)
-    header = [cell.strip().lower() for cell in next(reader, [])]
-    if header != HEADER:
-        problems.add(1, f"the header must be {','.join(HEADER)}")
-        return
+def open_csv(path: Path) -> TextIO:
+    """A CSV file to import, as text read as it goes: UTF-8, a BOM dropped, line ends left to csv.
+
+    A byte that is not UTF-8 becomes a lone surrogate (surrogateescape) instead of an error raised
+    from whichever chunk the decoder had read ahead, so csv_rows names the line that holds it.
+    """
+    return path.open(newline="", encoding="utf-8-sig", errors="surrogateescape")
+
+
+def csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str], str | None]]:
+    """Each row of a CSV file opened by open_csv (the header too) with its line number, the row's
+    last, and None; or a row that cannot be read: the line it starts on, no cells, and the problem.
+
+    Rows that are blank, or only separators, are skipped. Strict, so a quote never closed is named,
+    where csv would read the rest of the file into one field.
+    """
+    reader = csv.reader(lines, strict=True)
+    line = 0
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            problems.add(reader.line_num, f"this is not a CSV row ({error})")
+            yield line + 1, [], _unreadable(error, line + 1, reader.line_num)
+            line = reader.line_num
             continue
-        except UnicodeDecodeError:
-            problems.add(reader.line_num + 1, "the file must be UTF-8 text")
-            return
         line = reader.line_num
-        if not "".join(cells).strip():  # blank or only separators (cheaper than any() per cell)
+        joined = "".join(cells)
+        if not joined.strip():  # cheaper than any() per cell
+            continue
+        if not joined.isascii() and (problem := not_utf8(joined)):
+            yield line, [], problem
+        else:
+            yield line, cells, None
+
+
+def _unreadable(error: csv.Error, first: int, last: int) -> str:
+    """What csv's `error` means for a row from line `first` to line `last`."""
+    if str(error) == "unexpected end of data":  # its words for end of file inside quotes
+        return "the quote opened on this line is never closed"
+    if last > first:
+        return f"this is not a CSV row ({error}); it runs on to line {last}: is a quote left open?"
+    return f"this is not a CSV row ({error})"
+
+
+SAVE_AS = "save it as CSV UTF-8"
+UTF16 = f"the file must be UTF-8 text, and this one is UTF-16 ({SAVE_AS})"
+# A UTF-16 file's byte order mark (FF FE or FE FF), as open_csv reads it.
+UTF16_MARKS = ("\udcff\udcfe", "\udcfe\udcff")
+
+
+def not_utf8(text: str) -> str | None:
+    """What is wrong with a line read by open_csv that holds a byte that is not UTF-8; else None."""
+    if text.startswith(UTF16_MARKS):
+        return UTF16
+    try:
+        text.encode()
+    except UnicodeEncodeError as error:
+        byte = ord(text[error.start]) - 0xDC00  # surrogateescape's mapping of bytes 0x80-0xFF
+        return f"the file must be UTF-8 text, and byte 0x{byte:02X} on this line is not ({SAVE_AS})"
+    return None
+
+
+def header_names(cells: list[str]) -> list[str]:
+    """A header's column names as both imports compare them: trimmed, any case (ASCII only)."""
+    return [cell.strip().lower() if cell.isascii() else cell for cell in cells]
+
+
+def header_problem(cells: list[str]) -> str | None:
+    """Why a file whose first row (read by csv_rows) is `cells` cannot be imported, whatever its
+    columns; None if it can."""
+    # UTF-16 without a byte order mark: its ASCII letters read as UTF-8 each come with a NUL.
+    return UTF16 if any("\x00" in cell for cell in cells) else None
+
+
+def _rows(lines: Iterable[str], problems: _Problems) -> Iterator[tuple[int, str, str, str | None, int]]:
+    """Validated (line, reference, name, keyword, credits), noting every bad line in `problems`."""
+    rows = csv_rows(lines)
+    line, cells, problem = next(rows, (1, [], None))
+    problem = problem or header_problem(cells)
+    if problem or header_names(cells) != HEADER:
+        problems.add(line, problem or f"the header must be {','.join(HEADER)}")
+        return
+    for line, cells, problem in rows:
+        if problem:
+            problems.add(line, problem)
             continue
         if len(cells) != len(HEADER):
             problems.add(line, f"expected {len(HEADER)} fields, found {len(cells)}")
@@ -145,7 +218,7 @@ def _rows(lines: Iterable[str], problems: _Problems) -> Iterator[tuple[int, str,
         try:
             yield (
                 line,
-                accounts.clean_reference(cells[0]),
+                accounts.clean_reference(cells[0], new=True),
                 accounts.clean_name(cells[1]),
                 accounts.clean_keyword(cells[2]),
                 ledger.parse_credits(cells[3], allow_zero=True),
@@ -205,17 +278,26 @@ def _check_duplicates(session: Session, problems: _Problems, rows: Any = None) -
     problems.add_found(*_first(session, repeats))
 
 
-def _lock_existing(session: Session) -> int:
-    """Lock the accounts the file names in id order, as moves lock them; how many there are."""
+def _lock_existing(session: Session) -> tuple[int, int]:
+    """Lock the accounts the file names in id order, as moves lock them; how many there are, and
+    how many of them the file changes."""
+    changes = (
+        Account.name.is_distinct_from(_staging.c.name)
+        | Account.keyword.is_distinct_from(_staging.c.keyword)
+        | (Account.balance != _staging.c.credits)
+    )
     locked = (
-        select(Account.id)
-        .where(Account.reference.in_(select(_staging.c.reference)))
+        select(Account.id, case((changes, 1), else_=0).label("changed"))
+        .join(_staging, _staging.c.reference == Account.reference)
         .order_by(Account.id)
-        .with_for_update()
+        .with_for_update(of=Account)
         .subquery()
     )
     # Counted in the database: fetching a million locked ids would grow memory with the file.
-    return session.scalar(select(func.count()).select_from(locked)) or 0
+    existing, changed = session.execute(
+        select(func.count(), func.coalesce(func.sum(locked.c.changed), 0))
+    ).one()
+    return existing, changed
 
 
 def load(
@@ -250,12 +332,12 @@ def load(
         # Alone on PostgreSQL, the search tables' primary keys are built afterwards too.
         search.maintained_in_bulk(session.connection(), indexed=not alone or is_sqlite) as search_rows,
     ):
-        updated = _update(session, search_rows, actor, now) if update_existing else 0
-        created = (session.scalar(select(func.count()).select_from(_staging)) or 0) - updated
+        named, updated = _update(session, search_rows, actor, now) if update_existing else (0, 0)
+        created = (session.scalar(select(func.count()).select_from(_staging)) or 0) - named
         _create(session, search_rows, actor, now, alone=alone, checked_new=not update_existing)
     _staging.drop(session.connection())
     session.expire_all()
-    return ImportResult(created, updated)
+    return ImportResult(created, updated, named - updated)
 
 
 _EXISTS = select(Account.id).where(Account.reference == _staging.c.reference).exists()
@@ -468,9 +550,12 @@ _REFERENCE_KEY = "accounts_reference_key"
 _OPENING_COLUMNS = ["account_id", "kind", "credits", "balance_after", "actor", "created_at"]
 
 
-def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime) -> int:
-    """Overwrite existing accounts: audited renames and keyword changes, balances by adjustment."""
-    updated = _lock_existing(session)
+def _update(
+    session: Session, search_rows: search.BulkSearchRows, actor: str, now: datetime
+) -> tuple[int, int]:
+    """Overwrite existing accounts: audited renames and keyword changes, balances by adjustment.
+    Returns how many accounts the file names that exist, and how many of them it changed."""
+    existing, changed = _lock_existing(session)
     matched = select(Account.id).join(_staging, _staging.c.reference == Account.reference)
     audited = [
         ("rename", Account.name, _staging.c.name),
@@ -531,7 +616,7 @@ def _update(session: Session, search_rows: search.BulkSearchRows, actor: str, no
         .values(balance=_staging.c.credits),
         execution_options=unsynchronized,
     )
-    return updated
+    return existing, changed
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import overview
+from store.accounts import clean_reference
 from store.errors import (
     BalanceLimit,
     DuplicateOperation,
@@ -121,10 +122,11 @@ def record_usage(session: Session, reference: str, credits: int, actor: str) -> 
     return post(session, account, EntryKind.USAGE, -credits, actor)
 
 
-def _locked_by_reference(session: Session, reference: str) -> Account:
-    account_id = session.scalar(select(Account.id).where(Account.reference == reference.upper()))
+def _locked_by_reference(session: Session, raw: str) -> Account:
+    reference = clean_reference(raw)
+    account_id = session.scalar(select(Account.id).where(Account.reference == reference))
     if account_id is None:
-        raise UnknownAccount(reference.upper())
+        raise UnknownAccount(reference)
     return lock(session, account_id)[account_id]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,6 +13,10 @@ from store import audit
 from store.db import GENERIC_PLAN, Ahead, connection_of, rows_of
 from store.errors import StoreError
 from store.models import Role, RoleGrant
+
+# Slack user ids, as Slack writes them: U or W, then upper-case ASCII letters and digits (U012AB3CD,
+# W0123ABCD). The requests' parser (handlers.parse) and the CLI both hold ids to this.
+USER_ID_PATTERN = re.compile(r"[UW][A-Z0-9]{2,19}")
 
 # Checked on every request, so built once and run on the session's connection: a column, not an
 # ORM object, is all it needs, and Core execution skips the ORM's per-statement bookkeeping. A
@@ -51,10 +56,11 @@ def parse_role(raw: str) -> Role:
 
 
 def validate_user_id(raw: str) -> str:
-    user_id = raw.strip().upper()
-    if not (user_id[:1] in ("U", "W") and user_id.isalnum() and 9 <= len(user_id) <= 20):
+    """A Slack user id typed by an operator (any case), as Slack writes it; or StoreError."""
+    user_id = raw.strip()
+    if not (user_id.isascii() and USER_ID_PATTERN.fullmatch(user_id.upper())):
         raise StoreError(f"{raw!r} is not a Slack user id (they look like U012AB3CD).")
-    return user_id
+    return user_id.upper()
 
 
 def grant(session: Session, slack_user_id: str, role: Role, actor: str) -> None:

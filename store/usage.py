@@ -6,23 +6,22 @@ function that applies a batch.
 
 from __future__ import annotations
 
-import csv
 import enum
 import itertools
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from store import ledger
+from store import importing, ledger
+from store.accounts import as_reference
 from store.db import SessionFactory
 from store.errors import InsufficientCredits, InvalidCredits, StoreError
-from store.models import REFERENCE_MAX_LENGTH, Account, EntryKind, UsageRecord
+from store.models import Account, EntryKind, UsageRecord
 
 KEY_MAX_LENGTH = 200
 BATCH_RETRIES = 3  # a key recorded by a concurrent batch is seen on the next attempt
@@ -86,7 +85,8 @@ def parse_item(raw: object) -> UsageItem | Refused:
     reference = raw.get("reference")
     if not isinstance(reference, str) or not reference.strip():
         return Refused(Reason.INVALID_ITEM, "reference must be an account reference such as EX0123456.", key)
-    if not is_reference_like(reference):  # no account has it; PostgreSQL text cannot even hold a NUL
+    wanted = as_reference(reference)
+    if wanted is None:  # no account has it; PostgreSQL text cannot even hold a NUL
         return Refused(Reason.UNKNOWN_REFERENCE, f"No account has the reference {reference.strip()!r}.", key)
     credits = raw.get("credits")
     if isinstance(credits, bool) or not isinstance(credits, int | str):
@@ -98,12 +98,12 @@ def parse_item(raw: object) -> UsageItem | Refused:
     occurred_at = parse_occurred_at(raw.get("occurred_at"))
     if isinstance(occurred_at, Refused):
         return Refused(occurred_at.reason, occurred_at.message, key)
-    return UsageItem(key, reference.strip().upper(), amount, occurred_at)
+    return UsageItem(key, wanted, amount, occurred_at)
 
 
 def is_reference_like(text: str) -> bool:
-    """True if `text` could be an account reference: short and printable, so safe to look up."""
-    return len(text.strip()) <= REFERENCE_MAX_LENGTH and text.isprintable()
+    """True if `text` could be an account reference (accounts.as_reference), so worth looking up."""
+    return as_reference(text) is not None
 
 
 def parse_occurred_at(raw: object) -> datetime | None | Refused:
@@ -224,9 +224,13 @@ CSV_CHUNK = 500  # rows per transaction: memory stays flat however long the file
 
 
 def read_csv(lines: Iterable[str]) -> Iterator[list[tuple[int, UsageItem | Refused]]]:
-    """Parsed rows of a usage CSV with their line numbers, a chunk at a time, as the file is read."""
-    reader = csv.DictReader(lines)
-    header = reader.fieldnames or []
+    """Parsed rows of a usage CSV (opened by importing.open_csv) with their line numbers, a chunk
+    at a time, as the file is read."""
+    rows = importing.csv_rows(lines)
+    _, cells, problem = next(rows, (1, [], None))
+    if problem := problem or importing.header_problem(cells):
+        raise StoreError(_sentence(problem))
+    header = importing.header_names(cells)
     missing = [column for column in CSV_COLUMNS[:3] if column not in header]
     unknown = [column for column in header if column not in CSV_COLUMNS]
     if missing or unknown:
@@ -234,11 +238,20 @@ def read_csv(lines: Iterable[str]) -> Iterator[list[tuple[int, UsageItem | Refus
             f"The header must be {','.join(CSV_COLUMNS)} (occurred_at optional); "
             f"got {','.join(header) or 'nothing'}."
         )
-    while chunk := [(reader.line_num, _parse_row(row)) for row in itertools.islice(reader, CSV_CHUNK)]:
+    parsed = ((line, _parse_row(header, cells, problem)) for line, cells, problem in rows)
+    while chunk := list(itertools.islice(parsed, CSV_CHUNK)):
         yield chunk
 
 
-def _parse_row(row: dict[str | None, Any]) -> UsageItem | Refused:
-    if None in row:  # DictReader files surplus fields under None
+def _parse_row(header: list[str], cells: list[str], problem: str | None) -> UsageItem | Refused:
+    if problem:
+        return Refused(Reason.INVALID_ITEM, _sentence(problem))
+    row = dict(zip(header, cells, strict=False))  # a missing field is absent, as a missing key is
+    if len(cells) > len(header):
         return Refused(Reason.INVALID_ITEM, "The row has more fields than the header.", row.get("key"))
     return parse_item(row)
+
+
+def _sentence(problem: str) -> str:
+    """An import's problem with a line (importing's wording) as a refusal's sentence."""
+    return f"{problem[0].upper()}{problem[1:]}."

@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from bot.cli import main
 from store import db, ledger
-from tests.conftest import balance_of, make_account
+from store.models import Role
+from tests.conftest import balance_of, grant_role, make_account
 
 
 def write_csv(tmp_path: Path, body: str, name: str = "accounts.csv") -> str:
@@ -448,3 +449,370 @@ def test_reminders_forecast_warning_needs_days_or_off(cli, session_factory):
     with pytest.raises(SystemExit) as exited:
         cli("reminders", "forecast-warning", "EX0000001")
     assert exited.value.code == 2
+
+
+# arguments refused before any command runs
+
+
+def argparse_error(cli, capsys, *args: str) -> str:
+    """The error line argparse prints for a refused command line, which exits 2."""
+    with pytest.raises(SystemExit) as exited:
+        cli(*args)
+    out, err = capsys.readouterr()
+    assert (exited.value.code, out) == (2, "")
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("accounts", "history", "EX0000001\udcff"), "reference"),
+        (("accounts", "deactivate", "EX0000001\udcff"), "reference"),
+        (("accounts", "activate", "EX0000001\udcff"), "reference"),
+        (("accounts", "list", "acme\udcff"), "query"),
+        (("usage", "record", "EX0000001", "5\udcff"), "credits"),
+        (("reminders", "forecast-warning", "EX0000001\udcff", "--off"), "reference"),
+        (("reminders", "auto-top-up", "EX0000001", "--off", "--by", "U012AB3C\ud800"), "--by"),
+    ],
+    ids=lambda value: " ".join(value[:2]) if isinstance(value, tuple) else value,
+)
+def test_an_argument_that_is_not_utf8_is_refused_naming_it(cli, session_factory, args, name):
+    """A byte that is not UTF-8 in argv (a Latin-1 terminal, say) reaches Python as a lone surrogate."""
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+
+    code, out, err = cli(*args)
+
+    assert (code, out) == (2, "")
+    assert (
+        err == f"admin-bot: argument {name} is not UTF-8 text; check the terminal's or script's encoding.\n"
+    )
+    assert balance_of(session_factory, "EX0000001") == 100
+    assert scalar(session_factory, "SELECT active FROM accounts") in (True, 1)
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "100001", "100000000000000000000", "ten", "²"])
+def test_accounts_list_limit_outside_its_range_is_refused(cli, session_factory, capsys, limit):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+
+    error = argparse_error(cli, capsys, "accounts", "list", "--limit", limit)
+
+    assert error == (
+        f"admin-bot accounts list: error: argument --limit: must be a whole number from 1 to 100000 "
+        f"(not {limit!r})"
+    )
+
+
+def test_accounts_list_limit_is_how_many_rows_are_shown(cli, session_factory):
+    for number in range(1, 4):
+        make_account(session_factory, f"EX000000{number}", f"Acme {number}")
+
+    code, out, err = cli("accounts", "list", "--limit", "2")
+
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "3 account(s) matched; 2 shown."
+
+
+# statement --out
+
+
+def test_statement_out_empty_is_refused_and_nothing_is_posted(
+    cli, session_factory, capsys, fake_slack, monkeypatch
+):
+    """`admin-bot statement --out "$DIR"` in a script whose DIR is unset must not post to the channel."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    monkeypatch.setenv("STATEMENT_CHANNEL", "C0STATEMENTS")
+
+    for out in ("", "  "):
+        error = argparse_error(cli, capsys, "statement", "--out", out)
+        assert error == f"admin-bot statement: error: argument --out: must name a directory (not {out!r})"
+    assert fake_slack.calls == []
+
+
+def test_statement_out_to_a_file_or_an_unwritable_place_is_one_line(cli, session_factory, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a directory")
+
+    assert cli("statement", "--out", str(taken)) == (
+        1,
+        "",
+        f"admin-bot: Cannot write the statement to {taken}: it is a file, not a directory.\n",
+    )
+    assert taken.read_text() == "not a directory"
+    code, out, err = cli("statement", "--out", "/proc/admin-bot-statement")
+    assert (code, out) == (1, "")
+    assert err.startswith("admin-bot: Cannot write the statement to /proc/admin-bot-statement: ")
+    assert len(err.splitlines()) == 1
+
+
+# reminders auto-top-up
+
+
+@pytest.fixture
+def top_up_ready(session_factory) -> None:
+    """EX0000001 with its reminder on; U012AB3CD holds the billing role."""
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    grant_role(session_factory, "U012AB3CD", Role.BILLING)
+    with session_factory.begin() as session:
+        session.execute(text("UPDATE accounts SET reminder_enabled = true, reminder_level = 10"))
+
+
+def top_ups(session_factory) -> int:
+    return scalar(session_factory, "SELECT count(*) FROM auto_top_ups")
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "x", "1000000001"])
+def test_auto_top_up_limit_outside_its_range_is_named(cli, session_factory, capsys, top_up_ready, limit):
+    error = argparse_error(
+        cli,
+        capsys,
+        "reminders",
+        "auto-top-up",
+        "EX0000001",
+        "--credits",
+        "100",
+        "--limit",
+        limit,
+        "--by",
+        "U012AB3CD",
+    )
+
+    assert error == (
+        "admin-bot reminders auto-top-up: error: argument --limit: must be a whole number from 1 to "
+        f"1000000000 (not {limit!r})"
+    )
+    assert top_ups(session_factory) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--credits", "0", "--limit", "4"),
+            "--credits: Enter a whole number of credits from 1 to 1,000,000.",
+        ),
+        (
+            ("--credits", "100", "--limit", "4", "--per", "weeks"),
+            "--per: Count the monthly limit in credits or purchases.",
+        ),
+        (
+            ("--credits", "100", "--limit", "50", "--per", "credits"),
+            "--limit: A monthly limit of 50 credits would stop even one purchase of 100.",
+        ),
+    ],
+)
+def test_auto_top_up_names_the_option_a_rule_is_wrong_in(cli, session_factory, top_up_ready, args, message):
+    code, out, err = cli("reminders", "auto-top-up", "EX0000001", *args, "--by", "U012AB3CD")
+
+    assert (code, out, err) == (1, "", f"admin-bot: {message}\n")
+    assert top_ups(session_factory) == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--credits", "100"), ("--limit", "4"), ("--per", "credits"), ("--credits", "x", "--limit", "4")],
+)
+def test_auto_top_up_off_with_a_rule_option_is_refused(cli, session_factory, top_up_ready, extra):
+    assert (
+        cli("reminders", "auto-top-up", "EX0000001", "--credits", "100", "--limit", "4", "--by", "U012AB3CD")[
+            0
+        ]
+        == 0
+    )
+
+    code, out, err = cli("reminders", "auto-top-up", "EX0000001", "--off", *extra, "--by", "U012AB3CD")
+
+    assert (code, out) == (2, "")
+    assert err == "admin-bot: --off switches auto top-up off: leave out --credits, --limit and --per.\n"
+    assert top_ups(session_factory) == 1
+
+
+# accounts import: the file's encoding, its quotes and its header
+
+
+def write_bytes(tmp_path: Path, body: bytes, name: str = "accounts.csv") -> str:
+    path = tmp_path / name
+    path.write_bytes(body)
+    return str(path)
+
+
+ACCOUNTS_HEADER = b"reference,name,keyword,credits\n"
+NOT_UTF8 = "the file must be UTF-8 text, and byte {} on this line is not (save it as CSV UTF-8)"
+
+
+def numbered_rows(count: int) -> bytes:
+    """`count` good account rows, from line 2 on."""
+    return b"".join(b"EX%07d,Name %d,,1\n" % (n, n) for n in range(1, count + 1))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            ACCOUNTS_HEADER + "EX0000003,Café Co,,5\n".encode("latin-1"),
+            ["line 2: " + NOT_UTF8.format("0xE9")],
+        ),
+        (
+            ACCOUNTS_HEADER
+            + numbered_rows(1900)
+            + "EX9999998,Café,,1\n".encode("cp1252")
+            + b"EX9999999,\x93Q\x94,,1\n",
+            ["line 1902: " + NOT_UTF8.format("0xE9"), "line 1903: " + NOT_UTF8.format("0x93")],
+        ),
+        (
+            (ACCOUNTS_HEADER.decode() + "EX0000003,Acme,,5\n").encode("utf-16"),
+            ["line 1: the file must be UTF-8 text, and this one is UTF-16 (save it as CSV UTF-8)"],
+        ),
+    ],
+    ids=["latin-1", "late-bytes", "utf-16"],
+)
+def test_import_of_a_file_that_is_not_utf8_names_each_line_and_imports_nothing(
+    cli, session_factory, tmp_path, body, expected
+):
+    code, out, err = cli("accounts", "import", write_bytes(tmp_path, body))
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1:] == expected
+    assert count_accounts(session_factory) == 0
+
+
+def test_import_names_an_unclosed_quote_by_the_line_it_opens_on(cli, session_factory, tmp_path):
+    short = write_csv(
+        tmp_path, 'reference,name,keyword,credits\nEX0000001,A,,1\nEX0000002,"Open,,5\nEX0000003,B,,6\n'
+    )
+    long_ = write_csv(
+        tmp_path,
+        'reference,name,keyword,credits\nEX0000002,"Open,,5\n'
+        + "".join(f"EX{n:07d},N,,1\n" for n in range(3, 20_000)),
+        "long.csv",
+    )
+
+    code, out, err = cli("accounts", "import", short)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1:] == ["line 3: the quote opened on this line is never closed"]
+
+    code, out, err = cli("accounts", "import", long_)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1].startswith(
+        "line 2: this is not a CSV row (field larger than field limit (131072)); it runs"
+    )
+    assert err.splitlines()[1].endswith(": is a quote left open?")
+    assert count_accounts(session_factory) == 0
+
+
+@pytest.mark.parametrize("reference", ["ＥＸ0000001", "EX²", "exß1", "EX٠١", "EX-1", "EX0000001\x00", "É1"])
+def test_import_refuses_a_reference_that_is_not_ascii_letters_and_digits(
+    cli, session_factory, tmp_path, reference
+):
+    path = write_csv(
+        tmp_path, f"reference,name,keyword,credits\nEX0000001,Ascii,,5\n{reference},Lookalike,,5\n"
+    )
+
+    code, out, err = cli("accounts", "import", path)
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[1] == (
+        f"line 3: {reference!r} is not an account reference: use 1-20 letters A-Z and digits 0-9."
+    )
+    assert count_accounts(session_factory) == 0
+
+
+def test_update_counts_only_the_accounts_it_changes(cli, session_factory, tmp_path):
+    first = write_csv(tmp_path, "reference,name,keyword,credits\nEX0000001,Acme,,100\nEX0000002,Beta,KW,5\n")
+    changed = write_csv(
+        tmp_path,
+        "reference,name,keyword,credits\nEX0000001,Acme,,100\nEX0000002,Beta,KW,6\nEX0000003,Gamma,,0\n",
+        "changed.csv",
+    )
+    assert cli("accounts", "import", first)[0] == 0
+
+    assert cli("accounts", "import", first, "--update") == (
+        0,
+        f"Imported {first}: 0 created, 0 updated, 2 unchanged.\n",
+        "",
+    )
+    assert cli("accounts", "import", changed, "--update") == (
+        0,
+        f"Imported {changed}: 1 created, 1 updated, 1 unchanged.\n",
+        "",
+    )
+    assert entries(session_factory, "EX0000002") == [("opening", 5), ("adjustment", 1)]
+
+
+# references looked up, and Slack user ids: one rule each
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("usage", "record", "EX0000001 ", "5"),
+        ("usage", "record", " ex0000001", "5"),
+        ("accounts", "history", "ex0000001 "),
+        ("accounts", "deactivate", " EX0000001 "),
+    ],
+)
+def test_a_reference_is_found_whatever_its_case_and_surrounding_spaces(cli, session_factory, args):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+
+    code, out, err = cli(*args)
+
+    assert (code, err) == (0, ""), err
+
+
+@pytest.mark.parametrize("verb", [("usage", "record"), ("accounts", "history"), ("accounts", "activate")])
+@pytest.mark.parametrize("reference", ["EX0000001\x00", "exß1"])
+def test_a_reference_that_cannot_be_one_is_named_as_such(cli, session_factory, verb, reference):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    make_account(session_factory, "EXSS1", "Sharp", credits=100)
+
+    code, out, err = cli(*verb, reference, *(["5"] if verb[0] == "usage" else []))
+
+    assert (code, out) == (1, "")
+    assert (
+        err == f"admin-bot: {reference!r} is not an account reference: use 1-20 letters A-Z and digits 0-9.\n"
+    )
+    assert "\x00" not in err
+    assert (balance_of(session_factory, "EX0000001"), balance_of(session_factory, "EXSS1")) == (100, 100)
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "U１２３４５６７８",
+        "UÉÉÉÉÉÉÉÉ",
+        "U012AB3C²",
+        "Uß012AB3C",
+        "U012AB3C\u0130",
+        "U012-AB3C",
+        "U1",
+        "A012AB3CD",
+    ],
+)
+def test_roles_grant_refuses_ids_slack_never_issues(cli, session_factory, user):
+    from handlers import parse
+
+    code, out, err = cli("roles", "grant", user, "admin")
+
+    assert (code, out) == (1, "")
+    assert err == f"admin-bot: {user!r} is not a Slack user id (they look like U012AB3CD).\n"
+    assert grants(session_factory) == []
+    assert parse.slack_user_id(user) is None  # the rule Slack's requests are held to
+
+
+@pytest.mark.parametrize("user", ["U0ADMIN", "W012AB3CD", "u012ab3cd", "U0123456789ABCDEFGHI"])
+def test_roles_grant_takes_every_id_a_slack_request_may_carry(cli, session_factory, user):
+    from handlers import parse
+
+    assert parse.slack_user_id(user.upper()) == user.upper()
+    assert cli("roles", "grant", user, "viewer") == (0, f"{user.upper()} is now viewer.\n", "")
+
+
+@pytest.mark.parametrize("verb", [("usage", "record"), ("accounts", "history"), ("accounts", "activate")])
+def test_a_lookalike_reference_finds_nothing_and_changes_nothing(cli, session_factory, verb):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+
+    code, out, err = cli(*verb, "ＥＸ0000001", *(["5"] if verb[0] == "usage" else []))
+
+    assert (code, out) == (1, "")
+    assert "No account has the reference ＥＸ0000001" in err
+    assert balance_of(session_factory, "EX0000001") == 100

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from store import accounts, ledger
+import pytest
+
+from store import accounts, history, ledger
 from tests.conftest import make_account
 
 
@@ -63,3 +65,52 @@ def test_deactivate_keeps_the_credits_and_says_so_then_activate(cli, session_fac
     assert [line.split()[-1] for line in out.splitlines()[2:4]] == ["Activated", "Deactivated"]
     with session_factory.begin() as session:
         assert accounts.by_reference(session, "EX0000001").balance == 700
+
+
+def argparse_error(cli, capsys, *args: str) -> str:
+    """The error line argparse prints for a refused command line, which exits 2."""
+    with pytest.raises(SystemExit) as exited:
+        cli(*args)
+    out, err = capsys.readouterr()
+    assert (exited.value.code, out) == (2, "")
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "lowest"),
+    [
+        ("--limit", "0", 1),
+        ("--limit", "-1", 1),
+        ("--limit", "1001", 1),
+        ("--limit", "100000000000000000000", 1),
+        ("--offset", "-1", 0),
+        ("--offset", "1001", 0),
+        ("--offset", "100000000000000000000", 0),
+        ("--offset", "two", 0),
+    ],
+)
+def test_history_limit_and_offset_outside_their_range_are_refused(
+    cli, session_factory, capsys, option, value, lowest
+):
+    make_account(session_factory, "EX0000001", "Acme", credits=10)
+
+    error = argparse_error(cli, capsys, "accounts", "history", "EX0000001", option, value)
+
+    assert error == (
+        f"admin-bot accounts history: error: argument {option}: must be a whole number from {lowest} "
+        f"to 1000 (not {value!r})"
+    )
+
+
+def test_history_says_where_offset_stops_reaching_further_back(cli, session_factory, monkeypatch):
+    monkeypatch.setattr(history, "MAX_EVENTS", 2)  # as if the account had more than 1,000 events
+    make_account(session_factory, "EX0000001", "Acme", credits=10)
+    for _ in range(4):
+        with session_factory.begin() as session:
+            ledger.record_usage(session, "EX0000001", 1, "cli")
+
+    code, out, _ = cli("accounts", "history", "EX0000001", "--limit", "2")
+    assert out.splitlines()[-1] == "More: admin-bot accounts history EX0000001 --offset 2"
+    code, out, _ = cli("accounts", "history", "EX0000001", "--limit", "2", "--offset", "2")
+    assert code == 0
+    assert out.splitlines()[-1] == ("Older entries go back further than --offset reaches (at most 2).")

@@ -135,3 +135,31 @@ def test_a_database_with_no_schema_is_named(cli, tmp_path):
     code, err = cli(f"sqlite:///{tmp_path / 'empty.db'}", "roles", "list")
     assert code == 1
     assert "has no admin-bot schema yet" in err and "run `admin-bot db upgrade`" in err
+
+
+@pytest.fixture
+def newer_schema(engine):
+    """The test database as a newer admin-bot would leave it: at a revision this code does not know."""
+    with engine.begin() as connection:
+        head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_newer_version'"))
+    yield
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+
+
+@pytest.mark.parametrize("verb", [("accounts", "list"), ("db", "upgrade"), ("demo",)])
+def test_a_database_a_newer_admin_bot_migrated_is_named_and_left_alone(
+    database_url, engine, newer_schema, cli, verb
+):
+    code, err = cli(database_url, *verb)
+
+    assert code == 1
+    assert err == (
+        "admin-bot: the database at DATABASE_URL was migrated by a newer admin-bot (revision "
+        f"9999_from_a_newer_version); this admin-bot (at {db.head_revision()}) cannot use it: "
+        "run the newer version.\n"
+    )
+    assert db.current_revision(engine) == "9999_from_a_newer_version"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM accounts")).scalar() == 0

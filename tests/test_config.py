@@ -98,6 +98,18 @@ def test_tokens_with_the_wrong_prefix_are_named():
         ("DATABASE_POOL_SIZE", "ten", "DATABASE_POOL_SIZE must be a whole number of at least 1"),
         ("REQUEST_LOCK_TIMEOUT_SECONDS", "0", "REQUEST_LOCK_TIMEOUT_SECONDS must be a whole number of at"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg"),
+        ("DATABASE_URL", "postgresql://u:pw@h:notaport/db", "DATABASE_URL has a port that is not a number"),
+        ("DATABASE_URL", "postgresql+psycopg://u@h:/db", "DATABASE_URL has a port that is not a number"),
+        ("DATABASE_URL", "postgresql+psycopg://u@h:65536/db", "DATABASE_URL has a port that is not a number"),
+        ("DATABASE_URL", "sqlite://", "DATABASE_URL is an in-memory SQLite database"),
+        ("DATABASE_URL", "sqlite:///", "DATABASE_URL is an in-memory SQLite database"),
+        ("DATABASE_URL", "sqlite:///:memory:", "DATABASE_URL is an in-memory SQLite database"),
+        ("DATABASE_URL", "sqlite:///file::memory:?uri=true", "DATABASE_URL is an in-memory SQLite database"),
+        (
+            "DATABASE_URL",
+            "sqlite:///file:x?mode=memory&uri=true",
+            "DATABASE_URL is an in-memory SQLite database",
+        ),
         ("INVOICE_HISTORY_START", "2020-13-01", "INVOICE_HISTORY_START must be a date"),
         ("REMINDER_COOLDOWN", "a day", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),
         ("REMINDER_COOLDOWN", "2w", "REMINDER_COOLDOWN must be a whole number of seconds, or end in s"),
@@ -180,3 +192,28 @@ def test_the_pool_size_bounds_a_replicas_postgresql_connections(database_url):
                 engine.connect()
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "postgresql+psycopg://admin:hunter2@127.0.0.1:notaport/db",
+            "DATABASE_URL has a port that is not a number from 1 to 65535",
+        ),
+        (
+            "sqlite:///:memory:",
+            "DATABASE_URL is an in-memory SQLite database, lost when each command exits: "
+            "give a file, e.g. sqlite:///admin-bot.db",
+        ),
+    ],
+)
+def test_a_database_url_no_command_can_use_stops_every_command(monkeypatch, tmp_path, capsys, url, problem):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    assert main(["demo"]) == 2
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[1:] == [f"  - {problem}"]

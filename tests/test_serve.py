@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import make_client
+from bot.cli import main
 from handlers.account_box import REMINDER_ACTION
 from jobs.low_credit import run_low_credit_pass
 from store import accounts
@@ -220,3 +222,108 @@ def test_socket_mode_health_endpoint_reports_the_websocket_and_the_database(
     assert json.loads(get(url)[1])["socket_mode"] == "disconnected"
     bot.signal(signal.SIGTERM)
     assert bot.wait() == 0, bot.text
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "value"),
+    [
+        (("--http", "--port", "99999"), "--port", "99999"),
+        (("--http", "--port", "-1"), "--port", "-1"),
+        (("--socket", "--health-port", "65536"), "--health-port", "65536"),
+        (("--socket", "--api-port", "70000"), "--api-port", "70000"),
+        (("--socket", "--api-port", "http"), "--api-port", "http"),
+    ],
+)
+def test_a_port_outside_0_to_65535_is_refused(monkeypatch, tmp_path, capsys, args, option, value):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *args])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"admin-bot serve: error: argument {option}: must be a whole number from 0 to 65535 (not {value!r})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("option", "served"), [("--health-port", "/healthz is"), ("--api-port", "the usage API is")]
+)
+def test_a_socket_mode_option_with_http_is_refused(
+    database_url, monkeypatch, tmp_path, capsys, option, served
+):
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["serve", "--http", "--port", "0", option, "0"]) == 2
+
+    assert capsys.readouterr() == (
+        "",
+        f"admin-bot: {option} is for --socket; over HTTP, {served} served on --port.\n",
+    )
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port on 127.0.0.1 something else is listening on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "address", "why"),
+    [
+        (("--http", "--port", "BUSY"), "127.0.0.1:BUSY", "Address already in use"),
+        (
+            ("--http", "--host", "no-such-host.invalid", "--port", "0"),
+            "no-such-host.invalid:0",
+            "unknown host",
+        ),
+        (("--socket", "--api-port", "BUSY"), "127.0.0.1:BUSY", "Address already in use"),
+        (
+            ("--socket", "--health-port", "0", "--api-port", "BUSY"),
+            "127.0.0.1:BUSY",
+            "Address already in use",
+        ),
+        (("--socket", "--health-port", "BUSY"), "127.0.0.1:BUSY", "Address already in use"),
+    ],
+    ids=[
+        "http-port-in-use",
+        "unknown-host",
+        "api-port-in-use",
+        "api-port-after-health",
+        "health-port-in-use",
+    ],
+)
+def test_an_address_serve_cannot_listen_on_stops_it_with_one_line_and_exit_2(
+    processes, database_url, fake_slack, tmp_path, busy_port, args, address, why
+):
+    args = tuple(str(busy_port) if arg == "BUSY" else arg for arg in args)
+    bot = serve(processes, database_url, fake_slack, tmp_path, *args)
+
+    assert bot.wait() == 2  # and it has stopped: nothing it started is left serving
+    address = address.replace("BUSY", str(busy_port))
+    assert bot.text.strip().splitlines()[-1] == f"admin-bot: cannot listen on {address}: {why}."
+    assert "Traceback" not in bot.text
+
+
+def test_a_database_a_newer_admin_bot_migrated_stops_serve(
+    processes, database_url, engine, fake_slack, tmp_path
+):
+    with engine.begin() as connection:
+        head = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999_from_a_newer_version'"))
+    try:
+        bot = serve(processes, database_url, fake_slack, tmp_path, *HTTP)
+        assert bot.wait() == 2
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+    assert "migrated by a newer admin-bot (revision 9999_from_a_newer_version)" in bot.text
+    assert "Traceback" not in bot.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from store import usage
 from store.models import EntryKind, LedgerEntry
@@ -94,3 +95,115 @@ def test_a_wrong_header_is_refused_before_anything_is_applied(cli, tmp_path, ses
     )
     assert balance_of(session_factory, "EX0000001") == 100
     assert cli("usage", "import", str(tmp_path / "missing.csv"))[2].startswith("admin-bot: Cannot read")
+
+
+def write_bytes(tmp_path, body: bytes) -> str:
+    path = tmp_path / "usage.csv"
+    path.write_bytes(body)
+    return str(path)
+
+
+def test_a_line_that_is_not_utf8_is_refused_by_number_and_the_others_applied(cli, tmp_path, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    path = write_bytes(
+        tmp_path,
+        b"reference,credits,key\nEX0000001,1,k1\n"
+        + "EX0000001,1,café\n".encode("latin-1")
+        + b"EX0000001,1,k3\n",
+    )
+
+    code, out, err = cli("usage", "import", path)
+
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "line 3: invalid_item: The file must be UTF-8 text, and byte 0xE9 on this line is not "
+        "(save it as CSV UTF-8).",
+        f"Imported usage from {path}: 2 applied, 0 already recorded, 1 refused.",
+    ]
+    assert balance_of(session_factory, "EX0000001") == 98
+
+
+def test_a_utf16_file_is_refused_before_anything_is_applied(cli, tmp_path, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    path = write_bytes(tmp_path, "reference,credits,key\nEX0000001,1,k1\n".encode("utf-16"))
+
+    code, out, err = cli("usage", "import", path)
+
+    assert (code, out) == (1, "")
+    assert err == "admin-bot: The file must be UTF-8 text, and this one is UTF-16 (save it as CSV UTF-8).\n"
+    assert balance_of(session_factory, "EX0000001") == 100
+
+
+def test_rows_the_csv_reader_cannot_read_are_refused_by_the_line_they_start_on(
+    cli, tmp_path, session_factory
+):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    huge = write_csv(tmp_path, HEADER + "EX0000001,1," + "k" * 200_000 + ",\nEX0000001,1,k2,\n", "huge.csv")
+    unclosed = write_csv(
+        tmp_path, HEADER + 'EX0000001,1,k3,\nEX0000001,1,"k4,\nEX0000001,1,k5,\n', "quote.csv"
+    )
+
+    code, out, err = cli("usage", "import", huge)
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "line 2: invalid_item: This is not a CSV row (field larger than field limit (131072)).",
+        f"Imported usage from {huge}: 1 applied, 0 already recorded, 1 refused.",
+    ]
+
+    code, out, err = cli("usage", "import", unclosed)
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "line 3: invalid_item: The quote opened on this line is never closed.",
+        f"Imported usage from {unclosed}: 1 applied, 0 already recorded, 1 refused.",
+    ]
+    assert balance_of(session_factory, "EX0000001") == 98
+
+
+def test_the_header_is_read_as_the_accounts_import_reads_it(cli, tmp_path, session_factory):
+    make_account(session_factory, "EX0000001", "Acme", credits=100)
+    path = write_csv(tmp_path, "Key , REFERENCE,Credits\nk1,EX0000001,5\n", "usage.csv")
+
+    assert cli("usage", "import", path) == (
+        0,
+        f"Imported usage from {path}: 1 applied, 0 already recorded, 0 refused.\n",
+        "",
+    )
+    assert balance_of(session_factory, "EX0000001") == 95
+
+
+def test_a_database_lost_midway_says_what_was_applied_and_running_again_finishes(
+    cli, tmp_path, session_factory, monkeypatch
+):
+    make_account(session_factory, "EX0000001", "Acme", credits=10_000)
+    rows = "".join(f"EX0000001,1,k{n}\n" for n in range(1, 1201))  # lines 2-1201: three chunks
+    path = write_csv(tmp_path, HEADER + rows, "usage.csv")
+    apply_batch = usage.apply_batch
+    chunks = []
+
+    def lost_at_the_second_chunk(*args, **kwargs):
+        chunks.append(1)
+        if len(chunks) == 2:
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+        return apply_batch(*args, **kwargs)
+
+    monkeypatch.setattr(usage, "apply_batch", lost_at_the_second_chunk)
+    code, out, err = cli("usage", "import", path)
+
+    counts = "500 applied, 0 already recorded, 0 refused"
+    assert code == 1
+    assert out == f"Stopped importing usage from {path} after line 501: {counts}.\n"
+    assert err.startswith("admin-bot: ") and len(err.splitlines()) == 1
+    assert err.endswith(
+        ". Lines up to 501 were applied (counted above), later ones perhaps not: "
+        "import the same file again to finish; each key is applied at most once.\n"
+    )
+    assert balance_of(session_factory, "EX0000001") == 9_500
+
+    monkeypatch.setattr(usage, "apply_batch", apply_batch)
+    assert cli("usage", "import", path) == (
+        0,
+        f"Imported usage from {path}: 700 applied, 500 already recorded, 0 refused.\n",
+        "",
+    )
+    assert balance_of(session_factory, "EX0000001") == 8_800
+    assert usage_entries(session_factory) == 1200

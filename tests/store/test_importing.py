@@ -147,7 +147,7 @@ def test_update_audits_renames_and_keywords_and_adjusts_balances_through_the_led
     with session_factory.begin() as session:
         result = importing.load(session, lines, "cli", update_existing=True)
 
-    assert result == importing.ImportResult(created=1, updated=2)
+    assert result == importing.ImportResult(created=1, updated=1, unchanged=1)
     with session_factory.begin() as session:
         trail = [
             (e.action, e.old_value, e.new_value, e.actor) for e in audit.entries_for(session, renamed.id)
@@ -194,12 +194,8 @@ SEARCH_TRICKY = [
     ("EX0000005", "Northwind", "NORTHWIND"),
     ("EX0000006", "x", None),
     ("EX0000008", "Acme Alerts Acme Alerts", "ACME ALERTS"),
-    ("ÉTÉ2026ÆB", "Été Camp", None),
-    (
-        "EX0000009",
-        "Zenith",
-        "ZEN ITH",
-    ),  # pairs in its keyword only  # a reference's trigrams, some with letters lower() keeps
+    ("ETE2026AB", "Été Camp", None),  # a reference's trigrams, some with letters
+    ("EX0000009", "Zenith", "ZEN ITH"),  # pairs in its keyword only
 ]
 # Every kind of change --update makes: the name, the keyword, both, a keyword removed, nothing,
 # and a new account.
@@ -261,7 +257,7 @@ def test_an_import_writes_the_search_rows_the_triggers_write_for_new_and_renamed
     with session_factory.begin() as session:
         assert search_rows(session) == created_by_triggers
         result = importing.load(session, as_csv(SEARCH_RENAMED), "cli", update_existing=True)
-        assert result == importing.ImportResult(created=1, updated=6)
+        assert result == importing.ImportResult(created=1, updated=5, unchanged=1)
     with session_factory.begin() as session:
         search.fold_reference_grams(session)
     with session_factory.begin() as session:
